@@ -1,0 +1,174 @@
+import numpy as np
+import pytest
+
+from vasa_bridge.errors import MotionFormatError
+from vasa_bridge.motion import ARKIT_NAMES, MotionFrame, MotionTrack, load, save
+from vasa_bridge.motion import conversions as conv
+from vasa_bridge.motion import names
+
+
+def random_track(T=50, fps=25.0, seed=0, audio=False):
+    rng = np.random.default_rng(seed)
+    shapes = rng.uniform(0, 1, (T, 52)).astype(np.float32)
+    rot = rng.uniform(-30, 30, (T, 3)).astype(np.float32)
+    trans = rng.uniform(-0.05, 0.05, (T, 3)).astype(np.float32)
+    kw = {}
+    if audio:
+        kw = dict(audio=rng.uniform(-0.5, 0.5, int(T / fps * 16000)).astype(np.float32),
+                  sample_rate=16000)
+    return MotionTrack(shapes, rot, trans, fps, **kw)
+
+
+def test_names_are_arkit_canonical_order():
+    assert ARKIT_NAMES[0] == "eyeBlinkLeft" and ARKIT_NAMES[1] == "eyeLookDownLeft"
+    assert ARKIT_NAMES[-2:] == ("noseSneerRight", "tongueOut")
+    assert len(set(ARKIT_NAMES)) == 52
+
+
+def test_apple_raw_names_round_trip_and_keep_directional_names():
+    assert names.to_apple_raw("eyeBlinkLeft") == "eyeBlink_L"
+    assert names.to_apple_raw("mouthSmileRight") == "mouthSmile_R"
+    assert names.to_apple_raw("jawLeft") == "jawLeft"
+    assert names.to_apple_raw("mouthRight") == "mouthRight"
+    for n in ARKIT_NAMES:
+        assert names.from_apple_raw(names.to_apple_raw(n)) == n
+    assert names.to_pascal("jawOpen") == "JawOpen"
+    with pytest.raises(KeyError, match="'jawopen'"):
+        names.to_apple_raw("jawopen")
+
+
+def test_frame_validation_names_the_value():
+    with pytest.raises(MotionFormatError, match=r"blendshapes value 1.5 at index \[17\]"):
+        shapes = np.zeros(52)
+        shapes[17] = 1.5
+        MotionFrame(shapes)
+    with pytest.raises(MotionFormatError, match="non-finite"):
+        MotionFrame(np.full(52, np.nan))
+    with pytest.raises(MotionFormatError, match=r"shape \(51,\)"):
+        MotionFrame(np.zeros(51))
+    with pytest.raises(MotionFormatError, match="unknown blendshape name 'jaw'"):
+        MotionFrame.from_named({"jaw": 0.2})
+    f = MotionFrame.from_named({"jawOpen": 0.25}, head_rotation=(1, 2, 3))
+    assert f["jawOpen"] == 0.25 and f.as_dict()["eyeBlinkLeft"] == 0.0
+
+
+def test_track_from_named_reorders_columns():
+    order = sorted(ARKIT_NAMES)  # Unity's alphabetical enum order
+    T = 4
+    vals = np.tile(np.linspace(0, 1, 52, dtype=np.float32), (T, 1))
+    tr = MotionTrack.from_named(order, vals, np.zeros((T, 3)), np.zeros((T, 3)), 30)
+    for col, name in enumerate(order):
+        assert tr.frame(0)[name] == pytest.approx(vals[0, col])
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".json", ".csv"])
+def test_files_round_trip(tmp_path, suffix):
+    tr = random_track(audio=(suffix == ".npz"))
+    back = load(save(tr, tmp_path / f"t{suffix}"))
+    assert len(back) == len(tr) and back.fps == pytest.approx(tr.fps)
+    np.testing.assert_allclose(back.blendshapes, tr.blendshapes, atol=1e-5)
+    np.testing.assert_allclose(back.head_rotation, tr.head_rotation, atol=1e-3)
+    np.testing.assert_allclose(back.head_translation, tr.head_translation, atol=1e-5)
+    if suffix == ".npz":
+        assert back == tr
+
+
+def test_npz_errors_say_what_is_wrong(tmp_path):
+    p = tmp_path / "bad.npz"
+    tr = random_track()
+    np.savez(p, blendshapes=tr.blendshapes, names=np.array(ARKIT_NAMES[::-1]),
+             head_rotation=tr.head_rotation, head_translation=tr.head_translation, fps=25.0)
+    with pytest.raises(MotionFormatError, match=r"names\[0\] is 'tongueOut': expected 'eyeBlinkLeft'"):
+        load(p)
+    np.savez(p, blendshapes=tr.blendshapes, names=np.array(ARKIT_NAMES), fps=25.0,
+             head_rotation=tr.head_rotation)
+    with pytest.raises(MotionFormatError, match="'head_translation' is missing"):
+        load(p)
+    p.write_bytes(b"not a zip")
+    with pytest.raises(MotionFormatError, match="not a readable .npz"):
+        load(p)
+    with pytest.raises(MotionFormatError, match="suffix '.txt'"):
+        load(tmp_path / "x.txt")
+
+
+def test_euler_quaternion_matrix_agree():
+    rng = np.random.default_rng(1)
+    e = rng.uniform(-80, 80, (200, 3))
+    m = conv.euler_to_matrix(e)
+
+    def R(axis, deg):
+        a = np.radians(deg)
+        c, s = np.cos(a), np.sin(a)
+        return {"x": np.array([[1, 0, 0], [0, c, -s], [0, s, c]]),
+                "y": np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]),
+                "z": np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])}[axis]
+
+    for i in range(len(e)):
+        p, y, r = e[i]
+        np.testing.assert_allclose(m[i], R("y", y) @ R("x", p) @ R("z", r), atol=1e-9)
+    np.testing.assert_allclose(conv.matrix_to_euler(m), e, atol=1e-6)
+
+
+def test_sign_conventions_match_protocol_doc():
+    fwd = np.array([0.0, 0.0, 1.0])  # the face looks at the camera (+z)
+    assert (conv.euler_to_matrix([20, 0, 0]) @ fwd)[1] < 0  # pitch > 0 looks down
+    assert (conv.euler_to_matrix([0, 20, 0]) @ fwd)[0] > 0  # yaw > 0 turns to viewer's right
+    up = np.array([0.0, 1.0, 0.0])
+    assert (conv.euler_to_matrix([0, 0, 20]) @ up)[0] < 0  # roll > 0 tilts top to viewer's left
+
+
+def test_unity_conversion_mirrors_yaw_and_roll():
+    q = conv.to_unity_quaternion([10.0, 20.0, 30.0])
+    # Unity's Quaternion.Euler(10, -20, -30) follows the same Y-X-Z composition.
+    np.testing.assert_allclose(q, conv.euler_to_quat([10.0, -20.0, -30.0]), atol=1e-12)
+    np.testing.assert_allclose(conv.to_unity_position([0.1, 0.2, 0.3]), [-0.1, 0.2, 0.3])
+
+
+def test_slerp_halfway_and_shortest_arc():
+    q0 = conv.euler_to_quat([0, 0, 0])
+    q1 = conv.euler_to_quat([0, 90, 0])
+    mid = conv.quat_to_euler(conv.slerp(q0, q1, 0.5))
+    np.testing.assert_allclose(mid, [0, 45, 0], atol=1e-9)
+    mid2 = conv.quat_to_euler(conv.slerp(q0, -q1, 0.5))  # same rotation, other hemisphere
+    np.testing.assert_allclose(mid2, [0, 45, 0], atol=1e-9)
+
+
+def test_resample_linear_shapes_and_slerp_rotation():
+    T = 11
+    shapes = np.zeros((T, 52), np.float32)
+    shapes[:, names.INDEX["jawOpen"]] = np.linspace(0, 1, T)
+    rot = np.zeros((T, 3), np.float32)
+    rot[:, 1] = np.linspace(0, 40, T)
+    tr = MotionTrack(shapes, rot, np.zeros((T, 3)), 10.0)
+    up = conv.resample(tr, 20.0)
+    assert len(up) == 22 and up.fps == 20.0
+    jaw = up.blendshapes[:, names.INDEX["jawOpen"]]
+    np.testing.assert_allclose(jaw[:21], np.linspace(0, 1, 21), atol=1e-6)
+    np.testing.assert_allclose(up.head_rotation[:21, 1], np.linspace(0, 40, 21), atol=1e-3)
+    assert up.duration == pytest.approx(tr.duration, abs=1 / 20)
+    down = conv.resample(tr, 5.0)
+    np.testing.assert_allclose(down.blendshapes[:, names.INDEX["jawOpen"]], [0, .2, .4, .6, .8, 1],
+                               atol=1e-6)
+
+
+def test_vrm_presets():
+    f = MotionFrame.from_named({"jawOpen": 0.8, "eyeBlinkLeft": 1.0, "eyeBlinkRight": 0.6,
+                                "mouthSmileLeft": 0.4, "mouthSmileRight": 0.4})
+    v1 = conv.to_vrm1(f.blendshapes)
+    assert set(v1) == set(conv.VRM1_PRESETS)
+    assert v1["aa"] == pytest.approx(0.6)
+    assert v1["blink"] == pytest.approx(0.6) and v1["blinkLeft"] == pytest.approx(0.4)
+    assert v1["blinkRight"] == pytest.approx(0.0)
+    assert v1["happy"] == pytest.approx(0.4)
+    assert all(0 <= float(x) <= 1 for x in v1.values())
+    v0 = conv.to_vrm0(f.blendshapes)
+    assert v0["A"] == v1["aa"] and v0["Blink_L"] == v1["blinkLeft"] and v0["Joy"] == v1["happy"]
+    rounded = conv.to_vrm1(MotionFrame.from_named({"mouthPucker": 0.9, "jawOpen": 0.2}).blendshapes)
+    assert rounded["ou"] > 0.8 and rounded["aa"] == 0.0
+
+
+def test_audio_for_frame_partitions_audio():
+    tr = random_track(T=25, fps=25, audio=True)
+    parts = [tr.audio_for_frame(i) for i in range(len(tr))]
+    assert sum(len(p) for p in parts) == len(tr.audio)
+    np.testing.assert_array_equal(np.concatenate(parts), tr.audio)

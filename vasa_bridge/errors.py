@@ -1,0 +1,36 @@
+"""Specific exceptions. Each message names the value received and the value expected.
+
+The CLI turns any `VasaError` into one line on stderr and exit code 2.
+"""
+
+
+class VasaError(Exception):
+    """Base class of every error vasa_bridge raises on purpose."""
+
+
+class MotionFormatError(VasaError, ValueError):
+    """A motion frame, track or file does not follow the motion contract."""
+
+
+class ProtocolError(VasaError, ValueError):
+    """A wire message could not be decoded (malformed, wrong size, wrong types)."""
+
+
+class VersionError(ProtocolError):
+    """A wire message carries a protocol major version this build does not speak."""
+
+
+class MessageTooLarge(ProtocolError):
+    """A wire message is larger than the configured cap."""
+
+
+class ControlError(VasaError):
+    """A control request was refused, or a control reply reported an error."""
+
+
+class TransportError(VasaError):
+    """A socket could not be bound or connected, or was used out of order."""
+
+
+class ConfigError(VasaError, ValueError):
+    """A configuration value is out of range or inconsistent."""

@@ -1,0 +1,171 @@
+"""Motion track files: `.npz` (the native format), `.json` and `.csv` (for animators).
+
+`.npz` arrays: blendshapes (T, 52) float32, names (52,) str, head_rotation (T, 3),
+head_translation (T, 3), fps (scalar); optional audio (S,) float32 mono and sample_rate; optional
+start (scalar seconds). Loading validates everything and says exactly what is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MotionFormatError
+from .frame import MotionTrack, check_names
+from .names import ARKIT_NAMES
+
+JSON_FORMAT = "vasa-motion"
+JSON_VERSION = 1
+POSE_COLUMNS = ("pitch", "yaw", "roll", "tx", "ty", "tz")
+
+
+def save(track: MotionTrack, path: str | Path) -> Path:
+    """Write a track; the suffix picks the format (.npz, .json, .csv)."""
+    path = Path(path)
+    writer = {".npz": _save_npz, ".json": _save_json, ".csv": _save_csv}.get(path.suffix.lower())
+    if writer is None:
+        raise MotionFormatError(f"motion file suffix {path.suffix!r} is not supported: expected "
+                                f".npz, .json or .csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer(track, path)
+    return path
+
+
+def load(path: str | Path) -> MotionTrack:
+    """Read and validate a track written by `save` (or by hand, following the same layout)."""
+    path = Path(path)
+    reader = {".npz": _load_npz, ".json": _load_json, ".csv": _load_csv}.get(path.suffix.lower())
+    if reader is None:
+        raise MotionFormatError(f"motion file suffix {path.suffix!r} is not supported: expected "
+                                f".npz, .json or .csv")
+    if not path.is_file():
+        raise MotionFormatError(f"motion file {str(path)!r} does not exist")
+    try:
+        return reader(path)
+    except MotionFormatError as e:
+        raise MotionFormatError(f"{path}: {e}") from None
+
+
+# --- npz ---------------------------------------------------------------------------------------
+
+
+def _save_npz(track: MotionTrack, path: Path) -> None:
+    arrays = dict(blendshapes=track.blendshapes, names=np.array(ARKIT_NAMES),
+                  head_rotation=track.head_rotation, head_translation=track.head_translation,
+                  fps=np.float64(track.fps), start=np.float64(track.start))
+    if track.audio is not None:
+        arrays.update(audio=track.audio, sample_rate=np.int64(track.sample_rate))
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def _load_npz(path: Path) -> MotionTrack:
+    try:
+        data = np.load(path, allow_pickle=False)
+        arrays = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise MotionFormatError(f"not a readable .npz archive ({e})") from None
+    for key in ("blendshapes", "names", "head_rotation", "head_translation", "fps"):
+        if key not in arrays:
+            raise MotionFormatError(f"array {key!r} is missing: expected blendshapes, names, "
+                                    f"head_rotation, head_translation, fps")
+    for key in ("blendshapes", "head_rotation", "head_translation", "fps"):
+        if not np.issubdtype(arrays[key].dtype, np.number):
+            raise MotionFormatError(f"array {key!r} has dtype {arrays[key].dtype}: expected "
+                                    f"numbers")
+    check_names(arrays["names"].tolist())
+    if arrays["fps"].shape != ():
+        raise MotionFormatError(f"fps has shape {arrays['fps'].shape}: expected a scalar")
+    audio = arrays.get("audio")
+    rate = arrays.get("sample_rate")
+    if (audio is None) != (rate is None):
+        raise MotionFormatError("audio and sample_rate must come together: found only "
+                                f"{'audio' if rate is None else 'sample_rate'}")
+    return MotionTrack(arrays["blendshapes"], arrays["head_rotation"], arrays["head_translation"],
+                       float(arrays["fps"]), audio, None if rate is None else int(rate),
+                       float(arrays.get("start", 0.0)))
+
+
+# --- json --------------------------------------------------------------------------------------
+
+
+def _save_json(track: MotionTrack, path: Path) -> None:
+    doc = {
+        "format": JSON_FORMAT, "version": JSON_VERSION, "fps": track.fps, "start": track.start,
+        "names": list(ARKIT_NAMES),
+        "frames": [{"time": round(float(t), 6),
+                    "blendshapes": [round(float(v), 6) for v in b],
+                    "head_rotation": [round(float(v), 4) for v in r],
+                    "head_translation": [round(float(v), 6) for v in p]}
+                   for t, b, r, p in zip(track.times, track.blendshapes, track.head_rotation,
+                                         track.head_translation)],
+    }
+    path.write_text(json.dumps(doc, indent=1))
+
+
+def _load_json(path: Path) -> MotionTrack:
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise MotionFormatError(f"not valid JSON ({e})") from None
+    if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
+        raise MotionFormatError(f"format is {doc.get('format') if isinstance(doc, dict) else doc!r}"
+                                f": expected {JSON_FORMAT!r}")
+    if doc.get("version") != JSON_VERSION:
+        raise MotionFormatError(f"version is {doc.get('version')!r}: expected {JSON_VERSION}")
+    check_names(doc.get("names", []))
+    frames = doc.get("frames")
+    if not isinstance(frames, list) or not frames:
+        raise MotionFormatError("frames is missing or empty: expected a list of frames")
+    try:
+        shapes = np.array([f["blendshapes"] for f in frames], np.float32)
+        rot = np.array([f["head_rotation"] for f in frames], np.float32)
+        trans = np.array([f["head_translation"] for f in frames], np.float32)
+    except (KeyError, TypeError, ValueError) as e:
+        raise MotionFormatError(f"a frame is malformed ({e!r}): expected blendshapes (52 numbers), "
+                                f"head_rotation and head_translation (3 numbers each)") from None
+    return MotionTrack(shapes, rot, trans, doc.get("fps"), start=float(doc.get("start", 0.0)))
+
+
+# --- csv ---------------------------------------------------------------------------------------
+
+
+def _save_csv(track: MotionTrack, path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["time", *ARKIT_NAMES, *POSE_COLUMNS])
+        for t, b, r, p in zip(track.times, track.blendshapes, track.head_rotation,
+                              track.head_translation):
+            w.writerow([f"{t:.6f}", *(f"{v:.6f}" for v in b), *(f"{v:.4f}" for v in r),
+                        *(f"{v:.6f}" for v in p)])
+
+
+def _load_csv(path: Path) -> MotionTrack:
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    expected = ["time", *ARKIT_NAMES, *POSE_COLUMNS]
+    if not rows or rows[0] != expected:
+        got = rows[0][:4] if rows else []
+        raise MotionFormatError(f"header starts {got!r}: expected time, the 52 ARKit names, "
+                                f"{', '.join(POSE_COLUMNS)}")
+    if len(rows) < 2:
+        raise MotionFormatError("no frames: expected at least one row after the header")
+    try:
+        table = np.array(rows[1:], np.float64)
+    except ValueError as e:
+        raise MotionFormatError(f"a row is not all numbers ({e})") from None
+    times = table[:, 0]
+    if len(times) > 1:
+        steps = np.diff(times)
+        fps = 1.0 / float(np.median(steps))
+        if np.any(np.abs(steps - 1.0 / fps) > 0.25 / fps):
+            raise MotionFormatError("time column is not evenly spaced: expected one row per frame "
+                                    "at a fixed rate")
+    else:
+        raise MotionFormatError("one row gives no frame rate: expected at least two rows")
+    return MotionTrack(table[:, 1:53], table[:, 53:56], table[:, 56:59], round(fps, 6),
+                       start=float(times[0]))
