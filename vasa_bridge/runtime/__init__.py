@@ -1,0 +1,1 @@
+"""Runtime stages: the live loop and its outputs."""
