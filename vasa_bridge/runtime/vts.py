@@ -267,7 +267,11 @@ class VtsPlugin(MotionSink):
                     if was_down:
                         log.info("VTube Studio: reconnected to %s", cfg.url)
                     was_down, delay = False, cfg.reconnect_min_s
-                    await self._session(ws)
+                    try:
+                        await self._session(ws)
+                    except asyncio.CancelledError:  # close(): say goodbye with a normal close
+                        await asyncio.shield(ws.close())
+                        raise
             except VtsDenied as e:
                 self.stats["denied"] += 1
                 self._note_error(str(e))
