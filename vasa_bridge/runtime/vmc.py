@@ -28,7 +28,6 @@ import numpy as np
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.udp_client import UDPClient
 
 from ..errors import ConfigError
 from ..motion.conversions import slerp, to_unity_position, to_unity_quaternion, to_vrm0
@@ -132,7 +131,8 @@ def pack_bundles(msgs: list[OscMessage], max_datagram: int) -> list[bytes]:
 
 class VmcSender(MotionSink):
     """Sends each frame to a VMC receiver over UDP. `send` never blocks: the socket is
-    non-blocking and a datagram the kernel cannot take is counted in `stats["dropped"]`."""
+    non-blocking and a datagram the kernel cannot take is counted in `stats["dropped"]`.
+    python-osc builds the packets; the socket is ours so that errors are counted, not raised."""
 
     name = "vmc"
 
@@ -140,11 +140,13 @@ class VmcSender(MotionSink):
         super().__init__()
         self.config = config
         try:
-            self._client = UDPClient(config.host, int(config.port))
-        except (OSError, UnboundLocalError) as e:  # getaddrinfo failure or no usable family
-            raise ConfigError(f"VMC host {config.host!r}:{config.port} cannot be resolved: {e}; "
-                              f"expected a host name or IP address") from None
-        self._sock: socket.socket = self._client._sock
+            family, _, _, _, self._addr = socket.getaddrinfo(
+                config.host, int(config.port), type=socket.SOCK_DGRAM)[0]
+        except OSError as e:
+            raise ConfigError(f"VMC host {config.host!r} cannot be resolved ({e}): expected a "
+                              f"host name or IP address") from None
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        self._sock.setblocking(False)
         self.stats.update(messages=0, datagrams=0, bytes=0, dropped=0, max_datagram_bytes=0)
         self._warned = False
 
@@ -154,7 +156,7 @@ class VmcSender(MotionSink):
             dgrams = pack_bundles(msgs, self.config.max_datagram)
         else:
             dgrams = [m.dgram for m in msgs]
-        addr = (self.config.host, int(self.config.port))
+        addr = self._addr
         ok = True
         for d in dgrams:
             try:
@@ -167,7 +169,8 @@ class VmcSender(MotionSink):
                 self.stats["errors"] += 1
                 if not self._warned:
                     log.warning("VMC: sending to %s:%d failed (%s); is the receiver running? "
-                                "Counting further errors in stats", *addr, e)
+                                "Counting further errors in stats", self.config.host,
+                                self.config.port, e)
                     self._warned = True
                 ok = False
                 continue
@@ -178,4 +181,4 @@ class VmcSender(MotionSink):
         self.stats["sent"] += ok  # frames whose every datagram left
 
     def _close(self) -> None:
-        self._client.close()
+        self._sock.close()

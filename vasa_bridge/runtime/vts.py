@@ -78,7 +78,7 @@ class VtsConfig:
     approval_timeout_s: float = 120.0  # how long the user has to click "Allow"
     reconnect_min_s: float = 0.5  # first retry delay; doubles up to reconnect_max_s
     reconnect_max_s: float = 10.0
-    denied_retry_s: float = 30.0  # wait before asking again after the user clicked "Deny"
+    denied_retry_s: float = 60.0  # wait before asking again after the user clicked "Deny"
 
     def __post_init__(self) -> None:
         if not str(self.url).startswith(("ws://", "wss://")):
@@ -318,11 +318,14 @@ class VtsPlugin(MotionSink):
             msg["data"] = data
         await ws.send(json.dumps(msg))
         timeout = self.config.request_timeout_s if timeout == -1.0 else timeout
-        async with asyncio.timeout(timeout):
+
+        async def reply_to_us() -> dict:
             while True:
                 reply = json.loads(await ws.recv())
                 if reply.get("requestID") == rid:
-                    break  # anything else is an event or a stale reply: skip it
+                    return reply  # anything else is an event or a stale reply: skip it
+
+        reply = await asyncio.wait_for(reply_to_us(), timeout)
         body = reply.get("data") or {}
         if reply.get("messageType") == "APIError":
             raise VtsApiError(message_type, int(body.get("errorID", -1)),
@@ -406,10 +409,9 @@ class VtsPlugin(MotionSink):
         except VtsApiError as e:
             if e.error_id == ERR_TOKEN_REQUEST_DENIED:
                 raise VtsDenied(
-                    f"VTube Studio: the user denied plugin {cfg.plugin_name!r} access. To allow "
-                    f"it, restart vasa_bridge and click \"Allow\" in the popup (or remove the "
-                    f"plugin from VTube Studio's list of denied plugins); asking again in "
-                    f"{cfg.denied_retry_s:g} s") from None
+                    f"VTube Studio: the user denied plugin {cfg.plugin_name!r} access. Click "
+                    f"\"Allow\" when VTube Studio asks again in {cfg.denied_retry_s:g} s, or "
+                    f"restart vasa_bridge to be asked now") from None
             raise
         except asyncio.TimeoutError:
             raise VtsDenied(f"VTube Studio: nobody clicked \"Allow\" within "
