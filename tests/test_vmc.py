@@ -274,3 +274,11 @@ def test_cli_options_build_sinks(receiver, tmp_path):
     assert outputs.parse_host_port(":40000") == ("127.0.0.1", 40000)
     with pytest.raises(ConfigError, match="--vmc is 'host:port'"):
         outputs.parse_host_port("host:port")
+    # A track path swallowed by `--vmc` (its value is optional) is refused, not sent to.
+    q = argparse.ArgumentParser()
+    q.add_argument("track", nargs="?")
+    outputs.add_cli_options(q)
+    with pytest.raises(ConfigError, match="--vmc is 'talk.npz'.*--vmc=HOST:PORT"):
+        outputs.sinks_from_args(q.parse_args(["--vmc", "talk.npz"]))
+    with pytest.raises(ConfigError, match="--vts is 'talk.npz'.*--vts=URL"):
+        outputs.sinks_from_args(q.parse_args(["--vts", "talk.npz"]))

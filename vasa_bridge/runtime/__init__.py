@@ -1,1 +1,1 @@
-"""Runtime stages: the live loop and its outputs."""
+"""The runtime: replay and serve, and the outputs they feed."""

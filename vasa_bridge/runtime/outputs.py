@@ -31,6 +31,7 @@ log = logging.getLogger("vasa_bridge.outputs")
 
 DEFAULT_VMC = "127.0.0.1:39539"
 DEFAULT_VTS = "ws://localhost:8001"
+_FILE_SUFFIXES = (".npz", ".json", ".csv", ".wav", ".png", ".jpg", ".jpeg", ".webp")
 
 
 class MotionSink:
@@ -96,7 +97,9 @@ def parse_host_port(text: str, default_port: int = 39539) -> tuple[str, int]:
         p = int(port)
     except ValueError:
         p = -1
-    if not 1 <= p <= 65535 or any(c.isspace() for c in host):
+    # `replay --vmc talk.npz` would otherwise send to a host named "talk.npz".
+    looks_like_file = "/" in host or "\\" in host or host.lower().endswith(_FILE_SUFFIXES)
+    if not 1 <= p <= 65535 or looks_like_file or any(c.isspace() for c in host):
         raise ConfigError(f"--vmc is {text!r}: expected HOST:PORT such as {DEFAULT_VMC} "
                           f"(write --vmc=HOST:PORT when a positional argument follows)")
     return host, p
