@@ -191,3 +191,35 @@ def test_parser_has_the_documented_subcommands():
     text = parser.format_help()
     for name in ("replay", "listen", "doctor", "demo"):
         assert name in text
+
+
+def test_replay_feeds_vmc(tmp_path):
+    """`replay --vmc` drives a VMC receiver: one Apply per frame, jawOpen as PascalCase."""
+    import threading
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import BlockingOSCUDPServer
+    from vasa_bridge.motion import MotionTrack, save
+
+    T = 10
+    shapes = np.zeros((T, 52), np.float32)
+    shapes[:, 17] = np.linspace(0, 0.9, T)  # jawOpen
+    path = save(MotionTrack(shapes, np.zeros((T, 3)), np.zeros((T, 3)), 25.0), tmp_path / "t.npz")
+    seen = {"apply": 0, "jaw": []}
+    d = Dispatcher()
+    d.map("/VMC/Ext/Blend/Apply", lambda *a: seen.__setitem__("apply", seen["apply"] + 1))
+    d.map("/VMC/Ext/Blend/Val", lambda addr, name, v: seen["jaw"].append(v) if name == "JawOpen"
+          else None)
+    server = BlockingOSCUDPServer(("127.0.0.1", 0), d)
+    port = server.server_address[1]
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        r = run_cli("replay", str(path), "--pub", "tcp://127.0.0.1:*", f"--vmc=127.0.0.1:{port}")
+        assert r.returncode == 0, r.stderr
+        deadline = time.time() + 5
+        while seen["apply"] < T and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.shutdown()
+    assert seen["apply"] == T
+    np.testing.assert_allclose(seen["jaw"], np.linspace(0, 0.9, T), atol=1e-6)

@@ -71,7 +71,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _sinks(args: argparse.Namespace) -> list:
-    return []
+    from .runtime.outputs import sinks_from_args
+    return sinks_from_args(args)  # VMC and VTube Studio, when asked for
 
 
 # --- listen ------------------------------------------------------------------------------------
@@ -150,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stream", default=wire.DEFAULT_STREAM, help="stream id (default: default)")
     r.add_argument("--wait", type=int, default=0, metavar="N",
                    help="wait (up to 10 s) for N subscriptions before the first frame")
+    from .runtime import outputs
+    outputs.add_cli_options(r)
     r.set_defaults(func=cmd_replay)
 
     li = sub.add_parser("listen", help="print what a publisher sends, with rates and latency")
