@@ -34,3 +34,11 @@ class TransportError(VasaError):
 
 class ConfigError(VasaError, ValueError):
     """A configuration value is out of range or inconsistent."""
+
+
+class AudioError(VasaError, ValueError):
+    """Audio that cannot be turned into features: empty, non-finite, wrong rate, unreadable file."""
+
+
+class ModelError(VasaError):
+    """A model checkpoint or export is missing, inconsistent, or used out of order."""
