@@ -34,3 +34,11 @@ class TransportError(VasaError):
 
 class ConfigError(VasaError, ValueError):
     """A configuration value is out of range or inconsistent."""
+
+
+class DataError(VasaError, ValueError):
+    """A dataset, phoneme timeline, speech engine or alignment input is unusable."""
+
+
+class EngineUnavailable(DataError):
+    """A speech engine (or one of its voices) is not installed on this machine."""
