@@ -42,3 +42,11 @@ class AudioError(VasaError, ValueError):
 
 class ModelError(VasaError):
     """A model checkpoint or export is missing, inconsistent, or used out of order."""
+
+
+class DataError(VasaError, ValueError):
+    """A dataset, phoneme timeline, speech engine or alignment input is unusable."""
+
+
+class EngineUnavailable(DataError):
+    """A speech engine (or one of its voices) is not installed on this machine."""
