@@ -82,8 +82,11 @@ def cmd_bake(args) -> int:
 
 def cmd_eval(args) -> int:
     from .evaluate import EvalConfig, evaluate, format_table
+    from .streaming import OFFLINE
+    OFFLINE_GUIDANCE = OFFLINE.guidance
     config = EvalConfig(data=args.data, model=args.model, split=args.split, limit=args.limit,
-                        seeds=args.seeds, steps=args.steps)
+                        seeds=args.seeds, steps=args.steps,
+                        guidance=_guidance(args.guidance) or OFFLINE_GUIDANCE)
     _show("eval", config)
     result = evaluate(config)
     print(format_table(result))
@@ -151,6 +154,8 @@ def add_cli(subparsers) -> None:
     v.add_argument("--limit", type=int, default=40, help="clips to evaluate")
     v.add_argument("--seeds", type=int, default=3, help="seeds per clip (head spread)")
     v.add_argument("--steps", type=int, default=OFFLINE.steps)
+    v.add_argument("--guidance", nargs="*", metavar="NAME=SCALE",
+                   help="per-condition guidance (default: as bake)")
     v.add_argument("--json", help="also write the numbers here")
     v.set_defaults(func=cmd_eval)
 
