@@ -60,17 +60,40 @@ def run_offline(den, clips, stream: StreamConfig):
 
 
 def run_streaming(den, clips, stream: StreamConfig):
+    """Per-frame compute of the live loop, and its output statistics next to offline's."""
     fc = den.config.features
     times = []
-    for audio, _, _ in clips:
+    acc = _Acc()
+    for audio, teacher, segs in clips:
         ms = MotionStream(den, den.config, stream, Steering("neutral"), seed=0)
         feats = extract(audio, fc.sample_rate, fc)
+        out = []
         for j in range(len(feats)):  # one feature frame arrives every 40 ms
             t0 = time.perf_counter()
-            ms.push(feats[j:j + 1])
+            out.append(ms.push(feats[j:j + 1]))
             times.append(time.perf_counter() - t0)
+        out.append(ms.flush())
+        raw = np.concatenate(out)
+        m = min(len(raw), len(teacher))
+        shapes, rot, _ = unpack_motion(raw[:m])
+        acc.add(shapes, rot, teacher[:m, :52], _loudness(audio, fc, m), segs, fc.fps)
     t = np.array(times) * 1000
-    return float(t.mean()), float(np.percentile(t, 95))
+    return float(t.mean()), float(np.percentile(t, 95)), acc.result(fc.fps)
+
+
+def seams(den, clips, stream: StreamConfig) -> tuple[float, float]:
+    """Mean frame-to-frame change (jaw + head, normalised) at window boundaries and elsewhere."""
+    from vasa_bridge.model.config import normalise
+    fc = den.config.features
+    at, other = [], []
+    for audio, _, _ in clips:
+        raw = generate(den, den.config, extract(audio, fc.sample_rate, fc), stream, seed=0)
+        d = np.abs(np.diff(normalise(raw, den.config), axis=0)).mean(axis=1)  # (T-1,)
+        idx = np.arange(len(d))
+        b = (idx % stream.hop) == stream.hop - 1  # change from the last frame of a window
+        at.append(d[b])
+        other.append(d[~b])
+    return float(np.concatenate(at).mean()), float(np.concatenate(other).mean())
 
 
 def main() -> None:
@@ -78,6 +101,9 @@ def main() -> None:
     p.add_argument("--data", required=True, help="dataset folder (validation split is used)")
     p.add_argument("--model", help="model.onnx (default: the shipped model)")
     p.add_argument("--clips", type=int, default=8)
+    p.add_argument("--live-hop", type=int, default=LIVE.hop)
+    p.add_argument("--live-overlap", type=int, default=LIVE.overlap)
+    p.add_argument("--live-temperature", type=float, default=LIVE.temperature)
     args = p.parse_args()
     den = OnnxDenoiser(args.model, threads=1)
     fc = den.config.features
@@ -90,10 +116,21 @@ def main() -> None:
     print(f"\noffline (hop 20, overlap 5, euler 6 steps): RTF {rtf:.4f} "
           f"(features alone {rtf_feat:.4f}); jaw r {q['jaw_r']:.3f}")
 
-    mean_ms, p95_ms = run_streaming(den, clips[:2], LIVE)
-    print(f"streaming (hop 1, overlap 0, euler {LIVE.steps} steps): look-ahead "
-          f"{LIVE.lookahead_ms(den.config):.0f} ms + compute {mean_ms:.1f} ms mean, "
+    live = StreamConfig(hop=args.live_hop, overlap=args.live_overlap, steps=LIVE.steps,
+                        temperature=args.live_temperature)
+    mean_ms, p95_ms, ql = run_streaming(den, clips, live)
+    print(f"streaming (hop {live.hop}, overlap {live.overlap}, euler {live.steps} steps, "
+          f"temperature {live.temperature}): look-ahead "
+          f"{live.lookahead_ms(den.config):.0f} ms + compute {mean_ms:.1f} ms mean, "
           f"{p95_ms:.1f} ms p95 per 40 ms frame (RTF {mean_ms / fc.hop_ms:.3f})")
+    print("statistics      | jaw r | mouth MAE | closure | head deg/s | head std deg | blinks/min")
+    for name, r in (("offline", q), ("streaming", ql)):
+        print(f"{name:15s} | {r['jaw_r']:.3f} | {r['mouth_mae']:.4f}    | {r['closure_rate']:6.1%}"
+              f"  | {r['head_speed_deg_s']:10.2f} | {r['head_rot_std_deg']:12.2f} | "
+              f"{r['blinks_per_min']:.1f}")
+    b, o = seams(den, clips, StreamConfig(hop=20, overlap=5, steps=6))
+    print(f"seams (offline, hop 20): mean change at window boundaries {b:.4f} vs elsewhere "
+          f"{o:.4f} (ratio {b / o:.2f})")
 
     print("\nsampler | steps | model calls/window | RTF offline | jaw r | mouth MAE | closure")
     for sampler, steps in [("euler", 2), ("euler", 4), ("euler", 6), ("euler", 10),

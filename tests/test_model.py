@@ -203,6 +203,32 @@ def test_gaze_follows_its_condition(trained):
     assert gaze_of(pushed[:, :52]).mean(0)[0] > gr[0]  # guidance > 1 follows harder
 
 
+def test_temperature_zero_removes_take_to_take_variety(trained):
+    den = trained[0]
+    feats = synthetic_clip(306).features
+    f = torch_denoise(den)
+    cold = StreamConfig(hop=6, overlap=2, steps=4, temperature=0.0)
+    a = generate(f, den.config, feats, cold, seed=1)
+    b = generate(f, den.config, feats, cold, seed=2)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    warm = StreamConfig(hop=6, overlap=2, steps=4)
+    assert not np.allclose(generate(f, den.config, feats, warm, seed=1),
+                           generate(f, den.config, feats, warm, seed=2))
+
+
+def test_aperture_loss_measures_lip_opening_errors():
+    from vasa_bridge.model.train import _aperture_loss
+    cfg = tiny_config()
+    extra = _aperture_loss(cfg, 1.0)
+    x0 = torch.zeros(2, 3, 58)
+    assert float(extra(x0, x0).sum()) == 0.0
+    out = x0.clone()
+    out[:, :, JAW_OPEN] = 0.1  # a raw 0.1 (std 1 in this config) wider than the target
+    assert float(extra(out, x0).mean()) == pytest.approx(1.0)
+    out[:, :, INDEX["mouthClose"]] = 0.1  # ... and closed by mouthClose: same aperture
+    assert float(extra(out, x0).mean()) == pytest.approx(0.0)
+
+
 def test_config_validation():
     with pytest.raises(ModelError, match="divisible"):
         ModelConfig(width=30, heads=4)

@@ -41,7 +41,8 @@ def cmd_train(args) -> int:
                         context=args.context, max_window=args.window)
     tc = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr,
                      max_minutes=args.minutes or 0.0, threads=args.threads, device=args.device,
-                     seed=args.seed, eval_every=args.eval_every)
+                     seed=args.seed, eval_every=args.eval_every, closure=args.closure,
+                     short_windows=args.short_windows)
     _show("train", {"data": args.data, "out": args.out, "train": dataclasses.asdict(tc),
                     "model": model.as_dict() | {"motion_mean": "(from data)",
                                                 "motion_std": "(from data)"}})
@@ -119,6 +120,10 @@ def add_cli(subparsers) -> None:
     t.add_argument("--device", default="cpu", help="cpu or cuda")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--eval-every", type=int, default=250)
+    t.add_argument("--short-windows", type=float, default=0.0,
+                   help="share of batches with 1-3 frame windows (live streaming)")
+    t.add_argument("--closure", type=float, default=0.0,
+                   help="weight of the lip-aperture loss (/p b m/ closures)")
     t.add_argument("--limit", type=int, help="use only the first N clips of each split")
     t.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     t.set_defaults(func=cmd_train)

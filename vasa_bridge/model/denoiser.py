@@ -54,11 +54,13 @@ class Denoiser(nn.Module):
 
 def edm_loss(denoiser: Denoiser, x0: torch.Tensor, cond: Conditions,
              generator: torch.Generator | None = None,
-             weights: torch.Tensor | None = None, velocity: float = 0.0) -> torch.Tensor:
+             weights: torch.Tensor | None = None, velocity: float = 0.0,
+             extra=None) -> torch.Tensor:
     """Mean EDM loss of a batch of clean windows x0 (B, N, 58); `weights` (58,) per dimension.
 
     `velocity` adds the same weighted error on frame-to-frame differences: per-frame errors that
-    are independent across frames (jitter) cost twice as much as a smooth offset."""
+    are independent across frames (jitter) cost twice as much as a smooth offset. `extra(out, x0)`
+    returns a further per-frame error (B, N), weighted like the rest."""
     d = denoiser.config.diffusion
     b = x0.shape[0]
     ln_sigma = torch.randn(b, generator=generator, device=x0.device) * d.p_std + d.p_mean
@@ -79,4 +81,6 @@ def edm_loss(denoiser: Denoiser, x0: torch.Tensor, cond: Conditions,
         if weights is not None:
             verr = verr * weights
         loss = loss + velocity * (lam[:, None, None] * verr).mean()
+    if extra is not None:
+        loss = loss + (lam[:, None] * extra(out, x0)).mean()
     return loss

@@ -36,6 +36,7 @@ class StreamConfig:
     steps: int = 6  # sampler steps per window
     sampler: str = "euler"  # one of sampling.SAMPLERS
     guidance: tuple = ()  # ((condition name, scale), ...); scale 1 = as trained
+    temperature: float = 1.0  # start-noise scale: < 1 trades take-to-take variety for steadiness
 
     def __post_init__(self) -> None:
         if self.hop < 1 or self.overlap < 0:
@@ -157,6 +158,7 @@ class MotionStream:
         ctx = self._context()
         cond = self._conditions(feats[None], ctx[None], has_context=self.start > 0)
         noise = self._rng.standard_normal((1, n, c.motion_dim)).astype(np.float32)
+        noise *= np.float32(st.temperature)
         d = c.diffusion
         x = sample(guided(self.denoise_cond, cond, dict(st.guidance)), noise, steps=st.steps,
                    sigma_min=d.sigma_min, sigma_max=d.sigma_max, rho=d.rho,

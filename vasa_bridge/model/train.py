@@ -37,6 +37,8 @@ class TrainConfig:
     ema: float = 0.998  # EMA decay per step
     grad_clip: float = 1.0
     velocity: float = 1.0  # weight of the frame-difference loss (see denoiser.edm_loss)
+    closure: float = 0.0  # weight of the lip-aperture loss (jawOpen - mouthClose, in 0.1 units)
+    short_windows: float = 0.0  # share of batches with 1-3 frame windows (the live setting)
     eval_every: int = 250  # steps between validation losses and checkpoints
     val_batches: int = 8  # fixed validation batches (of `batch` windows)
     max_minutes: float = 0.0  # stop (and checkpoint) after this wall time; 0 = no limit
@@ -154,6 +156,7 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
     size_rng = np.random.default_rng(tc.seed * 7919 + step)
     val = _validation_set(val_clips, config, tc)
     weights = _loss_weights(config, tc.device)
+    aperture = _aperture_loss(config, tc.closure) if tc.closure else None
 
     def lr_at(s: int) -> float:
         if s < tc.warmup:
@@ -170,9 +173,12 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
     running = None
     den.train()
     while step < tc.steps:
-        n = int(_window_sizes(size_rng, config.max_window, 1)[0])
+        if size_rng.random() < tc.short_windows:
+            n = int(size_rng.integers(1, min(3, config.max_window) + 1))
+        else:
+            n = int(_window_sizes(size_rng, config.max_window, 1)[0])
         x0, cond = _to_torch(*sampler.batch(tc.batch, n), tc.device)
-        loss = edm_loss(den, x0, cond, gen, weights, tc.velocity)
+        loss = edm_loss(den, x0, cond, gen, weights, tc.velocity, aperture)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(den.parameters(), tc.grad_clip)
@@ -213,6 +219,20 @@ def _loss_weights(config: ModelConfig, device: str) -> torch.Tensor:
         if name.startswith(("jaw", "mouth")):
             w[i] = 2.0
     return torch.from_numpy(w / w.mean()).to(device)
+
+
+def _aperture_loss(config: ModelConfig, weight: float):
+    """Error on the lip aperture jawOpen - mouthClose in raw units (0.1 = one unit): the teacher
+    seals the lips for a frame or two on /p b m/, a brief event plain regression averages away."""
+    from ..motion.names import INDEX
+    j, c = INDEX["jawOpen"], INDEX["mouthClose"]
+    sj, sc = config.motion_std[j], config.motion_std[c]
+
+    def extra(out: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        d = (out[..., j] - x0[..., j]) * sj - (out[..., c] - x0[..., c]) * sc  # (B, N)
+        return weight * (d / 0.1) ** 2
+
+    return extra
 
 
 def _validation_set(val_clips, config: ModelConfig, tc: TrainConfig) -> list:
