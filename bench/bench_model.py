@@ -104,6 +104,8 @@ def main() -> None:
     p.add_argument("--live-hop", type=int, default=LIVE.hop)
     p.add_argument("--live-overlap", type=int, default=LIVE.overlap)
     p.add_argument("--live-temperature", type=float, default=LIVE.temperature)
+    p.add_argument("--live-smooth", type=float, default=LIVE.smooth)
+    p.add_argument("--live-leak", type=float, default=LIVE.leak)
     args = p.parse_args()
     den = OnnxDenoiser(args.model, threads=1)
     fc = den.config.features
@@ -117,7 +119,8 @@ def main() -> None:
           f"(features alone {rtf_feat:.4f}); jaw r {q['jaw_r']:.3f}")
 
     live = StreamConfig(hop=args.live_hop, overlap=args.live_overlap, steps=LIVE.steps,
-                        temperature=args.live_temperature)
+                        temperature=args.live_temperature, smooth=args.live_smooth,
+                        leak=args.live_leak)
     mean_ms, p95_ms, ql = run_streaming(den, clips, live)
     print(f"streaming (hop {live.hop}, overlap {live.overlap}, euler {live.steps} steps, "
           f"temperature {live.temperature}): look-ahead "

@@ -39,7 +39,10 @@ def cmd_train(args) -> int:
 
     model = ModelConfig(layers=args.layers, width=args.width, heads=args.heads,
                         context=args.context, max_window=args.window)
+    from .windows import DropoutConfig
     tc = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr,
+                     dropout=DropoutConfig(context_noise=args.context_noise,
+                                           context_jitter=args.context_jitter),
                      max_minutes=args.minutes or 0.0, threads=args.threads, device=args.device,
                      seed=args.seed, eval_every=args.eval_every, closure=args.closure,
                      short_windows=args.short_windows)
@@ -122,6 +125,10 @@ def add_cli(subparsers) -> None:
     t.add_argument("--eval-every", type=int, default=250)
     t.add_argument("--short-windows", type=float, default=0.0,
                    help="share of batches with 1-3 frame windows (live streaming)")
+    t.add_argument("--context-noise", type=float, default=0.0,
+                   help="share of windows with a perturbed context (against streaming drift)")
+    t.add_argument("--context-jitter", type=float, default=0.05,
+                   help="per-frame std of that perturbation (normalised units)")
     t.add_argument("--closure", type=float, default=0.0,
                    help="weight of the lip-aperture loss (/p b m/ closures)")
     t.add_argument("--limit", type=int, help="use only the first N clips of each split")

@@ -103,7 +103,7 @@ class _Acc:
         for vis, s, e in segments:
             if vis != "PP":
                 continue
-            sel = (times >= s - 0.08) & (times <= e + 0.08)
+            sel = (times >= s - self._slack) & (times <= e + self._slack)
             if sel.any():
                 self.closures[1] += 1
                 self.closures[0] += int(ap[sel].min() < self._threshold)
@@ -120,6 +120,7 @@ class _Acc:
         self.minutes += n / fps / 60
 
     _threshold = 0.1
+    _slack = 0.08
 
     def result(self, fps: float) -> dict:
         jaw, ref = np.concatenate(self.jaw), np.concatenate(self.jaw_ref)
@@ -158,6 +159,7 @@ def evaluate(config: EvalConfig, progress: bool = True) -> dict:
     rows = {"model": _Acc(), "loudness": _Acc(), "teacher": _Acc()}
     for acc in rows.values():
         acc._threshold = config.closure_threshold
+        acc._slack = config.closure_slack
     stream = StreamConfig(hop=OFFLINE.hop, overlap=OFFLINE.overlap, steps=config.steps,
                           guidance=tuple(config.guidance))
     loud_all, jaw_all, items = [], [], []

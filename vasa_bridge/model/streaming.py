@@ -25,7 +25,8 @@ import numpy as np
 
 from ..errors import ModelError
 from .conditions import CONDITION_NAMES, Conditions
-from .config import EMOTIONS, ModelConfig, denormalise
+from ..motion.names import NUM_BLENDSHAPES
+from .config import ANCHORED, EMOTIONS, ModelConfig, denormalise
 from .sampling import SAMPLERS, guided, sample
 
 
@@ -37,6 +38,8 @@ class StreamConfig:
     sampler: str = "euler"  # one of sampling.SAMPLERS
     guidance: tuple = ()  # ((condition name, scale), ...); scale 1 = as trained
     temperature: float = 1.0  # start-noise scale: < 1 trades take-to-take variety for steadiness
+    smooth: float = 0.0  # 0..1: per-frame low-pass of head pose, gaze and brows (short windows)
+    leak: float = 0.0  # 0..1: per-frame pull of head pose towards the corpus mean (short windows)
 
     def __post_init__(self) -> None:
         if self.hop < 1 or self.overlap < 0:
@@ -44,6 +47,9 @@ class StreamConfig:
         if self.overlap > self.hop:
             raise ModelError(f"overlap {self.overlap} exceeds hop {self.hop}: a frame would be "
                              f"cross-faded twice")
+        if not (0 <= self.smooth < 1 and 0 <= self.leak < 1 and self.temperature >= 0):
+            raise ModelError(f"smooth {self.smooth} / leak {self.leak} / temperature "
+                             f"{self.temperature}: expected [0, 1), [0, 1), >= 0")
         if self.sampler not in SAMPLERS:
             raise ModelError(f"sampler {self.sampler!r}: expected one of {sorted(SAMPLERS)}")
         if self.steps < 1:
@@ -63,7 +69,9 @@ class StreamConfig:
         return (self.window + model.lookahead) * model.features.hop_ms
 
 
-LIVE = StreamConfig(hop=1, overlap=0)  # 80 ms look-ahead with the default model
+# 80 ms look-ahead with the default model; one frame per window feeds on its own output, so the
+# slow dimensions are smoothed and the head leaks back to rest (measured in bench/bench_model.py)
+LIVE = StreamConfig(hop=1, overlap=0, smooth=0.85, leak=0.1)
 OFFLINE = StreamConfig(hop=20, overlap=5)
 
 
@@ -100,6 +108,8 @@ class MotionStream:
         self.stream = stream
         self.steering = steering
         self.seed = seed
+        self._anchored = np.array(ANCHORED)
+        self._leak_keep = None
         self.reset()
 
     def reset(self) -> None:
@@ -168,11 +178,32 @@ class MotionStream:
         if k:
             ramp = ((np.arange(k) + 1) / (k + 1))[:, None].astype(np.float32)
             x[:k] = (1 - ramp) * self._pending[:k] + ramp * x[:k]
-        new = x[:emit]
+        new = self._stabilise(x[:emit])
         self._pending = x[emit:emit + st.overlap]
         self._emitted = np.concatenate([self._emitted, new])[-max(c.context, 1):]
         self.start += emit
         self.windows += 1
+        return new
+
+    def _stabilise(self, new: np.ndarray) -> np.ndarray:
+        """Short windows feed on their own output, and the slow (anchored) dimensions then
+        random-walk. `smooth` low-passes them frame to frame, `leak` pulls the head pose back towards
+        the corpus mean (0 in normalised units) per frame: a bounded, steady head in live use."""
+        st = self.stream
+        if not (st.smooth or st.leak):
+            return new
+        if self._leak_keep is None:  # the leak applies to head pose only: gaze and brows are
+            pose = self._anchored >= NUM_BLENDSHAPES  # steered by conditions, which it would undo
+            self._leak_keep = np.where(pose, 1 - st.leak, 1.0).astype(np.float32)
+        new = new.copy()
+        prev = self._emitted[-1, self._anchored] if len(self._emitted) else None
+        for i in range(len(new)):
+            v = new[i, self._anchored]
+            if prev is not None:
+                v = st.smooth * prev + (1 - st.smooth) * v
+            v = v * self._leak_keep
+            new[i, self._anchored] = v
+            prev = v
         return new
 
     def _context(self) -> np.ndarray:

@@ -84,6 +84,9 @@ class DropoutConfig:
     intensity: float = 0.5
     emotion: float = 0.2
     neutral: float = 0.4  # share of windows labelled neutral (the rest split over the others)
+    context_noise: float = 0.0  # share of windows whose context is perturbed (exposure bias)
+    context_offset: float = 0.3  # normalised std of the perturbation's constant offset
+    context_jitter: float = 0.05  # normalised std of its per-frame part
 
 
 class WindowSampler:
@@ -130,6 +133,11 @@ class WindowSampler:
             else:
                 ctx = seg_n[:s - lo]
                 context[i] = np.concatenate([np.repeat(ctx[:1], c_len - len(ctx), 0), ctx])
+                if dp.context_noise and rng.random() < dp.context_noise:
+                    # generated context drifts: teach the window to come back, not to follow
+                    context[i] += (rng.normal(0, dp.context_offset, 58)
+                                   + rng.normal(0, dp.context_jitter, (c_len, 58))
+                                   ).astype(np.float32)
             a0, a1 = s - c_len, s + n + la  # feature rows, zero outside the clip
             src = clip.features[max(a0, 0):min(a1, t)]
             audio[i, max(a0, 0) - a0:max(a0, 0) - a0 + len(src)] = src
