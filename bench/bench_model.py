@@ -2,8 +2,9 @@
 
 - offline: real-time factor (compute time / audio duration) of the bake path: features + windows
   of 20 frames with 5 cross-faded + sampler, on held-out clips;
-- streaming: the live setting (one frame per window, no overlap): look-ahead in ms (from the
-  config) and compute per window (mean, p95), against the 40 ms a frame lasts;
+- streaming: the live setting (`streaming.LIVE`: one new frame per window): look-ahead in ms (from
+  the config), compute per frame (mean, p95) against the 40 ms a frame lasts, and the output
+  statistics next to offline's; seams at offline window boundaries;
 - a table of sampler x steps: time (RTF) and quality (jawOpen r, mouth MAE, closure vs the
   teacher) on the same clips, so the speed/quality trade is read off one run.
 The baseline in the same process is the audio itself (RTF = 1 is real time) and the feature
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -105,7 +107,7 @@ def main() -> None:
     p.add_argument("--live-overlap", type=int, default=LIVE.overlap)
     p.add_argument("--live-temperature", type=float, default=LIVE.temperature)
     p.add_argument("--live-smooth", type=float, default=LIVE.smooth)
-    p.add_argument("--live-leak", type=float, default=LIVE.leak)
+    p.add_argument("--live-redo", type=int, default=LIVE.redo)
     args = p.parse_args()
     den = OnnxDenoiser(args.model, threads=1)
     fc = den.config.features
@@ -118,12 +120,12 @@ def main() -> None:
     print(f"\noffline (hop 20, overlap 5, euler 6 steps): RTF {rtf:.4f} "
           f"(features alone {rtf_feat:.4f}); jaw r {q['jaw_r']:.3f}")
 
-    live = StreamConfig(hop=args.live_hop, overlap=args.live_overlap, steps=LIVE.steps,
-                        temperature=args.live_temperature, smooth=args.live_smooth,
-                        leak=args.live_leak)
+    live = replace(LIVE, hop=args.live_hop, overlap=args.live_overlap,
+                   temperature=args.live_temperature, smooth=args.live_smooth,
+                   redo=args.live_redo)
     mean_ms, p95_ms, ql = run_streaming(den, clips, live)
-    print(f"streaming (hop {live.hop}, overlap {live.overlap}, euler {live.steps} steps, "
-          f"temperature {live.temperature}): look-ahead "
+    print(f"streaming (hop {live.hop}, overlap {live.overlap}, redo {live.redo}, smooth "
+          f"{live.smooth}, temperature {live.temperature}, euler {live.steps} steps): look-ahead "
           f"{live.lookahead_ms(den.config):.0f} ms + compute {mean_ms:.1f} ms mean, "
           f"{p95_ms:.1f} ms p95 per 40 ms frame (RTF {mean_ms / fc.hop_ms:.3f})")
     print("statistics      | jaw r | mouth MAE | closure | head deg/s | head std deg | blinks/min")

@@ -141,8 +141,10 @@ def test_streaming_matches_offline_statistics_without_seams(trained):
     clip = synthetic_clip(301, seconds=8)
     f = torch_denoise(den)
     offline = generate(f, den.config, clip.features, OFFLINE_TINY, seed=0)
-    # streaming: features arrive in uneven chunks; one frame per window (the live setting)
-    ms = MotionStream(f, den.config, StreamConfig(hop=1, overlap=0, steps=6), seed=0)
+    # streaming: features arrive in uneven chunks; one new frame per window (the live setting)
+    ms = MotionStream(f, den.config, StreamConfig(hop=1, overlap=0, redo=4, smooth=0.6, steps=6,
+                                                    frame_noise=True),
+                      seed=0)
     parts = []
     for i in range(0, len(clip.features), 7):
         parts.append(ms.push(clip.features[i:i + 7]))
@@ -161,12 +163,15 @@ def test_streaming_matches_offline_statistics_without_seams(trained):
         assert boundary.mean() < 2.5 * step.mean() + 0.05
 
 
-def test_stream_is_deterministic_given_the_seed_and_chunking_free(trained):
+@pytest.mark.parametrize("cfg", [StreamConfig(hop=4, overlap=2, steps=4),
+                                 StreamConfig(hop=1, overlap=0, redo=3, smooth=0.5, steps=3,
+                                              frame_noise=True)])
+def test_stream_is_deterministic_given_the_seed_and_chunking_free(trained, cfg):
     den = trained[0]
     clip = synthetic_clip(302)
     f = torch_denoise(den)
-    cfg = StreamConfig(hop=4, overlap=2, steps=4)
     whole = generate(f, den.config, clip.features, cfg, seed=5)
+    assert len(whole) == len(clip.features)
     ms = MotionStream(f, den.config, cfg, seed=5)
     chunked = np.concatenate([ms.push(clip.features[i:i + 3])
                               for i in range(0, len(clip.features), 3)] + [ms.flush()])
@@ -243,6 +248,8 @@ def test_config_validation():
     assert ModelConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(ModelError, match="exceeds the model's max_window"):
         MotionStream(None, cfg, StreamConfig(hop=8, overlap=4))
+    with pytest.raises(ModelError, match="exceeds the model's max_window"):
+        MotionStream(None, cfg, StreamConfig(hop=1, overlap=0, redo=8))
     with pytest.raises(ModelError, match="emotion"):
         Steering("bored")
     with pytest.raises(ModelError, match="gaze"):

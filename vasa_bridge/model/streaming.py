@@ -9,11 +9,19 @@ emitted before s (and their audio), the audio of its own frames and `lookahead` 
 
 The first `overlap` frames of a window are cross-faded (linear ramp) with the previous window's
 prediction of the same frames; the next window starts at s + hop. Offline generation is this same
-loop over a whole clip, so offline and streaming differ only in hop/overlap (and share statistics).
+loop over a whole clip, so offline and streaming differ only in these settings.
+
+Start noise is drawn per window; with `frame_noise` once per frame instead, so a frame generated
+by several windows starts from the same noise in each (live: otherwise every emitted frame comes
+from an independent sample and jitters; offline the cross-fade of independent samples is an
+average that scores better, so offline keeps per-window noise). `redo` frames before s (already emitted, final) are generated
+again with each window and dropped: a live window of one new frame is then still a window of
+redo + 1 frames conditioned on older context, the setting the model was trained on. Without it,
+one-frame windows feed on their own last frame and the head pose runs away within seconds.
 
 Latency of a frame in a window: hop + overlap + lookahead frames of audio after the window's first
-frame (audio features of frame j end at (j+1) hop_ms). With hop=1, overlap=0, lookahead=1 at
-25 fps that is 80 ms of look-ahead plus compute.
+new frame (audio features of frame j end at (j+1) hop_ms); redo frames are in the past and add
+none. With hop=1, overlap=0, lookahead=1 at 25 fps that is 80 ms of look-ahead plus compute.
 """
 
 from __future__ import annotations
@@ -25,7 +33,6 @@ import numpy as np
 
 from ..errors import ModelError
 from .conditions import CONDITION_NAMES, Conditions
-from ..motion.names import NUM_BLENDSHAPES
 from .config import ANCHORED, EMOTIONS, ModelConfig, denormalise
 from .sampling import SAMPLERS, guided, sample
 
@@ -37,19 +44,23 @@ class StreamConfig:
     steps: int = 6  # sampler steps per window
     sampler: str = "euler"  # one of sampling.SAMPLERS
     guidance: tuple = ()  # ((condition name, scale), ...); scale 1 = as trained
+    redo: int = 0  # frames already emitted that each window generates again (not re-emitted):
+    # a short hop then still sees a long window, which is what the model was trained on
     temperature: float = 1.0  # start-noise scale: < 1 trades take-to-take variety for steadiness
     smooth: float = 0.0  # 0..1: per-frame low-pass of head pose, gaze and brows (short windows)
-    leak: float = 0.0  # 0..1: per-frame pull of head pose towards the corpus mean (short windows)
+    frame_noise: bool = False  # one start-noise draw per frame instead of per window
 
     def __post_init__(self) -> None:
+        if self.redo < 0:
+            raise ModelError(f"redo is {self.redo}: expected >= 0")
         if self.hop < 1 or self.overlap < 0:
             raise ModelError(f"hop {self.hop} / overlap {self.overlap}: expected >= 1 / >= 0")
         if self.overlap > self.hop:
             raise ModelError(f"overlap {self.overlap} exceeds hop {self.hop}: a frame would be "
                              f"cross-faded twice")
-        if not (0 <= self.smooth < 1 and 0 <= self.leak < 1 and self.temperature >= 0):
-            raise ModelError(f"smooth {self.smooth} / leak {self.leak} / temperature "
-                             f"{self.temperature}: expected [0, 1), [0, 1), >= 0")
+        if not (0 <= self.smooth < 1 and self.temperature >= 0):
+            raise ModelError(f"smooth {self.smooth} / temperature {self.temperature}: expected "
+                             f"[0, 1) / >= 0")
         if self.sampler not in SAMPLERS:
             raise ModelError(f"sampler {self.sampler!r}: expected one of {sorted(SAMPLERS)}")
         if self.steps < 1:
@@ -64,14 +75,15 @@ class StreamConfig:
     def window(self) -> int:
         return self.hop + self.overlap
 
-    def lookahead_ms(self, model: ModelConfig) -> float:
+    def lookahead_ms(self, model: ModelConfig) -> float:  # redo frames are past: no look-ahead
         """Audio needed after the first frame of a window, ms (the worst case in a window)."""
         return (self.window + model.lookahead) * model.features.hop_ms
 
 
-# 80 ms look-ahead with the default model; one frame per window feeds on its own output, so the
-# slow dimensions are smoothed and the head leaks back to rest (measured in bench/bench_model.py)
-LIVE = StreamConfig(hop=1, overlap=0, smooth=0.85, leak=0.1)
+# 80 ms look-ahead with the default model. One new frame per window, but each window regenerates
+# the 8 frames before it (a 9-frame window, as trained) so it does not feed on a single frame of
+# its own output; slow dimensions lightly smoothed. Settings measured in bench/bench_model.py.
+LIVE = StreamConfig(hop=1, overlap=0, redo=8, smooth=0.6, temperature=0.7, frame_noise=True)
 OFFLINE = StreamConfig(hop=20, overlap=5)
 
 
@@ -100,24 +112,26 @@ class MotionStream:
     def __init__(self, denoise_cond: Callable, model: ModelConfig,
                  stream: StreamConfig = OFFLINE, steering: Steering = Steering(),
                  seed: int = 0):
-        if stream.window > model.max_window:
-            raise ModelError(f"window hop+overlap = {stream.window} frames exceeds the model's "
-                             f"max_window {model.max_window}")
+        if stream.redo + stream.window > model.max_window:
+            raise ModelError(f"window redo+hop+overlap = {stream.redo + stream.window} frames "
+                             f"exceeds the model's max_window {model.max_window}")
         self.denoise_cond = denoise_cond
         self.model = model
         self.stream = stream
         self.steering = steering
         self.seed = seed
         self._anchored = np.array(ANCHORED)
-        self._leak_keep = None
         self.reset()
 
     def reset(self) -> None:
         c = self.model
         self._rng = np.random.default_rng(self.seed)
-        self._feats = np.zeros((c.context, c.audio_dim), np.float32)  # frames [s-C, ...)
-        self._emitted = np.zeros((0, c.motion_dim), np.float32)  # normalised, last C kept
+        r = self.stream.redo
+        self._feats = np.zeros((c.context + r, c.audio_dim), np.float32)  # frames [s-R-C, ...)
+        self._emitted = np.zeros((0, c.motion_dim), np.float32)  # normalised, last C+R kept
         self._pending = np.zeros((0, c.motion_dim), np.float32)  # overlap from the last window
+        self._noise = np.zeros((0, c.motion_dim), np.float32)  # start noise per frame ...
+        self._noise_start = -(self.stream.redo)  # ... from this frame index on
         self.start = 0  # first frame of the next window
         self.windows = 0
         self._finished = False
@@ -139,12 +153,12 @@ class MotionStream:
     @property
     def available(self) -> int:
         """Frames of audio received so far."""
-        return self.start + len(self._feats) - self.model.context
+        return self.start + len(self._feats) - self.model.context - self.stream.redo
 
     def _run(self, final: bool) -> np.ndarray:
         c, st = self.model, self.stream
         out = []
-        need = c.context + st.window + c.lookahead  # feature rows a window reads
+        need = c.context + st.redo + st.window + c.lookahead  # feature rows a window reads
         while True:
             have = len(self._feats)
             if have >= need:
@@ -164,51 +178,64 @@ class MotionStream:
 
     def _window(self, feats: np.ndarray, emit: int) -> np.ndarray:
         c, st = self.model, self.stream
-        n = st.window
+        r = st.redo
+        n = r + st.window
         ctx = self._context()
-        cond = self._conditions(feats[None], ctx[None], has_context=self.start > 0)
-        noise = self._rng.standard_normal((1, n, c.motion_dim)).astype(np.float32)
+        cond = self._conditions(feats[None], ctx[None], has_context=self.start - r > 0)
+        if st.frame_noise:
+            noise = self._frame_noise(self.start - r, n)
+        else:
+            noise = self._rng.standard_normal((1, n, c.motion_dim)).astype(np.float32)
         noise *= np.float32(st.temperature)
         d = c.diffusion
         x = sample(guided(self.denoise_cond, cond, dict(st.guidance)), noise, steps=st.steps,
                    sigma_min=d.sigma_min, sigma_max=d.sigma_max, rho=d.rho,
                    sampler=st.sampler)[0]  # (N, 58)
-        x = np.asarray(x, np.float32)
+        x = np.asarray(x, np.float32)[r:]  # the redone frames are final already: drop them
         k = min(len(self._pending), emit)
         if k:
             ramp = ((np.arange(k) + 1) / (k + 1))[:, None].astype(np.float32)
             x[:k] = (1 - ramp) * self._pending[:k] + ramp * x[:k]
         new = self._stabilise(x[:emit])
         self._pending = x[emit:emit + st.overlap]
-        self._emitted = np.concatenate([self._emitted, new])[-max(c.context, 1):]
+        self._emitted = np.concatenate([self._emitted, new])[-max(c.context + r, 1):]
         self.start += emit
         self.windows += 1
         return new
 
+    def _frame_noise(self, first: int, n: int) -> np.ndarray:
+        """(1, n, 58) start noise of frames first..first+n-1, one draw per frame: a frame that
+        several windows generate (overlap, redo) starts from the same noise in each of them."""
+        end = first + n
+        have_end = self._noise_start + len(self._noise)
+        if end > have_end:
+            more = self._rng.standard_normal((end - have_end, self.model.motion_dim))
+            self._noise = np.concatenate([self._noise, more.astype(np.float32)])
+        keep_from = max(first - self._noise_start, 0)
+        self._noise = self._noise[keep_from:]
+        self._noise_start += keep_from
+        return self._noise[first - self._noise_start:end - self._noise_start][None].copy()
+
     def _stabilise(self, new: np.ndarray) -> np.ndarray:
-        """Short windows feed on their own output, and the slow (anchored) dimensions then
-        random-walk. `smooth` low-passes them frame to frame, `leak` pulls the head pose back towards
-        the corpus mean (0 in normalised units) per frame: a bounded, steady head in live use."""
+        """`smooth` low-passes the slow (anchored) dimensions frame to frame: with one new frame
+        per window, each frame comes from a different sample and would otherwise jitter."""
         st = self.stream
-        if not (st.smooth or st.leak):
+        if not st.smooth:
             return new
-        if self._leak_keep is None:  # the leak applies to head pose only: gaze and brows are
-            pose = self._anchored >= NUM_BLENDSHAPES  # steered by conditions, which it would undo
-            self._leak_keep = np.where(pose, 1 - st.leak, 1.0).astype(np.float32)
         new = new.copy()
         prev = self._emitted[-1, self._anchored] if len(self._emitted) else None
         for i in range(len(new)):
             v = new[i, self._anchored]
             if prev is not None:
                 v = st.smooth * prev + (1 - st.smooth) * v
-            v = v * self._leak_keep
             new[i, self._anchored] = v
             prev = v
         return new
 
     def _context(self) -> np.ndarray:
-        c = self.model
-        e = self._emitted[-c.context:] if c.context else self._emitted[:0]
+        c, r = self.model, self.stream.redo
+        e = self._emitted[:len(self._emitted) - r] if r else self._emitted
+        e = e[-c.context:]
         if len(e) == c.context:
             return e
         if len(e) == 0:
