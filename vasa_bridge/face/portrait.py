@@ -113,9 +113,10 @@ def analyse_portrait(image: str | Path | np.ndarray | LoadedImage,
     else:
         box = (0, 0, w, h)
         out_w = int(config.size)
-        out_h = max(1, int(round(h * out_w / w)))
+        # Heights round to a multiple of 8 so the renderer's warp grid tiles the frame.
+        out_h = max(8, int(round(h * out_w / w / 8)) * 8)
         if out_h > MAX_SIZE:
-            out_h, out_w = MAX_SIZE, max(1, int(round(w * MAX_SIZE / h)))
+            out_h, out_w = MAX_SIZE, max(8, int(round(w * MAX_SIZE / h / 8)) * 8)
     x0, y0, x1, y1 = box
     interp = cv2.INTER_AREA if (x1 - x0) > out_w else cv2.INTER_CUBIC
     work = cv2.resize(np.ascontiguousarray(src[y0:y1, x0:x1]), (out_w, out_h),
