@@ -36,7 +36,8 @@ from ..motion.frame import MotionFrame, MotionTrack
 class RenderConfig:
     alpha: bool = False  # RGBA output with the soft person alpha
     grid_step: int = 0  # pixels per warp-grid cell; 0 = size / 128, at least 4
-    inverse_iterations: int = 3  # fixed-point steps inverting the warp
+    inverse_iterations: int = 6  # fixed-point steps inverting the warp
+    inverse_relax: float = 0.6  # damping of each step (1 = none; < 1 avoids stripes on turns)
     eyes: bool = True  # draw eyeballs (gaze, lids that cover rather than squash the iris)
     mouth: bool = True  # draw the mouth interior when the lips part
     device: str = "cpu"  # torch backend only: "cpu" or "cuda"
@@ -46,6 +47,8 @@ class RenderConfig:
             raise RenderError(f"grid_step is {self.grid_step}: expected 0 (auto), 2, 4, 8 or 16")
         if not 0 <= self.inverse_iterations <= 10:
             raise RenderError(f"inverse_iterations is {self.inverse_iterations}: expected 0..10")
+        if not 0.1 <= self.inverse_relax <= 1.0:
+            raise RenderError(f"inverse_relax is {self.inverse_relax}: expected 0.1..1")
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,8 @@ class CpuBackend:
                 return np.dstack([prep.base, prep.base_alpha])
             return prep.base.copy()
         pos = prep.rig.positions(frame.blendshapes, frame.head_rotation, frame.head_translation)
-        field = backward_field(prep.grid, pos - prep.rest_uv, self.config.inverse_iterations)
+        field = backward_field(prep.grid, pos - prep.rest_uv, self.config.inverse_iterations,
+                               self.config.inverse_relax)
         box = union(moving_box(field, prep.grid), prep.face_box)
         r0, r1, c0, c1 = box
         g = prep.grid.step

@@ -150,6 +150,7 @@ class MouthLayer:
     interior: np.ndarray | None  # (h, w, 3) float32 the photo's own mouth interior (open photo)
     interior_alpha: np.ndarray | None  # (h, w) float32 its mask
     upper_rest: np.ndarray  # (2,) rest position of the upper inner lip midpoint
+    corners_rest: np.ndarray  # (2, 2) rest positions of the inner mouth corners
     teeth: np.ndarray  # (3,) float32 RGB
     cavity: np.ndarray  # (3,) float32 RGB
     tongue: np.ndarray  # (3,) float32 RGB
@@ -180,7 +181,7 @@ class MouthLayer:
         cavity = (0.18 * lip_colour + [8, 2, 2]).astype(np.float32)
         tongue = (0.75 * lip_colour + [10, -5, -5]).clip(0, 255).astype(np.float32)
         return cls(origin, interior, alpha, uv[M.LIP_UPPER_INNER_MID].astype(np.float64),
-                   teeth, cavity, tongue, float(iod))
+                   uv[[M.LIPS_INNER_UPPER[0], M.LIPS_INNER_UPPER[-1]]].astype(np.float64), teeth, cavity, tongue, float(iod))
 
     def draw(self, out: np.ndarray, uv: np.ndarray) -> None:
         """Fill the current inner-lip opening. out: (H, W, 3) float32, in place."""
@@ -222,9 +223,11 @@ class MouthLayer:
         # Shade: darker towards the corners and the back of the mouth.
         canvas = cv2.GaussianBlur(canvas, (3, 3), 0)
         if self.interior is not None:
-            shift = uv[M.LIP_UPPER_INNER_MID] - self.upper_rest
-            t = np.array([[1, 0, self.origin[0] + shift[0] - x0],
-                          [0, 1, self.origin[1] + shift[1] - y0]], np.float64)
+            # The photo's teeth turn with the mouth corners and ride on the upper lip.
+            corners = uv[[M.LIPS_INNER_UPPER[0], M.LIPS_INNER_UPPER[-1]]]
+            t = _similarity(self.corners_rest, corners)
+            t[:, 2] += uv[M.LIP_UPPER_INNER_MID] - (t[:, :2] @ self.upper_rest + t[:, 2])
+            t[:, 2] += t[:, :2] @ self.origin - [x0, y0]  # interior box -> output box
             size = (x1 - x0, y1 - y0)
             own = cv2.warpAffine(self.interior, t, size, flags=cv2.INTER_LINEAR)
             oa = cv2.warpAffine(self.interior_alpha, t, size, flags=cv2.INTER_LINEAR)[..., None]

@@ -88,8 +88,9 @@ class TorchBackend:
             m = c.nodes - d
             for _ in range(self.config.inverse_iterations):
                 # Node k sits at pixel (k + 0.5) g - 0.5: the same align_corners=False grid.
-                m = c.nodes - self._sample(d_img, (m + 0.5) / g - 0.5, (cols, rows)).permute(
+                target = c.nodes - self._sample(d_img, (m + 0.5) / g - 0.5, (cols, rows)).permute(
                     0, 2, 3, 1)
+                m = m + self.config.inverse_relax * (target - m)
             h, w = prep.base.shape[:2]
             disp_full = F.interpolate((m - c.nodes).permute(0, 3, 1, 2), size=(h, w),
                                       mode="bilinear", align_corners=False).permute(0, 2, 3, 1)

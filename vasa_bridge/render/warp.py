@@ -62,7 +62,8 @@ def make_grid(points_uv: np.ndarray, width: int, height: int, step: int,
     return WarpGrid(step, (rows, cols), nodes, weights, idx[tri.simplices])
 
 
-def backward_field(grid: WarpGrid, displacement: np.ndarray, iterations: int = 3) -> np.ndarray:
+def backward_field(grid: WarpGrid, displacement: np.ndarray, iterations: int = 3,
+                   relax: float = 1.0) -> np.ndarray:
     """(N, 2) control-point displacements -> (rows, cols, 2) float32 source positions per node."""
     rows, cols = grid.shape
     d = np.asarray(grid.weights @ displacement, np.float32).reshape(rows, cols, 2)
@@ -74,7 +75,9 @@ def backward_field(grid: WarpGrid, displacement: np.ndarray, iterations: int = 3
         gx = (m[..., 0] + 0.5) / g - 0.5
         gy = (m[..., 1] + 0.5) / g - 0.5
         dm = cv2.remap(d, gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        m = q - dm
+        # relax < 1 damps the step: converges where the warp stretches by up to 2 / relax - 1
+        # (plain iteration diverges past 2x stretch, which shows as stripes).
+        m = m + relax * ((q - dm) - m) if relax != 1.0 else q - dm
     return m
 
 
