@@ -38,14 +38,18 @@ uint64_t vasa_clock_map(struct vasa_clock *c, int64_t pts, uint64_t now_ns)
 {
 	int64_t now = (int64_t)now_ns;
 	if (c->valid) {
-		int64_t mapped = pts + c->offset;
-		int64_t drift = mapped > now ? mapped - now : now - mapped;
-		if (pts < c->last_pts - VASA_CLOCK_MAX_BACK_NS || drift > VASA_CLOCK_MAX_DRIFT_NS)
+		int64_t behind = now - (pts + c->offset); /* >= 0: offset is the fastest path */
+		if (pts < c->last_pts - VASA_CLOCK_MAX_BACK_NS || behind > VASA_CLOCK_MAX_DRIFT_NS)
 			vasa_clock_reset(c);
 	}
 	if (!c->valid) {
 		c->offset = now - pts;
 		c->valid = true;
+	} else if (now - pts < c->offset) {
+		/* a message that came faster than the one that fixed the offset: follow the fastest
+		 * path, so a slow first message does not delay everything after it. Timestamps stay
+		 * increasing: every earlier one is <= its own arrival, which is before now. */
+		c->offset = now - pts;
 	}
 	c->last_pts = pts;
 	int64_t mapped = pts + c->offset;

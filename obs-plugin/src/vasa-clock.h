@@ -2,9 +2,12 @@
  * Pure: the caller passes `now`, so the tests drive it with a fake clock.
  *
  * The first message fixes offset = now - pts; after that every timestamp is pts + offset, so
- * picture and sound keep the spacing the publisher gave them. The mapping starts again when the
- * publisher evidently restarted or drifted: a sequence number or pts that goes back, or a mapped
- * time more than VASA_CLOCK_MAX_DRIFT_NS away from now (OBS itself re-times a source whose
+ * picture and sound keep the spacing the publisher gave them, not the network's jitter. A message
+ * that arrives faster than that (now - pts < offset) lowers the offset: the mapping follows the
+ * fastest path seen, so no timestamp lies after its message's arrival, and a slow first message
+ * does not hold back every frame in buffered mode. The mapping starts again when the
+ * publisher evidently restarted or stalled: a sequence number or pts that goes back, or a mapped
+ * time more than VASA_CLOCK_MAX_DRIFT_NS behind now (OBS itself re-times a source whose
  * timestamps stray that far, MAX_TS_VAR in libobs). */
 #pragma once
 
@@ -16,7 +19,7 @@ extern "C" {
 #endif
 
 #define VASA_CLOCK_MAX_BACK_NS 500000000LL   /* pts may step back this much (frame/audio interleave) */
-#define VASA_CLOCK_MAX_DRIFT_NS 2000000000LL /* |mapped - now| beyond this re-maps */
+#define VASA_CLOCK_MAX_DRIFT_NS 2000000000LL /* mapped this far behind now re-maps */
 #define VASA_CLOCK_KINDS 5                   /* one seq counter per message kind */
 
 struct vasa_clock {
