@@ -158,3 +158,10 @@ def decode(soft: np.ndarray) -> tuple[Payload | None, np.ndarray]:
     if crc16(value.to_bytes(4, "big")) != crc:
         return None, recoded
     return Payload.from_int(value), recoded
+
+
+def new_session_payload(generator_id: int = GENERATOR_VASA_BRIDGE) -> Payload:
+    """A payload with a fresh random 24-bit session id (one per `serve`/`render` session)."""
+    import secrets
+
+    return Payload(generator_id=generator_id, session_id=secrets.randbits(24))
