@@ -97,13 +97,13 @@ def test_code_corrects_noisy_soft_bits():
     assert signs.shape == (pl.CODED_BITS,)
     # ~11% raw bit errors (sigma 0.8): the K=7 rate-1/3 code still recovers every payload
     for _ in range(20):
-        decoded, _ = pl.decode(signs + rng.normal(0, 0.8, signs.shape))
+        decoded = pl.decode(signs + rng.normal(0, 0.8, signs.shape)).payload
         assert decoded == PAYLOAD
 
 
 def test_code_rejects_noise():
     rng = np.random.default_rng(4)
-    hits = sum(pl.decode(rng.normal(size=pl.CODED_BITS))[0] is not None for _ in range(300))
+    hits = sum(pl.decode(rng.normal(size=pl.CODED_BITS)).payload is not None for _ in range(300))
     assert hits <= 1  # CRC-16: expected 300 / 65536
 
 

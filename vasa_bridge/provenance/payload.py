@@ -14,6 +14,7 @@ Viterbi decoder; a payload counts only when its CRC matches.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -147,17 +148,22 @@ def viterbi_decode(soft: np.ndarray) -> np.ndarray:
     return bits[: steps - _TAIL]
 
 
-def decode(soft: np.ndarray) -> tuple[Payload | None, np.ndarray]:
-    """Decode 162 soft bits. Returns (payload or None when the CRC fails, re-encoded bits)."""
+class Decoded(NamedTuple):
+    payload: Payload | None  # None when the CRC-16 does not match
+    recoded: np.ndarray  # (162,) the decoded message re-encoded, 0/1
+    raw: int  # the 32 payload bits as decoded, whether or not the CRC matched
+
+
+def decode(soft: np.ndarray) -> Decoded:
+    """Decode 162 soft bits (soft > 0 means bit 1)."""
     if soft.shape != (CODED_BITS,):
         raise ConfigError(f"soft bits must have shape ({CODED_BITS},), got {soft.shape}")
     bits = viterbi_decode(soft)
     value = _bits_to_int(bits[:PAYLOAD_BITS])
     crc = _bits_to_int(bits[PAYLOAD_BITS:MESSAGE_BITS])
     recoded = conv_encode(bits)
-    if crc16(value.to_bytes(4, "big")) != crc:
-        return None, recoded
-    return Payload.from_int(value), recoded
+    ok = crc16(value.to_bytes(4, "big")) == crc
+    return Decoded(Payload.from_int(value) if ok else None, recoded, value)
 
 
 def new_session_payload(generator_id: int = GENERATOR_VASA_BRIDGE) -> Payload:

@@ -42,6 +42,9 @@ DEFAULT_KEY = 0x5B0A55A1  # seed of the public chip signs and bit permutation
 Z_NULL = 6.92
 Z_MAX = float(np.sqrt(162))
 MIN_ZSCORE = 8.0  # presence needs this AND a matching CRC-16
+# Scales always tried besides the autocorrelation's 8 best guesses (text and dense textures can
+# hide the lattice): same size, half, 10% crops stretched back, 720p/1080p re-scales.
+COMMON_SCALES = (1.0, 0.5, 1 / 0.9, 0.9, 0.75, 1.25, 1.5, 2.0, 720 / 512, 1080 / 512)
 _DECODE_HIGHPASS = 1.5  # detector high-pass sigma, in samples of the 2-samples-per-chip grid
 
 
@@ -71,6 +74,7 @@ class Detection:
     zscore: float = 0.0  # the same agreement as a z-score against unmarked material
     scale: float = 0.0  # estimated size of the image relative to the embedding size
     shift: tuple[int, int] = (0, 0)  # tile phase found (pixels at the embedding resolution)
+    raw: int | None = None  # the 32 payload bits the decoder settled on, even if the CRC failed
 
 
 def _chip_layout(key: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +188,7 @@ class Detector:
         h, w = luma.shape
         down = max(1, int(np.ceil(max(h, w) / 640)))  # keep the FFT small for big frames
         y = cv2.resize(luma, (w // down, h // down), interpolation=cv2.INTER_AREA) if down > 1 else luma
-        r = _whiten(y, highpass=2.0, contrast=4.0, floor=1.5)
+        r = _whiten(y, highpass=2.0, contrast=2.0, floor=1.0)
         r = r - r.mean()
         hh, ww = r.shape
         spec = sfft.rfft2(r, s=(2 * hh, 2 * ww), workers=1)
@@ -222,8 +226,8 @@ class Detector:
         """Detect in a luma plane (float or uint8). `periods` overrides the scale search."""
         luma = luma.astype(np.float32, copy=False)
         if periods is None:
-            found = [p for p, _ in self.tile_periods(luma)]
-            periods = _unique(found + [128.0, 64.0, 128.0 / 0.9, 128.0 * 0.9])
+            found = [p for p, _ in self.tile_periods(luma, top=8)]
+            periods = _unique(found + [128.0 * s for s in COMMON_SCALES])
         best = Detection(False, None, 0.0)
         for period in periods:
             det = self._detect_at(luma, period)
@@ -253,14 +257,14 @@ class Detector:
 
     def _detect_at(self, luma: np.ndarray, period: float) -> Detection:
         soft, (dy, dx) = self.soft_bits(luma, period)
-        decoded, recoded = pl.decode(soft)
+        decoded, recoded, raw = pl.decode(soft)
         signs = 2.0 * recoded.astype(np.float64) - 1.0
         z = float(np.sum(soft * signs) / (np.sqrt(np.sum(soft**2)) + 1e-12))
         present = decoded is not None and z >= self.min_zscore
         confidence = float(np.clip((z - Z_NULL) / (Z_MAX - Z_NULL), 0.0, 1.0))
         scale = period / 128.0
         return Detection(present, decoded if present else None, confidence, z, scale,
-                         (int(round(dy * period / _REF_TILE)), int(round(dx * period / _REF_TILE))))
+                         (int(round(dy * period / _REF_TILE)), int(round(dx * period / _REF_TILE))), raw)
 
 
 def _highpass(y: np.ndarray, sigma: float = 2.0) -> np.ndarray:
