@@ -1,7 +1,5 @@
 """Content credentials: local identity, sign -> Valid/Trusted, tampered -> Invalid."""
 
-import io
-
 import av
 import cv2
 import numpy as np
