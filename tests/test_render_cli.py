@@ -63,3 +63,34 @@ def test_alpha_in_mp4_is_refused(inputs):
     with pytest.raises(RenderError, match="no alpha"):
         _run(["render", "--image", str(inputs / "face.png"), "--motion",
               str(inputs / "track.npz"), "-o", str(inputs / "x.mp4"), "--alpha"])
+
+
+def test_every_frame_of_a_render_carries_the_mark_and_the_file_its_credentials(inputs):
+    """Issue #9: frames out of an encoded render carry the watermark (each decoded frame checked
+    on its own) and the MP4 carries valid C2PA credentials; --no-label leaves the corner clean."""
+    import av
+    from vasa_bridge.provenance.verify import VerifyConfig, verify_file
+    from vasa_bridge.provenance.watermark import Detector
+
+    out = inputs / "marked.mp4"
+    assert _run(["render", "--image", str(inputs / "face.png"), "--motion",
+                 str(inputs / "track.npz"), "-o", str(out), "--quiet"]) == 0
+    detector = Detector()
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    found = [detector.detect(f) for f in frames]
+    assert sum(d.present for d in found) >= len(frames) - 1  # single H.264 frames; verify votes
+    payloads = {str(d.payload) for d in found if d.present}
+    assert len(payloads) == 1
+    result = verify_file(out, detector, VerifyConfig())
+    assert result.present and str(result.payload) in payloads
+    assert result.credentials.found and result.credentials.state in ("Valid", "Trusted")
+    assert result.credentials.ai_generated and str(result.credentials.watermark) in payloads
+    corner = frames[0][-30:, -120:].astype(float)
+    plain = inputs / "plain.mp4"
+    _run(["render", "--image", str(inputs / "face.png"), "--motion", str(inputs / "track.npz"),
+          "-o", str(plain), "--quiet", "--no-label", "--no-credentials"])
+    with av.open(str(plain)) as c:
+        clean = next(iter(c.decode(video=0))).to_ndarray(format="rgb24")[-30:, -120:]
+    assert np.abs(corner - clean.astype(float)).mean() > 20  # the label is there, and only there
+    assert not verify_file(plain, detector, VerifyConfig()).credentials.found

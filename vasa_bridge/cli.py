@@ -172,8 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", help="check what is installed and usable")
     doc.set_defaults(func=cmd_doctor)
 
+    from .provenance import cli as provenance_cli
     from .render import cli as render_cli
     render_cli.add_cli(sub)
+    provenance_cli.add_cli(sub)
     return p
 
 

@@ -33,6 +33,13 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                    "head-and-shoulders crop")
     p.add_argument("--backend", choices=("cpu", "torch"), default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-label", action="store_true", help="leave out the visible "
+                   "'AI-generated' mark (the invisible watermark is always there)")
+    p.add_argument("--no-credentials", action="store_true", help="do not sign the file with "
+                   "C2PA content credentials")
+    p.add_argument("--cert", help="your PEM certificate chain for content credentials "
+                   "(default: a local, untrusted identity)")
+    p.add_argument("--key", help="the private key of --cert")
     p.set_defaults(func=run)
     return p
 
@@ -51,8 +58,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"render: {args.image} + {args.motion} ({len(track)} frames at {track.fps:g} fps, "
           f"audio: {'yes' if track.audio is not None else 'no'}) -> {args.output}; "
           f"{portrait_config}; {render_config}; backend={args.backend}", file=sys.stderr)
+    from ..provenance.stamp import Stamp, StampConfig
+
+    if bool(args.cert) != bool(args.key):
+        from ..errors import ConfigError
+        raise ConfigError("--cert and --key go together: give both or neither")
+    stamp = Stamp(StampConfig(label=not args.no_label, credentials=not args.no_credentials,
+                              cert_chain=args.cert, private_key=args.key))
+    print(f"render: watermark payload {stamp.payload}", file=sys.stderr)
     n = render_file(args.image, track, args.output, portrait_config=portrait_config,
-                    render_config=render_config, backend=args.backend, progress=not args.quiet)
+                    render_config=render_config, backend=args.backend, progress=not args.quiet,
+                    stamp=stamp)
     print(f"wrote {n} frames to {args.output}", file=sys.stderr)
     return 0
 

@@ -120,18 +120,22 @@ def write_video(frames: Iterable[np.ndarray], spec: OutputSpec, fps: float, size
 def render_file(image: str | Path, track: MotionTrack, output: str | Path, *,
                 portrait_config: PortraitConfig = PortraitConfig(),
                 render_config: RenderConfig = RenderConfig(), backend: str = "cpu",
-                progress: bool = True) -> int:
-    """Render a whole track of one portrait to a video file or PNG sequence; returns frames."""
+                progress: bool = True, stamp=None) -> int:
+    """Render a whole track of one portrait to a video file or PNG sequence; returns frames.
+    `stamp` (a provenance.Stamp) marks every frame and signs the finished file."""
     spec = output_spec(output, render_config.alpha)
     renderer = get_backend(backend, render_config)
-    state = renderer.prepare(image, portrait_config)
-    for msg in state.portrait.warnings:
-        log.warning(msg)
+    state = renderer.prepare(image, portrait_config)  # the face module logs its warnings
     frames = (renderer.render(state, f) for f in track)
+    if stamp is not None:
+        frames = (stamp(f) for f in frames)
     if progress:
         from tqdm import tqdm
 
         frames = tqdm(frames, total=len(track), unit="frame", desc="render")
     if spec.kind == "png":
         return write_pngs(frames, spec)
-    return write_video(frames, spec, track.fps, state.size, track.audio, track.sample_rate)
+    n = write_video(frames, spec, track.fps, state.size, track.audio, track.sample_rate)
+    if stamp is not None:
+        stamp.sign_in_place(Path(output))
+    return n
