@@ -43,14 +43,11 @@ namespace VasaBridge
         Receiver receiver;
         Action stopper;
         bool acquired;
-        readonly MotionPlayout motion = new MotionPlayout(64);
-        readonly JitterBuffer<FrameMessage> frames = new JitterBuffer<FrameMessage>(8);
-        readonly SequenceTracker sequences = new SequenceTracker();
         readonly MotionFrame current = new MotionFrame();
-        PlayoutClock clock;
+        StreamPlayer player;
         IMediaClock mediaClock;
         VasaBridgeSettings active;
-        long badMotion;
+        bool warnedBadMotion;
 
         // ---- live values (the inspector shows them) ----
         public string Stream { get { return string.IsNullOrEmpty(streamOverride) ? Settings.stream : streamOverride; } }
@@ -64,13 +61,13 @@ namespace VasaBridge
         public EventMessage LastEvent { get; private set; }
         public string Status { get; private set; }
         public long Received { get { return receiver != null ? receiver.Received : 0; } }
-        public long ProtocolErrors { get { return (receiver != null ? receiver.ProtocolErrors : 0) + badMotion; } }
+        public long ProtocolErrors { get { return (receiver != null ? receiver.ProtocolErrors : 0) + (player != null ? player.BadMotion : 0); } }
         public long QueueDrops { get { return receiver != null ? receiver.QueueDrops : 0; } }
         public long Reconnects { get { return receiver != null ? receiver.Reconnects : 0; } }
-        public long Gaps { get { return sequences.Gaps; } }
-        public long Restarts { get { return sequences.Restarts; } }
-        public long LateFrames { get { return motion.Buffer.LateDrops + frames.LateDrops; } }
-        public int Resyncs { get { return clock != null ? clock.Resyncs : 0; } }
+        public long Gaps { get { return player != null ? player.Sequences.Gaps : 0; } }
+        public long Restarts { get { return player != null ? player.Restarts : 0; } }
+        public long LateFrames { get { return player != null ? player.Motion.Buffer.LateDrops + player.Frames.LateDrops : 0; } }
+        public int Resyncs { get { return player != null ? player.Clock.Resyncs : 0; } }
         public string LastError { get { return receiver != null ? receiver.LastError : null; } }
         public bool Connected { get { return receiver != null && receiver.SecondsSinceLastMessage < 2.0; } }
         public bool FollowsAudio { get; private set; }
@@ -91,7 +88,7 @@ namespace VasaBridge
                 Debug.LogError("[vasa_bridge] " + Status, this);
                 return;
             }
-            clock = new PlayoutClock(s.playoutDelayMs * 1000000L, s.resyncToleranceMs * 1000000L);
+            player = new StreamPlayer(s.playoutDelayMs * 1000000L, s.resyncToleranceMs * 1000000L, s.receiveMotion);
             var factory = SocketFactories.Create();
             if (factory == null) { Status = "no transport (install NetMQ)"; return; }
             SocketFactories.Acquire();
@@ -125,17 +122,9 @@ namespace VasaBridge
                 receiver = null;
             }
             if (acquired) { SocketFactories.Release(); acquired = false; }
-            Flush();
+            if (player != null) player.Reset();
             HasMotion = false;
             Status = "disabled";
-        }
-
-        void Flush()
-        {
-            motion.Clear();
-            frames.Clear();
-            sequences.Clear();
-            if (clock != null) clock.Reset();
         }
 
         void Update()
@@ -150,28 +139,15 @@ namespace VasaBridge
 
         void Handle(Message m)
         {
-            if (!sequences.Observe(m) && m.Kind == MessageKind.Hello) Restart();
             LatencyMs = (UnixNowNs() - m.Sent) / 1e6;
+            if (player.Handle(m, NowNs()) && StreamRestarted != null) StreamRestarted();
+            if (player.BadMotion > 0 && !warnedBadMotion)
+            {
+                warnedBadMotion = true;
+                Debug.LogWarning("[vasa_bridge] dropped a motion message: " + player.LastBadMotion, this);
+            }
             switch (m.Kind)
             {
-                case MessageKind.Motion:
-                {
-                    MotionFrame f;
-                    try { f = ((MotionMessage)m).ToMotionFrame(); }
-                    catch (ProtocolException e)
-                    {
-                        badMotion++;
-                        if (badMotion == 1) Debug.LogWarning("[vasa_bridge] dropped a motion message: " + e.Message, this);
-                        return;
-                    }
-                    Arrive(m.Pts, motion.Buffer.LastReleasedPts);
-                    motion.Push(f);
-                    break;
-                }
-                case MessageKind.Frame:
-                    if (!Settings.receiveMotion) Arrive(m.Pts, frames.LastReleasedPts);  // frames drive the clock
-                    frames.Push(m.Pts, (FrameMessage)m);
-                    break;
                 case MessageKind.Audio:
                     if (AudioReceived != null) AudioReceived((AudioMessage)m);
                     break;
@@ -186,38 +162,21 @@ namespace VasaBridge
             }
         }
 
-        // The playout clock follows arrivals; a re-anchor to a pts at or before what was already
-        // shown means a new session on the same stream (pts jumped back): drop the old buffers.
-        void Arrive(long pts, long? lastShown)
-        {
-            if (clock.OnArrival(pts, NowNs()) && lastShown.HasValue && pts <= lastShown.Value) Restart();
-        }
-
-        void Restart()
-        {
-            motion.Clear();
-            frames.Clear();
-            if (StreamRestarted != null) StreamRestarted();
-        }
-
         void PlayOut()
         {
-            long pts = 0;
-            FollowsAudio = mediaClock != null && mediaClock.TryGetPlayoutPts(out pts);
-            if (!FollowsAudio)
-            {
-                if (clock == null || !clock.Anchored) return;
-                pts = clock.PlayoutPts(NowNs());
-            }
-            PlayoutPts = pts;
-            if (motion.Sample(pts, current))
+            long audioPts = 0;
+            FollowsAudio = mediaClock != null && mediaClock.TryGetPlayoutPts(out audioPts);
+            long? external = FollowsAudio ? audioPts : (long?)null;
+            bool hasMotion;
+            FrameMessage frame;
+            if (!player.PlayOut(NowNs(), external, current, out hasMotion, out frame)) return;
+            PlayoutPts = player.PlayoutPts;
+            if (hasMotion)
             {
                 HasMotion = true;
                 if (MotionUpdated != null) MotionUpdated(current);
             }
-            FrameMessage frame;
-            long framePts;
-            if (frames.TryPop(pts, out frame, out framePts) && FrameReady != null) FrameReady(frame);
+            if (frame != null && FrameReady != null) FrameReady(frame);
         }
 
         /// <summary>A control client for this client's endpoint (use it from a worker thread).</summary>
