@@ -34,3 +34,19 @@ class TransportError(VasaError):
 
 class ConfigError(VasaError, ValueError):
     """A configuration value is out of range or inconsistent."""
+
+
+class ImageReadError(VasaError, ValueError):
+    """A portrait file could not be read or decoded as an image."""
+
+
+class FaceNotFoundError(VasaError, ValueError):
+    """No face was found in a portrait (or the face asked for does not exist)."""
+
+
+class FaceTooSmallError(VasaError, ValueError):
+    """The face in a portrait is too small to animate."""
+
+
+class RenderError(VasaError, ValueError):
+    """A render request is inconsistent (size, state, output format)."""

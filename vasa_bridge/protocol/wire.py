@@ -55,10 +55,16 @@ def subscription(kind: str | None = None, stream: str | None = None) -> bytes:
 def check_stream(stream: str, *, allow_empty: bool = False) -> str:
     if allow_empty and stream == "":
         return stream
-    if not isinstance(stream, str) or not STREAM_RE.match(stream):
+    if stream not in _valid_streams and (not isinstance(stream, str)
+                                         or not STREAM_RE.match(stream)):
         raise ProtocolError(f"stream id {stream!r} is invalid: expected 1-64 characters of "
                             f"letters, digits, '_', '.', '-'")
+    if len(_valid_streams) < 4096:
+        _valid_streams.add(stream)  # the hot path checks each stream id once
     return stream
+
+
+_valid_streams: set[str] = set()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -69,6 +75,22 @@ def _pack(header: dict) -> bytes:
     return msgpack.packb(header, use_bin_type=True)
 
 
+def _map_prefix(n: int) -> bytes:
+    return bytes([0x80 | n]) if n < 16 else b"\xde" + n.to_bytes(2, "big")
+
+
+def _pack_pairs(header: dict) -> bytes:
+    """The key/value pairs of a msgpack map, without its length prefix."""
+    packed = _pack(header)
+    n = len(header)
+    return packed[1:] if n < 16 else packed[3:]
+
+
+# The 52 names never change: pack them once. A header built as prefix + pairs is byte-identical to
+# msgpack.packb of the same dict in the same key order (the golden fixtures check this).
+_NAMES_PAIR = _pack_pairs({"names": list(ARKIT_NAMES)})
+
+
 def _common(kind: str, stream: str, seq: int, pts: int, sent: int) -> dict:
     check_stream(stream, allow_empty=(kind == "hello"))
     return {"v": VERSION, "seq": int(seq), "stream": stream, "pts": int(pts), "sent": int(sent)}
@@ -77,14 +99,15 @@ def _common(kind: str, stream: str, seq: int, pts: int, sent: int) -> dict:
 def encode_motion(frame: MotionFrame, *, stream: str, seq: int, pts: int, sent: int,
                   extra: dict | None = None) -> list[bytes]:
     """One motion frame: names + pose in the header, float32 LE coefficients as payload."""
-    header = _common("motion", stream, seq, pts, sent)
-    header["names"] = list(ARKIT_NAMES)
-    header["head_rotation"] = [float(x) for x in frame.head_rotation]
-    header["head_translation"] = [float(x) for x in frame.head_translation]
+    head = _common("motion", stream, seq, pts, sent)
+    tail = {"head_rotation": frame.head_rotation.tolist(),
+            "head_translation": frame.head_translation.tolist()}
     if extra:
-        header.update(extra)
-    payload = np.ascontiguousarray(frame.blendshapes, dtype="<f4").tobytes()
-    return [topic("motion", stream), _pack(header), payload]
+        tail.update(extra)
+    n = len(head) + 1 + len(tail)
+    header = _map_prefix(n) + _pack_pairs(head) + _NAMES_PAIR + _pack_pairs(tail)
+    payload = frame.blendshapes.astype("<f4", copy=False).tobytes()
+    return [topic("motion", stream), header, payload]
 
 
 def encode_frame(image: np.ndarray, *, stream: str, seq: int, pts: int, sent: int,
@@ -104,7 +127,8 @@ def encode_frame(image: np.ndarray, *, stream: str, seq: int, pts: int, sent: in
     header.update(width=w, height=h, stride=w * 4, format=format, alpha=alpha)
     if extra:
         header.update(extra)
-    return [topic("frame", stream), _pack(header), np.ascontiguousarray(image).tobytes()]
+    # A byte view, not a copy: ZeroMQ copies it once when sending (Publisher sends with copy=True).
+    return [topic("frame", stream), _pack(header), memoryview(np.ascontiguousarray(image)).cast("B")]
 
 
 def encode_audio(samples: np.ndarray, *, stream: str, seq: int, pts: int, sent: int,

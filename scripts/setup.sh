@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up vasa_bridge in ./.venv. `--test` also installs what the test suites need.
+# Debian/Ubuntu: installs the system libraries it needs with apt-get when run as root (or with
+# sudo available); elsewhere, install PortAudio yourself (macOS: brew install portaudio).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WITH_TESTS=0
+[ "${1:-}" = "--test" ] && WITH_TESTS=1
+
+APT_PACKAGES="libportaudio2"
+if command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  missing=""
+  for p in $APT_PACKAGES; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+  done
+  if [ -n "$missing" ]; then
+    echo "[setup] apt-get install$missing"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+  fi
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+PIP=".venv/bin/python -m pip"
+$PIP install -q --upgrade pip setuptools wheel
+if [ "$WITH_TESTS" = 1 ]; then
+  # Torch first, pinned to the CPU build: anything that depends on torch then finds it instead of
+  # pulling a multi-GB CUDA build.
+  $PIP install -q "torch==2.13.0"
+  $PIP install -q -e ".[test]"
+else
+  $PIP install -q -e .
+fi
+echo "[setup] ready: $(.venv/bin/vasa-bridge --version)"

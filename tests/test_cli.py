@@ -1,0 +1,225 @@
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from vasa_bridge import cli
+from vasa_bridge.motion import load
+from vasa_bridge.runtime.replay import frame_schedule
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+
+
+def run_cli(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "vasa_bridge.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=ENV, cwd=ROOT)
+
+
+def start_cli(*args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "vasa_bridge.cli", *args], env=ENV, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def start_listener(*args):
+    """Start `listen` and return once it is subscribed (its config line is printed just before
+    it connects; ZeroMQ then needs a moment for the handshake)."""
+    proc = start_cli("listen", *args)
+    first = proc.stderr.readline()
+    assert first.startswith("[listen]"), first
+    time.sleep(0.5)
+    return proc, first
+
+
+def test_replay_into_listen_json_and_a_plain_pyzmq_script(endpoint):
+    """The issue's acceptance check: replay publishes the example track; listen --count 100
+    --json and a script written from docs/protocol.md alone both decode 100 motion messages at
+    the track's rate."""
+    listener, first = start_listener("--sub", endpoint, "--count", "100", "--json",
+                                     "--timeout", "30")
+    plain = subprocess.Popen([sys.executable, str(ROOT / "examples/plain_subscriber.py"),
+                              endpoint, "100"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=ENV)
+    time.sleep(1.5)  # both subscribers connect before the first frame
+    replayer = start_cli("replay", str(ROOT / "examples/talk.npz"), "--pub", endpoint)
+    out, err = listener.communicate(timeout=60)
+    plain_out, plain_err = plain.communicate(timeout=60)
+    replayer.communicate(timeout=60)
+    assert listener.returncode == 0, err
+    headers = [json.loads(line) for line in out.splitlines()]
+    assert len(headers) == 100
+    assert all(h["topic"] == "motion/default/" and h["v"] == 1 for h in headers)
+    seqs = [h["seq"] for h in headers]
+    assert seqs == list(range(seqs[0], seqs[0] + 100))
+    pts = np.array([h["pts"] for h in headers])
+    np.testing.assert_array_equal(np.diff(pts), 40_000_000)  # 25 fps media clock
+    stats = json.loads(err.strip().splitlines()[-1].removeprefix("[listen] "))
+    assert stats["rate_per_s"]["motion"] == pytest.approx(25.0, rel=0.1)
+    assert plain.returncode == 0, plain_err
+    lines = plain_out.splitlines()
+    assert len(lines) == 100 and lines[0].startswith("motion/default/ seq=")
+    track = load(ROOT / "examples/talk.npz")
+    first_seq = int(lines[0].split("seq=")[1].split()[0])
+    jaw = float(lines[0].split("jawOpen=")[1].split()[0])
+    assert jaw == pytest.approx(track.frame(first_seq)["jawOpen"], abs=1e-3)
+
+
+def test_replay_publishes_audio_that_tiles_the_track(endpoint):
+    listener, _ = start_listener("--sub", endpoint, "--topics", "audio", "--json",
+                                 "--timeout", "3")
+    replayer = run_cli("replay", str(ROOT / "examples/talk.npz"), "--pub", endpoint, "--wait", "1")
+    out, _ = listener.communicate(timeout=60)
+    assert replayer.returncode == 0, replayer.stderr
+    headers = [json.loads(line) for line in out.splitlines()]
+    track = load(ROOT / "examples/talk.npz")
+    assert len(headers) == len(track)
+    assert sum(h["samples"] for h in headers) == len(track.audio)
+    assert all(h["rate"] == 16000 and h["format"] == "s16" for h in headers)
+
+
+def test_frame_schedule_is_pure_and_monotonic():
+    due, pts = zip(*(frame_schedule(i, 25.0, 1.0) for i in range(500)))
+    assert np.all(np.diff(pts) == 40_000_000) and pts[0] == 1_000_000_000
+    assert due[25] == pytest.approx(1.0)
+
+
+def test_replay_with_a_fake_clock_paces_and_loops():
+    from vasa_bridge.motion import MotionTrack
+    from vasa_bridge.runtime.replay import ReplayConfig, replay
+
+    class FakePublisher:
+        def __init__(self):
+            self.sent = []
+
+        def add_stream(self, s): pass
+
+        def hello(self, **kw): pass
+
+        def event(self, name, **kw): self.sent.append(("event", name, kw["pts"]))
+
+        def motion(self, frame, pts, stream): self.sent.append(("motion", pts, now[0]))
+
+        def audio(self, *a, **kw): pass
+
+    now = [100.0]
+    sleeps = []
+
+    def sleep(s):
+        sleeps.append(s)
+        now[0] += s
+
+    track = MotionTrack(np.zeros((5, 52)), np.zeros((5, 3)), np.zeros((5, 3)), 10.0)
+    pub = FakePublisher()
+    import threading
+    stop = threading.Event()
+
+    class Sink:
+        frames = []
+
+        def send(self, f):
+            self.frames.append(f.time)
+            if len(self.frames) == 12:
+                stop.set()
+
+        def close(self): pass
+
+    sink = Sink()
+    result = replay(track, pub, ReplayConfig(loop=True), sinks=[sink], stop=stop,
+                    clock=lambda: now[0], sleep=sleep)
+    motion = [m for m in pub.sent if m[0] == "motion"]
+    assert result.frames == 12 and len(motion) == 12
+    assert [m[1] for m in motion] == [i * 100_000_000 for i in range(12)]  # pts keeps going
+    assert [round(m[2] - 100.0, 6) for m in motion] == [round(i * 0.1, 6) for i in range(12)]
+    assert sink.frames == pytest.approx([i * 0.1 for i in range(12)])
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"nope")
+    r = run_cli("replay", str(bad))
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("vasa-bridge replay: error: ")
+    assert "not a readable .npz" in r.stderr
+    r = run_cli("replay", str(tmp_path / "missing.npz"))
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    r = run_cli("replay", "--stream", "bad id!")
+    assert r.returncode == 2 and "stream id 'bad id!' is invalid" in r.stderr
+
+
+def test_replay_refuses_a_busy_port_in_one_line(endpoint):
+    import zmq
+    s = zmq.Context.instance().socket(zmq.PUB)
+    s.bind(endpoint)
+    try:
+        r = run_cli("replay", "--pub", endpoint)
+        assert r.returncode == 2 and "cannot bind publisher" in r.stderr
+        assert "Traceback" not in r.stderr
+    finally:
+        s.close(0)
+
+
+def test_doctor_reports_every_check():
+    r = run_cli("doctor")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in ("ZeroMQ", "msgpack", "mediapipe face mesh", "ONNX Runtime", "audio input",
+                 "libobs", "mono"):
+        assert name in r.stdout
+    assert "core ready" in r.stdout
+
+
+def test_doctor_gives_a_fix_for_what_is_missing(monkeypatch):
+    from vasa_bridge import doctor
+    monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
+    text, code = doctor.report(doctor.run_checks())
+    assert code == 0  # programs are optional
+    assert "[-- ] OBS Studio: not found" in text and "fix: install OBS Studio" in text
+
+
+def test_demo_runs_end_to_end():
+    r = run_cli("demo", timeout=60)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stderr.strip().splitlines()[-1].removeprefix("[demo] "))
+    assert summary["received"]["motion"] == 200 and summary["malformed"] == 0
+
+
+def test_parser_has_the_documented_subcommands():
+    parser = cli.build_parser()
+    text = parser.format_help()
+    for name in ("replay", "listen", "doctor", "demo"):
+        assert name in text
+
+
+def test_replay_feeds_vmc(tmp_path):
+    """`replay --vmc` drives a VMC receiver: one Apply per frame, jawOpen as PascalCase."""
+    import threading
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import BlockingOSCUDPServer
+    from vasa_bridge.motion import MotionTrack, save
+
+    T = 10
+    shapes = np.zeros((T, 52), np.float32)
+    shapes[:, 17] = np.linspace(0, 0.9, T)  # jawOpen
+    path = save(MotionTrack(shapes, np.zeros((T, 3)), np.zeros((T, 3)), 25.0), tmp_path / "t.npz")
+    seen = {"apply": 0, "jaw": []}
+    d = Dispatcher()
+    d.map("/VMC/Ext/Blend/Apply", lambda *a: seen.__setitem__("apply", seen["apply"] + 1))
+    d.map("/VMC/Ext/Blend/Val", lambda addr, name, v: seen["jaw"].append(v) if name == "JawOpen"
+          else None)
+    server = BlockingOSCUDPServer(("127.0.0.1", 0), d)
+    port = server.server_address[1]
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        r = run_cli("replay", str(path), "--pub", "tcp://127.0.0.1:*", f"--vmc=127.0.0.1:{port}")
+        assert r.returncode == 0, r.stderr
+        deadline = time.time() + 5
+        while seen["apply"] < T and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.shutdown()
+    assert seen["apply"] == T
+    np.testing.assert_allclose(seen["jaw"], np.linspace(0, 0.9, T), atol=1e-6)

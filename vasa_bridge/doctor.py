@@ -1,0 +1,148 @@
+"""`vasa-bridge doctor`: what is installed and usable, with a fix hint for each missing piece."""
+
+from __future__ import annotations
+
+import ctypes.util
+import importlib
+import importlib.util
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = False  # the core (replay, listen, serve) cannot work without it
+
+
+def _module(name: str) -> tuple[bool, str, object]:
+    try:
+        mod = importlib.import_module(name)
+    except Exception as e:  # an installed but broken package raises anything
+        return False, f"{type(e).__name__}: {e}".splitlines()[0][:120], None
+    return True, getattr(mod, "__version__", "installed"), mod
+
+
+def _python(name: str, module: str, fix: str, required: bool = False) -> Check:
+    ok, detail, _ = _module(module)
+    return Check(name, ok, detail, fix, required)
+
+
+def _mediapipe() -> Check:
+    ok, detail, mp = _module("mediapipe")
+    fix = "pip install mediapipe==0.10.21 (the last release that ships the face mesh models)"
+    if not ok:
+        return Check("mediapipe face mesh", False, detail, fix)
+    root = Path(mp.__file__).parent
+    model = root / "modules/face_landmark/face_landmark_with_attention.tflite"
+    seg = root / "modules/selfie_segmentation/selfie_segmentation.tflite"
+    missing = [p.name for p in (model, seg) if not p.exists()]
+    if missing:
+        return Check("mediapipe face mesh", False, f"{detail}, models missing: {missing}", fix)
+    return Check("mediapipe face mesh", True, f"{detail}, face mesh + iris + selfie segmentation")
+
+
+def _onnxruntime() -> Check:
+    ok, detail, ort = _module("onnxruntime")
+    fix = "pip install onnxruntime-gpu (or onnxruntime on macOS)"
+    if not ok:
+        return Check("ONNX Runtime", False, detail, fix)
+    providers = ort.get_available_providers()
+    # onnxruntime-gpu lists CUDA whatever the hardware, and a session silently falls back to the
+    # CPU: the driver library is what tells whether the GPU path can work.
+    driver = ctypes.util.find_library("cuda")
+    if "CUDAExecutionProvider" not in providers:
+        note = " (CPU only: GPU inference needs onnxruntime-gpu and an NVIDIA driver)"
+    elif driver is None:
+        note = " (CUDA provider installed, but no NVIDIA driver found: inference runs on the CPU)"
+    else:
+        note = f" (NVIDIA driver: {driver})"
+    return Check("ONNX Runtime", True, f"{detail}: {', '.join(providers)}{note}")
+
+
+def _audio_devices() -> Check:
+    ok, detail, sd = _module("sounddevice")
+    if not ok:
+        fix = ("install PortAudio (Debian/Ubuntu: apt-get install libportaudio2; macOS: brew "
+               "install portaudio) then pip install sounddevice")
+        return Check("audio input devices", False, detail, fix)
+    try:
+        devices = [d for d in sd.query_devices() if d["max_input_channels"] > 0]
+    except Exception as e:
+        return Check("audio input devices", False, f"{type(e).__name__}: {e}",
+                     "check that a sound server (PulseAudio/PipeWire) is running")
+    if not devices:
+        return Check("audio input devices", False, "no capture device found",
+                     "plug in a microphone, or use --audio FILE; on Linux check "
+                     "`pactl list sources`")
+    names = ", ".join(d["name"] for d in devices[:3])
+    return Check("audio input devices", True, f"{len(devices)}: {names}")
+
+
+def _video_codecs() -> Check:
+    ok, detail, av = _module("av")
+    if not ok:
+        return Check("video encoding (PyAV)", False, detail, "pip install av")
+    have = [c for c in ("libx264", "aac", "libvpx-vp9") if c in av.codecs_available]
+    missing = {"libx264", "aac"} - set(have)
+    return Check("video encoding (PyAV)", not missing, f"{detail}: {', '.join(have)}",
+                 "reinstall the av wheel from PyPI (it bundles FFmpeg with libx264)"
+                 if missing else "")
+
+
+def _library(name: str, lib: str, fix: str) -> Check:
+    path = ctypes.util.find_library(lib)
+    return Check(name, path is not None, path or "not found", "" if path else fix)
+
+
+def _program(name: str, program: str, fix: str) -> Check:
+    path = shutil.which(program)
+    return Check(name, path is not None, path or "not found", "" if path else fix)
+
+
+CHECKS: list[Callable[[], Check]] = [
+    lambda: _python("numpy", "numpy", "pip install 'numpy<2'", required=True),
+    lambda: _python("ZeroMQ (pyzmq)", "zmq", "pip install pyzmq", required=True),
+    lambda: _python("msgpack", "msgpack", "pip install msgpack", required=True),
+    _mediapipe,
+    _onnxruntime,
+    _audio_devices,
+    _video_codecs,
+    lambda: _python("torch (training and export only)", "torch",
+                    "pip install torch (CPU builds are enough for training the small model)"),
+    lambda: _library("libzmq for C#/C consumers", "zmq",
+                     "apt-get install libzmq5 (Debian/Ubuntu) or brew install zeromq"),
+    lambda: _library("libobs (OBS plugin build)", "obs",
+                     "apt-get install libobs-dev, or build OBS from source (obs-plugin/README.md)"),
+    lambda: _program("OBS Studio", "obs", "install OBS Studio from obsproject.com"),
+    lambda: _program("mono C# compiler (Unity package tests)", "mcs", "apt-get install mono-devel"),
+    lambda: _program("espeak-ng (speech corpus)", "espeak-ng", "apt-get install espeak-ng"),
+    lambda: _program("festival (speech corpus)", "festival",
+                     "apt-get install festival festvox-kallpc16k festvox-us-slt-hts"),
+]
+
+
+def run_checks() -> list[Check]:
+    return [check() for check in CHECKS]
+
+
+def report(checks: list[Check]) -> tuple[str, int]:
+    """(printable report, exit code: 1 when a required piece is missing, else 0)."""
+    lines = []
+    for c in checks:
+        mark = "ok " if c.ok else ("ERR" if c.required else "-- ")
+        lines.append(f"[{mark}] {c.name}: {c.detail}")
+        if not c.ok and c.fix:
+            lines.append(f"       fix: {c.fix}")
+    missing_required = [c.name for c in checks if c.required and not c.ok]
+    if missing_required:
+        lines.append(f"missing required pieces: {', '.join(missing_required)}")
+    else:
+        lines.append("core ready: replay, listen and the wire protocol work; '--' lines are "
+                     "optional features")
+    return "\n".join(lines), 1 if missing_required else 0

@@ -1,0 +1,1 @@
+"""The runtime: replay and serve, and the outputs they feed."""

@@ -1,0 +1,135 @@
+"""The subscriber: connects a SUB socket, decodes wire-v1 messages, counts what it sees.
+
+Malformed messages are counted and skipped (the first few are logged), never raised: one bad
+sender must not take a consumer down. Gaps in `seq` count lost messages; `seq` going back means
+the publisher restarted, which is counted too and starts a new sequence.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import zmq
+
+from ..errors import ProtocolError, TransportError
+from ..protocol import wire
+from .endpoints import DEFAULT_PUB
+
+log = logging.getLogger(__name__)
+_LOGGED_ERRORS = 5
+
+
+@dataclass(frozen=True)
+class SubscriberConfig:
+    endpoint: str = DEFAULT_PUB  # where to connect
+    kinds: tuple[str, ...] = ()  # () = every kind
+    stream: str | None = None  # None = every stream
+    rcvhwm: int = 1000  # messages queued here before ZeroMQ drops
+    max_bytes: int = wire.MAX_MESSAGE_BYTES  # decode cap per message
+
+
+@dataclass
+class SubscriberStats:
+    received: Counter = field(default_factory=Counter)  # decoded messages per kind
+    lost: Counter = field(default_factory=Counter)  # seq gaps per kind (messages never seen)
+    restarts: int = 0  # times a stream's seq went back (publisher restarted)
+    malformed: int = 0  # messages refused by the decoder
+    latency_ms: deque = field(default_factory=lambda: deque(maxlen=10000))  # recv - sent
+
+    def as_dict(self) -> dict:
+        lat = sorted(self.latency_ms)
+        pct = (lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))], 3)) if lat else \
+            (lambda q: None)
+        return {"received": dict(self.received), "lost": dict(self.lost),
+                "restarts": self.restarts, "malformed": self.malformed,
+                "latency_ms_p50": pct(0.5), "latency_ms_p95": pct(0.95)}
+
+
+class Subscriber:
+    """Receives and decodes. Not thread-safe (use it from one thread). A context manager."""
+
+    def __init__(self, config: SubscriberConfig = SubscriberConfig(), *,
+                 context: zmq.Context | None = None,
+                 wall_clock: Callable[[], int] = time.time_ns) -> None:
+        self.config = config
+        self._wall = wall_clock
+        self._ctx = context or zmq.Context.instance()
+        sock = self._ctx.socket(zmq.SUB)
+        sock.setsockopt(zmq.RCVHWM, config.rcvhwm)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, config.max_bytes + wire.MAX_HEADER_BYTES + 1024)
+        for prefix in _prefixes(config.kinds, config.stream):
+            sock.setsockopt(zmq.SUBSCRIBE, prefix)
+        try:
+            sock.connect(config.endpoint)
+        except zmq.ZMQError as e:
+            sock.close(0)
+            raise TransportError(f"cannot connect subscriber to {config.endpoint!r}: {e}") \
+                from None
+        self._sock = sock
+        self._last_seq: dict[tuple[str, str], int] = {}
+        self.stats = SubscriberStats()
+        self._closed = False
+
+    def __enter__(self) -> "Subscriber":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._sock.close(0)
+
+    def recv(self, timeout_ms: int | None = None) -> wire.Message | None:
+        """The next well-formed message, or None when `timeout_ms` passes first."""
+        if self._closed:
+            raise TransportError("subscriber is closed: create a new Subscriber to receive")
+        deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000
+        while True:
+            wait = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            if not self._sock.poll(wait):
+                return None
+            parts = self._sock.recv_multipart(copy=True)
+            try:
+                msg = wire.decode(parts, max_bytes=self.config.max_bytes)
+            except ProtocolError as e:
+                self.stats.malformed += 1
+                if self.stats.malformed <= _LOGGED_ERRORS:
+                    log.warning("dropped a malformed message: %s", e)
+                continue
+            self._account(msg)
+            return msg
+
+    def messages(self, timeout_ms: int | None = None) -> Iterator[wire.Message]:
+        """Messages until `timeout_ms` passes without one."""
+        while (msg := self.recv(timeout_ms)) is not None:
+            yield msg
+
+    def _account(self, msg: wire.Message) -> None:
+        self.stats.received[msg.kind] += 1
+        self.stats.latency_ms.append((self._wall() - msg.sent) / 1e6)
+        key = (msg.kind, msg.stream)
+        last = self._last_seq.get(key)
+        if last is not None:
+            if msg.seq > last + 1:
+                self.stats.lost[msg.kind] += msg.seq - last - 1
+            elif msg.seq <= last:
+                self.stats.restarts += 1
+        self._last_seq[key] = msg.seq
+
+
+def _prefixes(kinds: Sequence[str], stream: str | None) -> list[bytes]:
+    for k in kinds:
+        if k not in wire.KINDS:
+            raise TransportError(f"unknown topic kind {k!r}: expected some of {list(wire.KINDS)}")
+    if not kinds:
+        if stream is None:
+            return [b""]
+        kinds = wire.KINDS
+    return [wire.subscription(k, stream if k != "hello" else None) for k in kinds]
