@@ -1,7 +1,8 @@
-"""A small vasa_bridge publisher for the C# round-trip test (until/unless `vasa-bridge replay`
-serves the same purpose): publishes a fixed, seeded set of messages of every kind with the real
-wire encoders (vasa_bridge.protocol.wire) on a pyzmq PUB socket, over and over, and answers the
-control channel (ROUTER) for `speak`, `status` and `stop`.
+"""A publisher for the parts of the C# round trip that `vasa-bridge replay` does not cover: a
+fixed, seeded set of messages of every kind (frames, several streams including npc1 and npc10)
+encoded with the real wire encoders (vasa_bridge.protocol.wire) on a pyzmq PUB socket, over and
+over, and the real control server (vasa_bridge.transport.control.ControlServer) with a test
+handler for `speak`, `status` and `stop`.
 
     python publisher.py --pub tcp://127.0.0.1:P --control tcp://127.0.0.1:Q --expect out.json
 
@@ -12,15 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import threading
 import time
 
-import msgpack
 import numpy as np
 import zmq
 
 from vasa_bridge.motion.frame import MotionFrame
 from vasa_bridge.motion.names import ARKIT_NAMES
 from vasa_bridge.protocol import wire
+from vasa_bridge.transport.control import ControlConfig, ControlServer
 
 MS = 1_000_000
 
@@ -54,33 +57,22 @@ def build(rng: np.random.Generator) -> tuple[list[list[bytes]], dict]:
     return messages, expect
 
 
-def handle(request: bytes) -> tuple[dict, bool]:
-    """One control request -> (reply, stop?). Checks what docs/protocol.md says a speak carries."""
-    try:
-        req = msgpack.unpackb(request, raw=False)
-    except Exception as e:  # noqa: BLE001 - any decoding failure is a malformed request
-        return {"ok": False, "error": f"request is not msgpack ({e})", "code": "malformed"}, False
-    if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
-        return {"ok": False, "error": f"request {req!r} has no 'cmd'", "code": "malformed"}, False
-    reply: dict = {"id": req["id"]} if "id" in req else {}
-    if req.get("v", 1) != 1:
-        return reply | {"ok": False, "error": f"version {req['v']}: expected 1", "code": "version"}, False
-    cmd = req["cmd"]
-    if cmd == "stop":
-        return reply | {"ok": True, "result": {}}, True
-    if cmd == "status":
-        return reply | {"ok": True, "result": {"fps": 25, "streams": ["default", "npc1"]}}, False
-    if cmd == "speak":
-        audio, rate, fmt = req.get("audio"), req.get("rate"), req.get("format")
-        channels, stream = req.get("channels", 1), req.get("stream", "default")
-        if not isinstance(audio, bytes) or not isinstance(rate, int) or fmt not in ("s16", "f32"):
-            return reply | {"ok": False, "error": f"speak arguments {sorted(req)}: expected audio "
-                            f"(bin), rate (int), format (s16/f32)", "code": "bad_argument"}, False
-        samples = np.frombuffer(audio, "<i2" if fmt == "s16" else "<f4").reshape(-1, channels)
-        return reply | {"ok": True, "result": {
-            "stream": stream, "pts": 400 * MS, "duration": len(samples) / rate,
-            "sum": float(samples.astype(np.float64).sum()), "channels": channels}}, False
-    return reply | {"ok": False, "error": f"unknown command {cmd!r}", "code": "unknown_command"}, False
+class Handler:
+    """What the runtime would do, reduced to answers the C# test can check."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+
+    def status(self) -> dict:
+        return {"fps": 25, "streams": ["default", "npc1"]}
+
+    def speak(self, audio: np.ndarray, rate: int, stream: str) -> dict:
+        # `audio` is what the server parsed from the request: mono float32 (channels averaged).
+        return {"stream": stream, "pts": 400 * MS, "duration": len(audio) / rate,
+                "sum": float(audio.astype(np.float64).sum())}
+
+    def stop(self) -> None:
+        self.stopped.set()
 
 
 def main() -> None:
@@ -96,19 +88,15 @@ def main() -> None:
     pub = ctx.socket(zmq.PUB)
     pub.setsockopt(zmq.LINGER, 0)
     pub.bind(args.pub)
-    router = ctx.socket(zmq.ROUTER)
-    router.setsockopt(zmq.LINGER, 0)
-    router.bind(args.control)
+    handler = Handler()
+    control = ControlServer(handler, ControlConfig(endpoint=args.control))
     with open(args.expect + ".tmp", "w") as f:
         json.dump(expect, f)
-    import os
     os.replace(args.expect + ".tmp", args.expect)  # the test waits for this file
 
-    poller = zmq.Poller()
-    poller.register(router, zmq.POLLIN)
     deadline = time.monotonic() + args.timeout
-    hello_seq, stop = 0, False
-    while not stop and time.monotonic() < deadline:
+    hello_seq = 0
+    while not handler.stopped.is_set() and time.monotonic() < deadline:
         pub.send_multipart(wire.encode_hello(seq=hello_seq, pts=0, sent=time.time_ns(),
                                              streams=["default", "npc1"],
                                              capabilities=["motion", "frame", "audio", "event"],
@@ -116,15 +104,9 @@ def main() -> None:
         hello_seq += 1
         for parts in messages:
             pub.send_multipart(parts)
-        for _ in range(10):  # answer control requests for ~100 ms, then publish again
-            if dict(poller.poll(10)).get(router):
-                ident, *rest = router.recv_multipart()
-                reply, stop = handle(rest[-1])
-                router.send_multipart([ident, b"", msgpack.packb(reply, use_bin_type=True)])
-                if stop:
-                    break
+        handler.stopped.wait(0.1)
+    control.close()
     pub.close()
-    router.close()
     ctx.term()
 
 
