@@ -46,12 +46,18 @@ namespace VasaBridge
         readonly MotionFrame current = new MotionFrame();
         StreamPlayer player;
         IMediaClock mediaClock;
-        VasaBridgeSettings active;
+        VasaBridgeSettings active, defaults;
+
+        VasaBridgeSettings Defaults()
+        {
+            if (defaults == null) defaults = VasaBridgeSettings.CreateDefault();
+            return defaults;
+        }
         bool warnedBadMotion;
 
         // ---- live values (the inspector shows them) ----
         public string Stream { get { return string.IsNullOrEmpty(streamOverride) ? Settings.stream : streamOverride; } }
-        public VasaBridgeSettings Settings { get { return active != null ? active : (settings != null ? settings : (active = VasaBridgeSettings.CreateDefault())); } }
+        public VasaBridgeSettings Settings { get { return active != null ? active : (settings != null ? settings : Defaults()); } }
         public bool HasMotion { get; private set; }
         /// <summary>The motion shown this frame (valid while HasMotion).</summary>
         public MotionFrame CurrentMotion { get { return current; } }
@@ -80,7 +86,7 @@ namespace VasaBridge
 
         void OnEnable()
         {
-            active = settings != null ? settings : VasaBridgeSettings.CreateDefault();
+            active = settings != null ? settings : Defaults();
             var s = active;
             if (!Protocol.IsValidStream(Stream))
             {

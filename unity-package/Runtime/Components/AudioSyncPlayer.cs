@@ -52,7 +52,12 @@ namespace VasaBridge
         {
             if (client != null) client.SetMediaClock(null);
             base.OnDisable();
-            if (source != null) source.Stop();
+            if (source != null)
+            {
+                source.Stop();
+                if (source.clip != null) Destroy(source.clip);
+                source.clip = null;
+            }
             playing = false;
             lock (gate) heard = false;
         }

@@ -21,7 +21,6 @@ import numpy as np
 import zmq
 
 from vasa_bridge.motion.frame import MotionFrame
-from vasa_bridge.motion.names import ARKIT_NAMES
 from vasa_bridge.protocol import wire
 from vasa_bridge.transport.control import ControlConfig, ControlServer
 
