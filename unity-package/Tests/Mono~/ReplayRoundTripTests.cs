@@ -27,6 +27,14 @@ namespace VasaBridge.Tests
             return Process.Start(psi);
         }
 
+        static void MakeTrack(string root, string npz, string json)
+        {
+            var make = Python("\"" + Path.Combine(root, "unity-package/Tests/Mono~/make_track.py") + "\" \"" + npz + "\" \"" + json + "\"", root);
+            string err = make.StandardError.ReadToEnd();
+            make.WaitForExit();
+            Assert.AreEqual(0, make.ExitCode, "make_track.py failed: " + err);
+        }
+
         static List<double> Row(object rows, int i)
         {
             return ((List<object>)((List<object>)rows)[i]).ConvertAll(TestFiles.Num);
@@ -41,10 +49,7 @@ namespace VasaBridge.Tests
             string dir = Path.Combine(Path.GetTempPath(), "vasa_replay_" + Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(dir);
             string npz = Path.Combine(dir, "track.npz"), json = Path.Combine(dir, "track.json");
-            var make = Python("\"" + Path.Combine(root, "unity-package/Tests/Mono~/make_track.py") + "\" \"" + npz + "\" \"" + json + "\"", root);
-            string makeErr = make.StandardError.ReadToEnd();
-            make.WaitForExit();
-            Assert.AreEqual(0, make.ExitCode, "make_track.py failed: " + makeErr);
+            MakeTrack(root, npz, json);
             var track = (Dictionary<string, object>)Json.Parse(File.ReadAllText(json));
             var pts = ((List<object>)track["pts"]).ConvertAll(x => (long)x);
             int frames = pts.Count;
@@ -128,6 +133,50 @@ namespace VasaBridge.Tests
             Assert.IsTrue(has);
             int jaw = ArkitNames.IndexOf("jawOpen");
             Assert.AreEqual((received[5].Blendshapes[jaw] + received[6].Blendshapes[jaw]) / 2, sample.Blendshapes[jaw], 1e-6);
+        }
+
+        [Test]
+        public void ReceiverSurvivesARuntimeRestart()
+        {
+            string root = Environment.GetEnvironmentVariable("VASA_BRIDGE_ROOT");
+            if (string.IsNullOrEmpty(root) || string.IsNullOrEmpty(Environment.GetEnvironmentVariable("VASA_BRIDGE_PYTHON")))
+                Assert.Ignore("VASA_BRIDGE_PYTHON / VASA_BRIDGE_ROOT not set: run through Tests/ci.sh");
+            string dir = Path.Combine(Path.GetTempPath(), "vasa_restart_" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(dir);
+            string npz = Path.Combine(dir, "track.npz");
+            MakeTrack(root, npz, Path.Combine(dir, "track.json"));
+            string endpoint = "tcp://127.0.0.1:" + FreePort();
+            var player = new StreamPlayer(0, 80000000L, true);
+            int restartsSeen = 0, ends = 0, motion = 0;
+            using (var factory = new LibZmqFactory())
+            using (var r = new Receiver(factory, new ReceiverSettings { Endpoint = endpoint, PollMs = 20, ReconnectAfterMs = 500 }))
+            {
+                r.Start();
+                for (int run = 0; run < 2; run++)
+                {
+                    var replay = Python("-m vasa_bridge.cli replay \"" + npz + "\" --pub " + endpoint + " --wait 1", root);
+                    var stderr = replay.StandardError.ReadToEndAsync();
+                    var sw = Stopwatch.StartNew();
+                    long now = 0;
+                    while (ends <= run && sw.Elapsed.TotalSeconds < 30)
+                    {
+                        Message m;
+                        if (!r.TryDequeue(out m)) { Thread.Sleep(5); continue; }
+                        if (player.Handle(m, now += 1000000)) restartsSeen++;
+                        if (m is MotionMessage) motion++;
+                        var ev = m as EventMessage;
+                        if (ev != null && ev.Name == "replay_end") ends++;
+                    }
+                    Assert.IsTrue(replay.WaitForExit(10000), "replay did not exit");
+                    Assert.AreEqual(0, replay.ExitCode, "replay failed: " + stderr.Result);
+                    if (run == 0) Thread.Sleep(1200);  // silence: the receiver recreates its socket
+                }
+                Assert.GreaterOrEqual(r.Reconnects, 1, "the socket was recreated during the silence");
+            }
+            Directory.Delete(dir, true);
+            Assert.AreEqual(2, ends, "both sessions arrived in full");
+            Assert.GreaterOrEqual(restartsSeen, 1, "the second session (seq and pts back to 0) was noticed");
+            Assert.AreEqual(40, motion, "20 frames per session");
         }
 
         static int FreePort()
