@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .provenance import cli as provenance_cli
     from .render import cli as render_cli
+    from .runtime import serve_cli
+    serve_cli.add_cli(sub)
     render_cli.add_cli(sub)
     provenance_cli.add_cli(sub)
     return p
