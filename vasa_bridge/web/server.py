@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 DEFAULT_HTTP = "127.0.0.1:8765"
 TOKEN_COOKIE = "vasa_token"
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+STATE: "web.AppKey[WebApp]" = web.AppKey("state")
 
 
 @dataclass(frozen=True)
@@ -459,7 +460,7 @@ def build_app(config: WebConfig) -> web.Application:
         return web.json_response(reply, status=status)
 
     app = web.Application(middlewares=[guard], client_max_size=MAX_UPLOAD_BYTES)
-    app["state"] = state
+    app[STATE] = state
     app.on_startup.append(state.start)
     app.on_shutdown.append(state.stop)
     app.router.add_get("/", page)

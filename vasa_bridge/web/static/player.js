@@ -46,7 +46,7 @@ class FacePlayer {
     this.queue = []; // decoded frames waiting for their time, sorted by pts
     this.stats = {
       connects: 0, disconnects: 0, framesReceived: 0, framesPainted: 0, framesSkipped: 0,
-      framesLate: 0, audioChunks: 0, audioSamples: 0, audioScheduled: 0, audioLate: 0,
+      framesLate: 0, audioChunks: 0, audioSamples: 0, audioScheduled: 0, audioLate: 0, audioPeak: 0,
       resyncs: 0, lastCodec: null, lastAlpha: null, lastSize: null, audioState: "off",
     };
     this.paints = []; // {seq, pts, sent, drawn, presented} wall-clock ms, for the bench
@@ -122,10 +122,16 @@ class FacePlayer {
     if (due < ctx.currentTime) { this.stats.audioLate++; return; }
     const pcm = new Int16Array(payload.buffer, payload.byteOffset, h.samples * h.channels);
     const buf = ctx.createBuffer(h.channels, h.samples, h.rate);
+    let peak = 0;
     for (let c = 0; c < h.channels; c++) {
       const ch = buf.getChannelData(c);
-      for (let i = 0; i < h.samples; i++) ch[i] = pcm[i * h.channels + c] / 32768;
+      for (let i = 0; i < h.samples; i++) {
+        const v = pcm[i * h.channels + c] / 32768;
+        ch[i] = v;
+        if (v > peak) peak = v;
+      }
     }
+    this.stats.audioPeak = Math.max(this.stats.audioPeak, peak);
     const src = ctx.createBufferSource();
     src.buffer = buf;
     src.connect(ctx.destination);
