@@ -72,7 +72,7 @@ class Browser:
             raise BrowserError("Chromium did not start: " + "".join(lines[-5:]))
         import threading
         threading.Thread(target=lambda: [None for _ in self._proc.stderr], daemon=True).start()
-        self._ws = connect(url, max_size=256 * 1024 * 1024, open_timeout=10)
+        self._ws = connect(url, max_size=256 * 1024 * 1024, open_timeout=10).__enter__()
         self._ids = itertools.count(1)
         target = self._call("Target.createTarget", url="about:blank")["targetId"]
         self._session = self._call("Target.attachToTarget", targetId=target,

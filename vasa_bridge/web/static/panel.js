@@ -43,7 +43,9 @@ function onJson(m) {
   if (m.type === "motion") latestMotion = m;
   else if (m.type === "status") onStatus(m);
   else if (m.type === "hello") onHello(m);
-  else if (m.type === "event" && m.name === "portrait_loaded") message($("portrait-msg"), "portrait loaded", true);
+  else if (m.type === "event" && m.name === "portrait_loaded" && !$("portrait-msg").textContent.includes("loaded")) {
+    message($("portrait-msg"), "portrait loaded" + (m.data && m.data.size ? ` (${m.data.size.join("×")})` : ""), true);
+  }
 }
 
 function onHello(h) {
@@ -169,6 +171,7 @@ $("emotion").addEventListener("change", sendSet);
 
 // -- portrait by drag and drop ------------------------------------------------------------------
 async function uploadPortrait(file) {
+  $("portrait-msg").textContent = "";
   message($("portrait-msg"), `loading ${file.name}…`, true);
   const r = await api("/api/load_portrait", file);
   if (r.ok) message($("portrait-msg"), `portrait ${file.name} loaded (${r.result.size.join("×")})` +
