@@ -302,7 +302,9 @@ class WebApp:
 
     async def ws_handler(self, request: web.Request) -> web.WebSocketResponse:
         q = request.query
-        ws = web.WebSocketResponse(heartbeat=10, max_msg_size=MAX_UPLOAD_BYTES)
+        # No permessage-deflate: JPEG does not shrink, and deflating 1 MiB raw RGBA frames costs more
+        # than the whole rest of the feed (bench/bench_web.py).
+        ws = web.WebSocketResponse(heartbeat=10, max_msg_size=MAX_UPLOAD_BYTES, compress=False)
         await ws.prepare(request)
         viewer = Viewer(ws, q.get("stream", "default"), q.get("media", "1") != "0",
                         q.get("motion", "0") == "1", q.get("panel", "0") == "1",
@@ -338,7 +340,7 @@ class WebApp:
                 if v.frame is not None:
                     frame, v.frame = v.frame, None
                     await v.ws.send_bytes(frame)
-        except (ConnectionResetError, RuntimeError):
+        except (ConnectionError, RuntimeError):  # the viewer left mid-send
             pass
 
 

@@ -35,7 +35,9 @@ class FacePlayer {
     this.g = canvas.getContext("2d");
     this.stream = opts.stream || "default";
     this.params = Object.assign({ stream: this.stream, media: "1" }, opts.params || {});
-    this.bufferS = opts.bufferS ?? 0.08; // how far behind arrival we play, seconds
+    // How far behind arrival we play, seconds: must cover the audio output latency (~30 ms in
+    // Chromium) and the arrival jitter of frames; it is kept after the later of a frame and its sound.
+    this.bufferS = opts.bufferS ?? 0.06;
     this.onJson = opts.onJson || (() => {});
     this.onState = opts.onState || (() => {});
     this.sound = opts.sound ?? true;
@@ -47,7 +49,7 @@ class FacePlayer {
     this.stats = {
       connects: 0, disconnects: 0, framesReceived: 0, framesPainted: 0, framesSkipped: 0,
       framesLate: 0, audioChunks: 0, audioSamples: 0, audioScheduled: 0, audioLate: 0, audioPeak: 0,
-      resyncs: 0, lastCodec: null, lastAlpha: null, lastSize: null, audioState: "off",
+      resyncs: 0, adjusts: 0, lastCodec: null, lastAlpha: null, lastSize: null, audioState: "off",
     };
     this.paints = []; // {seq, pts, sent, drawn, presented} wall-clock ms, for the bench
     this.backoff = 250;
@@ -90,9 +92,7 @@ class FacePlayer {
 
   // -- the clock ----------------------------------------------------------------------------
   now() {
-    if (this.ctx && this.ctx.state === "running") {
-      return ["audio", this.ctx.currentTime - (this.ctx.outputLatency || this.ctx.baseLatency || 0)];
-    }
+    if (this.ctx && this.ctx.state === "running") return ["audio", this.ctx.currentTime];
     return ["wall", performance.now() / 1000];
   }
 
@@ -105,10 +105,26 @@ class FacePlayer {
       if (this.offset !== null) this.stats.resyncs++;
       this.offset = now + this.bufferS - t;
       this.clockKind = kind;
+      this.minSlack = Infinity; this.slackCount = 0;
       if (restarted) this.queue = [];
     }
     this.lastPts = pts;
-    return t + this.offset;
+    const due = t + this.offset;
+    this._trackSlack(due - now);
+    return due;
+  }
+
+  // The clock a sync was taken on can stall (an AudioContext's time stands still while its device
+  // starts), and arrival times wander: every 50 packets, move the offset so that the packet that
+  // arrived with the least time to spare had exactly bufferS. Leaves a smooth stream alone.
+  _trackSlack(slack) {
+    this.minSlack = Math.min(this.minSlack ?? Infinity, slack);
+    this.slackCount = (this.slackCount || 0) + 1;
+    if (this.slackCount < 50) return;
+    const error = this.minSlack - this.bufferS;
+    if (error > 0.02 || error < -0.01) { this.offset -= error; this.stats.adjusts++; }
+    this.minSlack = Infinity;
+    this.slackCount = 0;
   }
 
   // -- sound --------------------------------------------------------------------------------
@@ -118,8 +134,11 @@ class FacePlayer {
     const due = this._due(h.pts);
     const ctx = this.ctx;
     this.stats.audioState = ctx ? ctx.state : "off";
+    if (ctx) this.stats.outputLatency = ctx.outputLatency || ctx.baseLatency || 0;
     if (!ctx || ctx.state !== "running" || this.clockKind !== "audio") return;
-    if (due < ctx.currentTime) { this.stats.audioLate++; return; }
+    // Start the sound one output latency early, so it is *heard* when its frame is painted.
+    const start = due - (ctx.outputLatency || ctx.baseLatency || 0);
+    if (start < ctx.currentTime) { this.stats.audioLate++; return; }
     const pcm = new Int16Array(payload.buffer, payload.byteOffset, h.samples * h.channels);
     const buf = ctx.createBuffer(h.channels, h.samples, h.rate);
     let peak = 0;
@@ -135,13 +154,14 @@ class FacePlayer {
     const src = ctx.createBufferSource();
     src.buffer = buf;
     src.connect(ctx.destination);
-    src.start(due);
+    src.start(start);
     this.stats.audioScheduled++;
   }
 
   // -- pictures -----------------------------------------------------------------------------
   async _frame(h, payload) {
     this.stats.framesReceived++;
+    const arrived = performance.timeOrigin + performance.now();
     let image;
     if (h.codec === "raw") {
       const px = new Uint8ClampedArray(payload.buffer, payload.byteOffset, h.width * h.height * 4);
@@ -149,7 +169,7 @@ class FacePlayer {
     } else {
       image = await createImageBitmap(new Blob([payload], { type: MIME[h.codec] }));
     }
-    const item = { h, image, due: this._due(h.pts) };
+    const item = { h, image, arrived, decoded: performance.timeOrigin + performance.now(), due: this._due(h.pts) };
     const q = this.queue;
     let i = q.length;
     while (i > 0 && q[i - 1].h.pts > h.pts) i--;
@@ -175,7 +195,7 @@ class FacePlayer {
     this._paint(item);
   }
 
-  _paint({ h, image }) {
+  _paint({ h, image, arrived, decoded }) {
     const c = this.canvas;
     if (c.width !== h.width || c.height !== h.height) { c.width = h.width; c.height = h.height; }
     if (image instanceof ImageData) this.g.putImageData(image, 0, 0); // replaces alpha too
@@ -188,7 +208,7 @@ class FacePlayer {
     s.framesPainted++;
     s.lastCodec = h.codec; s.lastAlpha = h.alpha; s.lastSize = [h.width, h.height];
     s.lastPts = h.pts;
-    const rec = { seq: h.seq, pts: h.pts, sent: h.sent / 1e6, drawn: performance.timeOrigin + performance.now(), presented: null };
+    const rec = { seq: h.seq, pts: h.pts, sent: h.sent / 1e6, arrived, decoded, drawn: performance.timeOrigin + performance.now(), presented: null };
     this.paints.push(rec);
     if (this.paints.length > 3000) this.paints.splice(0, 1000);
     this._presented = rec; // the next animation frame is when it reaches the screen
