@@ -178,3 +178,24 @@ def test_http_api_drives_a_real_runtime(face):
         status, body = http(h.url + "/api/set", json.dumps({"emotion": "sad"}).encode(),
                             {"Content-Type": "application/json"})
         assert status == 503 and "no reply" in body["error"]
+
+
+def test_cli_options_for_web_and_serve():
+    import argparse
+
+    from vasa_bridge.web.cli import add_cli, add_serve_options, start_from_serve_args
+    top = argparse.ArgumentParser()
+    add_cli(top.add_subparsers())
+    args = top.parse_args(["web", "--sub", "tcp://127.0.0.1:7001", "--http", "0.0.0.0:9000",
+                           "--alpha-codec", "webp"])
+    assert (args.sub, args.http, args.alpha_codec, args.http_token) == (
+        "tcp://127.0.0.1:7001", "0.0.0.0:9000", "webp", None)
+    serve = argparse.ArgumentParser()
+    add_serve_options(serve)
+    assert serve.parse_args(["--http"]).http == "127.0.0.1:8765"
+    assert serve.parse_args(["--http", ":9001"]).http == ":9001"
+    off = serve.parse_args([])
+    assert off.http is None and start_from_serve_args(off, "tcp://x:1", None) is None
+    on = serve.parse_args(["--http", "127.0.0.1:0", "--http-token", "t0k"])
+    with start_from_serve_args(on, f"tcp://127.0.0.1:{free_port()}", None) as h:
+        assert h.token == "t0k" and http(h.url + "/api/status")[0] == 401

@@ -79,7 +79,7 @@ def encode_image(rgba: np.ndarray, config: CodecConfig) -> tuple[str, bytes, boo
     """(codec, bytes, has_alpha) for one (H, W, 4) RGBA image."""
     has_alpha = bool(rgba[..., 3].min() < 255)
     if not has_alpha:
-        bgr = np.ascontiguousarray(rgba[..., 2::-1])  # (H, W, 3), libjpeg-turbo through cv2
+        bgr = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR)  # (H, W, 3), libjpeg-turbo through cv2
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
         return "jpeg", buf.tobytes(), False
     if config.alpha_codec == "raw":
