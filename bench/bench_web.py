@@ -127,14 +127,59 @@ def bench_browser(size: int, seconds: float, alpha: bool) -> None:
               f"{1000 * s.get('outputLatency', 0):.0f} | {s['audioLate']} |")
 
 
+def screenshots(out: Path, size: int) -> None:
+    """docs/web-panel.png (mid-speech, happy, a minute of plots so far) and docs/web-overlay.png
+    (the cut-out face on a transparent page, as OBS composites it)."""
+    from vasa_bridge.cli import example_track_path
+    from vasa_bridge.motion.io import load
+    from vasa_bridge.provenance.stamp import Stamp, StampConfig
+    from vasa_bridge.transport import ControlClient
+    from vasa_bridge.web.cdp import Browser
+    from vasa_bridge.web.server import start_in_thread
+    speech = load(example_track_path()).audio
+    out.mkdir(parents=True, exist_ok=True)
+    for alpha in (False, True):
+        pub, ctl = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+        stamp = Stamp(StampConfig(label=False, credentials=False))
+        with LiveRuntime(pub, ctl, prepared(size, alpha), alpha=alpha, stamp=stamp), \
+                start_in_thread("127.0.0.1:0", pub, ctl) as web, ControlClient(ctl) as client:
+            if not alpha:
+                with Browser(width=1400, height=900) as b:
+                    b.goto(web.url + "/")
+                    client.call("set", emotion="happy", gaze=[0.3, 0.1])
+                    time.sleep(12)  # some history in the plots, a watermark check
+                    client.speak(speech, 16000)
+                    time.sleep(2.2)
+                    b.screenshot(out / "web-panel.png")
+            else:
+                with Browser(width=size, height=size) as b:
+                    b.goto(web.url + "/overlay")
+                    b.wait_for("vasaOverlay.stats.framesPainted > 20")
+                    client.speak(speech, 16000)
+                    time.sleep(1.5)
+                    b.screenshot(out / "web-overlay.png", transparent=True)
+            from PIL import Image
+            face = Image.open(out / "web-overlay.png").convert("RGBA")
+            yy, xx = np.indices(face.size[::-1])
+            tile = ((yy // 24 + xx // 24) % 2 * 30 + 40).astype(np.uint8)
+            checker = Image.fromarray(np.dstack([tile] * 3 + [np.full_like(tile, 255)]))
+            Image.alpha_composite(checker, face).convert("RGB").save(
+                out / "web-overlay-on-checker.png")
+    print(f"wrote {out / 'web-panel.png'} and {out / 'web-overlay.png'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--skip-browser", action="store_true")
+    ap.add_argument("--screenshots", metavar="DIR", help="only take the docs' screenshots")
     args = ap.parse_args()
     import logging
     logging.disable(logging.WARNING)
+    if args.screenshots:
+        screenshots(Path(args.screenshots), args.size)
+        return
     bench_codecs(args.size, 20)
     if not args.skip_browser:
         for alpha in (False, True):

@@ -6,7 +6,7 @@ const $ = (id) => document.getElementById(id);
 const history = []; // {t, status}
 let latestMotion = null;
 let lastStatus = null;
-let initialised = false;
+let lastEdit = -Infinity;
 
 function message(el, text, ok) {
   el.textContent = text;
@@ -68,7 +68,9 @@ function onStatus(m) {
   else if (m.connected) setConn(true, "receiving (no control: " + (m.error || "?") + ")");
   else setConn(false, m.error ? "runtime not reachable: " + m.error : "waiting for the runtime…");
   const r = m.runtime;
-  if (r && !initialised) { initialised = true; showConditions(r.conditions); }
+  // Follow the values in force (another panel or a script may change them), unless the user is
+  // moving a control right now.
+  if (r && performance.now() - lastEdit > 2000) showConditions(r.conditions);
   if (r) {
     $("status-line").textContent =
       `fps ${r.fps}  latency p50 ${r.latency_ms.p50} ms p95 ${r.latency_ms.p95} ms  ` +
@@ -151,6 +153,7 @@ requestAnimationFrame(drawBars);
 // -- steering -----------------------------------------------------------------------------------
 let setTimer = null;
 function sendSet() {
+  lastEdit = performance.now();
   clearTimeout(setTimer);
   setTimer = setTimeout(async () => {
     const body = {
