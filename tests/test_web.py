@@ -199,3 +199,39 @@ def test_cli_options_for_web_and_serve():
     on = serve.parse_args(["--http", "127.0.0.1:0", "--http-token", "t0k"])
     with start_from_serve_args(on, f"tcp://127.0.0.1:{free_port()}", None) as h:
         assert h.token == "t0k" and http(h.url + "/api/status")[0] == 401
+
+
+class _Loop:
+    """Stands in for the event loop: runs what the bridge hands over at once."""
+
+    def call_soon_threadsafe(self, fn, *args):
+        fn(*args)
+
+
+def test_bridge_encodes_only_the_newest_frame_of_watched_streams():
+    from vasa_bridge.web.bridge import Bridge, BridgeConfig
+    got = []
+    bridge = Bridge(BridgeConfig(f"tcp://127.0.0.1:{free_port()}"), _Loop(),
+                    lambda kind, stream, item: got.append((kind, stream, item)),
+                    lambda: frozenset({"default"}))
+    try:
+        img = np.zeros((16, 16, 4), np.uint8)
+        img[..., 3] = 255
+        batch = []
+        for seq in range(3):
+            for stream in ("default", "npc1"):
+                img[..., 0] = seq * 50
+                batch.append([bytes(p) for p in wire.encode_frame(
+                    img, stream=stream, seq=seq, pts=seq * 40_000_000, sent=0)])
+        batch.append([bytes(p) for p in wire.encode_audio(
+            np.zeros((640, 1), np.int16), stream="default", seq=0, pts=0, sent=0, rate=16000)])
+        batch.append([b"frame/default/", b"\x80", b""])  # malformed: counted, skipped
+        bridge._handle(batch)
+    finally:
+        bridge.close()
+    frames = [(s, codec.unpack(item)[0]) for k, s, item in got if k == "frame"]
+    assert [(s, h["seq"], h["codec"]) for s, h in frames] == [("default", 2, "jpeg")]
+    assert [k for k, s, _ in got if k == "audio"] == ["audio"]
+    assert sorted(s for k, s, _ in got if k == "frame_raw") == ["default", "npc1"]
+    assert bridge.stats["frames_skipped"] == 4 and bridge.stats["malformed"] == 1
+    assert bridge.stats["frames_unwatched"] == 1 and bridge.stats["frames_encoded"] == 1

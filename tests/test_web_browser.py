@@ -173,3 +173,24 @@ def test_panel_steers_the_runtime_and_shows_refusals(browser, opaque_face, tmp_p
                                 "getElementById('portrait-msg').textContent.includes('192') && "
                                 "document.getElementById('portrait-msg').textContent", timeout=20)
         assert "loaded" in text
+
+
+def test_panel_microphone_source_drives_the_face(browser, opaque_face):
+    """Chromium's fake capture device (a beep) -> 250 ms clips through /api/speak -> the runtime
+    speaks: the published motion says so, and the jaw opens."""
+    pub, ctl = endpoints()
+    with LiveRuntime(pub, ctl, opaque_face), \
+            Subscriber(SubscriberConfig(endpoint=pub, kinds=("motion",), stream="default")) \
+            as sub, start_in_thread("127.0.0.1:0", pub, ctl) as web:
+        browser.goto(web.url + "/")
+        browser.wait_for("vasaPanel.status && vasaPanel.status.runtime")
+        browser.eval("document.querySelector('input[name=src][value=mic]').click()")
+        text = browser.wait_for("document.getElementById('source-msg').textContent")
+        assert "microphone on" in text, text
+        jaw, deadline = [], time.time() + 8
+        while time.time() < deadline and sum(j > 0.1 for j in jaw) < 5:
+            m = sub.recv(timeout_ms=200)
+            if m is not None and m.header.get("speaking"):
+                jaw.append(m.motion_frame()["jawOpen"])
+        browser.eval("document.querySelector('input[name=src][value=stream]').click()")
+        assert sum(j > 0.1 for j in jaw) >= 5
