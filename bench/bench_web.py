@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vasa_bridge.motion import MotionFrame  # noqa: E402
-from vasa_bridge.web.testing import LiveRuntime, free_port, prepared  # noqa: E402
+from vasa_bridge.motion import MotionFrame
+from vasa_bridge.web.testing import LiveRuntime, free_port, prepared
 
 
 def timed(fn, n):
@@ -116,7 +116,8 @@ def bench_browser(size: int, seconds: float, alpha: bool) -> None:
     print(f"\n## Overlay in Chromium: {size}², 25 fps, {label}, {seconds:g} s per run\n")
     print(f"runtime alone: fps {status['fps']}, render p50 {status['stage_ms']['render']} ms; "
           f"process CPU without a viewer {base_cpu:.1%} of a core\n")
-    print("| A/V buffer | frames painted | publish→drawn p50 / p95 ms | publish→screen p50 / p95 ms "
+    print("| A/V buffer | frames painted | publish→drawn p50 / p95 ms | publish→screen p50 / "
+          "p95 ms "
           "| process CPU with one overlay | ratio vs no viewer | encode ms/frame | audio output "
           "latency ms | audio chunks late |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -14,7 +14,12 @@ from PIL import Image
 from vasa_bridge.errors import ConfigError
 from vasa_bridge.protocol import wire
 from vasa_bridge.web import codec
-from vasa_bridge.web.server import needs_token, parse_http, resolve_token, start_in_thread
+from vasa_bridge.web.server import (
+    needs_token,
+    parse_http,
+    resolve_token,
+    start_in_thread,
+)
 from vasa_bridge.web.testing import LiveRuntime, free_port, prepared, tone, wav_bytes
 
 
@@ -157,8 +162,8 @@ def test_http_api_drives_a_real_runtime(face):
         assert status == 400 and "expected one of" in body["error"] and body["code"] == "failed"
         status, body = http(h.url + "/api/set", b"{not json", {"Content-Type": "application/json"})
         assert status == 400 and "not JSON" in body["error"]
-        status, body = http(h.url + "/api/set", json.dumps(
-            {"emotion": "happy", "gaze": [0.5, -0.2]}).encode(), {"Content-Type": "application/json"})
+        status, body = http(h.url + "/api/set", json.dumps({"emotion": "happy", "gaze": [
+            0.5, -0.2]}).encode(), {"Content-Type": "application/json"})
         assert status == 200 and body["result"]["emotion"] == "happy"
         assert rt.runtime.status()["conditions"]["gaze"] == [0.5, -0.2]
 

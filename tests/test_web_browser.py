@@ -162,8 +162,8 @@ def test_panel_steers_the_runtime_and_shows_refusals(browser, opaque_face, tmp_p
                                 "document.getElementById('portrait-msg').textContent")
         assert "notes.png refused" in text and "not a readable PNG/JPEG/WebP" in text
 
-        from PIL import Image
         import skimage.data
+        from PIL import Image
         path = tmp_path / "p.png"
         Image.fromarray(skimage.data.astronaut()[:, ::-1].copy()).save(path)
         b64 = base64.b64encode(path.read_bytes()).decode()

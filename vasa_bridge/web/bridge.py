@@ -12,8 +12,8 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import zmq
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class BridgeConfig:
     endpoint: str  # the runtime's data endpoint (SUB connects here)
-    codec: codec.CodecConfig = codec.CodecConfig()
+    codec: codec.CodecConfig = field(default_factory=codec.CodecConfig)
     rcvhwm: int = 200  # messages queued before ZeroMQ drops (frames are ~1 MiB each)
     poll_ms: int = 100  # how often the thread checks its stop event
 
@@ -69,7 +69,7 @@ class Bridge:
                 if not sock.poll(self.config.poll_ms):
                     continue
                 batch = []
-                while len(batch) < 500:  # drain what is waiting, so only the newest frame is encoded
+                while len(batch) < 500:  # drain what waits: only the newest frame is encoded
                     try:
                         batch.append(sock.recv_multipart(zmq.NOBLOCK))
                     except zmq.Again:

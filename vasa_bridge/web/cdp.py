@@ -163,7 +163,7 @@ class Browser:
                     self._proc.wait()
             shutil.rmtree(self._dir, ignore_errors=True)
 
-    def __enter__(self) -> "Browser":
+    def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc) -> None:

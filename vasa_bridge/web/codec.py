@@ -8,9 +8,9 @@ audio `rate`, `channels`, `samples` (the payload is s16 little-endian, interleav
 Text messages are JSON (motion, events, hello, status) and never carry media.
 
 Codec choice (numbers in docs/web.md, measured by bench/bench_web.py): opaque frames go as
-JPEG (about 1.3 ms and 36 KiB at 512²); frames with transparency go as raw RGBA (no encode cost,
+JPEG (about 1 ms and 36 KiB at 512²); frames with transparency go as raw RGBA (no encode cost,
 1 MiB at 512², fine on the loopback an OBS overlay uses) or, for remote viewers, WebP (lossy
-colour, lossless alpha: about 18 ms, 35 KiB). PNG costs 45-60 ms per 512² frame: too slow for 25 fps.
+colour, lossless alpha: about 9 ms, 35 KiB). PNG costs 20-25 ms and 500 KiB per 512² frame.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, RenderError
 from ..protocol import wire
 
 ALPHA_CODECS = ("raw", "webp", "png")
@@ -49,7 +49,7 @@ class CodecConfig:
 
 def pack(header: dict, payload: bytes | memoryview = b"") -> bytes:
     head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 4)  # payload 4-byte aligned: the browser views it as Int16 in place
+    head += b" " * (-len(head) % 4)  # aligned payload: the browser reads it as Int16 in place
     return b"".join((_LEN.pack(len(head)), head, payload))
 
 
@@ -81,6 +81,8 @@ def encode_image(rgba: np.ndarray, config: CodecConfig) -> tuple[str, bytes, boo
     if not has_alpha:
         bgr = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR)  # (H, W, 3), libjpeg-turbo through cv2
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
+        if not ok:
+            raise RenderError(f"JPEG encoding of a {rgba.shape} frame failed")
         return "jpeg", buf.tobytes(), False
     if config.alpha_codec == "raw":
         return "raw", rgba.tobytes(), True

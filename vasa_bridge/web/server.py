@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 DEFAULT_HTTP = "127.0.0.1:8765"
 TOKEN_COOKIE = "vasa_token"
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
-STATE: "web.AppKey[WebApp]" = web.AppKey("state")
+STATE: web.AppKey[WebApp] = web.AppKey("state")
 
 
 @dataclass(frozen=True)
@@ -267,10 +267,7 @@ class WebApp:
                                        self.hello.get("streams") else "default")
             if msg is None:
                 continue
-            image = await loop.run_in_executor(None, lambda: np.ascontiguousarray(
-                msg.image()[..., :3] if msg.header["format"] == "rgba8" else
-                msg.image()[..., 2::-1]))
-            det = await loop.run_in_executor(None, detector.detect, image)
+            det = await loop.run_in_executor(None, _detect, detector, msg)
             self.watermark = {"present": bool(det.present), "confidence": round(det.confidence, 3),
                               "payload": str(det.payload) if det.payload else None,
                               "stream": msg.stream, "checked": time.time()}
@@ -302,8 +299,8 @@ class WebApp:
 
     async def ws_handler(self, request: web.Request) -> web.WebSocketResponse:
         q = request.query
-        # No permessage-deflate: JPEG does not shrink, and deflating 1 MiB raw RGBA frames costs more
-        # than the whole rest of the feed (bench/bench_web.py).
+        # No permessage-deflate: JPEG does not shrink, and deflating 1 MiB raw RGBA frames costs
+        # more than the whole rest of the feed (bench/bench_web.py).
         ws = web.WebSocketResponse(heartbeat=10, max_msg_size=MAX_UPLOAD_BYTES, compress=False)
         await ws.prepare(request)
         viewer = Viewer(ws, q.get("stream", "default"), q.get("media", "1") != "0",
@@ -342,6 +339,11 @@ class WebApp:
                     await v.ws.send_bytes(frame)
         except (ConnectionError, RuntimeError):  # the viewer left mid-send
             pass
+
+
+def _detect(detector, msg):
+    rgb = msg.image()[..., :3] if msg.header["format"] == "rgba8" else msg.image()[..., 2::-1]
+    return detector.detect(np.ascontiguousarray(rgb))
 
 
 # --- HTTP handlers ----------------------------------------------------------------------------
@@ -544,7 +546,7 @@ class WebHandle:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
 
-    def __enter__(self) -> "WebHandle":
+    def __enter__(self) -> WebHandle:
         return self
 
     def __exit__(self, *exc) -> None:

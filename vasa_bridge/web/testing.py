@@ -11,7 +11,12 @@ import numpy as np
 from vasa_bridge.audio.sources import RATE
 from vasa_bridge.runtime.engine import LoudnessEngine
 from vasa_bridge.runtime.serve import Runtime, ServeConfig
-from vasa_bridge.transport import ControlConfig, ControlServer, Publisher, PublisherConfig
+from vasa_bridge.transport import (
+    ControlConfig,
+    ControlServer,
+    Publisher,
+    PublisherConfig,
+)
 
 
 def free_port() -> int:
@@ -22,6 +27,7 @@ def free_port() -> int:
 
 def prepared(size: int, alpha: bool):
     import skimage.data
+
     from vasa_bridge.face.portrait import PortraitConfig
     from vasa_bridge.render.base import RenderConfig, get_backend
     renderer = get_backend("cpu", RenderConfig(alpha=alpha))
@@ -51,7 +57,7 @@ class LiveRuntime:
         self.control.close()
         self.pub.close()
 
-    def __enter__(self) -> "LiveRuntime":
+    def __enter__(self) -> LiveRuntime:
         return self
 
     def __exit__(self, *exc) -> None:
