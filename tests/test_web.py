@@ -136,6 +136,13 @@ def test_token_origin_and_host_are_checked():
         assert status == 403 and "evil.example" in text
         status, text = http(h.url + "/?token=s3cret", headers={"Host": f"rebound.example:{port}"})
         assert status == 403 and "rebound.example" in text
+        from websockets.exceptions import InvalidStatus
+        from websockets.sync.client import connect
+        ws_url = h.url.replace("http://", "ws://") + "/ws?panel=1"
+        with pytest.raises(InvalidStatus, match="401"):
+            connect(ws_url).close()
+        with connect(ws_url + "&token=s3cret") as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "status"
         status, body = http(h.url + "/api/stop?token=s3cret", data=b"")  # no control endpoint
         assert status == 503 and "no control endpoint" in body["error"]
 

@@ -97,14 +97,14 @@ def test_overlay_is_transparent_where_the_frames_are(browser):
     face = prepared(192, alpha=True)
     with LiveRuntime(pub, ctl, face, alpha=True), \
             Subscriber(SubscriberConfig(endpoint=pub, kinds=("frame",))) as sub, \
-            start_in_thread("127.0.0.1:0", pub, ctl) as web:
+            start_in_thread("127.0.0.1:0", pub, ctl, token="t0k3n") as web:
         msg = None
         deadline = time.time() + 10
         while msg is None and time.time() < deadline + 10:
             msg = sub.recv(timeout_ms=200)
         wire_alpha = msg.image()[..., 3]
         assert 0.1 < (wire_alpha == 0).mean() < 0.9  # the frames really are cut out
-        browser.goto(web.url + "/overlay")
+        browser.goto(web.page_url("/overlay"))  # with ?token=: scripts and feed carry it too
         browser.wait_for("vasaOverlay.stats.framesPainted > 5", timeout=30)
         page = canvas_pixels(browser)
         assert stats(browser)["lastCodec"] == "raw"
