@@ -9,7 +9,9 @@ WITH_TESTS=0
 
 APT_PACKAGES="libportaudio2"
 # Tests also use a real, paced capture device: a PulseAudio null sink.
-[ "$WITH_TESTS" = 1 ] && APT_PACKAGES="$APT_PACKAGES pulseaudio pulseaudio-utils libasound2-plugins"
+if [ "$WITH_TESTS" = 1 ]; then
+  APT_PACKAGES="$APT_PACKAGES pulseaudio pulseaudio-utils libasound2-plugins"
+fi
 if command -v apt-get >/dev/null 2>&1; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
