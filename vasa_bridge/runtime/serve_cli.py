@@ -48,6 +48,8 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--label", action="store_true", help="draw a visible 'AI-generated' mark")
     p.add_argument("--stream", default=wire.DEFAULT_STREAM, help="the main face's stream id")
     p.add_argument("--once", action="store_true", help="with --audio: stop when the file ends")
+    p.add_argument("--virtualcam", nargs="?", const="", metavar="DEVICE",
+                   help="also show the face as a webcam (pyvirtualcam; optional device name)")
     from . import outputs
     outputs.add_cli_options(p)
     p.set_defaults(func=run)
@@ -97,6 +99,13 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     from ..cli import _stop_on_signals
     stop = _stop_on_signals()
+    frame_sinks = []
+    if args.virtualcam is not None:
+        if not config.frames:
+            raise ConfigError("--virtualcam needs frames: drop --no-frames")
+        from .virtualcam import VirtualCamSink
+        frame_sinks.append(VirtualCamSink(state.size[0], state.size[1], config.fps,
+                                          device=args.virtualcam or None))
     sinks = sinks_from_args(args)
     pub_config = PublisherConfig(endpoint=args.pub, latest_only_frames=True,
                                  extra_hello=(("fps", config.fps),) + (
@@ -106,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
         with Publisher(pub_config) as pub:
             runtime = Runtime(config, pub, engine_factory=LoudnessEngine,
                               main_source=main_source, pacer=pacer, renderer=renderer,
-                              portrait=state, prepare=prepare, stamp=stamp, sinks=sinks)
+                              portrait=state, prepare=prepare, stamp=stamp, sinks=sinks,
+                              frame_sinks=frame_sinks)
             control = None
             if args.control != "none":
                 control = ControlServer(runtime, ControlConfig(endpoint=args.control,
@@ -128,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"[serve] stopped: {status['published']} published, drops {status['drops']}",
                   file=sys.stderr)
     finally:
-        for sink in sinks:
+        for sink in sinks + frame_sinks:
             sink.close()
     return 0
 
