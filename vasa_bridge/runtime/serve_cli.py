@@ -31,6 +31,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     src.add_argument("--mic", nargs="?", const="default", metavar="DEVICE",
                      help="capture from a microphone (index or name; default device if none)")
     src.add_argument("--audio", metavar="FILE", help="play a speech file at real-time pace")
+    p.add_argument("--audio-in", nargs="?", const="tcp://127.0.0.1:5557", metavar="ENDPOINT",
+                   help="also take clips pushed over ZeroMQ (PUSH, wire 'audio' messages; "
+                        "default tcp://127.0.0.1:5557); the stream id picks the face")
     p.add_argument("--list-devices", action="store_true", help="list capture devices and exit")
     p.add_argument("--image", help="portrait (default: the built-in sample portrait)")
     p.add_argument("--pub", default=DEFAULT_PUB, help=f"data endpoint (default {DEFAULT_PUB})")
@@ -117,7 +120,10 @@ def run(args: argparse.Namespace) -> int:
                               main_source=main_source, pacer=pacer, renderer=renderer,
                               portrait=state, prepare=prepare, stamp=stamp, sinks=sinks,
                               frame_sinks=frame_sinks)
-            control = None
+            control = inlet = None
+            if args.audio_in:
+                from .audio_in import AudioInlet
+                inlet = AudioInlet(runtime, args.audio_in, insecure=args.insecure)
             if args.control != "none":
                 control = ControlServer(runtime, ControlConfig(endpoint=args.control,
                                                                insecure=args.insecure))
@@ -125,13 +131,16 @@ def run(args: argparse.Namespace) -> int:
                 source = args.audio or (f"microphone {main_source.device_name}" if args.mic
                                         is not None else "control-channel clips (speak)")
                 print(f"[serve] ready: data on {pub.endpoint}, control on "
-                      f"{control.endpoint if control else 'off'}, audio from {source}, motion "
+                      f"{control.endpoint if control else 'off'}, audio from {source}"
+                      + (f" + clips on {inlet.endpoint}" if inlet else "") + ", motion "
                       f"engine {args.motion}" + (f", watermark {stamp.payload}" if stamp else ""),
                       file=sys.stderr, flush=True)
                 _run_with_status(runtime, stop)
             finally:
                 if control is not None:
                     control.close()
+                if inlet is not None:
+                    inlet.close()
                 if hasattr(main_source, "close"):
                     main_source.close()
             status = runtime.status()
