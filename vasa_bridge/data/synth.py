@@ -120,7 +120,12 @@ def plan_clip(config: SynthConfig, catalogue, val: set[str], index: int) -> dict
             [e for e in engines if e != "festival"][int(rng.integers(len(engines) - 1))]
     else:
         eng = engines[int(rng.integers(len(engines)))]
-    voices = catalogue[(lang, eng)]
+    # The split is drawn first, then a voice of that split: validation gets its share of the
+    # audio however few speakers it holds.
+    split = "validation" if rng.random() < config.validation_fraction else "train"
+    voices = [v for v in catalogue[(lang, eng)] if (v.speaker in val) == (split == "validation")]
+    if not voices:  # this engine has no speaker on that side
+        voices = catalogue[(lang, eng)]
     voice = voices[int(rng.integers(len(voices)))]
     prosody = Prosody(rate=round(float(rng.uniform(0.8, 1.25)), 3),
                       pitch=round(float(rng.uniform(0.85, 1.2)), 3),
@@ -130,7 +135,7 @@ def plan_clip(config: SynthConfig, catalogue, val: set[str], index: int) -> dict
     return {"index": index, "language": lang, "engine": eng, "voice": asdict(voice),
             "prosody": asdict(prosody), "text": text, "kind": kind,
             "teacher_seed": int(rng.integers(0, 2**31 - 1)), "augmentation": augmentation,
-            "split": "validation" if voice.speaker in val else "train"}
+            "split": "validation" if voice.speaker in val else "train"}  # by voice, always
 
 
 # --- one clip (in a worker) ---------------------------------------------------------------------
