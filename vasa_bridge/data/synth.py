@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from .engines import ENGINES, Prosody, Voice, open_engine
 from .teacher import Speaker, TeacherConfig, teach
 from .text import LANGUAGES, make_text
 
-AVERAGE_CLIP_S = 5.0  # planning guess; the real durations decide when to stop
+AVERAGE_CLIP_S = 7.0  # planning guess (measured ~7 s); real durations decide when to stop
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,11 @@ def _worker(args) -> dict:
 # --- the run ------------------------------------------------------------------------------------
 
 
+def _advance(bar, seconds: float) -> None:
+    if bar is not None:  # the last batch may overshoot the target: keep the bar within it
+        bar.update(max(0.0, min(seconds, bar.total - bar.n)))
+
+
 def synth_dataset(config: SynthConfig, progress: bool = True) -> dict:
     """Generate (or resume) a dataset; returns a summary (clips, hours, made, skipped)."""
     out = Path(config.out)
@@ -215,14 +221,17 @@ def synth_dataset(config: SynthConfig, progress: bool = True) -> dict:
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=round(target), desc="dataset synth", smoothing=0.05,
-                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio "
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s audio "
                               "[{elapsed}<{remaining}]")
     pool = None
     if config.workers > 1:
-        pool = mp.get_context("spawn").Pool(config.workers)
+        # spawn, not fork: the parent may hold a festival pipe and espeak's global state. An
+        # executor (not mp.Pool) raises BrokenProcessPool if a worker dies instead of hanging.
+        pool = ProcessPoolExecutor(config.workers, mp_context=mp.get_context("spawn"))
     try:
         while total < target:
-            batch = max(config.workers, math.ceil((target - total) / AVERAGE_CLIP_S))
+            # plan a bit less than the missing audio, so the last batch overshoots little
+            batch = max(config.workers, math.ceil(0.85 * (target - total) / AVERAGE_CLIP_S))
             indices = range(next_index, next_index + batch)
             next_index += batch
             todo = []
@@ -232,21 +241,18 @@ def synth_dataset(config: SynthConfig, progress: bool = True) -> dict:
                     rows[i] = row
                     skipped += 1
                     total += row["duration_s"]
-                    if bar:
-                        bar.update(row["duration_s"])
+                    _advance(bar, row["duration_s"])
                 else:
                     todo.append((config, plan_clip(config, catalogue, set(val), i)))
-            results = pool.imap_unordered(_worker, todo) if pool else map(_worker, todo)
+            results = pool.map(_worker, todo) if pool else map(_worker, todo)
             for row in results:
                 rows[row["index"]] = row
                 made += 1
                 total += row["duration_s"]
-                if bar:
-                    bar.update(row["duration_s"])
+                _advance(bar, row["duration_s"])
     finally:
         if pool:
-            pool.close()
-            pool.join()
+            pool.shutdown(cancel_futures=True)
         if bar:
             bar.close()
     write_manifest(out, list(rows.values()))
