@@ -11,6 +11,8 @@ APT_PACKAGES="libportaudio2"
 # Tests also use a real, paced capture device: a PulseAudio null sink.
 if [ "$WITH_TESTS" = 1 ]; then
   APT_PACKAGES="$APT_PACKAGES pulseaudio pulseaudio-utils libasound2-plugins"
+  # The speech corpus's second engine (vasa_bridge/data): festival with two voices.
+  APT_PACKAGES="$APT_PACKAGES festival festvox-kallpc16k festvox-us-slt-hts"
 fi
 if command -v apt-get >/dev/null 2>&1; then
   SUDO=""
