@@ -38,6 +38,7 @@ def pulse(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("PulseAudio did not start")
+    _refresh_portaudio()
     yield run
     proc.terminate()
     proc.wait(5)
@@ -45,6 +46,17 @@ def pulse(tmp_path_factory):
         os.environ.pop("XDG_RUNTIME_DIR", None)
     else:
         os.environ["XDG_RUNTIME_DIR"] = old
+
+
+def _refresh_portaudio():
+    """PortAudio lists devices once, when sounddevice is first imported; if another test imported
+    it before this server existed, list again."""
+    try:
+        import sounddevice as sd
+    except OSError:
+        return
+    sd._terminate()
+    sd._initialize()
 
 
 def wait_until(cond, timeout=5.0):
