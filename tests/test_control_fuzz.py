@@ -77,7 +77,8 @@ def portrait_arg(folder):
     images = (st.just(GOOD_PNG) | st.binary(max_size=300)
               | st.integers(1, len(GOOD_PNG) - 1).map(lambda n: GOOD_PNG[:n])
               | st.binary(min_size=1, max_size=40).map(lambda b: GOOD_PNG[:33] + b))
-    return st.fixed_dictionaries({}, optional={"path": paths | anything, "image": images | anything})
+    return st.fixed_dictionaries({}, optional={"path": paths | anything,
+                                               "image": images | anything})
 
 
 def requests(folder):

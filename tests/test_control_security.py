@@ -8,7 +8,6 @@ import stat
 import struct
 import zlib
 
-import msgpack
 import pytest
 import zmq
 import zmq.auth
@@ -16,7 +15,8 @@ from PIL import Image
 
 from vasa_bridge.errors import ConfigError, ControlError, TransportError
 from vasa_bridge.transport import ControlClient, ControlConfig, ControlServer
-from vasa_bridge.transport.control import RequestError, parse_load_portrait, portrait_folders
+from vasa_bridge.transport.control import (RequestError, add_cli_options, config_from_args,
+                                           parse_load_portrait, portrait_folders)
 from vasa_bridge.transport.curve import (ALLOWED, ClientCurve, KeyPair, ServerCurve, ZapHandler,
                                          add_cli, generate_keys, load_keypair, secure_client,
                                          secure_server, write_keypair)
@@ -151,6 +151,11 @@ def test_non_loopback_bind_needs_curve_and_only_listed_clients_get_in(keys):
     with ControlServer(Handler(), config) as server:
         assert server.secured
         good = ClientCurve.load(d / "good.key_secret", d / "server.key")
+        server_public = load_keypair(d / "server.key").public
+        assert ClientCurve.load(d / "good.key_secret", server_public.decode()) == good
+        assert ClientCurve.load(d / "good.key_secret", server_public) == good
+        with pytest.raises(ConfigError, match="is not a key"):
+            ClientCurve.load(d / "good.key_secret", b"short")
         with ControlClient(target, timeout_ms=3000, curve=good) as client:
             assert client.call("status") == {"fps": 25.0}
 
@@ -378,3 +383,24 @@ def test_keys_cli_writes_keys_and_prints_public_keys(tmp_path, capsys):
                                                                "unity.key"]
     if os.name == "posix":
         assert mode(d / "phone.key_secret") == 0o600
+
+
+def test_control_cli_options_build_the_config(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_cli_options(parser)
+    default = ControlConfig()
+    assert config_from_args(parser.parse_args([]), default.endpoint, False) == default
+    generate_keys(tmp_path)
+    args = parser.parse_args(["--curve-secret", str(tmp_path / "server.key_secret"),
+                              "--curve-allowed", str(tmp_path / ALLOWED),
+                              "--portrait-dir", str(tmp_path), "--portrait-dir", "/tmp",
+                              "--max-image-side", "1024"])
+    network = f"tcp://0.0.0.0:{free_port()}"
+    cfg = config_from_args(args, network, False)
+    assert (cfg.endpoint, cfg.insecure, cfg.portrait_dirs, cfg.max_image_side) == \
+        (network, False, (str(tmp_path), "/tmp"), 1024)
+    assert cfg.curve_secret_key == str(tmp_path / "server.key_secret")
+    with ControlServer(Handler(), cfg) as server:  # network bind allowed: keys are set
+        assert server.secured
+    with pytest.raises(ConfigError, match="--max-image-side is 0"):
+        config_from_args(parser.parse_args(["--max-image-side", "0"]), default.endpoint, False)

@@ -200,20 +200,25 @@ def portrait_folders(config: ControlConfig) -> tuple[Path, ...]:
 def check_image_bytes(data: bytes, config: ControlConfig, what: str = "image") -> tuple[int, int]:
     """Encoded PNG/JPEG/WebP -> (width, height), read from its header only (nothing decoded).
     Refuses other formats, oversized files and images with a side above max_image_side."""
-    from PIL import Image, UnidentifiedImageError
-
     if len(data) > config.max_image_bytes:
         raise RequestError("too_large", f"load_portrait {what} is {len(data)} bytes: the limit is "
                                         f"{config.max_image_bytes} bytes")
+    return _image_size(io.BytesIO(data), data[:8], config, what)
+
+
+def _image_size(fp, head: bytes, config: ControlConfig, what: str) -> tuple[int, int]:
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with Image.open(io.BytesIO(data), formats=PORTRAIT_FORMATS) as im:
+        # Image.open parses the header only; pixels are decoded on first use, never here.
+        with Image.open(fp, formats=PORTRAIT_FORMATS) as im:
             width, height = im.size
     except Image.DecompressionBombError:
         raise RequestError("too_large", f"load_portrait {what} has too many pixels: the limit "
                                         f"is {config.max_image_side} pixels a side") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise RequestError("bad_argument", f"load_portrait {what} is not a PNG, JPEG or WebP "
-                                           f"image (starts with {data[:8]!r}): expected encoded "
+                                           f"image (starts with {head!r}): expected encoded "
                                            f"PNG/JPEG/WebP bytes") from None
     if width < 1 or height < 1:
         raise RequestError("bad_argument", f"load_portrait {what} is {width}x{height}: expected "
@@ -228,33 +233,35 @@ def check_portrait_path(path: str, config: ControlConfig, folders: tuple[Path, .
     """A requested portrait path -> its resolved real path, if it lies inside an allowed folder,
     has an image suffix, and is a readable image within the limits. The folder is checked before
     the file's existence, so a refusal says nothing about files outside the allowed folders."""
+    shown = _brief(path, 200)
     if not path or "\0" in path:
-        raise RequestError("bad_argument", f"load_portrait path {_brief(path)} is not a usable "
-                                           f"path: expected a file name")
+        raise RequestError("bad_argument", f"load_portrait path {shown} is not a usable path: "
+                                           f"expected a file name")
     real = Path(os.path.realpath(path))  # follows every symlink, removes `..`
     if not any(real.is_relative_to(folder) for folder in folders):
         allowed = [str(f) for f in folders] or "none (send the image bytes instead)"
-        raise RequestError("forbidden", f"load_portrait path {_brief(path)} resolves to "
-                                        f"{_brief(str(real))}, outside the allowed portrait "
+        raise RequestError("forbidden", f"load_portrait path {shown} resolves to "
+                                        f"{_brief(str(real), 200)}, outside the allowed portrait "
                                         f"folders: expected a file under {allowed}")
     if real.suffix.lower() not in PORTRAIT_SUFFIXES:
-        raise RequestError("bad_argument", f"load_portrait path {_brief(path)} resolves to a "
+        raise RequestError("bad_argument", f"load_portrait path {shown} resolves to a "
                                            f"{real.suffix or 'suffix-less'!r} file: expected one "
                                            f"of {list(PORTRAIT_SUFFIXES)}")
     if not real.is_file():
-        raise RequestError("bad_argument", f"load_portrait path {_brief(path)} does not exist "
-                                           f"or is not a file: expected an image file")
+        raise RequestError("bad_argument", f"load_portrait path {shown} does not exist or is not "
+                                           f"a file: expected an image file")
     try:
         size = real.stat().st_size
         if size > config.max_image_bytes:
-            raise RequestError("too_large", f"load_portrait file {_brief(path)} is {size} bytes: "
-                                            f"the limit is {config.max_image_bytes} bytes")
+            raise RequestError("too_large", f"load_portrait file {shown} is {size} bytes: the "
+                                            f"limit is {config.max_image_bytes} bytes")
         with open(real, "rb") as f:
-            head = f.read(config.max_image_bytes)
+            head = f.read(8)
+            f.seek(0)
+            _image_size(f, head, config, f"file {shown}")
     except OSError as e:
-        raise RequestError("bad_argument", f"load_portrait path {_brief(path)} cannot be read "
+        raise RequestError("bad_argument", f"load_portrait path {shown} cannot be read "
                                            f"({e.strerror}): expected a readable file") from None
-    check_image_bytes(head, config, what=f"file {_brief(path)}")
     return real
 
 
@@ -435,6 +442,40 @@ class ControlServer:
         if cmd == "load_portrait":
             return method(**parse_load_portrait(req, self.config, self.portrait_folders)), None
         return {}, method  # stop: reply first, then stop
+
+
+# --- command-line options (for `serve` and anything else that runs a ControlServer) ------------
+
+
+def add_cli_options(parser) -> None:
+    """Add the control channel's security options (--curve-secret, --curve-allowed,
+    --portrait-dir, --max-image-side) to a subcommand that already has --control and
+    --insecure; `config_from_args` turns them all into a ControlConfig."""
+    d = ControlConfig()
+    g = parser.add_argument_group("control-channel security (docs/protocol.md, Security)")
+    g.add_argument("--curve-secret", default=None, metavar="FILE",
+                   help="server secret key (server.key_secret from `vasa-bridge keys`); with "
+                        "--curve-allowed, only listed clients can connect, and the control "
+                        "endpoint may be a network address")
+    g.add_argument("--curve-allowed", default=None, metavar="DIR",
+                   help="folder of allowed client public keys (allowed_clients/)")
+    g.add_argument("--portrait-dir", action="append", default=None, metavar="DIR",
+                   help="folder load_portrait may read paths from (repeatable; default: the "
+                        "current directory)")
+    g.add_argument("--max-image-side", type=int, default=d.max_image_side, metavar="PX",
+                   help=f"longest portrait side load_portrait accepts (default "
+                        f"{d.max_image_side})")
+
+
+def config_from_args(args, endpoint: str, insecure: bool) -> ControlConfig:
+    if args.max_image_side < 1:
+        raise ConfigError(f"--max-image-side is {args.max_image_side}: expected a positive "
+                          f"number of pixels")
+    return ControlConfig(endpoint=endpoint, insecure=insecure,
+                         curve_secret_key=args.curve_secret,
+                         curve_allowed_clients=args.curve_allowed,
+                         portrait_dirs=tuple(args.portrait_dir) if args.portrait_dir else None,
+                         max_image_side=args.max_image_side)
 
 
 # --- client ----------------------------------------------------------------------------------

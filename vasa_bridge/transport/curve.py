@@ -78,7 +78,11 @@ class ClientCurve:
     def load(cls, secret_file: str | Path, server_public: str | Path | bytes) -> "ClientCurve":
         """`server_public` is a certificate file (server.key) or the 40-character Z85 key."""
         keys = load_keypair(secret_file, need_secret=True)
-        if isinstance(server_public, (str, bytes)) and _Z85_KEY.match(_b(server_public)):
+        if isinstance(server_public, bytes) or (not Path(server_public).is_file()
+                                                and _Z85_KEY.match(_b(str(server_public)))):
+            if not _Z85_KEY.match(_b(server_public)):
+                raise ConfigError(f"server public key {server_public[:50]!r} is not a key: "
+                                  f"expected 40 Z85 characters or a server.key file")
             return cls(keys, _b(server_public))
         return cls(keys, load_keypair(server_public).public)
 
@@ -371,7 +375,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
         print(f"client {name!r} public key: {keys.public.decode()}  "
               f"(secret: {directory / (name + '.key_secret')}; allowed: "
               f"{directory / ALLOWED / (name + '.key')})")
-    print(f"server: --curve-secret {directory / (SERVER + '.key_secret')} "
+    print(f"[keys] start the server with --curve-secret {directory / (SERVER + '.key_secret')} "
           f"--curve-allowed {directory / ALLOWED}", file=sys.stderr)
     return 0
 
