@@ -102,7 +102,8 @@ def test_control_drives_a_running_runtime(endpoint, renderer_state, tmp_path):
         t = threading.Thread(target=rt.run, args=(stop,), daemon=True)
         t.start()
         try:
-            with ControlServer(rt, ControlConfig(endpoint=control_ep)), \
+            with ControlServer(rt, ControlConfig(endpoint=control_ep,
+                                                 portrait_dirs=(tmp_path,))), \
                     ControlClient(control_ep) as client:
                 assert collect(sub, lambda g: any(m.kind == "frame" for m in g))
                 status = client.call("status")
