@@ -180,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     render_cli.add_cli(sub)
     provenance_cli.add_cli(sub)
     data_cli.add_cli(sub)
+    from .transport import curve as curve_cli
+    curve_cli.add_cli(sub)
     return p
 
 

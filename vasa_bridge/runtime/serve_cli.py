@@ -53,7 +53,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="with --audio: stop when the file ends")
     p.add_argument("--virtualcam", nargs="?", const="", metavar="DEVICE",
                    help="also show the face as a webcam (pyvirtualcam; optional device name)")
+    from ..transport.control import add_cli_options as control_options
     from . import outputs
+    control_options(p)
     outputs.add_cli_options(p)
     p.set_defaults(func=run)
     return p
@@ -62,7 +64,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ..audio.sources import ArraySource, MicSource, list_input_devices
     from ..provenance.stamp import Stamp, StampConfig
-    from ..transport.control import ControlConfig, ControlServer
+    from ..transport.control import ControlServer, config_from_args
     from ..transport.publisher import Publisher, PublisherConfig
     from .engine import LoudnessEngine
     from .outputs import sinks_from_args
@@ -125,8 +127,8 @@ def run(args: argparse.Namespace) -> int:
                 from .audio_in import AudioInlet
                 inlet = AudioInlet(runtime, args.audio_in, insecure=args.insecure)
             if args.control != "none":
-                control = ControlServer(runtime, ControlConfig(endpoint=args.control,
-                                                               insecure=args.insecure))
+                control = ControlServer(runtime, config_from_args(args, args.control,
+                                                                  args.insecure))
             try:
                 source = args.audio or (f"microphone {main_source.device_name}" if args.mic
                                         is not None else "control-channel clips (speak)")
