@@ -33,14 +33,21 @@ if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating .venv with $($PYTHON --version)"
   "$PYTHON" -m venv .venv
 fi
-PIP=".venv/bin/python -m pip"
-$PIP install -q --upgrade pip setuptools wheel
+LOG=.venv/pip.log
+pip_install() {  # quiet unless it fails; the full log stays in .venv/pip.log
+  .venv/bin/python -m pip install -q "$@" >>"$LOG" 2>&1 || {
+    echo "[setup] pip install $* failed; the end of $LOG:"; tail -n 40 "$LOG"; exit 1; }
+}
+: >"$LOG"
+pip_install --upgrade pip setuptools wheel
 if [ "$WITH_TESTS" = 1 ]; then
   # Torch first, pinned to the CPU build: anything that depends on torch then finds it instead of
   # pulling a multi-GB CUDA build.
-  $PIP install -q "torch==2.13.0"
-  $PIP install -q -e ".[test]"
+  echo "[setup] pip install torch==2.13.0 (CPU), then the package with its test extras"
+  pip_install "torch==2.13.0"
+  pip_install -e ".[test]"
 else
-  $PIP install -q -e .
+  echo "[setup] pip install the package"
+  pip_install -e .
 fi
 echo "[setup] ready: $(.venv/bin/vasa-bridge --version)"
