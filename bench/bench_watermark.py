@@ -1,7 +1,11 @@
 """Watermark robustness and cost, with the `invisible-watermark` package's DWT-DCT and DWT-DCT-SVD
 marks measured in the same run as baselines.
 
-    /work/main/.venv/bin/python bench/bench_watermark.py [--quick] [--markdown]
+    .venv/bin/pip install --no-deps invisible-watermark==0.2.0 PyWavelets   # the baselines
+    PYTHONPATH=. .venv/bin/python bench/bench_watermark.py [--quick] [--markdown]
+
+(--no-deps: invisible-watermark asks for opencv-python, which clashes with mediapipe's
+opencv-contrib-python; the one already installed serves it.)
 
 Material: 24 images at 512x512 (scikit-image's built-in pictures, flips/crops of some, synthetic
 ones) and, for H.264, a 6-frame clip per image (a 512x512 window panning over the picture, every

@@ -102,7 +102,8 @@ def test_control_drives_a_running_runtime(endpoint, renderer_state, tmp_path):
         t = threading.Thread(target=rt.run, args=(stop,), daemon=True)
         t.start()
         try:
-            with ControlServer(rt, ControlConfig(endpoint=control_ep)), \
+            with ControlServer(rt, ControlConfig(endpoint=control_ep,
+                                                 portrait_dirs=(tmp_path,))), \
                     ControlClient(control_ep) as client:
                 assert collect(sub, lambda g: any(m.kind == "frame" for m in g))
                 status = client.call("status")
@@ -155,3 +156,34 @@ def test_loudness_engine_chunking_does_not_matter():
     for i in range(0, len(audio), 777):
         parts += eng.push(audio[i:i + 777])
     assert whole == parts and len(whole) == 30
+
+
+def test_audio_pushed_over_zeromq_makes_an_npc_speak(endpoint):
+    import zmq
+    from vasa_bridge.protocol import wire
+    from vasa_bridge.runtime.audio_in import AudioInlet
+    inlet_ep = endpoint.rsplit(":", 1)[0] + f":{int(endpoint.rsplit(':', 1)[1]) + 2}"
+    with Publisher(PublisherConfig(endpoint=endpoint)) as pub, \
+            Subscriber(SubscriberConfig(endpoint=endpoint, kinds=("motion",),
+                                        stream="guard")) as sub:
+        rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine)
+        stop = threading.Event()
+        worker = threading.Thread(target=rt.run, args=(stop,), daemon=True)
+        worker.start()
+        inlet = AudioInlet(rt, inlet_ep)
+        push = zmq.Context.instance().socket(zmq.PUSH)
+        push.setsockopt(zmq.LINGER, 0)
+        push.connect(inlet_ep)
+        try:
+            clip = bursts(1.0)
+            push.send_multipart([b"nonsense"])  # refused, counted, the inlet keeps serving
+            push.send_multipart(wire.encode_audio(clip, stream="guard", seq=0, pts=0, sent=0,
+                                                  rate=RATE, format="f32"))
+            got = collect(sub, lambda g: len(g) >= 20)
+            assert len(got) >= 20 and max(m.motion_frame()["jawOpen"] for m in got) > 0.2
+            assert inlet.clips == 1 and inlet.refused == 1
+        finally:
+            push.close(0)
+            inlet.close()
+            stop.set()
+            worker.join(5)

@@ -172,12 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", help="check what is installed and usable")
     doc.set_defaults(func=cmd_doctor)
 
+    from .data import cli as data_cli
     from .provenance import cli as provenance_cli
     from .render import cli as render_cli
     from .runtime import serve_cli
     serve_cli.add_cli(sub)
     render_cli.add_cli(sub)
     provenance_cli.add_cli(sub)
+    data_cli.add_cli(sub)
+    from .transport import curve as curve_cli
+    curve_cli.add_cli(sub)
     return p
 
 

@@ -50,3 +50,11 @@ class FaceTooSmallError(VasaError, ValueError):
 
 class RenderError(VasaError, ValueError):
     """A render request is inconsistent (size, state, output format)."""
+
+
+class DataError(VasaError, ValueError):
+    """A dataset, phoneme timeline, speech engine or alignment input is unusable."""
+
+
+class EngineUnavailable(DataError):
+    """A speech engine (or one of its voices) is not installed on this machine."""

@@ -56,7 +56,7 @@ class LinearResampler:
         frac = (idx - i0).astype(np.float32)
         out = x[i0] * (1 - frac) + x[np.minimum(i0 + 1, len(x) - 1)] * frac
         next_pos = self._pos + self.step * n
-        keep = int(np.floor(next_pos))
+        keep = min(int(np.floor(next_pos)), len(x) - 1)  # the next output may lie past this chunk
         self._prev = x[keep:]
         self._pos = next_pos - keep
         return out.astype(np.float32)
@@ -132,7 +132,7 @@ class MicSource:
             rate = int(info["default_samplerate"])
             self._resample = LinearResampler(rate, RATE)
         self.rate_in = rate
-        self._base = 0  # stream position of ring sample 0
+        self.arrivals: collections.deque = collections.deque(maxlen=4096)  # (end pos, monotonic)
         self._stream = sd.InputStream(device=device, samplerate=rate, channels=1,
                                       dtype="float32", blocksize=0, callback=self._callback)
         self.status_flags = 0
@@ -151,6 +151,14 @@ class MicSource:
         if status:
             self.status_flags += 1
         self.ring.write(indata[:, 0] if self._resample is None else self._resample(indata[:, 0]))
+        self.arrivals.append((self.ring.total_written, time.monotonic()))
+
+    def arrival_time(self, position: int) -> float | None:
+        """When the sample at `position` reached us (the callback that delivered it)."""
+        for end, t in list(self.arrivals):  # a copy: the callback appends meanwhile
+            if end > position:
+                return t
+        return None
 
     def start(self) -> None:
         self._stream.start()

@@ -70,6 +70,8 @@ class Stats:
     stage_ms: dict = field(default_factory=lambda: {k: collections.deque(maxlen=500)
                                                     for k in ("motion", "render", "publish")})
     frame_times: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
+    loop_lag_ms: collections.deque = field(  # per hop: done - audio due (behind real time)
+        default_factory=lambda: collections.deque(maxlen=100000))
 
 
 def _pct(values, q: float) -> float | None:
@@ -265,6 +267,7 @@ class Runtime:
                 streams = list(self.streams.values())
             for state in streams:
                 self._step(state, end, arrived)
+            self.stats.loop_lag_ms.append((self._clock() - arrived) * 1000)
             self.publisher.hello(pts=int(hop * 1e9 / c.fps))
             hop += 1
             if c.stop_after_source and self.source_end is not None and \

@@ -31,6 +31,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     src.add_argument("--mic", nargs="?", const="default", metavar="DEVICE",
                      help="capture from a microphone (index or name; default device if none)")
     src.add_argument("--audio", metavar="FILE", help="play a speech file at real-time pace")
+    p.add_argument("--audio-in", nargs="?", const="tcp://127.0.0.1:5557", metavar="ENDPOINT",
+                   help="also take clips pushed over ZeroMQ (PUSH, wire 'audio' messages; "
+                        "default tcp://127.0.0.1:5557); the stream id picks the face")
     p.add_argument("--list-devices", action="store_true", help="list capture devices and exit")
     p.add_argument("--image", help="portrait (default: the built-in sample portrait)")
     p.add_argument("--pub", default=DEFAULT_PUB, help=f"data endpoint (default {DEFAULT_PUB})")
@@ -48,7 +51,11 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--label", action="store_true", help="draw a visible 'AI-generated' mark")
     p.add_argument("--stream", default=wire.DEFAULT_STREAM, help="the main face's stream id")
     p.add_argument("--once", action="store_true", help="with --audio: stop when the file ends")
+    p.add_argument("--virtualcam", nargs="?", const="", metavar="DEVICE",
+                   help="also show the face as a webcam (pyvirtualcam; optional device name)")
+    from ..transport.control import add_cli_options as control_options
     from . import outputs
+    control_options(p)
     outputs.add_cli_options(p)
     p.set_defaults(func=run)
     return p
@@ -57,7 +64,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ..audio.sources import ArraySource, MicSource, list_input_devices
     from ..provenance.stamp import Stamp, StampConfig
-    from ..transport.control import ControlConfig, ControlServer
+    from ..transport.control import ControlServer, config_from_args
     from ..transport.publisher import Publisher, PublisherConfig
     from .engine import LoudnessEngine
     from .outputs import sinks_from_args
@@ -97,6 +104,13 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     from ..cli import _stop_on_signals
     stop = _stop_on_signals()
+    frame_sinks = []
+    if args.virtualcam is not None:
+        if not config.frames:
+            raise ConfigError("--virtualcam needs frames: drop --no-frames")
+        from .virtualcam import VirtualCamSink
+        frame_sinks.append(VirtualCamSink(state.size[0], state.size[1], config.fps,
+                                          device=args.virtualcam or None))
     sinks = sinks_from_args(args)
     pub_config = PublisherConfig(endpoint=args.pub, latest_only_frames=True,
                                  extra_hello=(("fps", config.fps),) + (
@@ -106,29 +120,36 @@ def run(args: argparse.Namespace) -> int:
         with Publisher(pub_config) as pub:
             runtime = Runtime(config, pub, engine_factory=LoudnessEngine,
                               main_source=main_source, pacer=pacer, renderer=renderer,
-                              portrait=state, prepare=prepare, stamp=stamp, sinks=sinks)
-            control = None
+                              portrait=state, prepare=prepare, stamp=stamp, sinks=sinks,
+                              frame_sinks=frame_sinks)
+            control = inlet = None
+            if args.audio_in:
+                from .audio_in import AudioInlet
+                inlet = AudioInlet(runtime, args.audio_in, insecure=args.insecure)
             if args.control != "none":
-                control = ControlServer(runtime, ControlConfig(endpoint=args.control,
-                                                               insecure=args.insecure))
+                control = ControlServer(runtime, config_from_args(args, args.control,
+                                                                  args.insecure))
             try:
                 source = args.audio or (f"microphone {main_source.device_name}" if args.mic
                                         is not None else "control-channel clips (speak)")
                 print(f"[serve] ready: data on {pub.endpoint}, control on "
-                      f"{control.endpoint if control else 'off'}, audio from {source}, motion "
+                      f"{control.endpoint if control else 'off'}, audio from {source}"
+                      + (f" + clips on {inlet.endpoint}" if inlet else "") + ", motion "
                       f"engine {args.motion}" + (f", watermark {stamp.payload}" if stamp else ""),
                       file=sys.stderr, flush=True)
                 _run_with_status(runtime, stop)
             finally:
                 if control is not None:
                     control.close()
+                if inlet is not None:
+                    inlet.close()
                 if hasattr(main_source, "close"):
                     main_source.close()
             status = runtime.status()
             print(f"[serve] stopped: {status['published']} published, drops {status['drops']}",
                   file=sys.stderr)
     finally:
-        for sink in sinks:
+        for sink in sinks + frame_sinks:
             sink.close()
     return 0
 
