@@ -181,7 +181,7 @@ def test_http_api_drives_a_real_runtime(face):
         assert status == 400 and "not a readable WAV" in body["error"]
 
         status, body = http(h.url + "/api/load_portrait", b"\x89PNG not really")
-        assert status == 400 and "not a readable PNG/JPEG/WebP" in body["error"]
+        assert status == 400 and "expected encoded PNG/JPEG/WebP" in body["error"]
 
         assert http(h.url + "/api/stop", b"")[0] == 200
         rt.thread.join(5)
@@ -202,6 +202,9 @@ def test_cli_options_for_web_and_serve():
                            "--alpha-codec", "webp"])
     assert (args.sub, args.http, args.alpha_codec, args.http_token) == (
         "tcp://127.0.0.1:7001", "0.0.0.0:9000", "webp", None)
+    from vasa_bridge.web.cli import run
+    with pytest.raises(ConfigError, match="go together"):
+        run(top.parse_args(["web", "--curve-key", "panel.key_secret"]))
     serve = argparse.ArgumentParser()
     add_serve_options(serve)
     assert serve.parse_args(["--http"]).http == "127.0.0.1:8765"
@@ -247,3 +250,48 @@ def test_bridge_encodes_only_the_newest_frame_of_watched_streams():
     assert sorted(s for k, s, _ in got if k == "frame_raw") == ["default", "npc1"]
     assert bridge.stats["frames_skipped"] == 4 and bridge.stats["malformed"] == 1
     assert bridge.stats["frames_unwatched"] == 1 and bridge.stats["frames_encoded"] == 1
+
+
+def test_curve_secured_control_from_web_and_from_serve(face, tmp_path):
+    """`web --curve-key/--curve-server` speaks CURVE to the runtime; `serve --http` with
+    --curve-secret reaches its own runtime through a private inproc:// control server."""
+    import argparse
+
+    # transport/curve.py calls zmq.utils.z85 without importing it (its ZAP thread dies unless
+    # something else imported it, e.g. zmq.auth); reported to the lead. Remove once it imports it.
+    import zmq.utils.z85  # noqa: F401
+
+    from vasa_bridge.transport import ControlConfig, ControlServer
+    from vasa_bridge.transport.control import add_cli_options
+    from vasa_bridge.transport.curve import ClientCurve, generate_keys
+    from vasa_bridge.web.cli import add_serve_options, start_from_serve_args
+    keys = tmp_path / "keys"
+    generate_keys(keys, ("panel",))
+    pub, ctl, secure = (f"tcp://127.0.0.1:{free_port()}" for _ in range(3))
+    body = json.dumps({"emotion": "sad"}).encode()
+    json_type = {"Content-Type": "application/json"}
+    with LiveRuntime(pub, ctl, face) as rt, ControlServer(rt.runtime, ControlConfig(
+            endpoint=secure, curve_secret_key=keys / "server.key_secret",
+            curve_allowed_clients=keys / "allowed_clients")):
+        curve = ClientCurve.load(keys / "panel.key_secret", keys / "server.key")
+        with start_in_thread("127.0.0.1:0", pub, secure, control_curve=curve,
+                             control_timeout_ms=3000) as h:
+            status, reply = http(h.url + "/api/set", body, json_type)
+            assert status == 200 and reply["result"]["emotion"] == "sad"
+        with start_in_thread("127.0.0.1:0", pub, secure, control_timeout_ms=1000) as h:
+            status, reply = http(h.url + "/api/set", body, json_type)  # no keys: no way in
+            assert status == 503
+
+        serve = argparse.ArgumentParser()
+        serve.add_argument("--control")
+        serve.add_argument("--insecure", action="store_true")
+        add_cli_options(serve)
+        add_serve_options(serve)
+        args = serve.parse_args(["--http", "127.0.0.1:0", "--curve-secret",
+                                 str(keys / "server.key_secret"), "--curve-allowed",
+                                 str(keys / "allowed_clients")])
+        with start_from_serve_args(args, pub, secure, runtime=rt.runtime) as h:
+            assert h.config.control_endpoint.startswith("inproc://")
+            status, reply = http(h.url + "/api/set", json.dumps({"emotion": "happy"}).encode(),
+                                 json_type)
+            assert status == 200 and rt.runtime.status()["conditions"]["emotion"] == "happy"

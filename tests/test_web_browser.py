@@ -160,7 +160,7 @@ def test_panel_steers_the_runtime_and_shows_refusals(browser, opaque_face, tmp_p
                                  mime="image/png"))
         text = browser.wait_for("document.querySelector('#portrait-msg.error') && "
                                 "document.getElementById('portrait-msg').textContent")
-        assert "notes.png refused" in text and "not a readable PNG/JPEG/WebP" in text
+        assert "notes.png refused" in text and "expected encoded PNG/JPEG/WebP" in text
 
         import skimage.data
         from PIL import Image

@@ -65,6 +65,7 @@ class WebConfig:
     control_timeout_ms: int = 10000  # commands (load_portrait takes ~0.5 s)
     watermark_check_s: float = 5.0  # how often a received frame is checked for the watermark
     client_queue: int = 400  # small messages queued per viewer before the oldest are dropped
+    control_curve: Any = None  # transport.curve.ClientCurve for a CURVE-secured control channel
 
 
 def parse_http(value: str) -> tuple[str, int]:
@@ -166,9 +167,10 @@ class WebApp:
         self.bridge = Bridge(BridgeConfig(c.sub_endpoint, c.codec), loop, self.deliver,
                              lambda: self._wanted)
         if c.control_endpoint:
-            self._poll_client = ControlClient(c.control_endpoint,
+            self._poll_client = ControlClient(c.control_endpoint, curve=c.control_curve,
                                               timeout_ms=int(c.status_poll_s * 900))
-            self._cmd_client = ControlClient(c.control_endpoint, timeout_ms=c.control_timeout_ms)
+            self._cmd_client = ControlClient(c.control_endpoint, curve=c.control_curve,
+                                             timeout_ms=c.control_timeout_ms)
             self._tasks.append(loop.create_task(self._poll_status()))
         self._tasks.append(loop.create_task(self._check_watermark()))
 
@@ -493,6 +495,7 @@ class WebHandle:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._runner: web.AppRunner | None = None
+        self._on_close: list = []
         self._thread = threading.Thread(target=self._run, name="vasa-web", daemon=True)
         self._thread.start()
         self._ready.wait(15)
@@ -501,6 +504,10 @@ class WebHandle:
             raise self._error
         if self.url is None:
             raise ConfigError("the web server did not start within 15 s")
+
+    def on_close(self, fn) -> None:
+        """Run `fn()` after the server stopped (e.g. close a control server made for it)."""
+        self._on_close.append(fn)
 
     @property
     def token(self) -> str | None:
@@ -545,6 +552,8 @@ class WebHandle:
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
+        while self._on_close:
+            self._on_close.pop()()
 
     def __enter__(self) -> WebHandle:
         return self
