@@ -36,6 +36,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+import zmq
 from aiohttp import WSMsgType, web
 
 from ..errors import ConfigError, ControlError
@@ -110,6 +111,20 @@ def _host_name(host_header: str) -> str:
     return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
 
 
+def _control_client(endpoint: str, timeout_ms: int, curve) -> ControlClient:
+    client = ControlClient(endpoint, timeout_ms=timeout_ms, curve=curve)
+    # A REQ socket whose CURVE handshake never completes has no peer, and send() then waits
+    # for ever (ControlClient sets no send timeout): bound it, so a wrong key costs one timeout
+    # and shutdown never hangs on a stuck executor thread.
+    client._sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
+    return client
+
+
+def _send_timeout(endpoint: str, timeout_ms: int) -> str:
+    return (f"could not send to {endpoint} within {timeout_ms} ms: no connection completed "
+            f"(a CURVE-secured runtime needs web --curve-key and --curve-server)")
+
+
 # --- state on the event loop ------------------------------------------------------------------
 
 
@@ -167,10 +182,10 @@ class WebApp:
         self.bridge = Bridge(BridgeConfig(c.sub_endpoint, c.codec), loop, self.deliver,
                              lambda: self._wanted)
         if c.control_endpoint:
-            self._poll_client = ControlClient(c.control_endpoint, curve=c.control_curve,
-                                              timeout_ms=int(c.status_poll_s * 900))
-            self._cmd_client = ControlClient(c.control_endpoint, curve=c.control_curve,
-                                             timeout_ms=c.control_timeout_ms)
+            self._poll_client = _control_client(c.control_endpoint, int(c.status_poll_s * 900),
+                                                c.control_curve)
+            self._cmd_client = _control_client(c.control_endpoint, c.control_timeout_ms,
+                                               c.control_curve)
             self._tasks.append(loop.create_task(self._poll_status()))
         self._tasks.append(loop.create_task(self._check_watermark()))
 
@@ -182,9 +197,16 @@ class WebApp:
         loop = asyncio.get_running_loop()
         if self.bridge is not None:
             await loop.run_in_executor(None, self.bridge.close)
-        for client in (self._poll_client, self._cmd_client):
-            if client is not None:
-                client.close()
+        def close(client, lock):
+            # A command may still be waiting for its reply on an executor thread: close the
+            # socket only once it is done (or give up after 2 s; the process is ending anyway).
+            if client is not None and lock.acquire(timeout=2):
+                try:
+                    client.close()
+                finally:
+                    lock.release()
+        await loop.run_in_executor(None, close, self._poll_client, self._poll_lock)
+        await loop.run_in_executor(None, close, self._cmd_client, self._cmd_lock)
 
     # -- data from the bridge ----------------------------------------------------------------
 
@@ -228,6 +250,12 @@ class WebApp:
             reply = await asyncio.get_running_loop().run_in_executor(None, call)
         except ControlError as e:
             return 503, {"ok": False, "error": str(e), "code": "unreachable"}
+        except zmq.Again:
+            return 503, {"ok": False, "error": _send_timeout(self.config.control_endpoint,
+                                                             self.config.control_timeout_ms),
+                         "code": "unreachable"}
+        except zmq.ZMQError as e:  # the web server is shutting down under this request
+            return 503, {"ok": False, "error": f"control client closed ({e})", "code": "closed"}
         if reply.get("ok"):
             return 200, {"ok": True, "result": reply.get("result", {})}
         return 400, {"ok": False, "error": reply.get("error"), "code": reply.get("code")}
@@ -246,7 +274,11 @@ class WebApp:
                     self.status, self.status_error = reply["result"], None
                 else:
                     self.status_error = reply.get("error")
-            except ControlError as e:
+            except zmq.Again:
+                self.status = None
+                self.status_error = _send_timeout(self.config.control_endpoint,
+                                                  int(self.config.status_poll_s * 900))
+            except (ControlError, zmq.ZMQError) as e:
                 self.status, self.status_error = None, str(e)
             entry = {"t": time.time(), "status": self.status, "error": self.status_error}
             if self.status is not None:
