@@ -1,5 +1,5 @@
-"""`vasa-bridge dataset synth | aligned | video | stats`: validate, print the resolved config, call one
-library function. Wired into vasa_bridge/cli.py with `add_cli(subparsers)`."""
+"""`vasa-bridge dataset synth | aligned | video | stats`: validate, print the resolved config,
+call one library function. Wired into vasa_bridge/cli.py with `add_cli(subparsers)`."""
 
 from __future__ import annotations
 
