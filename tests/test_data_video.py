@@ -12,7 +12,7 @@ from vasa_bridge.cli import EXIT_ERROR, main
 from vasa_bridge.data.dataset import open_dataset
 from vasa_bridge.data.engines import Prosody, open_engine
 from vasa_bridge.data.teacher import teach
-from vasa_bridge.data.video import VideoConfig, build_video, pieces, smooth
+from vasa_bridge.data.video import VideoConfig, build_video, pieces, smooth, track_faces
 from vasa_bridge.errors import DataError
 from vasa_bridge.face.portrait import PortraitConfig, analyse_portrait
 from vasa_bridge.motion.frame import MotionTrack
@@ -179,3 +179,42 @@ def test_smoothing_removes_jitter_and_keeps_a_blink():
     assert np.std(out[:40] - blink[:40]) < 0.8 * np.std(noisy[:40] - blink[:40])
     assert out[51] > 0.8
     assert np.array_equal(smooth(noisy[:, None], 25.0, VideoConfig(smooth_s=0))[:, 0], noisy)
+
+
+def test_phone_video_display_rotation_is_applied(tmp_path):
+    """A phone stores frames sideways plus a display rotation; the face mesh must see them as a
+    player shows them (upright), or the solver's roll and left/right would be off by 90°."""
+    import av
+
+    face = analyse_portrait(skimage.data.astronaut(), PortraitConfig(size=256)).image
+    upright = np.concatenate([face, np.full((256, 128, 3), 128, np.uint8)], axis=1)  # 384 x 256
+    stored = np.ascontiguousarray(np.rot90(upright, -1))  # turned clockwise: 256 wide, 384 high
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 256, 384, "yuv420p"
+        s.set_display_rotation(90)  # counter-clockwise: shows `upright`
+        a = c.add_stream("aac", rate=16000)
+        a.layout = "mono"
+        for _ in range(30):
+            for p in s.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+        af = av.AudioFrame.from_ndarray(_tone(1.2)[None], format="flt", layout="mono")
+        af.sample_rate = 16000
+        res = av.AudioResampler(format="fltp", layout="mono", rate=16000)
+        fifo = av.AudioFifo()
+        for r in res.resample(af):
+            fifo.write(r)
+        for part in fifo.read_many(1024, partial=True):
+            for p in a.encode(part):
+                c.mux(p)
+        for p in a.encode(None):
+            c.mux(p)
+    faces = track_faces(path)
+    assert faces.size == (384, 256) and len(faces.times) == 30
+    # Upright: the eyes are level and above the mouth in the analysed image.
+    lm = faces.landmarks[0]
+    assert abs(lm[33, 1] - lm[263, 1]) < 0.1 * abs(lm[33, 0] - lm[263, 0])
+    assert lm[13, 1] > lm[33, 1]

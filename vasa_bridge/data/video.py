@@ -158,8 +158,10 @@ def _landmarks(result, w: int, h: int) -> list[np.ndarray]:
 def track_faces(path: str | Path, config: VideoConfig = VideoConfig(), audio_start: float = 0.0,
                 progress: bool = False) -> FaceFrames:
     """Run the face mesh over every frame (video mode: it tracks between frames). A fresh graph
-    per video, so tracking never carries over from the previous one. Frames with no face or more
-    than one are dropped and counted (it looks for two faces so that a second one is noticed)."""
+    per video, so tracking never carries over from the previous one. Frames are turned upright
+    by the container's display rotation (phone videos), as a player shows them. Frames with no
+    face or more than one are dropped and counted (it looks for two faces so that a second one
+    is noticed). Times are seconds from `audio_start`."""
     import av
     import mediapipe as mp
 
@@ -168,6 +170,7 @@ def track_faces(path: str | Path, config: VideoConfig = VideoConfig(), audio_sta
     scale = min(1.0, config.max_side / max(info.width, info.height))
     w, h = max(2, round(info.width * scale)), max(2, round(info.height * scale))
     times, marks = [], []
+    size = (w, h)
     total = no_face = several = 0
     mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=2,
                                            refine_landmarks=True, min_detection_confidence=0.5,
@@ -183,7 +186,11 @@ def track_faces(path: str | Path, config: VideoConfig = VideoConfig(), audio_sta
                 for i, frame in enumerate(c.decode(video=0)):
                     t = float(frame.time) if frame.time is not None else i / (info.fps or 25.0)
                     rgb = frame.to_ndarray(format="rgb24", width=w, height=h)
-                    faces = _landmarks(mesh.process(rgb), w, h)
+                    turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise
+                    if turns:
+                        rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+                    size = (rgb.shape[1], rgb.shape[0])
+                    faces = _landmarks(mesh.process(rgb), *size)
                     total += 1
                     if not faces:
                         no_face += 1
@@ -191,7 +198,7 @@ def track_faces(path: str | Path, config: VideoConfig = VideoConfig(), audio_sta
                         several += 1
                     else:
                         times.append(t - audio_start)
-                        marks.append(faces[0])
+                        marks.append(faces[0].astype(np.float32))  # 5.7 kB per frame
                     if bar is not None:
                         bar.update(1)
             except av.error.FFmpegError as e:
@@ -201,9 +208,9 @@ def track_faces(path: str | Path, config: VideoConfig = VideoConfig(), audio_sta
         mesh.close()
         if bar is not None:
             bar.close()
-    lm = np.stack(marks) if marks else np.zeros((0, NUM_LANDMARKS, 3))
+    lm = np.stack(marks) if marks else np.zeros((0, NUM_LANDMARKS, 3), np.float32)
     order = np.argsort(np.asarray(times, np.float64), kind="stable")
-    return FaceFrames(np.asarray(times, np.float64)[order], lm[order], (w, h), total, no_face,
+    return FaceFrames(np.asarray(times, np.float64)[order], lm[order], size, total, no_face,
                       several)
 
 
@@ -213,30 +220,27 @@ def _robust_z(x: np.ndarray) -> np.ndarray:
     return (x - med) / np.maximum(mad, 1e-6)
 
 
-def activity(ms: Sequence[Measurements]) -> np.ndarray:
-    """(N,) how far each frame is from a calm face: jaw and lips open beyond the video's median,
-    lids lower than usual, brows moved either way, head turned from its median pose (per 5°)."""
-    chin = np.array([m.chin for m in ms])
-    gap = np.array([m.lip_gap for m in ms])
-    lids = np.array([m.aperture.mean() for m in ms])
-    brows = np.array([np.r_[m.brow_inner, m.brow_outer].mean() for m in ms])
-    rot = np.array([m.rotation for m in ms])  # (N, 3)
+def _features(m: Measurements) -> np.ndarray:
+    """(7,) what `activity` looks at: chin, lip gap, mean lid aperture, mean brow height,
+    rotation (3,)."""
+    return np.r_[m.chin, m.lip_gap, m.aperture.mean(),
+                 np.r_[m.brow_inner, m.brow_outer].mean(), m.rotation]
+
+
+def activity(features: np.ndarray) -> np.ndarray:
+    """(N,) how far each frame is from a calm face, from (N, 7) `_features`: jaw and lips open
+    beyond the video's median, lids lower than usual, brows moved either way (robust z-scores),
+    head turned from its median pose (per 5°)."""
+    chin, gap, lids, brows = (features[:, i] for i in range(4))
+    rot = features[:, 4:7]  # (N, 3) degrees
     pose = np.abs(rot - np.median(rot, axis=0)).sum(axis=1) / 5.0
     return (np.maximum(-_robust_z(chin), 0) + np.maximum(_robust_z(gap), 0)
             + np.maximum(-_robust_z(lids), 0) + np.abs(_robust_z(brows)) + pose)
 
 
-def _percentile_measurements(ms: Sequence[Measurements], mouth_q: float) -> Measurements:
-    """Per-field medians over the frames, except the mouth's opening: its `mouth_q` percentile
-    of opening (chin and lower lip high, lip gap small, upper lip low)."""
-    values = {}
-    for f in fields(Measurements):
-        stack = np.stack([np.asarray(getattr(m, f.name), np.float64) for m in ms])
-        q = {"chin": 100 - mouth_q, "lower_lip": 100 - mouth_q, "lip_gap": mouth_q,
-             "upper_lip": mouth_q}.get(f.name, 50.0)
-        a = np.percentile(stack, q, axis=0)
-        values[f.name] = float(a) if a.ndim == 0 else a
-    return Measurements(**values)
+# The mouth's opening: these take the `neutral_percentile` (or its complement), the rest medians.
+_MOUTH_LOW = ("lip_gap", "upper_lip")  # small when closed
+_MOUTH_HIGH = ("chin", "lower_lip")  # high when closed
 
 
 def neutral_reference(landmarks: np.ndarray, size: tuple[int, int],
@@ -250,15 +254,28 @@ def neutral_reference(landmarks: np.ndarray, size: tuple[int, int],
        the `neutral_percentile` of its opening: a talking mouth closes on every /p b m/ and in
        pauses but spends most frames open, so its median would read as a half-open rest and
        clip the small openings to 0.
+    Only scalars are kept per frame (long videos), and the neutral's points are the model.
     """
-    first = [measure(lm, size, None, config.solver) for lm in landmarks]
-    score = activity(first)
+    feats = np.stack([_features(measure(lm, size, None, config.solver)) for lm in landmarks])
+    score = activity(feats)
     cut = np.percentile(score, config.neutral_percentile)
     calm = np.flatnonzero(score <= cut)
     calm = calm[np.argsort(score[calm], kind="stable")][:config.neutral_max_frames]
-    model = np.mean([first[i].points for i in calm], axis=0)  # (478, 3) face frame, IOD units
-    again = [measure(lm, size, model, config.solver) for lm in landmarks]
-    neutral = _percentile_measurements(again, config.neutral_percentile)
+    model = np.mean([measure(landmarks[i], size, None, config.solver).points for i in calm],
+                    axis=0)  # (478, 3) face frame, IOD units
+    names = [f.name for f in fields(Measurements) if f.name != "points"]
+    per_frame: dict[str, list] = {n: [] for n in names}
+    for lm in landmarks:
+        m = measure(lm, size, model, config.solver)
+        for n in names:
+            per_frame[n].append(np.asarray(getattr(m, n), np.float64))
+    values: dict = {"points": model}
+    for n in names:
+        q = (config.neutral_percentile if n in _MOUTH_LOW else
+             100 - config.neutral_percentile if n in _MOUTH_HIGH else 50.0)
+        a = np.percentile(np.stack(per_frame[n]), q, axis=0)
+        values[n] = float(a) if a.ndim == 0 else a
+    neutral = Measurements(**values)
     return Reference(model=model, neutral=neutral,
                      rotation_matrix=euler_to_matrix(neutral.rotation)), np.sort(calm)
 
@@ -278,7 +295,7 @@ def pieces(times: np.ndarray, end_s: float, frame_s: float,
     if len(times) == 0:
         return []
     breaks = np.flatnonzero(np.diff(times) > config.max_gap_s)
-    starts = np.r_[times[0], times[breaks + 1]]
+    starts = np.maximum(np.r_[times[0], times[breaks + 1]], 0.0)  # no picture before the sound
     ends = np.r_[times[breaks], times[-1]] + frame_s
     out = []
     for t0, t1 in zip(starts, np.minimum(ends, end_s)):
