@@ -139,8 +139,12 @@ def test_bad_files_give_one_clear_line(tmp_path, capsys):
             c.mux(p)
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video at all" * 100)
+    faceless = tmp_path / "faceless.mp4"
+    write_video([np.full((128, 128, 3), 90, np.uint8)] * 10, OutputSpec("mp4", faceless, False),
+                25.0, (128, 128), _tone(0.4), 16000)
     cases = {silent: "has no audio stream", sound: "has no video stream",
-             junk: "is unreadable", tmp_path / "missing.mp4": "does not exist"}
+             junk: "is unreadable", tmp_path / "missing.mp4": "does not exist",
+             faceless: "0 of 10 frames show exactly one face (10 none, 0 several)"}
     for path, words in cases.items():
         assert main(["dataset", "video", str(path), "--out", str(tmp_path / "ds"),
                      "--no-progress"]) == EXIT_ERROR
