@@ -27,7 +27,7 @@ def engine_factory(name: str):
     if name == "loudness":
         from vasa_bridge.runtime.engine import LoudnessEngine
         return LoudnessEngine
-    from vasa_bridge.model.engine import default_engine_factory  # the shipped model
+    from vasa_bridge.runtime.model_engine import default_engine_factory  # the shipped model
     return default_engine_factory()
 
 

@@ -10,7 +10,7 @@ log=$(mktemp)
 .venv/bin/python -m pytest -q -p no:cacheprovider 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 [ "$rc" = 0 ] || status=1
-last=$(grep -E '[0-9]+ (passed|failed|errors?) in ' "$log" | tail -n 1)
+last=$(grep -E '[0-9]+ (passed|failed|errors?)' "$log" | grep -E ' in [0-9.]+s' | tail -n 1)
 p=$(echo "$last" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || true)
 f=$(echo "$last" | grep -oE '[0-9]+ (failed|error|errors)' | awk '{s += $1} END {print s + 0}')
 passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))

@@ -94,3 +94,19 @@ def test_every_frame_of_a_render_carries_the_mark_and_the_file_its_credentials(i
         clean = next(iter(c.decode(video=0))).to_ndarray(format="rgb24")[-30:, -120:]
     assert np.abs(corner - clean.astype(float)).mean() > 20  # the label is there, and only there
     assert not verify_file(plain, detector, VerifyConfig()).credentials.found
+
+
+def test_render_from_speech_bakes_then_renders_with_the_sound(inputs):
+    """`render --audio`: the offline path end to end (bake with the shipped model, render, mux)."""
+    import av
+    import soundfile as sf
+    t = np.arange(int(1.2 * 22050)) / 22050  # an odd rate: resampled on the way in
+    burst = (0.3 * np.sin(2 * np.pi * 160 * t) * ((t > 0.3) & (t < 0.9))).astype(np.float32)
+    sf.write(inputs / "speech.wav", burst, 22050)
+    out = inputs / "speech.mp4"
+    assert _run(["render", "--image", str(inputs / "face.png"), "--audio",
+                 str(inputs / "speech.wav"), "-o", str(out), "--size", "256", "--quiet"]) == 0
+    with av.open(str(out)) as c:
+        assert sorted(s.type for s in c.streams) == ["audio", "video"]
+        frames = list(c.decode(video=0))
+    assert len(frames) == 30  # 1.2 s at the model's 25 fps

@@ -52,6 +52,14 @@ class RenderError(VasaError, ValueError):
     """A render request is inconsistent (size, state, output format)."""
 
 
+class AudioError(VasaError, ValueError):
+    """Audio that cannot be turned into features: empty, non-finite, wrong rate, unreadable file."""
+
+
+class ModelError(VasaError):
+    """A model checkpoint or export is missing, inconsistent, or used out of order."""
+
+
 class DataError(VasaError, ValueError):
     """A dataset, phoneme timeline, speech engine or alignment input is unusable."""
 

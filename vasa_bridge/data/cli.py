@@ -1,5 +1,5 @@
-"""`vasa-bridge dataset synth | aligned | stats`: validate, print the resolved config, call one
-library function. Wired into vasa_bridge/cli.py with `add_cli(subparsers)`."""
+"""`vasa-bridge dataset synth | aligned | video | stats`: validate, print the resolved config,
+call one library function. Wired into vasa_bridge/cli.py with `add_cli(subparsers)`."""
 
 from __future__ import annotations
 
@@ -44,6 +44,22 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--max-clip", type=float, default=12.0, help="seconds per clip at most")
     a.set_defaults(func=_aligned)
 
+    v = sub.add_parser("video", help="extract motion from talking videos (face mesh + solver)")
+    v.add_argument("clips", nargs="+", help="video files with sound (mp4, mov, mkv, webm)")
+    v.add_argument("--out", required=True, help="dataset folder (appends; a video already there "
+                                                "is skipped)")
+    v.add_argument("--speaker", default=None, help="speaker name, the split key (default: each "
+                                                   "file's stem)")
+    v.add_argument("--split", default="train", choices=("train", "validation"))
+    v.add_argument("--language", default="und", help="language spoken (BCP-47; default und)")
+    v.add_argument("--fps", type=float, default=25.0, help="motion frames per second")
+    v.add_argument("--neutral-percentile", type=float, default=10.0,
+                   help="the mouth's rest = this percentile of its opening (docs/data.md)")
+    v.add_argument("--smooth", type=float, default=0.2,
+                   help="Savitzky-Golay window in seconds (0 = none)")
+    v.add_argument("--no-progress", action="store_true")
+    v.set_defaults(func=_video)
+
     t = sub.add_parser("stats", help="hours, clips, phoneme coverage, blendshape ranges")
     t.add_argument("dir")
     t.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -83,6 +99,20 @@ def _aligned(args) -> int:
         print(f"{args.audio}: already in {args.out}, skipped")
     else:
         print(f"{args.out}: added {r['clips']} clips, {r['seconds']:.1f} s")
+    return 0
+
+
+def _video(args) -> int:
+    from .video import VideoConfig, build_video
+    config = VideoConfig(fps=args.fps, neutral_percentile=args.neutral_percentile,
+                         smooth_s=args.smooth)
+    print("dataset video:", json.dumps({"clips": args.clips, "out": args.out,
+                                        "speaker": args.speaker, "split": args.split,
+                                        "language": args.language, "video": asdict(config)}))
+    r = build_video(args.clips, args.out, speaker=args.speaker, split=args.split,
+                    language=args.language, config=config, progress=not args.no_progress)
+    print(f"{args.out}: added {r['clips']} clips, {r['seconds']:.1f} s from {r['videos']} "
+          f"videos ({r['skipped']} already there)")
     return 0
 
 

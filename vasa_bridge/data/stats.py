@@ -60,7 +60,7 @@ def dataset_stats(root: str | Path) -> dict:
     vis_total = sum(visemes.values()) or 1.0
     out["phonemes"] = {ps: {"distinct": len(c), "count": sum(c.values()),
                             "most": c.most_common(8), "least": c.most_common()[-5:]}
-                       for ps, c in phones.items()}
+                       for ps, c in phones.items() if c}  # video clips carry no phonemes
     out["viseme_share"] = {v: round(visemes[v] / vis_total, 4) for v in VISEMES if v != "sil"}
     mean = total / max(frames, 1)
     std = np.sqrt(np.maximum(sq / max(frames, 1) - mean ** 2, 0))

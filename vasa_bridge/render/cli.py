@@ -19,7 +19,12 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                     "OUT.mp4 (H.264 + AAC audio from the track), OUT.webm (VP9, alpha with "
                     "--alpha), or a directory / pattern like frames/%%05d.png (PNG sequence).")
     p.add_argument("--image", required=True, help="portrait: PNG, JPEG or WebP")
-    p.add_argument("--motion", required=True, help="motion track file (.npz, .json or .csv)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--motion", help="motion track file (.npz, .json or .csv)")
+    src.add_argument("--audio", help="speech file (WAV/FLAC/OGG/MP3): baked to motion with the "
+                                     "shipped model first, and muxed in")
+    p.add_argument("--emotion", default="neutral", help="with --audio: the emotion condition")
+    p.add_argument("--seed", type=int, default=0, help="with --audio: sampling seed")
     p.add_argument("-o", "--output", required=True, help="OUT.mp4, OUT.webm, or a PNG dir/pattern")
     p.add_argument("--size", type=int, default=512, help="frame width in pixels, a multiple of 8 "
                    "up to 1024 (default 512)")
@@ -52,10 +57,16 @@ def run(args: argparse.Namespace) -> int:
     portrait_config = PortraitConfig(size=args.size, crop=not args.no_crop, face_index=args.face)
     render_config = RenderConfig(alpha=args.alpha)
     output_spec(args.output, args.alpha)  # refuse a bad output before any work
-    track = motion_io.load(args.motion)
+    if args.audio:
+        from ..model.bake import BakeConfig, bake_file_track
+        from ..model.streaming import Steering
+        track = bake_file_track(args.audio, BakeConfig(steering=Steering(emotion=args.emotion),
+                                                       seed=args.seed))
+    else:
+        track = motion_io.load(args.motion)
     if args.fps is not None and args.fps != track.fps:
         track = resample(track, args.fps)
-    print(f"render: {args.image} + {args.motion} ({len(track)} frames at {track.fps:g} fps, "
+    print(f"render: {args.image} + {args.motion or args.audio} ({len(track)} frames at {track.fps:g} fps, "
           f"audio: {'yes' if track.audio is not None else 'no'}) -> {args.output}; "
           f"{portrait_config}; {render_config}; backend={args.backend}", file=sys.stderr)
     from ..provenance.stamp import Stamp, StampConfig

@@ -46,8 +46,13 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--alpha", action="store_true", help="RGBA frames with the person cut out")
     p.add_argument("--no-frames", action="store_true", help="motion and audio only")
     p.add_argument("--emotion", default="neutral", choices=EMOTIONS)
-    p.add_argument("--motion", default="loudness", choices=("loudness",),
-                   help="motion engine (loudness: mouth from loudness, the baseline)")
+    p.add_argument("--motion", default="model", choices=("model", "loudness"),
+                   help="motion engine: the diffusion model (default), or loudness (mouth from "
+                        "loudness only: the baseline PNGTuber apps use)")
+    p.add_argument("--model", metavar="ONNX", help="a model from `vasa-bridge export` "
+                                                   "(default: the one shipped in the package)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="ONNX Runtime threads for the model (default 1)")
     p.add_argument("--label", action="store_true", help="draw a visible 'AI-generated' mark")
     p.add_argument("--stream", default=wire.DEFAULT_STREAM, help="the main face's stream id")
     p.add_argument("--once", action="store_true", help="with --audio: stop when the file ends")
@@ -66,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
     from ..provenance.stamp import Stamp, StampConfig
     from ..transport.control import ControlServer, config_from_args
     from ..transport.publisher import Publisher, PublisherConfig
-    from .engine import LoudnessEngine
     from .outputs import sinks_from_args
     from .serve import Runtime
 
@@ -91,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         device = None if args.mic == "default" else (int(args.mic) if args.mic.isdigit()
                                                       else args.mic)
         main_source = pacer = MicSource(device)
+    engine_factory = _engine_factory(args)
     renderer = state = prepare = None
     if config.frames:
         from ..face.portrait import PortraitConfig
@@ -118,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                                      else ()))
     try:
         with Publisher(pub_config) as pub:
-            runtime = Runtime(config, pub, engine_factory=LoudnessEngine,
+            runtime = Runtime(config, pub, engine_factory=engine_factory,
                               main_source=main_source, pacer=pacer, renderer=renderer,
                               portrait=state, prepare=prepare, stamp=stamp, sinks=sinks,
                               frame_sinks=frame_sinks)
@@ -152,6 +157,16 @@ def run(args: argparse.Namespace) -> int:
         for sink in sinks + frame_sinks:
             sink.close()
     return 0
+
+
+def _engine_factory(args: argparse.Namespace):
+    if args.motion == "loudness":
+        from .engine import LoudnessEngine
+        return LoudnessEngine
+    if args.threads < 1:
+        raise ConfigError(f"--threads is {args.threads}: expected 1 or more")
+    from .model_engine import default_engine_factory
+    return default_engine_factory(args.model, threads=args.threads)
 
 
 def _run_with_status(runtime, stop: threading.Event) -> None:

@@ -1,0 +1,175 @@
+"""Audio features: shapes, causality, streaming == offline, normalisation, resampling, bad input."""
+
+import numpy as np
+import pytest
+
+from vasa_bridge.audio.features import (FeatureConfig, FeatureStream, extract, num_frames,
+                                        prepare_audio, to_float_mono)
+from vasa_bridge.audio.io import load_speech, read_audio
+from vasa_bridge.errors import AudioError
+
+SR = 16000
+
+
+def speechlike(seconds=4.0, sr=SR, seed=0, gain=0.3):
+    """Harmonic bursts with a moving pitch and noise consonants: syllables at ~4 Hz."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = 140 + 30 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
+    env = np.clip(np.sin(2 * np.pi * 4 * t), 0, None) ** 0.5
+    noise = rng.standard_normal(t.size) * (np.sin(2 * np.pi * 4 * t + 2.5) > 0.9)
+    room = 0.003 * rng.standard_normal(t.size)  # a recording's noise floor, scaled with the gain
+    return (gain * (0.5 * env * voiced + 0.2 * noise + room)).astype(np.float32)
+
+
+def test_shape_and_frame_count():
+    cfg = FeatureConfig()
+    x = speechlike(2.01)
+    f = extract(x, SR)
+    assert f.shape == (num_frames(x.size), cfg.dim) == (51, 164)
+    assert f.dtype == np.float32 and np.isfinite(f).all()
+
+
+@pytest.mark.parametrize("chunk", [1, 37, 640, 641, 16000])
+def test_streaming_equals_offline(chunk):
+    x = speechlike(3.3, seed=1)
+    whole = extract(x, SR)
+    s = FeatureStream()
+    parts = [s.push(x[i:i + chunk]) for i in range(0, x.size, chunk)] + [s.flush()]
+    np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-5, rtol=0)
+
+
+def test_causal_future_audio_does_not_change_past_frames():
+    x = speechlike(3.0, seed=2)
+    y = x.copy()
+    y[SR * 2:] = np.random.default_rng(0).standard_normal(y.size - SR * 2) * 0.5
+    fx, fy = extract(x, SR), extract(y, SR)
+    np.testing.assert_array_equal(fx[:50], fy[:50])  # frames ending at or before 2.0 s
+    assert not np.allclose(fx[51:], fy[51:])
+
+
+def test_speaker_normalisation_removes_gain_after_warmup():
+    x = speechlike(30.0, seed=3)
+    loud, quiet = extract(x, SR), extract(x * 0.1, SR)  # -20 dB
+    mel = slice(0, 40)
+    early = np.abs(loud[:10, mel] - quiet[:10, mel]).mean()
+    late = np.abs(loud[-100:, mel] - quiet[-100:, mel]).mean()
+    assert late < 0.1 < 0.5 < early  # the 20 dB offset is learned away by the running mean
+    # the absolute level channel keeps the difference
+    assert loud[-100:, 40].mean() > quiet[-100:, 40].mean() + 0.5
+
+
+def test_silence_does_not_update_statistics():
+    s = FeatureStream()
+    s.push(np.zeros(SR * 5, np.float32))
+    assert s.speech_frames == 0
+    f = s.push(speechlike(1.0))
+    assert s.speech_frames > 10 and np.isfinite(f).all()
+
+
+def test_digital_silence_is_finite():
+    f = extract(np.zeros(SR, np.float32), SR)
+    assert np.isfinite(f).all() and f.shape == (25, 164)
+    assert (f[:, 40] <= -1.0).all()  # level channel says "silent"
+
+
+@pytest.mark.parametrize("rate", [8000, 11025, 22050, 44100, 48000])
+def test_any_rate_resamples_to_the_same_features(rate):
+    from scipy.signal import resample_poly
+    x = speechlike(2.0, seed=4)
+    y = resample_poly(x, rate, SR).astype(np.float32)
+    fy, fx = extract(y, rate), extract(x, SR)
+    n = min(len(fx), len(fy))
+    assert abs(len(fx) - len(fy)) <= 1
+    bands = slice(0, 40) if rate > 8000 else slice(0, 30)  # 8 kHz has no band above 4 kHz
+    corr = np.corrcoef(fx[:n, bands].ravel(), fy[:n, bands].ravel())[0, 1]
+    assert corr > 0.95
+
+
+def test_stereo_is_mixed_and_int_pcm_scaled():
+    x = speechlike(1.0)
+    stereo = np.stack([x, x], axis=1)
+    np.testing.assert_allclose(to_float_mono(stereo, SR), x, atol=1e-7)
+    pcm16 = np.round(x * 32767).astype(np.int16)
+    np.testing.assert_allclose(to_float_mono(pcm16, SR), x, atol=1e-4)
+    pcm8 = np.round(x * 127 + 128).astype(np.uint8)
+    np.testing.assert_allclose(to_float_mono(pcm8, SR), x, atol=1e-2)
+
+
+@pytest.mark.parametrize("audio, rate, match", [
+    (np.zeros(0, np.float32), SR, "empty"),
+    (np.array([0.0, np.nan, 0.1], np.float32), SR, "non-finite"),
+    (np.array([0.0, np.inf], np.float32), SR, "non-finite"),
+    (np.ones(100, np.float32) * 20000, SR, "peaks at 20000"),
+    (np.zeros(100, np.float32), 100, "sample rate is 100 Hz"),
+    (np.zeros(100, np.float32), 16000.5, "integer number of Hz"),
+    (np.zeros((2, 1000), np.float32), SR, "channel-first"),
+    (np.zeros((2, 3, 4), np.float32), SR, "expected \\(samples,\\)"),
+    (np.array(["a"]), SR, "dtype"),
+])
+def test_bad_audio_is_refused_clearly(audio, rate, match):
+    with pytest.raises(AudioError, match=match):
+        extract(audio, rate)
+
+
+def test_stream_refuses_nan_chunk():
+    with pytest.raises(AudioError, match="non-finite"):
+        FeatureStream().push(np.array([np.nan], np.float32))
+
+
+def test_an_hour_is_processed_in_bounded_chunks():
+    # an hour of near-silence: ~90k frames; runs through the same stream in 30 s chunks
+    x = np.zeros(SR * 3600, np.float32)
+    x[::997] = 1e-4
+    f = extract(x, SR)
+    assert f.shape == (90000, 164) and np.isfinite(f).all()
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg"])
+def test_read_soundfile_formats(tmp_path, suffix):
+    import soundfile as sf
+    x = speechlike(1.0, sr=22050)
+    path = tmp_path / f"s{suffix}"
+    sf.write(str(path), np.stack([x, x], 1), 22050)
+    audio, rate = read_audio(path)
+    assert rate == 22050 and audio.shape == (22050, 2)
+    mono, r = load_speech(path)
+    assert r == SR and abs(mono.size - SR) <= 1
+
+
+def test_read_mp3(tmp_path):
+    av = pytest.importorskip("av")
+    x = speechlike(1.0, sr=44100)
+    path = tmp_path / "s.mp3"
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("mp3", rate=44100, layout="mono")
+        frame = av.AudioFrame.from_ndarray((x[None] * 32767).astype(np.int16), format="s16",
+                                           layout="mono")
+        frame.sample_rate = 44100
+        for p in st.encode(frame):
+            out.mux(p)
+        for p in st.encode(None):
+            out.mux(p)
+    audio, rate = read_audio(path)
+    assert rate == 44100 and audio.ndim == 1 and abs(audio.size - 44100) < 3000
+    assert 0.05 < np.abs(audio).max() < 1.0
+
+
+def test_missing_and_garbage_files(tmp_path):
+    with pytest.raises(AudioError, match="does not exist"):
+        read_audio(tmp_path / "nope.wav")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all")
+    with pytest.raises(AudioError, match="cannot read"):
+        read_audio(bad)
+    bad_mp3 = tmp_path / "bad.mp3"
+    bad_mp3.write_bytes(b"\x00" * 100)
+    with pytest.raises(AudioError):
+        read_audio(bad_mp3)
+
+
+def test_prepare_audio_resamples_length():
+    x = np.zeros(44100, np.float32)
+    assert prepare_audio(x, 44100).size == SR

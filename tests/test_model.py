@@ -1,0 +1,258 @@
+"""The motion model on tiny configs and tiny synthetic data (noise-burst "speech" whose loudness
+drives the jaw; per-clip gaze and head motion): training lowers the loss, checkpoints rebuild
+themselves, ONNX equals torch, streaming matches offline without seams, guidance steers."""
+
+import numpy as np
+import pytest
+import torch
+
+from vasa_bridge.audio.features import FeatureConfig, extract
+from vasa_bridge.errors import ModelError
+from vasa_bridge.model.config import EMOTIONS, ModelConfig, gaze_of, head_speed
+from vasa_bridge.model.streaming import (LIVE, OFFLINE, MotionStream, Steering, StreamConfig,
+                                         generate)
+from vasa_bridge.model.train import TrainConfig, build, load_checkpoint, train, validation_loss
+from vasa_bridge.model.windows import ClipData, DropoutConfig, WindowSampler, apply_expression
+from vasa_bridge.motion.names import INDEX
+
+SR = 16000
+FPS = 25
+JAW_OPEN = INDEX["jawOpen"]
+SMILE = [INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]
+
+
+def tiny_config(**kw) -> ModelConfig:
+    base = dict(layers=2, width=48, heads=4, context=4, max_window=8, lookahead=1)
+    base.update(kw)
+    return ModelConfig(**base)
+
+
+def synthetic_clip(seed: int, seconds: float = 6.0, fc=FeatureConfig()) -> ClipData:
+    """Bursts of shaped noise; jawOpen follows the (smoothed) loudness 40 ms ahead of the audio
+    frame; gaze is constant per clip; head yaw sways with a per-clip amplitude."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * FPS)
+    env = np.zeros(n)
+    t = 0
+    while t < n:
+        length = min(int(rng.integers(3, 10)), n - t)
+        env[t:t + length] = rng.uniform(0.3, 1.0) * np.sin(np.linspace(0, np.pi, length))
+        t += length + int(rng.integers(1, 8))
+    audio = np.repeat(env, SR // FPS) * rng.standard_normal(n * SR // FPS) * 0.3
+    feats = extract(audio.astype(np.float32), SR, fc)[:n]
+    shapes = np.zeros((n, 52), np.float32)
+    shapes[:, INDEX["jawOpen"]] = 0.8 * env
+    gx, gy = rng.uniform(-0.6, 0.6, 2)
+    shapes[:, INDEX["eyeLookOutLeft"]] = shapes[:, INDEX["eyeLookInRight"]] = max(gx, 0)
+    shapes[:, INDEX["eyeLookInLeft"]] = shapes[:, INDEX["eyeLookOutRight"]] = max(-gx, 0)
+    shapes[:, INDEX["eyeLookUpLeft"]] = shapes[:, INDEX["eyeLookUpRight"]] = max(gy, 0)
+    shapes[:, INDEX["eyeLookDownLeft"]] = shapes[:, INDEX["eyeLookDownRight"]] = max(-gy, 0)
+    amp = rng.uniform(0.5, 6.0)
+    rot = np.zeros((n, 3), np.float32)
+    rot[:, 1] = amp * np.sin(2 * np.pi * 0.4 * np.arange(n) / FPS + rng.uniform(0, 6))
+    motion = np.concatenate([shapes, rot, np.zeros((n, 3), np.float32)], axis=1)
+    return ClipData(f"c{seed}", feats, motion, head_speed(rot, FPS))
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return [synthetic_clip(s) for s in range(16)], [synthetic_clip(100 + s) for s in range(3)]
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    """One tiny model trained for a few hundred steps, shared by the behaviour tests."""
+    out = tmp_path_factory.mktemp("run")
+    tc = TrainConfig(steps=1500, batch=32, lr=2e-3, warmup=20, ema=0.95, eval_every=750,
+                     val_batches=2, threads=1, dropout=DropoutConfig(gaze=0.3))
+    result = train(*corpus, tiny_config(), tc, out, log=lambda *_: None, progress=False)
+    den, ck = load_checkpoint(out)
+    return den, ck, out, result
+
+
+def torch_denoise(den):
+    def run(x, sigma, cond):
+        with torch.no_grad():
+            return den.denoise(torch.from_numpy(x), torch.from_numpy(sigma),
+                               cond.map(torch.from_numpy)).numpy()
+    return run
+
+
+def test_training_lowers_the_loss(trained):
+    history = trained[3]["history"]
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    fresh = build(trained[0].config)  # same config (motion statistics), untrained weights
+    sampler = WindowSampler([synthetic_clip(100)], trained[0].config, seed=1)
+    val = [(*sampler.batch(16, 6), 7)]
+    assert validation_loss(trained[0], val, "cpu") < 0.5 * validation_loss(fresh, val, "cpu")
+
+
+def test_checkpoint_rebuilds_itself_and_gives_the_same_output(trained, corpus):
+    den, ck, out, _ = trained
+    again, _ = load_checkpoint(out / "checkpoint.pt")
+    assert again.config == den.config and "model_config" in ck
+    feats = corpus[1][0].features
+    a = generate(torch_denoise(den), den.config, feats, OFFLINE_TINY, seed=3)
+    b = generate(torch_denoise(again), again.config, feats, OFFLINE_TINY, seed=3)
+    np.testing.assert_array_equal(a, b)
+    c = generate(torch_denoise(again), again.config, feats, OFFLINE_TINY, seed=4)
+    assert not np.allclose(a, c)
+
+
+OFFLINE_TINY = StreamConfig(hop=6, overlap=2, steps=6)
+
+
+def test_resume_continues_from_the_checkpoint(trained, corpus, tmp_path):
+    import shutil
+    _, ck, out, _ = trained
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    tc = TrainConfig(steps=1510, batch=8, eval_every=5, val_batches=1, threads=1)
+    result = train(*corpus, tiny_config(), tc, run, log=lambda *_: None, progress=False)
+    assert result["steps"] == 1510 and result["history"][0]["step"] == ck["history"][0]["step"]
+
+
+def test_onnx_equals_torch(trained, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from vasa_bridge.model.export import compare, export_onnx
+    from vasa_bridge.model.onnx_runtime import OnnxDenoiser
+    den = trained[0]
+    path = export_onnx(den, tmp_path / "m.onnx")
+    assert compare(den, path, batch=3, window=8) < 1e-4
+    assert compare(den, path, batch=1, window=1) < 1e-4
+    ort = OnnxDenoiser(path)
+    assert ort.config == den.config  # the config travels inside the file
+    feats = synthetic_clip(200).features
+    a = generate(ort, ort.config, feats, OFFLINE_TINY, seed=1)
+    b = generate(torch_denoise(den), den.config, feats, OFFLINE_TINY, seed=1)
+    np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_jaw_follows_loudness(trained):
+    den = trained[0]
+    clip = synthetic_clip(300)
+    out = generate(torch_denoise(den), den.config, clip.features, OFFLINE_TINY, seed=0)
+    r = np.corrcoef(out[:, JAW_OPEN], clip.motion[:, JAW_OPEN])[0, 1]
+    assert r > 0.7
+
+
+def test_streaming_matches_offline_statistics_without_seams(trained):
+    den = trained[0]
+    clip = synthetic_clip(301, seconds=8)
+    f = torch_denoise(den)
+    offline = generate(f, den.config, clip.features, OFFLINE_TINY, seed=0)
+    # streaming: features arrive in uneven chunks; one frame per window (the live setting)
+    ms = MotionStream(f, den.config, StreamConfig(hop=1, overlap=0, steps=6), seed=0)
+    parts = []
+    for i in range(0, len(clip.features), 7):
+        parts.append(ms.push(clip.features[i:i + 7]))
+    parts.append(ms.flush())
+    live = np.concatenate(parts)
+    assert live.shape == offline.shape
+    jaw = clip.motion[:, JAW_OPEN]
+    assert np.corrcoef(offline[:, JAW_OPEN], jaw)[0, 1] > 0.7
+    assert np.corrcoef(live[:, JAW_OPEN], jaw)[0, 1] > 0.5  # one frame per window: less context
+    assert abs(live[:, JAW_OPEN].mean() - offline[:, JAW_OPEN].mean()) < 0.1  # tiny model
+    assert abs(live[:, JAW_OPEN].std() - offline[:, JAW_OPEN].std()) < 0.08
+    # no seams: the frame-to-frame change across a window boundary looks like any other change
+    for out, hop in ((offline, OFFLINE_TINY.hop),):
+        step = np.abs(np.diff(out[:, 52:55], axis=0)).sum(axis=1)  # head rotation, degrees
+        boundary = step[hop - 1::hop]
+        assert boundary.mean() < 2.5 * step.mean() + 0.05
+
+
+def test_stream_is_deterministic_given_the_seed_and_chunking_free(trained):
+    den = trained[0]
+    clip = synthetic_clip(302)
+    f = torch_denoise(den)
+    cfg = StreamConfig(hop=4, overlap=2, steps=4)
+    whole = generate(f, den.config, clip.features, cfg, seed=5)
+    ms = MotionStream(f, den.config, cfg, seed=5)
+    chunked = np.concatenate([ms.push(clip.features[i:i + 3])
+                              for i in range(0, len(clip.features), 3)] + [ms.flush()])
+    np.testing.assert_allclose(chunked, whole, atol=1e-5)
+    with pytest.raises(ModelError, match="push after flush"):
+        ms.push(clip.features[:1])
+
+
+def test_happy_raises_smile(trained):
+    den = trained[0]
+    feats = synthetic_clip(303).features
+    f = torch_denoise(den)
+    neutral = generate(f, den.config, feats, OFFLINE_TINY, Steering("neutral"), seed=0)
+    happy = generate(f, den.config, feats, OFFLINE_TINY, Steering("happy"), seed=0)
+    stronger = generate(f, den.config, feats,
+                        StreamConfig(hop=6, overlap=2, steps=6, guidance=(("emotion", 2.0),)),
+                        Steering("happy"), seed=0)
+    s0, s1, s2 = (o[:, SMILE].mean() for o in (neutral, happy, stronger))
+    assert s1 > s0 + 0.15
+    assert s2 > s1  # guidance scale > 1 pushes further
+
+
+def test_gaze_follows_its_condition(trained):
+    den = trained[0]
+    feats = synthetic_clip(304).features
+    f = torch_denoise(den)
+    right = generate(f, den.config, feats, OFFLINE_TINY, Steering(gaze=(0.5, 0.0)), seed=0)
+    left = generate(f, den.config, feats, OFFLINE_TINY, Steering(gaze=(-0.5, 0.0)), seed=0)
+    gr, gl = gaze_of(right[:, :52]).mean(0), gaze_of(left[:, :52]).mean(0)
+    assert gr[0] > 0.15 and gl[0] < -0.15
+    pushed = generate(f, den.config, feats,
+                      StreamConfig(hop=6, overlap=2, steps=6, guidance=(("gaze", 2.0),)),
+                      Steering(gaze=(0.5, 0.0)), seed=0)
+    assert gaze_of(pushed[:, :52]).mean(0)[0] > gr[0]  # guidance > 1 follows harder
+
+
+def test_temperature_zero_removes_take_to_take_variety(trained):
+    den = trained[0]
+    feats = synthetic_clip(306).features
+    f = torch_denoise(den)
+    cold = StreamConfig(hop=6, overlap=2, steps=4, temperature=0.0)
+    a = generate(f, den.config, feats, cold, seed=1)
+    b = generate(f, den.config, feats, cold, seed=2)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    warm = StreamConfig(hop=6, overlap=2, steps=4)
+    assert not np.allclose(generate(f, den.config, feats, warm, seed=1),
+                           generate(f, den.config, feats, warm, seed=2))
+
+
+def test_aperture_loss_measures_lip_opening_errors():
+    from vasa_bridge.model.train import _aperture_loss
+    cfg = tiny_config()
+    extra = _aperture_loss(cfg, 1.0)
+    x0 = torch.zeros(2, 3, 58)
+    assert float(extra(x0, x0).sum()) == 0.0
+    out = x0.clone()
+    out[:, :, JAW_OPEN] = 0.1  # a raw 0.1 (std 1 in this config) wider than the target
+    assert float(extra(out, x0).mean()) == pytest.approx(1.0)
+    out[:, :, INDEX["mouthClose"]] = 0.1  # ... and closed by mouthClose: same aperture
+    assert float(extra(out, x0).mean()) == pytest.approx(0.0)
+
+
+def test_config_validation():
+    with pytest.raises(ModelError, match="divisible"):
+        ModelConfig(width=30, heads=4)
+    with pytest.raises(ModelError, match="unknown fields"):
+        ModelConfig.from_dict({"width": 64, "colour": "red"})
+    assert ModelConfig().audio_dim == FeatureConfig().dim  # derived, not typed twice
+    cfg = tiny_config()
+    assert ModelConfig.from_json(cfg.to_json()) == cfg
+    with pytest.raises(ModelError, match="exceeds the model's max_window"):
+        MotionStream(None, cfg, StreamConfig(hop=8, overlap=4))
+    with pytest.raises(ModelError, match="emotion"):
+        Steering("bored")
+    with pytest.raises(ModelError, match="gaze"):
+        Steering(gaze=(2.0, 0.0))
+
+
+def test_missing_checkpoint_is_refused(tmp_path):
+    with pytest.raises(ModelError, match="no checkpoint"):
+        load_checkpoint(tmp_path)
+
+
+def test_expression_overlay():
+    m = np.zeros((3, 58), np.float32)
+    h = apply_expression(m, "happy")
+    assert (h[:, SMILE] > 0.4).all() and h[:, :52].max() <= 1.0
+    assert set(EMOTIONS) == {"neutral", "happy", "sad", "angry", "surprised"}
+    assert LIVE.lookahead_ms(ModelConfig()) == 80.0

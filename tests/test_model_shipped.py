@@ -1,0 +1,127 @@
+"""The trained model shipped in vasa_bridge/assets/model/: loads alone, bakes any speech file
+without torch, and responds to its conditions (emotion, gaze, intensity) the intended way."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vasa_bridge.errors import AudioError, ModelError
+from vasa_bridge.model.config import gaze_of, head_speed
+from vasa_bridge.model.onnx_runtime import OnnxDenoiser, default_model_path
+from vasa_bridge.motion.names import INDEX
+
+pytest.importorskip("onnxruntime")
+pytestmark = pytest.mark.skipif(not default_model_path().is_file(),
+                                reason="no shipped model in vasa_bridge/assets/model/")
+
+SR = 16000
+SMILE = [INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]
+
+
+def speechlike(seconds=6.0, sr=SR, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = 130 + 25 * np.sin(2 * np.pi * 0.5 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    voiced = sum(np.sin(k * phase) * np.exp(-k / 6) for k in range(1, 20))
+    syll = np.clip(np.sin(2 * np.pi * 3.5 * t), 0, None) ** 0.7
+    pauses = (np.sin(2 * np.pi * 0.25 * t) > -0.6)
+    noise = 0.003 * rng.standard_normal(t.size)
+    return (0.25 * syll * pauses * voiced / 3 + noise).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def den():
+    return OnnxDenoiser()
+
+
+def bake(den, audio, **steer):
+    from vasa_bridge.model.bake import BakeConfig, bake_audio
+    from vasa_bridge.model.streaming import Steering
+    return bake_audio(audio, SR, BakeConfig(steering=Steering(**steer)), den)
+
+
+def test_shipped_model_is_small_and_self_describing(den):
+    assert default_model_path().stat().st_size <= 25e6
+    assert den.config.audio_dim == den.config.features.dim
+    assert den.config.motion_std != (1.0,) * 58  # statistics came from the corpus
+
+
+def test_bake_track_shape_and_range(den):
+    audio = speechlike(4.02)
+    track = bake(den, audio)
+    assert len(track) == int(np.ceil(4.02 * 25)) and track.fps == 25
+    assert track.blendshapes.min() >= 0 and track.blendshapes.max() <= 1
+    assert np.abs(track.head_rotation).max() < 45
+    assert track.audio is not None and track.sample_rate == SR
+
+
+def test_jaw_follows_the_syllables(den):
+    audio = speechlike(8.0)
+    track = bake(den, audio)
+    hop = SR // 25
+    n = len(track)
+    frames = np.pad(audio, (0, n * hop - len(audio)))[: n * hop].reshape(n, hop)
+    loud = np.sqrt((frames ** 2).mean(axis=1))
+    r = np.corrcoef(track.blendshapes[:, INDEX["jawOpen"]], loud)[0, 1]
+    assert r > 0.5
+
+
+def test_happy_raises_smile(den):
+    audio = speechlike(5.0, seed=1)
+    neutral = bake(den, audio, emotion="neutral").blendshapes[:, SMILE].mean()
+    happy = bake(den, audio, emotion="happy").blendshapes[:, SMILE].mean()
+    assert happy > neutral + 0.1
+
+
+def test_gaze_follows_its_condition(den):
+    audio = speechlike(5.0, seed=2)
+    right = gaze_of(bake(den, audio, gaze=(0.5, 0.0)).blendshapes).mean(0)
+    left = gaze_of(bake(den, audio, gaze=(-0.5, 0.0)).blendshapes).mean(0)
+    assert right[0] > left[0] + 0.3
+
+
+def test_intensity_scales_head_motion(den):
+    audio = speechlike(8.0, seed=3)
+    still = bake(den, audio, intensity=0.3).head_rotation
+    lively = bake(den, audio, intensity=2.5).head_rotation
+    assert head_speed(lively, 25) > 1.3 * head_speed(still, 25)
+
+
+def test_seeds_vary_head_motion(den):
+    from vasa_bridge.model.bake import BakeConfig, bake_audio
+    audio = speechlike(6.0, seed=4)
+    a = bake_audio(audio, SR, BakeConfig(seed=1), den).head_rotation
+    b = bake_audio(audio, SR, BakeConfig(seed=2), den).head_rotation
+    assert np.abs(a - b).mean() > 0.05
+
+
+def test_bake_cli_reads_files_at_any_rate_without_torch(tmp_path):
+    import soundfile as sf
+    from scipy.signal import resample_poly
+    stereo = resample_poly(speechlike(3.0), 441, 160).astype(np.float32)
+    wav = tmp_path / "speech.flac"
+    sf.write(str(wav), np.stack([stereo, stereo * 0.5], 1), 44100)
+    out = tmp_path / "track.json"
+    code = ("import sys; from vasa_bridge.model.cli import main; "
+            f"rc = main(['bake', '--audio', {str(wav)!r}, '-o', {str(out)!r}, '--seed', '3']); "
+            "assert 'torch' not in sys.modules, 'bake imported torch'; sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    from vasa_bridge.motion.io import load
+    track = load(out)
+    assert len(track) == 75
+
+
+def test_bake_refuses_bad_audio(den, tmp_path):
+    with pytest.raises(AudioError, match="empty"):
+        bake(den, np.zeros(0, np.float32))
+    with pytest.raises(AudioError, match="non-finite"):
+        bake(den, np.array([0.0, np.nan] * 100, np.float32))
+    silent = bake(den, np.zeros(SR * 2, np.float32))  # silence is valid: a closed, resting mouth
+    assert silent.blendshapes[:, INDEX["jawOpen"]].mean() < 0.15
+    with pytest.raises(ModelError, match="no model"):
+        OnnxDenoiser(tmp_path / "missing.onnx")

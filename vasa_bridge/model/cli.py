@@ -1,0 +1,182 @@
+"""Subcommands of the motion model: train, export, bake, eval. Wired into `vasa_bridge/cli.py`
+with `model_cli.add_cli(sub)`. Each validates, prints its resolved config, calls one function."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+
+def _show(name: str, config) -> None:
+    fields = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
+    print(f"[{name}] " + json.dumps(fields, default=str), file=sys.stderr, flush=True)
+
+
+def _gaze(text: str) -> tuple:
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"gaze {text!r}: expected X,Y such as 0.3,-0.1")
+    return (x, y)
+
+
+def _guidance(items) -> tuple:
+    out = []
+    for item in items or ():
+        name, _, value = item.partition("=")
+        try:
+            out.append((name, float(value)))
+        except ValueError:
+            raise SystemExit(f"--guidance {item!r}: expected NAME=SCALE such as emotion=2")
+    return tuple(out)
+
+
+def cmd_train(args) -> int:
+    from .config import ModelConfig
+    from .train import TrainConfig, load_corpus, train
+
+    model = ModelConfig(layers=args.layers, width=args.width, heads=args.heads,
+                        context=args.context, max_window=args.window)
+    tc = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr,
+                     max_minutes=args.minutes or 0.0, threads=args.threads, device=args.device,
+                     seed=args.seed, eval_every=args.eval_every, closure=args.closure,
+                     short_windows=args.short_windows)
+    _show("train", {"data": args.data, "out": args.out, "train": dataclasses.asdict(tc),
+                    "model": model.as_dict() | {"motion_mean": "(from data)",
+                                                "motion_std": "(from data)"}})
+    train_clips = load_corpus(args.data, "train", model, args.limit, progress=True)
+    val_clips = load_corpus(args.data, "validation", model, args.limit, progress=True)
+    result = train(train_clips, val_clips, model, tc, args.out, resume=not args.restart)
+    print(f"[train] done: {result['steps']} steps, checkpoint {result['checkpoint']}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export_run
+    _show("export", {"run": args.run, "out": args.output, "tolerance": args.tolerance})
+    info = export_run(args.run, args.output, args.tolerance)
+    print(f"[export] {info['path']}: {info['bytes'] / 1e6:.2f} MB, step {info['step']}, "
+          f"ONNX vs torch max |diff| {info['max_abs_diff']:.2e}", file=sys.stderr)
+    return 0
+
+
+def cmd_bake(args) -> int:
+    from .bake import BakeConfig, bake_file
+    from .streaming import Steering, StreamConfig
+
+    config = BakeConfig(model=args.model,
+                        stream=StreamConfig(hop=args.hop, overlap=args.overlap, steps=args.steps,
+                                            sampler=args.sampler,
+                                            guidance=_guidance(args.guidance)),
+                        steering=Steering(emotion=args.emotion, gaze=args.gaze,
+                                          intensity=args.intensity),
+                        seed=args.seed, threads=args.threads)
+    _show("bake", {"audio": args.audio, "out": args.output, **dataclasses.asdict(config)})
+    track = bake_file(args.audio, args.output, config)
+    print(f"[bake] {args.output}: {len(track)} frames at {track.fps:g} fps "
+          f"({len(track) / track.fps:.2f} s)", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import EvalConfig, evaluate, format_table
+    from .streaming import OFFLINE
+    OFFLINE_GUIDANCE = OFFLINE.guidance
+    config = EvalConfig(data=args.data, model=args.model, split=args.split, limit=args.limit,
+                        seeds=args.seeds, steps=args.steps,
+                        guidance=_guidance(args.guidance) or OFFLINE_GUIDANCE)
+    _show("eval", config)
+    result = evaluate(config)
+    print(format_table(result))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=1)
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """Register train, export, bake and eval on an argparse subparsers object."""
+    from .config import EMOTIONS, ModelConfig
+    from .sampling import SAMPLERS
+    from .streaming import OFFLINE
+    d = ModelConfig()
+
+    t = subparsers.add_parser("train", help="train the audio-to-motion model on a dataset")
+    t.add_argument("--data", required=True, help="dataset folder (vasa-bridge dataset synth)")
+    t.add_argument("--out", required=True, help="run folder (checkpoint.pt, config, history)")
+    t.add_argument("--steps", type=int, default=3000)
+    t.add_argument("--batch", type=int, default=64)
+    t.add_argument("--lr", type=float, default=6e-4)
+    t.add_argument("--minutes", type=float, help="stop and checkpoint after this wall time")
+    t.add_argument("--layers", type=int, default=d.layers)
+    t.add_argument("--width", type=int, default=d.width)
+    t.add_argument("--heads", type=int, default=d.heads)
+    t.add_argument("--context", type=int, default=d.context, help="frames of previous motion")
+    t.add_argument("--window", type=int, default=d.max_window, help="longest window, frames")
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--device", default="cpu", help="cpu or cuda")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--eval-every", type=int, default=250)
+    t.add_argument("--short-windows", type=float, default=0.0,
+                   help="share of batches with 1-3 frame windows (live streaming)")
+    t.add_argument("--closure", type=float, default=0.0,
+                   help="weight of the lip-aperture loss (/p b m/ closures)")
+    t.add_argument("--limit", type=int, help="use only the first N clips of each split")
+    t.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    t.set_defaults(func=cmd_train)
+
+    e = subparsers.add_parser("export", help="export a trained run to ONNX (config inside)")
+    e.add_argument("run", help="run folder or checkpoint.pt")
+    e.add_argument("-o", "--output", required=True, help="model.onnx")
+    e.add_argument("--tolerance", type=float, default=1e-3,
+                   help="max |ONNX - torch| accepted (default 1e-3)")
+    e.set_defaults(func=cmd_export)
+
+    b = subparsers.add_parser("bake", help="speech file -> motion track (ONNX Runtime)")
+    b.add_argument("--audio", required=True, help="WAV, FLAC, OGG or MP3, any rate")
+    b.add_argument("-o", "--output", required=True, help="TRACK.npz|.json|.csv")
+    b.add_argument("--model", help="model.onnx (default: the shipped model)")
+    b.add_argument("--emotion", default="neutral", choices=EMOTIONS)
+    b.add_argument("--gaze", type=_gaze, help="X,Y in [-1,1]: x to the viewer's right, y up")
+    b.add_argument("--intensity", type=float, help="head motion, 1 = average, 0 = still")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--steps", type=int, default=OFFLINE.steps)
+    b.add_argument("--sampler", default=OFFLINE.sampler, choices=sorted(SAMPLERS))
+    b.add_argument("--hop", type=int, default=OFFLINE.hop, help="frames per window")
+    b.add_argument("--overlap", type=int, default=OFFLINE.overlap, help="cross-faded frames")
+    b.add_argument("--guidance", nargs="*", metavar="NAME=SCALE",
+                   help="per-condition guidance, e.g. emotion=2 gaze=1.5")
+    b.add_argument("--threads", type=int, default=1)
+    b.set_defaults(func=cmd_bake)
+
+    v = subparsers.add_parser("eval", help="lip, head and blink metrics on held-out voices")
+    v.add_argument("--data", required=True, help="dataset folder")
+    v.add_argument("--model", help="model.onnx (default: the shipped model)")
+    v.add_argument("--split", default="validation")
+    v.add_argument("--limit", type=int, default=40, help="clips to evaluate")
+    v.add_argument("--seeds", type=int, default=3, help="seeds per clip (head spread)")
+    v.add_argument("--steps", type=int, default=OFFLINE.steps)
+    v.add_argument("--guidance", nargs="*", metavar="NAME=SCALE",
+                   help="per-condition guidance (default: as bake)")
+    v.add_argument("--json", help="also write the numbers here")
+    v.set_defaults(func=cmd_eval)
+
+
+def main(argv=None) -> int:
+    """`python -m vasa_bridge.model.cli COMMAND ...`: the same subcommands without the main CLI."""
+    from ..errors import VasaError
+    p = argparse.ArgumentParser(prog="vasa-bridge")
+    add_cli(p.add_subparsers(dest="command", required=True))
+    args = p.parse_args(argv)
+    try:
+        return args.func(args)
+    except VasaError as exc:
+        print(f"vasa-bridge {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

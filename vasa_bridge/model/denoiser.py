@@ -1,0 +1,86 @@
+"""EDM preconditioning around the network, and the training loss beside it.
+
+Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative Models", table 1:
+
+    D(x; sigma) = c_skip(sigma) x + c_out(sigma) F(c_in(sigma) x; c_noise(sigma))
+    c_skip = sd^2 / (sigma^2 + sd^2)   c_out = sigma sd / sqrt(sigma^2 + sd^2)
+    c_in = 1 / sqrt(sigma^2 + sd^2)    c_noise = ln(sigma) / 4
+
+D estimates the clean motion (as VASA-1's model does). The slow dimensions (`config.ANCHORED`) are
+denoised relative to the last context frame a: D(x) = a + D'(x - a), a = 0 without context. Loss: lambda(sigma) |D - x0|^2 with
+lambda = (sigma^2 + sd^2) / (sigma sd)^2 and ln(sigma) ~ N(p_mean, p_std^2).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .conditions import Conditions
+from .config import ANCHORED
+from .model import KEEP_CONTEXT, MotionTransformer
+
+
+class Denoiser(nn.Module):
+    """D(x, sigma, conditions) -> clean motion estimate, all (B, N, 58) normalised."""
+
+    def __init__(self, net: MotionTransformer):
+        super().__init__()
+        self.net = net
+        self.config = net.config
+        self.sigma_data = float(net.config.diffusion.sigma_data)
+        mask = torch.zeros(net.config.motion_dim)
+        mask[list(ANCHORED)] = 1.0
+        self.register_buffer("anchor_mask", mask, persistent=False)
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, audio, context, emotion, gaze,
+                intensity, keep) -> torch.Tensor:
+        sd = self.sigma_data
+        anchor = context[:, -1:, :] * keep[:, KEEP_CONTEXT, None, None] * self.anchor_mask  # (B,1,58)
+        x = x - anchor
+        s = sigma.to(x.dtype).reshape(-1, 1, 1)  # (B, 1, 1)
+        c_skip = sd ** 2 / (s ** 2 + sd ** 2)
+        c_out = s * sd / (s ** 2 + sd ** 2).sqrt()
+        c_in = 1 / (s ** 2 + sd ** 2).sqrt()
+        c_noise = sigma.to(x.dtype).reshape(-1).log() / 4
+        f = self.net(c_in * x, c_noise, audio, context, emotion, gaze, intensity, keep)
+        if self.config.diffusion.prediction == "x0":
+            return anchor + f
+        return anchor + c_skip * x + c_out * f
+
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Conditions) -> torch.Tensor:
+        return self(x, sigma, *cond.as_tuple())
+
+
+def edm_loss(denoiser: Denoiser, x0: torch.Tensor, cond: Conditions,
+             generator: torch.Generator | None = None,
+             weights: torch.Tensor | None = None, velocity: float = 0.0,
+             extra=None) -> torch.Tensor:
+    """Mean EDM loss of a batch of clean windows x0 (B, N, 58); `weights` (58,) per dimension.
+
+    `velocity` adds the same weighted error on frame-to-frame differences: per-frame errors that
+    are independent across frames (jitter) cost twice as much as a smooth offset. `extra(out, x0)`
+    returns a further per-frame error (B, N), weighted like the rest."""
+    d = denoiser.config.diffusion
+    b = x0.shape[0]
+    ln_sigma = torch.randn(b, generator=generator, device=x0.device) * d.p_std + d.p_mean
+    sigma = ln_sigma.exp()  # (B,)
+    noise = torch.randn(x0.shape, generator=generator, device=x0.device) * sigma[:, None, None]
+    out = denoiser.denoise(x0 + noise, sigma, cond)
+    sd = d.sigma_data
+    if d.prediction == "x0":
+        lam = torch.ones_like(sigma)  # plain x0 regression, as MDM; EDM's weight would be 1/sigma^2
+    else:
+        lam = (sigma ** 2 + sd ** 2) / (sigma * sd) ** 2  # (B,)
+    err = (out - x0) ** 2  # (B, N, 58)
+    if weights is not None:
+        err = err * weights
+    loss = (lam[:, None, None] * err).mean()
+    if velocity and x0.shape[1] > 1:
+        verr = (out.diff(dim=1) - x0.diff(dim=1)) ** 2  # (B, N-1, 58)
+        if weights is not None:
+            verr = verr * weights
+        loss = loss + velocity * (lam[:, None, None] * verr).mean()
+    if extra is not None:
+        loss = loss + (lam[:, None] * extra(out, x0)).mean()
+    return loss

@@ -1,0 +1,218 @@
+"""`vasa-bridge eval --data DIR`: the model against the viseme teacher on held-out voices, with two
+baselines measured in the same run (mouth from loudness, as PNGTuber apps do; the teacher itself).
+
+Lips: jawOpen correlation with the teacher; mouth-shape error (mean |difference| over the jaw and
+lip shapes) per viseme class, averaged over classes; closure rate on /p b m/ (lip aperture
+jawOpen - mouthClose below `closure_threshold` somewhere in the segment, widened by `closure_slack`
+for the lips' lead); audio-motion offset: the lag maximising the cross-correlation of jawOpen with
+the teacher's (positive = later than the teacher), and with the audio's loudness.
+Head: mean angular speed (VASA-1's Delta P on Euler angles), spread of the rotation across seeds
+(mean over frames of the std across seeds), and each clip's rotation std (the teacher's range).
+Blinks: rising crossings of 0.5 by the mean eyeBlink, per minute.
+
+Generation runs through ONNX Runtime (the serving path), no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..audio.features import FeatureConfig, extract, prepare_audio
+from ..motion.names import INDEX
+from .config import pack_motion, unpack_motion
+from .onnx_runtime import OnnxDenoiser
+from .streaming import OFFLINE, Steering, StreamConfig, generate
+
+JAW, CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
+BLINK = [INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]]
+MOUTH_COLS = [i for n, i in INDEX.items() if n.startswith(("jaw", "mouth"))]
+MAX_LAG = 8  # frames searched either way for the offset (320 ms at 25 fps)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    data: str  # dataset folder
+    model: str | None = None  # .onnx; None = the shipped model
+    split: str = "validation"  # held-out speakers
+    limit: int = 40  # clips
+    seeds: int = 3  # generations per clip (head spread across seeds)
+    steps: int = OFFLINE.steps  # sampler steps
+    guidance: tuple = OFFLINE.guidance  # ((condition, scale), ...) as in StreamConfig
+    closure_threshold: float = 0.1  # lip aperture (jawOpen - mouthClose) counted as closed
+    closure_slack: float = 0.08  # s: widen each /p b m/ segment by this on both sides
+    threads: int = 1
+
+
+def _aperture(shapes: np.ndarray) -> np.ndarray:
+    return shapes[:, JAW] - shapes[:, CLOSE]
+
+
+def _loudness(audio: np.ndarray, fc: FeatureConfig, n: int) -> np.ndarray:
+    """RMS level in dB per motion frame (the frame's own hop)."""
+    hop = fc.hop_samples
+    a = np.pad(audio, (0, max(0, n * hop - len(audio))))[:n * hop].reshape(n, hop)
+    return 20 * np.log10(np.sqrt((a.astype(np.float64) ** 2).mean(axis=1)) + 1e-6)
+
+
+def _lag(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross-correlation of (a, b) for lags -MAX_LAG..MAX_LAG; lag > 0: a is later than b."""
+    a = (a - a.mean()) / (a.std() + 1e-9)
+    b = (b - b.mean()) / (b.std() + 1e-9)
+    n = len(a)
+    out = np.zeros(2 * MAX_LAG + 1)
+    for k, lag in enumerate(range(-MAX_LAG, MAX_LAG + 1)):
+        if lag >= 0:
+            out[k] = (a[lag:] * b[:n - lag]).mean() if n > lag else 0
+        else:
+            out[k] = (a[:n + lag] * b[-lag:]).mean() if n > -lag else 0
+    return out
+
+
+def _blinks(shapes: np.ndarray) -> int:
+    b = shapes[:, BLINK].mean(axis=1) > 0.5
+    return int(np.count_nonzero(b[1:] & ~b[:-1]))
+
+
+class _Acc:
+    """Accumulates one row of the table (a model, a baseline or the teacher)."""
+
+    def __init__(self):
+        self.jaw, self.jaw_ref = [], []
+        self.vis_err: dict[str, list] = {}
+        self.closures = [0, 0]
+        self.xcorr_teacher = np.zeros(2 * MAX_LAG + 1)
+        self.xcorr_audio = np.zeros(2 * MAX_LAG + 1)
+        self.speed, self.rot_std, self.spread = [], [], []
+        self.blinks, self.minutes = 0, 0.0
+
+    def add(self, shapes, rot, teacher_shapes, loud, segments, fps, seeds_rot=None):
+        n = min(len(shapes), len(teacher_shapes))
+        shapes, ts = shapes[:n], teacher_shapes[:n]
+        rot = None if rot is None else rot[:n]
+        self.jaw.append(shapes[:, JAW])
+        self.jaw_ref.append(ts[:, JAW])
+        times = np.arange(n) / fps
+        for vis, s, e in segments:
+            sel = (times >= s) & (times < e)
+            if sel.any():
+                err = np.abs(shapes[sel][:, MOUTH_COLS] - ts[sel][:, MOUTH_COLS]).mean()
+                self.vis_err.setdefault(vis, []).append(err)
+        ap = _aperture(shapes)
+        for vis, s, e in segments:
+            if vis != "PP":
+                continue
+            sel = (times >= s - 0.08) & (times <= e + 0.08)
+            if sel.any():
+                self.closures[1] += 1
+                self.closures[0] += int(ap[sel].min() < self._threshold)
+        if n > 2 * MAX_LAG:
+            self.xcorr_teacher += _lag(shapes[:, JAW], ts[:, JAW]) * n
+            self.xcorr_audio += _lag(shapes[:, JAW], loud[:n]) * n
+        if rot is not None:
+            self.speed.append(np.linalg.norm(np.diff(rot, axis=0), axis=1).mean() * fps)
+            self.rot_std.append(rot.std(axis=0).mean())
+        if seeds_rot is not None and len(seeds_rot) > 1:
+            m = min(len(r) for r in seeds_rot)
+            self.spread.append(np.stack([r[:m] for r in seeds_rot]).std(axis=0).mean())
+        self.blinks += _blinks(shapes)
+        self.minutes += n / fps / 60
+
+    _threshold = 0.1
+
+    def result(self, fps: float) -> dict:
+        jaw, ref = np.concatenate(self.jaw), np.concatenate(self.jaw_ref)
+        lags = np.arange(-MAX_LAG, MAX_LAG + 1) * 1000 / fps
+        per_class = {k: float(np.mean(v)) for k, v in sorted(self.vis_err.items())}
+        return {
+            "jaw_r": float(np.corrcoef(jaw, ref)[0, 1]) if jaw.std() > 0 else 0.0,
+            "mouth_mae": float(np.mean(list(per_class.values()))) if per_class else None,
+            "mouth_mae_per_viseme": per_class,
+            "closure_rate": self.closures[0] / max(self.closures[1], 1),
+            "closures": self.closures,
+            "offset_vs_teacher_ms": float(lags[np.argmax(self.xcorr_teacher)]),
+            "offset_vs_audio_ms": float(lags[np.argmax(self.xcorr_audio)]),
+            "head_speed_deg_s": float(np.mean(self.speed)) if self.speed else None,
+            "head_rot_std_deg": float(np.mean(self.rot_std)) if self.rot_std else None,
+            "head_spread_seeds_deg": float(np.mean(self.spread)) if self.spread else None,
+            "blinks_per_min": self.blinks / max(self.minutes, 1e-9),
+        }
+
+
+def _segments(timeline) -> list[tuple[str, float, float]]:
+    from ..data.teacher import viseme_segments
+    from ..data.visemes import VISEMES
+    vis, starts, ends = viseme_segments(timeline)
+    return [(VISEMES[v], float(s), float(e)) for v, s, e in zip(vis, starts, ends)]
+
+
+def evaluate(config: EvalConfig, progress: bool = True) -> dict:
+    from ..data.dataset import open_dataset
+
+    den = OnnxDenoiser(config.model, threads=config.threads)
+    fc = den.config.features
+    fps = fc.fps
+    ds = open_dataset(config.data, config.split)
+    n = min(config.limit, len(ds))
+    rows = {"model": _Acc(), "loudness": _Acc(), "teacher": _Acc()}
+    for acc in rows.values():
+        acc._threshold = config.closure_threshold
+    stream = StreamConfig(hop=OFFLINE.hop, overlap=OFFLINE.overlap, steps=config.steps,
+                          guidance=tuple(config.guidance))
+    loud_all, jaw_all, items = [], [], []
+    it = range(n)
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, desc="eval", leave=False)
+    for i in it:
+        clip = ds[i]
+        audio = prepare_audio(clip.audio, clip.sample_rate, fc)
+        feats = extract(audio, fc.sample_rate, fc)
+        t = clip.motion
+        teacher = pack_motion(t.blendshapes, t.head_rotation, t.head_translation)
+        m = min(len(feats), len(teacher))
+        loud = _loudness(audio, fc, m)
+        segs = _segments(clip.phonemes)
+        gens = [unpack_motion(generate(den, den.config, feats, stream, Steering("neutral"),
+                                       seed=s)[:m]) for s in range(config.seeds)]
+        rows["model"].add(gens[0][0], gens[0][1], teacher[:m, :52], loud, segs, fps,
+                          [g[1] for g in gens])
+        rows["teacher"].add(teacher[:m, :52], teacher[:m, 52:55], teacher[:m, :52], loud, segs,
+                            fps)
+        loud_all.append(loud)
+        jaw_all.append(teacher[:m, JAW])
+        items.append((teacher[:m, :52], loud, segs))
+    # loudness -> jaw, the linear map fitted on these very clips (a generous baseline)
+    x, y = np.concatenate(loud_all), np.concatenate(jaw_all)
+    x = np.clip(x, -70, 0)
+    a, b = np.polyfit(x, y, 1)
+    for ts, loud, segs in items:
+        shapes = np.zeros_like(ts)
+        shapes[:, JAW] = np.clip(a * np.clip(loud, -70, 0) + b, 0, 1)
+        rows["loudness"].add(shapes, None, ts, loud, segs, fps)
+    return {"config": asdict(config), "clips": n, "fps": fps,
+            "rows": {k: v.result(fps) for k, v in rows.items()}}
+
+
+COLUMNS = [("jaw_r", "jawOpen r", "{:.3f}"), ("mouth_mae", "mouth MAE", "{:.3f}"),
+           ("closure_rate", "closure /p b m/", "{:.1%}"),
+           ("offset_vs_teacher_ms", "offset vs teacher ms", "{:+.0f}"),
+           ("offset_vs_audio_ms", "offset vs audio ms", "{:+.0f}"),
+           ("head_speed_deg_s", "head speed deg/s", "{:.2f}"),
+           ("head_rot_std_deg", "head std deg", "{:.2f}"),
+           ("head_spread_seeds_deg", "seed spread deg", "{:.2f}"),
+           ("blinks_per_min", "blinks/min", "{:.1f}")]
+
+
+def format_table(result: dict) -> str:
+    head = ["row"] + [c[1] for c in COLUMNS]
+    lines = [head]
+    for name, r in result["rows"].items():
+        lines.append([name] + ["-" if r.get(k) is None else f.format(r[k]) for k, _, f in COLUMNS])
+    widths = [max(len(l[i]) for l in lines) for i in range(len(head))]
+    out = [" | ".join(c.rjust(w) for c, w in zip(l, widths)) for l in lines]
+    out.insert(1, "-+-".join("-" * w for w in widths))
+    return (f"{result['clips']} held-out clips ({result['config']['split']}), "
+            f"{result['config']['seeds']} seeds, {result['config']['steps']} steps\n"
+            + "\n".join(out))
