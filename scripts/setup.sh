@@ -13,6 +13,8 @@ if [ "$WITH_TESTS" = 1 ]; then
   APT_PACKAGES="$APT_PACKAGES pulseaudio pulseaudio-utils libasound2-plugins"
   # The speech corpus's second engine (vasa_bridge/data): festival with two voices.
   APT_PACKAGES="$APT_PACKAGES festival festvox-kallpc16k festvox-us-slt-hts"
+  # The web panel's browser tests drive Debian's Chromium headless.
+  APT_PACKAGES="$APT_PACKAGES chromium"
 fi
 if command -v apt-get >/dev/null 2>&1; then
   SUDO=""

@@ -104,7 +104,7 @@ def test_control_drives_a_running_runtime(endpoint, renderer_state, tmp_path):
         try:
             with ControlServer(rt, ControlConfig(endpoint=control_ep,
                                                  portrait_dirs=(tmp_path,))), \
-                    ControlClient(control_ep) as client:
+                    ControlClient(control_ep, timeout_ms=20000) as client:  # loaded CI
                 assert collect(sub, lambda g: any(m.kind == "frame" for m in g))
                 status = client.call("status")
                 assert status["streams"] == ["default"] and status["portrait"] is True

@@ -181,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cli.add_cli(sub)
     render_cli.add_cli(sub)
     provenance_cli.add_cli(sub)
+    from .web import cli as web_cli
+    web_cli.add_cli(sub)
     data_cli.add_cli(sub)
     from .model import cli as model_cli
     model_cli.add_cli(sub)

@@ -179,6 +179,9 @@ class Runtime:
                           "audio_samples": s.audio_samples},
             "cpu": round(cpu, 3), "conditions": dict(self._conditions),
             "portrait": self._portrait is not None,
+            "provenance": {"watermark": str(getattr(self.stamp, "payload", "")) or None,
+                           "label": bool(getattr(getattr(self.stamp, "config", None), "label",
+                                                 False))},
         }
 
     def set(self, emotion: str | None = None, gaze: list | None = None,

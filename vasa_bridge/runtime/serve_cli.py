@@ -62,6 +62,8 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     from . import outputs
     control_options(p)
     outputs.add_cli_options(p)
+    from ..web.cli import add_serve_options
+    add_serve_options(p)
     p.set_defaults(func=run)
     return p
 
@@ -134,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
             if args.control != "none":
                 control = ControlServer(runtime, config_from_args(args, args.control,
                                                                   args.insecure))
+            from ..web.cli import start_from_serve_args
+            web = start_from_serve_args(args, pub.endpoint,
+                                        control.endpoint if control else None, runtime=runtime)
             try:
                 source = args.audio or (f"microphone {main_source.device_name}" if args.mic
                                         is not None else "control-channel clips (speak)")
@@ -144,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
                       file=sys.stderr, flush=True)
                 _run_with_status(runtime, stop)
             finally:
+                if web is not None:
+                    web.close()
                 if control is not None:
                     control.close()
                 if inlet is not None:

@@ -494,6 +494,8 @@ class ControlClient:
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.REQ_RELAXED, 1)
         self._sock.setsockopt(zmq.REQ_CORRELATE, 1)
+        # After a refused CURVE handshake nothing ever connects: a send must not wait forever.
+        self._sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
         self._monitor = None
         if curve is not None:
             secure_client(self._sock, curve)
@@ -519,7 +521,12 @@ class ControlClient:
 
     def request(self, req: dict) -> dict:
         """Send one raw request map; return the raw reply map."""
-        self._sock.send(_pack(req))
+        try:
+            self._sock.send(_pack(req))
+        except zmq.Again:
+            raise ControlError(f"could not send to {self.endpoint} within {self.timeout_ms} ms: "
+                               f"is vasa-bridge running there, and does it accept this client?") \
+                from None
         if not self._sock.poll(self.timeout_ms):
             refused = self._handshake_failure()
             if refused:

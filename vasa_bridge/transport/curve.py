@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
+import zmq.utils.z85  # not imported by `import zmq`
 
 from ..errors import ConfigError
 
