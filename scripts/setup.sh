@@ -8,6 +8,14 @@ WITH_TESTS=0
 [ "${1:-}" = "--test" ] && WITH_TESTS=1
 
 APT_PACKAGES="libportaudio2"
+# Tests also use a real, paced capture device: a PulseAudio null sink.
+if [ "$WITH_TESTS" = 1 ]; then
+  APT_PACKAGES="$APT_PACKAGES pulseaudio pulseaudio-utils libasound2-plugins"
+  # The speech corpus's second engine (vasa_bridge/data): festival with two voices.
+  APT_PACKAGES="$APT_PACKAGES festival festvox-kallpc16k festvox-us-slt-hts"
+  # The web panel's browser tests drive Debian's Chromium headless.
+  APT_PACKAGES="$APT_PACKAGES chromium"
+fi
 if command -v apt-get >/dev/null 2>&1; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -27,14 +35,21 @@ if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating .venv with $($PYTHON --version)"
   "$PYTHON" -m venv .venv
 fi
-PIP=".venv/bin/python -m pip"
-$PIP install -q --upgrade pip setuptools wheel
+LOG=.venv/pip.log
+pip_install() {  # quiet unless it fails; the full log stays in .venv/pip.log
+  .venv/bin/python -m pip install -q "$@" >>"$LOG" 2>&1 || {
+    echo "[setup] pip install $* failed; the end of $LOG:"; tail -n 40 "$LOG"; exit 1; }
+}
+: >"$LOG"
+pip_install --upgrade pip setuptools wheel
 if [ "$WITH_TESTS" = 1 ]; then
   # Torch first, pinned to the CPU build: anything that depends on torch then finds it instead of
   # pulling a multi-GB CUDA build.
-  $PIP install -q "torch==2.13.0"
-  $PIP install -q -e ".[test]"
+  echo "[setup] pip install torch==2.13.0 (CPU), then the package with its test extras"
+  pip_install "torch==2.13.0"
+  pip_install -e ".[test]"
 else
-  $PIP install -q -e .
+  echo "[setup] pip install the package"
+  pip_install -e .
 fi
 echo "[setup] ready: $(.venv/bin/vasa-bridge --version)"

@@ -10,10 +10,11 @@ log=$(mktemp)
 .venv/bin/python -m pytest -q -p no:cacheprovider 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 [ "$rc" = 0 ] || status=1
-last=$(grep -E '[0-9]+ (passed|failed)' "$log" | tail -n 1)
+last=$(grep -E '[0-9]+ (passed|failed|errors?)' "$log" | grep -E ' in [0-9.]+s' | tail -n 1)
 p=$(echo "$last" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || true)
 f=$(echo "$last" | grep -oE '[0-9]+ (failed|error|errors)' | awk '{s += $1} END {print s + 0}')
 passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+if [ "$rc" != 0 ] && [ "${f:-0}" = 0 ]; then failed=$((failed + 1)); fi  # e.g. no summary line
 
 for suite in unity-package/Tests/ci.sh obs-plugin/ci.sh; do
   [ -f "$suite" ] || continue

@@ -138,7 +138,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vasa-bridge", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="vasa-bridge", description=(
+        "One portrait plus speech becomes a live talking face: ARKit-52 motion, frames and "
+        "audio over ZeroMQ for Unity, OBS and VTuber apps."))
     p.add_argument("--version", action="version", version=f"vasa-bridge {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -171,6 +173,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     doc = sub.add_parser("doctor", help="check what is installed and usable")
     doc.set_defaults(func=cmd_doctor)
+
+    from .data import cli as data_cli
+    from .provenance import cli as provenance_cli
+    from .render import cli as render_cli
+    from .runtime import serve_cli
+    serve_cli.add_cli(sub)
+    render_cli.add_cli(sub)
+    provenance_cli.add_cli(sub)
+    from .web import cli as web_cli
+    web_cli.add_cli(sub)
+    data_cli.add_cli(sub)
+    from .model import cli as model_cli
+    model_cli.add_cli(sub)
+    from .transport import curve as curve_cli
+    curve_cli.add_cli(sub)
     return p
 
 

@@ -53,8 +53,15 @@ def _onnxruntime() -> Check:
     if not ok:
         return Check("ONNX Runtime", False, detail, fix)
     providers = ort.get_available_providers()
-    gpu = "CUDAExecutionProvider" in providers
-    note = "" if gpu else " (CPU only: GPU inference needs onnxruntime-gpu and a CUDA driver)"
+    # onnxruntime-gpu lists CUDA whatever the hardware, and a session silently falls back to the
+    # CPU: the driver library is what tells whether the GPU path can work.
+    driver = ctypes.util.find_library("cuda")
+    if "CUDAExecutionProvider" not in providers:
+        note = " (CPU only: GPU inference needs onnxruntime-gpu and an NVIDIA driver)"
+    elif driver is None:
+        note = " (CUDA provider installed, but no NVIDIA driver found: inference runs on the CPU)"
+    else:
+        note = f" (NVIDIA driver: {driver})"
     return Check("ONNX Runtime", True, f"{detail}: {', '.join(providers)}{note}")
 
 

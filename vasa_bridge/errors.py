@@ -36,6 +36,22 @@ class ConfigError(VasaError, ValueError):
     """A configuration value is out of range or inconsistent."""
 
 
+class ImageReadError(VasaError, ValueError):
+    """A portrait file could not be read or decoded as an image."""
+
+
+class FaceNotFoundError(VasaError, ValueError):
+    """No face was found in a portrait (or the face asked for does not exist)."""
+
+
+class FaceTooSmallError(VasaError, ValueError):
+    """The face in a portrait is too small to animate."""
+
+
+class RenderError(VasaError, ValueError):
+    """A render request is inconsistent (size, state, output format)."""
+
+
 class AudioError(VasaError, ValueError):
     """Audio that cannot be turned into features: empty, non-finite, wrong rate, unreadable file."""
 

@@ -123,7 +123,7 @@ def read_info(root: str | Path) -> dict:
     path = Path(root) / "dataset.json"
     if not path.is_file():
         raise DataError(f"{str(root)!r} is not a dataset: expected {str(path)!r} (made by "
-                        f"'vasa-bridge dataset synth' or 'dataset aligned')")
+                        f"'vasa-bridge dataset synth', 'dataset aligned' or 'dataset video')")
     info = json.loads(path.read_text())
     if info.get("format") != FORMAT or info.get("version") != VERSION:
         raise DataError(f"{str(path)!r} has format {info.get('format')!r} version "

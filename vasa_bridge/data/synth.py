@@ -1,8 +1,11 @@
 """Synthetic corpus generation: text -> engine speech + phoneme timings -> teacher motion ->
 augmented audio -> one clip file.
 
-Clip `i` is a pure function of (config, i): its language, engine, voice, prosody, text, teacher
-seed and augmentation are drawn from `numpy.random.default_rng([seed, i])`. A run makes clips
+Clip `i`'s plan is a pure function of (config, i): its language, engine, voice, prosody, text,
+teacher seed and augmentation are drawn from `numpy.random.default_rng([seed, i])`. festival's
+audio is then exactly reproducible; espeak-ng's is not bit-exact (its wave generator carries
+phase from one utterance to the next: a few samples of length differ), so neither is the motion
+derived from it. A run makes clips
 0, 1, 2, ... until the requested hours are reached, in batches sized from the hours still
 missing; a rerun skips clip files that already exist, so it resumes (and `--hours` can grow).
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,7 +28,7 @@ from .engines import ENGINES, Prosody, Voice, open_engine
 from .teacher import Speaker, TeacherConfig, teach
 from .text import LANGUAGES, make_text
 
-AVERAGE_CLIP_S = 5.0  # planning guess; the real durations decide when to stop
+AVERAGE_CLIP_S = 7.0  # planning guess (measured ~7 s); real durations decide when to stop
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,12 @@ def plan_clip(config: SynthConfig, catalogue, val: set[str], index: int) -> dict
             [e for e in engines if e != "festival"][int(rng.integers(len(engines) - 1))]
     else:
         eng = engines[int(rng.integers(len(engines)))]
-    voices = catalogue[(lang, eng)]
+    # The split is drawn first, then a voice of that split: validation gets its share of the
+    # audio however few speakers it holds.
+    split = "validation" if rng.random() < config.validation_fraction else "train"
+    voices = [v for v in catalogue[(lang, eng)] if (v.speaker in val) == (split == "validation")]
+    if not voices:  # this engine has no speaker on that side
+        voices = catalogue[(lang, eng)]
     voice = voices[int(rng.integers(len(voices)))]
     prosody = Prosody(rate=round(float(rng.uniform(0.8, 1.25)), 3),
                       pitch=round(float(rng.uniform(0.85, 1.2)), 3),
@@ -130,7 +139,7 @@ def plan_clip(config: SynthConfig, catalogue, val: set[str], index: int) -> dict
     return {"index": index, "language": lang, "engine": eng, "voice": asdict(voice),
             "prosody": asdict(prosody), "text": text, "kind": kind,
             "teacher_seed": int(rng.integers(0, 2**31 - 1)), "augmentation": augmentation,
-            "split": "validation" if voice.speaker in val else "train"}
+            "split": "validation" if voice.speaker in val else "train"}  # by voice, always
 
 
 # --- one clip (in a worker) ---------------------------------------------------------------------
@@ -173,6 +182,11 @@ def _worker(args) -> dict:
 # --- the run ------------------------------------------------------------------------------------
 
 
+def _advance(bar, seconds: float) -> None:
+    if bar is not None:  # the last batch may overshoot the target: keep the bar within it
+        bar.update(max(0.0, min(seconds, bar.total - bar.n)))
+
+
 def synth_dataset(config: SynthConfig, progress: bool = True) -> dict:
     """Generate (or resume) a dataset; returns a summary (clips, hours, made, skipped)."""
     out = Path(config.out)
@@ -207,14 +221,17 @@ def synth_dataset(config: SynthConfig, progress: bool = True) -> dict:
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=round(target), desc="dataset synth", smoothing=0.05,
-                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio "
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s audio "
                               "[{elapsed}<{remaining}]")
     pool = None
     if config.workers > 1:
-        pool = mp.get_context("spawn").Pool(config.workers)
+        # spawn, not fork: the parent may hold a festival pipe and espeak's global state. An
+        # executor (not mp.Pool) raises BrokenProcessPool if a worker dies instead of hanging.
+        pool = ProcessPoolExecutor(config.workers, mp_context=mp.get_context("spawn"))
     try:
         while total < target:
-            batch = max(config.workers, math.ceil((target - total) / AVERAGE_CLIP_S))
+            # plan a bit less than the missing audio, so the last batch overshoots little
+            batch = max(config.workers, math.ceil(0.85 * (target - total) / AVERAGE_CLIP_S))
             indices = range(next_index, next_index + batch)
             next_index += batch
             todo = []
@@ -224,21 +241,18 @@ def synth_dataset(config: SynthConfig, progress: bool = True) -> dict:
                     rows[i] = row
                     skipped += 1
                     total += row["duration_s"]
-                    if bar:
-                        bar.update(row["duration_s"])
+                    _advance(bar, row["duration_s"])
                 else:
                     todo.append((config, plan_clip(config, catalogue, set(val), i)))
-            results = pool.imap_unordered(_worker, todo) if pool else map(_worker, todo)
+            results = pool.map(_worker, todo) if pool else map(_worker, todo)
             for row in results:
                 rows[row["index"]] = row
                 made += 1
                 total += row["duration_s"]
-                if bar:
-                    bar.update(row["duration_s"])
+                _advance(bar, row["duration_s"])
     finally:
         if pool:
-            pool.close()
-            pool.join()
+            pool.shutdown(cancel_futures=True)
         if bar:
             bar.close()
     write_manifest(out, list(rows.values()))

@@ -192,6 +192,7 @@ def _force_bilabial_closure(out: np.ndarray, times: np.ndarray, vis: np.ndarray,
     for m in np.flatnonzero(vis == _PP):
         centre = (starts[m] + ends[m]) / 2
         half = max((ends[m] - starts[m]) / 2, 0.55 * frame)
+        half = max(half, float(np.min(np.abs(t - centre))))  # at clip edges: the nearest frame
         d = np.maximum(np.abs(t - centre) - half, 0.0)
         w = np.where(d < _CLOSURE_TAPER, 0.5 + 0.5 * np.cos(np.pi * d / _CLOSURE_TAPER), 0.0)
         sel = w > 0

@@ -42,11 +42,16 @@ def bake_audio(audio: np.ndarray, sample_rate: int, config: BakeConfig = BakeCon
                        sample_rate=fc.sample_rate if track_audio is not None else None)
 
 
+def bake_file_track(audio_path, config: BakeConfig = BakeConfig()) -> MotionTrack:
+    """Speech file (WAV/FLAC/OGG/MP3, any rate) -> track (with the audio)."""
+    den = OnnxDenoiser(config.model, threads=config.threads)
+    audio, rate = load_speech(audio_path, den.config.features)
+    return bake_audio(audio, rate, config, den)
+
+
 def bake_file(audio_path, out_path, config: BakeConfig = BakeConfig()) -> MotionTrack:
     """Speech file (WAV/FLAC/OGG/MP3, any rate) -> track saved to `out_path`."""
     from ..motion.io import save
-    den = OnnxDenoiser(config.model, threads=config.threads)
-    audio, rate = load_speech(audio_path, den.config.features)
-    track = bake_audio(audio, rate, config, den)
+    track = bake_file_track(audio_path, config)
     save(track, Path(out_path))
     return track

@@ -5,28 +5,40 @@ the handler, answers anything malformed with an error reply, and keeps serving. 
 any object with some of the methods `status()`, `set(**values)`, `speak(audio, rate, stream)`,
 `load_portrait(path=None, image=None)`, `stop()`; a command whose method is missing answers
 `unsupported`. `ControlClient` is the matching REQ client.
+
+Security (docs/protocol.md, "Security"): the server binds loopback unless it has CURVE keys (and
+then lets in only the client public keys in its allowed-clients folder) or `insecure=True`.
+Requests are capped in size; `speak` audio in length; `load_portrait` images in encoded size and
+pixel dimensions (read from the header, never decoded here), and `load_portrait` paths must
+resolve (symlinks and `..` followed) to a .png/.jpg/.jpeg/.webp file inside an allowed folder.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import math
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgpack
 import numpy as np
 import zmq
 
-from ..errors import ControlError, TransportError, VasaError
+from ..errors import ConfigError, ControlError, TransportError, VasaError
 from ..protocol import wire
+from .curve import ClientCurve, ServerCurve, ZapRegistration, secure_client, secure_server
 from .endpoints import DEFAULT_CONTROL, check_server_bind
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("status", "set", "speak", "load_portrait", "stop")
 SET_KEYS = ("emotion", "gaze", "head_motion", "stream")
+PORTRAIT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+PORTRAIT_FORMATS = ("PNG", "JPEG", "WEBP")  # the only decoders Pillow may try on request bytes
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,15 @@ class ControlConfig:
     max_request_bytes: int = 32 * 1024 * 1024  # larger requests get a too_large reply
     max_audio_s: float = 120.0  # longest clip `speak` accepts, seconds
     poll_ms: int = 100  # how often the serving thread checks its stop event
+    # CURVE: both set, or neither. With them the server accepts only listed clients, encrypted,
+    # and may bind a non-loopback address (see transport/curve.py, `vasa-bridge keys`).
+    curve_secret_key: str | Path | None = None  # the server's NAME.key_secret file (0600)
+    curve_allowed_clients: str | Path | None = None  # folder of allowed client NAME.key files
+    max_image_side: int = 4096  # load_portrait: longest image side, pixels
+    max_image_bytes: int = 16 * 1024 * 1024  # load_portrait: encoded image size, bytes
+    # Folders load_portrait may read `path` from. None: the server's current directory when it
+    # starts (not if that is the filesystem root: then no path is accepted, only image bytes).
+    portrait_dirs: tuple[str | Path, ...] | None = None
 
 
 class RequestError(Exception):
@@ -61,6 +82,17 @@ def _pack(obj: dict) -> bytes:
     return msgpack.packb(obj, use_bin_type=True, default=_plain)
 
 
+def _brief(value: Any, limit: int = 60) -> str:
+    """repr of a value for an error message, without ever building the repr of a huge one."""
+    if isinstance(value, (bytes, str)) and len(value) > limit:
+        unit = "bytes" if isinstance(value, bytes) else "chars"
+        return f"{value[:limit]!r}... ({len(value)} {unit})"
+    if isinstance(value, (list, dict)) and len(value) > 8:
+        return f"<{type(value).__name__} of {len(value)} items>"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 # --- request validation (pure functions, tested directly) ------------------------------------
 
 
@@ -72,7 +104,7 @@ def _arg(req: dict, key: str, types: tuple, *, required: bool = True, default: A
     value = req[key]
     if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
         names = "/".join(t.__name__ for t in types)
-        raise RequestError("bad_argument", f"{req['cmd']} argument {key!r} is {value!r:.80} "
+        raise RequestError("bad_argument", f"{req['cmd']} argument {key!r} is {_brief(value)} "
                                            f"({type(value).__name__}): expected {names}")
     return value
 
@@ -80,8 +112,8 @@ def _arg(req: dict, key: str, types: tuple, *, required: bool = True, default: A
 def parse_set(req: dict) -> dict:
     unknown = sorted(set(req) - set(SET_KEYS) - {"cmd", "id", "v"})
     if unknown:
-        raise RequestError("bad_argument", f"set does not know {unknown[0]!r}: expected some of "
-                                           f"{list(SET_KEYS)}")
+        raise RequestError("bad_argument", f"set does not know {_brief(unknown[0])}: expected "
+                                           f"some of {list(SET_KEYS)}")
     values: dict[str, Any] = {}
     if "emotion" in req:
         values["emotion"] = _arg(req, "emotion", (str,))
@@ -89,7 +121,7 @@ def parse_set(req: dict) -> dict:
         gaze = _arg(req, "gaze", (list,))
         if len(gaze) != 2 or not all(isinstance(g, (int, float)) and not isinstance(g, bool)
                                      and math.isfinite(g) and -1 <= g <= 1 for g in gaze):
-            raise RequestError("bad_argument", f"set gaze is {gaze!r:.80}: expected [x, y] with "
+            raise RequestError("bad_argument", f"set gaze is {_brief(gaze)}: expected [x, y] with "
                                                f"each in [-1, 1]")
         values["gaze"] = [float(g) for g in gaze]
     if "head_motion" in req:
@@ -142,16 +174,121 @@ def parse_speak(req: dict, max_audio_s: float) -> dict:
     return {"audio": audio.mean(axis=1), "rate": rate, "stream": _checked_stream(req)}
 
 
-def parse_load_portrait(req: dict) -> dict:
+def portrait_folders(config: ControlConfig) -> tuple[Path, ...]:
+    """The folders `load_portrait` may read from, resolved (symlinks followed). Refuses the
+    filesystem root when named explicitly; drops it (logged) when it is only the default."""
+    if config.portrait_dirs is None:
+        here = Path(os.path.realpath(os.getcwd()))
+        if here == Path(here.anchor):
+            log.warning("load_portrait: the current directory is %s, so no folder is allowed for "
+                        "paths; pass portrait folders to allow some", here)
+            return ()
+        return (here,)
+    folders = []
+    for d in config.portrait_dirs:
+        real = Path(os.path.realpath(d))
+        if real == Path(real.anchor):
+            raise ConfigError(f"portrait folder {str(d)!r} is the filesystem root: expected a "
+                              f"folder that holds only portraits you mean to serve")
+        if not real.is_dir():
+            raise ConfigError(f"portrait folder {str(d)!r} is not a folder: expected an existing "
+                              f"directory")
+        folders.append(real)
+    return tuple(folders)
+
+
+def check_image_bytes(data: bytes, config: ControlConfig, what: str = "image") -> tuple[int, int]:
+    """Encoded PNG/JPEG/WebP -> (width, height), read from its header only (nothing decoded).
+    Refuses other formats, oversized files and images with a side above max_image_side."""
+    if len(data) > config.max_image_bytes:
+        raise RequestError("too_large", f"load_portrait {what} is {len(data)} bytes: the limit is "
+                                        f"{config.max_image_bytes} bytes")
+    return _image_size(io.BytesIO(data), data[:8], config, what)
+
+
+def _image_size(fp, head: bytes, config: ControlConfig, what: str) -> tuple[int, int]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        # Image.open parses the header only; pixels are decoded on first use, never here.
+        with Image.open(fp, formats=PORTRAIT_FORMATS) as im:
+            width, height = im.size
+    except Image.DecompressionBombError:
+        raise RequestError("too_large", f"load_portrait {what} has too many pixels: the limit "
+                                        f"is {config.max_image_side} pixels a side") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        raise RequestError("bad_argument", f"load_portrait {what} is not a PNG, JPEG or WebP "
+                                           f"image (starts with {head!r}): expected encoded "
+                                           f"PNG/JPEG/WebP bytes") from None
+    if width < 1 or height < 1:
+        raise RequestError("bad_argument", f"load_portrait {what} is {width}x{height}: expected "
+                                           f"at least 1x1 pixels")
+    if max(width, height) > config.max_image_side:
+        raise RequestError("too_large", f"load_portrait {what} is {width}x{height} pixels: the "
+                                        f"limit is {config.max_image_side} pixels a side")
+    return width, height
+
+
+def check_portrait_path(path: str, config: ControlConfig, folders: tuple[Path, ...]) -> Path:
+    """A requested portrait path -> its resolved real path, if it lies inside an allowed folder,
+    has an image suffix, and is a readable image within the limits. The folder is checked before
+    the file's existence, so a refusal says nothing about files outside the allowed folders."""
+    shown = _brief(path, 200)
+    if not path or "\0" in path:
+        raise RequestError("bad_argument", f"load_portrait path {shown} is not a usable path: "
+                                           f"expected a file name")
+    real = Path(os.path.realpath(path))  # follows every symlink, removes `..`
+    if not any(real.is_relative_to(folder) for folder in folders):
+        allowed = [str(f) for f in folders] or "none (send the image bytes instead)"
+        raise RequestError("forbidden", f"load_portrait path {shown} resolves to "
+                                        f"{_brief(str(real), 200)}, outside the allowed portrait "
+                                        f"folders: expected a file under {allowed}")
+    if real.suffix.lower() not in PORTRAIT_SUFFIXES:
+        raise RequestError("bad_argument", f"load_portrait path {shown} resolves to a "
+                                           f"{real.suffix or 'suffix-less'!r} file: expected one "
+                                           f"of {list(PORTRAIT_SUFFIXES)}")
+    if not real.is_file():
+        raise RequestError("bad_argument", f"load_portrait path {shown} does not exist or is not "
+                                           f"a file: expected an image file")
+    try:
+        size = real.stat().st_size
+        if size > config.max_image_bytes:
+            raise RequestError("too_large", f"load_portrait file {shown} is {size} bytes: the "
+                                            f"limit is {config.max_image_bytes} bytes")
+        with open(real, "rb") as f:
+            head = f.read(8)
+            f.seek(0)
+            _image_size(f, head, config, f"file {shown}")
+    except OSError as e:
+        raise RequestError("bad_argument", f"load_portrait path {shown} cannot be read "
+                                           f"({e.strerror}): expected a readable file") from None
+    return real
+
+
+def parse_load_portrait(req: dict, config: ControlConfig = ControlConfig(),
+                        folders: tuple[Path, ...] | None = None) -> dict:
+    """`folders`: the resolved allowed folders (default: `portrait_folders(config)`)."""
     path = _arg(req, "path", (str,), required=False)
     image = _arg(req, "image", (bytes,), required=False)
     if (path is None) == (image is None):
         raise RequestError("bad_argument", "load_portrait needs exactly one of 'path' (str) or "
                                            "'image' (encoded PNG/JPEG/WebP bytes)")
-    return {"path": path} if path is not None else {"image": image}
+    if image is not None:
+        check_image_bytes(image, config)
+        return {"image": image}
+    folders = portrait_folders(config) if folders is None else folders
+    return {"path": str(check_portrait_path(path, config, folders))}
 
 
 # --- server ----------------------------------------------------------------------------------
+
+
+def _server_curve(config: ControlConfig) -> ServerCurve | None:
+    secret, allowed = config.curve_secret_key, config.curve_allowed_clients
+    if (secret is None) != (allowed is None):
+        raise ConfigError(f"CURVE needs both the server secret key file and the allowed-clients "
+                          f"folder: got secret key {secret!r} and allowed clients {allowed!r}")
+    return None if secret is None else ServerCurve.load(secret, allowed)
 
 
 def split_envelope(parts: list[bytes]) -> tuple[list[bytes], list[bytes]]:
@@ -169,12 +306,17 @@ class ControlServer:
 
     def __init__(self, handler: Any, config: ControlConfig = ControlConfig(), *,
                  context: zmq.Context | None = None) -> None:
-        check_server_bind(config.endpoint, insecure=config.insecure)
+        curve = _server_curve(config)
+        check_server_bind(config.endpoint, insecure=config.insecure, secured=curve is not None)
         self.config = config
         self.handler = handler
+        self.portrait_folders = portrait_folders(config)
         self._ctx = context or zmq.Context.instance()
         sock = self._ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 100)
+        self._zap: ZapRegistration | None = None
+        if curve is not None:
+            self._zap = secure_server(sock, curve, self._ctx)
         # ZeroMQ drops (and disconnects) anything beyond twice the cap before we see it; between
         # the cap and that we still answer too_large.
         sock.setsockopt(zmq.MAXMSGSIZE, 2 * config.max_request_bytes)
@@ -182,6 +324,8 @@ class ControlServer:
             sock.bind(config.endpoint)
         except zmq.ZMQError as e:
             sock.close(0)
+            if self._zap is not None:
+                self._zap.release()
             raise TransportError(f"cannot bind control channel to {config.endpoint!r}: {e}") \
                 from None
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT) or config.endpoint
@@ -203,6 +347,13 @@ class ControlServer:
             self._stop.set()
             self._thread.join()
             self._sock.close()
+            if self._zap is not None:
+                self._zap.release()
+
+    @property
+    def secured(self) -> bool:
+        """True when only CURVE clients with an allowed key can connect."""
+        return self._zap is not None
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -261,16 +412,21 @@ class ControlServer:
         if not isinstance(req, dict):
             raise RequestError("malformed", f"request is a {type(req).__name__}: expected a map "
                                             f"like {{'cmd': 'status'}}")
+        bad_keys = [k for k in req if not isinstance(k, str)]
+        if bad_keys:
+            raise RequestError("malformed", f"request key {_brief(bad_keys[0])} is "
+                                            f"{type(bad_keys[0]).__name__}: expected str keys")
         return req
 
     def _check(self, req: dict) -> None:
         if "v" in req and req["v"] != wire.VERSION:
-            raise RequestError("version", f"request version {req['v']!r} is not supported: this "
-                                          f"server speaks version {wire.VERSION}")
+            raise RequestError("version", f"request version {_brief(req['v'])} is not supported: "
+                                          f"this server speaks version {wire.VERSION}")
         cmd = req.get("cmd")
         if cmd not in COMMANDS:
             raise RequestError("unknown_command" if isinstance(cmd, str) else "malformed",
-                               f"command {cmd!r:.60} is unknown: expected one of {list(COMMANDS)}")
+                               f"command {_brief(cmd)} is unknown: expected one of "
+                               f"{list(COMMANDS)}")
 
     def _dispatch(self, req: dict) -> tuple[dict, Any]:
         cmd = req["cmd"]
@@ -284,8 +440,42 @@ class ControlServer:
         if cmd == "speak":
             return method(**parse_speak(req, self.config.max_audio_s)), None
         if cmd == "load_portrait":
-            return method(**parse_load_portrait(req)), None
+            return method(**parse_load_portrait(req, self.config, self.portrait_folders)), None
         return {}, method  # stop: reply first, then stop
+
+
+# --- command-line options (for `serve` and anything else that runs a ControlServer) ------------
+
+
+def add_cli_options(parser) -> None:
+    """Add the control channel's security options (--curve-secret, --curve-allowed,
+    --portrait-dir, --max-image-side) to a subcommand that already has --control and
+    --insecure; `config_from_args` turns them all into a ControlConfig."""
+    d = ControlConfig()
+    g = parser.add_argument_group("control-channel security (docs/protocol.md, Security)")
+    g.add_argument("--curve-secret", default=None, metavar="FILE",
+                   help="server secret key (server.key_secret from `vasa-bridge keys`); with "
+                        "--curve-allowed, only listed clients can connect, and the control "
+                        "endpoint may be a network address")
+    g.add_argument("--curve-allowed", default=None, metavar="DIR",
+                   help="folder of allowed client public keys (allowed_clients/)")
+    g.add_argument("--portrait-dir", action="append", default=None, metavar="DIR",
+                   help="folder load_portrait may read paths from (repeatable; default: the "
+                        "current directory)")
+    g.add_argument("--max-image-side", type=int, default=d.max_image_side, metavar="PX",
+                   help=f"longest portrait side load_portrait accepts (default "
+                        f"{d.max_image_side})")
+
+
+def config_from_args(args, endpoint: str, insecure: bool) -> ControlConfig:
+    if args.max_image_side < 1:
+        raise ConfigError(f"--max-image-side is {args.max_image_side}: expected a positive "
+                          f"number of pixels")
+    return ControlConfig(endpoint=endpoint, insecure=insecure,
+                         curve_secret_key=args.curve_secret,
+                         curve_allowed_clients=args.curve_allowed,
+                         portrait_dirs=tuple(args.portrait_dir) if args.portrait_dir else None,
+                         max_image_side=args.max_image_side)
 
 
 # --- client ----------------------------------------------------------------------------------
@@ -296,7 +486,7 @@ class ControlClient:
     message. Survives timeouts (REQ_RELAXED + REQ_CORRELATE)."""
 
     def __init__(self, endpoint: str = DEFAULT_CONTROL, *, timeout_ms: int = 5000,
-                 context: zmq.Context | None = None) -> None:
+                 context: zmq.Context | None = None, curve: ClientCurve | None = None) -> None:
         self.endpoint = endpoint
         self.timeout_ms = timeout_ms
         self._ctx = context or zmq.Context.instance()
@@ -304,6 +494,15 @@ class ControlClient:
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.REQ_RELAXED, 1)
         self._sock.setsockopt(zmq.REQ_CORRELATE, 1)
+        # After a refused CURVE handshake nothing ever connects: a send must not wait forever.
+        self._sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
+        self._monitor = None
+        if curve is not None:
+            secure_client(self._sock, curve)
+            # A refused handshake is silent on a REQ socket; the monitor lets a timeout say why.
+            self._monitor = self._sock.get_monitor_socket(
+                zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
         self._sock.connect(endpoint)
         self._next_id = 0
 
@@ -314,15 +513,45 @@ class ControlClient:
         self.close()
 
     def close(self) -> None:
+        if self._monitor is not None:
+            self._sock.disable_monitor()
+            self._monitor.close(0)
+            self._monitor = None
         self._sock.close(0)
 
     def request(self, req: dict) -> dict:
         """Send one raw request map; return the raw reply map."""
-        self._sock.send(_pack(req))
+        try:
+            self._sock.send(_pack(req))
+        except zmq.Again:
+            raise ControlError(f"could not send to {self.endpoint} within {self.timeout_ms} ms: "
+                               f"is vasa-bridge running there, and does it accept this client?") \
+                from None
         if not self._sock.poll(self.timeout_ms):
+            refused = self._handshake_failure()
+            if refused:
+                raise ControlError(f"{self.endpoint} refused this client's CURVE handshake "
+                                   f"({refused}): expected the server's public key to be right "
+                                   f"and this client's public key to be in its allowed-clients "
+                                   f"folder")
             raise ControlError(f"no reply from {self.endpoint} within {self.timeout_ms} ms: is "
                                f"vasa-bridge running there?")
         return msgpack.unpackb(self._sock.recv(), raw=False)
+
+    def _handshake_failure(self) -> str | None:
+        """The last CURVE handshake failure the monitor saw, in words; None if none."""
+        if self._monitor is None:
+            return None
+        from zmq.utils.monitor import recv_monitor_message
+
+        found = None
+        while self._monitor.poll(0):
+            event = recv_monitor_message(self._monitor)
+            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                found = f"authentication failed, ZAP status {event['value']}"
+            elif found is None:
+                found = "handshake failed: wrong server key or not a CURVE server"
+        return found
 
     def call(self, cmd: str, **args: Any) -> dict:
         self._next_id += 1

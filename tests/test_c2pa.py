@@ -1,0 +1,94 @@
+"""Content credentials: local identity, sign -> Valid/Trusted, tampered -> Invalid."""
+
+import av
+import cv2
+import numpy as np
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from vasa_bridge.errors import ConfigError
+from vasa_bridge.provenance.credentials import (CredentialsError, SigningConfig, ensure_local_identity,
+                                                read_credentials, sign_file)
+from vasa_bridge.provenance.payload import Payload
+
+PAYLOAD = Payload(0x5B, 0x0BEEF1)
+
+
+@pytest.fixture(scope="module")
+def identity(tmp_path_factory):
+    return ensure_local_identity(tmp_path_factory.mktemp("identity"))
+
+
+def _mp4(path, frames=10):
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width = s.height = 128
+        s.pix_fmt = "yuv420p"
+        for _ in range(frames):
+            img = rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)
+            out.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(s.encode())
+
+
+def _asset(tmp_path, ext):
+    path = tmp_path / f"in.{ext}"
+    if ext == "mp4":
+        _mp4(path)
+    else:
+        cv2.imwrite(str(path), np.random.default_rng(1).integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    return path
+
+
+def test_local_identity_profile(identity, tmp_path):
+    pems = identity.cert_chain.read_bytes()
+    leaf, root = x509.load_pem_x509_certificates(pems)
+    assert leaf.issuer == root.subject and root.issuer == root.subject
+    assert not leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert root.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert leaf.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [ExtendedKeyUsageOID.EMAIL_PROTECTION]
+    assert leaf.public_key().curve.name == "secp256r1"
+    assert identity.private_key.stat().st_mode & 0o777 == 0o600
+    # a second call reuses the identity instead of minting a new one
+    again = ensure_local_identity(identity.cert_chain.parent)
+    assert again.cert_chain.read_bytes() == pems
+
+
+@pytest.mark.parametrize("ext", ["mp4", "jpg", "png"])
+def test_sign_then_read_valid_trusted_invalid(identity, tmp_path, ext):
+    src = _asset(tmp_path, ext)
+    signed = tmp_path / f"signed.{ext}"
+    sign_file(src, signed, identity, watermark=PAYLOAD)
+
+    report = read_credentials(signed)
+    assert report.found and report.state == "Valid"  # intact, but the local root is not trusted
+    assert report.ai_generated and report.generator == "vasa_bridge"
+    assert report.watermark == PAYLOAD and report.errors == ()
+
+    root = identity.cert_chain.parent / "root.pem"
+    assert read_credentials(signed, trust_anchors=root).state == "Trusted"
+
+    data = bytearray(signed.read_bytes())
+    data[len(data) // 2 if ext == "mp4" else -100] ^= 0x55  # change one byte of the content
+    tampered = tmp_path / f"tampered.{ext}"
+    tampered.write_bytes(bytes(data))
+    bad = read_credentials(tampered)
+    assert bad.found and bad.state == "Invalid" and bad.errors
+
+    assert not read_credentials(src).found
+
+
+def test_sign_errors(identity, tmp_path):
+    src = _asset(tmp_path, "png")
+    with pytest.raises(ConfigError, match="extension"):
+        sign_file(tmp_path / "x.gif", tmp_path / "y.gif", identity)
+    with pytest.raises(ConfigError, match="certificate"):
+        sign_file(src, tmp_path / "o.png", SigningConfig(tmp_path / "none.pem", tmp_path / "none.key"))
+    # a key that does not belong to the certificate: c2pa refuses, the error names the source file
+    other = ensure_local_identity(tmp_path / "other")
+    with pytest.raises(CredentialsError, match="in.png"):
+        sign_file(src, tmp_path / "o.png", SigningConfig(identity.cert_chain, other.private_key))
+    assert not (tmp_path / "o.png").exists()

@@ -1,0 +1,92 @@
+"""One contract for every speech engine, plus augmentation checks."""
+
+import numpy as np
+import pytest
+
+from vasa_bridge.data.augment import apply_augmentation, draw_augmentation
+from vasa_bridge.data.engines import ENGINES, SAMPLE_RATE, Prosody, open_engine
+from vasa_bridge.data.text import LANGUAGES, SENTENCES, make_text
+from vasa_bridge.errors import DataError, EngineUnavailable
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request):
+    eng = open_engine(request.param)  # CI installs both (data/ci.sh); missing = failure
+    yield eng
+    eng.close()
+
+
+def test_engine_contract(engine):
+    voices = engine.voices("en")
+    assert voices and all(v.engine == engine.name and v.speaker for v in voices)
+    text = "Hello there, is this the 42nd time?"
+    for voice in (voices[0], voices[-1]):
+        utt = engine.synth(text, voice, Prosody())
+        tl = utt.phonemes
+        assert utt.audio.dtype == np.float32 and utt.audio.ndim == 1
+        assert np.abs(utt.audio).max() > 0.05
+        # the timeline covers the audio: from 0 to its end, no overlaps
+        assert tl.starts[0] == pytest.approx(0, abs=1e-6)
+        assert tl.ends[-1] == pytest.approx(len(utt.audio) / SAMPLE_RATE, abs=0.02)
+        assert np.all(tl.starts[1:] >= tl.ends[:-1] - 1e-6)
+        assert sum(lab != "sil" for lab in tl.labels) >= 15
+        # speech energy sits in the non-silent segments
+        speech = tl.speech_mask(np.arange(len(utt.audio)) / SAMPLE_RATE)
+        assert np.mean(utt.audio[speech] ** 2) > 5 * np.mean(utt.audio[~speech] ** 2)
+    # rate changes the duration
+    slow = engine.synth(text, voices[0], Prosody(rate=0.8))
+    fast = engine.synth(text, voices[0], Prosody(rate=1.25))
+    assert slow.duration > fast.duration * 1.2
+
+
+def test_espeak_speaks_every_corpus_language():
+    eng = open_engine("espeak")
+    for lang in LANGUAGES:
+        voices = eng.voices(lang)
+        assert len({v.speaker for v in voices}) >= 20
+        utt = eng.synth(SENTENCES[lang][0], voices[0])
+        assert utt.phonemes.phoneset == "ipa"
+        assert not any(lab.startswith("(") for lab in utt.phonemes.labels)
+        assert utt.duration > 0.8
+    with pytest.raises(EngineUnavailable, match="no voice"):
+        eng.synth("hi", voices[0].__class__("espeak", "xx-nope+m1", "xx", "espeak:m1"))
+
+
+def test_unknown_engine_and_language_are_refused():
+    with pytest.raises(DataError, match="unknown"):
+        open_engine("sam")
+    with pytest.raises(DataError, match="no corpus text"):
+        make_text(np.random.default_rng(0), "tlh")
+
+
+def test_text_is_seeded_and_varied():
+    a = [make_text(np.random.default_rng([3, i]), "en") for i in range(30)]
+    b = [make_text(np.random.default_rng([3, i]), "en") for i in range(30)]
+    assert a == b
+    kinds = {k for _, k in a}
+    assert {"statement", "question"} <= kinds
+    assert any(any(ch.isdigit() for ch in t) for t, _ in a)
+
+
+def test_augmentation_is_seeded_and_hits_its_snr():
+    rng = np.random.default_rng(0)
+    t = np.arange(SAMPLE_RATE * 2) / SAMPLE_RATE
+    clean = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(
+        np.float32)
+    for _ in range(30):
+        p = draw_augmentation(rng)
+        y1, y2 = apply_augmentation(clean, p), apply_augmentation(clean, p)
+        assert np.array_equal(y1, y2) and y1.shape == clean.shape
+        assert np.abs(y1).max() <= 0.99 + 1e-6
+    # noise only, 10 dB: the residual's power is a tenth of the signal's
+    p = {"gain_db": 0.0, "seed": 5, "noise": {"color": "pink", "snr_db": 10.0}}
+    y = apply_augmentation(clean, p)
+    snr = 10 * np.log10(np.mean(clean ** 2) / np.mean((y - clean) ** 2))
+    assert snr == pytest.approx(10.0, abs=0.2)
+    # telephone band: little energy left below 200 Hz or above 4 kHz
+    noise = np.random.default_rng(1).standard_normal(SAMPLE_RATE).astype(np.float32) * 0.1
+    y = apply_augmentation(noise, {"gain_db": 0.0, "seed": 1, "band": {"kind": "telephone"}})
+    spec = np.abs(np.fft.rfft(y)) ** 2
+    f = np.fft.rfftfreq(len(y), 1 / SAMPLE_RATE)
+    inside = spec[(f > 500) & (f < 3000)].mean()
+    assert spec[f > 4500].mean() < inside / 30 and spec[f < 150].mean() < inside / 30

@@ -1,0 +1,133 @@
+"""The microphone path on a real, paced capture device: a PulseAudio null sink whose monitor is
+the default source; bursts played into the sink with paplay are what the runtime hears."""
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from vasa_bridge.audio.sources import RATE, AudioDeviceError, LinearResampler, MicSource
+
+needs_pulse = pytest.mark.skipif(shutil.which("pulseaudio") is None or
+                                 shutil.which("paplay") is None,
+                                 reason="PulseAudio is not installed (CI installs pulseaudio "
+                                        "pulseaudio-utils libasound2-plugins)")
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory):
+    run = tmp_path_factory.mktemp("pulse")
+    os.chmod(run, 0o700)
+    (run / "pa.pa").write_text(
+        "load-module module-native-protocol-unix\n"
+        "load-module module-null-sink sink_name=vasa_sink\n"
+        "set-default-sink vasa_sink\nset-default-source vasa_sink.monitor\n")
+    old = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = str(run)
+    proc = subprocess.Popen(["pulseaudio", "-n", "-F", str(run / "pa.pa"), "--daemonize=no",
+                             "--exit-idle-time=-1"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if subprocess.run(["pactl", "info"], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("PulseAudio did not start")
+    _refresh_portaudio()
+    yield run
+    proc.terminate()
+    proc.wait(5)
+    if old is None:
+        os.environ.pop("XDG_RUNTIME_DIR", None)
+    else:
+        os.environ["XDG_RUNTIME_DIR"] = old
+
+
+def _refresh_portaudio():
+    """PortAudio lists devices once, when sounddevice is first imported; if another test imported
+    it before this server existed, list again."""
+    try:
+        import sounddevice as sd
+    except OSError:
+        return
+    sd._terminate()
+    sd._initialize()
+
+
+def wait_until(cond, timeout=5.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@needs_pulse
+def test_microphone_is_paced_by_the_device_clock(pulse):
+    mic = MicSource(None)
+    mic.start()
+    try:
+        assert wait_until(lambda: mic.ring.total_written > 0)
+        n0, t0 = mic.ring.total_written, time.monotonic()
+        time.sleep(1.0)
+        rate = (mic.ring.total_written - n0) / (time.monotonic() - t0)
+        assert rate == pytest.approx(RATE, rel=0.1)
+        assert mic.ring.overflowed == 0
+    finally:
+        mic.close()
+
+
+@needs_pulse
+def test_serve_mouth_answers_a_burst_played_into_the_device(pulse, tmp_path, endpoint):
+    import soundfile as sf
+    from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.serve import Runtime, ServeConfig
+    from vasa_bridge.transport import Publisher, PublisherConfig, Subscriber, SubscriberConfig
+
+    t = np.arange(int(0.6 * RATE)) / RATE
+    sf.write(tmp_path / "burst.wav", (0.4 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), RATE)
+    mic = MicSource(None)
+    with Publisher(PublisherConfig(endpoint=endpoint)) as pub, \
+            Subscriber(SubscriberConfig(endpoint=endpoint, kinds=("motion", "event"))) as sub:
+        rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine,
+                     main_source=mic, pacer=mic)
+        worker = threading.Thread(target=rt.run, daemon=True)
+        worker.start()
+        try:
+            assert wait_until(lambda: mic.ring.total_written > 0)
+            time.sleep(0.3)
+            subprocess.run(["paplay", str(tmp_path / "burst.wav")], check=True, timeout=10)
+            time.sleep(0.5)
+        finally:
+            rt.stop()
+            worker.join(5)
+            mic.close()
+        msgs = list(sub.messages(timeout_ms=300))
+    jaw = [m.motion_frame()["jawOpen"] for m in msgs if m.kind == "motion"]
+    events = [m.header["name"] for m in msgs if m.kind == "event"]
+    assert max(jaw) > 0.3 and jaw[0] < 0.05  # quiet, then the mouth opens with the sound
+    assert "speech_start" in events
+    seqs = [m.seq for m in msgs if m.kind == "motion"]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no motion lost
+
+
+def test_a_missing_device_is_a_clear_error():
+    with pytest.raises(AudioDeviceError, match=r"input device 'no such mic' is not available"):
+        MicSource("no such mic")
+
+
+def test_linear_resampler_chunked_equals_whole():
+    x = np.sin(np.arange(48000) * 0.01).astype(np.float32)
+    whole = LinearResampler(48000, 16000)(x)
+    r = LinearResampler(48000, 16000)
+    parts = np.concatenate([r(x[i:i + 1234]) for i in range(0, len(x), 1234)])
+    assert abs(len(whole) - 16000) <= 1
+    np.testing.assert_allclose(parts, whole[:len(parts)], atol=1e-6)
+    assert len(whole) - len(parts) <= 1
+    np.testing.assert_allclose(whole[:1000], x[::3][:1000], atol=1e-6)

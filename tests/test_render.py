@@ -1,0 +1,130 @@
+"""CPU renderer on the astronaut: identity at rest, stability, output formats, refusals."""
+
+import numpy as np
+import pytest
+import skimage.data
+
+from vasa_bridge.errors import RenderError
+from vasa_bridge.face import PortraitConfig, mesh as M
+from vasa_bridge.motion import MotionFrame, MotionTrack
+from vasa_bridge.render import RenderConfig, get_backend, render_track
+
+
+@pytest.fixture(scope="module")
+def cpu():
+    backend = get_backend("cpu")
+    return backend, backend.prepare(skimage.data.astronaut())
+
+
+def _psnr(a, b, mask):
+    err = ((a.astype(float) - b.astype(float)) ** 2)[mask].mean()
+    return 10 * np.log10(255.0 ** 2 / max(err, 1e-12))
+
+
+def _face_mask(state):
+    import cv2
+    lm = state.portrait.landmarks
+    m = np.zeros(state.portrait.image.shape[:2], np.uint8)
+    cv2.fillConvexPoly(m, cv2.convexHull(lm[:468, :2].astype(np.float32)).astype(np.int32), 1)
+    return m.astype(bool)
+
+
+def test_rest_reproduces_the_photo_exactly(cpu):
+    backend, state = cpu
+    out = backend.render(state, MotionFrame.neutral())
+    assert out.shape == (512, 512, 3) and out.dtype == np.uint8
+    assert np.array_equal(out, state.portrait.image)
+
+
+def test_tiny_motion_is_identity_inside_the_face(cpu):
+    """The whole warp + layers path with all shapes ~0 (not the rest shortcut)."""
+    backend, state = cpu
+    frame = MotionFrame.from_named({"jawOpen": 1e-4}, head_rotation=(0, 1e-4, 0))
+    out = backend.render(state, frame)
+    assert _psnr(out, state.portrait.image, _face_mask(state)) >= 35.0
+
+
+def test_rest_frames_are_identical_and_frames_independent(cpu):
+    backend, state = cpu
+    a = backend.render(state, MotionFrame.from_named({"jawOpen": 0.5}))
+    backend.render(state, MotionFrame.from_named({}, head_rotation=(0, 15, 0)))
+    b = backend.render(state, MotionFrame.from_named({"jawOpen": 0.5}))
+    assert np.array_equal(a, b)
+    r1 = backend.render(state, MotionFrame.neutral())
+    r2 = backend.render(state, MotionFrame.neutral(time=3.0))
+    assert np.array_equal(r1, r2)
+
+
+@pytest.mark.parametrize("channel,values", [
+    ("jawOpen", np.linspace(0, 1, 41)),
+    ("eyeBlinkLeft", np.linspace(0, 1, 41)),
+    ("yaw", np.linspace(-20, 20, 41)),
+])
+def test_smooth_sweeps_have_no_pops(cpu, channel, values):
+    """Frame-to-frame change stays close to the sweep's typical step: no frame jumps."""
+    backend, state = cpu
+    frames = []
+    for v in values:
+        if channel == "yaw":
+            f = MotionFrame.from_named({}, head_rotation=(0, v, 0))
+        else:
+            f = MotionFrame.from_named({channel: v})
+        frames.append(backend.render(state, f).astype(np.float32))
+    steps = np.array([np.abs(b - a).mean() for a, b in zip(frames, frames[1:])])
+    assert steps.max() <= 3.0 * np.median(steps) + 0.05, steps.round(3)
+
+
+def test_motion_is_where_it_should_be(cpu):
+    backend, state = cpu
+    img = state.portrait.image.astype(np.float32)
+    lm = state.portrait.landmarks
+    jaw = backend.render(state, MotionFrame.from_named({"jawOpen": 1.0})).astype(np.float32)
+    diff = np.abs(jaw - img).mean(2)
+    chin_v = int(lm[M.CHIN, 1])
+    eye_v = int(lm[M.RIGHT_EYE_OUTER, 1])
+    assert diff[chin_v - 20:chin_v + 10].mean() > 5 * diff[eye_v - 10:eye_v + 10].mean()
+    assert diff[:40].max() == 0  # the background above the head does not move
+    # The mouth opening is dark inside (the cavity), not stretched lips.
+    mu, mv = lm[[M.LIP_UPPER_INNER_MID, M.LIP_LOWER_INNER_MID], :2].mean(0)
+    inner = jaw[int(mv) + 5:int(mv) + 12, int(mu) - 5:int(mu) + 5].mean()
+    assert inner < 0.6 * img[int(mv) - 40:int(mv) - 30, int(mu) - 5:int(mu) + 5].mean()
+    blink = backend.render(state, MotionFrame.from_named({"eyeBlinkLeft": 1.0})).astype(np.float32)
+    iris = lm[M.LEFT_IRIS[0], :2].astype(int)
+    patch = (slice(iris[1] - 2, iris[1] + 3), slice(iris[0] - 2, iris[0] + 3))
+    # The dark iris is covered by (lighter) lid skin; the other eye is untouched.
+    assert blink[patch].mean() > img[patch].mean() + 20
+    other = lm[M.RIGHT_IRIS[0], :2].astype(int)
+    assert np.abs(blink[other[1], other[0]] - img[other[1], other[0]]).max() == 0
+
+
+def test_rgba_output_and_track(cpu):
+    backend = get_backend("cpu", RenderConfig(alpha=True))
+    state = backend.prepare(skimage.data.astronaut())
+    out = backend.render(state, MotionFrame.from_named({}, head_rotation=(0, 10, 0)))
+    assert out.shape == (512, 512, 4)
+    assert out[5, 5, 3] < 30 and out[int(state.portrait.landmarks[1, 1]), 256, 3] > 240
+    track = MotionTrack(np.zeros((3, 52)), np.zeros((3, 3)), np.zeros((3, 3)), fps=25)
+    frames = list(render_track(backend, state, track))
+    assert len(frames) == 3 and all(f.shape == (512, 512, 4) for f in frames)
+
+
+@pytest.mark.parametrize("size", [256, 1024])
+def test_other_sizes(size):
+    backend = get_backend("cpu")
+    state = backend.prepare(skimage.data.astronaut(), PortraitConfig(size=size))
+    out = backend.render(state, MotionFrame.from_named({"jawOpen": 0.6},
+                                                       head_rotation=(5, 10, 0)))
+    assert out.shape == (size, size, 3)
+
+
+def test_refusals(cpu):
+    backend, state = cpu
+    with pytest.raises(RenderError, match="expected 64..1024"):
+        PortraitConfig(size=2048)
+    with pytest.raises(RenderError, match="multiple of 8"):
+        backend.prepare(skimage.data.astronaut(), PortraitConfig(size=300))
+    with pytest.raises(RenderError, match="unknown render backend"):
+        get_backend("vulkan")
+    from dataclasses import replace
+    with pytest.raises(RenderError, match="prepared by 'other'"):
+        backend.render(replace(state, backend="other"), MotionFrame.neutral())

@@ -1,0 +1,189 @@
+"""The runtime end to end: a real file's audio in, motion + frames + audio out over ZeroMQ, with
+consistent pts; control commands; NPC streams; a portrait swap mid-stream."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import skimage.data
+
+from vasa_bridge.audio.sources import RATE, ArraySource
+from vasa_bridge.motion.names import INDEX
+from vasa_bridge.runtime.engine import FpsAdapter, LoudnessEngine
+from vasa_bridge.runtime.serve import Runtime, ServeConfig
+from vasa_bridge.transport import (ControlClient, ControlConfig, ControlServer, Publisher,
+                                   PublisherConfig, Subscriber, SubscriberConfig)
+
+
+def bursts(seconds=2.4):
+    """Silence, 0.6 s of a loud vowel-like tone, silence, another burst."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    env = ((t > 0.4) & (t < 1.0)) | ((t > 1.6) & (t < 2.0))
+    return (0.3 * np.sin(2 * np.pi * 180 * t) * env).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def renderer_state():
+    from vasa_bridge.face.portrait import PortraitConfig
+    from vasa_bridge.render.base import RenderConfig, get_backend
+    renderer = get_backend("cpu", RenderConfig())
+    return renderer, renderer.prepare(skimage.data.astronaut(), PortraitConfig(size=256))
+
+
+def collect(sub, until, timeout=15.0):
+    got = []
+    deadline = time.time() + timeout
+    while time.time() < deadline and not until(got):
+        m = sub.recv(timeout_ms=200)
+        if m is not None:
+            got.append(m)
+    return got
+
+
+def test_serve_publishes_motion_frames_and_audio_in_sync(endpoint, renderer_state):
+    from vasa_bridge.provenance.stamp import Stamp, StampConfig
+    from vasa_bridge.provenance.watermark import Detector
+    renderer, state = renderer_state
+    audio = bursts()
+    stamp = Stamp(StampConfig(label=False, credentials=False))
+    config = ServeConfig(stop_after_source=True, tail_s=0.2)
+    with Publisher(PublisherConfig(endpoint=endpoint)) as pub, \
+            Subscriber(SubscriberConfig(endpoint=endpoint)) as sub:
+        for _ in range(100):  # slow joiner
+            pub.hello(force=True)
+            if sub.recv(timeout_ms=20):
+                break
+        rt = Runtime(config, pub, engine_factory=LoudnessEngine, main_source=ArraySource(audio),
+                     renderer=renderer, portrait=state, stamp=stamp)
+        t = threading.Thread(target=rt.run, daemon=True)
+        t.start()
+        t.join(30)
+        assert not t.is_alive()
+        msgs = collect(sub, lambda g: False, timeout=1.0)
+    motion = [m for m in msgs if m.kind == "motion"]
+    frames = [m for m in msgs if m.kind == "frame"]
+    sound = [m for m in msgs if m.kind == "audio"]
+    events = [m.header["name"] for m in msgs if m.kind == "event"]
+    n = len(motion)
+    assert n >= int((2.4 + 0.2) * 25) - 1
+    assert [m.seq for m in motion] == list(range(n))  # nothing lost
+    pts = np.array([m.pts for m in motion])
+    np.testing.assert_array_equal(np.diff(pts), 40_000_000)
+    assert [m.pts for m in sound] == list(pts[:len(sound)])  # audio tied to motion by pts
+    played = np.concatenate([m.audio_samples()[:, 0] for m in sound]).astype(np.float32) / 32767
+    np.testing.assert_allclose(played[:len(audio)], audio, atol=2 / 32767)  # all of it, in order
+    assert set(m.pts for m in frames) <= set(pts) and len(frames) + rt.stats.frames_dropped == n
+    assert len(frames) >= n * 0.9
+    jaw = np.array([m.motion_frame()["jawOpen"] for m in motion])
+    times = pts / 1e9
+    assert jaw[(times > 0.6) & (times < 0.95)].mean() > 0.3  # the mouth answers the sound
+    assert jaw[(times > 1.2) & (times < 1.5)].mean() < 0.1  # and closes in the pause
+    assert events.count("speech_start") == 2 and events.count("speech_end") >= 1
+    img = frames[len(frames) // 2].image()
+    assert img.shape == (256, 256, 4) and (img[..., 3] == 255).all()
+    det = Detector().detect(img[..., :3])  # a frame off the wire carries the watermark
+    assert det.present and det.payload == stamp.payload
+
+
+def test_control_drives_a_running_runtime(endpoint, renderer_state, tmp_path):
+    from PIL import Image
+    renderer, state = renderer_state
+    control_ep = endpoint.rsplit(":", 1)[0] + f":{int(endpoint.rsplit(':', 1)[1]) + 1}"
+    from vasa_bridge.face.portrait import PortraitConfig
+    prepare = lambda image: renderer.prepare(image, PortraitConfig(size=192))  # noqa: E731
+    portrait2 = tmp_path / "p2.png"
+    Image.fromarray(skimage.data.astronaut()[::-1, ::-1].copy()).save(portrait2)
+    with Publisher(PublisherConfig(endpoint=endpoint)) as pub, \
+            Subscriber(SubscriberConfig(endpoint=endpoint)) as sub:
+        rt = Runtime(ServeConfig(), pub, engine_factory=LoudnessEngine, renderer=renderer,
+                     portrait=state, prepare=prepare)
+        stop = threading.Event()
+        t = threading.Thread(target=rt.run, args=(stop,), daemon=True)
+        t.start()
+        try:
+            with ControlServer(rt, ControlConfig(endpoint=control_ep,
+                                                 portrait_dirs=(tmp_path,))), \
+                    ControlClient(control_ep, timeout_ms=20000) as client:  # loaded CI
+                assert collect(sub, lambda g: any(m.kind == "frame" for m in g))
+                status = client.call("status")
+                assert status["streams"] == ["default"] and status["portrait"] is True
+                assert client.call("set", emotion="happy")["emotion"] == "happy"
+                bad = client.request({"cmd": "set", "emotion": "smug"})
+                assert bad["ok"] is False and "expected one of" in bad["error"]
+                clip = bursts(1.0)
+                r = client.speak(clip, RATE, stream="npc1")
+                assert r["stream"] == "npc1" and r["duration"] == pytest.approx(1.0)
+                npc = collect(sub, lambda g: sum(m.kind == "motion" and m.stream == "npc1"
+                                                 for m in g) >= 20)
+                npc_motion = [m for m in npc if m.kind == "motion" and m.stream == "npc1"]
+                assert len(npc_motion) >= 20
+                assert not any(m.kind == "frame" and m.stream == "npc1" for m in npc)
+                assert max(m.motion_frame()["jawOpen"] for m in npc_motion) > 0.2
+                info = client.call("load_portrait", path=str(portrait2))
+                assert info["size"] == [192, 192]
+                after = collect(sub, lambda g: any(m.kind == "frame" and m.header["width"] == 192
+                                                   for m in g))
+                assert any(m.kind == "event" and m.header["name"] == "portrait_loaded"
+                           for m in after)
+                nope = client.request({"cmd": "load_portrait", "path": str(tmp_path / "no.png")})
+                assert nope["ok"] is False
+                again = collect(sub, lambda g: sum(m.kind == "motion" and m.stream == "default"
+                                                   for m in g) >= 5)
+                assert len(again) >= 5  # still running after the refused request
+                client.call("stop")
+                t.join(5)
+                assert not t.is_alive()
+        finally:
+            stop.set()
+
+
+def test_fps_adapter_resamples_in_time():
+    from vasa_bridge.motion import MotionFrame
+    frames = [MotionFrame.from_named({"jawOpen": k / 10}, time=k / 25) for k in range(11)]
+    out = FpsAdapter(25, 50).push(frames)
+    assert [round(f.time, 4) for f in out] == [round(j / 50, 4) for j in range(21)]
+    np.testing.assert_allclose([f["jawOpen"] for f in out], np.arange(21) / 20, atol=1e-6)
+    same = FpsAdapter(25, 25).push(frames)
+    assert same == frames
+
+
+def test_loudness_engine_chunking_does_not_matter():
+    audio = bursts(1.2)
+    whole = LoudnessEngine().push(audio)
+    eng = LoudnessEngine()
+    parts = []
+    for i in range(0, len(audio), 777):
+        parts += eng.push(audio[i:i + 777])
+    assert whole == parts and len(whole) == 30
+
+
+def test_audio_pushed_over_zeromq_makes_an_npc_speak(endpoint):
+    import zmq
+    from vasa_bridge.protocol import wire
+    from vasa_bridge.runtime.audio_in import AudioInlet
+    inlet_ep = endpoint.rsplit(":", 1)[0] + f":{int(endpoint.rsplit(':', 1)[1]) + 2}"
+    with Publisher(PublisherConfig(endpoint=endpoint)) as pub, \
+            Subscriber(SubscriberConfig(endpoint=endpoint, kinds=("motion",),
+                                        stream="guard")) as sub:
+        rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine)
+        stop = threading.Event()
+        worker = threading.Thread(target=rt.run, args=(stop,), daemon=True)
+        worker.start()
+        inlet = AudioInlet(rt, inlet_ep)
+        push = zmq.Context.instance().socket(zmq.PUSH)
+        push.setsockopt(zmq.LINGER, 0)
+        push.connect(inlet_ep)
+        try:
+            clip = bursts(1.0)
+            push.send_multipart([b"nonsense"])  # refused, counted, the inlet keeps serving
+            push.send_multipart(wire.encode_audio(clip, stream="guard", seq=0, pts=0, sent=0,
+                                                  rate=RATE, format="f32"))
+            got = collect(sub, lambda g: len(g) >= 20)
+            assert len(got) >= 20 and max(m.motion_frame()["jawOpen"] for m in got) > 0.2
+            assert inlet.clips == 1 and inlet.refused == 1
+        finally:
+            push.close(0)
+            inlet.close()
+            stop.set()
+            worker.join(5)

@@ -1,0 +1,93 @@
+"""`vasa-bridge verify`: exit codes and reports on marked/unmarked images and videos."""
+
+import json
+
+import av
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from vasa_bridge.provenance.cli import EXIT_ERROR, EXIT_MARKED, EXIT_NOT_MARKED, main
+from vasa_bridge.provenance.payload import Payload
+from vasa_bridge.provenance.watermark import WatermarkConfig, Watermarker
+
+PAYLOAD = Payload(0x5B, 0x5E5510)
+
+
+def _write_mp4(path, marker=None, frames=20):
+    """A 512x512 clip panning over the astronaut, libx264 defaults (crf 23)."""
+    big = cv2.resize(data.astronaut(), (600, 600))
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width = s.height = 512
+        s.pix_fmt = "yuv420p"
+        for t in range(frames):
+            f = np.ascontiguousarray(big[2 * t:2 * t + 512, 3 * t:3 * t + 512])
+            out.mux(s.encode(av.VideoFrame.from_ndarray(marker.embed(f) if marker else f, format="rgb24")))
+        out.mux(s.encode())
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("verify")
+    marker = Watermarker(WatermarkConfig(payload=PAYLOAD))
+    chelsea = np.ascontiguousarray(data.chelsea())
+    cv2.imwrite(str(d / "marked.png"), marker.embed(chelsea)[..., ::-1])
+    cv2.imwrite(str(d / "plain.png"), chelsea[..., ::-1])
+    _write_mp4(d / "marked.mp4", marker)
+    _write_mp4(d / "plain.mp4")
+    (d / "junk.mp4").write_bytes(b"not a video" * 50)
+    return d
+
+
+def test_marked_png_and_mp4_exit_0(files, capsys):
+    assert main(["verify", str(files / "marked.png"), str(files / "marked.mp4"), "--no-credentials"]) == EXIT_MARKED
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and all("PRESENT generator=0x5B session=0x5E5510" in line for line in out)
+    assert "frames=20/20" in out[1]  # every frame, B-frames included, decodes on its own
+
+
+def test_unmarked_exit_1(files, capsys):
+    assert main(["verify", str(files / "plain.png")]) == EXIT_NOT_MARKED
+    assert main(["verify", str(files / "plain.mp4")]) == EXIT_NOT_MARKED
+    assert main(["verify", str(files / "marked.png"), str(files / "plain.mp4")]) == EXIT_NOT_MARKED
+    assert "not found" in capsys.readouterr().out
+
+
+def test_errors_exit_2(files, capsys):
+    assert main(["verify", str(files / "missing.png")]) == EXIT_ERROR
+    assert main(["verify", str(files / "junk.mp4"), str(files / "marked.png")]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "missing.png: no such file" in err and "junk.mp4: not a readable image or video" in err
+    assert main(["verify", "--max-frames", "0", str(files / "marked.png")]) == EXIT_ERROR
+
+
+def test_json_report(files, capsys):
+    assert main(["verify", "--json", "--max-frames", "5", str(files / "marked.mp4")]) == EXIT_MARKED
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["present"] and report["kind"] == "video"
+    assert report["payload"] == {"generator_id": 0x5B, "session_id": 0x5E5510}
+    assert report["frames_checked"] == 5 and 0.5 < report["confidence"] <= 1.0
+    assert report["c2pa"]["found"] is False
+
+
+def test_sign_then_verify_with_credentials(files, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    signed = tmp_path / "signed.mp4"
+    assert main(["sign", str(files / "marked.mp4"), "-o", str(signed)]) == 0
+    root = tmp_path / "config" / "vasa_bridge" / "c2pa" / "root.pem"
+    assert root.is_file()
+    capsys.readouterr()
+    assert main(["verify", "--require-credentials", str(signed)]) == EXIT_MARKED
+    assert "c2pa: Valid, AI-generated (trainedAlgorithmicMedia) by vasa_bridge" in capsys.readouterr().out
+    assert main(["verify", "--trust", str(root), str(signed)]) == EXIT_MARKED
+    assert "c2pa: Trusted" in capsys.readouterr().out
+    # marked but without credentials fails --require-credentials
+    assert main(["verify", "--require-credentials", str(files / "marked.mp4")]) == EXIT_NOT_MARKED
+    data_ = bytearray(signed.read_bytes())
+    data_[len(data_) // 2] ^= 0x55
+    tampered = tmp_path / "tampered.mp4"
+    tampered.write_bytes(bytes(data_))
+    assert main(["verify", "--require-credentials", str(tampered)]) == EXIT_NOT_MARKED
+    assert "c2pa: Invalid" in capsys.readouterr().out

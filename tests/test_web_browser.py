@@ -1,0 +1,196 @@
+"""The real pages in headless Chromium (Debian's `chromium`), driven over the DevTools protocol,
+against a real runtime in-process: the overlay moves, is transparent where the frames are, plays
+sound, survives restarts; the panel steers the runtime and shows refusals."""
+
+import base64
+import time
+
+import numpy as np
+import pytest
+
+from vasa_bridge.motion.names import INDEX
+from vasa_bridge.transport import ControlClient, Subscriber, SubscriberConfig
+from vasa_bridge.web.cdp import Browser, find_chromium
+from vasa_bridge.web.server import start_in_thread
+from vasa_bridge.web.testing import LiveRuntime, free_port, prepared, tone
+
+pytestmark = pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed "
+                                "(apt-get install chromium): the browser tests need it")
+
+CANVAS = """(() => {{ const c = document.getElementById('face');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let s = ''; const step = {step};
+  const out = new Uint8Array(Math.ceil(d.length / 4 / step) * 4);
+  for (let i = 0, j = 0; i < d.length; i += 4 * step, j += 4) out.set(d.subarray(i, i + 4), j);
+  for (let i = 0; i < out.length; i += 8192) s += String.fromCharCode(...out.subarray(i, i + 8192));
+  return [c.width, c.height, btoa(s)]; }})()"""
+
+
+def canvas_pixels(browser, step=1):
+    """(H, W, 4) RGBA of the face canvas (every `step`-th pixel when step > 1: (N, 4))."""
+    w, h, data = browser.eval(CANVAS.format(step=step))
+    px = np.frombuffer(base64.b64decode(data), np.uint8).reshape(-1, 4)
+    return px.reshape(h, w, 4) if step == 1 else px
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Browser(width=1400, height=900) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def opaque_face():
+    return prepared(192, alpha=False)
+
+
+def endpoints():
+    return f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+
+
+def stats(browser, obj="vasaOverlay"):
+    return browser.eval(f"{obj}.stats")
+
+
+def test_overlay_moves_plays_sound_and_survives_restarts(browser, opaque_face):
+    pub, ctl = endpoints()
+    port = free_port()
+    rt = LiveRuntime(pub, ctl, opaque_face)
+    web = start_in_thread(f"127.0.0.1:{port}", pub, ctl)
+    try:
+        browser.goto(web.url + "/overlay?stream=default")
+        browser.wait_for("vasaOverlay.stats.framesPainted > 10")
+        with ControlClient(ctl) as client:
+            client.speak(tone(1.5, level=0.4), 16000)
+        first = canvas_pixels(browser)
+        assert first.shape == (192, 192, 4) and (first[..., 3] == 255).all()
+        assert first[..., :3].std() > 20  # a picture, not a blank canvas
+        time.sleep(1.2)
+        second = canvas_pixels(browser)
+        changed = np.abs(second.astype(int) - first).max(axis=2) > 12
+        assert changed.mean() > 0.002  # the mouth and head move
+        s = browser.wait_for("vasaOverlay.stats.audioPeak > 0.2 && vasaOverlay.stats")
+        assert s["audioState"] == "running" and s["audioScheduled"] > 20
+        assert s["lastCodec"] == "jpeg" and s["framesLate"] <= s["framesPainted"] * 0.1
+        # The runtime restarts on the same endpoints: pts start again at 0.
+        painted = s["framesPainted"]
+        rt.close()
+        time.sleep(0.5)
+        rt = LiveRuntime(pub, ctl, opaque_face)
+        browser.wait_for(f"vasaOverlay.stats.framesPainted > {painted + 20}", timeout=15)
+        s = stats(browser)
+        assert s["resyncs"] >= 1 and s["lastPts"] < 3e9  # painting the new runtime's frames
+        # The web server restarts on the same port: the page reconnects by itself.
+        web.close()
+        time.sleep(0.3)
+        painted = s["framesPainted"]
+        web = start_in_thread(f"127.0.0.1:{port}", pub, ctl)
+        browser.wait_for(f"vasaOverlay.stats.framesPainted > {painted + 20}", timeout=15)
+        assert stats(browser)["connects"] >= 2
+    finally:
+        web.close()
+        rt.close()
+
+
+def test_overlay_is_transparent_where_the_frames_are(browser):
+    pub, ctl = endpoints()
+    face = prepared(192, alpha=True)
+    with LiveRuntime(pub, ctl, face, alpha=True), \
+            Subscriber(SubscriberConfig(endpoint=pub, kinds=("frame",))) as sub, \
+            start_in_thread("127.0.0.1:0", pub, ctl, token="t0k3n") as web:
+        msg = None
+        deadline = time.time() + 10
+        while msg is None and time.time() < deadline + 10:
+            msg = sub.recv(timeout_ms=200)
+        wire_alpha = msg.image()[..., 3]
+        assert 0.1 < (wire_alpha == 0).mean() < 0.9  # the frames really are cut out
+        browser.goto(web.page_url("/overlay"))  # with ?token=: scripts and feed carry it too
+        browser.wait_for("vasaOverlay.stats.framesPainted > 5", timeout=30)
+        page = canvas_pixels(browser)
+        assert stats(browser)["lastCodec"] == "raw"
+        clear_wire, clear_page = wire_alpha < 128, page[..., 3] < 128
+        iou = (clear_wire & clear_page).sum() / (clear_wire | clear_page).sum()
+        assert iou > 0.9  # transparent where the runtime's frames are (the head moves a little)
+        assert (page[..., 3][~clear_wire] > 0).mean() > 0.95  # and the face is opaque
+        shot = browser.eval("document.body.style.background")  # nothing painted behind it
+        assert shot in ("", "transparent")
+
+
+def test_panel_steers_the_runtime_and_shows_refusals(browser, opaque_face, tmp_path):
+    pub, ctl = endpoints()
+    with LiveRuntime(pub, ctl, opaque_face) as rt, \
+            Subscriber(SubscriberConfig(endpoint=pub, kinds=("motion",), stream="default")) \
+            as sub, start_in_thread("127.0.0.1:0", pub, ctl) as web, \
+            ControlClient(ctl) as client:
+        browser.goto(web.url + "/")
+        browser.wait_for("vasaPanel.status && vasaPanel.status.runtime && vasaPanel.motion")
+        assert browser.wait_for("document.querySelectorAll('#bars b').length") == 52
+
+        def smile_while_speaking():
+            client.speak(tone(0.8, level=0.4), 16000)
+            values, deadline = [], time.time() + 6
+            while time.time() < deadline:
+                m = sub.recv(timeout_ms=200)
+                if m is None:
+                    continue
+                if m.header.get("speaking"):
+                    values.append(m.motion_frame().blendshapes[INDEX["mouthSmileLeft"]])
+                elif values:
+                    break
+            return max(values)
+
+        assert smile_while_speaking() < 0.05  # neutral
+        browser.eval("(() => { const e = document.getElementById('emotion'); e.value = 'happy';"
+                     " e.dispatchEvent(new Event('change')); })()")
+        browser.wait_for("document.getElementById('set-msg').textContent.includes('happy')")
+        assert smile_while_speaking() > 0.2  # the runtime published a smile
+
+        browser.eval("(() => { const e = document.getElementById('gaze-x'); e.value = '0.5';"
+                     " e.dispatchEvent(new Event('input')); })()")
+        deadline = time.time() + 5
+        while rt.runtime.status()["conditions"]["gaze"][0] != 0.5 and time.time() < deadline:
+            time.sleep(0.1)
+        assert rt.runtime.status()["conditions"]["gaze"] == [0.5, 0.0]
+
+        drop = """(async () => {{ const dt = new DataTransfer();
+          dt.items.add(new File([{content}], '{name}', {{type: '{mime}'}}));
+          const ev = new DragEvent('drop', {{dataTransfer: dt, bubbles: true, cancelable: true}});
+          document.getElementById('drop').dispatchEvent(ev); }})()"""
+        browser.eval(drop.format(content="'not an image at all'", name="notes.png",
+                                 mime="image/png"))
+        text = browser.wait_for("document.querySelector('#portrait-msg.error') && "
+                                "document.getElementById('portrait-msg').textContent")
+        assert "notes.png refused" in text and "expected encoded PNG/JPEG/WebP" in text
+
+        import skimage.data
+        from PIL import Image
+        path = tmp_path / "p.png"
+        Image.fromarray(skimage.data.astronaut()[:, ::-1].copy()).save(path)
+        b64 = base64.b64encode(path.read_bytes()).decode()
+        browser.eval(drop.format(content=f"Uint8Array.from(atob('{b64}'), c => c.charCodeAt(0))",
+                                 name="mirror.png", mime="image/png"))
+        text = browser.wait_for("document.querySelector('#portrait-msg.ok') && document."
+                                "getElementById('portrait-msg').textContent.includes('192') && "
+                                "document.getElementById('portrait-msg').textContent", timeout=20)
+        assert "loaded" in text
+
+
+def test_panel_microphone_source_drives_the_face(browser, opaque_face):
+    """Chromium's fake capture device (a beep) -> 250 ms clips through /api/speak -> the runtime
+    speaks: the published motion says so, and the jaw opens."""
+    pub, ctl = endpoints()
+    with LiveRuntime(pub, ctl, opaque_face), \
+            Subscriber(SubscriberConfig(endpoint=pub, kinds=("motion",), stream="default")) \
+            as sub, start_in_thread("127.0.0.1:0", pub, ctl) as web:
+        browser.goto(web.url + "/")
+        browser.wait_for("vasaPanel.status && vasaPanel.status.runtime")
+        browser.eval("document.querySelector('input[name=src][value=mic]').click()")
+        text = browser.wait_for("document.getElementById('source-msg').textContent")
+        assert "microphone on" in text, text
+        jaw, deadline = [], time.time() + 8
+        while time.time() < deadline and sum(j > 0.1 for j in jaw) < 5:
+            m = sub.recv(timeout_ms=200)
+            if m is not None and m.header.get("speaking"):
+                jaw.append(m.motion_frame()["jawOpen"])
+        browser.eval("document.querySelector('input[name=src][value=stream]').click()")
+        assert sum(j > 0.1 for j in jaw) >= 5

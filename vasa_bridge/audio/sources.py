@@ -1,0 +1,246 @@
+"""Audio sources for the runtime, all delivering 16 kHz mono float32 in hops:
+
+- `ClockPacer`: real-time pacing from a clock, for sources that have no clock of their own;
+- `ArraySource`: decoded audio (a file), silence after it;
+- `MicSource`: a capture device through sounddevice; the callback only copies into a ring buffer;
+- `ClipQueue`: clips that arrive over the network for one stream (NPC speech), silence between;
+- `LinearResampler`: a stateful resampler for devices that will not open at 16 kHz.
+
+Every source reads spans `read(start, end)` of its own sample timeline. Pacing is explicit: a pacer
+(`ClockPacer`, or `MicSource` itself, whose device clock paces) says when a position is due, so the
+runtime, with an injectable clock, decides when to read. Tests never sleep.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ConfigError, VasaError
+from .ringbuffer import RingBuffer
+
+log = logging.getLogger(__name__)
+
+RATE = 16000  # Hz: every source delivers this
+
+
+class AudioDeviceError(VasaError):
+    """A capture device could not be listed or opened."""
+
+
+class LinearResampler:
+    """Streaming linear-interpolation resampler. Keeps its phase and last sample between calls,
+    so chunked output equals whole-signal output."""
+
+    def __init__(self, rate_in: int, rate_out: int = RATE) -> None:
+        if rate_in <= 0 or rate_out <= 0:
+            raise ConfigError(f"resampler rates {rate_in} -> {rate_out}: expected positive Hz")
+        self.step = rate_in / rate_out  # input samples per output sample
+        self._pos = 0.0  # position of the next output sample, relative to self._prev
+        self._prev: np.ndarray = np.zeros(0, np.float32)
+
+    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        x = np.concatenate([self._prev, np.asarray(chunk, np.float32).reshape(-1)])
+        if len(x) < 2:
+            self._prev = x
+            return np.zeros(0, np.float32)
+        n = int(np.floor((len(x) - 1 - self._pos) / self.step)) + 1
+        n = max(n, 0)
+        idx = self._pos + self.step * np.arange(n)
+        i0 = np.floor(idx).astype(int)
+        frac = (idx - i0).astype(np.float32)
+        out = x[i0] * (1 - frac) + x[np.minimum(i0 + 1, len(x) - 1)] * frac
+        next_pos = self._pos + self.step * n
+        keep = min(int(np.floor(next_pos)), len(x) - 1)  # the next output may lie past this chunk
+        self._prev = x[keep:]
+        self._pos = next_pos - keep
+        return out.astype(np.float32)
+
+
+class ClockPacer:
+    """Real-time pacing from a clock: sample position `end` is due at start + end / RATE."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._t0: float | None = None
+
+    def start(self) -> None:
+        self._t0 = self._clock()
+
+    def ready(self, end: int) -> bool:
+        return self.wait_s(end) <= 0.0
+
+    def wait_s(self, end: int) -> float:
+        """Seconds until sample position `end` is due."""
+        if self._t0 is None:
+            raise VasaError("pacer used before start(): call start() first")
+        return self._t0 + end / RATE - self._clock()
+
+    def due(self, end: int) -> float:
+        """The clock time at which position `end` is due."""
+        return self._t0 + end / RATE
+
+    def close(self) -> None:
+        pass
+
+
+class ArraySource:
+    """Audio already decoded to 16 kHz mono; silence after its end."""
+
+    def __init__(self, audio: np.ndarray) -> None:
+        self.audio = np.asarray(audio, np.float32).reshape(-1)
+
+    @property
+    def busy(self) -> bool:
+        return False
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        out = np.zeros(end - start, np.float32)
+        a, b = min(start, len(self.audio)), min(end, len(self.audio))
+        out[: b - a] = self.audio[a:b]
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+class MicSource:
+    """A capture device. The PortAudio callback copies into a ring buffer and nothing else; the
+    runtime reads fixed spans from it (the device's own clock paces everything)."""
+
+    def __init__(self, device: int | str | None = None, *, capacity_s: float = 5.0) -> None:
+        try:
+            import sounddevice as sd
+        except OSError as e:  # PortAudio missing
+            raise AudioDeviceError(f"sounddevice cannot load PortAudio ({e}): install it "
+                                   f"(Debian/Ubuntu: apt-get install libportaudio2)") from None
+        self._sd = sd
+        self.device = device
+        info = self._device_info(device)
+        self.device_name = info["name"]
+        self.ring = RingBuffer(int(capacity_s * RATE))
+        self._resample: LinearResampler | None = None
+        rate = RATE
+        try:
+            sd.check_input_settings(device=device, samplerate=RATE, channels=1, dtype="float32")
+        except Exception:
+            rate = int(info["default_samplerate"])
+            self._resample = LinearResampler(rate, RATE)
+        self.rate_in = rate
+        self.arrivals: collections.deque = collections.deque(maxlen=4096)  # (end pos, monotonic)
+        self._stream = sd.InputStream(device=device, samplerate=rate, channels=1,
+                                      dtype="float32", blocksize=0, callback=self._callback)
+        self.status_flags = 0
+
+    def _device_info(self, device):
+        try:
+            info = self._sd.query_devices(device, kind="input")
+        except Exception as e:
+            devices = list_input_devices()
+            listing = "; ".join(f"{i}: {n}" for i, n in devices) or "none found"
+            raise AudioDeviceError(f"input device {device!r} is not available ({e}): input "
+                                   f"devices are {listing}") from None
+        return info
+
+    def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio's thread
+        if status:
+            self.status_flags += 1
+        self.ring.write(indata[:, 0] if self._resample is None else self._resample(indata[:, 0]))
+        self.arrivals.append((self.ring.total_written, time.monotonic()))
+
+    def arrival_time(self, position: int) -> float | None:
+        """When the sample at `position` reached us (the callback that delivered it)."""
+        for end, t in list(self.arrivals):  # a copy: the callback appends meanwhile
+            if end > position:
+                return t
+        return None
+
+    def start(self) -> None:
+        self._stream.start()
+
+    def ready(self, end: int) -> bool:
+        return self.ring.total_written >= end
+
+    def wait_s(self, end: int) -> float:
+        return (end - self.ring.total_written) / RATE
+
+    def due(self, end: int) -> float:
+        """When the device delivered (or will deliver) position `end`, on time.monotonic."""
+        return time.monotonic() + self.wait_s(end)
+
+    @property
+    def backlog_s(self) -> float:
+        return self.ring.available / RATE
+
+    busy = False
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        if start < self.ring.total_read:  # overflow skipped these: keep the timeline with zeros
+            start = self.ring.total_read
+        skip = start - self.ring.total_read
+        if skip > 0:
+            self.ring.read(skip)
+        data = self.ring.read(end - start)
+        return data if data is not None else np.zeros(end - start, np.float32)
+
+    def close(self) -> None:
+        self._stream.stop()
+        self._stream.close()
+
+
+def list_input_devices() -> list[tuple[int, str]]:
+    """(index, name) of every capture device; empty when PortAudio finds none."""
+    try:
+        import sounddevice as sd
+        return [(i, d["name"]) for i, d in enumerate(sd.query_devices())
+                if d["max_input_channels"] > 0]
+    except Exception:
+        return []
+
+
+class ClipQueue:
+    """Clips for one stream, played back to back; silence in between. Thread-safe: the control
+    thread adds, the runtime reads."""
+
+    def __init__(self) -> None:
+        self._clips: collections.deque[np.ndarray] = collections.deque()
+        self._lock = threading.Lock()
+        self._current: np.ndarray | None = None
+        self._offset = 0
+        self.queued_samples = 0
+
+    def add(self, audio: np.ndarray) -> float:
+        """Queue a 16 kHz clip; returns seconds of audio queued before it."""
+        audio = np.asarray(audio, np.float32).reshape(-1)
+        with self._lock:
+            before = self.queued_samples
+            self._clips.append(audio)
+            self.queued_samples += len(audio)
+        return before / RATE
+
+    @property
+    def busy(self) -> bool:
+        return self.queued_samples > 0
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        """The next end - start samples of queued clips (positions are the stream's own)."""
+        n = end - start
+        out = np.zeros(n, np.float32)
+        filled = 0
+        with self._lock:
+            while filled < n:
+                if self._current is None or self._offset >= len(self._current):
+                    if not self._clips:
+                        break
+                    self._current, self._offset = self._clips.popleft(), 0
+                take = min(n - filled, len(self._current) - self._offset)
+                out[filled:filled + take] = self._current[self._offset:self._offset + take]
+                filled += take
+                self._offset += take
+                self.queued_samples -= take
+        return out

@@ -1,0 +1,223 @@
+"""Real speech with a transcript: pocketsphinx forced alignment (offline, en-us model shipped in
+the wheel) -> ARPAbet phoneme timeline -> the same teacher -> dataset clips.
+
+A user reads a script into their microphone, then
+`vasa-bridge dataset aligned take1.wav script.txt --out my_voice`; further recordings append to
+the same folder (a recording already there is skipped).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .dataset import FORMAT, SAMPLE_RATE, VERSION, read_manifest, write_clip, write_json, \
+    write_manifest
+from .engines.base import to_16k
+from .phonemes import SILENCE, PhonemeTimeline
+from .teacher import Speaker, TeacherConfig, teach
+from .visemes import to_visemes
+
+FRAME_S = 0.01  # pocketsphinx frames are 10 ms
+
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+         "fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_words(n: int) -> str:
+    """English words for 0 <= n < 10**9 ('42' -> 'forty two')."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    for size, name in ((10**6, "million"), (1000, "thousand"), (100, "hundred")):
+        if n >= size:
+            head, rest = divmod(n, size)
+            return number_words(head) + " " + name + ("" if rest == 0 else
+                                                      " " + number_words(rest))
+    raise AssertionError(n)
+
+
+def normalise_text(text: str) -> list[str]:
+    """Transcript -> lower-case dictionary words: numbers spelled out, punctuation dropped."""
+    text = text.lower().replace("’", "'")
+    text = re.sub(r"\d+", lambda m: " " + number_words(int(m.group())) + " "
+                  if len(m.group()) < 10 else " ".join(_ONES[int(d)] for d in m.group()), text)
+    text = re.sub(r"[^a-z' ]+", " ", text)
+    return [w.strip("'") for w in text.split() if w.strip("'")]
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    max_clip_s: float = 12.0  # recordings are cut at pauses into clips up to this long
+    min_clip_s: float = 2.0  # shortest clip worth keeping
+    min_pause_s: float = 0.15  # a silence at least this long may be a cut point
+
+
+def _decoder():
+    try:
+        from pocketsphinx import Decoder
+    except ImportError:
+        raise DataError("pocketsphinx is not installed: expected it for alignment "
+                        "(pip install pocketsphinx)") from None
+    # Beams wider than the defaults (1e-48): forced alignment only has one path to follow, and
+    # narrow beams lose it on accented or synthetic voices.
+    return Decoder(samprate=SAMPLE_RATE, bestpath=False, loglevel="FATAL", beam=1e-100,
+                   pbeam=1e-100, wbeam=1e-80)
+
+
+def align(audio: np.ndarray, text: str) -> PhonemeTimeline:
+    """Force-align 16 kHz mono speech to its transcript; ARPAbet phones, seconds."""
+    words = normalise_text(text)
+    if not words:
+        raise DataError(f"transcript {text[:40]!r} has no words: expected English text")
+    dec = _decoder()
+    missing = sorted({w for w in words if dec.lookup_word(w) is None})
+    if missing:
+        raise DataError(f"transcript words {missing[:10]} are not in the CMU dictionary: "
+                        f"expected dictionary words (spell names and acronyms as they sound)")
+    pcm = (np.clip(np.asarray(audio, np.float32), -1, 1) * 32767).astype(np.int16).tobytes()
+    dec.set_align_text(" ".join(words))
+    for first in (True, False):  # pass 1 finds words, pass 2 (set_alignment) their phones
+        dec.start_utt()
+        dec.process_raw(pcm, full_utt=True)
+        dec.end_utt()
+        if first:
+            try:
+                dec.set_alignment()
+            except RuntimeError:
+                raise DataError("pocketsphinx could not align the recording to its transcript: "
+                                "expected speech that reads the text (check both files)") \
+                    from None
+    segs = []
+    for word in dec.get_alignment():
+        for phone in word:
+            segs.append((phone.name, phone.start * FRAME_S,
+                         (phone.start + phone.duration) * FRAME_S))
+    if not segs:
+        raise DataError("pocketsphinx returned an empty alignment: expected speech that reads "
+                        "the transcript")
+    total = len(audio) / SAMPLE_RATE
+    filled, t = [], 0.0
+    for label, s, e in segs:
+        if s > t + 1e-6:
+            filled.append(("sil", t, s))
+        filled.append((label, s, min(e, total)))
+        t = e
+    if t < total:
+        filled.append(("sil", t, total))
+    return PhonemeTimeline.from_segments(filled, "arpabet")
+
+
+def compare_timelines(reference: PhonemeTimeline, other: PhonemeTimeline) -> dict:
+    """Match two timelines of the same speech by viseme class and compare phone start times.
+
+    Returns matched (share of the reference's non-silent visemes matched), median_ms and p90_ms
+    (absolute start-time differences), n (matched pairs)."""
+    def seq(tl: PhonemeTimeline):
+        out = []
+        for lab, s in zip(tl.labels, tl.starts):
+            if lab != SILENCE:
+                out.append((to_visemes(lab, tl.phoneset)[0], float(s)))
+        return out
+
+    a, b = seq(reference), seq(other)
+    sm = difflib.SequenceMatcher(a=[x[0] for x in a], b=[x[0] for x in b], autojunk=False)
+    diffs = [abs(a[blk.a + k][1] - b[blk.b + k][1]) for blk in sm.get_matching_blocks()
+             for k in range(blk.size)]
+    if not diffs:
+        return {"matched": 0.0, "median_ms": float("inf"), "p90_ms": float("inf"), "n": 0}
+    d = np.array(diffs) * 1000
+    return {"matched": len(diffs) / max(len(a), 1), "median_ms": float(np.median(d)),
+            "p90_ms": float(np.percentile(d, 90)), "n": len(diffs)}
+
+
+def cut_points(timeline: PhonemeTimeline, config: AlignConfig) -> list[float]:
+    """Times (s) to cut a long recording at: middles of pauses, clips <= max_clip_s if possible."""
+    total = timeline.duration
+    pauses = [(s + e) / 2 for lab, s, e in zip(timeline.labels, timeline.starts, timeline.ends)
+              if lab == SILENCE and e - s >= config.min_pause_s and 0 < s and e < total]
+    cuts, start = [], 0.0
+    for k, m in enumerate(pauses):
+        nxt = pauses[k + 1] if k + 1 < len(pauses) else total
+        if m - start >= config.min_clip_s and nxt - start > config.max_clip_s:
+            cuts.append(m)
+            start = m
+    return cuts
+
+
+def read_audio(path: str | Path) -> np.ndarray:
+    """Any file soundfile reads (wav, flac, ogg) -> 16 kHz mono float32."""
+    import soundfile as sf
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, OSError) as e:  # soundfile raises LibsndfileError(RuntimeError)
+        raise DataError(f"audio file {str(path)!r} could not be read ({e}): expected wav, flac "
+                        f"or ogg") from None
+    return to_16k(audio.mean(axis=1), rate)
+
+
+def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path, *,
+                  speaker: str = "user", split: str = "train", seed: int = 0,
+                  teacher: TeacherConfig = TeacherConfig(),
+                  config: AlignConfig = AlignConfig()) -> dict:
+    """Align one recording and append its clips to the dataset at `out`."""
+    if split not in ("train", "validation"):
+        raise DataError(f"split {split!r} is unknown: expected 'train' or 'validation'")
+    text_path = Path(text_path)
+    if not text_path.is_file():
+        raise DataError(f"transcript {str(text_path)!r} does not exist: expected a text file")
+    audio = read_audio(audio_path)
+    digest = hashlib.sha1(audio.tobytes()).hexdigest()[:16]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    info_path = out / "dataset.json"
+    rows: list[dict] = []
+    if info_path.is_file():
+        info = json.loads(info_path.read_text())
+        if info.get("kind") != "aligned":
+            raise DataError(f"{str(out)!r} holds a {info.get('kind')!r} dataset: expected an "
+                            f"empty folder or an aligned dataset to append to")
+        if info.get("fps") != teacher.fps:
+            raise DataError(f"{str(out)!r} has fps {info.get('fps')}, this run asks "
+                            f"{teacher.fps}: expected the same")
+        rows = read_manifest(out) if (out / "manifest.jsonl").is_file() else []
+        if digest in info.get("recordings", {}):
+            return {"clips": 0, "skipped": True, "seconds": 0.0}
+    else:
+        info = {"format": FORMAT, "version": VERSION, "kind": "aligned",
+                "sample_rate": SAMPLE_RATE, "fps": teacher.fps, "teacher": asdict(teacher),
+                "recordings": {}}
+    timeline = align(audio, text_path.read_text(encoding="utf-8"))
+    bounds = [0.0] + cut_points(timeline, config) + [len(audio) / SAMPLE_RATE]
+    index = max((r["index"] for r in rows), default=-1) + 1
+    made = []
+    for k, (t0, t1) in enumerate(zip(bounds[:-1], bounds[1:])):
+        a = audio[int(round(t0 * SAMPLE_RATE)):int(round(t1 * SAMPLE_RATE))]
+        tl = timeline.slice(t0, t1)
+        clip_seed = int(np.random.default_rng([seed, index]).integers(0, 2**31 - 1))
+        style = Speaker.draw(np.random.default_rng(clip_seed), teacher)
+        motion = teach(tl, a, SAMPLE_RATE, config=teacher, seed=clip_seed, speaker=style)
+        meta = {"engine": "recording", "voice": speaker, "speaker": f"recording:{speaker}",
+                "gender": "unknown", "language": "en", "text": " ".join(
+                    w for w in normalise_text(text_path.read_text(encoding="utf-8"))) if
+                len(bounds) == 2 else None, "kind": None, "seed": seed, "index": index,
+                "teacher_seed": clip_seed, "style": style.as_dict(), "augmentation": None,
+                "split": split, "source": "aligned", "recording": str(audio_path),
+                "recording_sha1": digest, "offset_s": round(t0, 4)}
+        made.append(write_clip(out, index, a, tl, motion, meta))
+        index += 1
+    info["recordings"][digest] = {"path": str(audio_path), "transcript": str(text_path),
+                                  "speaker": speaker, "split": split, "clips": len(made)}
+    write_json(info_path, info)
+    write_manifest(out, rows + made)
+    return {"clips": len(made), "skipped": False,
+            "seconds": sum(r["duration_s"] for r in made)}

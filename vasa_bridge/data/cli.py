@@ -1,0 +1,123 @@
+"""`vasa-bridge dataset synth | aligned | video | stats`: validate, print the resolved config,
+call one library function. Wired into vasa_bridge/cli.py with `add_cli(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from .engines import ENGINES
+from .teacher import TeacherConfig
+from .text import LANGUAGES
+
+
+def add_cli(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("dataset", help="build motion training data (speech + teacher)",
+                              description="Build and inspect motion training datasets "
+                                          "(docs/data.md).")
+    sub = p.add_subparsers(dest="dataset_command", required=True)
+
+    s = sub.add_parser("synth", help="synthesise a speech corpus with teacher motion")
+    s.add_argument("--hours", type=float, required=True, help="hours of audio to generate")
+    s.add_argument("--out", required=True, help="dataset folder (rerun to resume)")
+    s.add_argument("--languages", default="en",
+                   help=f"comma-separated, from {','.join(LANGUAGES)} (default en)")
+    s.add_argument("--engines", default=",".join(ENGINES), help="comma-separated engines")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--fps", type=float, default=25.0, help="motion frames per second")
+    s.add_argument("--workers", type=int, default=2, help="processes")
+    s.add_argument("--validation-fraction", type=float, default=0.1,
+                   help="share of speakers held out")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=_synth)
+
+    a = sub.add_parser("aligned", help="align a recording to its transcript (pocketsphinx) and "
+                                       "add teacher motion")
+    a.add_argument("audio", help="recording (wav, flac, ogg), any rate; mixed to mono 16 kHz")
+    a.add_argument("text", help="text file with what is said (English)")
+    a.add_argument("--out", required=True, help="dataset folder (appends)")
+    a.add_argument("--speaker", default="user", help="speaker name (the split key)")
+    a.add_argument("--split", default="train", choices=("train", "validation"))
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--fps", type=float, default=25.0)
+    a.add_argument("--max-clip", type=float, default=12.0, help="seconds per clip at most")
+    a.set_defaults(func=_aligned)
+
+    v = sub.add_parser("video", help="extract motion from talking videos (face mesh + solver)")
+    v.add_argument("clips", nargs="+", help="video files with sound (mp4, mov, mkv, webm)")
+    v.add_argument("--out", required=True, help="dataset folder (appends; a video already there "
+                                                "is skipped)")
+    v.add_argument("--speaker", default=None, help="speaker name, the split key (default: each "
+                                                   "file's stem)")
+    v.add_argument("--split", default="train", choices=("train", "validation"))
+    v.add_argument("--language", default="und", help="language spoken (BCP-47; default und)")
+    v.add_argument("--fps", type=float, default=25.0, help="motion frames per second")
+    v.add_argument("--neutral-percentile", type=float, default=10.0,
+                   help="the mouth's rest = this percentile of its opening (docs/data.md)")
+    v.add_argument("--smooth", type=float, default=0.2,
+                   help="Savitzky-Golay window in seconds (0 = none)")
+    v.add_argument("--no-progress", action="store_true")
+    v.set_defaults(func=_video)
+
+    t = sub.add_parser("stats", help="hours, clips, phoneme coverage, blendshape ranges")
+    t.add_argument("dir")
+    t.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    t.set_defaults(func=_stats)
+    return p
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in value.split(",") if x.strip())
+
+
+def _synth(args) -> int:
+    from .synth import SynthConfig, synth_dataset
+    config = SynthConfig(out=args.out, hours=args.hours, languages=_list(args.languages),
+                         engines=_list(args.engines), seed=args.seed, fps=args.fps,
+                         workers=args.workers, validation_fraction=args.validation_fraction,
+                         teacher=TeacherConfig(fps=args.fps))
+    print("dataset synth:", json.dumps({k: v for k, v in asdict(config).items()}))
+    summary = synth_dataset(config, progress=not args.no_progress)
+    print(f"{args.out}: {summary['clips']} clips, {summary['hours']:.3f} h "
+          f"({summary['made']} made, {summary['skipped']} already there); validation speakers "
+          f"{', '.join(summary['validation_speakers'])}")
+    return 0
+
+
+def _aligned(args) -> int:
+    from .align import AlignConfig, build_aligned
+    teacher = TeacherConfig(fps=args.fps)
+    config = AlignConfig(max_clip_s=args.max_clip)
+    print("dataset aligned:", json.dumps({"audio": args.audio, "text": args.text,
+                                          "out": args.out, "speaker": args.speaker,
+                                          "split": args.split, "align": asdict(config),
+                                          "teacher": asdict(teacher)}))
+    r = build_aligned(args.audio, args.text, args.out, speaker=args.speaker, split=args.split,
+                      seed=args.seed, teacher=teacher, config=config)
+    if r["skipped"]:
+        print(f"{args.audio}: already in {args.out}, skipped")
+    else:
+        print(f"{args.out}: added {r['clips']} clips, {r['seconds']:.1f} s")
+    return 0
+
+
+def _video(args) -> int:
+    from .video import VideoConfig, build_video
+    config = VideoConfig(fps=args.fps, neutral_percentile=args.neutral_percentile,
+                         smooth_s=args.smooth)
+    print("dataset video:", json.dumps({"clips": args.clips, "out": args.out,
+                                        "speaker": args.speaker, "split": args.split,
+                                        "language": args.language, "video": asdict(config)}))
+    r = build_video(args.clips, args.out, speaker=args.speaker, split=args.split,
+                    language=args.language, config=config, progress=not args.no_progress)
+    print(f"{args.out}: added {r['clips']} clips, {r['seconds']:.1f} s from {r['videos']} "
+          f"videos ({r['skipped']} already there)")
+    return 0
+
+
+def _stats(args) -> int:
+    from .stats import dataset_stats, format_stats
+    s = dataset_stats(args.dir)
+    print(json.dumps(s, indent=1) if args.json else format_stats(s))
+    return 0

@@ -1,0 +1,77 @@
+"""What every frame and file we make carries: the invisible watermark (always), the visible
+"AI-generated" label (on by default for files, a choice for live output), and, for files, signed
+C2PA content credentials."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .credentials import MIME_TYPES, SigningConfig, ensure_local_identity, sign_file
+from .label import label
+from .payload import Payload, new_session_payload
+from .watermark import Watermarker, WatermarkConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StampConfig:
+    label: bool = True  # draw the visible "AI-generated" mark
+    credentials: bool = True  # sign written files with C2PA
+    cert_chain: Path | None = None  # the user's PEM chain (leaf first); None = local identity
+    private_key: Path | None = None  # the leaf's PEM key
+    identity_dir: Path | None = None  # where the local identity lives (default: user config dir)
+
+
+class Stamp:
+    """One per session: a fixed payload, so the watermark pattern is computed once."""
+
+    def __init__(self, config: StampConfig = StampConfig(), payload: Payload | None = None):
+        self.config = config
+        self.payload = payload or new_session_payload()
+        self._wm = Watermarker(WatermarkConfig(payload=self.payload))
+        log.info("watermark payload: %s", self.payload)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """Label (when on), then watermark: the mark survives the label."""
+        if self.config.label:
+            frame = label(frame)
+        return self._wm.embed(frame)
+
+    def signing_config(self) -> SigningConfig:
+        c = self.config
+        if c.cert_chain and c.private_key:
+            return SigningConfig(Path(c.cert_chain), Path(c.private_key))
+        if c.identity_dir is None:
+            from .cli import default_identity_dir
+            return ensure_local_identity(default_identity_dir())
+        return ensure_local_identity(Path(c.identity_dir))
+
+    def sign_in_place(self, path: Path) -> bool:
+        """Embed signed credentials into `path` (rewritten through a temporary file). Returns
+        False, with one log line, for formats C2PA cannot carry (e.g. WebM)."""
+        path = Path(path)
+        if not self.config.credentials:
+            return False
+        if path.suffix.lower() not in MIME_TYPES:
+            log.warning("%s: content credentials cannot be embedded in %s files; the frames still "
+                        "carry the watermark", path, path.suffix)
+            return False
+        fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+        try:
+            os.replace(path, tmp)
+            sign_file(Path(tmp), path, self.signing_config(), watermark=self.payload)
+        except BaseException:
+            if not path.exists():
+                os.replace(tmp, path)
+            raise
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return True

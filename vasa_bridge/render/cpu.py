@@ -1,0 +1,138 @@
+"""CPU backend: the rig's control points -> low-resolution piecewise-affine field -> cv2.remap
+of the moving region only -> person over the background plate -> eye and mouth layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..face import mesh as M
+from ..errors import RenderError
+from ..face.portrait import Portrait, PortraitConfig, analyse_portrait
+from ..motion.frame import MotionFrame
+from .base import ImageInput, PortraitState, RenderConfig, check_state
+from .layers import EyeLayer, MouthLayer, fill_background
+from .rig import Rig, build_rig
+from .warp import WarpGrid, backward_field, make_grid, moving_box, upsample
+
+
+@dataclass(frozen=True)
+class Prepared:
+    portrait: Portrait
+    rig: Rig
+    rest_uv: np.ndarray  # (N, 2) rest control-point positions
+    grid: WarpGrid
+    source: np.ndarray  # (H, W, 4) float32: premultiplied person (image - (1 - a) plate), a
+    plate: np.ndarray  # (H, W, 3) float32 background with the person filled in
+    base: np.ndarray  # (H, W, 3) uint8 the photo (frame at rest)
+    base_alpha: np.ndarray  # (H, W) uint8 person alpha at rest
+    eyes: tuple[EyeLayer, ...]
+    mouth: MouthLayer | None
+    face_box: tuple[int, int, int, int]  # grid-node box (r0, r1, c0, c1) around the face mesh
+
+
+def grid_step_for(width: int, config: RenderConfig) -> int:
+    if config.grid_step:
+        return config.grid_step
+    return 4 if width <= 512 else 8
+
+
+def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
+                     config: RenderConfig) -> Prepared:
+    """Everything per photo that does not depend on the backend's array library."""
+    if portrait_config.size % 8:
+        raise RenderError(f"size is {portrait_config.size}: expected a multiple of 8 pixels")
+    portrait = analyse_portrait(image, portrait_config)
+    img = portrait.image
+    h, w = img.shape[:2]
+    rig = build_rig(portrait.landmarks, portrait.rest.rotation, (w, h), portrait.rest.points)
+    zeros = np.zeros(52)
+    rest_uv = rig.positions(zeros, np.zeros(3), np.zeros(3))
+    use = np.ones(len(rest_uv), bool)
+    use[list(M.RIGHT_IRIS) + list(M.LEFT_IRIS)] = False  # the eye layer moves the irises
+    step = grid_step_for(w, config)
+    grid = make_grid(rest_uv, w, h, step, use)
+    a = portrait.person_alpha.astype(np.float32)
+    plate = fill_background(img, a)
+    source = np.concatenate([img.astype(np.float32) - (1.0 - a)[..., None] * plate, a[..., None]],
+                            axis=2)
+    eyes = ()
+    if config.eyes and not portrait.eyes_closed:
+        eyes = (EyeLayer.prepare(img, portrait.landmarks, "right"),
+                EyeLayer.prepare(img, portrait.landmarks, "left"))
+    mouth = MouthLayer.prepare(img, portrait.landmarks, rig.iod_px) if config.mouth else None
+    uv = rest_uv[:M.NUM_LANDMARKS]
+    pad = 0.6 * rig.iod_px
+    r0 = int(max((uv[:, 1].min() - pad) // step, 0))
+    r1 = int(min((uv[:, 1].max() + pad) // step + 1, grid.shape[0]))
+    c0 = int(max((uv[:, 0].min() - pad) // step, 0))
+    c1 = int(min((uv[:, 0].max() + pad) // step + 1, grid.shape[1]))
+    return Prepared(portrait, rig, rest_uv, grid, np.ascontiguousarray(source), plate, img.copy(),
+                    np.round(a * 255).astype(np.uint8), eyes, mouth, (r0, r1, c0, c1))
+
+
+def is_rest(frame: MotionFrame) -> bool:
+    return (not frame.blendshapes.any() and not frame.head_rotation.any()
+            and not frame.head_translation.any())
+
+
+def union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int]):
+    if a is None:
+        return b
+    return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+
+
+def finish(prep: Prepared, rgb: np.ndarray, alpha: np.ndarray, box_px, uv: np.ndarray,
+           want_alpha: bool) -> np.ndarray:
+    """Layers over the warped box, then paste into a copy of the photo."""
+    x0, y0, x1, y1 = box_px
+    local = uv - [x0, y0]
+    if prep.mouth is not None:
+        prep.mouth.draw(rgb, local)
+    for eye in prep.eyes:
+        eye.draw(rgb, local)
+    out = prep.base.copy()
+    np.add(rgb, 0.5, out=rgb)
+    np.clip(rgb, 0, 255, out=rgb)
+    out[y0:y1, x0:x1] = rgb
+    if not want_alpha:
+        return out
+    a = prep.base_alpha.copy()
+    a[y0:y1, x0:x1] = np.clip(alpha * 255 + 0.5, 0, 255)
+    return np.dstack([out, a])
+
+
+class CpuBackend:
+    name = "cpu"
+
+    def __init__(self, config: RenderConfig = RenderConfig()):
+        self.config = config
+
+    def prepare(self, image: ImageInput,
+                portrait_config: PortraitConfig = PortraitConfig()) -> PortraitState:
+        prep = prepare_geometry(image, portrait_config, self.config)
+        return PortraitState(self.name, prep.portrait, self.config, prep)
+
+    def render(self, state: PortraitState, frame: MotionFrame) -> np.ndarray:
+        check_state(state, self.name)
+        prep: Prepared = state.cache
+        if is_rest(frame):
+            if self.config.alpha:
+                return np.dstack([prep.base, prep.base_alpha])
+            return prep.base.copy()
+        pos = prep.rig.positions(frame.blendshapes, frame.head_rotation, frame.head_translation)
+        field = backward_field(prep.grid, pos - prep.rest_uv, self.config.inverse_iterations,
+                               self.config.inverse_relax)
+        box = union(moving_box(field, prep.grid), prep.face_box)
+        r0, r1, c0, c1 = box
+        g = prep.grid.step
+        m = upsample(field, prep.grid, box)
+        warped = cv2.remap(prep.source, m, None, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        a = warped[..., 3:]
+        rgb = warped[..., :3] + (1.0 - a) * prep.plate[r0 * g:r1 * g, c0 * g:c1 * g]
+        return finish(prep, rgb, a[..., 0], (c0 * g, r0 * g, c1 * g, r1 * g),
+                      pos[:M.NUM_LANDMARKS], self.config.alpha)
+

@@ -1,0 +1,75 @@
+"""Fidelity check: render sweeps, re-detect the face mesh, recover the motion with the solver.
+
+Used by tests/test_render_fidelity.py and bench/bench_fidelity.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..face.detect import detect_faces
+from ..face.solver import calibrate, solve
+from ..motion.frame import MotionFrame
+from ..motion.names import INDEX
+from .base import Backend, PortraitState
+
+# name -> (what the sweep drives, values). Shapes sweep 0..1; pose sweeps -20..20 degrees.
+SHAPE_SWEEPS = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight",
+                "browInnerUp", "mouthFunnel", "eyeLookOutLeft")
+POSE_SWEEPS = {"pitch": 0, "yaw": 1, "roll": 2}
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    channel: str
+    commanded: np.ndarray  # (T,)
+    recovered: np.ndarray  # (T,) nan where no face was found
+    missed: int  # frames where the face mesh found no face
+
+    @property
+    def correlation(self) -> float:
+        ok = np.isfinite(self.recovered)
+        if ok.sum() < 3 or np.std(self.recovered[ok]) < 1e-9:
+            return 0.0
+        return float(np.corrcoef(self.commanded[ok], self.recovered[ok])[0, 1])
+
+    @property
+    def max_abs_error(self) -> float:
+        ok = np.isfinite(self.recovered)
+        return float(np.max(np.abs(self.commanded[ok] - self.recovered[ok]))) if ok.any() else np.inf
+
+
+def sweep_values(channel: str, steps: int) -> np.ndarray:
+    if channel in POSE_SWEEPS:
+        return np.linspace(-20.0, 20.0, steps)
+    return np.linspace(0.0, 1.0, steps)
+
+
+def frame_for(channel: str, value: float) -> MotionFrame:
+    if channel in POSE_SWEEPS:
+        rot = np.zeros(3)
+        rot[POSE_SWEEPS[channel]] = value
+        return MotionFrame.from_named({}, head_rotation=rot)
+    return MotionFrame.from_named({channel: value})
+
+
+def run_sweep(backend: Backend, state: PortraitState, channel: str, steps: int = 9) -> SweepResult:
+    size = state.size
+    rest = backend.render(state, MotionFrame.neutral())
+    faces = detect_faces(rest[..., :3], max_faces=1)
+    ref = calibrate(faces[0].landmarks, size)
+    values = sweep_values(channel, steps)
+    got = np.full(steps, np.nan)
+    missed = 0
+    for i, v in enumerate(values):
+        img = backend.render(state, frame_for(channel, float(v)))[..., :3]
+        found = detect_faces(img, max_faces=1)
+        if not found:
+            missed += 1
+            continue
+        f = solve(found[0].landmarks, size, ref)
+        got[i] = (f.head_rotation[POSE_SWEEPS[channel]] if channel in POSE_SWEEPS
+                  else f.blendshapes[INDEX[channel]])
+    return SweepResult(channel, values, got, missed)

@@ -1,0 +1,278 @@
+"""The rig: ARKit blendshapes + head pose -> 2D positions of the face mesh and head control points.
+
+Each blendshape owns a displacement basis (478, 3) built procedurally on the portrait's own
+frontalised mesh in the face frame (interocular units, x to the viewer's right, y up, z towards
+the camera; magnitudes from `face.units`). A frame's mesh is
+
+    P = P_rest + iod * R0 @ sum_s w_s * B_s          (expression, in the photo's head pose R0)
+    P' = pivot + R_cmd @ (P - pivot) + T             (head rotation about a pivot in the skull)
+
+projected orthographically (u = x, v = -y) and scaled about the pivot for head_translation z.
+Head control points beyond the mesh (three rings around the face oval: hair, ears, neck) follow
+the head with a weight that fades towards the neck; a fourth ring and the image border stay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..face import mesh as M
+from ..face import units as U
+from ..motion.conversions import euler_to_matrix
+from ..motion.names import INDEX, NUM_BLENDSHAPES
+
+RING_SCALES = (1.2, 1.45, 1.75)  # head rings, in face-oval radii
+STATIC_RING = 2.6  # this ring and the image border never move
+NECK_WEIGHTS = (0.85, 0.55, 0.25)  # how much the rings below the chin follow the head
+RING_EXPRESSION = (0.6, 0.3, 0.1)  # how much of the oval's expression motion each ring takes
+PIVOT = np.array([0.0, -0.4, -1.6])  # head rotation centre in the face frame (IOD): in the skull
+
+
+def _smooth(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _gauss(q: np.ndarray, centre: np.ndarray, sigma: float) -> np.ndarray:
+    d2 = np.sum((q[:, :2] - centre[:2]) ** 2, axis=1)
+    return np.exp(-d2 / (2 * sigma * sigma))
+
+
+def _interp_contour(q: np.ndarray, contour: tuple[int, ...], x: np.ndarray) -> np.ndarray:
+    """Height of a contour (point indices, any x order) at positions x (clamped to its ends)."""
+    pts = q[list(contour), :2]
+    order = np.argsort(pts[:, 0])
+    return np.interp(x, pts[order, 0], pts[order, 1])
+
+
+def build_basis(q: np.ndarray) -> np.ndarray:
+    """(52, 478, 3) displacement per unit of each blendshape, face frame, IOD units.
+
+    q: (478, 3) the portrait's frontalised rest mesh (face frame, IOD units).
+    """
+    n = q.shape[0]
+    B = np.zeros((NUM_BLENDSHAPES, n, 3))
+    x, y = q[:, 0], q[:, 1]
+
+    def put(name, disp):
+        B[INDEX[name]] += disp
+
+    upper_lip = set(M.LIPS_OUTER_UPPER + M.LIPS_INNER_UPPER) - {61, 291, 78, 308}
+    lower_lip = set(M.LIPS_OUTER_LOWER + M.LIPS_INNER_LOWER) - {61, 291, 78, 308}
+    corners = (M.MOUTH_RIGHT, M.MOUTH_LEFT)
+    mouth_c = q[list(M.OUTER_MOUTH_RING)].mean(0)
+    half_w = abs(q[M.MOUTH_LEFT, 0] - q[M.MOUTH_RIGHT, 0]) / 2
+    # Mouth midline: halfway between the inner lips, as a function of x.
+    mid = (_interp_contour(q, M.LIPS_INNER_UPPER, x) + _interp_contour(q, M.LIPS_INNER_LOWER, x)) / 2
+    chin_y = q[M.CHIN, 1]
+
+    # --- jaw: everything below the mouth midline drops; the lower lip a bit less than the chin.
+    below = _smooth((mid - y) / 0.05 + 0.5)
+    for i in upper_lip:
+        below[i] = 0.0
+    for i in lower_lip:
+        below[i] = 1.0
+    for i in corners + (78, 308):
+        below[i] = 0.35
+    depth = np.clip((mid - y) / max(mid.mean() - chin_y, 1e-3), 0.0, 1.0)  # 0 at mouth, 1 at chin
+    drop = U.JAW_LOWER_LIP_DROP + (U.JAW_CHIN_DROP - U.JAW_LOWER_LIP_DROP) * depth
+    lateral = 1.0 - 0.65 * _smooth((np.abs(x - mouth_c[0]) - half_w) / 0.6)
+    jaw_w = below * lateral
+    jaw = np.zeros((n, 3))
+    jaw[:, 1] = -drop * jaw_w
+    jaw[:, 2] = -0.25 * drop * jaw_w  # the chin swings back as the jaw rotates
+    put("jawOpen", jaw)
+    lower_only = np.zeros((n, 3))
+    for i in lower_lip:
+        lower_only[i, 1] = U.JAW_LOWER_LIP_DROP * U.MOUTH_CLOSE_LIFT
+    put("mouthClose", lower_only)  # coefficient is min(mouthClose, jawOpen): see `coefficients`
+    put("jawLeft", np.stack([U.JAW_SIDE * jaw_w, 0 * x, 0 * x], 1))
+    put("jawRight", np.stack([-U.JAW_SIDE * jaw_w, 0 * x, 0 * x], 1))
+    put("jawForward", np.stack([0 * x, -0.02 * jaw_w, U.JAW_FORWARD * jaw_w], 1))
+
+    # --- mouth corners
+    near_mouth = _gauss(q, mouth_c, 0.45)
+    lips_w = np.zeros(n)
+    for i in upper_lip | lower_lip:
+        lips_w[i] = 1.0
+    for side, c in (("Right", M.MOUTH_RIGHT), ("Left", M.MOUTH_LEFT)):
+        sgn = -1.0 if side == "Right" else 1.0  # outwards in x
+        g = _gauss(q, q[c], 0.22)
+        put(f"mouthSmile{side}", np.stack([sgn * U.SMILE_OUT * g, U.SMILE_LIFT * g,
+                                           -0.03 * g], 1))
+        put(f"mouthFrown{side}", np.stack([0 * g, -U.FROWN_DROP * g, 0 * g], 1))
+        put(f"mouthStretch{side}", np.stack([sgn * U.STRETCH_OUT * g, -0.02 * g, 0 * g], 1))
+        put(f"mouthDimple{side}", np.stack([-sgn * U.DIMPLE_BACK * g, 0.01 * g,
+                                            -U.DIMPLE_BACK * g], 1))
+        side_w = _smooth(0.5 + sgn * (x - mouth_c[0]) / (2 * half_w)) * lips_w
+        upper_side = side_w * np.isin(np.arange(n), list(upper_lip))
+        lower_side = side_w * np.isin(np.arange(n), list(lower_lip))
+        put(f"mouthPress{side}", np.stack([0 * x, U.PRESS_UP * (lower_side - upper_side),
+                                           0 * x], 1))
+        put(f"mouthLowerDown{side}", np.stack([0 * x, -U.LOWER_DOWN * lower_side, 0 * x], 1))
+        put(f"mouthUpperUp{side}", np.stack([0 * x, U.UPPER_UP * upper_side, 0 * x], 1))
+    is_upper = np.isin(np.arange(n), list(upper_lip)).astype(float)
+    is_lower = np.isin(np.arange(n), list(lower_lip)).astype(float)
+    towards_mid = -np.sign(x - mouth_c[0]) * _smooth(np.abs(x - mouth_c[0]) / half_w)
+    put("mouthPucker", np.stack([U.PUCKER_IN * towards_mid * near_mouth, 0 * x,
+                                 0.06 * lips_w], 1))
+    put("mouthFunnel", np.stack([U.FUNNEL_IN * towards_mid * near_mouth,
+                                 U.FUNNEL_OPEN * (is_upper - is_lower)
+                                 * (1 - _smooth(np.abs(x - mouth_c[0]) / half_w)),
+                                 0.05 * lips_w], 1))
+    outer_upper = np.isin(np.arange(n), [i for i in M.LIPS_OUTER_UPPER if i not in corners])
+    outer_lower = np.isin(np.arange(n), [i for i in M.LIPS_OUTER_LOWER if i not in corners])
+    put("mouthRollUpper", np.stack([0 * x, -U.ROLL_IN * outer_upper, 0 * x], 1))
+    put("mouthRollLower", np.stack([0 * x, U.ROLL_IN * outer_lower, 0 * x], 1))
+    put("mouthShrugUpper", np.stack([0 * x, U.SHRUG * is_upper, 0 * x], 1))
+    chin_g = _gauss(q, q[M.CHIN] + [0, 0.25, 0], 0.35)
+    put("mouthShrugLower", np.stack([0 * x, U.SHRUG * np.maximum(is_lower, chin_g), 0 * x], 1))
+    put("mouthLeft", np.stack([U.MOUTH_SIDE * near_mouth, 0 * x, 0 * x], 1))
+    put("mouthRight", np.stack([-U.MOUTH_SIDE * near_mouth, 0 * x, 0 * x], 1))
+
+    # --- eyes: lids. The eyeball itself is a separate layer (`layers.EyeLayer`).
+    for side, upper, lower, outer, inner in (
+            ("Right", M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER, M.RIGHT_EYE_OUTER, M.RIGHT_EYE_INNER),
+            ("Left", M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER, M.LEFT_EYE_OUTER, M.LEFT_EYE_INNER)):
+        x0, x1 = sorted((q[outer, 0], q[inner, 0]))
+        up_y = _interp_contour(q, upper, x)
+        low_y = _interp_contour(q, lower, x)
+        aperture = np.clip(up_y - low_y, 0.0, None)  # lid gap at each x
+        inside_x = _smooth((x - x0) / 0.06) * _smooth((x1 - x) / 0.06)
+        above = y - up_y  # height above the upper lid
+        lid_w = inside_x * np.exp(-np.clip(above, 0, None) / 0.10) * (above > -0.02)
+        lid_w[list(upper[1:-1])] = inside_x[list(upper[1:-1])]
+        lid_w[[outer, inner]] = 0.0
+        lid_w[list(lower)] = 0.0
+        below_lid = low_y - y
+        low_w = inside_x * np.exp(-np.clip(below_lid, 0, None) / 0.10) * (below_lid > -0.02)
+        low_w[list(lower[1:-1])] = inside_x[list(lower[1:-1])]
+        low_w[[outer, inner]] = 0.0
+        low_w[list(upper)] = 0.0
+        iris_idx = list(M.RIGHT_IRIS if side == "Right" else M.LEFT_IRIS)
+        lid_w[iris_idx] = 0.0
+        low_w[iris_idx] = 0.0
+        # Blink: the upper lid comes down 90% of the gap, the lower lid rises 10%: they meet.
+        put(f"eyeBlink{side}", np.stack([0 * x, -0.9 * aperture * lid_w, 0 * x], 1)
+            + np.stack([0 * x, 0.1 * aperture * low_w, 0 * x], 1))
+        put(f"eyeWide{side}", np.stack([0 * x, U.EYE_WIDE_OPEN * aperture * lid_w, 0 * x], 1))
+        put(f"eyeSquint{side}", np.stack([0 * x, U.EYE_SQUINT_UP * aperture * low_w, 0 * x], 1))
+        width = abs(q[outer, 0] - q[inner, 0])
+        iris_move = np.zeros((n, 3))
+        iris_move[iris_idx, 0] = U.GAZE_H * width
+        towards_nose = 1.0 if side == "Right" else -1.0  # right eye's nose side is +x
+        put(f"eyeLookIn{side}", towards_nose * iris_move)
+        put(f"eyeLookOut{side}", -towards_nose * iris_move)
+        iris_up = np.zeros((n, 3))
+        iris_up[iris_idx, 1] = U.GAZE_V * width
+        put(f"eyeLookUp{side}", iris_up)
+        put(f"eyeLookDown{side}", -iris_up)
+
+    # --- brows and forehead
+    brow_inner = {"Right": q[list(M.RIGHT_BROW_INNER)].mean(0),
+                  "Left": q[list(M.LEFT_BROW_INNER)].mean(0)}
+    brow_outer = {"Right": q[list(M.RIGHT_BROW_OUTER)].mean(0),
+                  "Left": q[list(M.LEFT_BROW_OUTER)].mean(0)}
+    eye_line = 0.05  # points below the eye line do not follow the brows
+    above_eyes = _smooth((y - eye_line) / 0.2)
+    gi = (_gauss(q, brow_inner["Right"], 0.25) + _gauss(q, brow_inner["Left"], 0.25)) * above_eyes
+    put("browInnerUp", np.stack([0 * x, U.BROW_INNER_UP * np.clip(gi, 0, 1), 0 * x], 1))
+    for side in ("Right", "Left"):
+        sgn = -1.0 if side == "Right" else 1.0
+        g = _gauss(q, (brow_inner[side] + brow_outer[side]) / 2, 0.3) * above_eyes
+        put(f"browDown{side}", np.stack([-sgn * 0.02 * g, -U.BROW_DOWN * g, 0 * x], 1))
+        go = _gauss(q, brow_outer[side], 0.22) * above_eyes
+        put(f"browOuterUp{side}", np.stack([0 * x, U.BROW_OUTER_UP * go, 0 * x], 1))
+        cheek = q[M.RIGHT_CHEEK if side == "Right" else M.LEFT_CHEEK]
+        puff_c = (cheek + q[corners[0] if side == "Right" else corners[1]]) / 2
+        gp = _gauss(q, puff_c, 0.3)
+        put("cheekPuff", np.stack([sgn * U.CHEEK_PUFF_OUT * gp, 0 * x, 0.03 * gp], 1))
+        gs = _gauss(q, cheek + [0, 0.1, 0], 0.25) * (y < 0)
+        put(f"cheekSquint{side}", np.stack([0 * x, U.CHEEK_SQUINT_UP * gs, 0 * x], 1))
+        wing = q[M.RIGHT_NOSE_WING if side == "Right" else M.LEFT_NOSE_WING]
+        gn = _gauss(q, wing, 0.12)
+        put(f"noseSneer{side}", np.stack([0 * x, U.NOSE_SNEER_UP * gn, 0 * x], 1))
+    return B
+
+
+def coefficients(blendshapes: np.ndarray) -> np.ndarray:
+    """(52,) motion values -> (52,) basis coefficients (mouthClose only undoes an open jaw)."""
+    c = np.asarray(blendshapes, np.float64).copy()
+    c[INDEX["mouthClose"]] = min(c[INDEX["mouthClose"]], c[INDEX["jawOpen"]])
+    return c
+
+
+@dataclass(frozen=True)
+class Rig:
+    """Everything the per-frame geometry needs, in the portrait's pixel frame."""
+
+    points: np.ndarray  # (N, 3) rest control points, contract frame in pixels (478 mesh + rings)
+    basis: np.ndarray  # (52, N*3) pixel displacement per unit blendshape, camera frame
+    follow: np.ndarray  # (N,) how much each point follows the head (1 face, 0 static)
+    pivot: np.ndarray  # (3,) head rotation centre, contract frame, pixels
+    iod_px: float  # interocular distance in pixels
+    num_mesh: int  # the first num_mesh points are the face mesh (478)
+
+    def positions(self, blendshapes: np.ndarray, rotation_deg: np.ndarray,
+                  translation_m: np.ndarray) -> np.ndarray:
+        """(N, 2) image positions (u, v) of every control point for one motion frame."""
+        c = coefficients(blendshapes)
+        nz = np.flatnonzero(c)
+        p = self.points
+        if nz.size:
+            p = p + (c[nz] @ self.basis[nz]).reshape(-1, 3)
+        rot = euler_to_matrix(np.asarray(rotation_deg, np.float64))
+        t = np.asarray(translation_m, np.float64) / U.IOD_M * self.iod_px  # metres -> pixels
+        moved = (p - self.pivot) @ rot.T + self.pivot
+        # head_translation z: closer is bigger, about the pivot (weak perspective).
+        d0 = U.CAMERA_DISTANCE_M / U.IOD_M * self.iod_px
+        s = d0 / max(d0 - t[2], 1e-3 * d0)
+        moved[:, :2] = (moved[:, :2] - self.pivot[:2]) * s + self.pivot[:2] + t[:2]
+        out = p + self.follow[:, None] * (moved - p)
+        return np.stack([out[:, 0], -out[:, 1]], axis=1)  # contract frame -> (u, v)
+
+
+def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: tuple[int, int],
+              frontal: np.ndarray) -> Rig:
+    """Make the rig of one portrait.
+
+    landmarks: (478, 3) pixels; rest_rotation_deg: the photo's head pose vs the canonical face;
+    frontal: (478, 3) the frontalised mesh (IOD units) from `solver.measure(...).points`.
+    """
+    w, h = image_size
+    p_mesh = M.to_points3d(landmarks)
+    iod = M.interocular(p_mesh)
+    r0 = euler_to_matrix(np.asarray(rest_rotation_deg, np.float64))
+    r_eye, l_eye = M.eye_centres(p_mesh)
+    centre = (r_eye + l_eye) / 2
+    basis_face = build_basis(frontal)  # (52, 478, 3) face frame, IOD
+    basis_mesh = iod * basis_face @ r0.T  # camera frame, pixels
+    oval = np.array(M.FACE_OVAL)
+    oc = p_mesh[oval].mean(0)
+    chin_v = p_mesh[M.CHIN, 1]
+    rings, follow, ring_basis = [], [], []
+    for k, (scale, neck_w, expr) in enumerate(zip(RING_SCALES, NECK_WEIGHTS, RING_EXPRESSION)):
+        r = oc + (p_mesh[oval] - oc) * [scale, scale, 1.0]
+        r[:, 2] = p_mesh[oval, 2] - (scale - 1.0) * 1.2 * iod  # the head recedes behind the oval
+        below_chin = _smooth((chin_v - r[:, 1]) / (0.4 * iod) + 0.5) * (r[:, 1] < oc[1])
+        follow.append(1.0 - (1.0 - neck_w) * below_chin)
+        rings.append(r)
+        ring_basis.append(expr * basis_mesh[:, oval, :])
+    static = oc + (p_mesh[oval] - oc) * [STATIC_RING, STATIC_RING, 1.0]
+    border = []
+    for t in np.linspace(0, 1, 9)[:-1]:
+        border += [(t * w, 0), (w, t * h), (w - t * w, h), (0, h - t * h)]
+    border = np.array([(u, -v, 0.0) for u, v in border])
+    # Static ring points outside the picture are dropped (the border holds the edge).
+    static = static[(static[:, 0] > 2) & (static[:, 0] < w - 2) & (-static[:, 1] > 2)
+                    & (-static[:, 1] < h - 2)]
+    points = np.concatenate([p_mesh] + rings + [static, border])
+    n_static = len(static) + len(border)
+    follow_all = np.concatenate([np.ones(len(p_mesh))] + follow + [np.zeros(n_static)])
+    basis = np.concatenate([basis_mesh] + ring_basis
+                           + [np.zeros((NUM_BLENDSHAPES, n_static, 3))], axis=1)
+    pivot = centre + iod * (r0 @ PIVOT)
+    return Rig(points=points, basis=basis.reshape(NUM_BLENDSHAPES, -1), follow=follow_all,
+               pivot=pivot, iod_px=iod, num_mesh=len(p_mesh))

@@ -1,0 +1,110 @@
+"""Dense warp from control-point motion: piecewise-affine on a low-resolution grid, inverted by
+fixed-point iteration, upsampled over the moving region only.
+
+Forward field: each grid node's displacement is the barycentric blend (a sparse (G, N) matrix,
+precomputed on the rest triangulation) of its triangle's three control-point displacements.
+`cv2.remap` needs the backward map (output pixel -> source pixel): m(q) = q - D(m(q)), solved by
+iterating m <- q - D(m) a few times at grid resolution (converges where the warp does not fold).
+Grid nodes sit at pixel centres of g x g blocks, so `cv2.resize` by g upsamples them exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.spatial import Delaunay
+
+
+@dataclass(frozen=True)
+class WarpGrid:
+    step: int  # g: pixels per grid cell
+    shape: tuple[int, int]  # (rows, cols) of grid nodes
+    nodes: np.ndarray  # (rows, cols, 2) float32 node positions (u, v) in pixels
+    weights: csr_matrix  # (rows*cols, N) barycentric weights on the control points
+    triangles: np.ndarray  # (T, 3) the rest triangulation (control-point indices)
+
+
+def make_grid(points_uv: np.ndarray, width: int, height: int, step: int,
+              use: np.ndarray | None = None) -> WarpGrid:
+    """Triangulate the rest control points (N, 2) and bind every grid node to a triangle.
+
+    use: (N,) bool, which points take part (others get zero weight, e.g. the irises).
+    """
+    if width % step or height % step:
+        raise ValueError(f"image {width}x{height} is not a multiple of the grid step {step}")
+    n = len(points_uv)
+    idx = np.arange(n) if use is None else np.flatnonzero(use)
+    tri = Delaunay(points_uv[idx])
+    rows, cols = height // step, width // step
+    gu = (np.arange(cols) + 0.5) * step - 0.5
+    gv = (np.arange(rows) + 0.5) * step - 0.5
+    nodes = np.stack(np.meshgrid(gu, gv), axis=-1).astype(np.float32)  # (rows, cols, 2)
+    flat = nodes.reshape(-1, 2).astype(np.float64)
+    simplex = tri.find_simplex(flat)
+    # Nodes outside the hull (only possible at the very border) snap to the nearest inside.
+    outside = simplex < 0
+    if outside.any():
+        clamped = np.clip(flat[outside], [0.5, 0.5], [width - 1.5, height - 1.5])
+        simplex[outside] = tri.find_simplex(clamped)
+        simplex[simplex < 0] = 0
+    trans = tri.transform[simplex]  # (G, 3, 2) affine to barycentric
+    b = np.einsum("gij,gj->gi", trans[:, :2], flat - trans[:, 2])
+    bary = np.concatenate([b, 1 - b.sum(1, keepdims=True)], axis=1)  # (G, 3)
+    bary = np.clip(bary, 0, 1)
+    bary /= bary.sum(1, keepdims=True)
+    cols_idx = idx[tri.simplices[simplex]]  # (G, 3) control-point indices
+    g = len(flat)
+    weights = csr_matrix((bary.ravel(), (np.repeat(np.arange(g), 3), cols_idx.ravel())),
+                         shape=(g, n))
+    return WarpGrid(step, (rows, cols), nodes, weights, idx[tri.simplices])
+
+
+def backward_field(grid: WarpGrid, displacement: np.ndarray, iterations: int = 3,
+                   relax: float = 1.0) -> np.ndarray:
+    """(N, 2) control-point displacements -> (rows, cols, 2) float32 source positions per node."""
+    rows, cols = grid.shape
+    d = np.asarray(grid.weights @ displacement, np.float32).reshape(rows, cols, 2)
+    q = grid.nodes
+    m = q - d
+    g = float(grid.step)
+    for _ in range(iterations):
+        # Sample D at m (grid coordinates: node k sits at pixel (k + 0.5) g - 0.5).
+        gx = (m[..., 0] + 0.5) / g - 0.5
+        gy = (m[..., 1] + 0.5) / g - 0.5
+        dm = cv2.remap(d, gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # relax < 1 damps the step: converges where the warp stretches by up to 2 / relax - 1
+        # (plain iteration diverges past 2x stretch, which shows as stripes).
+        m = m + relax * ((q - dm) - m) if relax != 1.0 else q - dm
+    return m
+
+
+def moving_box(field: np.ndarray, grid: WarpGrid, tol: float = 0.02) -> tuple[int, int, int, int] | None:
+    """Grid-node box (r0, r1, c0, c1) where the backward map differs from identity, +1 margin."""
+    moved = np.abs(field - grid.nodes).max(axis=-1) > tol
+    if not moved.any():
+        return None
+    r = np.flatnonzero(moved.any(axis=1))
+    c = np.flatnonzero(moved.any(axis=0))
+    rows, cols = grid.shape
+    return (max(r[0] - 1, 0), min(r[-1] + 2, rows), max(c[0] - 1, 0), min(c[-1] + 2, cols))
+
+
+def upsample(field: np.ndarray, grid: WarpGrid, box: tuple[int, int, int, int]
+             ) -> np.ndarray:
+    """(h, w, 2) float32 map (pixel size of the box) for cv2.remap from a node sub-grid.
+
+    The displacement, not the map, is resized: cv2.resize replicates the outermost nodes into
+    the half cell beyond them, which is harmless for a displacement that is ~0 there.
+    """
+    r0, r1, c0, c1 = box
+    g = grid.step
+    sub = field[r0:r1, c0:c1] - grid.nodes[r0:r1, c0:c1]
+    full = cv2.resize(sub, ((c1 - c0) * g, (r1 - r0) * g), interpolation=cv2.INTER_LINEAR)
+    xs = np.arange(c0 * g, c1 * g, dtype=np.float32)
+    ys = np.arange(r0 * g, r1 * g, dtype=np.float32)
+    full[..., 0] += xs[None, :]
+    full[..., 1] += ys[:, None]
+    return full

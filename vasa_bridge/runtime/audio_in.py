@@ -1,0 +1,76 @@
+"""`serve --audio-in ENDPOINT`: game audio pushed over ZeroMQ (PUSH -> our PULL), one clip per
+message in the wire protocol's `audio` format; the topic's stream id picks the face (NPC).
+Equivalent to the control channel's `speak`, without waiting for replies."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+import zmq
+
+from ..errors import ProtocolError, TransportError, VasaError
+from ..protocol import wire
+from ..transport.endpoints import check_server_bind
+
+log = logging.getLogger(__name__)
+
+DEFAULT_AUDIO_IN = "tcp://127.0.0.1:5557"
+
+
+class AudioInlet:
+    """A PULL socket served by one thread; each `audio` message becomes `target.speak(...)`."""
+
+    def __init__(self, target, endpoint: str = DEFAULT_AUDIO_IN, *, insecure: bool = False,
+                 max_seconds: float = 120.0, context: zmq.Context | None = None) -> None:
+        check_server_bind(endpoint, insecure=insecure, what="audio input")
+        self._target = target
+        self._max_seconds = max_seconds
+        ctx = context or zmq.Context.instance()
+        self._sock = ctx.socket(zmq.PULL)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, wire.MAX_MESSAGE_BYTES)
+        try:
+            self._sock.bind(endpoint)
+        except zmq.ZMQError as e:
+            self._sock.close(0)
+            raise TransportError(f"cannot bind audio input to {endpoint!r}: {e}") from None
+        self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.clips = 0
+        self.refused = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="vasa-audio-in", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if not self._sock.poll(100):
+                continue
+            parts = self._sock.recv_multipart()
+            try:
+                self.accept(parts)
+            except VasaError as e:
+                self.refused += 1
+                if self.refused <= 5:
+                    log.warning("audio input refused a message: %s", e)
+
+    def accept(self, parts: list[bytes]) -> None:
+        msg = wire.decode(parts)
+        if msg.kind != "audio":
+            raise ProtocolError(f"audio input got a {msg.kind!r} message: expected 'audio'")
+        samples = msg.audio_samples().astype(np.float32)
+        if msg.header["format"] == "s16":
+            samples /= 32768.0
+        seconds = len(samples) / msg.header["rate"]
+        if seconds > self._max_seconds:
+            raise ProtocolError(f"audio clip is {seconds:.1f} s long: the limit is "
+                                f"{self._max_seconds:g} s")
+        self._target.speak(samples.mean(axis=1), msg.header["rate"], msg.stream)
+        self.clips += 1
+
+    def close(self) -> None:
+        if not self._stop.is_set():
+            self._stop.set()
+            self._thread.join()
+            self._sock.close(0)

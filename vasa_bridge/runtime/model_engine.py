@@ -1,0 +1,58 @@
+"""The diffusion model as a runtime motion engine (runtime.engine.MotionEngine): streaming audio
+features -> streaming motion windows -> MotionFrames. ONNX Runtime only; no torch.
+
+One `OnnxDenoiser` (one ONNX Runtime session) is shared by every stream's engine; each stream
+keeps its own feature statistics, window state and seed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..audio.features import FeatureStream
+from ..model.config import unpack_motion
+from ..model.onnx_runtime import OnnxDenoiser
+from ..model.streaming import LIVE, MotionStream, Steering, StreamConfig
+from ..motion.frame import MotionFrame
+
+
+class ModelEngine:
+    def __init__(self, denoiser: OnnxDenoiser, stream: StreamConfig = LIVE,
+                 steering: Steering = Steering(), seed: int = 0) -> None:
+        config = denoiser.config
+        self.fps = config.features.fps
+        self.lookahead_s = stream.lookahead_ms(config) / 1000.0
+        self._features = FeatureStream(config.features)
+        self._motion = MotionStream(denoiser, config, stream, steering, seed)
+        self._index = 0
+
+    def set_conditions(self, *, emotion: str | None = None, gaze=None,
+                       head_motion: float | None = None) -> None:
+        s = self._motion.steering
+        self._motion.steering = Steering(
+            emotion=s.emotion if emotion is None else emotion,
+            gaze=s.gaze if gaze is None else tuple(gaze),
+            intensity=s.intensity if head_motion is None else float(head_motion))
+
+    def push(self, audio: np.ndarray) -> list[MotionFrame]:
+        raw = self._motion.push(self._features.push(audio))
+        if not len(raw):
+            return []
+        shapes, rot, trans = unpack_motion(raw)
+        frames = []
+        for b, r, t in zip(shapes, rot, trans):
+            frames.append(MotionFrame(b, r, t, self._index / self.fps))
+            self._index += 1
+        return frames
+
+
+def default_engine_factory(model: str | None = None, *, threads: int = 1,
+                           stream: StreamConfig = LIVE, device: str = "cpu"
+                           ) -> Callable[[], ModelEngine]:
+    """A factory of engines sharing one loaded model (the shipped one by default); each new
+    engine gets the next seed, so NPCs do not move in lockstep."""
+    denoiser = OnnxDenoiser(model, threads=threads, device=device)
+    counter = iter(range(1 << 30))
+    return lambda: ModelEngine(denoiser, stream, seed=next(counter))
