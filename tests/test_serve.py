@@ -187,3 +187,41 @@ def test_audio_pushed_over_zeromq_makes_an_npc_speak(endpoint):
             inlet.close()
             stop.set()
             worker.join(5)
+
+
+def test_npc_lines_are_baked_whole_and_stay_aligned_with_their_sound(endpoint):
+    """With a clip baker, an NPC's clip is turned into motion when it arrives; the published
+    motion then follows that baked motion frame for frame, in step with the clip's audio."""
+    from vasa_bridge.motion import MotionFrame
+
+    class RampBaker:
+        fps = 25.0
+
+        def bake(self, audio, emotion, seed):  # jawOpen = frame index / 100: easy to follow
+            n = int(round(len(audio) * self.fps / RATE))
+            return [MotionFrame.from_named({"jawOpen": min(k / 100, 1.0)}) for k in range(n)]
+
+    with Publisher(PublisherConfig(endpoint=endpoint)) as pub, \
+            Subscriber(SubscriberConfig(endpoint=endpoint, kinds=("motion", "audio"),
+                                        stream="npc7")) as sub:
+        rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine,
+                     clip_baker=RampBaker())
+        stop = threading.Event()
+        worker = threading.Thread(target=rt.run, args=(stop,), daemon=True)
+        worker.start()
+        try:
+            clip = 0.3 * np.ones(int(1.01 * RATE), np.float32)  # 25.25 frames: padded to 26
+            r = rt.speak(clip, RATE, "npc7")
+            assert r["stream"] == "npc7"
+            got = collect(sub, lambda g: sum(m.kind == "motion" for m in g) >= 40)
+        finally:
+            stop.set()
+            worker.join(5)
+    motion = [m for m in got if m.kind == "motion"]
+    audio = {m.pts: m.audio_samples()[:, 0] for m in got if m.kind == "audio"}
+    loud = [m for m in motion if m.pts in audio and np.abs(audio[m.pts]).max() > 0.2 * 32767]
+    assert len(loud) == 26  # every frame of the clip's sound ...
+    jaws = [m.motion_frame()["jawOpen"] for m in loud]
+    # ... carries the baked ramp, in order (idle life underneath is the same small offset)
+    assert all(b > a for a, b in zip(jaws[5:], jaws[6:]))
+    assert jaws[-1] - jaws[5] == pytest.approx(0.20, abs=0.03)

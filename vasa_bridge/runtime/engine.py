@@ -13,6 +13,7 @@ look-ahead returns frame k only once it has heard audio past it (`lookahead_s`).
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -115,4 +116,45 @@ class FpsAdapter:
                 out.append(MotionFrame(f.blendshapes, f.head_rotation, f.head_translation, t))
                 self._next_out += 1
             self._prev, self._prev_index = frame, k
+        return out
+
+
+class PrebakedEngine:
+    """Motion computed ahead for whole clips (NPC lines arrive whole, so the model can bake them
+    with long offline windows — far cheaper than live windows — the moment they arrive). Frames
+    are queued with their clip; `push` hands out one frame per frame-span of audio consumed, and
+    neutral frames between clips (idle life shows then)."""
+
+    lookahead_s = 0.0
+
+    def __init__(self, fps: float) -> None:
+        self.fps = float(fps)
+        self._frames: collections.deque = collections.deque()
+        self._consumed = 0  # samples pushed
+        self._index = 0  # frames handed out
+        self.emotion = "neutral"
+
+    def set_conditions(self, *, emotion=None, gaze=None, head_motion=None) -> None:
+        if emotion is not None:
+            self.emotion = emotion
+
+    def frame_samples(self, n_frames: int) -> int:
+        """Samples that `n_frames` frames span (clips are padded to whole frames)."""
+        return int(round(n_frames * RATE / self.fps))
+
+    def enqueue(self, frames: list[MotionFrame]) -> None:
+        self._frames.extend(frames)
+
+    @property
+    def queued(self) -> int:
+        return len(self._frames)
+
+    def push(self, audio: np.ndarray) -> list[MotionFrame]:
+        self._consumed += len(audio)
+        out = []
+        while int(round((self._index + 1) * RATE / self.fps)) <= self._consumed:
+            f = self._frames.popleft() if self._frames else MotionFrame.neutral()
+            out.append(MotionFrame(f.blendshapes, f.head_rotation, f.head_translation,
+                                   self._index / self.fps))
+            self._index += 1
         return out

@@ -48,11 +48,30 @@ class ModelEngine:
         return frames
 
 
-def default_engine_factory(model: str | None = None, *, threads: int = 1,
-                           stream: StreamConfig = LIVE, device: str = "cpu"
-                           ) -> Callable[[], ModelEngine]:
-    """A factory of engines sharing one loaded model (the shipped one by default); each new
-    engine gets the next seed, so NPCs do not move in lockstep."""
+class ClipBaker:
+    """Whole clips -> motion with the offline windows (what `bake` does): for NPC lines, which
+    arrive whole (runtime.engine.PrebakedEngine)."""
+
+    def __init__(self, denoiser: OnnxDenoiser) -> None:
+        self._denoiser = denoiser
+        self.fps = denoiser.config.features.fps
+
+    def bake(self, audio: np.ndarray, emotion: str, seed: int) -> list[MotionFrame]:
+        from ..model.bake import BakeConfig, bake_audio
+        track = bake_audio(audio, self._denoiser.config.features.sample_rate,
+                           BakeConfig(steering=Steering(emotion=emotion), seed=seed,
+                                      keep_audio=False), self._denoiser)
+        return list(track)
+
+
+def load_model(model: str | None = None, *, threads: int = 1, stream: StreamConfig = LIVE,
+               device: str = "cpu") -> tuple[Callable[[], ModelEngine], ClipBaker]:
+    """One loaded model (the shipped one by default) behind a factory of live engines — each new
+    engine gets the next seed, so faces do not move in lockstep — and a clip baker."""
     denoiser = OnnxDenoiser(model, threads=threads, device=device)
     counter = iter(range(1 << 30))
-    return lambda: ModelEngine(denoiser, stream, seed=next(counter))
+    return (lambda: ModelEngine(denoiser, stream, seed=next(counter))), ClipBaker(denoiser)
+
+
+def default_engine_factory(model: str | None = None, **kw) -> Callable[[], ModelEngine]:
+    return load_model(model, **kw)[0]

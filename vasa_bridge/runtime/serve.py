@@ -30,7 +30,7 @@ from ..errors import ConfigError, VasaError
 from ..motion.frame import MotionFrame
 from ..protocol import wire
 from ..transport.publisher import Publisher
-from .engine import FpsAdapter, MotionEngine
+from .engine import FpsAdapter, MotionEngine, PrebakedEngine
 from .idle import IdleConfig, IdleLife
 from .speech import SpeechGate, blend
 
@@ -121,7 +121,11 @@ class Runtime:
                  pacer: Any = None, renderer: Any = None, portrait: Any = None,
                  prepare: Callable[..., Any] | None = None, stamp: Callable | None = None,
                  sinks: Sequence[Any] = (), frame_sinks: Sequence[Any] = (),
+                 clip_baker: Any = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        """`clip_baker` (optional): an object with `fps` and `bake(audio_16k, emotion, seed) ->
+        list[MotionFrame]`; NPC streams then bake each clip whole when it arrives instead of
+        running live windows (see PrebakedEngine)."""
         self.config = config
         self.publisher = publisher
         self._engine_factory = engine_factory
@@ -132,6 +136,7 @@ class Runtime:
         self._prepare = prepare
         self._pending_portrait: Any = None
         self.stamp = stamp
+        self.clip_baker = clip_baker
         self.sinks = list(sinks)
         self.frame_sinks = list(frame_sinks)
         self.stats = Stats()
@@ -201,6 +206,13 @@ class Runtime:
         if rate != RATE:
             g = np.gcd(int(rate), RATE)
             audio = resample_poly(audio, RATE // g, int(rate) // g).astype(np.float32)
+        frames = None
+        if self.clip_baker is not None and stream != self.config.stream:
+            hop = RATE / self.clip_baker.fps  # pad to whole frames: motion and sound stay aligned
+            padded = int(np.ceil(len(audio) / hop - 1e-9) * hop + 0.5)
+            audio = np.concatenate([audio, np.zeros(padded - len(audio), np.float32)])
+            seed = self._bakes = getattr(self, "_bakes", 0) + 1
+            frames = self.clip_baker.bake(audio, self._conditions["emotion"], seed)
         with self._lock:
             state = self.streams.get(stream)
             if state is None:
@@ -208,7 +220,9 @@ class Runtime:
                 if npcs >= self.config.max_streams:
                     raise ConfigError(f"there are already {npcs} NPC streams: the limit is "
                                       f"{self.config.max_streams}")
-                state = StreamState(stream, ClipQueue(), self._engine_factory(), self.config.fps,
+                engine = PrebakedEngine(self.clip_baker.fps) if frames is not None else \
+                    self._engine_factory()
+                state = StreamState(stream, ClipQueue(), engine, self.config.fps,
                                     seed=len(self.streams))
                 state.out_index = state.engine_base = self._main_index()
                 state.position = int(round(state.out_index * RATE / self.config.fps))
@@ -218,6 +232,8 @@ class Runtime:
             if not isinstance(state.source, ClipQueue):
                 raise ConfigError(f"stream {stream!r} is fed by a microphone or file: speak to "
                                   f"another stream id")
+            if frames is not None:
+                state.engine.enqueue(frames[:int(round(len(audio) * state.engine.fps / RATE))])
             ahead = state.source.add(audio)
         start = (self._main_index() / self.config.fps) + ahead
         return {"stream": stream, "pts": int(start * 1e9), "duration": len(audio) / RATE}
@@ -337,6 +353,8 @@ class Runtime:
     def _motion(self, state: StreamState, chunk: np.ndarray, hop_s: float) -> list:
         """Engine frames at the output rate; for a resting NPC, None per frame (idle only)."""
         is_npc = state.id != self.config.stream
+        if isinstance(state.engine, PrebakedEngine):  # clips baked on arrival: no model here
+            return state.adapter.push(state.engine.push(chunk))
         if is_npc:
             state.quiet_s = 0.0 if (state.source.busy or state.gate.speaking) else \
                 state.quiet_s + hop_s

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         device = None if args.mic == "default" else (int(args.mic) if args.mic.isdigit()
                                                       else args.mic)
         main_source = pacer = MicSource(device)
-    engine_factory = _engine_factory(args)
+    engine_factory, clip_baker = _engines(args)
     renderer = state = prepare = None
     if config.frames:
         from ..face.portrait import PortraitConfig
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             runtime = Runtime(config, pub, engine_factory=engine_factory,
                               main_source=main_source, pacer=pacer, renderer=renderer,
                               portrait=state, prepare=prepare, stamp=stamp, sinks=sinks,
-                              frame_sinks=frame_sinks)
+                              frame_sinks=frame_sinks, clip_baker=clip_baker)
             control = inlet = None
             if args.audio_in:
                 from .audio_in import AudioInlet
@@ -166,14 +166,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine_factory(args: argparse.Namespace):
+def _engines(args: argparse.Namespace):
+    """(live engine factory, clip baker for NPC lines or None)."""
     if args.motion == "loudness":
         from .engine import LoudnessEngine
-        return LoudnessEngine
+        return LoudnessEngine, None
     if args.threads < 1:
         raise ConfigError(f"--threads is {args.threads}: expected 1 or more")
-    from .model_engine import default_engine_factory
-    return default_engine_factory(args.model, threads=args.threads)
+    from .model_engine import load_model
+    return load_model(args.model, threads=args.threads)
 
 
 def _run_with_status(runtime, stop: threading.Event) -> None:
