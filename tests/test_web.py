@@ -257,10 +257,6 @@ def test_curve_secured_control_from_web_and_from_serve(face, tmp_path):
     --curve-secret reaches its own runtime through a private inproc:// control server."""
     import argparse
 
-    # transport/curve.py calls zmq.utils.z85 without importing it (its ZAP thread dies unless
-    # something else imported it, e.g. zmq.auth); reported to the lead. Remove once it imports it.
-    import zmq.utils.z85  # noqa: F401
-
     from vasa_bridge.transport import ControlConfig, ControlServer
     from vasa_bridge.transport.control import add_cli_options
     from vasa_bridge.transport.curve import ClientCurve, generate_keys

@@ -170,20 +170,3 @@ def add_cli(subparsers) -> None:
                    help="per-condition guidance (default: as bake)")
     v.add_argument("--json", help="also write the numbers here")
     v.set_defaults(func=cmd_eval)
-
-
-def main(argv=None) -> int:
-    """`python -m vasa_bridge.model.cli COMMAND ...`: the same subcommands without the main CLI."""
-    from ..errors import VasaError
-    p = argparse.ArgumentParser(prog="vasa-bridge")
-    add_cli(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(argv)
-    try:
-        return args.func(args)
-    except VasaError as exc:
-        print(f"vasa-bridge {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,6 @@
 """`vasa-bridge verify FILE...` and `vasa-bridge sign FILE -o OUT`.
 
-Wire into the main CLI with `from .provenance.cli import add_cli; add_cli(sub)`. Also runnable on
-its own: `python -m vasa_bridge.provenance.cli verify FILE...`.
+Registered on the main CLI by `add_cli`.
 
 verify exit codes (for scripts):
     0  every file carries the vasa_bridge watermark (and, with --require-credentials, a Valid or
@@ -105,19 +104,3 @@ def add_cli(subparsers) -> None:
     s.add_argument("--identity-dir", type=Path, default=None,
                    help=f"local identity folder (default {default_identity_dir()})")
     s.set_defaults(func=cmd_sign)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vasa-bridge")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_cli(sub)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except VasaError as e:
-        print(f"vasa-bridge {args.command}: error: {e}", file=sys.stderr)
-        return EXIT_ERROR
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """`vasa-bridge render`: animate one portrait with a motion track, to MP4, WebM or PNGs.
 
-The lead wires it with one line in vasa_bridge/cli.py: `render_cli.add_cli(subparsers)`.
+Registered on the main CLI by `add_cli`.
 """
 
 from __future__ import annotations
@@ -82,21 +82,3 @@ def run(args: argparse.Namespace) -> int:
                     stamp=stamp)
     print(f"wrote {n} frames to {args.output}", file=sys.stderr)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry for local testing: python -m vasa_bridge.render.cli render ..."""
-    from ..errors import VasaError
-
-    parser = argparse.ArgumentParser(prog="vasa-bridge")
-    add_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except VasaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
