@@ -9,7 +9,7 @@ import torch
 from vasa_bridge.audio.features import FeatureConfig, extract
 from vasa_bridge.errors import ModelError
 from vasa_bridge.model.config import EMOTIONS, ModelConfig, gaze_of, head_speed
-from vasa_bridge.model.streaming import (LIVE, OFFLINE, MotionStream, Steering, StreamConfig,
+from vasa_bridge.model.streaming import (LIVE, MotionStream, Steering, StreamConfig,
                                          generate)
 from vasa_bridge.model.train import TrainConfig, build, load_checkpoint, train, validation_loss
 from vasa_bridge.model.windows import ClipData, DropoutConfig, WindowSampler, apply_expression

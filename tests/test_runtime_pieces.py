@@ -4,7 +4,6 @@ import pytest
 from vasa_bridge.audio.ringbuffer import RingBuffer
 from vasa_bridge.errors import ConfigError
 from vasa_bridge.motion import MotionFrame
-from vasa_bridge.motion.names import INDEX
 from vasa_bridge.runtime.idle import IdleConfig, IdleLife
 from vasa_bridge.runtime.speech import GateConfig, SpeechGate, blend
 

@@ -9,7 +9,6 @@ import pytest
 import skimage.data
 
 from vasa_bridge.audio.sources import RATE, ArraySource
-from vasa_bridge.motion.names import INDEX
 from vasa_bridge.runtime.engine import FpsAdapter, LoudnessEngine
 from vasa_bridge.runtime.serve import Runtime, ServeConfig
 from vasa_bridge.transport import (ControlClient, ControlConfig, ControlServer, Publisher,

@@ -1,5 +1,4 @@
 import threading
-import time
 
 import msgpack
 import numpy as np
@@ -76,8 +75,7 @@ def test_malformed_messages_are_counted_and_skipped(endpoint):
     raw = ctx.socket(zmq.PUB)
     raw.bind(endpoint)
     with Subscriber(SubscriberConfig(endpoint=endpoint)) as sub:
-        good = Publisher  # noqa: F841 (documentation: the garbage goes through a raw socket)
-        from vasa_bridge.protocol import wire
+        from vasa_bridge.protocol import wire  # garbage goes through a raw socket, not Publisher
         ok = wire.encode_event("x", stream="a", seq=0, pts=0, sent=0)
         for _ in range(100):  # slow joiner: repeat until one good message gets through
             raw.send_multipart(ok)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import socket
-import struct
 import threading
 import time
 
@@ -22,7 +21,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_server import BlockingOSCUDPServer
 
 from vasa_bridge.errors import ConfigError, TransportError
-from vasa_bridge.motion import ARKIT_NAMES, MotionTrack
+from vasa_bridge.motion import MotionTrack
 from vasa_bridge.motion.conversions import quat_to_matrix, to_unity_quaternion, to_vrm0
 from vasa_bridge.runtime import outputs
 from vasa_bridge.runtime.vmc import (PERFECT_SYNC_NAMES, UDP_MAX_PAYLOAD, VmcConfig, VmcSender,

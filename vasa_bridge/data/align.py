@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .dataset import FORMAT, SAMPLE_RATE, VERSION, read_manifest, write_clip, write_json, \
-    write_manifest
+from .dataset import SAMPLE_RATE, open_for_append, write_clip, write_json, write_manifest
 from .engines.base import to_16k
 from .phonemes import SILENCE, PhonemeTimeline
 from .teacher import Speaker, TeacherConfig, teach
@@ -178,24 +176,10 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
     audio = read_audio(audio_path)
     digest = hashlib.sha1(audio.tobytes()).hexdigest()[:16]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    info_path = out / "dataset.json"
-    rows: list[dict] = []
-    if info_path.is_file():
-        info = json.loads(info_path.read_text())
-        if info.get("kind") != "aligned":
-            raise DataError(f"{str(out)!r} holds a {info.get('kind')!r} dataset: expected an "
-                            f"empty folder or an aligned dataset to append to")
-        if info.get("fps") != teacher.fps:
-            raise DataError(f"{str(out)!r} has fps {info.get('fps')}, this run asks "
-                            f"{teacher.fps}: expected the same")
-        rows = read_manifest(out) if (out / "manifest.jsonl").is_file() else []
-        if digest in info.get("recordings", {}):
-            return {"clips": 0, "skipped": True, "seconds": 0.0}
-    else:
-        info = {"format": FORMAT, "version": VERSION, "kind": "aligned",
-                "sample_rate": SAMPLE_RATE, "fps": teacher.fps, "teacher": asdict(teacher),
-                "recordings": {}}
+    info, rows = open_for_append(out, "aligned", teacher.fps,
+                                 {"teacher": asdict(teacher), "recordings": {}})
+    if digest in info.get("recordings", {}):
+        return {"clips": 0, "skipped": True, "seconds": 0.0}
     timeline = align(audio, text_path.read_text(encoding="utf-8"))
     bounds = [0.0] + cut_points(timeline, config) + [len(audio) / SAMPLE_RATE]
     index = max((r["index"] for r in rows), default=-1) + 1
@@ -217,7 +201,7 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
         index += 1
     info["recordings"][digest] = {"path": str(audio_path), "transcript": str(text_path),
                                   "speaker": speaker, "split": split, "clips": len(made)}
-    write_json(info_path, info)
+    write_json(out / "dataset.json", info)
     write_manifest(out, rows + made)
     return {"clips": len(made), "skipped": False,
             "seconds": sum(r["duration_s"] for r in made)}

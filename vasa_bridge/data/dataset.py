@@ -137,6 +137,25 @@ def write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def open_for_append(out: Path, kind: str, fps: float, new_info: dict) -> tuple[dict, list[dict]]:
+    """(dataset.json contents, manifest rows) of `out`, which must be empty or a dataset of `kind`
+    at `fps`; a new folder gets `new_info` (format, version, kind, rate and fps added)."""
+    out.mkdir(parents=True, exist_ok=True)
+    info_path = out / "dataset.json"
+    if not info_path.is_file():
+        return {"format": FORMAT, "version": VERSION, "kind": kind, "sample_rate": SAMPLE_RATE,
+                "fps": fps, **new_info}, []
+    info = json.loads(info_path.read_text())
+    if info.get("kind") != kind:
+        raise DataError(f"{str(out)!r} holds a {info.get('kind')!r} dataset: expected an empty "
+                        f"folder or a {kind} dataset to append to")
+    if info.get("fps") != fps:
+        raise DataError(f"{str(out)!r} has fps {info.get('fps')}, this run asks {fps}: expected "
+                        f"the same")
+    rows = read_manifest(out) if (out / "manifest.jsonl").is_file() else []
+    return info, rows
+
+
 def write_manifest(root: Path, rows: Sequence[dict]) -> None:
     path = Path(root) / "manifest.jsonl"
     tmp = path.with_name(path.name + ".tmp")

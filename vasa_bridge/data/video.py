@@ -9,7 +9,6 @@ video already there (same file hash) is skipped. Format and choices: docs/data.m
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -22,8 +21,8 @@ from ..face.mesh import NUM_LANDMARKS
 from ..face.solver import Measurements, Reference, SolverConfig, measure, solve
 from ..motion import MotionTrack
 from ..motion.conversions import euler_to_matrix
-from .dataset import FORMAT, SAMPLE_RATE, SPLITS, VERSION, read_manifest, write_clip, \
-    write_json, write_manifest
+from .dataset import SAMPLE_RATE, SPLITS, open_for_append, write_clip, write_json, \
+    write_manifest
 from .phonemes import PhonemeTimeline
 
 _OPEN_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError)
@@ -394,21 +393,8 @@ def build_video(paths: Sequence[str | Path], out: str | Path, *, speaker: str | 
     for p in paths:
         probe(p)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    info_path = out / "dataset.json"
-    rows: list[dict] = []
-    if info_path.is_file():
-        info = json.loads(info_path.read_text())
-        if info.get("kind") != "video":
-            raise DataError(f"{str(out)!r} holds a {info.get('kind')!r} dataset: expected an "
-                            f"empty folder or a video dataset to append to")
-        if info.get("fps") != config.fps:
-            raise DataError(f"{str(out)!r} has fps {info.get('fps')}, this run asks "
-                            f"{config.fps}: expected the same")
-        rows = read_manifest(out) if (out / "manifest.jsonl").is_file() else []
-    else:
-        info = {"format": FORMAT, "version": VERSION, "kind": "video", "sample_rate": SAMPLE_RATE,
-                "fps": config.fps, "video": asdict(config), "videos": {}}
+    info, rows = open_for_append(out, "video", config.fps,
+                                 {"video": asdict(config), "videos": {}})
     splits = {v["speaker"]: v["split"] for v in info["videos"].values()}
     summary = {"videos": 0, "skipped": 0, "clips": 0, "seconds": 0.0, "reports": {}}
     index = max((r["index"] for r in rows), default=-1) + 1
@@ -440,7 +426,7 @@ def build_video(paths: Sequence[str | Path], out: str | Path, *, speaker: str | 
         info["videos"][digest] = {"path": str(p), "speaker": f"video:{name}", "split": split,
                                   "clips": len(made), **report}
         splits[key] = split
-        write_json(info_path, info)
+        write_json(out / "dataset.json", info)
         write_manifest(out, rows)
         log(f"{p}: {report['frames']} frames, dropped {report['no_face']} without a face and "
             f"{report['several_faces']} with several; neutral from {report['neutral_frames']} "

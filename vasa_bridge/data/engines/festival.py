@@ -14,7 +14,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
 from ...errors import DataError, EngineUnavailable
