@@ -1,5 +1,5 @@
-"""Latency from sound to face: a spoken syllable ("ma") enters, and we time the published frame whose mouth
-answers it.
+"""Latency from sound to face: a spoken vowel ("ah") enters, and we time the published frame
+whose mouth answers it.
 
 Two inputs:
 - `--input file`: the bursts are a file played at real-time pace; a burst's onset "arrives" at
@@ -39,12 +39,13 @@ BURST_S, GAP_S = 0.25, 0.75
 
 
 def syllable() -> np.ndarray:
-    """A spoken "ma" from espeak-ng (what a speech model answers to), trimmed to its sound; a
+    """A spoken "ah" from espeak-ng (what a speech model answers to; a vowel, so the mouth should
+    open at its onset, not after a closed consonant), trimmed to its sound; a
     tone burst where espeak-ng is not installed."""
     try:
         from vasa_bridge.data.engines.espeak import EspeakEngine
         eng = EspeakEngine()
-        x = eng.synth("ma", eng.voices("en")[0]).audio  # 16 kHz
+        x = eng.synth("ah", eng.voices("en")[0]).audio  # 16 kHz: a vowel opens at once
         eng.close()
         loud = np.flatnonzero(np.abs(x) > 0.02 * np.abs(x).max())
         x = x[loud[0]:loud[-1] + 1]
