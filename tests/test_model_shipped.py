@@ -105,7 +105,7 @@ def test_bake_cli_reads_files_at_any_rate_without_torch(tmp_path):
     wav = tmp_path / "speech.flac"
     sf.write(str(wav), np.stack([stereo, stereo * 0.5], 1), 44100)
     out = tmp_path / "track.json"
-    code = ("import sys; from vasa_bridge.model.cli import main; "
+    code = ("import sys; from vasa_bridge.cli import main; "
             f"rc = main(['bake', '--audio', {str(wav)!r}, '-o', {str(out)!r}, '--seed', '3']); "
             "assert 'torch' not in sys.modules, 'bake imported torch'; sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

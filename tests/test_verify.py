@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from vasa_bridge.provenance.cli import EXIT_ERROR, EXIT_MARKED, EXIT_NOT_MARKED, main
+from vasa_bridge.cli import main
+from vasa_bridge.provenance.cli import EXIT_ERROR, EXIT_MARKED, EXIT_NOT_MARKED
 from vasa_bridge.provenance.payload import Payload
 from vasa_bridge.provenance.watermark import WatermarkConfig, Watermarker
 
