@@ -173,10 +173,6 @@ class MicSource:
         """When the device delivered (or will deliver) position `end`, on time.monotonic."""
         return time.monotonic() + self.wait_s(end)
 
-    @property
-    def backlog_s(self) -> float:
-        return self.ring.available / RATE
-
     busy = False
 
     def read(self, start: int, end: int) -> np.ndarray:

@@ -138,16 +138,8 @@ class PrebakedEngine:
         if emotion is not None:
             self.emotion = emotion
 
-    def frame_samples(self, n_frames: int) -> int:
-        """Samples that `n_frames` frames span (clips are padded to whole frames)."""
-        return int(round(n_frames * RATE / self.fps))
-
     def enqueue(self, frames: list[MotionFrame]) -> None:
         self._frames.extend(frames)
-
-    @property
-    def queued(self) -> int:
-        return len(self._frames)
 
     def push(self, audio: np.ndarray) -> list[MotionFrame]:
         self._consumed += len(audio)

@@ -25,8 +25,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..audio.sources import RATE, ClipQueue, ClockPacer
-from ..errors import ConfigError, VasaError
+from ..audio.sources import RATE, ArraySource, ClipQueue, ClockPacer
+from ..errors import ConfigError
+from ..model.config import EMOTIONS  # the set the model was trained with (serve_cli reuses it)
 from ..motion.frame import MotionFrame
 from ..protocol import wire
 from ..transport.publisher import Publisher
@@ -36,7 +37,6 @@ from .speech import SpeechGate, blend
 
 log = logging.getLogger(__name__)
 
-EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised")
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ class ServeConfig:
     npc_idle_after_s: float = 1.0  # an NPC stream's engine rests after this much silence
 
     def __post_init__(self) -> None:
-        if self.fps not in (25.0, 30.0, 60.0) and not 1 <= self.fps <= 120:
-            raise ConfigError(f"fps is {self.fps}: expected 25, 30 or 60")
+        if not 1 <= self.fps <= 120:
+            raise ConfigError(f"fps is {self.fps}: expected 1..120 (25, 30 or 60 as a rule)")
         if self.emotion not in EMOTIONS:
             raise ConfigError(f"emotion is {self.emotion!r}: expected one of {list(EMOTIONS)}")
         wire.check_stream(self.stream)
@@ -94,7 +94,6 @@ class StreamState:
         self.idle = IdleLife(IdleConfig(fps=fps), seed=seed)
         self.position = 0  # samples of this stream's timeline read so far
         self.out_index = 0  # output frames published
-        self.engine_base = 0  # output index at which the current engine started
         self.audio = collections.deque()  # (start position, samples) waiting for their frame
         self.audio_start = 0  # timeline position of self.audio's first sample
         self.quiet_s = 0.0
@@ -144,10 +143,11 @@ class Runtime:
         self._stop = threading.Event()
         self._conditions = {"emotion": config.emotion, "gaze": (0.0, 0.0), "head_motion": 1.0}
         self._pending_conditions: dict[str, dict] = {}
+        self._bakes = 0  # clips baked so far: the next bake's seed
         main = main_source if main_source is not None else ClipQueue()
-        self.main_is_clips = isinstance(main, ClipQueue)
-        self.source_end: int | None = getattr(main, "audio", None) is not None and \
-            len(main.audio) or None
+        # Where a file ends (stop_after_source); microphones and clips never end.
+        self.source_end = len(main.audio) if isinstance(main, ArraySource) and len(main.audio) \
+            else None
         self.streams: dict[str, StreamState] = {
             config.stream: self._new_stream(config.stream, main, seed=0)}
         self._cpu0 = (time.process_time(), time.monotonic())
@@ -155,14 +155,12 @@ class Runtime:
 
     # -- streams -------------------------------------------------------------------------------
 
-    def _new_stream(self, stream: str, source: Any, seed: int) -> StreamState:
-        engine = self._engine_factory()
-        engine.set_conditions(emotion=self._conditions_for(stream)["emotion"])
+    def _new_stream(self, stream: str, source: Any, seed: int,
+                    engine: MotionEngine | None = None) -> StreamState:
+        engine = engine or self._engine_factory()
+        engine.set_conditions(emotion=self._conditions["emotion"])
         self.publisher.add_stream(stream)
         return StreamState(stream, source, engine, self.config.fps, seed)
-
-    def _conditions_for(self, stream: str) -> dict:
-        return getattr(self, "_conditions", {"emotion": self.config.emotion})
 
     # -- control handler (called from the control thread) ------------------------------------
 
@@ -211,7 +209,8 @@ class Runtime:
             hop = RATE / self.clip_baker.fps  # pad to whole frames: motion and sound stay aligned
             padded = int(np.ceil(len(audio) / hop - 1e-9) * hop + 0.5)
             audio = np.concatenate([audio, np.zeros(padded - len(audio), np.float32)])
-            seed = self._bakes = getattr(self, "_bakes", 0) + 1
+            self._bakes += 1
+            seed = self._bakes
             frames = self.clip_baker.bake(audio, self._conditions["emotion"], seed)
         with self._lock:
             state = self.streams.get(stream)
@@ -220,14 +219,12 @@ class Runtime:
                 if npcs >= self.config.max_streams:
                     raise ConfigError(f"there are already {npcs} NPC streams: the limit is "
                                       f"{self.config.max_streams}")
-                engine = PrebakedEngine(self.clip_baker.fps) if frames is not None else \
-                    self._engine_factory()
-                state = StreamState(stream, ClipQueue(), engine, self.config.fps,
-                                    seed=len(self.streams))
-                state.out_index = state.engine_base = self._main_index()
+                engine = PrebakedEngine(self.clip_baker.fps) if frames is not None else None
+                state = self._new_stream(stream, ClipQueue(), seed=len(self.streams),
+                                         engine=engine)
+                state.out_index = self._main_index()  # an NPC joins the main face's timeline
                 state.position = int(round(state.out_index * RATE / self.config.fps))
                 state.audio_start = state.position
-                self.publisher.add_stream(stream)
                 self.streams[stream] = state
             if not isinstance(state.source, ClipQueue):
                 raise ConfigError(f"stream {stream!r} is fed by a microphone or file: speak to "
@@ -365,7 +362,6 @@ class Runtime:
                 state.engine = self._engine_factory()
                 state.engine.set_conditions(emotion=self._conditions["emotion"])
                 state.adapter = FpsAdapter(state.engine.fps, self.config.fps)
-                state.engine_base = state.out_index
             if state.resting:
                 return [None]
         frames = state.adapter.push(state.engine.push(chunk))
@@ -396,8 +392,3 @@ class Runtime:
         self.stats.frame_times.append(now)
         self.stats.frames_published += 1
 
-
-def check_emotion(value: str) -> str:
-    if value not in EMOTIONS:
-        raise VasaError(f"emotion is {value!r}: expected one of {list(EMOTIONS)}")
-    return value

@@ -10,7 +10,7 @@ import threading
 from importlib import resources
 from pathlib import Path
 
-from ..errors import ConfigError, VasaError
+from ..errors import ConfigError
 from ..protocol import wire
 from ..transport.endpoints import DEFAULT_CONTROL, DEFAULT_PUB
 from .serve import EMOTIONS, ServeConfig
@@ -189,7 +189,5 @@ def _run_with_status(runtime, stop: threading.Event) -> None:
         threading.Thread(target=show, daemon=True).start()
     try:
         runtime.run(stop)
-    except VasaError:
-        raise
     finally:
         stop.set()
