@@ -19,17 +19,20 @@ SR = 16000
 FPS = 25
 JAW_OPEN = INDEX["jawOpen"]
 SMILE = [INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]
+CLOSE = INDEX["mouthClose"]
 
 
 def tiny_config(**kw) -> ModelConfig:
-    base = dict(layers=2, width=48, heads=4, context=4, max_window=8, lookahead=1)
+    base = dict(layers=2, width=48, heads=4, context=4, max_window=8, lookahead=1, seal=16)
     base.update(kw)
     return ModelConfig(**base)
 
 
 def synthetic_clip(seed: int, seconds: float = 6.0, fc=FeatureConfig()) -> ClipData:
     """Bursts of shaped noise; jawOpen follows the (smoothed) loudness 40 ms ahead of the audio
-    frame; gaze is constant per clip; head yaw sways with a per-clip amplitude."""
+    frame; in half the bursts the middle frame is a 1 kHz tone where the lips seal (mouthClose =
+    jawOpen: the stand-in for a /p b m/); gaze is constant per clip; head yaw sways with a
+    per-clip amplitude."""
     rng = np.random.default_rng(seed)
     n = int(seconds * FPS)
     env = np.zeros(n)
@@ -38,10 +41,17 @@ def synthetic_clip(seed: int, seconds: float = 6.0, fc=FeatureConfig()) -> ClipD
         length = min(int(rng.integers(3, 10)), n - t)
         env[t:t + length] = rng.uniform(0.3, 1.0) * np.sin(np.linspace(0, np.pi, length))
         t += length + int(rng.integers(1, 8))
-    audio = np.repeat(env, SR // FPS) * rng.standard_normal(n * SR // FPS) * 0.3
+    hop = SR // FPS
+    audio = np.repeat(env, hop) * rng.standard_normal(n * hop) * 0.3
+    sealed = [k for k in range(2, n - 2) if env[k] > 0.25 and env[k] >= env[k - 1]
+              and env[k] >= env[k + 1] and rng.random() < 0.5]
+    tone = np.sin(2 * np.pi * 1000 * np.arange(hop) / SR) * 0.3
+    for k in sealed:
+        audio[k * hop:(k + 1) * hop] = env[k] * tone
     feats = extract(audio.astype(np.float32), SR, fc)[:n]
     shapes = np.zeros((n, 52), np.float32)
     shapes[:, INDEX["jawOpen"]] = 0.8 * env
+    shapes[sealed, CLOSE] = shapes[sealed, JAW_OPEN]
     gx, gy = rng.uniform(-0.6, 0.6, 2)
     shapes[:, INDEX["eyeLookOutLeft"]] = shapes[:, INDEX["eyeLookInRight"]] = max(gx, 0)
     shapes[:, INDEX["eyeLookInLeft"]] = shapes[:, INDEX["eyeLookOutRight"]] = max(-gx, 0)
@@ -163,6 +173,39 @@ def test_streaming_matches_offline_statistics_without_seams(trained):
         assert boundary.mean() < 2.5 * step.mean() + 0.05
 
 
+def test_seal_head_closes_the_lips_on_its_cue_and_nowhere_else(trained):
+    den = trained[0]
+    clip = synthetic_clip(305, seconds=10)
+    out = generate(torch_denoise(den), den.config, clip.features, OFFLINE_TINY, seed=0)
+    aperture = out[:, JAW_OPEN] - out[:, CLOSE]
+    cue = clip.motion[:, CLOSE] > 0
+    assert cue.sum() >= 10
+    near = np.convolve(cue, np.ones(3), mode="same") > 0
+    open_ = (clip.motion[:, JAW_OPEN] > 0.3) & ~near
+    assert (aperture[cue] < 0.1).mean() >= 0.9, aperture[cue]
+    assert (aperture[open_] > 0.1).mean() >= 0.9, aperture[open_]
+
+
+def test_seal_sees_one_frame_ahead_and_only_moves_mouth_close():
+    torch.manual_seed(0)
+    den = build(tiny_config()).eval()
+    audio = torch.randn(2, 20, den.config.audio_dim)
+    before = den.net.seal_head(audio)
+    changed = audio.clone()
+    changed[:, 12:] += 3.0  # frames from 12 on
+    after = den.net.seal_head(changed)
+    torch.testing.assert_close(before[:, :11], after[:, :11])  # frame 11 sees up to 12
+    assert not torch.allclose(before[:, 11], after[:, 11])
+    out = torch.randn(2, 5, 58)
+    fire = torch.full((2, 5), 10.0)
+    sealed = den.seal(out, fire, torch.ones(2, 1))
+    raw = sealed * torch.tensor(den.config.motion_std) + torch.tensor(den.config.motion_mean)
+    torch.testing.assert_close(raw[..., JAW_OPEN], raw[..., CLOSE], atol=1e-4, rtol=0)
+    others = [i for i in range(58) if i != CLOSE]
+    torch.testing.assert_close(sealed[..., others], out[..., others])
+    torch.testing.assert_close(den.seal(out, fire, torch.zeros(2, 1)), out)  # no audio, no seal
+
+
 @pytest.mark.parametrize("cfg", [StreamConfig(hop=4, overlap=2, steps=4),
                                  StreamConfig(hop=1, overlap=0, redo=3, smooth=0.5, steps=3,
                                               frame_noise=True)])
@@ -267,3 +310,33 @@ def test_expression_overlay():
     assert (h[:, SMILE] > 0.4).all() and h[:, :52].max() <= 1.0
     assert set(EMOTIONS) == {"neutral", "happy", "sad", "angry", "surprised"}
     assert LIVE.lookahead_ms(ModelConfig()) == 80.0
+
+
+def test_init_and_only_fine_tune_just_the_named_module(trained, corpus, tmp_path):
+    den, _, out, _ = trained
+    tc = TrainConfig(steps=20, batch=8, lr=1e-2, eval_every=10, val_batches=1, threads=1,
+                     init=str(out), only="net.seal_head")
+    train(*corpus, tiny_config(), tc, tmp_path / "ft", log=lambda *_: None, progress=False)
+    ft, _ = load_checkpoint(tmp_path / "ft")
+    assert ft.config.motion_std == den.config.motion_std  # the init run's normalisation kept
+    before, after = den.state_dict(), ft.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("net.seal_head") for k in moved)
+    with pytest.raises(ModelError, match="matches no parameter"):
+        train(*corpus, tiny_config(), TrainConfig(steps=1, threads=1, only="net.nothing"),
+              tmp_path / "bad", log=lambda *_: None, progress=False)
+
+
+def test_band_shift_moves_the_mel_bands_and_keeps_the_level():
+    from vasa_bridge.model.train import augment_features
+    cfg = tiny_config()
+    fc = cfg.features
+    audio = np.zeros((40, 3, cfg.audio_dim), np.float32)
+    x = audio.reshape(40, 3, fc.stack, fc.n_mels + 1)
+    x[..., 20] = 1.0  # one band lit
+    x[..., fc.n_mels] = 0.5  # the level channel
+    out = augment_features(audio, cfg, TrainConfig(band_shift=2), np.random.default_rng(0))
+    y = out.reshape(x.shape)
+    peaks = y[..., :fc.n_mels].argmax(axis=-1)[:, 0, 0]
+    assert set(peaks) <= {18, 19, 20, 21, 22} and len(set(peaks)) > 2
+    assert (y[..., fc.n_mels] == 0.5).all()

@@ -38,14 +38,16 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, load_corpus, train
 
     model = ModelConfig(layers=args.layers, width=args.width, heads=args.heads,
-                        context=args.context, max_window=args.window)
+                        context=args.context, max_window=args.window, seal=args.seal)
     from .windows import DropoutConfig
     tc = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr,
                      dropout=DropoutConfig(context_noise=args.context_noise,
                                            context_jitter=args.context_jitter),
                      max_minutes=args.minutes or 0.0, threads=args.threads, device=args.device,
                      seed=args.seed, eval_every=args.eval_every, closure=args.closure,
-                     short_windows=args.short_windows)
+                     short_windows=args.short_windows, seal=args.seal_weight,
+                     init=args.init or "", only=args.only or "",
+                     band_shift=args.band_shift, feature_noise=args.feature_noise)
     _show("train", {"data": args.data, "out": args.out, "train": dataclasses.asdict(tc),
                     "model": model.as_dict() | {"motion_mean": "(from data)",
                                                 "motion_std": "(from data)"}})
@@ -67,13 +69,17 @@ def cmd_export(args) -> int:
 
 
 def cmd_bake(args) -> int:
+    from dataclasses import replace
+
     from .bake import BakeConfig, bake_file
-    from .streaming import Steering, StreamConfig
+    from .streaming import OFFLINE, Steering
 
     config = BakeConfig(model=args.model,
-                        stream=StreamConfig(hop=args.hop, overlap=args.overlap, steps=args.steps,
-                                            sampler=args.sampler,
-                                            guidance=_guidance(args.guidance)),
+                        stream=replace(OFFLINE, hop=args.hop, overlap=args.overlap,
+                                       steps=args.steps, sampler=args.sampler,
+                                       guidance=_guidance(args.guidance),
+                                       temperature=args.temperature,
+                                       mouth_temperature=args.mouth_temperature),
                         steering=Steering(emotion=args.emotion, gaze=args.gaze,
                                           intensity=args.intensity),
                         seed=args.seed, threads=args.threads)
@@ -90,7 +96,8 @@ def cmd_eval(args) -> int:
     OFFLINE_GUIDANCE = OFFLINE.guidance
     config = EvalConfig(data=args.data, model=args.model, split=args.split, limit=args.limit,
                         seeds=args.seeds, steps=args.steps,
-                        guidance=_guidance(args.guidance) or OFFLINE_GUIDANCE)
+                        guidance=_guidance(args.guidance) or OFFLINE_GUIDANCE,
+                        temperature=args.temperature, mouth_temperature=args.mouth_temperature)
     _show("eval", config)
     result = evaluate(config)
     print(format_table(result))
@@ -98,6 +105,14 @@ def cmd_eval(args) -> int:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=1)
     return 0
+
+
+def _temperature_args(parser, stream) -> None:
+    parser.add_argument("--temperature", type=float, default=stream.temperature,
+                        help="start-noise scale: take-to-take variety (0 = none)")
+    parser.add_argument("--mouth-temperature", type=float, default=stream.mouth_temperature,
+                        help="the same for the jaw and lips (default: as shipped, "
+                             f"{stream.mouth_temperature})")
 
 
 def add_cli(subparsers) -> None:
@@ -131,6 +146,18 @@ def add_cli(subparsers) -> None:
                    help="per-frame std of that perturbation (normalised units)")
     t.add_argument("--closure", type=float, default=0.0,
                    help="weight of the lip-aperture loss (/p b m/ closures)")
+    t.add_argument("--seal", type=int, default=d.seal,
+                   help="width of the lip-seal head (0 = none): closes the lips on /p b m/")
+    t.add_argument("--seal-weight", type=float, default=1.0,
+                   help="weight of the seal head's cross-entropy")
+    t.add_argument("--init", help="start a new run from this run's weights (fine-tuning; "
+                                  "its motion statistics are kept)")
+    t.add_argument("--only", help="train only parameters whose names start with this, e.g. "
+                                  "net.seal_head (the rest stays as --init left it)")
+    t.add_argument("--band-shift", type=int, default=0,
+                   help="augmentation: shift each window's mel bands by up to N (new voices)")
+    t.add_argument("--feature-noise", type=float, default=0.0,
+                   help="augmentation: noise std on the normalised log-mel")
     t.add_argument("--limit", type=int, help="use only the first N clips of each split")
     t.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     t.set_defaults(func=cmd_train)
@@ -157,6 +184,7 @@ def add_cli(subparsers) -> None:
     b.add_argument("--guidance", nargs="*", metavar="NAME=SCALE",
                    help="per-condition guidance, e.g. emotion=2 gaze=1.5")
     b.add_argument("--threads", type=int, default=1)
+    _temperature_args(b, OFFLINE)
     b.set_defaults(func=cmd_bake)
 
     v = subparsers.add_parser("eval", help="lip, head and blink metrics on held-out voices")
@@ -166,6 +194,7 @@ def add_cli(subparsers) -> None:
     v.add_argument("--limit", type=int, default=40, help="clips to evaluate")
     v.add_argument("--seeds", type=int, default=3, help="seeds per clip (head spread)")
     v.add_argument("--steps", type=int, default=OFFLINE.steps)
+    _temperature_args(v, OFFLINE)
     v.add_argument("--guidance", nargs="*", metavar="NAME=SCALE",
                    help="per-condition guidance (default: as bake)")
     v.add_argument("--json", help="also write the numbers here")

@@ -64,6 +64,10 @@ class ModelConfig:
     motion_mean: tuple = (0.0,) * MOTION_DIM  # per-dimension mean of the corpus motion
     motion_std: tuple = (1.0,) * MOTION_DIM  # per-dimension spread (floored by MIN_STD)
     intensity_ref: float = 10.0  # deg/s: head angular speed that the intensity condition calls 1
+    seal: int = 0  # width of the lip-seal head (0 = none; see model.SealHead)
+    seal_sharpness: float = 4.0  # at inference the seal weight is sigmoid(sharpness * (logit +
+    seal_bias: float = 0.0  #   bias)): bias > 0 seals on weaker evidence (more recall)
+    seal_jaw: float = 0.0  # jawOpen ceiling on sealed lips (from the corpus; 0 = no ceiling)
 
     def __post_init__(self) -> None:
         if isinstance(self.features, dict):
@@ -82,6 +86,11 @@ class ModelConfig:
         for name in ("layers", "width", "heads", "max_window"):
             if getattr(self, name) < 1:
                 raise ModelError(f"{name} is {getattr(self, name)}: expected >= 1")
+        if self.seal < 0 or self.seal_sharpness <= 0:
+            raise ModelError(f"seal {self.seal} / seal_sharpness {self.seal_sharpness}: expected "
+                             f">= 0 / > 0")
+        if self.seal and self.lookahead < 1:
+            raise ModelError(f"seal head needs lookahead >= 1 frame, got {self.lookahead}")
         if self.context < 1 or self.lookahead < 0:
             raise ModelError(f"context {self.context} / lookahead {self.lookahead}: expected >= 1 "
                              f"/ >= 0")

@@ -6,7 +6,11 @@ Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative 
     c_skip = sd^2 / (sigma^2 + sd^2)   c_out = sigma sd / sqrt(sigma^2 + sd^2)
     c_in = 1 / sqrt(sigma^2 + sd^2)    c_noise = ln(sigma) / 4
 
-D estimates the clean motion (as VASA-1's model does). The slow dimensions (`config.ANCHORED`) are
+D estimates the clean motion (as VASA-1's model does). With a seal head (`config.seal`), the
+lips are closed where it fires: mouthClose moves towards jawOpen (raw units) by the weight
+w = sigmoid(`seal_sharpness` * (logit + `seal_bias`)) (config) times the audio's keep flag (no audio, no seal),
+and jawOpen towards at most `config.seal_jaw` (the corpus's jaw on sealed lips) by the same w.
+The loss trains the network on its own output (no seal) and the head by cross-entropy alone. The slow dimensions (`config.ANCHORED`) are
 denoised relative to the last context frame a: D(x) = a + D'(x - a), a = 0 without context. Loss: lambda(sigma) |D - x0|^2 with
 lambda = (sigma^2 + sd^2) / (sigma sd)^2 and ln(sigma) ~ N(p_mean, p_std^2).
 """
@@ -17,8 +21,12 @@ import torch
 from torch import nn
 
 from .conditions import Conditions
+from ..motion.names import INDEX
 from .config import ANCHORED
-from .model import KEEP_CONTEXT, MotionTransformer
+from .model import KEEP_AUDIO, KEEP_CONTEXT, MotionTransformer
+
+JAW, CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
+SEAL_APERTURE = 0.1  # raw jawOpen - mouthClose below this counts as sealed lips
 
 
 class Denoiser(nn.Module):
@@ -32,9 +40,12 @@ class Denoiser(nn.Module):
         mask = torch.zeros(net.config.motion_dim)
         mask[list(ANCHORED)] = 1.0
         self.register_buffer("anchor_mask", mask, persistent=False)
+        c = net.config
+        self.jaw_raw = (float(c.motion_mean[JAW]), float(c.motion_std[JAW]))
+        self.close_raw = (float(c.motion_mean[CLOSE]), float(c.motion_std[CLOSE]))
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, audio, context, emotion, gaze,
-                intensity, keep) -> torch.Tensor:
+                intensity, keep, return_seal: bool = False, apply_seal: bool = True):
         sd = self.sigma_data
         anchor = context[:, -1:, :] * keep[:, KEEP_CONTEXT, None, None] * self.anchor_mask  # (B,1,58)
         x = x - anchor
@@ -45,28 +56,58 @@ class Denoiser(nn.Module):
         c_noise = sigma.to(x.dtype).reshape(-1).log() / 4
         f = self.net(c_in * x, c_noise, audio, context, emotion, gaze, intensity, keep)
         if self.config.diffusion.prediction == "x0":
-            return anchor + f
-        return anchor + c_skip * x + c_out * f
+            out = anchor + f
+        else:
+            out = anchor + c_skip * x + c_out * f
+        if self.net.seal_head is None:
+            return (out, None) if return_seal else out
+        logits = self.net.seal_logits(audio, x.shape[1])  # (B, N)
+        if apply_seal:
+            out = self.seal(out, logits, keep[:, KEEP_AUDIO, None])
+        return (out, logits) if return_seal else out
+
+    def seal(self, out: torch.Tensor, logits: torch.Tensor, keep_audio: torch.Tensor):
+        """Close the lips where the seal head fires: mouthClose -> jawOpen, in raw units."""
+        c = self.config
+        w = torch.sigmoid(c.seal_sharpness * (logits + c.seal_bias)) * keep_audio  # (B, N)
+        (mj, sj), (mc, sc) = self.jaw_raw, self.close_raw
+        jaw = out[..., JAW] * sj + mj
+        close = out[..., CLOSE] * sc + mc
+        if self.config.seal_jaw > 0:  # sealed lips hold the jaw nearly shut
+            jaw = jaw + w * (torch.clamp(jaw, max=self.config.seal_jaw) - jaw)
+        new_close = close + w * (jaw - close)
+        cols = torch.arange(out.shape[-1], device=out.device)
+        out = torch.where(cols == JAW, ((jaw - mj) / sj)[..., None], out)
+        return torch.where(cols == CLOSE, ((new_close - mc) / sc)[..., None], out)
 
     def denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: Conditions) -> torch.Tensor:
         return self(x, sigma, *cond.as_tuple())
+
+    def sealed(self, x0: torch.Tensor) -> torch.Tensor:
+        """(B, N) 1 where the clean (normalised) motion has sealed lips: the seal head's label."""
+        (mj, sj), (mc, sc) = self.jaw_raw, self.close_raw
+        aperture = (x0[..., JAW] * sj + mj) - (x0[..., CLOSE] * sc + mc)
+        return (aperture < SEAL_APERTURE).to(x0.dtype)
 
 
 def edm_loss(denoiser: Denoiser, x0: torch.Tensor, cond: Conditions,
              generator: torch.Generator | None = None,
              weights: torch.Tensor | None = None, velocity: float = 0.0,
-             extra=None) -> torch.Tensor:
+             extra=None, seal: float = 1.0) -> torch.Tensor:
     """Mean EDM loss of a batch of clean windows x0 (B, N, 58); `weights` (58,) per dimension.
 
     `velocity` adds the same weighted error on frame-to-frame differences: per-frame errors that
     are independent across frames (jitter) cost twice as much as a smooth offset. `extra(out, x0)`
-    returns a further per-frame error (B, N), weighted like the rest."""
+    returns a further per-frame error (B, N), weighted like the rest. With a seal head, `seal`
+    weighs its binary cross-entropy against the sealed frames of x0 (audio-dropped rows left out).
+    """
     d = denoiser.config.diffusion
     b = x0.shape[0]
     ln_sigma = torch.randn(b, generator=generator, device=x0.device) * d.p_std + d.p_mean
     sigma = ln_sigma.exp()  # (B,)
     noise = torch.randn(x0.shape, generator=generator, device=x0.device) * sigma[:, None, None]
-    out = denoiser.denoise(x0 + noise, sigma, cond)
+    out, logits = denoiser(x0 + noise, sigma, *cond.as_tuple(), return_seal=True,
+                           apply_seal=False)
     sd = d.sigma_data
     if d.prediction == "x0":
         lam = torch.ones_like(sigma)  # plain x0 regression, as MDM; EDM's weight would be 1/sigma^2
@@ -83,4 +124,9 @@ def edm_loss(denoiser: Denoiser, x0: torch.Tensor, cond: Conditions,
         loss = loss + velocity * (lam[:, None, None] * verr).mean()
     if extra is not None:
         loss = loss + (lam[:, None] * extra(out, x0)).mean()
+    if logits is not None and seal:
+        keep_audio = cond.keep[:, KEEP_AUDIO, None].expand_as(logits)
+        bce = nn.functional.binary_cross_entropy_with_logits(
+            logits, denoiser.sealed(x0), reduction="none")
+        loss = loss + seal * (bce * keep_audio).sum() / keep_audio.sum().clamp(min=1.0)
     return loss

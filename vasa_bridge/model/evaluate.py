@@ -5,7 +5,9 @@ Lips: jawOpen correlation with the teacher; mouth-shape error (mean |difference|
 lip shapes) per viseme class, averaged over classes; closure rate on /p b m/ (lip aperture
 jawOpen - mouthClose below `closure_threshold` somewhere in the segment, widened by `closure_slack`
 for the lips' lead); audio-motion offset: the lag maximising the cross-correlation of jawOpen with
-the teacher's (positive = later than the teacher), and with the audio's loudness.
+the teacher's (positive = later than the teacher), and with the audio's loudness; false seals:
+the share of frames where the teacher's lips are apart but the row's are sealed (the price of
+closing eagerly).
 Head: mean angular speed (VASA-1's Delta P on Euler angles), spread of the rotation across seeds
 (mean over frames of the std across seeds), and each clip's rotation std (the teacher's range).
 Blinks: rising crossings of 0.5 by the mean eyeBlink, per minute.
@@ -15,7 +17,7 @@ Generation runs through ONNX Runtime (the serving path), no torch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -23,7 +25,7 @@ from ..audio.features import FeatureConfig, extract, prepare_audio
 from ..motion.names import INDEX
 from .config import pack_motion, unpack_motion
 from .onnx_runtime import OnnxDenoiser
-from .streaming import OFFLINE, Steering, StreamConfig, generate
+from .streaming import OFFLINE, Steering, generate
 
 JAW, CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
 BLINK = [INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]]
@@ -40,6 +42,8 @@ class EvalConfig:
     seeds: int = 3  # generations per clip (head spread across seeds)
     steps: int = OFFLINE.steps  # sampler steps
     guidance: tuple = OFFLINE.guidance  # ((condition, scale), ...) as in StreamConfig
+    temperature: float = OFFLINE.temperature  # start-noise scales, as in StreamConfig
+    mouth_temperature: float | None = OFFLINE.mouth_temperature
     closure_threshold: float = 0.1  # lip aperture (jawOpen - mouthClose) counted as closed
     closure_slack: float = 0.08  # s: widen each /p b m/ segment by this on both sides
     threads: int = 1
@@ -82,6 +86,7 @@ class _Acc:
         self.jaw, self.jaw_ref = [], []
         self.vis_err: dict[str, list] = {}
         self.closures = [0, 0]
+        self.false_seals = [0, 0]
         self.xcorr_teacher = np.zeros(2 * MAX_LAG + 1)
         self.xcorr_audio = np.zeros(2 * MAX_LAG + 1)
         self.speed, self.rot_std, self.spread = [], [], []
@@ -100,6 +105,9 @@ class _Acc:
                 err = np.abs(shapes[sel][:, MOUTH_COLS] - ts[sel][:, MOUTH_COLS]).mean()
                 self.vis_err.setdefault(vis, []).append(err)
         ap = _aperture(shapes)
+        apart = _aperture(ts) >= self._threshold
+        self.false_seals[0] += int(np.count_nonzero(apart & (ap < self._threshold)))
+        self.false_seals[1] += int(np.count_nonzero(apart))
         for vis, s, e in segments:
             if vis != "PP":
                 continue
@@ -132,6 +140,7 @@ class _Acc:
             "mouth_mae_per_viseme": per_class,
             "closure_rate": self.closures[0] / max(self.closures[1], 1),
             "closures": self.closures,
+            "false_seal_rate": self.false_seals[0] / max(self.false_seals[1], 1),
             "offset_vs_teacher_ms": float(lags[np.argmax(self.xcorr_teacher)]),
             "offset_vs_audio_ms": float(lags[np.argmax(self.xcorr_audio)]),
             "head_speed_deg_s": float(np.mean(self.speed)) if self.speed else None,
@@ -160,8 +169,8 @@ def evaluate(config: EvalConfig, progress: bool = True) -> dict:
     for acc in rows.values():
         acc._threshold = config.closure_threshold
         acc._slack = config.closure_slack
-    stream = StreamConfig(hop=OFFLINE.hop, overlap=OFFLINE.overlap, steps=config.steps,
-                          guidance=tuple(config.guidance))
+    stream = replace(OFFLINE, steps=config.steps, guidance=tuple(config.guidance),
+                     temperature=config.temperature, mouth_temperature=config.mouth_temperature)
     loud_all, jaw_all, items = [], [], []
     it = range(n)
     if progress:
@@ -199,6 +208,7 @@ def evaluate(config: EvalConfig, progress: bool = True) -> dict:
 
 COLUMNS = [("jaw_r", "jawOpen r", "{:.3f}"), ("mouth_mae", "mouth MAE", "{:.3f}"),
            ("closure_rate", "closure /p b m/", "{:.1%}"),
+           ("false_seal_rate", "false seals", "{:.1%}"),
            ("offset_vs_teacher_ms", "offset vs teacher ms", "{:+.0f}"),
            ("offset_vs_audio_ms", "offset vs audio ms", "{:+.0f}"),
            ("head_speed_deg_s", "head speed deg/s", "{:.2f}"),

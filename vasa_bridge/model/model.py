@@ -65,6 +65,31 @@ class Block(nn.Module):
         return h + self.drop(self.ff(self.norm2(h)))
 
 
+class SealHead(nn.Module):
+    """Per-frame logit that the lips are sealed (jawOpen - mouthClose below 0.1), from audio only.
+
+    Bilabial closures (/p b m/) last one or two frames; the transformer, a regressor at heart,
+    rounds them off. This small convolution over the audio tokens says where they are, and the
+    denoiser closes the lips there (`Denoiser`). It sees frames t-7..t+1: exactly one frame of
+    look-ahead, so a window's last frame is judged on the same audio offline and live."""
+
+    def __init__(self, audio_dim: int, width: int):
+        super().__init__()
+        self.inp = nn.Linear(audio_dim, width)
+        self.conv1 = nn.Conv1d(width, width, kernel_size=5)  # frames t-3..t+1
+        self.conv2 = nn.Conv1d(width, width, kernel_size=5)  # frames t-4..t
+        self.out = nn.Linear(width, 1)
+        self.act = nn.GELU(approximate="tanh")
+        self.drop = nn.Dropout(0.1)  # training only: it overfits the training voices without
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """audio (B, T, A) -> logits (B, T); the first frames see zero padding before them."""
+        h = self.act(self.inp(audio)).transpose(1, 2)  # (B, W, T)
+        h = self.act(self.conv1(nn.functional.pad(h, (3, 1))))
+        h = self.drop(self.act(self.conv2(nn.functional.pad(self.drop(h), (4, 0)))))
+        return self.out(h.transpose(1, 2))[..., 0]
+
+
 class MotionTransformer(nn.Module):
     """F(x; sigma, conditions): the raw network inside the EDM preconditioning (`denoiser.py`).
 
@@ -96,6 +121,7 @@ class MotionTransformer(nn.Module):
                                     for _ in range(config.layers))
         self.norm_out = nn.LayerNorm(w, eps=1e-6)
         self.out = nn.Linear(w, m)
+        self.seal_head = SealHead(config.audio_dim, config.seal) if config.seal else None
 
     def forward(self, x, c_noise, audio, context, emotion, gaze, intensity, keep):
         cfg = self.config
@@ -124,6 +150,11 @@ class MotionTransformer(nn.Module):
         for block in self.blocks:
             h = block(h)
         return self.out(self.norm_out(h[:, c_len:c_len + n]))  # (B, N, 58)
+
+    def seal_logits(self, audio: torch.Tensor, n: int) -> torch.Tensor:
+        """(B, N) lip-seal logits of the N window frames (audio tokens [context|window|ahead])."""
+        c = self.config.context
+        return self.seal_head(audio)[:, c:c + n]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -32,6 +32,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..errors import ModelError
+from ..motion.names import INDEX
 from .conditions import CONDITION_NAMES, Conditions
 from .config import ANCHORED, EMOTIONS, ModelConfig, denormalise
 from .sampling import SAMPLERS, guided, sample
@@ -47,6 +48,8 @@ class StreamConfig:
     redo: int = 0  # frames already emitted that each window generates again (not re-emitted):
     # a short hop then still sees a long window, which is what the model was trained on
     temperature: float = 1.0  # start-noise scale: < 1 trades take-to-take variety for steadiness
+    mouth_temperature: float | None = None  # the same for the jaw and lips (None: temperature);
+    # low keeps the lips on the audio while head, eyes and brows still vary from take to take
     smooth: float = 0.0  # 0..1: per-frame low-pass of head pose, gaze and brows (short windows)
     frame_noise: bool = False  # one start-noise draw per frame instead of per window
 
@@ -58,6 +61,8 @@ class StreamConfig:
         if self.overlap > self.hop:
             raise ModelError(f"overlap {self.overlap} exceeds hop {self.hop}: a frame would be "
                              f"cross-faded twice")
+        if self.mouth_temperature is not None and self.mouth_temperature < 0:
+            raise ModelError(f"mouth_temperature {self.mouth_temperature}: expected >= 0")
         if not (0 <= self.smooth < 1 and self.temperature >= 0):
             raise ModelError(f"smooth {self.smooth} / temperature {self.temperature}: expected "
                              f"[0, 1) / >= 0")
@@ -85,6 +90,17 @@ class StreamConfig:
 # its own output; slow dimensions lightly smoothed. Settings measured in bench/bench_model.py.
 LIVE = StreamConfig(hop=1, overlap=0, redo=8, smooth=0.6, temperature=0.7, frame_noise=True)
 OFFLINE = StreamConfig(hop=20, overlap=5)
+
+
+MOUTH = [i for n, i in INDEX.items() if n.startswith(("jaw", "mouth"))]
+
+
+def _temperatures(st: StreamConfig, dim: int) -> np.ndarray:
+    """(dim,) start-noise scale per motion dimension."""
+    t = np.full(dim, st.temperature, np.float32)
+    if st.mouth_temperature is not None:
+        t[MOUTH] = st.mouth_temperature
+    return t
 
 
 @dataclass(frozen=True)
@@ -186,7 +202,7 @@ class MotionStream:
             noise = self._frame_noise(self.start - r, n)
         else:
             noise = self._rng.standard_normal((1, n, c.motion_dim)).astype(np.float32)
-        noise *= np.float32(st.temperature)
+        noise *= _temperatures(st, c.motion_dim)
         d = c.diffusion
         x = sample(guided(self.denoise_cond, cond, dict(st.guidance)), noise, steps=st.steps,
                    sigma_min=d.sigma_min, sigma_max=d.sigma_max, rho=d.rho,

@@ -38,6 +38,11 @@ class TrainConfig:
     grad_clip: float = 1.0
     velocity: float = 1.0  # weight of the frame-difference loss (see denoiser.edm_loss)
     closure: float = 0.0  # weight of the lip-aperture loss (jawOpen - mouthClose, in 0.1 units)
+    seal: float = 1.0  # weight of the seal head's cross-entropy (models with config.seal)
+    init: str = ""  # a new run starts from this run's weights (new modules start fresh)
+    only: str = ""  # train only the parameters whose names start with this (e.g. net.seal_head)
+    band_shift: int = 0  # augmentation: shift each window's mel bands by up to this many (voices)
+    feature_noise: float = 0.0  # augmentation: std of noise added to the normalised log-mel
     short_windows: float = 0.0  # share of batches with 1-3 frame windows (the live setting)
     eval_every: int = 250  # steps between validation losses and checkpoints
     val_batches: int = 8  # fixed validation batches (of `batch` windows)
@@ -133,18 +138,33 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
         step, history = ck["step"], ck["history"]
         log(f"[train] resuming {ck_path} at step {step}")
     else:
-        if config.motion_std == (1.0,) * 58:
-            mean, std = motion_stats(train_clips)
-            config = config.with_motion_stats(mean, std)
-        speeds = [c.speed for c in train_clips]
-        config = replace(config, intensity_ref=float(np.mean(speeds)) or 1.0)
+        if tc.init:  # the weights were trained on the init run's normalisation: keep it
+            src = load_checkpoint(tc.init)[0].config
+            config = replace(config, motion_mean=src.motion_mean, motion_std=src.motion_std,
+                             intensity_ref=src.intensity_ref)
+        else:
+            if config.motion_std == (1.0,) * 58:
+                mean, std = motion_stats(train_clips)
+                config = config.with_motion_stats(mean, std)
+            speeds = [c.speed for c in train_clips]
+            config = replace(config, intensity_ref=float(np.mean(speeds)) or 1.0)
+        if config.seal and not config.seal_jaw:
+            config = replace(config, seal_jaw=sealed_jaw(train_clips))
         den = build(config).to(tc.device)
+        if tc.init:
+            _init_from(den, tc.init, log)
         ema = copy.deepcopy(den)
         ck = None
     ema.requires_grad_(False)
     (out / "config.json").write_text(json.dumps({"model": config.as_dict(),
                                                  "train": asdict(tc)}, indent=1))
-    opt = torch.optim.AdamW(den.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
+    if tc.only:
+        for name, p in den.named_parameters():
+            p.requires_grad_(name.startswith(tc.only))
+        if not any(p.requires_grad for p in den.parameters()):
+            raise ModelError(f"--only {tc.only!r} matches no parameter: expected a prefix such "
+                             f"as 'net.seal_head'")
+    opt = torch.optim.AdamW([p for p in den.parameters() if p.requires_grad], lr=tc.lr, weight_decay=tc.weight_decay,
                             betas=(0.9, 0.99))
     if ck is not None:
         opt.load_state_dict(ck["optim"])
@@ -154,6 +174,7 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
 
     sampler = WindowSampler(train_clips, config, tc.dropout, seed=tc.seed * 1000 + step)
     size_rng = np.random.default_rng(tc.seed * 7919 + step)
+    aug_rng = np.random.default_rng(tc.seed * 104729 + step)
     val = _validation_set(val_clips, config, tc)
     weights = _loss_weights(config, tc.device)
     aperture = _aperture_loss(config, tc.closure) if tc.closure else None
@@ -177,11 +198,15 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
             n = int(size_rng.integers(1, min(3, config.max_window) + 1))
         else:
             n = int(_window_sizes(size_rng, config.max_window, 1)[0])
-        x0, cond = _to_torch(*sampler.batch(tc.batch, n), tc.device)
-        loss = edm_loss(den, x0, cond, gen, weights, tc.velocity, aperture)
+        x0, cond = sampler.batch(tc.batch, n)
+        if tc.band_shift or tc.feature_noise:
+            cond = replace(cond, audio=augment_features(cond.audio, config, tc, aug_rng))
+        x0, cond = _to_torch(x0, cond, tc.device)
+        loss = edm_loss(den, x0, cond, gen, weights, tc.velocity, aperture, tc.seal)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(den.parameters(), tc.grad_clip)
+        torch.nn.utils.clip_grad_norm_([p for p in den.parameters() if p.requires_grad],
+                                       tc.grad_clip)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         opt.step()
@@ -199,7 +224,12 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
             vl = validation_loss(ema, val, tc.device)
             history.append({"step": step, "train_loss": running, "val_loss": vl,
                             "minutes": (time.monotonic() - t0) / 60})
-            log(f"[train] step {step}: train {running:.4f} validation (EMA) {vl:.4f}")
+            seal_note = ""
+            if config.seal:
+                history[-1].update(validation_seal(ema, val, tc.device))
+                seal_note = (f"; seal recall {history[-1]['seal_recall']:.2f} precision "
+                             f"{history[-1]['seal_precision']:.2f}")
+            log(f"[train] step {step}: train {running:.4f} validation (EMA) {vl:.4f}{seal_note}")
             save_checkpoint(ck_path, den, ema, opt, step, tc, history, {})
             with open(out / "history.jsonl", "a") as fh:
                 fh.write(json.dumps(history[-1]) + "\n")
@@ -209,6 +239,51 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
     if bar:
         bar.close()
     return {"steps": step, "history": history, "config": config, "checkpoint": str(ck_path)}
+
+
+def _init_from(den: Denoiser, run, log) -> None:
+    """Copy the weights of `run` whose names and shapes match; say which modules start fresh."""
+    src, _ = load_checkpoint(run, ema=True)
+    theirs = src.state_dict()
+    mine = den.state_dict()
+    taken = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape}
+    if not taken:
+        raise ModelError(f"{str(run)!r} shares no weights with this model: expected a run of the "
+                         f"same width and layers")
+    den.load_state_dict({**mine, **taken})
+    fresh = sorted({k.rsplit(".", 2)[0] for k in mine if k not in taken})
+    log(f"[train] initialised {len(taken)}/{len(mine)} tensors from {run}; fresh: "
+        f"{', '.join(fresh) or 'none'}")
+
+
+def augment_features(audio: np.ndarray, config: ModelConfig, tc: TrainConfig,
+                     rng: np.random.Generator) -> np.ndarray:
+    """(B, T, A) features -> a new voice, roughly: each window's log-mel bands shifted by up to
+    `band_shift` bands (a formant/pitch shift of a few per cent per band), plus noise."""
+    fc = config.features
+    b, t, _ = audio.shape
+    x = audio.reshape(b, t, fc.stack, fc.n_mels + 1).copy()
+    mel = x[..., :fc.n_mels]
+    if tc.band_shift:
+        for i, k in enumerate(rng.integers(-tc.band_shift, tc.band_shift + 1, size=b)):
+            if k > 0:
+                mel[i, ..., k:] = mel[i, ..., :-k].copy()
+                mel[i, ..., :k] = mel[i, ..., k:k + 1]
+            elif k < 0:
+                mel[i, ..., :k] = mel[i, ..., -k:].copy()
+                mel[i, ..., k:] = mel[i, ..., k - 1:k]
+    if tc.feature_noise:
+        mel += rng.normal(0.0, tc.feature_noise, mel.shape).astype(np.float32)
+    return x.reshape(audio.shape)
+
+
+def sealed_jaw(clips: list[ClipData]) -> float:
+    """The jaw opening lips are sealed on in the corpus: the median jawOpen over the sealed frames
+    (aperture < SEAL_APERTURE) that are not at rest (jawOpen > 0.02)."""
+    from .denoiser import CLOSE, JAW, SEAL_APERTURE
+    m = np.concatenate([c.motion for c in clips])
+    sel = (m[:, JAW] - m[:, CLOSE] < SEAL_APERTURE) & (m[:, JAW] > 0.02)
+    return float(np.median(m[sel, JAW])) if sel.any() else 0.0
 
 
 def _loss_weights(config: ModelConfig, device: str) -> torch.Tensor:
@@ -260,6 +335,20 @@ def validation_loss(den: Denoiser, val: list, device: str) -> float:
     for x0, cond, seed in val:
         x0_t, cond_t = _to_torch(x0, cond, device)
         g = torch.Generator(device=device).manual_seed(int(seed))
-        losses.append(edm_loss(den, x0_t, cond_t, g, weights).item())
+        losses.append(edm_loss(den, x0_t, cond_t, g, weights, seal=0.0).item())
     den.train(was)
     return float(np.mean(losses))
+
+
+@torch.no_grad()
+def validation_seal(den: Denoiser, val: list, device: str) -> dict:
+    """Recall and precision of the seal head (logit > 0) on the validation windows' frames."""
+    tp = fp = fn = 0.0
+    for x0, cond, _ in val:
+        x0_t, cond_t = _to_torch(x0, cond, device)
+        logits = den.net.seal_logits(cond_t.audio, x0_t.shape[1])
+        fire, truth = logits > 0, den.sealed(x0_t) > 0.5
+        tp += float((fire & truth).sum())
+        fp += float((fire & ~truth).sum())
+        fn += float((~fire & truth).sum())
+    return {"seal_recall": tp / max(tp + fn, 1.0), "seal_precision": tp / max(tp + fp, 1.0)}
