@@ -218,6 +218,13 @@ class Rig:
     def positions(self, blendshapes: np.ndarray, rotation_deg: np.ndarray,
                   translation_m: np.ndarray) -> np.ndarray:
         """(N, 2) image positions (u, v) of every control point for one motion frame."""
+        return self.positions_depth(blendshapes, rotation_deg, translation_m)[0]
+
+    def positions_depth(self, blendshapes: np.ndarray, rotation_deg: np.ndarray,
+                        translation_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 2) image positions (u, v) and (N,) depth (pixels, larger = nearer the camera) of
+        every control point for one motion frame. The depth orders surfaces where the turned
+        mesh folds over itself (the nose over the cheek or the upper lip)."""
         c = coefficients(blendshapes)
         nz = np.flatnonzero(c)
         p = self.points
@@ -231,7 +238,7 @@ class Rig:
         s = d0 / max(d0 - t[2], 1e-3 * d0)
         moved[:, :2] = (moved[:, :2] - self.pivot[:2]) * s + self.pivot[:2] + t[:2]
         out = p + self.follow[:, None] * (moved - p)
-        return np.stack([out[:, 0], -out[:, 1]], axis=1)  # contract frame -> (u, v)
+        return np.stack([out[:, 0], -out[:, 1]], axis=1), out[:, 2]  # contract -> (u, v), z
 
 
 def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: tuple[int, int],
@@ -247,6 +254,9 @@ def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: 
     r0 = euler_to_matrix(np.asarray(rest_rotation_deg, np.float64))
     r_eye, l_eye = M.eye_centres(p_mesh)
     centre = (r_eye + l_eye) / 2
+    # Real face depth (units.LANDMARK_DEPTH_SCALE), about the eyes, along the camera axis so that
+    # the rest positions stay exactly the photo's.
+    p_mesh[:, 2] = centre[2] + U.LANDMARK_DEPTH_SCALE * (p_mesh[:, 2] - centre[2])
     basis_face = build_basis(frontal)  # (52, 478, 3) face frame, IOD
     basis_mesh = iod * basis_face @ r0.T  # camera frame, pixels
     oval = np.array(M.FACE_OVAL)
