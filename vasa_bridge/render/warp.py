@@ -135,24 +135,39 @@ def resolve_folds(grid: WarpGrid, triangles: np.ndarray, rest_uv: np.ndarray, uv
     folded = fold_triangles(triangles, rest_uv, uv)
     if folded.size == 0:
         return None
-    fp = uv[triangles[folded]].reshape(-1, 2)
-    lo = fp.min(0) - margin
-    hi = fp.max(0) + margin
-    p = uv[triangles]  # (T, 3, 2)
-    near = ((p.max(1) >= lo) & (p.min(1) <= hi)).all(1)
-    tri = triangles[near]
-    p = p[near]
-    a, b, c = p[:, 0], p[:, 1], p[:, 2]
-    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    ok = np.abs(det) > 1e-9
-    tri, p, a, b, c, det = tri[ok], p[ok], a[ok], b[ok], c[ok], det[ok]
-    # Grid nodes inside each triangle's box: node k sits at pixel (k + 0.5) g - 0.5.
     g = float(grid.step)
     rows, cols = grid.shape
+    p = uv[triangles]  # (T, 3, 2)
+    # Node-index boxes (inclusive) of every triangle: node k sits at pixel (k + 0.5) g - 0.5.
     c0 = np.clip(np.ceil((p[..., 0].min(1) + 0.5) / g - 0.5), 0, cols).astype(np.int64)
     c1 = np.clip(np.floor((p[..., 0].max(1) + 0.5) / g - 0.5), -1, cols - 1).astype(np.int64)
     r0 = np.clip(np.ceil((p[..., 1].min(1) + 0.5) / g - 0.5), 0, rows).astype(np.int64)
     r1 = np.clip(np.floor((p[..., 1].max(1) + 0.5) / g - 0.5), -1, rows - 1).astype(np.int64)
+    # The fold region: folded triangles' boxes grown by the margin, painted with a 2D
+    # difference array; then the triangles whose box meets it (summed-area lookups).
+    m = int(np.ceil(margin / g))
+    fr0, fr1 = np.clip(r0[folded] - m, 0, rows), np.clip(r1[folded] + m, -1, rows - 1)
+    fc0, fc1 = np.clip(c0[folded] - m, 0, cols), np.clip(c1[folded] + m, -1, cols - 1)
+    diff = np.zeros((rows + 1, cols + 1), np.float32)
+    np.add.at(diff, (fr0, fc0), 1)
+    np.add.at(diff, (fr0, fc1 + 1), -1)
+    np.add.at(diff, (fr1 + 1, fc0), -1)
+    np.add.at(diff, (fr1 + 1, fc1 + 1), 1)
+    region = cv2.integral(diff)[1:rows + 1, 1:cols + 1] > 0.5  # (rows, cols) prefix sums
+    sat = cv2.integral(region.view(np.uint8))  # (rows + 1, cols + 1) int32
+    rr0, rr1 = np.minimum(r0, rows), np.maximum(r1 + 1, r0)
+    cc0, cc1 = np.minimum(c0, cols), np.maximum(c1 + 1, c0)
+    hits = sat[rr1, cc1] - sat[rr0, cc1] - sat[rr1, cc0] + sat[rr0, cc0]
+    near = hits > 0
+    tri = triangles[near]
+    p = p[near]
+    c0, c1, r0, r1 = c0[near], c1[near], r0[near], r1[near]
+    a, b, c = p[:, 0], p[:, 1], p[:, 2]
+    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    ok = np.abs(det) > 1e-9
+    tri, p, a, b, c, det = tri[ok], p[ok], a[ok], b[ok], c[ok], det[ok]
+    c0, c1, r0, r1 = c0[ok], c1[ok], r0[ok], r1[ok]
+    # Candidate (triangle, node) pairs: every node inside each triangle's box.
     nc = np.maximum(c1 - c0 + 1, 0)
     nr = np.maximum(r1 - r0 + 1, 0)
     count = nc * nr
