@@ -27,7 +27,7 @@ class Prepared:
     rig: Rig
     rest_uv: np.ndarray  # (N, 2) rest control-point positions
     grid: WarpGrid
-    mesh_triangles: np.ndarray  # (T, 3) the grid's triangles with all corners on the face mesh
+    head_triangles: np.ndarray  # (T, 3) the grid's triangles whose corners all follow the head
     source: np.ndarray  # (H, W, 4) float32: premultiplied person (image - (1 - a) plate), a
     plate: np.ndarray  # (H, W, 3) float32 background with the person filled in
     base: np.ndarray  # (H, W, 3) uint8 the photo (frame at rest)
@@ -73,8 +73,8 @@ def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
     r1 = int(min((uv[:, 1].max() + pad) // step + 1, grid.shape[0]))
     c0 = int(max((uv[:, 0].min() - pad) // step, 0))
     c1 = int(min((uv[:, 0].max() + pad) // step + 1, grid.shape[1]))
-    mesh_tri = grid.triangles[(grid.triangles < rig.num_mesh).all(1)]
-    return Prepared(portrait, rig, rest_uv, grid, mesh_tri, np.ascontiguousarray(source), plate,
+    head_tri = grid.triangles[(rig.follow[grid.triangles] > 0).all(1)]  # mesh and head rings
+    return Prepared(portrait, rig, rest_uv, grid, head_tri, np.ascontiguousarray(source), plate,
                     img.copy(),
                     np.round(a * 255).astype(np.uint8), eyes, mouth, (r0, r1, c0, c1))
 
@@ -82,7 +82,7 @@ def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
 def depth_order(prep: Prepared, field: np.ndarray, uv: np.ndarray, depth: np.ndarray) -> None:
     """Where the turned face mesh folds over itself, replace the (rows, cols, 2) backward map in
     place by the z-buffered one: the nearer surface shows (`warp.resolve_folds`)."""
-    fix = resolve_folds(prep.grid, prep.mesh_triangles, prep.rest_uv, uv, depth,
+    fix = resolve_folds(prep.grid, prep.head_triangles, prep.rest_uv, uv, depth,
                         margin=FOLD_MARGIN_IOD * prep.rig.iod_px + prep.grid.step)
     if fix is not None:
         node, src = fix

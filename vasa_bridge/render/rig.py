@@ -8,6 +8,8 @@ the camera; magnitudes from `face.units`). A frame's mesh is
     P' = pivot + R_cmd @ (P - pivot) + T             (head rotation about a pivot in the skull)
 
 projected orthographically (u = x, v = -y) and scaled about the pivot for head_translation z.
+The mesh's depth is mediapipe's times `units.LANDMARK_DEPTH_SCALE` (mediapipe's is flatter than a
+real face); `positions_depth` also returns it, for the z-buffer where the turned mesh folds.
 Head control points beyond the mesh (three rings around the face oval: hair, ears, neck) follow
 the head with a weight that fades towards the neck; a fourth ring and the image border stay.
 """

@@ -93,7 +93,7 @@ class TorchBackend:
                 target = c.nodes - self._sample(d_img, (m + 0.5) / g - 0.5, (cols, rows)).permute(
                     0, 2, 3, 1)
                 m = m + self.config.inverse_relax * (target - m)
-            fix = resolve_folds(prep.grid, prep.mesh_triangles, prep.rest_uv, pos, depth,
+            fix = resolve_folds(prep.grid, prep.head_triangles, prep.rest_uv, pos, depth,
                                 FOLD_MARGIN_IOD * prep.rig.iod_px + g)
             if fix is not None:  # the nearer surface where the mesh folds (as the CPU backend)
                 node, src = fix

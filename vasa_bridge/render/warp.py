@@ -6,6 +6,8 @@ precomputed on the rest triangulation) of its triangle's three control-point dis
 `cv2.remap` needs the backward map (output pixel -> source pixel): m(q) = q - D(m(q)), solved by
 iterating m <- q - D(m) a few times at grid resolution (converges where the warp does not fold).
 Grid nodes sit at pixel centres of g x g blocks, so `cv2.resize` by g upsamples them exactly.
+Where the turned mesh folds over itself the inverse is not single-valued: `resolve_folds`
+rasterises the triangles there with a z-buffer so the nearer surface shows.
 """
 
 from __future__ import annotations
