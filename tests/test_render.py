@@ -134,7 +134,8 @@ def test_refusals(cpu):
 def test_solver_reads_the_rigs_own_geometry(cpu, euler):
     """No detector: the rig's turned 3D mesh, reported with mediapipe's flatter depth, comes back
     as the commanded rotation (rig and solver agree on the face's depth)."""
-    from vasa_bridge.face import calibrate, solve, units as U
+    from vasa_bridge.face import calibrate, solve
+    from vasa_bridge.face import units as U
     from vasa_bridge.face.solver import deepen
 
     _, state = cpu
