@@ -173,3 +173,30 @@ def test_folds_show_the_nearer_surface():
         else:  # B's affine map: (10,10)->(40,10), (10,30)->(60,10), (30,10)->(40,30)
             assert np.allclose(s, [40 + 3.5, 10 + 3.5])
     assert resolve_folds(grid, tris, rest, rest, depth, margin=2.0) is None  # nothing folds
+
+
+@pytest.mark.parametrize("yaw", [-20.0, 20.0])
+def test_turned_contour_stays_on_the_silhouette(cpu, yaw):
+    """Turned away, the cheek overhangs mediapipe's contour points; `Silhouette.slide` pushes
+    them (and the rings) out to the edge, so no triangle at the contour folds (a fold there
+    showed skin and hair in ragged steps along the far cheek). Nothing moves at rest."""
+    from vasa_bridge.render.warp import fold_triangles
+
+    _, state = cpu
+    prep = state.cache
+    sil = prep.silhouette
+    assert sil.slide(prep.rest_uv) is prep.rest_uv
+    uv = prep.rig.positions(np.zeros(52), np.array([0.0, yaw, 0.0]), np.zeros(3))
+    slid = sil.slide(uv)
+    edge = np.r_[sil.oval, sil.rings[0]]
+
+    def edge_folds(p):
+        t = prep.head_triangles[fold_triangles(prep.head_triangles, prep.rest_uv, p)]
+        return int(np.isin(t, edge).any(1).sum())
+
+    before, after = edge_folds(uv), edge_folds(slid)
+    assert before >= 5 and after <= before // 2, (before, after)
+    reach, _ = sil.extent(slid)
+    # Every contour point on or beyond its neighbours (one pass: the contour's normals turn a
+    # little as it moves, so within 0.02 IOD).
+    assert (reach <= sil.floor + 0.02 * prep.rig.iod_px).all(), reach - sil.floor

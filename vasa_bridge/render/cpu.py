@@ -14,7 +14,7 @@ from ..face.portrait import Portrait, PortraitConfig, analyse_portrait
 from ..motion.frame import MotionFrame
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, MouthLayer, fill_background
-from .rig import Rig, build_rig
+from .rig import Rig, Silhouette, build_rig, build_silhouette
 from .warp import WarpGrid, backward_field, make_grid, moving_box, resolve_folds, upsample
 
 
@@ -35,6 +35,7 @@ class Prepared:
     eyes: tuple[EyeLayer, ...]
     mouth: MouthLayer | None
     face_box: tuple[int, int, int, int]  # grid-node box (r0, r1, c0, c1) around the face mesh
+    silhouette: Silhouette  # keeps the face contour on the turned face's edge
 
 
 def grid_step_for(width: int, config: RenderConfig) -> int:
@@ -76,7 +77,8 @@ def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
     head_tri = grid.triangles[(rig.follow[grid.triangles] > 0).all(1)]  # mesh and head rings
     return Prepared(portrait, rig, rest_uv, grid, head_tri, np.ascontiguousarray(source), plate,
                     img.copy(),
-                    np.round(a * 255).astype(np.uint8), eyes, mouth, (r0, r1, c0, c1))
+                    np.round(a * 255).astype(np.uint8), eyes, mouth, (r0, r1, c0, c1),
+                    build_silhouette(rig, rest_uv))
 
 
 def depth_order(prep: Prepared, field: np.ndarray, uv: np.ndarray, depth: np.ndarray) -> None:
@@ -140,6 +142,7 @@ class CpuBackend:
             return prep.base.copy()
         pos, depth = prep.rig.positions_depth(frame.blendshapes, frame.head_rotation,
                                               frame.head_translation)
+        pos = prep.silhouette.slide(pos)
         field = backward_field(prep.grid, pos - prep.rest_uv, self.config.inverse_iterations,
                                self.config.inverse_relax)
         depth_order(prep, field, pos, depth)

@@ -288,3 +288,77 @@ def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: 
     pivot = centre + iod * (r0 @ PIVOT)
     return Rig(points=points, basis=basis.reshape(NUM_BLENDSHAPES, -1), follow=follow_all,
                pivot=pivot, iod_px=iod, num_mesh=len(p_mesh))
+
+
+@dataclass(frozen=True)
+class Silhouette:
+    """Keeps the face contour on the turned face's silhouette (`slide`).
+
+    mediapipe's contour points (the face oval) lie on the photo's silhouette, which on a real
+    head is a line, not a fixed place on the skin: turned away, the cheek in front of them
+    becomes the new silhouette and they pass behind it. In a 2D warp that is a fold at the
+    edge: the band of skin between the contour and the cheek turns over, and the rings (hair,
+    ear, background) start under the cheek, so the edge showed skin and hair in ragged steps.
+    Here each contour point is pushed out to the silhouette instead (the outermost mesh point
+    near it, along the contour's outward normal), and the rings beyond it follow, less with
+    distance: the skin at the edge is compressed into a smooth contour, the hair and background
+    beyond are stretched over what the cheek uncovered, and nothing folds there.
+    """
+
+    oval: np.ndarray  # (C,) indices of the contour points, in order around the face
+    rings: np.ndarray  # (R, C) indices of the ring points beyond each contour point
+    ring_share: np.ndarray  # (R,) how much of the contour's push each ring takes
+    neighbours: np.ndarray  # (C, K) mesh points near each contour point (padded by repeats)
+    floor: np.ndarray  # (C,) pixels: how far out the neighbours reach at rest (>= 0)
+
+    def extent(self, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(C,) how far beyond each contour point its neighbours reach (pixels, along (C, 2)
+        the outward unit normals of the contour), for positions uv (N, 2)."""
+        o = uv[self.oval]  # (C, 2)
+        tangent = np.roll(o, -1, axis=0) - np.roll(o, 1, axis=0)
+        normal = np.stack([tangent[:, 1], -tangent[:, 0]], axis=1)
+        normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
+        normal *= np.sign(np.sum(normal * (o - o.mean(0)), axis=1, keepdims=True) + 1e-12)
+        reach = np.einsum("ckd,cd->ck", uv[self.neighbours] - o[:, None], normal).max(1)
+        return reach, normal
+
+    def slide(self, uv: np.ndarray) -> np.ndarray:
+        """(N, 2) positions with the contour pushed out to the silhouette (a copy when it
+        moves; zero push at rest and wherever nothing overhangs the contour)."""
+        reach, normal = self.extent(uv)
+        push = np.maximum(reach - self.floor, 0.0)  # (C,) pixels
+        if not push.any():
+            return uv
+        uv = uv.copy()
+        shift = push[:, None] * normal  # (C, 2)
+        uv[self.oval] += shift
+        for idx, share in zip(self.rings, self.ring_share):
+            uv[idx] += share * shift
+        return uv
+
+
+def build_silhouette(rig: Rig, rest_uv: np.ndarray, radius_iod: float = 0.35) -> Silhouette:
+    """The contour and its neighbourhoods on the rest positions (N, 2) of `rig`."""
+    oval = np.array(M.FACE_OVAL)
+    c = len(oval)
+    n = rig.num_mesh
+    rings = n + np.arange(len(RING_SCALES) * c).reshape(len(RING_SCALES), c)
+    mesh = rest_uv[:n]
+    d = np.linalg.norm(mesh[None] - rest_uv[oval][:, None], axis=2)  # (C, n)
+    near = d < radius_iod * rig.iod_px
+    near[np.arange(c), oval] = False
+    k = max(int(near.sum(1).max()), 1)
+    neighbours = np.empty((c, k), np.int64)
+    for i in range(c):
+        idx = np.flatnonzero(near[i])
+        if idx.size == 0:
+            idx = np.array([oval[i]])
+        neighbours[i] = np.resize(idx, k)
+    # Ring 1 sits only 0.2 oval radii out and the push reaches 0.2 IOD at 20 degrees of yaw:
+    # it moves as much as the contour, the outer rings less, so the band beyond stays ordered.
+    share = np.array([1.0, 0.6, 0.3])[:len(RING_SCALES)]
+    sil = Silhouette(oval, rings, share, neighbours, np.zeros(c))
+    reach, _ = sil.extent(rest_uv)
+    # Pushed only past what already reaches beyond the contour at rest (the photo's own
+    # overhang): nothing moves at rest, and the push grows from zero with the turn.
+    return Silhouette(oval, rings, share, neighbours, np.maximum(reach, 0.0))

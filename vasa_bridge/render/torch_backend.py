@@ -81,6 +81,7 @@ class TorchBackend:
             return prep.base.copy()
         pos, depth = prep.rig.positions_depth(frame.blendshapes, frame.head_rotation,
                                               frame.head_translation)
+        pos = prep.silhouette.slide(pos)
         disp = torch.from_numpy((pos - prep.rest_uv).astype(np.float32)).to(self.device)
         rows, cols = prep.grid.shape
         g = prep.grid.step
