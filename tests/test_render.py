@@ -128,3 +128,75 @@ def test_refusals(cpu):
     from dataclasses import replace
     with pytest.raises(RenderError, match="prepared by 'other'"):
         backend.render(replace(state, backend="other"), MotionFrame.neutral())
+
+
+@pytest.mark.parametrize("euler", [(20, 0, 0), (-20, 0, 0), (0, 20, 0), (0, -20, 0)])
+def test_solver_reads_the_rigs_own_geometry(cpu, euler):
+    """No detector: the rig's turned 3D mesh, reported with mediapipe's flatter depth, comes back
+    as the commanded rotation (rig and solver agree on the face's depth)."""
+    from vasa_bridge.face import calibrate, solve
+    from vasa_bridge.face import units as U
+    from vasa_bridge.face.solver import deepen
+
+    _, state = cpu
+    rig = state.cache.rig
+    n = rig.num_mesh
+
+    def landmarks(rot):
+        uv, z = rig.positions_depth(np.zeros(52), np.asarray(rot, float), np.zeros(3))
+        p = np.stack([uv[:n, 0], -uv[:n, 1], z[:n]], axis=1)  # contract frame, real depth
+        return M.to_pixels(deepen(p, 1.0 / U.LANDMARK_DEPTH_SCALE))
+
+    ref = calibrate(landmarks((0, 0, 0)), state.size)
+    got = solve(landmarks(euler), state.size, ref).head_rotation
+    assert np.abs(got - euler).max() < 0.2, got
+
+
+def test_folds_show_the_nearer_surface():
+    """Two layers over the same pixels: the z-buffer picks the nearer one's source."""
+    from scipy.sparse import csr_matrix
+
+    from vasa_bridge.render.warp import WarpGrid, resolve_folds
+
+    rest = np.array([[10, 10], [30, 10], [10, 30],  # layer A: stays
+                     [40, 10], [60, 10], [40, 30]], float)  # layer B: flips over A
+    now = rest.copy()
+    now[3:] = [[10, 10], [10, 30], [30, 10]]
+    tris = np.array([[0, 1, 2], [3, 4, 5]])
+    grid = WarpGrid(4, (16, 16), np.zeros((16, 16, 2), np.float32), csr_matrix((256, 6)), tris)
+    node = 3 * 16 + 3  # (13.5, 13.5) in pixels: inside both layers
+    for depth, want in ((np.array([0, 0, 0, 5, 5, 5.0]), "B"), (np.array([5, 5, 5, 0, 0, 0.0]), "A")):
+        nodes, src = resolve_folds(grid, tris, rest, now, depth, margin=2.0)
+        s = src[list(nodes).index(node)]
+        if want == "A":
+            assert np.allclose(s, [13.5, 13.5])  # A did not move
+        else:  # B's affine map: (10,10)->(40,10), (10,30)->(60,10), (30,10)->(40,30)
+            assert np.allclose(s, [40 + 3.5, 10 + 3.5])
+    assert resolve_folds(grid, tris, rest, rest, depth, margin=2.0) is None  # nothing folds
+
+
+@pytest.mark.parametrize("yaw", [-20.0, 20.0])
+def test_turned_contour_stays_on_the_silhouette(cpu, yaw):
+    """Turned away, the cheek overhangs mediapipe's contour points; `Silhouette.slide` pushes
+    them (and the rings) out to the edge, so no triangle at the contour folds (a fold there
+    showed skin and hair in ragged steps along the far cheek). Nothing moves at rest."""
+    from vasa_bridge.render.warp import fold_triangles
+
+    _, state = cpu
+    prep = state.cache
+    sil = prep.silhouette
+    assert sil.slide(prep.rest_uv) is prep.rest_uv
+    uv = prep.rig.positions(np.zeros(52), np.array([0.0, yaw, 0.0]), np.zeros(3))
+    slid = sil.slide(uv)
+    edge = np.r_[sil.oval, sil.rings[0]]
+
+    def edge_folds(p):
+        t = prep.head_triangles[fold_triangles(prep.head_triangles, prep.rest_uv, p)]
+        return int(np.isin(t, edge).any(1).sum())
+
+    before, after = edge_folds(uv), edge_folds(slid)
+    assert before >= 5 and after <= before // 2, (before, after)
+    reach, _ = sil.extent(slid)
+    # Every contour point on or beyond its neighbours (one pass: the contour's normals turn a
+    # little as it moves, so within 0.02 IOD).
+    assert (reach <= sil.floor + 0.02 * prep.rig.iod_px).all(), reach - sil.floor

@@ -1,10 +1,15 @@
 """Geometric solver: 478 face-mesh landmarks -> ARKit blendshapes and head pose (`MotionFrame`).
 
 Pipeline, one frame:
-1. Head rotation by PnP (cv2.solvePnP) of the rigid landmarks (forehead, nose, eye corners,
-   cheekbones: `mesh.RIGID`) against a 3D face model: the canonical face shipped in
-   `vasa_bridge/assets/canonical_face.npy`, or a neutral reference of the same person
-   (`calibrate`), which is more accurate.
+1. Head rotation: the rigid landmarks (forehead, nose, eye corners, cheekbones: `mesh.RIGID`)
+   aligned in 3D (orthogonal Procrustes, as mediapipe's own face-geometry module does) with a 3D
+   face model: the canonical face shipped in `vasa_bridge/assets/canonical_face.npy`, or a
+   neutral reference of the same person (`calibrate`), which is more accurate. The landmarks'
+   depth is mediapipe's regressed z, made as deep as a real face (`units.LANDMARK_DEPTH_SCALE`).
+   `SolverConfig(pose="pnp")` fits the image positions alone instead (cv2.solvePnP): on rendered
+   and real faces the mesh places untextured points (nose bridge, forehead, the face contour)
+   close to a frontal prior, so image-only PnP reads pitch at about half strength, while the
+   mesh's depth follows the pose it sees (docs/renderer.md, "Measured").
 2. Frontalise: undo that rotation and express the points in the face frame (origin between the
    eyes, unit = interocular distance, x to the viewer's right, y up, z towards the camera).
 3. Measure scale-free geometry (`Measurements`: lid apertures, lip gap, chin drop, mouth width,
@@ -12,8 +17,8 @@ Pipeline, one frame:
 4. Blendshapes = change from the neutral reference divided by the rig's amplitudes
    (`face.units`), clipped to [0, 1].
 
-The camera is nearly orthographic by default (focal = 10 image widths): mediapipe's landmark depth
-is weak-perspective, so a long lens is the model that matches it; pass the real focal length for
+Both fits treat the camera as (nearly) orthographic: mediapipe's landmark depth is
+weak-perspective. For "pnp", focal = 10 image widths by default; pass the real focal length for
 metric translation from real videos.
 """
 
@@ -38,7 +43,9 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 @dataclass(frozen=True)
 class SolverConfig:
-    focal: float = 10.0  # camera focal length, in image widths (10 ~ orthographic)
+    pose: str = "3d"  # head rotation from: "3d" (landmarks with depth) or "pnp" (image points)
+    focal: float = 10.0  # camera focal length for "pnp", in image widths (10 ~ orthographic)
+    depth_scale: float = U.LANDMARK_DEPTH_SCALE  # landmark depth -> real face depth
     gaze: bool = True  # solve eyeLook* from the irises
     min_aperture: float = 0.05  # eye aperture (in eye widths) treated as fully closed
 
@@ -48,7 +55,7 @@ class Measurements:
     """Scale-free geometry of one face in its own frontal frame (see module doc)."""
 
     rotation: np.ndarray  # (3,) pitch, yaw, roll in degrees, vs the model's frontal pose
-    translation: np.ndarray  # (3,) eye midpoint in pixels (u, v) and PnP depth (model units)
+    translation: np.ndarray  # (3,) eye midpoint in pixels (u, v) and the model's fitted depth
     iod_px: float  # interocular distance in pixels
     aperture: np.ndarray  # (2,) right, left: lid gap / eye width
     lip_gap: float  # inner lips, upper minus lower, IOD
@@ -85,11 +92,45 @@ class Reference:
     rotation_matrix: np.ndarray  # (3, 3) the neutral head pose vs the model
 
 
-@lru_cache(maxsize=1)
-def canonical_face() -> np.ndarray:
-    """(478, 3) the canonical frontal face in the face frame (IOD units), symmetric in x."""
+@lru_cache(maxsize=4)
+def canonical_face(depth_scale: float = U.LANDMARK_DEPTH_SCALE) -> np.ndarray:
+    """(478, 3) the canonical frontal face in the face frame (IOD units), symmetric in x.
+
+    The asset keeps mediapipe's own depth; `depth_scale` deepens it like measured landmarks.
+    """
     path = ASSETS / "canonical_face.npy"
-    return np.load(path).astype(np.float64)
+    face = np.load(path).astype(np.float64)
+    face[:, 2] *= depth_scale
+    face.setflags(write=False)
+    return face
+
+
+def deepen(points3d: np.ndarray, depth_scale: float) -> np.ndarray:
+    """(478, 3) contract-frame points with their depth about the eyes scaled by `depth_scale`
+    (mediapipe's z is flatter than a real face: `units.LANDMARK_DEPTH_SCALE`)."""
+    p = np.array(points3d, np.float64)
+    r, l = M.eye_centres(p)
+    c = (r[2] + l[2]) / 2
+    p[:, 2] = c + depth_scale * (p[:, 2] - c)
+    return p
+
+
+def align_pose(points3d: np.ndarray, model: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation of the rigid landmarks in 3D against `model` (orthogonal Procrustes, Kabsch).
+
+    points3d: (478, 3) contract-frame points (pixels, depth already `deepen`ed); model: (478, 3)
+    face frame, IOD units. Returns the rotation (3, 3) mapping face-frame vectors to camera
+    vectors, and the translation (3,) (pixels) of the model's origin, at the fitted scale.
+    """
+    idx = list(M.RIGID)
+    a = model[idx]
+    b = points3d[idx]
+    ca, cb = a.mean(0), b.mean(0)
+    u, sv, vt = np.linalg.svd((b - cb).T @ (a - ca))  # (3, 3) cross-covariance
+    d = np.sign(np.linalg.det(u @ vt))  # a reflection is not a head pose
+    rot = u @ np.diag([1.0, 1.0, d]) @ vt
+    scale = (sv * [1.0, 1.0, d]).sum() / max(((a - ca) ** 2).sum(), 1e-12)  # pixels per IOD
+    return rot, cb - scale * rot @ ca
 
 
 def face_frame(points3d: np.ndarray, rotation_matrix: np.ndarray) -> tuple[np.ndarray, float]:
@@ -140,9 +181,15 @@ def measure(landmarks: np.ndarray, image_size: tuple[int, int], model: np.ndarra
     if lm.shape != (M.NUM_LANDMARKS, 3) or not np.isfinite(lm).all():
         raise FaceNotFoundError(f"landmarks have shape {lm.shape}: expected ({M.NUM_LANDMARKS}, "
                                 f"3) finite pixels from a face mesh with irises")
-    model = canonical_face() if model is None else model
-    rot, tvec = head_pose(lm, model, image_size, config.focal)
-    q, iod = face_frame(M.to_points3d(lm), rot)
+    model = canonical_face(config.depth_scale) if model is None else model
+    p3 = deepen(M.to_points3d(lm), config.depth_scale)
+    if config.pose == "3d":
+        rot, tvec = align_pose(p3, model)
+    elif config.pose == "pnp":
+        rot, tvec = head_pose(lm, model, image_size, config.focal)
+    else:
+        raise ValueError(f"SolverConfig.pose is {config.pose!r}: expected '3d' or 'pnp'")
+    q, iod = face_frame(p3, rot)
 
     def aperture(pairs, outer, inner):
         width = np.linalg.norm(q[outer, :2] - q[inner, :2])
@@ -193,8 +240,9 @@ def calibrate(landmarks: np.ndarray, image_size: tuple[int, int],
 
 def canonical_reference(config: SolverConfig = SolverConfig()) -> Reference:
     """The reference to use without calibration: the canonical face at rest."""
-    model = canonical_face()
-    pts = M.to_pixels(model * 100.0) + np.array([500.0, 500.0, 0.0])  # a 100-px face, frontal
+    model = canonical_face(config.depth_scale)
+    flat = model * [1.0, 1.0, 1.0 / config.depth_scale]  # as the face mesh would report it
+    pts = M.to_pixels(flat * 100.0) + np.array([500.0, 500.0, 0.0])  # a 100-px face, frontal
     neutral = measure(pts, (1000, 1000), model, config)
     return Reference(model=model, neutral=neutral, rotation_matrix=np.eye(3))
 

@@ -9,6 +9,11 @@ rendered value comes back as itself when mediapipe sees the motion faithfully.
 
 IOD_M = 0.063  # metres per interocular unit, for head translation
 CAMERA_DISTANCE_M = 0.6  # assumed camera distance: head_translation z -> image scale
+# mediapipe's landmark depth is flatter than a real face: on the astronaut its nasal tip
+# protrusion (subnasale-pronasale) is 0.27 IOD and pronasale-tragion 1.49 IOD, against ~0.33 and
+# ~1.8 IOD in anthropometric tables (about 20 and 104 mm for a 57-60 mm interpupillary distance).
+# The rig and the solver multiply landmark depth by this to get a face as deep as a real one.
+LANDMARK_DEPTH_SCALE = 1.2
 
 JAW_CHIN_DROP = 0.45  # chin moves down at jawOpen = 1
 JAW_LOWER_LIP_DROP = 0.38  # the lower lip follows the jaw a little less

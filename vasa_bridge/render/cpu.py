@@ -14,8 +14,11 @@ from ..face.portrait import Portrait, PortraitConfig, analyse_portrait
 from ..motion.frame import MotionFrame
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, MouthLayer, fill_background
-from .rig import Rig, build_rig
-from .warp import WarpGrid, backward_field, make_grid, moving_box, upsample
+from .rig import Rig, Silhouette, build_rig, build_silhouette
+from .warp import WarpGrid, backward_field, make_grid, moving_box, resolve_folds, upsample
+
+
+FOLD_MARGIN_IOD = 0.15  # re-rasterise this far around a fold (the inverse iteration blurs there)
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Prepared:
     rig: Rig
     rest_uv: np.ndarray  # (N, 2) rest control-point positions
     grid: WarpGrid
+    head_triangles: np.ndarray  # (T, 3) the grid's triangles whose corners all follow the head
     source: np.ndarray  # (H, W, 4) float32: premultiplied person (image - (1 - a) plate), a
     plate: np.ndarray  # (H, W, 3) float32 background with the person filled in
     base: np.ndarray  # (H, W, 3) uint8 the photo (frame at rest)
@@ -31,6 +35,7 @@ class Prepared:
     eyes: tuple[EyeLayer, ...]
     mouth: MouthLayer | None
     face_box: tuple[int, int, int, int]  # grid-node box (r0, r1, c0, c1) around the face mesh
+    silhouette: Silhouette  # keeps the face contour on the turned face's edge
 
 
 def grid_step_for(width: int, config: RenderConfig) -> int:
@@ -69,8 +74,21 @@ def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
     r1 = int(min((uv[:, 1].max() + pad) // step + 1, grid.shape[0]))
     c0 = int(max((uv[:, 0].min() - pad) // step, 0))
     c1 = int(min((uv[:, 0].max() + pad) // step + 1, grid.shape[1]))
-    return Prepared(portrait, rig, rest_uv, grid, np.ascontiguousarray(source), plate, img.copy(),
-                    np.round(a * 255).astype(np.uint8), eyes, mouth, (r0, r1, c0, c1))
+    head_tri = grid.triangles[(rig.follow[grid.triangles] > 0).all(1)]  # mesh and head rings
+    return Prepared(portrait, rig, rest_uv, grid, head_tri, np.ascontiguousarray(source), plate,
+                    img.copy(),
+                    np.round(a * 255).astype(np.uint8), eyes, mouth, (r0, r1, c0, c1),
+                    build_silhouette(rig, rest_uv))
+
+
+def depth_order(prep: Prepared, field: np.ndarray, uv: np.ndarray, depth: np.ndarray) -> None:
+    """Where the turned face mesh folds over itself, replace the (rows, cols, 2) backward map in
+    place by the z-buffered one: the nearer surface shows (`warp.resolve_folds`)."""
+    fix = resolve_folds(prep.grid, prep.head_triangles, prep.rest_uv, uv, depth,
+                        margin=FOLD_MARGIN_IOD * prep.rig.iod_px + prep.grid.step)
+    if fix is not None:
+        node, src = fix
+        field.reshape(-1, 2)[node] = src
 
 
 def is_rest(frame: MotionFrame) -> bool:
@@ -122,9 +140,12 @@ class CpuBackend:
             if self.config.alpha:
                 return np.dstack([prep.base, prep.base_alpha])
             return prep.base.copy()
-        pos = prep.rig.positions(frame.blendshapes, frame.head_rotation, frame.head_translation)
+        pos, depth = prep.rig.positions_depth(frame.blendshapes, frame.head_rotation,
+                                              frame.head_translation)
+        pos = prep.silhouette.slide(pos)
         field = backward_field(prep.grid, pos - prep.rest_uv, self.config.inverse_iterations,
                                self.config.inverse_relax)
+        depth_order(prep, field, pos, depth)
         box = union(moving_box(field, prep.grid), prep.face_box)
         r0, r1, c0, c1 = box
         g = prep.grid.step

@@ -8,6 +8,8 @@ the camera; magnitudes from `face.units`). A frame's mesh is
     P' = pivot + R_cmd @ (P - pivot) + T             (head rotation about a pivot in the skull)
 
 projected orthographically (u = x, v = -y) and scaled about the pivot for head_translation z.
+The mesh's depth is mediapipe's times `units.LANDMARK_DEPTH_SCALE` (mediapipe's is flatter than a
+real face); `positions_depth` also returns it, for the z-buffer where the turned mesh folds.
 Head control points beyond the mesh (three rings around the face oval: hair, ears, neck) follow
 the head with a weight that fades towards the neck; a fourth ring and the image border stay.
 """
@@ -218,6 +220,13 @@ class Rig:
     def positions(self, blendshapes: np.ndarray, rotation_deg: np.ndarray,
                   translation_m: np.ndarray) -> np.ndarray:
         """(N, 2) image positions (u, v) of every control point for one motion frame."""
+        return self.positions_depth(blendshapes, rotation_deg, translation_m)[0]
+
+    def positions_depth(self, blendshapes: np.ndarray, rotation_deg: np.ndarray,
+                        translation_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 2) image positions (u, v) and (N,) depth (pixels, larger = nearer the camera) of
+        every control point for one motion frame. The depth orders surfaces where the turned
+        mesh folds over itself (the nose over the cheek or the upper lip)."""
         c = coefficients(blendshapes)
         nz = np.flatnonzero(c)
         p = self.points
@@ -231,7 +240,7 @@ class Rig:
         s = d0 / max(d0 - t[2], 1e-3 * d0)
         moved[:, :2] = (moved[:, :2] - self.pivot[:2]) * s + self.pivot[:2] + t[:2]
         out = p + self.follow[:, None] * (moved - p)
-        return np.stack([out[:, 0], -out[:, 1]], axis=1)  # contract frame -> (u, v)
+        return np.stack([out[:, 0], -out[:, 1]], axis=1), out[:, 2]  # contract -> (u, v), z
 
 
 def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: tuple[int, int],
@@ -247,6 +256,9 @@ def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: 
     r0 = euler_to_matrix(np.asarray(rest_rotation_deg, np.float64))
     r_eye, l_eye = M.eye_centres(p_mesh)
     centre = (r_eye + l_eye) / 2
+    # Real face depth (units.LANDMARK_DEPTH_SCALE), about the eyes, along the camera axis so that
+    # the rest positions stay exactly the photo's.
+    p_mesh[:, 2] = centre[2] + U.LANDMARK_DEPTH_SCALE * (p_mesh[:, 2] - centre[2])
     basis_face = build_basis(frontal)  # (52, 478, 3) face frame, IOD
     basis_mesh = iod * basis_face @ r0.T  # camera frame, pixels
     oval = np.array(M.FACE_OVAL)
@@ -276,3 +288,77 @@ def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: 
     pivot = centre + iod * (r0 @ PIVOT)
     return Rig(points=points, basis=basis.reshape(NUM_BLENDSHAPES, -1), follow=follow_all,
                pivot=pivot, iod_px=iod, num_mesh=len(p_mesh))
+
+
+@dataclass(frozen=True)
+class Silhouette:
+    """Keeps the face contour on the turned face's silhouette (`slide`).
+
+    mediapipe's contour points (the face oval) lie on the photo's silhouette, which on a real
+    head is a line, not a fixed place on the skin: turned away, the cheek in front of them
+    becomes the new silhouette and they pass behind it. In a 2D warp that is a fold at the
+    edge: the band of skin between the contour and the cheek turns over, and the rings (hair,
+    ear, background) start under the cheek, so the edge showed skin and hair in ragged steps.
+    Here each contour point is pushed out to the silhouette instead (the outermost mesh point
+    near it, along the contour's outward normal), and the rings beyond it follow, less with
+    distance: the skin at the edge is compressed into a smooth contour, the hair and background
+    beyond are stretched over what the cheek uncovered, and nothing folds there.
+    """
+
+    oval: np.ndarray  # (C,) indices of the contour points, in order around the face
+    rings: np.ndarray  # (R, C) indices of the ring points beyond each contour point
+    ring_share: np.ndarray  # (R,) how much of the contour's push each ring takes
+    neighbours: np.ndarray  # (C, K) mesh points near each contour point (padded by repeats)
+    floor: np.ndarray  # (C,) pixels: how far out the neighbours reach at rest (>= 0)
+
+    def extent(self, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(C,) how far beyond each contour point its neighbours reach (pixels, along (C, 2)
+        the outward unit normals of the contour), for positions uv (N, 2)."""
+        o = uv[self.oval]  # (C, 2)
+        tangent = np.roll(o, -1, axis=0) - np.roll(o, 1, axis=0)
+        normal = np.stack([tangent[:, 1], -tangent[:, 0]], axis=1)
+        normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
+        normal *= np.sign(np.sum(normal * (o - o.mean(0)), axis=1, keepdims=True) + 1e-12)
+        reach = np.einsum("ckd,cd->ck", uv[self.neighbours] - o[:, None], normal).max(1)
+        return reach, normal
+
+    def slide(self, uv: np.ndarray) -> np.ndarray:
+        """(N, 2) positions with the contour pushed out to the silhouette (a copy when it
+        moves; zero push at rest and wherever nothing overhangs the contour)."""
+        reach, normal = self.extent(uv)
+        push = np.maximum(reach - self.floor, 0.0)  # (C,) pixels
+        if not push.any():
+            return uv
+        uv = uv.copy()
+        shift = push[:, None] * normal  # (C, 2)
+        uv[self.oval] += shift
+        for idx, share in zip(self.rings, self.ring_share):
+            uv[idx] += share * shift
+        return uv
+
+
+def build_silhouette(rig: Rig, rest_uv: np.ndarray, radius_iod: float = 0.35) -> Silhouette:
+    """The contour and its neighbourhoods on the rest positions (N, 2) of `rig`."""
+    oval = np.array(M.FACE_OVAL)
+    c = len(oval)
+    n = rig.num_mesh
+    rings = n + np.arange(len(RING_SCALES) * c).reshape(len(RING_SCALES), c)
+    mesh = rest_uv[:n]
+    d = np.linalg.norm(mesh[None] - rest_uv[oval][:, None], axis=2)  # (C, n)
+    near = d < radius_iod * rig.iod_px
+    near[np.arange(c), oval] = False
+    k = max(int(near.sum(1).max()), 1)
+    neighbours = np.empty((c, k), np.int64)
+    for i in range(c):
+        idx = np.flatnonzero(near[i])
+        if idx.size == 0:
+            idx = np.array([oval[i]])
+        neighbours[i] = np.resize(idx, k)
+    # Ring 1 sits only 0.2 oval radii out and the push reaches 0.2 IOD at 20 degrees of yaw:
+    # it moves as much as the contour, the outer rings less, so the band beyond stays ordered.
+    share = np.array([1.0, 0.6, 0.3])[:len(RING_SCALES)]
+    sil = Silhouette(oval, rings, share, neighbours, np.zeros(c))
+    reach, _ = sil.extent(rest_uv)
+    # Pushed only past what already reaches beyond the contour at rest (the photo's own
+    # overhang): nothing moves at rest, and the push grows from zero with the turn.
+    return Silhouette(oval, rings, share, neighbours, np.maximum(reach, 0.0))

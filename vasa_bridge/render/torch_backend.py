@@ -17,7 +17,8 @@ from ..face import mesh as M
 from ..face.portrait import PortraitConfig
 from ..motion.frame import MotionFrame
 from .base import ImageInput, PortraitState, RenderConfig, check_state
-from .cpu import Prepared, is_rest, prepare_geometry
+from .cpu import FOLD_MARGIN_IOD, Prepared, is_rest, prepare_geometry
+from .warp import resolve_folds
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,9 @@ class TorchBackend:
             if self.config.alpha:
                 return np.dstack([prep.base, prep.base_alpha])
             return prep.base.copy()
-        pos = prep.rig.positions(frame.blendshapes, frame.head_rotation, frame.head_translation)
+        pos, depth = prep.rig.positions_depth(frame.blendshapes, frame.head_rotation,
+                                              frame.head_translation)
+        pos = prep.silhouette.slide(pos)
         disp = torch.from_numpy((pos - prep.rest_uv).astype(np.float32)).to(self.device)
         rows, cols = prep.grid.shape
         g = prep.grid.step
@@ -91,6 +94,13 @@ class TorchBackend:
                 target = c.nodes - self._sample(d_img, (m + 0.5) / g - 0.5, (cols, rows)).permute(
                     0, 2, 3, 1)
                 m = m + self.config.inverse_relax * (target - m)
+            fix = resolve_folds(prep.grid, prep.head_triangles, prep.rest_uv, pos, depth,
+                                FOLD_MARGIN_IOD * prep.rig.iod_px + g)
+            if fix is not None:  # the nearer surface where the mesh folds (as the CPU backend)
+                node, src = fix
+                m = m.reshape(-1, 2).clone()
+                m[torch.from_numpy(node).to(self.device)] = torch.from_numpy(src).to(self.device)
+                m = m.reshape(1, rows, cols, 2)
             h, w = prep.base.shape[:2]
             disp_full = F.interpolate((m - c.nodes).permute(0, 3, 1, 2), size=(h, w),
                                       mode="bilinear", align_corners=False).permute(0, 2, 3, 1)

@@ -6,6 +6,8 @@ precomputed on the rest triangulation) of its triangle's three control-point dis
 `cv2.remap` needs the backward map (output pixel -> source pixel): m(q) = q - D(m(q)), solved by
 iterating m <- q - D(m) a few times at grid resolution (converges where the warp does not fold).
 Grid nodes sit at pixel centres of g x g blocks, so `cv2.resize` by g upsamples them exactly.
+Where the turned mesh folds over itself the inverse is not single-valued: `resolve_folds`
+rasterises the triangles there with a z-buffer so the nearer surface shows.
 """
 
 from __future__ import annotations
@@ -108,3 +110,90 @@ def upsample(field: np.ndarray, grid: WarpGrid, box: tuple[int, int, int, int]
     full[..., 0] += xs[None, :]
     full[..., 1] += ys[:, None]
     return full
+
+
+def fold_triangles(triangles: np.ndarray, rest_uv: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Indices of the triangles (T, 3) whose orientation flipped between rest and now: where the
+    turned surface folds over itself (a back-facing sliver hidden behind the nearer layer)."""
+    def signed_area(p):
+        a, b, c = p[triangles[:, 0]], p[triangles[:, 1]], p[triangles[:, 2]]
+        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    return np.flatnonzero(signed_area(rest_uv) * signed_area(uv) <= 0)
+
+
+def resolve_folds(grid: WarpGrid, triangles: np.ndarray, rest_uv: np.ndarray, uv: np.ndarray,
+                  depth: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Depth-ordered backward map where the warp folds: (node indices (K,), source (K, 2)).
+
+    The fixed-point inverse is single-valued and blends the layers of a fold (a nose turned over
+    the cheek, a nose tip pitched over the upper lip). Here the deformed triangles around the
+    fold are rasterised at the grid nodes with a z-buffer, and each node takes its source from
+    the nearest surface (largest depth), as a camera would see it.
+
+    triangles: (T, 3) control-point indices (the mesh's own triangles); rest_uv, uv: (N, 2);
+    depth: (N,) larger = nearer; margin: pixels around the folded triangles to re-rasterise.
+    Returns None when nothing folds.
+    """
+    folded = fold_triangles(triangles, rest_uv, uv)
+    if folded.size == 0:
+        return None
+    g = float(grid.step)
+    rows, cols = grid.shape
+    p = uv[triangles]  # (T, 3, 2)
+    # Node-index boxes (inclusive) of every triangle: node k sits at pixel (k + 0.5) g - 0.5.
+    c0 = np.clip(np.ceil((p[..., 0].min(1) + 0.5) / g - 0.5), 0, cols).astype(np.int64)
+    c1 = np.clip(np.floor((p[..., 0].max(1) + 0.5) / g - 0.5), -1, cols - 1).astype(np.int64)
+    r0 = np.clip(np.ceil((p[..., 1].min(1) + 0.5) / g - 0.5), 0, rows).astype(np.int64)
+    r1 = np.clip(np.floor((p[..., 1].max(1) + 0.5) / g - 0.5), -1, rows - 1).astype(np.int64)
+    # The fold region: folded triangles' boxes grown by the margin, painted with a 2D
+    # difference array; then the triangles whose box meets it (summed-area lookups).
+    m = int(np.ceil(margin / g))
+    fr0, fr1 = np.clip(r0[folded] - m, 0, rows), np.clip(r1[folded] + m, -1, rows - 1)
+    fc0, fc1 = np.clip(c0[folded] - m, 0, cols), np.clip(c1[folded] + m, -1, cols - 1)
+    diff = np.zeros((rows + 1, cols + 1), np.float32)
+    np.add.at(diff, (fr0, fc0), 1)
+    np.add.at(diff, (fr0, fc1 + 1), -1)
+    np.add.at(diff, (fr1 + 1, fc0), -1)
+    np.add.at(diff, (fr1 + 1, fc1 + 1), 1)
+    region = cv2.integral(diff)[1:rows + 1, 1:cols + 1] > 0.5  # (rows, cols) prefix sums
+    sat = cv2.integral(region.view(np.uint8))  # (rows + 1, cols + 1) int32
+    rr0, rr1 = np.minimum(r0, rows), np.maximum(r1 + 1, r0)
+    cc0, cc1 = np.minimum(c0, cols), np.maximum(c1 + 1, c0)
+    hits = sat[rr1, cc1] - sat[rr0, cc1] - sat[rr1, cc0] + sat[rr0, cc0]
+    near = hits > 0
+    tri = triangles[near]
+    p = p[near]
+    c0, c1, r0, r1 = c0[near], c1[near], r0[near], r1[near]
+    a, b, c = p[:, 0], p[:, 1], p[:, 2]
+    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    ok = np.abs(det) > 1e-9
+    tri, p, a, b, c, det = tri[ok], p[ok], a[ok], b[ok], c[ok], det[ok]
+    c0, c1, r0, r1 = c0[ok], c1[ok], r0[ok], r1[ok]
+    # Candidate (triangle, node) pairs: every node inside each triangle's box.
+    nc = np.maximum(c1 - c0 + 1, 0)
+    nr = np.maximum(r1 - r0 + 1, 0)
+    count = nc * nr
+    if count.sum() == 0:
+        return None
+    t = np.repeat(np.arange(len(tri)), count)  # (K,) candidate (triangle, node) pairs
+    k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    col = c0[t] + k % nc[t]
+    row = r0[t] + k // nc[t]
+    x = (col + 0.5) * g - 0.5
+    y = (row + 0.5) * g - 0.5
+    # Barycentric coordinates of the node in the deformed triangle.
+    l1 = ((x - a[t, 0]) * (c[t, 1] - a[t, 1]) - (y - a[t, 1]) * (c[t, 0] - a[t, 0])) / det[t]
+    l2 = ((b[t, 0] - a[t, 0]) * (y - a[t, 1]) - (b[t, 1] - a[t, 1]) * (x - a[t, 0])) / det[t]
+    l0 = 1.0 - l1 - l2
+    eps = -1e-6
+    inside = (l0 >= eps) & (l1 >= eps) & (l2 >= eps)
+    t, node, lam = t[inside], (row * cols + col)[inside], np.stack([l0, l1, l2], 1)[inside]
+    if node.size == 0:
+        return None
+    z = (lam * depth[tri[t]]).sum(1)
+    order = np.lexsort((-z, node))  # per node, nearest first
+    node, t, lam = node[order], t[order], lam[order]
+    first = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
+    node, t, lam = node[first], t[first], lam[first]
+    src = np.einsum("kj,kjd->kd", lam, rest_uv[tri[t]])
+    return node, src.astype(np.float32)
