@@ -26,7 +26,8 @@ from vasa_bridge.audio.features import extract, prepare_audio
 from vasa_bridge.model.config import pack_motion, unpack_motion
 from vasa_bridge.model.evaluate import _Acc, _loudness, _segments
 from vasa_bridge.model.onnx_runtime import OnnxDenoiser
-from vasa_bridge.model.streaming import LIVE, MotionStream, Steering, StreamConfig, generate
+from vasa_bridge.model.streaming import (LIVE, OFFLINE, MotionStream, Steering, StreamConfig,
+                                         generate)
 
 
 def load_clips(data: str, n: int, fc):
@@ -106,6 +107,7 @@ def main() -> None:
     p.add_argument("--live-hop", type=int, default=LIVE.hop)
     p.add_argument("--live-overlap", type=int, default=LIVE.overlap)
     p.add_argument("--live-temperature", type=float, default=LIVE.temperature)
+    p.add_argument("--live-mouth-temperature", type=float, default=LIVE.mouth_temperature)
     p.add_argument("--live-smooth", type=float, default=LIVE.smooth)
     p.add_argument("--live-redo", type=int, default=LIVE.redo)
     args = p.parse_args()
@@ -116,24 +118,28 @@ def main() -> None:
     print(f"model {den.path} ({den.path.stat().st_size / 1e6:.1f} MB), {len(clips)} clips, "
           f"{dur:.1f} s audio, ONNX Runtime 1 thread")
 
-    rtf, rtf_feat, q = run_offline(den, clips, StreamConfig(hop=20, overlap=5, steps=6))
-    print(f"\noffline (hop 20, overlap 5, euler 6 steps): RTF {rtf:.4f} "
+    rtf, rtf_feat, q = run_offline(den, clips, OFFLINE)
+    print(f"\noffline (hop {OFFLINE.hop}, overlap {OFFLINE.overlap}, {OFFLINE.sampler} "
+          f"{OFFLINE.steps} steps, mouth temperature {OFFLINE.mouth_temperature}): RTF {rtf:.4f} "
           f"(features alone {rtf_feat:.4f}); jaw r {q['jaw_r']:.3f}")
 
     live = replace(LIVE, hop=args.live_hop, overlap=args.live_overlap,
-                   temperature=args.live_temperature, smooth=args.live_smooth,
+                   temperature=args.live_temperature,
+                   mouth_temperature=args.live_mouth_temperature, smooth=args.live_smooth,
                    redo=args.live_redo)
     mean_ms, p95_ms, ql = run_streaming(den, clips, live)
     print(f"streaming (hop {live.hop}, overlap {live.overlap}, redo {live.redo}, smooth "
-          f"{live.smooth}, temperature {live.temperature}, euler {live.steps} steps): look-ahead "
+          f"{live.smooth}, temperature {live.temperature}/{live.mouth_temperature} (mouth), euler "
+          f"{live.steps} steps): look-ahead "
           f"{live.lookahead_ms(den.config):.0f} ms + compute {mean_ms:.1f} ms mean, "
           f"{p95_ms:.1f} ms p95 per 40 ms frame (RTF {mean_ms / fc.hop_ms:.3f})")
-    print("statistics      | jaw r | mouth MAE | closure | head deg/s | head std deg | blinks/min")
+    print("statistics      | jaw r | mouth MAE | closure | false seals | head deg/s | head std deg "
+          "| blinks/min")
     for name, r in (("offline", q), ("streaming", ql)):
         print(f"{name:15s} | {r['jaw_r']:.3f} | {r['mouth_mae']:.4f}    | {r['closure_rate']:6.1%}"
-              f"  | {r['head_speed_deg_s']:10.2f} | {r['head_rot_std_deg']:12.2f} | "
+              f"  | {r['false_seal_rate']:11.1%} | {r['head_speed_deg_s']:10.2f} | {r['head_rot_std_deg']:12.2f} | "
               f"{r['blinks_per_min']:.1f}")
-    b, o = seams(den, clips, StreamConfig(hop=20, overlap=5, steps=6))
+    b, o = seams(den, clips, OFFLINE)
     print(f"seams (offline, hop 20): mean change at window boundaries {b:.4f} vs elsewhere "
           f"{o:.4f} (ratio {b / o:.2f})")
 
@@ -142,8 +148,7 @@ def main() -> None:
                            ("dpmpp2m", 2), ("dpmpp2m", 4), ("dpmpp2m", 6), ("heun", 3),
                            ("heun", 5)]:
         calls = 2 * steps - 1 if sampler == "heun" else steps
-        rtf, _, q = run_offline(den, clips, StreamConfig(hop=20, overlap=5, steps=steps,
-                                                          sampler=sampler))
+        rtf, _, q = run_offline(den, clips, replace(OFFLINE, steps=steps, sampler=sampler))
         print(f"{sampler:7s} | {steps:5d} | {calls:18d} | {rtf:11.4f} | {q['jaw_r']:.3f} | "
               f"{q['mouth_mae']:.4f}    | {q['closure_rate']:.1%}")
 

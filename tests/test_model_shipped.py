@@ -125,3 +125,33 @@ def test_bake_refuses_bad_audio(den, tmp_path):
     assert silent.blendshapes[:, INDEX["jawOpen"]].mean() < 0.15
     with pytest.raises(ModelError, match="no model"):
         OnnxDenoiser(tmp_path / "missing.onnx")
+
+
+def test_lips_seal_on_p_b_m_and_part_on_vowels_of_a_held_out_voice(den):
+    """Real speech (espeak-ng, a voice held out of training): the lips close on /p b m/, as the
+    teacher does, and stay apart on open vowels."""
+    from vasa_bridge.data.engines import Prosody, open_engine
+    from vasa_bridge.model.evaluate import _aperture, _segments
+    eng = open_engine("espeak")
+    voice = next(v for v in eng.voices("en") if v.speaker == "espeak:zac")
+    closed, pp, apart, vowels = 0, 0, 0, 0
+    for text in ("Bob bought a map of Boston, maybe more maps by May.",
+                 "My mom made apple pie, but Pam prefers plum jam.",
+                 "Please pass the butter, Ben; Tom prepares the lamb."):
+        utt = eng.synth(text, voice, Prosody())
+        track = bake(den, utt.audio)
+        aperture = _aperture(track.blendshapes)
+        times = np.arange(len(track)) / track.fps
+        for vis, s, e in _segments(utt.phonemes):
+            near = (times >= s - 0.08) & (times <= e + 0.08)
+            if vis == "PP" and near.any():
+                pp += 1
+                closed += aperture[near].min() < 0.1
+            inside = (times >= s) & (times < e)
+            if vis in ("aa", "O") and inside.any():
+                vowels += 1
+                apart += aperture[inside].max() >= 0.1
+    eng.close()
+    assert pp >= 20 and vowels >= 8
+    assert closed / pp >= 0.75, (closed, pp)
+    assert apart / vowels >= 0.75, (apart, vowels)

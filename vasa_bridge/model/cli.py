@@ -47,7 +47,7 @@ def cmd_train(args) -> int:
                      seed=args.seed, eval_every=args.eval_every, closure=args.closure,
                      short_windows=args.short_windows, seal=args.seal_weight,
                      init=args.init or "", only=args.only or "",
-                     band_shift=args.band_shift, feature_noise=args.feature_noise)
+                     seal_events=args.seal_events, band_shift=args.band_shift, feature_noise=args.feature_noise)
     _show("train", {"data": args.data, "out": args.out, "train": dataclasses.asdict(tc),
                     "model": model.as_dict() | {"motion_mean": "(from data)",
                                                 "motion_std": "(from data)"}})
@@ -95,6 +95,7 @@ def cmd_eval(args) -> int:
     from .streaming import OFFLINE
     OFFLINE_GUIDANCE = OFFLINE.guidance
     config = EvalConfig(data=args.data, model=args.model, split=args.split, limit=args.limit,
+                        start=args.start, unseen_text=tuple(args.unseen_text),
                         seeds=args.seeds, steps=args.steps,
                         guidance=_guidance(args.guidance) or OFFLINE_GUIDANCE,
                         temperature=args.temperature, mouth_temperature=args.mouth_temperature)
@@ -150,6 +151,8 @@ def add_cli(subparsers) -> None:
                    help="width of the lip-seal head (0 = none): closes the lips on /p b m/")
     t.add_argument("--seal-weight", type=float, default=1.0,
                    help="weight of the seal head's cross-entropy")
+    t.add_argument("--seal-events", type=float, default=0.0,
+                   help="extra weight of brief closures (/p b m/) for the seal head")
     t.add_argument("--init", help="start a new run from this run's weights (fine-tuning; "
                                   "its motion statistics are kept)")
     t.add_argument("--only", help="train only parameters whose names start with this, e.g. "
@@ -192,6 +195,9 @@ def add_cli(subparsers) -> None:
     v.add_argument("--model", help="model.onnx (default: the shipped model)")
     v.add_argument("--split", default="validation")
     v.add_argument("--limit", type=int, default=40, help="clips to evaluate")
+    v.add_argument("--start", type=int, default=0, help="first clip to evaluate")
+    v.add_argument("--unseen-text", nargs="*", default=[], metavar="DATASET",
+                   help="skip clips whose sentence occurs in these datasets' train splits")
     v.add_argument("--seeds", type=int, default=3, help="seeds per clip (head spread)")
     v.add_argument("--steps", type=int, default=OFFLINE.steps)
     _temperature_args(v, OFFLINE)

@@ -6,13 +6,15 @@ Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative 
     c_skip = sd^2 / (sigma^2 + sd^2)   c_out = sigma sd / sqrt(sigma^2 + sd^2)
     c_in = 1 / sqrt(sigma^2 + sd^2)    c_noise = ln(sigma) / 4
 
-D estimates the clean motion (as VASA-1's model does). With a seal head (`config.seal`), the
-lips are closed where it fires: mouthClose moves towards jawOpen (raw units) by the weight
-w = sigmoid(`seal_sharpness` * (logit + `seal_bias`)) (config) times the audio's keep flag (no audio, no seal),
-and jawOpen towards at most `config.seal_jaw` (the corpus's jaw on sealed lips) by the same w.
-The loss trains the network on its own output (no seal) and the head by cross-entropy alone. The slow dimensions (`config.ANCHORED`) are
-denoised relative to the last context frame a: D(x) = a + D'(x - a), a = 0 without context. Loss: lambda(sigma) |D - x0|^2 with
-lambda = (sigma^2 + sd^2) / (sigma sd)^2 and ln(sigma) ~ N(p_mean, p_std^2).
+D estimates the clean motion (as VASA-1's model does). The slow dimensions (`config.ANCHORED`)
+are denoised relative to the last context frame a: D(x) = a + D'(x - a), a = 0 without context.
+Loss: lambda(sigma) |D - x0|^2 with lambda = (sigma^2 + sd^2) / (sigma sd)^2 and
+ln(sigma) ~ N(p_mean, p_std^2).
+
+Lip seal (`config.seal` > 0): where the seal head fires, mouthClose moves towards jawOpen (raw
+units) and jawOpen towards at most `config.seal_jaw` (the corpus's jaw on sealed lips), by the
+weight w = sigmoid(seal_sharpness * (logit + seal_bias)) times the audio's keep flag (no audio, no
+seal). The loss trains the network on its own output (no seal) and the head by cross-entropy.
 """
 
 from __future__ import annotations
@@ -93,13 +95,15 @@ class Denoiser(nn.Module):
 def edm_loss(denoiser: Denoiser, x0: torch.Tensor, cond: Conditions,
              generator: torch.Generator | None = None,
              weights: torch.Tensor | None = None, velocity: float = 0.0,
-             extra=None, seal: float = 1.0) -> torch.Tensor:
+             extra=None, seal: float = 1.0, seal_events: float = 0.0) -> torch.Tensor:
     """Mean EDM loss of a batch of clean windows x0 (B, N, 58); `weights` (58,) per dimension.
 
     `velocity` adds the same weighted error on frame-to-frame differences: per-frame errors that
     are independent across frames (jitter) cost twice as much as a smooth offset. `extra(out, x0)`
     returns a further per-frame error (B, N), weighted like the rest. With a seal head, `seal`
-    weighs its binary cross-entropy against the sealed frames of x0 (audio-dropped rows left out).
+    weighs its binary cross-entropy against the sealed frames of x0 (audio-dropped rows left out);
+    frames of a brief closure (open lips within 2 frames on both sides: a /p b m/, not a pause)
+    count 1 + `seal_events` times.
     """
     d = denoiser.config.diffusion
     b = x0.shape[0]
@@ -126,7 +130,18 @@ def edm_loss(denoiser: Denoiser, x0: torch.Tensor, cond: Conditions,
         loss = loss + (lam[:, None] * extra(out, x0)).mean()
     if logits is not None and seal:
         keep_audio = cond.keep[:, KEEP_AUDIO, None].expand_as(logits)
-        bce = nn.functional.binary_cross_entropy_with_logits(
-            logits, denoiser.sealed(x0), reduction="none")
-        loss = loss + seal * (bce * keep_audio).sum() / keep_audio.sum().clamp(min=1.0)
+        label = denoiser.sealed(x0)
+        bce = nn.functional.binary_cross_entropy_with_logits(logits, label, reduction="none")
+        weight = keep_audio * (1.0 + seal_events * brief_closures(label)) if seal_events \
+            else keep_audio
+        loss = loss + seal * (bce * weight).sum() / keep_audio.sum().clamp(min=1.0)
     return loss
+
+
+def brief_closures(sealed: torch.Tensor, reach: int = 2) -> torch.Tensor:
+    """(B, N) 1 on sealed frames with open lips within `reach` frames before and after."""
+    open_ = (1.0 - sealed)[:, None, :]  # (B, 1, N)
+    n = sealed.shape[1]
+    before = nn.functional.max_pool1d(nn.functional.pad(open_, (reach, 0)), reach, 1)[..., :n]
+    after = nn.functional.max_pool1d(nn.functional.pad(open_, (0, reach)), reach, 1)[..., 1:]
+    return sealed * before[:, 0] * after[:, 0]

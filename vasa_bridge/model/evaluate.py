@@ -39,6 +39,8 @@ class EvalConfig:
     model: str | None = None  # .onnx; None = the shipped model
     split: str = "validation"  # held-out speakers
     limit: int = 40  # clips
+    start: int = 0  # first clip (e.g. tune settings on clips 100+, report on the first ones)
+    unseen_text: tuple = ()  # dataset folders: skip clips whose sentence is in their train split
     seeds: int = 3  # generations per clip (head spread across seeds)
     steps: int = OFFLINE.steps  # sampler steps
     guidance: tuple = OFFLINE.guidance  # ((condition, scale), ...) as in StreamConfig
@@ -157,6 +159,17 @@ def _segments(timeline) -> list[tuple[str, float, float]]:
     return [(VISEMES[v], float(s), float(e)) for v, s, e in zip(vis, starts, ends)]
 
 
+def _training_texts(folders) -> set:
+    """Sentences of the train splits of these datasets (held-out voices may still say them)."""
+    from ..data.dataset import open_dataset
+    out = set()
+    for folder in folders:
+        ds = open_dataset(folder, "train")
+        out |= {ds[i].meta.get("text") for i in range(len(ds))}
+    out.discard(None)
+    return out
+
+
 def evaluate(config: EvalConfig, progress: bool = True) -> dict:
     from ..data.dataset import open_dataset
 
@@ -164,7 +177,8 @@ def evaluate(config: EvalConfig, progress: bool = True) -> dict:
     fc = den.config.features
     fps = fc.fps
     ds = open_dataset(config.data, config.split)
-    n = min(config.limit, len(ds))
+    first = min(config.start, len(ds))
+    n = min(config.limit, len(ds) - first)
     rows = {"model": _Acc(), "loudness": _Acc(), "teacher": _Acc()}
     for acc in rows.values():
         acc._threshold = config.closure_threshold
@@ -176,8 +190,13 @@ def evaluate(config: EvalConfig, progress: bool = True) -> dict:
     if progress:
         from tqdm import tqdm
         it = tqdm(it, desc="eval", leave=False)
+    seen = _training_texts(config.unseen_text)
+    used = 0
     for i in it:
-        clip = ds[i]
+        clip = ds[first + i]
+        if seen and clip.meta.get("text") in seen:
+            continue
+        used += 1
         audio = prepare_audio(clip.audio, clip.sample_rate, fc)
         feats = extract(audio, fc.sample_rate, fc)
         t = clip.motion
@@ -202,7 +221,7 @@ def evaluate(config: EvalConfig, progress: bool = True) -> dict:
         shapes = np.zeros_like(ts)
         shapes[:, JAW] = np.clip(a * np.clip(loud, -70, 0) + b, 0, 1)
         rows["loudness"].add(shapes, None, ts, loud, segs, fps)
-    return {"config": asdict(config), "clips": n, "fps": fps,
+    return {"config": asdict(config), "clips": used, "fps": fps,
             "rows": {k: v.result(fps) for k, v in rows.items()}}
 
 

@@ -39,6 +39,7 @@ class TrainConfig:
     velocity: float = 1.0  # weight of the frame-difference loss (see denoiser.edm_loss)
     closure: float = 0.0  # weight of the lip-aperture loss (jawOpen - mouthClose, in 0.1 units)
     seal: float = 1.0  # weight of the seal head's cross-entropy (models with config.seal)
+    seal_events: float = 0.0  # extra weight of brief closures (/p b m/) in that cross-entropy
     init: str = ""  # a new run starts from this run's weights (new modules start fresh)
     only: str = ""  # train only the parameters whose names start with this (e.g. net.seal_head)
     band_shift: int = 0  # augmentation: shift each window's mel bands by up to this many (voices)
@@ -164,8 +165,8 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
         if not any(p.requires_grad for p in den.parameters()):
             raise ModelError(f"--only {tc.only!r} matches no parameter: expected a prefix such "
                              f"as 'net.seal_head'")
-    opt = torch.optim.AdamW([p for p in den.parameters() if p.requires_grad], lr=tc.lr, weight_decay=tc.weight_decay,
-                            betas=(0.9, 0.99))
+    opt = torch.optim.AdamW([p for p in den.parameters() if p.requires_grad], lr=tc.lr,
+                            weight_decay=tc.weight_decay, betas=(0.9, 0.99))
     if ck is not None:
         opt.load_state_dict(ck["optim"])
     log(f"[train] {den.net.num_parameters():,} parameters; {len(train_clips)} train clips "
@@ -202,7 +203,8 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
         if tc.band_shift or tc.feature_noise:
             cond = replace(cond, audio=augment_features(cond.audio, config, tc, aug_rng))
         x0, cond = _to_torch(x0, cond, tc.device)
-        loss = edm_loss(den, x0, cond, gen, weights, tc.velocity, aperture, tc.seal)
+        loss = edm_loss(den, x0, cond, gen, weights, tc.velocity, aperture, tc.seal,
+                        tc.seal_events)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for p in den.parameters() if p.requires_grad],
