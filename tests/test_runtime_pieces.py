@@ -88,3 +88,5 @@ def test_blend_eases_from_idle_to_speech_and_keeps_idle_blinks():
                                                    idle.head_translation, 0.0)
     full = blend(idle, speech, 1.0)
     assert full["jawOpen"] == pytest.approx(0.8) and full["eyeBlinkLeft"] == 1.0
+    pause = blend(idle, MotionFrame.neutral(time=1.0), 1.0)  # talking, a still frame: blinks stay
+    assert pause["eyeBlinkLeft"] == 1.0 and pause["eyeBlinkRight"] == 1.0

@@ -59,7 +59,7 @@ def blend(idle: MotionFrame, speech: MotionFrame, weight: float) -> MotionFrame:
     """Idle life under speech motion: weight 0 is idle, 1 is the speech motion. Blinks from idle
     life survive while speaking when the speech motion has none (max of the two)."""
     out = interpolate(idle, speech, weight)
-    if weight <= 0.0 or weight >= 1.0 and not np.any(speech.blendshapes):
+    if weight <= 0.0:
         return out
     shapes = out.blendshapes.copy()
     for name_index in (0, 7):  # eyeBlinkLeft, eyeBlinkRight
