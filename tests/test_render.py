@@ -138,8 +138,11 @@ def test_solver_reads_the_rigs_own_geometry(cpu, euler):
     from vasa_bridge.face import units as U
     from vasa_bridge.face.solver import deepen
 
+    import dataclasses
+
     _, state = cpu
-    rig = state.cache.rig
+    # The near-side edge grading (`Rig.edge_dz`) is deliberately not a rigid motion: off here.
+    rig = dataclasses.replace(state.cache.rig, edge_dz=np.zeros(state.cache.rig.num_mesh))
     n = rig.num_mesh
 
     def landmarks(rot):
@@ -150,6 +153,33 @@ def test_solver_reads_the_rigs_own_geometry(cpu, euler):
     ref = calibrate(landmarks((0, 0, 0)), state.size)
     got = solve(landmarks(euler), state.size, ref).head_rotation
     assert np.abs(got - euler).max() < 0.2, got
+
+
+def test_near_side_edge_moves_with_the_contour(cpu):
+    """Yaw 20: on the near side, mesh points next to the contour (which the face mesh puts up
+    to 0.4 IOD deeper at the same place) move with it, so the skin edge stays continuous; the
+    far side is left to the silhouette slide (unchanged)."""
+    import dataclasses
+
+    _, state = cpu
+    rig = state.cache.rig
+    raw = dataclasses.replace(rig, edge_dz=np.zeros(rig.num_mesh))
+    rest = state.cache.rest_uv
+    oval = np.array(M.FACE_OVAL)
+    for yaw in (-20.0, 20.0):
+        rot = np.array([0.0, yaw, 0.0])
+        uv, uv_raw = (r.positions(np.zeros(52), rot, np.zeros(3)) for r in (rig, raw))
+        near_side = np.sign(rest[:rig.num_mesh, 0] - rest[oval, 0].mean()) == -np.sign(yaw)
+        d = np.linalg.norm(rest[:rig.num_mesh, None] - rest[oval][None], axis=2)  # (n, C)
+        band = np.flatnonzero((d.min(1) < 0.06 * rig.iod_px) & (d.min(1) > 0) & near_side)
+        assert band.size >= 3
+        closest = oval[np.argmin(d[band], axis=1)]
+        def spread(p):  # how far the band points move apart from their contour point (pixels)
+            return np.abs((p[band] - rest[band]) - (p[closest] - rest[closest]))[:, 0].max()
+        assert spread(uv) < 0.7 * spread(uv_raw), (yaw, spread(uv), spread(uv_raw))
+        far = np.flatnonzero(~near_side & (np.abs(rest[:rig.num_mesh, 1]
+                                                  - rest[oval, 1].mean()) < rig.iod_px))
+        assert np.allclose(uv[far], uv_raw[far])
 
 
 def test_folds_show_the_nearer_surface():

@@ -30,6 +30,8 @@ STATIC_RING = 2.6  # this ring and the image border never move
 NECK_WEIGHTS = (0.85, 0.55, 0.25)  # how much the rings below the chin follow the head
 RING_EXPRESSION = (0.6, 0.3, 0.1)  # how much of the oval's expression motion each ring takes
 PIVOT = np.array([0.0, -0.4, -1.6])  # head rotation centre in the face frame (IOD): in the skull
+EDGE_DEPTH_BAND = 0.2  # IOD: on the near side of a turn, mesh points this close to the contour
+EDGE_DEPTH_SHARE = 0.6  # move this share of the way to the contour's depth (1: yaw 20 reads 22.7)
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:
@@ -47,6 +49,31 @@ def _interp_contour(q: np.ndarray, contour: tuple[int, ...], x: np.ndarray) -> n
     pts = q[list(contour), :2]
     order = np.argsort(pts[:, 0])
     return np.interp(x, pts[order, 0], pts[order, 1])
+
+
+def soften_edge_depth(p: np.ndarray, contour: np.ndarray, band: float) -> np.ndarray:
+    """(N,) depth of the points p (N, 3) with the depth step at the contour graded out.
+
+    The photo's skin edge is carried by the contour points and by mesh points lying on or just
+    inside it, which the face mesh gives depths up to 0.4 IOD apart at the same place in the
+    image. A turn moves a point sideways by sin(yaw) times its depth, so those points spread
+    apart along the edge and the silhouette shows steps (the near cheek below the ear at
+    yaw 20). Here each point within `band` (pixels) of the contour polyline (C,) takes the
+    contour's depth there, blended to its own with the distance (smoothstep), so the motion
+    at the edge is continuous along it. Used on the near side of a turn only (`Rig.edge_dz`):
+    on the far side the raw depth's overhang is what `Silhouette.slide` pushes the contour to.
+    """
+    a = p[contour, :2]  # (C, 2) segment starts; the polyline is closed
+    ab = np.roll(a, -1, axis=0) - a
+    rel = p[:, None, :2] - a[None]  # (N, C, 2)
+    t = np.clip(np.einsum("ncd,cd->nc", rel, ab) / np.maximum(np.sum(ab * ab, 1), 1e-9), 0, 1)
+    dist = np.linalg.norm(rel - t[..., None] * ab[None], axis=2)  # (N, C)
+    k = np.argmin(dist, axis=1)
+    za = p[contour, 2]
+    n = np.arange(len(p))
+    z_edge = za[k] + t[n, k] * (np.roll(za, -1)[k] - za[k])
+    w = _smooth(dist[n, k] / band)
+    return z_edge + w * (p[:, 2] - z_edge)
 
 
 def build_basis(q: np.ndarray) -> np.ndarray:
@@ -216,6 +243,8 @@ class Rig:
     pivot: np.ndarray  # (3,) head rotation centre, contract frame, pixels
     iod_px: float  # interocular distance in pixels
     num_mesh: int  # the first num_mesh points are the face mesh (478)
+    edge_dz: np.ndarray  # (num_mesh,) pixels: depth change that grades the step at the contour
+    outward: np.ndarray  # (num_mesh, 2) unit image direction of each mesh point from the oval centre
 
     def positions(self, blendshapes: np.ndarray, rotation_deg: np.ndarray,
                   translation_m: np.ndarray) -> np.ndarray:
@@ -240,7 +269,22 @@ class Rig:
         s = d0 / max(d0 - t[2], 1e-3 * d0)
         moved[:, :2] = (moved[:, :2] - self.pivot[:2]) * s + self.pivot[:2] + t[:2]
         out = p + self.follow[:, None] * (moved - p)
-        return np.stack([out[:, 0], -out[:, 1]], axis=1), out[:, 2]  # contract -> (u, v), z
+        uv = np.stack([out[:, 0], -out[:, 1]], axis=1)  # contract -> (u, v)
+        z = out[:, 2]
+        # Near side of a turn: the mesh points at the contour move with the contour's depth
+        # (`soften_edge_depth`), so the skin edge they carry stays continuous. A point's image
+        # motion per pixel of depth is s * (R[0, 2], -R[1, 2]); the near side is where that
+        # motion points inwards. (The far side keeps the raw depth: `Silhouette.slide`.)
+        per_depth = s * np.array([rot[0, 2], -rot[1, 2]])
+        norm = float(np.hypot(*per_depth))
+        if norm > 1e-9:
+            n = self.num_mesh
+            # full where the outward direction is within ~40 deg of inwards motion, none at 75
+            near = _smooth(-2.0 * (self.outward @ (per_depth / norm)) - 0.5)  # (n,)
+            dz = near * self.edge_dz
+            uv[:n] += dz[:, None] * per_depth
+            z[:n] += dz * rot[2, 2]
+        return uv, z
 
 
 def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: tuple[int, int],
@@ -259,6 +303,8 @@ def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: 
     # Real face depth (units.LANDMARK_DEPTH_SCALE), about the eyes, along the camera axis so that
     # the rest positions stay exactly the photo's.
     p_mesh[:, 2] = centre[2] + U.LANDMARK_DEPTH_SCALE * (p_mesh[:, 2] - centre[2])
+    edge_dz = EDGE_DEPTH_SHARE * (soften_edge_depth(p_mesh, np.array(M.FACE_OVAL),
+                                                    EDGE_DEPTH_BAND * iod) - p_mesh[:, 2])
     basis_face = build_basis(frontal)  # (52, 478, 3) face frame, IOD
     basis_mesh = iod * basis_face @ r0.T  # camera frame, pixels
     oval = np.array(M.FACE_OVAL)
@@ -286,8 +332,11 @@ def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: 
     basis = np.concatenate([basis_mesh] + ring_basis
                            + [np.zeros((NUM_BLENDSHAPES, n_static, 3))], axis=1)
     pivot = centre + iod * (r0 @ PIVOT)
+    outward = p_mesh[:, :2] - oc[:2]
+    outward /= np.maximum(np.linalg.norm(outward, axis=1, keepdims=True), 1e-9)
+    outward[:, 1] *= -1  # contract (x, y up) -> image (u, v down)
     return Rig(points=points, basis=basis.reshape(NUM_BLENDSHAPES, -1), follow=follow_all,
-               pivot=pivot, iod_px=iod, num_mesh=len(p_mesh))
+               pivot=pivot, iod_px=iod, num_mesh=len(p_mesh), edge_dz=edge_dz, outward=outward)
 
 
 @dataclass(frozen=True)
