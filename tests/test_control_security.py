@@ -230,6 +230,48 @@ def test_publisher_socket_can_be_secured_with_the_same_helpers(keys):
     ctx.term()
 
 
+def test_publisher_and_subscriber_classes_take_curve_keys(keys):
+    """`serve --curve-data` / `listen --curve-key`: the Publisher and Subscriber themselves. A
+    listed subscriber decodes the motion; an unlisted one and a plaintext one get nothing."""
+    import numpy as np
+    from vasa_bridge.motion.frame import MotionFrame
+    from vasa_bridge.transport.publisher import Publisher, PublisherConfig
+    from vasa_bridge.transport.subscriber import Subscriber, SubscriberConfig
+    d, elsewhere = keys
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    server = ServerCurve.load(d / "server.key_secret", d / ALLOWED)
+    assert "secret" not in repr(PublisherConfig(curve=server))  # keys stay out of printed configs
+    clients = {"good": ClientCurve.load(d / "good.key_secret", d / "server.key"),
+               "stranger": ClientCurve.load(elsewhere / "stranger.key_secret", d / "server.key"),
+               "plaintext": None}
+    with Publisher(PublisherConfig(endpoint=endpoint, curve=server)) as pub:
+        subs = {k: Subscriber(SubscriberConfig(endpoint=endpoint, curve=c))
+                for k, c in clients.items()}
+        try:
+            pub.wait_for_subscribers(1, timeout_s=3.0)
+            got = {k: [] for k in subs}
+            for i in range(30):
+                pub.motion(MotionFrame.from_named({"jawOpen": 0.5}), pts=i * 40_000_000)
+                for k, sub in subs.items():
+                    m = sub.recv(timeout_ms=20)
+                    if m is not None:
+                        got[k].append(m)
+            assert got["good"] and got["good"][0].kind == "motion"
+            assert np.isclose(got["good"][0].motion_frame()["jawOpen"], 0.5)
+            assert got["stranger"] == [] and got["plaintext"] == []
+        finally:
+            for sub in subs.values():
+                sub.close()
+
+
+def test_curve_data_and_listen_keys_are_checked_on_the_command_line(tmp_path, capsys):
+    from vasa_bridge.cli import main
+    assert main(["listen", "--curve-key", str(tmp_path / "x.key_secret"), "--count", "1"]) == 2
+    assert "--curve-key and --curve-server go together" in capsys.readouterr().err
+    assert main(["serve", "--curve-data", "--no-frames", "--motion", "loudness"]) == 2
+    assert "--curve-data needs --curve-secret and --curve-allowed" in capsys.readouterr().err
+
+
 # --- load_portrait limits ------------------------------------------------------------------------
 
 

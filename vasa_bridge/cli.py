@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import __version__
-from .errors import VasaError
+from .errors import ConfigError, VasaError
 from .protocol import wire
 from .transport.endpoints import DEFAULT_PUB
 
@@ -83,9 +83,17 @@ def cmd_listen(args: argparse.Namespace) -> int:
     from .transport.subscriber import SubscriberConfig
 
     kinds = () if args.topics == ["all"] else tuple(args.topics)
-    sub = SubscriberConfig(endpoint=args.sub, kinds=kinds, stream=args.stream)
+    if bool(args.curve_key) != bool(args.curve_server):
+        raise ConfigError("--curve-key and --curve-server go together: expected both (this "
+                          "client's secret key file and the publisher's public key) or neither")
+    curve = None
+    if args.curve_key:
+        from .transport.curve import ClientCurve
+        curve = ClientCurve.load(args.curve_key, args.curve_server)
+    sub = SubscriberConfig(endpoint=args.sub, kinds=kinds, stream=args.stream, curve=curve)
     options = ListenConfig(count=args.count, json=args.json, idle_timeout_s=args.timeout)
-    _show("listen", {**dataclasses.asdict(sub), **dataclasses.asdict(options)})
+    shown = {f.name: getattr(sub, f.name) for f in dataclasses.fields(sub) if f.name != "curve"}
+    _show("listen", {**shown, "curve": "on" if curve else "off", **dataclasses.asdict(options)})
     stats = listen(sub, options, stop=_stop_on_signals())
     print("[listen] " + json.dumps(stats), file=sys.stderr)
     if args.count is not None and stats["messages"] < args.count:
@@ -165,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--count", type=_positive_int, help="stop after N messages")
     li.add_argument("--json", action="store_true", help="print one decoded header per line")
     li.add_argument("--timeout", type=float, help="stop after this many seconds of silence")
+    li.add_argument("--curve-key", metavar="FILE",
+                    help="this client's secret key (NAME.key_secret from `vasa-bridge keys`) for "
+                         "a CURVE-secured publisher (serve --curve-data); needs --curve-server")
+    li.add_argument("--curve-server", metavar="KEY",
+                    help="the publisher's public key: its server.key file or the 40-character key")
     li.set_defaults(func=cmd_listen)
 
     d = sub.add_parser("demo", help="replay the built-in track into a listener, in one process")

@@ -41,6 +41,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                    help=f"control endpoint (default {DEFAULT_CONTROL}); 'none' disables it")
     p.add_argument("--insecure", action="store_true",
                    help="allow a non-loopback control endpoint without authentication")
+    p.add_argument("--curve-data", action="store_true",
+                   help="secure the data endpoint too, with the control channel's CURVE keys "
+                        "(--curve-secret, --curve-allowed): only allowed subscribers receive")
     p.add_argument("--fps", type=float, default=25.0, choices=(25.0, 30.0, 60.0))
     p.add_argument("--size", type=int, default=512, help="frame width, multiple of 8, <= 1024")
     p.add_argument("--alpha", action="store_true", help="RGBA frames with the person cut out")
@@ -119,7 +122,14 @@ def run(args: argparse.Namespace) -> int:
         frame_sinks.append(VirtualCamSink(state.size[0], state.size[1], config.fps,
                                           device=args.virtualcam or None))
     sinks = sinks_from_args(args)
-    pub_config = PublisherConfig(endpoint=args.pub, latest_only_frames=True,
+    data_curve = None
+    if args.curve_data:
+        if not (args.curve_secret and args.curve_allowed):
+            raise ConfigError("--curve-data needs --curve-secret and --curve-allowed (the keys "
+                              "from `vasa-bridge keys`)")
+        from ..transport.curve import ServerCurve
+        data_curve = ServerCurve.load(args.curve_secret, args.curve_allowed)
+    pub_config = PublisherConfig(endpoint=args.pub, latest_only_frames=True, curve=data_curve,
                                  extra_hello=(("fps", config.fps),) + (
                                      (("control", args.control),) if args.control != "none"
                                      else ()))

@@ -8,6 +8,9 @@
   XPUB with ZMQ_XPUB_NODROP, so a full subscriber makes the send fail (non-blocking) and the drop is
   counted here instead. That protects counting, at the price that one stalled subscriber costs
   every subscriber those messages; leave it off for live use.
+
+With `curve` (a `curve.ServerCurve`) the socket is a CURVE server: traffic is encrypted and only
+subscribers whose public key is allowed get anything (docs/protocol.md, Security).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import zmq
@@ -42,6 +45,7 @@ class PublisherConfig:
     capabilities: tuple[str, ...] = ("motion", "frame", "audio", "event")
     publisher_name: str = f"vasa-bridge {__version__}"
     extra_hello: tuple[tuple[str, object], ...] = ()  # more hello keys, e.g. (("fps", 25),)
+    curve: Any = field(default=None, repr=False)  # curve.ServerCurve: encrypted, allowed keys only
 
 
 @dataclass
@@ -70,10 +74,16 @@ class Publisher:
         sock.setsockopt(zmq.LINGER, config.linger_ms)
         if config.nodrop:
             sock.setsockopt(zmq.XPUB_NODROP, 1)
+        self._zap = None
+        if config.curve is not None:
+            from .curve import secure_server
+            self._zap = secure_server(sock, config.curve, self._ctx)
         try:
             sock.bind(config.endpoint)
         except zmq.ZMQError as e:
             sock.close(0)
+            if self._zap is not None:
+                self._zap.release()
             raise TransportError(f"cannot bind publisher to {config.endpoint!r}: {e} "
                                  f"({describe_bind(config.endpoint)})") from None
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT) or config.endpoint
@@ -111,6 +121,8 @@ class Publisher:
             self._thread.join()
         with self._lock:
             self._sock.close()
+        if self._zap is not None:
+            self._zap.release()
 
     def _check_open(self) -> None:
         if self._closed:

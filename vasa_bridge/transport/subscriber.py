@@ -2,7 +2,8 @@
 
 Malformed messages are counted and skipped (the first few are logged), never raised: one bad
 sender must not take a consumer down. Gaps in `seq` count lost messages; `seq` going back means
-the publisher restarted, which is counted too and starts a new sequence.
+the publisher restarted, which is counted too and starts a new sequence. With `curve` (a
+`curve.ClientCurve`) it connects to a CURVE-secured publisher.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import zmq
 
@@ -30,6 +31,7 @@ class SubscriberConfig:
     stream: str | None = None  # None = every stream
     rcvhwm: int = 1000  # messages queued here before ZeroMQ drops
     max_bytes: int = wire.MAX_MESSAGE_BYTES  # decode cap per message
+    curve: Any = field(default=None, repr=False)  # curve.ClientCurve for a secured publisher
 
 
 @dataclass
@@ -64,6 +66,9 @@ class Subscriber:
         sock.setsockopt(zmq.MAXMSGSIZE, config.max_bytes + wire.MAX_HEADER_BYTES + 1024)
         for prefix in _prefixes(config.kinds, config.stream):
             sock.setsockopt(zmq.SUBSCRIBE, prefix)
+        if config.curve is not None:
+            from .curve import secure_client
+            secure_client(sock, config.curve)
         try:
             sock.connect(config.endpoint)
         except zmq.ZMQError as e:
