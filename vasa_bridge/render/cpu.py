@@ -96,6 +96,18 @@ def is_rest(frame: MotionFrame) -> bool:
             and not frame.head_translation.any())
 
 
+def rest_image(prep: Prepared, alpha: bool) -> np.ndarray:
+    """The frame for a neutral pose: the photo itself (RGBA with the person's alpha)."""
+    return np.dstack([prep.base, prep.base_alpha]) if alpha else prep.base.copy()
+
+
+def posed_points(prep: Prepared, frame: MotionFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Image positions and depths of the control points for `frame`, silhouette slid."""
+    pos, depth = prep.rig.positions_depth(frame.blendshapes, frame.head_rotation,
+                                          frame.head_translation)
+    return prep.silhouette.slide(pos), depth
+
+
 def union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int]):
     if a is None:
         return b
@@ -137,12 +149,8 @@ class CpuBackend:
         check_state(state, self.name)
         prep: Prepared = state.cache
         if is_rest(frame):
-            if self.config.alpha:
-                return np.dstack([prep.base, prep.base_alpha])
-            return prep.base.copy()
-        pos, depth = prep.rig.positions_depth(frame.blendshapes, frame.head_rotation,
-                                              frame.head_translation)
-        pos = prep.silhouette.slide(pos)
+            return rest_image(prep, self.config.alpha)
+        pos, depth = posed_points(prep, frame)
         field = backward_field(prep.grid, pos - prep.rest_uv, self.config.inverse_iterations,
                                self.config.inverse_relax)
         depth_order(prep, field, pos, depth)

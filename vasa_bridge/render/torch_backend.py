@@ -17,7 +17,7 @@ from ..face import mesh as M
 from ..face.portrait import PortraitConfig
 from ..motion.frame import MotionFrame
 from .base import ImageInput, PortraitState, RenderConfig, check_state
-from .cpu import FOLD_MARGIN_IOD, Prepared, is_rest, prepare_geometry
+from .cpu import FOLD_MARGIN_IOD, Prepared, is_rest, posed_points, prepare_geometry, rest_image
 from .warp import resolve_folds
 
 
@@ -76,12 +76,8 @@ class TorchBackend:
         c: TorchCache = state.cache
         prep = c.prep
         if is_rest(frame):
-            if self.config.alpha:
-                return np.dstack([prep.base, prep.base_alpha])
-            return prep.base.copy()
-        pos, depth = prep.rig.positions_depth(frame.blendshapes, frame.head_rotation,
-                                              frame.head_translation)
-        pos = prep.silhouette.slide(pos)
+            return rest_image(prep, self.config.alpha)
+        pos, depth = posed_points(prep, frame)
         disp = torch.from_numpy((pos - prep.rest_uv).astype(np.float32)).to(self.device)
         rows, cols = prep.grid.shape
         g = prep.grid.step

@@ -30,7 +30,7 @@ import zmq
 
 from ..errors import ConfigError, ControlError, TransportError, VasaError
 from ..protocol import wire
-from .curve import ClientCurve, ServerCurve, ZapRegistration, secure_client, secure_server
+from .curve import ClientCurve, ServerCurve, ZapRegistration, bind_server, secure_client
 from .endpoints import DEFAULT_CONTROL, check_server_bind
 
 log = logging.getLogger(__name__)
@@ -314,20 +314,11 @@ class ControlServer:
         self._ctx = context or zmq.Context.instance()
         sock = self._ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 100)
-        self._zap: ZapRegistration | None = None
-        if curve is not None:
-            self._zap = secure_server(sock, curve, self._ctx)
         # ZeroMQ drops (and disconnects) anything beyond twice the cap before we see it; between
         # the cap and that we still answer too_large.
         sock.setsockopt(zmq.MAXMSGSIZE, 2 * config.max_request_bytes)
-        try:
-            sock.bind(config.endpoint)
-        except zmq.ZMQError as e:
-            sock.close(0)
-            if self._zap is not None:
-                self._zap.release()
-            raise TransportError(f"cannot bind control channel to {config.endpoint!r}: {e}") \
-                from None
+        self._zap: ZapRegistration | None = bind_server(sock, config.endpoint, curve, self._ctx,
+                                                        "control channel")
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT) or config.endpoint
         self._sock = sock
         self.requests = 0

@@ -37,7 +37,7 @@ from pathlib import Path
 import zmq
 import zmq.utils.z85  # not imported by `import zmq`
 
-from ..errors import ConfigError
+from ..errors import ConfigError, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +344,22 @@ def secure_server(sock: zmq.Socket, curve: ServerCurve, ctx: zmq.Context) -> Zap
     sock.setsockopt(zmq.ZAP_DOMAIN, domain.encode())
     sock.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)  # no ZAP handler -> refuse, never allow
     return ZapRegistration(handler, domain)
+
+
+def bind_server(sock: zmq.Socket, endpoint: str, curve: ServerCurve | None, ctx: zmq.Context,
+                what: str, hint: str = "") -> ZapRegistration | None:
+    """Secure `sock` with `curve` (if any) and bind it; on failure close it and raise one line.
+    Returns the ZAP registration to release after closing the socket (None without CURVE)."""
+    zap = secure_server(sock, curve, ctx) if curve is not None else None
+    try:
+        sock.bind(endpoint)
+    except zmq.ZMQError as e:
+        sock.close(0)
+        if zap is not None:
+            zap.release()
+        raise TransportError(f"cannot bind {what} to {endpoint!r}: {e}"
+                             + (f" ({hint})" if hint else "")) from None
+    return zap
 
 
 def secure_client(sock: zmq.Socket, curve: ClientCurve) -> None:

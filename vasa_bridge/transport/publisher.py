@@ -28,6 +28,7 @@ from .. import __version__
 from ..errors import TransportError
 from ..motion.frame import MotionFrame
 from ..protocol import wire
+from .curve import bind_server
 from .endpoints import DEFAULT_PUB, describe_bind
 
 HELLO_INTERVAL_S = 1.0
@@ -74,18 +75,8 @@ class Publisher:
         sock.setsockopt(zmq.LINGER, config.linger_ms)
         if config.nodrop:
             sock.setsockopt(zmq.XPUB_NODROP, 1)
-        self._zap = None
-        if config.curve is not None:
-            from .curve import secure_server
-            self._zap = secure_server(sock, config.curve, self._ctx)
-        try:
-            sock.bind(config.endpoint)
-        except zmq.ZMQError as e:
-            sock.close(0)
-            if self._zap is not None:
-                self._zap.release()
-            raise TransportError(f"cannot bind publisher to {config.endpoint!r}: {e} "
-                                 f"({describe_bind(config.endpoint)})") from None
+        self._zap = bind_server(sock, config.endpoint, config.curve, self._ctx, "publisher",
+                                describe_bind(config.endpoint))
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT) or config.endpoint
         self._sock = sock
         self._lock = threading.Lock()
