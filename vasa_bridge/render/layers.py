@@ -63,6 +63,16 @@ def _box(points: np.ndarray, margin: float, w: int, h: int) -> tuple[int, int, i
     return x0, y0, x1, y1
 
 
+def _polygon_in_box(poly: np.ndarray, margin: float, w: int, h: int):
+    """(box, coverage mask in the box) of a polygon inside the (w, h) frame; None when the box is
+    empty."""
+    box = _box(poly, margin, w, h)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    return box, _poly_mask((y1 - y0, x1 - x0), poly - [x0, y0])
+
+
 def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """2x3 similarity taking the two source points onto the two destination points."""
     s = complex(*(src[1] - src[0]))
@@ -117,13 +127,10 @@ class EyeLayer:
         """Draw the eyeball inside the current lid opening. out: (H, W, 3) float32, in place;
         uv: (478, 2) current landmark positions."""
         h, w = out.shape[:2]
-        poly = uv[self.ring]
-        box = _box(poly, 1.0, w, h)
-        if box is None:
+        found = _polygon_in_box(uv[self.ring], 1.0, w, h)
+        if found is None:
             return
-        x0, y0, x1, y1 = box
-        local = poly - [x0, y0]
-        mask = _poly_mask((y1 - y0, x1 - x0), local)
+        (x0, y0, x1, y1), mask = found
         if mask.max() <= 0.0:
             return  # eye shut
         a = _similarity(self.rest[:2], uv[list(self.corners)])
@@ -186,13 +193,10 @@ class MouthLayer:
     def draw(self, out: np.ndarray, uv: np.ndarray) -> None:
         """Fill the current inner-lip opening. out: (H, W, 3) float32, in place."""
         h, w = out.shape[:2]
-        poly = uv[list(M.INNER_MOUTH_RING)]
-        box = _box(poly, 2.0, w, h)
-        if box is None:
+        found = _polygon_in_box(uv[list(M.INNER_MOUTH_RING)], 2.0, w, h)
+        if found is None:
             return
-        x0, y0, x1, y1 = box
-        local = poly - [x0, y0]
-        mask = _poly_mask((y1 - y0, x1 - x0), local)
+        (x0, y0, x1, y1), mask = found
         if mask.sum() < 0.5:
             return  # closed mouth: the warp is all there is
         upper = uv[list(M.LIPS_INNER_UPPER)] - [x0, y0]
