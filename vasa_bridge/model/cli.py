@@ -47,7 +47,8 @@ def cmd_train(args) -> int:
                      seed=args.seed, eval_every=args.eval_every, closure=args.closure,
                      short_windows=args.short_windows, seal=args.seal_weight,
                      init=args.init or "", only=args.only or "",
-                     seal_events=args.seal_events, band_shift=args.band_shift, feature_noise=args.feature_noise)
+                     seal_events=args.seal_events, band_shift=args.band_shift,
+                     feature_noise=args.feature_noise)
     _show("train", {"data": args.data, "out": args.out, "train": dataclasses.asdict(tc),
                     "model": model.as_dict() | {"motion_mean": "(from data)",
                                                 "motion_std": "(from data)"}})

@@ -25,6 +25,10 @@ MIN_STD = (0.02,) * NUM_BLENDSHAPES + (0.5,) * 3 + (0.002,) * 3  # spread floors
 # Slow dimensions (head pose, gaze, brows) are generated relative to the last context frame: a
 # window then continues where the previous one ended by construction, and "hold still" is the
 # easiest output instead of something the network must learn to copy through its layers.
+JAW, CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
+MOUTH = np.array([i for n, i in INDEX.items() if n.startswith(("jaw", "mouth"))])  # jaw + lips
+SEAL_APERTURE = 0.1  # raw jawOpen - mouthClose below this counts as sealed lips
+
 ANCHORED_NAMES = ("eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft",
                   "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight",
                   "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft",

@@ -23,12 +23,8 @@ import torch
 from torch import nn
 
 from .conditions import Conditions
-from ..motion.names import INDEX
-from .config import ANCHORED
+from .config import ANCHORED, CLOSE, JAW, SEAL_APERTURE
 from .model import KEEP_AUDIO, KEEP_CONTEXT, MotionTransformer
-
-JAW, CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
-SEAL_APERTURE = 0.1  # raw jawOpen - mouthClose below this counts as sealed lips
 
 
 class Denoiser(nn.Module):
@@ -75,8 +71,8 @@ class Denoiser(nn.Module):
         (mj, sj), (mc, sc) = self.jaw_raw, self.close_raw
         jaw = out[..., JAW] * sj + mj
         close = out[..., CLOSE] * sc + mc
-        if self.config.seal_jaw > 0:  # sealed lips hold the jaw nearly shut
-            jaw = jaw + w * (torch.clamp(jaw, max=self.config.seal_jaw) - jaw)
+        if c.seal_jaw > 0:  # sealed lips hold the jaw nearly shut
+            jaw = jaw + w * (torch.clamp(jaw, max=c.seal_jaw) - jaw)
         new_close = close + w * (jaw - close)
         cols = torch.arange(out.shape[-1], device=out.device)
         out = torch.where(cols == JAW, ((jaw - mj) / sj)[..., None], out)

@@ -23,13 +23,11 @@ import numpy as np
 
 from ..audio.features import FeatureConfig, extract, prepare_audio
 from ..motion.names import INDEX
-from .config import pack_motion, unpack_motion
+from .config import CLOSE, JAW, MOUTH, SEAL_APERTURE, pack_motion, unpack_motion
 from .onnx_runtime import OnnxDenoiser
 from .streaming import OFFLINE, Steering, generate
 
-JAW, CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
 BLINK = [INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]]
-MOUTH_COLS = [i for n, i in INDEX.items() if n.startswith(("jaw", "mouth"))]
 MAX_LAG = 8  # frames searched either way for the offset (320 ms at 25 fps)
 
 
@@ -46,7 +44,7 @@ class EvalConfig:
     guidance: tuple = OFFLINE.guidance  # ((condition, scale), ...) as in StreamConfig
     temperature: float = OFFLINE.temperature  # start-noise scales, as in StreamConfig
     mouth_temperature: float | None = OFFLINE.mouth_temperature
-    closure_threshold: float = 0.1  # lip aperture (jawOpen - mouthClose) counted as closed
+    closure_threshold: float = SEAL_APERTURE  # lip aperture (jawOpen - mouthClose) counted as closed
     closure_slack: float = 0.08  # s: widen each /p b m/ segment by this on both sides
     threads: int = 1
 
@@ -104,7 +102,7 @@ class _Acc:
         for vis, s, e in segments:
             sel = (times >= s) & (times < e)
             if sel.any():
-                err = np.abs(shapes[sel][:, MOUTH_COLS] - ts[sel][:, MOUTH_COLS]).mean()
+                err = np.abs(shapes[sel][:, MOUTH] - ts[sel][:, MOUTH]).mean()
                 self.vis_err.setdefault(vis, []).append(err)
         ap = _aperture(shapes)
         apart = _aperture(ts) >= self._threshold
@@ -129,7 +127,7 @@ class _Acc:
         self.blinks += _blinks(shapes)
         self.minutes += n / fps / 60
 
-    _threshold = 0.1
+    _threshold = SEAL_APERTURE
     _slack = 0.08
 
     def result(self, fps: float) -> dict:

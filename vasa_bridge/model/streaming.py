@@ -32,9 +32,8 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..errors import ModelError
-from ..motion.names import INDEX
 from .conditions import CONDITION_NAMES, Conditions
-from .config import ANCHORED, EMOTIONS, ModelConfig, denormalise
+from .config import ANCHORED, EMOTIONS, MOUTH, ModelConfig, denormalise
 from .sampling import SAMPLERS, guided, sample
 
 
@@ -93,9 +92,6 @@ LIVE = StreamConfig(hop=1, overlap=0, redo=8, smooth=0.6, temperature=0.7, mouth
 # Offline the lips start from the mean (mouth temperature 0): they follow the audio the same way
 # in every take (jawOpen r 0.79 vs 0.755 with full noise, docs/model.md), head, eyes and brows vary.
 OFFLINE = StreamConfig(hop=20, overlap=5, mouth_temperature=0.0)
-
-
-MOUTH = [i for n, i in INDEX.items() if n.startswith(("jaw", "mouth"))]
 
 
 def _temperatures(st: StreamConfig, dim: int) -> np.ndarray:

@@ -19,7 +19,7 @@ import torch
 
 from ..errors import ModelError
 from .conditions import Conditions
-from .config import ModelConfig
+from .config import CLOSE, JAW, MOUTH, SEAL_APERTURE, ModelConfig
 from .denoiser import Denoiser, edm_loss
 from .model import MotionTransformer
 from .windows import ClipData, DropoutConfig, WindowSampler, clip_data, motion_stats
@@ -282,7 +282,6 @@ def augment_features(audio: np.ndarray, config: ModelConfig, tc: TrainConfig,
 def sealed_jaw(clips: list[ClipData]) -> float:
     """The jaw opening lips are sealed on in the corpus: the median jawOpen over the sealed frames
     (aperture < SEAL_APERTURE) that are not at rest (jawOpen > 0.02)."""
-    from .denoiser import CLOSE, JAW, SEAL_APERTURE
     m = np.concatenate([c.motion for c in clips])
     sel = (m[:, JAW] - m[:, CLOSE] < SEAL_APERTURE) & (m[:, JAW] > 0.02)
     return float(np.median(m[sel, JAW])) if sel.any() else 0.0
@@ -290,19 +289,15 @@ def sealed_jaw(clips: list[ClipData]) -> float:
 
 def _loss_weights(config: ModelConfig, device: str) -> torch.Tensor:
     """Per-dimension loss weights: the mouth (jaw, lips) counts double; it is what viewers read."""
-    from ..motion.names import ARKIT_NAMES
     w = np.ones(58, np.float32)
-    for i, name in enumerate(ARKIT_NAMES):
-        if name.startswith(("jaw", "mouth")):
-            w[i] = 2.0
+    w[MOUTH] = 2.0
     return torch.from_numpy(w / w.mean()).to(device)
 
 
 def _aperture_loss(config: ModelConfig, weight: float):
     """Error on the lip aperture jawOpen - mouthClose in raw units (0.1 = one unit): the teacher
     seals the lips for a frame or two on /p b m/, a brief event plain regression averages away."""
-    from ..motion.names import INDEX
-    j, c = INDEX["jawOpen"], INDEX["mouthClose"]
+    j, c = JAW, CLOSE
     sj, sc = config.motion_std[j], config.motion_std[c]
 
     def extra(out: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:

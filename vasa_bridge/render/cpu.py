@@ -76,16 +76,22 @@ def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
     c1 = int(min((uv[:, 0].max() + pad) // step + 1, grid.shape[1]))
     head_tri = grid.triangles[(rig.follow[grid.triangles] > 0).all(1)]  # mesh and head rings
     return Prepared(portrait, rig, rest_uv, grid, head_tri, np.ascontiguousarray(source), plate,
-                    img.copy(),
-                    np.round(a * 255).astype(np.uint8), eyes, mouth, (r0, r1, c0, c1),
-                    build_silhouette(rig, rest_uv))
+                    img.copy(), np.round(a * 255).astype(np.uint8), eyes, mouth,
+                    (r0, r1, c0, c1), build_silhouette(rig, rest_uv))
+
+
+def fold_fix(prep: Prepared, uv: np.ndarray, depth: np.ndarray):
+    """Where the turned face mesh folds over itself: (grid node indices, z-buffered source
+    positions) for the backward map, the nearer surface showing (`warp.resolve_folds`); None
+    when nothing folds. Both backends use it."""
+    return resolve_folds(prep.grid, prep.head_triangles, prep.rest_uv, uv, depth,
+                         margin=FOLD_MARGIN_IOD * prep.rig.iod_px + prep.grid.step)
 
 
 def depth_order(prep: Prepared, field: np.ndarray, uv: np.ndarray, depth: np.ndarray) -> None:
-    """Where the turned face mesh folds over itself, replace the (rows, cols, 2) backward map in
-    place by the z-buffered one: the nearer surface shows (`warp.resolve_folds`)."""
-    fix = resolve_folds(prep.grid, prep.head_triangles, prep.rest_uv, uv, depth,
-                        margin=FOLD_MARGIN_IOD * prep.rig.iod_px + prep.grid.step)
+    """Replace the (rows, cols, 2) backward map in place by the z-buffered one where the mesh
+    folds (`fold_fix`)."""
+    fix = fold_fix(prep, uv, depth)
     if fix is not None:
         node, src = fix
         field.reshape(-1, 2)[node] = src

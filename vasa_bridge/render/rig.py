@@ -22,6 +22,7 @@ import numpy as np
 
 from ..face import mesh as M
 from ..face import units as U
+from ..face.solver import deepen
 from ..motion.conversions import euler_to_matrix
 from ..motion.names import INDEX, NUM_BLENDSHAPES
 
@@ -300,9 +301,9 @@ def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: 
     r0 = euler_to_matrix(np.asarray(rest_rotation_deg, np.float64))
     r_eye, l_eye = M.eye_centres(p_mesh)
     centre = (r_eye + l_eye) / 2
-    # Real face depth (units.LANDMARK_DEPTH_SCALE), about the eyes, along the camera axis so that
-    # the rest positions stay exactly the photo's.
-    p_mesh[:, 2] = centre[2] + U.LANDMARK_DEPTH_SCALE * (p_mesh[:, 2] - centre[2])
+    # Real face depth (units.LANDMARK_DEPTH_SCALE), about the eyes (their centre stays), along
+    # the camera axis so that the rest positions stay exactly the photo's.
+    p_mesh = deepen(p_mesh, U.LANDMARK_DEPTH_SCALE)
     edge_dz = EDGE_DEPTH_SHARE * (soften_edge_depth(p_mesh, np.array(M.FACE_OVAL),
                                                     EDGE_DEPTH_BAND * iod) - p_mesh[:, 2])
     basis_face = build_basis(frontal)  # (52, 478, 3) face frame, IOD

@@ -17,8 +17,7 @@ from ..face import mesh as M
 from ..face.portrait import PortraitConfig
 from ..motion.frame import MotionFrame
 from .base import ImageInput, PortraitState, RenderConfig, check_state
-from .cpu import FOLD_MARGIN_IOD, Prepared, is_rest, posed_points, prepare_geometry, rest_image
-from .warp import resolve_folds
+from .cpu import Prepared, fold_fix, is_rest, posed_points, prepare_geometry, rest_image
 
 
 @dataclass(frozen=True)
@@ -90,8 +89,7 @@ class TorchBackend:
                 target = c.nodes - self._sample(d_img, (m + 0.5) / g - 0.5, (cols, rows)).permute(
                     0, 2, 3, 1)
                 m = m + self.config.inverse_relax * (target - m)
-            fix = resolve_folds(prep.grid, prep.head_triangles, prep.rest_uv, pos, depth,
-                                FOLD_MARGIN_IOD * prep.rig.iod_px + g)
+            fix = fold_fix(prep, pos, depth)
             if fix is not None:  # the nearer surface where the mesh folds (as the CPU backend)
                 node, src = fix
                 m = m.reshape(-1, 2).clone()

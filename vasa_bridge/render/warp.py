@@ -112,12 +112,16 @@ def upsample(field: np.ndarray, grid: WarpGrid, box: tuple[int, int, int, int]
     return full
 
 
+def _signed_area2(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Twice the signed areas of the triangles with corners a, b, c (each (T, 2))."""
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
 def fold_triangles(triangles: np.ndarray, rest_uv: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """Indices of the triangles (T, 3) whose orientation flipped between rest and now: where the
     turned surface folds over itself (a back-facing sliver hidden behind the nearer layer)."""
     def signed_area(p):
-        a, b, c = p[triangles[:, 0]], p[triangles[:, 1]], p[triangles[:, 2]]
-        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+        return _signed_area2(p[triangles[:, 0]], p[triangles[:, 1]], p[triangles[:, 2]])
     return np.flatnonzero(signed_area(rest_uv) * signed_area(uv) <= 0)
 
 
@@ -165,7 +169,7 @@ def resolve_folds(grid: WarpGrid, triangles: np.ndarray, rest_uv: np.ndarray, uv
     p = p[near]
     c0, c1, r0, r1 = c0[near], c1[near], r0[near], r1[near]
     a, b, c = p[:, 0], p[:, 1], p[:, 2]
-    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    det = _signed_area2(a, b, c)
     ok = np.abs(det) > 1e-9
     tri, p, a, b, c, det = tri[ok], p[ok], a[ok], b[ok], c[ok], det[ok]
     c0, c1, r0, r1 = c0[ok], c1[ok], r0[ok], r1[ok]
