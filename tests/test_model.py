@@ -184,6 +184,24 @@ def test_seal_head_closes_the_lips_on_its_cue_and_nowhere_else(trained):
     open_ = (clip.motion[:, JAW_OPEN] > 0.3) & ~near
     assert (aperture[cue] < 0.1).mean() >= 0.9, aperture[cue]
     assert (aperture[open_] > 0.1).mean() >= 0.9, aperture[open_]
+    # the head itself fires on the cue and not elsewhere (the tiny transformer alone also learns
+    # this easy cue, so the output above does not prove the head works)
+    with torch.no_grad():
+        logits = den.net.seal_head(torch.from_numpy(clip.features)[None])[0].numpy()
+    assert (logits[cue] > 0).mean() >= 0.9, logits[cue]
+    assert (logits[open_] < 0).mean() >= 0.9, logits[open_]
+    # and the denoiser applies it: its output is the network's with the seal laid over
+    from vasa_bridge.model.streaming import make_conditions
+    c = den.config
+    n = 6
+    cond = make_conditions(c, clip.features[None, 20 - c.context:20 + n + c.lookahead],
+                           np.zeros((1, c.context, 58), np.float32), Steering(), False)
+    args = [torch.from_numpy(a) for a in cond.as_tuple()]
+    x, sigma = torch.randn(1, n, 58), torch.full((1,), 0.5)
+    with torch.no_grad():
+        sealed, head = den(x, sigma, *args, return_seal=True)
+        plain = den(x, sigma, *args, apply_seal=False)
+        torch.testing.assert_close(sealed, den.seal(plain, head, torch.ones(1, 1)))
 
 
 def test_seal_sees_one_frame_ahead_and_only_moves_mouth_close():

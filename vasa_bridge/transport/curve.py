@@ -398,9 +398,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def add_cli(subparsers) -> argparse.ArgumentParser:
-    """Register `keys` (generate CURVE keys for the control channel)."""
+    """Register `keys` (generate CURVE keys for the control channel and the data socket)."""
     k = subparsers.add_parser(
-        "keys", help="generate CURVE keys for a control channel reachable over the network",
+        "keys", help="generate CURVE keys for a control channel (and data socket) reachable over "
+                     "the network",
         description="Write a server keypair and client keypairs (zmq.auth certificate files, "
                     "secrets 0600) and list the clients in DIR/allowed_clients/. Prints the "
                     "public keys. An existing server key is kept unless --force.")
