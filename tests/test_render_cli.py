@@ -110,3 +110,17 @@ def test_render_from_speech_bakes_then_renders_with_the_sound(inputs):
         assert sorted(s.type for s in c.streams) == ["audio", "video"]
         frames = list(c.decode(video=0))
     assert len(frames) == 30  # 1.2 s at the model's 25 fps
+
+
+@pytest.mark.parametrize("name", ["x.mp4", "x.webm", "frames", "frames/%03d.png"])
+def test_output_folder_that_cannot_be_created_fails_first_in_one_line(inputs, name):
+    """Issue #16: -o under a regular file is refused with one line naming the folder, before the
+    portrait or the track is even read (both are missing here: their errors would come first
+    otherwise)."""
+    blocker = inputs / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(RenderError, match=r"output folder '.*a_file/sub.*' cannot be created") \
+            as err:
+        _run(["render", "--image", str(inputs / "missing.png"), "--motion",
+              str(inputs / "missing.npz"), "-o", str(blocker / "sub" / name)])
+    assert "\n" not in str(err.value)

@@ -52,11 +52,12 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ..motion import io as motion_io
     from ..motion.conversions import resample
-    from .video import output_spec, render_file
+    from .video import output_spec, prepare_output, render_file
 
     portrait_config = PortraitConfig(size=args.size, crop=not args.no_crop, face_index=args.face)
     render_config = RenderConfig(alpha=args.alpha)
-    output_spec(args.output, args.alpha)  # refuse a bad output before any work
+    # Refuse a bad output (name, or a folder that cannot be created) before any work.
+    prepare_output(output_spec(args.output, args.alpha))
     if args.audio:
         from ..model.bake import BakeConfig, bake_file_track
         from ..model.streaming import Steering

@@ -4,6 +4,7 @@ audio, or a PNG sequence. `render_file` is what `vasa-bridge render` calls."""
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -43,6 +44,22 @@ def output_spec(path: str | Path, alpha: bool) -> OutputSpec:
                           f"as frames/%05d.png for a sequence")
     raise RenderError(f"output {text!r} has an unknown extension {suffix!r}: expected .mp4, "
                       f".webm, or a directory / %d pattern for PNGs")
+
+
+def prepare_output(spec: OutputSpec) -> Path:
+    """Create the folder the output goes into (the PNG directory itself, or the parent of a file
+    or pattern) and check it is writable, so a bad -o fails in one line before any work."""
+    folder = spec.path if spec.kind == "png" and "%" not in str(spec.path) else spec.path.parent
+    folder = folder if str(folder) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RenderError(f"output folder {str(folder)!r} cannot be created ({e.strerror or e}): "
+                          f"expected a folder you can write to") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise RenderError(f"output folder {str(folder)!r} is not writable: expected a folder you "
+                          f"can write to")
+    return folder
 
 
 def _png_name(spec: OutputSpec, i: int) -> Path:
