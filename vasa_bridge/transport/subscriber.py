@@ -1,9 +1,11 @@
 """The subscriber: connects a SUB socket, decodes wire-v1 messages, counts what it sees.
 
-Malformed messages are counted and skipped (the first few are logged), never raised: one bad
-sender must not take a consumer down. Gaps in `seq` count lost messages; `seq` going back means
-the publisher restarted, which is counted too and starts a new sequence. With `curve` (a
-`curve.ClientCurve`) it connects to a CURVE-secured publisher.
+Bad messages are counted by reason and skipped (the first few are logged), never raised: one bad
+sender must not take a consumer down. Bad means refused by the decoder (malformed, unknown
+version, too large) or, for motion, values a MotionFrame refuses (a coefficient outside [0, 1], a
+NaN head angle). Gaps in `seq` count lost messages; `seq` going back means the publisher
+restarted, which is counted too and starts a new sequence. `on_drop` and `on_restart` hear about
+each as it happens. With `curve` (a `curve.ClientCurve`) it connects to a CURVE-secured publisher.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import zmq
 
-from ..errors import ProtocolError, TransportError
+from ..errors import MessageTooLarge, ProtocolError, TransportError, VersionError
 from ..protocol import wire
 from .endpoints import DEFAULT_PUB
 
@@ -39,7 +41,8 @@ class SubscriberStats:
     received: Counter = field(default_factory=Counter)  # decoded messages per kind
     lost: Counter = field(default_factory=Counter)  # seq gaps per kind (messages never seen)
     restarts: int = 0  # times a stream's seq went back (publisher restarted)
-    malformed: int = 0  # messages refused by the decoder
+    malformed: int = 0  # messages dropped, every reason together
+    dropped: Counter = field(default_factory=Counter)  # reason -> messages dropped
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=10000))  # recv - sent
 
     def as_dict(self) -> dict:
@@ -48,16 +51,33 @@ class SubscriberStats:
             (lambda q: None)
         return {"received": dict(self.received), "lost": dict(self.lost),
                 "restarts": self.restarts, "malformed": self.malformed,
+                "dropped": dict(self.dropped),
                 "latency_ms_p50": pct(0.5), "latency_ms_p95": pct(0.95)}
 
 
+def drop_reason(error: ProtocolError) -> str:
+    """The category a dropped message is counted under."""
+    if isinstance(error, VersionError):
+        return "version"
+    if isinstance(error, MessageTooLarge):
+        return "too_large"
+    return "malformed"
+
+
 class Subscriber:
-    """Receives and decodes. Not thread-safe (use it from one thread). A context manager."""
+    """Receives and decodes. Not thread-safe (use it from one thread). A context manager.
+
+    on_drop(reason, error) runs for each message dropped; on_restart(kind, stream, last_seq, seq)
+    each time a stream's seq goes back (with no on_drop, the first few drops are logged). Both run on the receiving thread, inside recv()."""
 
     def __init__(self, config: SubscriberConfig = SubscriberConfig(), *,
                  context: zmq.Context | None = None,
-                 wall_clock: Callable[[], int] = time.time_ns) -> None:
+                 wall_clock: Callable[[], int] = time.time_ns,
+                 on_drop: Callable[[str, ProtocolError], None] | None = None,
+                 on_restart: Callable[[str, str, int, int], None] | None = None) -> None:
         self.config = config
+        self._on_drop = on_drop
+        self._on_restart = on_restart
         self._wall = wall_clock
         self._ctx = context or zmq.Context.instance()
         sock = self._ctx.socket(zmq.SUB)
@@ -104,12 +124,24 @@ class Subscriber:
             try:
                 msg = wire.decode(parts, max_bytes=self.config.max_bytes)
             except ProtocolError as e:
-                self.stats.malformed += 1
-                if self.stats.malformed <= _LOGGED_ERRORS:
-                    log.warning("dropped a malformed message: %s", e)
+                self._drop(drop_reason(e), e)
                 continue
+            if msg.kind == "motion":
+                try:
+                    msg.motion_frame()  # values in range and finite: what every consumer needs
+                except ProtocolError as e:
+                    self._drop("bad_values", e)
+                    continue
             self._account(msg)
             return msg
+
+    def _drop(self, reason: str, error: ProtocolError) -> None:
+        self.stats.malformed += 1
+        self.stats.dropped[reason] += 1
+        if self._on_drop is None and self.stats.malformed <= _LOGGED_ERRORS:
+            log.warning("dropped a %s message: %s", reason, ascii(str(error))[1:-1])
+        if self._on_drop is not None:
+            self._on_drop(reason, error)
 
     def messages(self, timeout_ms: int | None = None) -> Iterator[wire.Message]:
         """Messages until `timeout_ms` passes without one."""
@@ -126,6 +158,8 @@ class Subscriber:
                 self.stats.lost[msg.kind] += msg.seq - last - 1
             elif msg.seq <= last:
                 self.stats.restarts += 1
+                if self._on_restart is not None:
+                    self._on_restart(msg.kind, msg.stream, last, msg.seq)
         self._last_seq[key] = msg.seq
 
 
