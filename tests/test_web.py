@@ -291,3 +291,49 @@ def test_curve_secured_control_from_web_and_from_serve(face, tmp_path):
             status, reply = http(h.url + "/api/set", json.dumps({"emotion": "happy"}).encode(),
                                  json_type)
             assert status == 200 and rt.runtime.status()["conditions"]["emotion"] == "happy"
+
+
+def test_opaque_and_foreign_origins_and_text_bodies_are_refused():
+    """Issue #16: `Origin: null` (sandboxed frames, file: and data: pages) was let through, and
+    text/plain bodies (no CORS preflight) were parsed as JSON. With no control endpoint an
+    accepted request answers 503, so 403/415 show the guard refused it first."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+    with start_in_thread("127.0.0.1:0", f"tcp://127.0.0.1:{free_port()}", None) as h:
+        own = h.url  # http://127.0.0.1:PORT
+        body = json.dumps({"emotion": "happy"}).encode()
+        json_type = {"Content-Type": "application/json"}
+        for origin in ("null", "http://evil.example", own.replace("http:", "https:"),
+                       own + "0", "http://localhost:1"):
+            for path, data in (("/api/set", body), ("/api/speak", wav_bytes(tone(0.1))),
+                               ("/api/stop", b""), ("/api/load_portrait", b"\x89PNG")):
+                status, text = http(h.url + path, data, {**json_type, "Origin": origin})
+                assert status == 403 and "refused" in text and repr(own) in text, (origin, path)
+            with pytest.raises(InvalidStatus, match="403"):
+                connect(h.url.replace("http://", "ws://") + "/ws?panel=1",
+                        origin=origin).close()
+        status, text = http(h.url + "/api/set", body, {"Origin": "null", **json_type})
+        assert "Origin: null" in text and "sandboxed frame" in text
+        status, text = http(h.url + "/api/stop", b"", {"Sec-Fetch-Site": "cross-site"})
+        assert status == 403 and "cross-site POST" in text
+        # The panel's own origin, and clients that send none (curl): through to the handler.
+        assert http(h.url + "/api/set", body, {**json_type, "Origin": own})[0] == 503
+        assert http(h.url + "/api/set", body, {**json_type, "Sec-Fetch-Site": "same-origin"})[0] \
+            == 503
+        assert http(h.url + "/api/speak", wav_bytes(tone(0.1)))[0] == 503  # curl's default type
+        with connect(h.url.replace("http://", "ws://") + "/ws?panel=1", origin=own) as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "status"
+        # JSON only as application/json; no text/* body anywhere (415, a JSON reason).
+        for ctype in ("text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+                      None):
+            status, reply = http(h.url + "/api/set", body, {"Content-Type": ctype} if ctype
+                                 else {}, method="POST")
+            assert status == 415 and reply["code"] == "unsupported_media_type", ctype
+            assert "expected 'application/json'" in reply["error"]
+        assert http(h.url + "/api/set", body, {"Content-Type": "application/json; charset=utf-8"}
+                    )[0] == 503
+        for path in ("/api/speak", "/api/load_portrait", "/api/stop"):
+            status, reply = http(h.url + path, b"x", {"Content-Type": "text/plain"})
+            assert status == 415 and "text/plain" in reply["error"], path
+        refused = http(h.url + "/api/status")[1]["web"]["refused"]
+        assert refused["origin"] == 5 * 5 + 2 and refused["media_type"] == 7

@@ -194,3 +194,120 @@ def test_panel_microphone_source_drives_the_face(browser, opaque_face):
                 jaw.append(m.motion_frame()["jawOpen"])
         browser.eval("document.querySelector('input[name=src][value=stream]').click()")
         assert sum(j > 0.1 for j in jaw) >= 5
+
+
+# --- pages of other origins cannot drive the avatar (issue #16) -------------------------------
+
+ATTACK = """<!doctype html><meta charset="utf-8"><body>
+<iframe name="sink" style="display:none"></iframe>
+<form id="form" method="POST" enctype="text/plain" target="sink" action="TARGET/api/set">
+  <input name='{"emotion":"sad","pad":"' value='"}'></form>
+<script>
+"use strict";
+window.results = {};
+const target = "TARGET";
+const wav = Uint8Array.from(atob("WAV"), c => c.charCodeAt(0));
+async function attempt(name, fn) {
+  try { const r = await fn(); results[name] = "answered " + r.status + " " + r.type; }
+  catch (e) { results[name] = "blocked " + e.name; }
+}
+(async () => {
+  const post = (path, init) => fetch(target + path, { method: "POST", ...init });
+  await attempt("set_text_plain", () => post("/api/set", {
+    body: '{"emotion":"sad"}', headers: { "Content-Type": "text/plain" } }));
+  await attempt("set_no_cors", () => post("/api/set", { mode: "no-cors",
+    body: '{"emotion":"sad"}', headers: { "Content-Type": "text/plain" } }));
+  await attempt("set_json", () => post("/api/set", {
+    body: '{"emotion":"sad"}', headers: { "Content-Type": "application/json" } }));
+  await attempt("speak", () => post("/api/speak?stream=attack", { mode: "no-cors",
+    body: new Blob([wav], { type: "audio/wav" }) }));
+  await attempt("speak_text", () => post("/api/speak?stream=attack", { mode: "no-cors",
+    body: new Blob([wav], { type: "text/plain" }) }));
+  await attempt("stop", () => post("/api/stop", { mode: "no-cors" }));
+  results.ws = await new Promise((done) => {
+    const ws = new WebSocket(target.replace("http", "ws") + "/ws?panel=1&media=0");
+    ws.onopen = () => { done("open"); ws.close(); };
+    ws.onerror = () => done("refused");
+  });
+  document.getElementById("form").submit();
+  await new Promise((r) => setTimeout(r, 500));
+  results.done = true;
+  if (window.parent !== window) window.parent.postMessage(results, "*");
+})();
+</script>"""
+
+HOST_PAGE = """<!doctype html><body>
+<iframe sandbox="allow-scripts allow-forms" src="/attack.html"></iframe>
+<script>window.frameResults = null;
+addEventListener("message", (e) => { window.frameResults = e.data; });</script>
+<script src="/attack.js"></script>"""
+
+
+def _serve_dir(directory):
+    """A plain HTTP server for `directory` on its own port: another origin than the panel."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _refused(web):
+    import json
+    import urllib.request
+    with urllib.request.urlopen(web.url + "/api/status", timeout=10) as r:
+        return json.loads(r.read())["web"].get("refused", {}).get("origin", 0)
+
+
+def test_pages_of_other_origins_cannot_drive_the_avatar(browser, opaque_face, tmp_path):
+    """A `file:` page, a page of another origin and a sandboxed iframe in it (Origin: null) try
+    every way to steer the runtime: text/plain and no-cors posts, JSON (preflighted), speech
+    uploads, stop, a text/plain form, the WebSocket. The server refuses each (counted in
+    /api/status) and nothing changes; then the panel's own page steers it."""
+    from vasa_bridge.web.testing import wav_bytes
+    pub, ctl = endpoints()
+    with LiveRuntime(pub, ctl, opaque_face) as rt, \
+            start_in_thread("127.0.0.1:0", pub, ctl) as web:
+        attack = ATTACK.replace("TARGET", web.url).replace(
+            "WAV", base64.b64encode(wav_bytes(tone(0.3))).decode())
+        (tmp_path / "attack.html").write_text(attack)
+        script = attack.split('<script>\n"use strict";', 1)[1].rsplit("</script>", 1)[0]
+        (tmp_path / "attack.js").write_text(script.replace(
+            'document.getElementById("form").submit();', ""))
+        (tmp_path / "host.html").write_text(HOST_PAGE)
+        other = _serve_dir(tmp_path)
+        before = _refused(web)
+        try:
+            browser.goto((tmp_path / "attack.html").as_uri())  # file: -> Origin: null
+            from_file = browser.wait_for("window.results.done && window.results", timeout=20)
+            browser.goto(f"http://127.0.0.1:{other.server_address[1]}/host.html")
+            from_frame = browser.wait_for("window.frameResults", timeout=20)
+            from_other = browser.wait_for("window.results.done && window.results", timeout=20)
+        finally:
+            other.shutdown()
+        for results in (from_file, from_frame, from_other):
+            assert results["ws"] == "refused", results
+            # A CORS request fails in the page; a no-cors one gets an opaque answer it cannot
+            # read: neither tells the page anything. The server's count says they arrived.
+            assert results["set_text_plain"] == "blocked TypeError", results
+            assert results["set_no_cors"] == "answered 0 opaque", results
+        # file + sandboxed frame + the other origin's page: 7 requests each reach the server
+        # (the JSON post stops at its preflight; the other origin's page sends no form).
+        assert _refused(web) - before >= 20
+        status = rt.runtime.status()
+        assert status["conditions"].get("emotion", "neutral") == "neutral"
+        assert "attack" not in status["streams"] and rt.thread.is_alive()
+
+        browser.goto(web.url + "/")  # the panel's own page still works
+        browser.wait_for("vasaPanel.status && vasaPanel.status.runtime")
+        reply = browser.eval("api('/api/set', {emotion: 'sad'})")
+        assert reply["ok"] is True and rt.runtime.status()["conditions"]["emotion"] == "sad"
+        refused = browser.eval("fetch('/api/set', {method: 'POST', body: '{\"emotion\":\"happy\"}',"
+                               " headers: {'Content-Type': 'text/plain'}}).then(r => r.json())")
+        assert refused["code"] == "unsupported_media_type" and "application/json" in \
+            refused["error"]
+        assert rt.runtime.status()["conditions"]["emotion"] == "sad"

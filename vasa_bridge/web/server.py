@@ -14,8 +14,12 @@ its control endpoint, so it runs either beside the runtime (`vasa-bridge web`) o
 
 Security: binds 127.0.0.1 by default. Any other bind needs a token (generated and printed once
 when not given) on every request: `?token=`, header `X-Vasa-Token`, or the cookie the pages get.
-Requests from other origins (a web page in the user's browser posting to 127.0.0.1) and Host
-names that are not ours on a loopback bind (DNS rebinding) are refused.
+A request whose Origin is not exactly this panel's own (`http://HOST:PORT` as the browser
+reached it) is refused, `Origin: null` included (sandboxed frames, `file:` and `data:` pages);
+so is a POST or WebSocket that the browser marks cross-site (`Sec-Fetch-Site`), and a Host name
+that is not ours on a loopback bind (DNS rebinding). `/api/set` takes only
+`Content-Type: application/json`, and no API takes a `text/*` body (those skip the CORS
+preflight): 415. Every refusal is counted in `/api/status` (`web.refused`).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ log = logging.getLogger(__name__)
 DEFAULT_HTTP = "127.0.0.1:8765"
 TOKEN_COOKIE = "vasa_token"
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+JSON_TYPE = "application/json"
 STATE: web.AppKey[WebApp] = web.AppKey("state")
 
 
@@ -173,6 +178,7 @@ class WebApp:
         self._cmd_lock = threading.Lock()
         self._poll_lock = threading.Lock()
         self.started = time.monotonic()
+        self.refused: collections.Counter = collections.Counter()  # reason -> requests
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -323,6 +329,7 @@ class WebApp:
                     if b and b.stats["frames_encoded"] else None,
                     "dropped_frames": sum(v.dropped_frames for v in self.viewers),
                     "restarts_seen": b.restarts if b else 0,
+                    "refused": dict(self.refused),
                     "codec": {"opaque": "jpeg", "alpha": self.config.codec.alpha_codec}},
         }
         if history:
@@ -403,6 +410,46 @@ def _json_error(status: int, message: str, code: str = "bad_argument") -> web.Re
     return web.json_response({"ok": False, "error": message, "code": code}, status=status)
 
 
+def own_origin(request: web.Request) -> str:
+    """The origin of pages this server served, as the browser reached it."""
+    return f"{request.scheme}://{request.host}"
+
+
+def origin_refusal(request: web.Request) -> str | None:
+    """Why this request may not reach the panel's API, or None. A browser names the page that
+    made a request in `Origin` (`null` for an opaque origin: a sandboxed iframe, a `file:` or
+    `data:` page); only our own pages may act. Requests without Origin (curl, scripts, page
+    navigations) pass, unless the browser marks a POST or WebSocket as cross-site."""
+    origin = request.headers.get("Origin")
+    own = own_origin(request)
+    if origin == "null":
+        return (f"requests from an opaque origin (Origin: null: a sandboxed frame, a file: or "
+                f"data: page) are refused: expected this panel's own origin {own!r}")
+    if origin is not None and origin != own:
+        return (f"requests from origin {origin!r} are refused: expected this panel's own origin "
+                f"{own!r}")
+    acting = request.method not in ("GET", "HEAD") or request.path == "/ws"
+    site = request.headers.get("Sec-Fetch-Site")
+    if origin is None and acting and site not in (None, "same-origin", "none"):
+        return (f"a {site} {request.method} to {request.path} is refused: expected a request "
+                f"from this panel's own pages")
+    return None
+
+
+def media_type_refusal(request: web.Request, json_only: bool) -> str | None:
+    """Why this POST's Content-Type is refused (415), or None. `text/*` bodies are what a page
+    of another origin can post without a CORS preflight; JSON endpoints take only JSON."""
+    raw = request.headers.get("Content-Type")
+    media = (raw or "").split(";", 1)[0].strip().lower()
+    if json_only and media != JSON_TYPE:
+        return (f"{request.path} body has Content-Type {raw!r}: expected "
+                f"'{JSON_TYPE}'")
+    if media.startswith("text/"):
+        return (f"{request.path} body has Content-Type {raw!r}: expected a file's own type "
+                f"(audio/wav, image/png, application/octet-stream, multipart/form-data)")
+    return None
+
+
 def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
     """Any WAV/FLAC/OGG soundfile reads -> (mono float32, rate)."""
     import soundfile as sf
@@ -423,20 +470,28 @@ def build_app(config: WebConfig) -> web.Application:
     @web.middleware
     async def guard(request: web.Request, handler):
         if not needs_token(config.host) and not is_loopback_host(_host_name(request.host)):
+            state.refused["host"] += 1
             return web.Response(status=403, text=f"Host {request.host!r} is not this server: "
                                                  f"expected 127.0.0.1 or localhost")
-        origin = request.headers.get("Origin")
-        if origin and origin != "null" and origin.split("://", 1)[-1] != request.host:
-            return web.Response(status=403, text=f"requests from origin {origin!r} are refused: "
-                                                 f"expected this page's own origin")
+        why = origin_refusal(request)
+        if why is not None:
+            state.refused["origin"] += 1
+            log.warning("refused %s %s: %s", request.method, request.path, why)
+            return web.Response(status=403, text=why)
         set_cookie = False
         if token is not None:
             given = (request.query.get("token") or request.headers.get("X-Vasa-Token")
                      or request.cookies.get(TOKEN_COOKIE) or "")
             if not hmac.compare_digest(given.encode(), token.encode()):
+                state.refused["token"] += 1
                 return web.Response(status=401, text="missing or wrong token: add ?token=... "
                                                      "(printed when the server started)")
             set_cookie = request.query.get("token") is not None
+        if request.method == "POST":
+            why = media_type_refusal(request, json_only=request.path == "/api/set")
+            if why is not None:
+                state.refused["media_type"] += 1
+                return _json_error(415, why, "unsupported_media_type")
         response = await handler(request)
         if set_cookie and not isinstance(response, web.WebSocketResponse):
             response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict")
