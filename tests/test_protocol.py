@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from conftest import FIXTURES
 from vasa_bridge.errors import MessageTooLarge, ProtocolError, VersionError
 from vasa_bridge.motion import MotionFrame
-from vasa_bridge.protocol import fixtures, wire
+from vasa_bridge.protocol import corpus, fixtures, wire
 
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
 VALID = sorted(n for n, e in EXPECTED.items() if "error" not in e)
@@ -191,3 +191,56 @@ def test_truncations_of_every_fixture_are_refused():
                     continue
                 # Only a payload-less kind can survive losing bytes nowhere: nothing to cut.
                 pytest.fail(f"{name}: part {i} cut to {cut} bytes was accepted")
+
+
+# --- the mutated corpus (tests/fixtures/protocol/mutated), shared with the C and C# suites -----
+
+MUTATED = FIXTURES / "mutated"
+
+
+def test_mutated_corpus_is_reproducible_and_every_verdict_holds():
+    """The seeded generator writes exactly the checked-in corpus, and the decoder today gives
+    every message the verdict recorded in expected.txt (which the C and C# suites must match)."""
+    messages = corpus.build()
+    assert corpus.read(MUTATED / "corpus.bin") == messages
+    assert (MUTATED / "corpus.bin").stat().st_size + (MUTATED / "expected.txt").stat().st_size \
+        < 1_000_000
+    expected = (MUTATED / "expected.txt").read_text().splitlines()
+    assert len(expected) == len(messages) > 3000
+    differ = [(i, want, got) for i, (want, got) in
+              enumerate(zip(expected, map(corpus.verdict, messages))) if want != got]
+    assert differ == []
+    verdicts = {" ".join(line.split()[:2]) for line in expected}
+    assert verdicts == {"error malformed", "error version", "error too_large"} | {
+        f"ok {k}" for k in wire.KINDS}
+    assert sum(line.startswith("ok") for line in expected) > 500
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("a", True), (corpus.RawStr(b"\xed\xa0\x80"), False), (corpus.RawStr(b"\xc0\x80"), False),
+    (corpus.RawStr(b"\xf4\x90\x80\x80"), False), (corpus.RawStr(b"\xef\xbf\xbf"), True),
+    (corpus.Ext(5, b"ab"), True), (corpus.Ext(-2, b"ab"), False),
+    (corpus.Ext(-1, b"\x00\x00\x00\x01"), True), (corpus.Ext(-1, b"\xff" * 8), False),
+    (corpus._nested(31, 1, True), True), (corpus._nested(32, 1, False), False),
+    (corpus._nested(32, [], True), False), (corpus.Pairs(((1, 2),)), False),
+    (corpus.Pairs(((b"k", 2),)), True)])
+def test_rules_the_three_decoders_share(value, ok):
+    """An unread header field still has to be valid msgpack as msgpack-python reads it: UTF-8
+    strings, ext types 0..127 or a valid timestamp, str/bin map keys, at most 32 levels deep
+    (the header map is the first)."""
+    parts = fixtures.read_fixture(FIXTURES / "event.bin")
+    h = list(msgpack.unpackb(parts[1]).items()) + [("extra", value)]
+    message = [parts[0], corpus.pack(corpus.Pairs(tuple(h))), parts[2]]
+    if ok:
+        wire.decode(message)
+    else:
+        with pytest.raises(ProtocolError):
+            wire.decode(message)
+
+
+@pytest.mark.parametrize("stream", ["default\n", "a b", "x" * 65, "\u00e9"])
+def test_stream_ids_match_the_whole_pattern(stream):
+    """'default\\n' passed `re.match(...$)` (a `$` matches before a final newline)."""
+    h = msgpack.unpackb(fixtures.read_fixture(FIXTURES / "event.bin")[1]) | {"stream": stream}
+    with pytest.raises(ProtocolError, match="is invalid|is not ASCII"):
+        wire.decode([f"event/{stream}/".encode(), msgpack.packb(h), b""])

@@ -47,11 +47,19 @@ const char *vasa_status_name(enum vasa_status status)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * A bounds pass over the msgpack bytes before msgpack-c sees them. msgpack-c allocates a
- * container's slots from its declared count, so a 20-byte header may claim 4 billion entries.
- * Here every declared length must fit in the bytes that remain (each pending item needs at least
- * one byte), containers stay within the reference decoder's limits, and exactly one object fills
- * the buffer (no trailing bytes). */
+ * A validating pass over the msgpack bytes before msgpack-c sees them, so that this decoder
+ * refuses exactly what the Python reference refuses (msgpack.unpackb with raw=False,
+ * strict_map_key=True and its limits, then wire.decode's nesting limit):
+ * - every declared length fits in the bytes that remain (each pending item needs at least one
+ *   byte): msgpack-c allocates a container's slots from its declared count, so a 20-byte header
+ *   could otherwise claim 4 billion entries;
+ * - containers stay within the limits, at most VASA_MAX_DEPTH deep (the header map included);
+ * - every str is valid UTF-8 as Python's strict decoder defines it (no overlong forms, no
+ *   surrogates, nothing above U+10FFFF);
+ * - every map key, at any depth, is a str or a bin;
+ * - an ext's type is 0..127, or -1 with a valid msgpack timestamp (msgpack-python refuses the
+ *   other reserved types and decodes and checks timestamps);
+ * - exactly one object fills the buffer (no trailing bytes). */
 
 static uint64_t be(const uint8_t *p, int n)
 {
@@ -61,35 +69,98 @@ static uint64_t be(const uint8_t *p, int n)
 	return v;
 }
 
+/* Strict UTF-8 (Unicode 15, table 3-7): what Python's bytes.decode("utf-8") accepts. */
+static bool utf8_valid(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		uint8_t c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t len;
+		uint32_t cp, min;
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2, cp = c & 0x1f, min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3, cp = c & 0x0f, min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false; /* a continuation byte first, C0, C1, F5..FF */
+		}
+		if (n - i < len)
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* msgpack's timestamp extension: 32-bit seconds; 30-bit ns + 34-bit s; 32-bit ns + 64-bit s. */
+static bool timestamp_valid(const uint8_t *d, size_t n)
+{
+	if (n == 4)
+		return true;
+	if (n == 8)
+		return (be(d, 4) >> 2) <= 999999999u;
+	if (n == 12)
+		return be(d, 4) <= 999999999u;
+	return false;
+}
+
 static bool scan_msgpack(const uint8_t *p, size_t n, char *why, size_t why_size)
 {
+	struct {
+		uint64_t left; /* objects still to read in this container (keys and values) */
+		bool map;
+	} stack[VASA_MAX_DEPTH];
+	int depth = 0;        /* containers open */
 	size_t pos = 0;
-	uint64_t pending = 1; /* objects still to read */
+	uint64_t pending = 1; /* objects still to read, all levels together */
 	while (pending > 0) {
+		bool is_key = depth > 0 && stack[depth - 1].map && stack[depth - 1].left % 2 == 0;
 		if (pos >= n) {
 			snprintf(why, why_size, "ends after %zu bytes with %" PRIu64 " objects unread", n,
 				 pending);
 			return false;
 		}
+		size_t at = pos;
 		uint8_t b = p[pos++];
 		uint64_t skip = 0;     /* bytes of data after the type byte and its length field */
 		uint64_t children = 0; /* objects this one contains */
 		int len_bytes = 0;
+		bool container = false, map = false, str = false, ext = false, bin = false;
 		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
 			/* fixint, nil, bool */
 		} else if (b <= 0x8f) {
+			container = map = true;
 			children = 2u * (b & 0x0f);
 		} else if (b <= 0x9f) {
+			container = true;
 			children = b & 0x0f;
 		} else if (b <= 0xbf) {
+			str = true;
 			skip = b & 0x1f;
 		} else {
 			switch (b) {
 			case 0xc4: case 0xc5: case 0xc6: /* bin 8/16/32 */
+				bin = true;
+				len_bytes = b == 0xc4 ? 1 : b == 0xc5 ? 2 : 4;
+				break;
 			case 0xd9: case 0xda: case 0xdb: /* str 8/16/32 */
-				len_bytes = (b == 0xc4 || b == 0xd9) ? 1 : (b == 0xc5 || b == 0xda) ? 2 : 4;
+				str = true;
+				len_bytes = b == 0xd9 ? 1 : b == 0xda ? 2 : 4;
 				break;
 			case 0xc7: case 0xc8: case 0xc9: /* ext 8/16/32: length, then a type byte */
+				ext = true;
 				len_bytes = b == 0xc7 ? 1 : b == 0xc8 ? 2 : 4;
 				break;
 			case 0xca: skip = 4; break; /* float32 */
@@ -98,18 +169,21 @@ static bool scan_msgpack(const uint8_t *p, size_t n, char *why, size_t why_size)
 			case 0xcd: case 0xd1: skip = 2; break;
 			case 0xce: case 0xd2: skip = 4; break;
 			case 0xcf: case 0xd3: skip = 8; break;
-			case 0xd4: skip = 2; break; /* fixext: type byte + 1, 2, 4, 8, 16 */
-			case 0xd5: skip = 3; break;
-			case 0xd6: skip = 5; break;
-			case 0xd7: skip = 9; break;
-			case 0xd8: skip = 17; break;
+			case 0xd4: ext = true, skip = 2; break; /* fixext: type byte + 1, 2, 4, 8, 16 */
+			case 0xd5: ext = true, skip = 3; break;
+			case 0xd6: ext = true, skip = 5; break;
+			case 0xd7: ext = true, skip = 9; break;
+			case 0xd8: ext = true, skip = 17; break;
 			case 0xdc: case 0xdd: /* array 16/32 */
+				container = true;
+				len_bytes = b == 0xdc ? 2 : 4;
+				break;
 			case 0xde: case 0xdf: /* map 16/32 */
-				len_bytes = (b == 0xdc || b == 0xde) ? 2 : 4;
+				container = map = true;
+				len_bytes = b == 0xde ? 2 : 4;
 				break;
 			default: /* 0xc1 is never used */
-				snprintf(why, why_size, "has the unused type byte 0x%02x at offset %zu", b,
-					 pos - 1);
+				snprintf(why, why_size, "has the unused type byte 0x%02x at offset %zu", b, at);
 				return false;
 			}
 			if (len_bytes) {
@@ -119,35 +193,50 @@ static bool scan_msgpack(const uint8_t *p, size_t n, char *why, size_t why_size)
 				}
 				uint64_t len = be(p + pos, len_bytes);
 				pos += len_bytes;
-				if (b >= 0xdc) {
-					if (b >= 0xde)
-						children = 2 * len;
-					else
-						children = len;
+				if (container) {
+					if (!map && len > MAX_ARRAY_LEN) {
+						snprintf(why, why_size,
+							 "declares an array of %" PRIu64 " items (limit %d)", len,
+							 MAX_ARRAY_LEN);
+						return false;
+					}
+					if (map && len > MAX_MAP_LEN) {
+						snprintf(why, why_size,
+							 "declares a map of %" PRIu64 " entries (limit %d)", len,
+							 MAX_MAP_LEN);
+						return false;
+					}
+					children = map ? 2 * len : len;
 				} else {
-					skip = len + ((b >= 0xc7 && b <= 0xc9) ? 1 : 0);
+					skip = len + (ext ? 1 : 0);
 				}
 			}
 		}
-		if (b >= 0x80 && b <= 0x9f) {
-			/* fixmap / fixarray: counts are tiny */
-		} else if (b == 0xdc || b == 0xdd) {
-			if (children > MAX_ARRAY_LEN) {
-				snprintf(why, why_size, "declares an array of %" PRIu64 " items (limit %d)",
-					 children, MAX_ARRAY_LEN);
-				return false;
-			}
-		} else if (b == 0xde || b == 0xdf) {
-			if (children / 2 > MAX_MAP_LEN) {
-				snprintf(why, why_size, "declares a map of %" PRIu64 " entries (limit %d)",
-					 children / 2, MAX_MAP_LEN);
-				return false;
-			}
+		if (is_key && !str && !bin) {
+			snprintf(why, why_size, "has a map key of type 0x%02x at offset %zu: expected str "
+				 "or bin keys", b, at);
+			return false;
 		}
 		if (skip > n - pos) {
 			snprintf(why, why_size,
 				 "declares %" PRIu64 " bytes at offset %zu but only %zu remain", skip, pos,
 				 n - pos);
+			return false;
+		}
+		if (str && !utf8_valid(p + pos, (size_t)skip)) {
+			snprintf(why, why_size, "has a str at offset %zu that is not valid UTF-8", at);
+			return false;
+		}
+		if (ext && p[pos] >= 0x80 &&
+		    (p[pos] != 0xff || !timestamp_valid(p + pos + 1, (size_t)skip - 1))) {
+			snprintf(why, why_size, "has an ext of type %d (%" PRIu64 " bytes) at offset %zu: "
+				 "expected types 0..127 or a valid timestamp (-1)", (int)(int8_t)p[pos],
+				 skip - 1, at);
+			return false;
+		}
+		if (container && depth >= VASA_MAX_DEPTH) {
+			snprintf(why, why_size, "nests containers deeper than %d levels at offset %zu",
+				 VASA_MAX_DEPTH, at);
 			return false;
 		}
 		pos += (size_t)skip;
@@ -158,6 +247,15 @@ static bool scan_msgpack(const uint8_t *p, size_t n, char *why, size_t why_size)
 				 n - pos);
 			return false;
 		}
+		if (depth > 0)
+			stack[depth - 1].left--;
+		if (children > 0) {
+			stack[depth].left = children;
+			stack[depth].map = map;
+			depth++;
+		}
+		while (depth > 0 && stack[depth - 1].left == 0)
+			depth--;
 	}
 	if (pos != n) {
 		snprintf(why, why_size, "has %zu bytes after its end", n - pos);
@@ -165,6 +263,28 @@ static bool scan_msgpack(const uint8_t *p, size_t n, char *why, size_t why_size)
 	}
 	return true;
 }
+
+/* `len` bytes of `s` as printable ASCII for a one-line error: any other byte as \xNN; at most
+ * `max` bytes shown, then "...". Returns buf. */
+static const char *shown(char *buf, size_t size, const char *s, size_t len, size_t max)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len && i < max && o + 5 < size; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			buf[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", ch);
+	}
+	if (len > max && o + 4 < size) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+#define SHOWN_SIZE (4 * 80 + 8)
 
 /* ---------------------------------------------------------------------------------------------
  * Header field access */
@@ -282,8 +402,9 @@ static enum vasa_status choice(struct ctx *c, const char *key, const char *const
 			*index = i;
 			return VASA_OK;
 		}
-	return fail(c->err, VASA_ERR_MALFORMED, "%s header field '%s' is '%.*s': expected one of %s",
-		    c->kind, key, (int)(o->via.str.size > 40 ? 40 : o->via.str.size), o->via.str.ptr,
+	char value[SHOWN_SIZE];
+	return fail(c->err, VASA_ERR_MALFORMED, "%s header field '%s' is '%s': expected one of %s",
+		    c->kind, key, shown(value, sizeof(value), o->via.str.ptr, o->via.str.size, 40),
 		    expected);
 }
 
@@ -495,15 +616,11 @@ static enum vasa_status decode_parts(const void *const *parts, const size_t *siz
 			    memcmp(topic, KIND_NAMES[k], slash1 - topic) == 0)
 				kind = k;
 	if (kind < 0) {
-		char shown[81];
-		size_t n = topic_len < 80 ? topic_len : 80;
-		for (size_t i = 0; i < n; i++) /* never print raw bytes */
-			shown[i] = (topic[i] >= 0x20 && topic[i] < 0x7f) ? topic[i] : '?';
-		shown[n] = 0;
+		char text[SHOWN_SIZE];
 		return fail(err, VASA_ERR_MALFORMED,
 			    "topic '%s' is not 'kind/stream/' with kind one of motion, frame, audio, "
 			    "event, hello",
-			    shown);
+			    shown(text, sizeof(text), topic, topic_len, 40));
 	}
 	m->kind = (enum vasa_kind)kind;
 	const char *topic_stream = slash1 + 1;
@@ -526,41 +643,39 @@ static enum vasa_status decode_parts(const void *const *parts, const size_t *siz
 	if (header->type != MSGPACK_OBJECT_MAP)
 		return fail(err, VASA_ERR_MALFORMED, "%s header is %s: expected a msgpack map", c.kind,
 			    type_name(header));
-	for (uint32_t i = 0; i < header->via.map.size; i++) {
-		msgpack_object_type t = header->via.map.ptr[i].key.type;
-		if (t != MSGPACK_OBJECT_STR && t != MSGPACK_OBJECT_BIN)
-			return fail(err, VASA_ERR_MALFORMED, "%s header has %s key: expected str keys",
-				    c.kind, type_name(&header->via.map.ptr[i].key));
-	}
-	c.header = header;
+	c.header = header; /* its keys, at every depth, are str or bin: scan_msgpack checked */
 
-	/* common fields */
-	int64_t version = 0;
-	enum vasa_status s = int_in(&c, "v", INT64_MIN, INT64_MAX, true, &version, NULL);
+	/* common fields; any int version but ours is a version error, as in Python */
+	const msgpack_object *v;
+	enum vasa_status s = field(&c, "v", MSGPACK_OBJECT_POSITIVE_INTEGER,
+				   MSGPACK_OBJECT_NEGATIVE_INTEGER, "an int", &v);
 	if (s)
 		return s;
-	if (version != VASA_PROTOCOL_VERSION)
+	if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
 		return fail(err, VASA_ERR_VERSION,
 			    "protocol version %" PRId64 " is not supported: this build speaks version %d",
-			    version, VASA_PROTOCOL_VERSION);
+			    v->via.i64, VASA_PROTOCOL_VERSION);
+	if (v->via.u64 != VASA_PROTOCOL_VERSION)
+		return fail(err, VASA_ERR_VERSION,
+			    "protocol version %" PRIu64 " is not supported: this build speaks version %d",
+			    v->via.u64, VASA_PROTOCOL_VERSION);
 	if ((s = int_in(&c, "seq", 0, UINT64_MAX, false, NULL, &m->seq)))
 		return s;
 	const msgpack_object *stream;
 	if ((s = str_field(&c, "stream", &stream)))
 		return s;
+	char a[SHOWN_SIZE], b[SHOWN_SIZE];
 	if (stream->via.str.size != topic_stream_len ||
 	    memcmp(stream->via.str.ptr, topic_stream, topic_stream_len) != 0)
 		return fail(err, VASA_ERR_MALFORMED,
-			    "%s header stream '%.*s' disagrees with the topic's '%.*s'", c.kind,
-			    (int)(stream->via.str.size > 64 ? 64 : stream->via.str.size),
-			    stream->via.str.ptr, (int)(topic_stream_len > 64 ? 64 : topic_stream_len),
-			    topic_stream);
+			    "%s header stream '%s' disagrees with the topic's '%s'", c.kind,
+			    shown(a, sizeof(a), stream->via.str.ptr, stream->via.str.size, 24),
+			    shown(b, sizeof(b), topic_stream, topic_stream_len, 24));
 	if (!stream_ok(stream->via.str.ptr, stream->via.str.size, kind == VASA_HELLO))
 		return fail(err, VASA_ERR_MALFORMED,
-			    "stream id '%.*s' is invalid: expected 1-64 characters of letters, "
+			    "stream id '%s' is invalid: expected 1-64 characters of letters, "
 			    "digits, '_', '.', '-'",
-			    (int)(stream->via.str.size > 64 ? 64 : stream->via.str.size),
-			    stream->via.str.ptr);
+			    shown(a, sizeof(a), stream->via.str.ptr, stream->via.str.size, 64));
 	memcpy(m->stream, stream->via.str.ptr, stream->via.str.size);
 	m->stream[stream->via.str.size] = 0;
 	if ((s = int_in(&c, "pts", INT64_MIN, INT64_MAX, true, &m->pts, NULL)) ||

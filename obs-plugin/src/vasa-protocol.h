@@ -24,6 +24,7 @@ extern "C" {
 #define VASA_MAX_DIMENSION 8192 /* pixels, either side */
 #define VASA_MAX_STREAM_LEN 64
 #define VASA_MAX_NAMES 256 /* motion coefficients per message */
+#define VASA_MAX_DEPTH 32  /* nested containers in a header, the header map included */
 
 enum vasa_status {
 	VASA_OK = 0,
@@ -86,7 +87,7 @@ struct vasa_message {
 
 struct vasa_error {
 	enum vasa_status status;
-	char text[256]; /* one line: the value received and what was expected */
+	char text[256]; /* one line of printable ASCII: the value received and what was expected */
 };
 
 /* Decode one multipart message. parts[i] / sizes[i] are the ZeroMQ frames, borrowed: they must

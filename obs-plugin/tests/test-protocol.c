@@ -5,7 +5,11 @@
  *   test-protocol DIR --mutate   every valid fixture truncated and bit-flipped: never crashes
  *                                (built with ASan/UBSan when available), and every refusal
  *                                carries a reason
- *   test-protocol DIR --count N  expected.json lists at least N fixtures, each file exists */
+ *   test-protocol DIR --count N  expected.json lists at least N fixtures, each file exists
+ *   test-protocol DIR --corpus MUTATED_DIR
+ *                                the mutated corpus (vasa_bridge/protocol/corpus.py): every
+ *                                message's verdict equals the Python decoder's in expected.txt,
+ *                                and every refusal's reason is printable ASCII */
 #include "vasa-protocol.h"
 
 #include <jansson.h>
@@ -309,6 +313,169 @@ static int run_mutate(const char *dir, json_t *expected)
 	return failures ? 1 : 0;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The mutated corpus: one verdict line per message, formatted as vasa_bridge/protocol/corpus.py
+ * `verdict` does, so the three decoders are compared line by line. */
+
+static uint32_t fnv_add(uint32_t h, struct vasa_bytes b)
+{
+	for (size_t i = 0; i < b.size; i++)
+		h = (h ^ b.data[i]) * 0x01000193u;
+	return (h ^ 0) * 0x01000193u; /* each string ends with a 0 byte */
+}
+
+static void f64_hex(char *out, size_t size, double v)
+{
+	uint64_t bits;
+	memcpy(&bits, &v, sizeof(bits));
+	if (isnan(v))
+		snprintf(out, size, "nan");
+	else
+		snprintf(out, size, "%016llx", (unsigned long long)bits);
+}
+
+static void vec3_hex(char *out, size_t size, const double v[3])
+{
+	char a[20], b[20], c[20];
+	f64_hex(a, sizeof(a), v[0]);
+	f64_hex(b, sizeof(b), v[1]);
+	f64_hex(c, sizeof(c), v[2]);
+	snprintf(out, size, "%s,%s,%s", a, b, c);
+}
+
+static void verdict(const struct vasa_message *m, char *out, size_t size)
+{
+	int n = snprintf(out, size, "ok %s %s seq=%llu pts=%lld sent=%lld", vasa_kind_name(m->kind),
+			 m->stream[0] ? m->stream : "-", (unsigned long long)m->seq,
+			 (long long)m->pts, (long long)m->sent);
+	char *p = out + n;
+	size_t left = size - (size_t)n;
+	switch (m->kind) {
+	case VASA_MOTION: {
+		uint32_t h = 0x811C9DC5u;
+		for (uint32_t i = 0; i < m->u.motion.count; i++)
+			h = fnv_add(h, vasa_motion_name(m, i));
+		char rot[64], trans[64];
+		vec3_hex(rot, sizeof(rot), m->u.motion.head_rotation);
+		vec3_hex(trans, sizeof(trans), m->u.motion.head_translation);
+		snprintf(p, left, " n=%u names=%08x rot=%s trans=%s", m->u.motion.count, h, rot, trans);
+		break;
+	}
+	case VASA_FRAME:
+		snprintf(p, left, " %ux%u stride=%u %s %s", m->u.frame.width, m->u.frame.height,
+			 m->u.frame.stride, m->u.frame.format == VASA_RGBA8 ? "rgba8" : "bgra8",
+			 m->u.frame.alpha == VASA_ALPHA_STRAIGHT ? "straight" : "premultiplied");
+		break;
+	case VASA_AUDIO:
+		snprintf(p, left, " rate=%u ch=%u %s samples=%u", m->u.audio.rate, m->u.audio.channels,
+			 m->u.audio.format == VASA_S16 ? "s16" : "f32", m->u.audio.samples);
+		break;
+	case VASA_EVENT: {
+		char message[16] = "-";
+		if (m->u.event.message.data)
+			snprintf(message, sizeof(message), "%08x", fnv_add(0x811C9DC5u, m->u.event.message));
+		snprintf(p, left, " name=%08x message=%s data=%s", fnv_add(0x811C9DC5u, m->u.event.name),
+			 message, m->u.event.has_data ? "yes" : "no");
+		break;
+	}
+	case VASA_HELLO:
+		snprintf(p, left, " streams=%u caps=%u publisher=%08x", m->u.hello.stream_count,
+			 m->u.hello.capability_count, fnv_add(0x811C9DC5u, m->u.hello.publisher));
+		break;
+	}
+}
+
+static bool printable_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return false;
+	return true;
+}
+
+static int run_corpus(const char *dir)
+{
+	char path[1024];
+	size_t size = 0, text_size = 0;
+	snprintf(path, sizeof(path), "%s/corpus.bin", dir);
+	unsigned char *data = read_file(path, &size);
+	snprintf(path, sizeof(path), "%s/expected.txt", dir);
+	char *text = (char *)read_file(path, &text_size);
+	CHECK(data && size >= 4 && text, "cannot read %s/corpus.bin and expected.txt", dir);
+	if (failures)
+		return 1;
+	text = realloc(text, text_size + 1);
+	text[text_size] = 0;
+	uint32_t count = vasa_le32(data), agree = 0, differ = 0, accepted = 0;
+	size_t pos = 4;
+	char *line = text;
+	bool framed = true;
+	for (uint32_t k = 0; k < count && framed; k++) {
+		const void *parts[MAX_PARTS];
+		size_t sizes[MAX_PARTS];
+		uint32_t n = pos + 4 <= size ? vasa_le32(data + pos) : MAX_PARTS + 1;
+		pos += 4;
+		framed = n <= MAX_PARTS;
+		for (uint32_t i = 0; framed && i < n; i++) {
+			sizes[i] = pos + 4 <= size ? vasa_le32(data + pos) : size;
+			framed = pos + 4 + sizes[i] <= size;
+			if (!framed) {
+				n = i;
+				break;
+			}
+			/* a copy of exactly the part's size, so ASan sees a read past its end */
+			void *copy = malloc(sizes[i] ? sizes[i] : 1);
+			memcpy(copy, data + pos + 4, sizes[i]);
+			parts[i] = copy;
+			pos += 4 + sizes[i];
+		}
+		char *end = strchr(line, '\n');
+		if (!framed || !end) {
+			CHECK(false, "corpus.bin or expected.txt ends early at message %u", k);
+			for (uint32_t i = 0; i < n; i++)
+				free((void *)parts[i]);
+			framed = false;
+			break;
+		}
+		*end = 0;
+
+		struct vasa_message m;
+		struct vasa_error err;
+		char got[512];
+		enum vasa_status s = vasa_decode(parts, sizes, n, 0, &m, &err);
+		if (s == VASA_OK) {
+			verdict(&m, got, sizeof(got));
+			vasa_message_free(&m);
+			accepted++;
+		} else {
+			snprintf(got, sizeof(got), "error %s", vasa_status_name(s));
+			CHECK(err.text[0] != 0, "message %u: a refusal without a reason", k);
+			CHECK(printable_ascii(err.text), "message %u: the reason is not printable ASCII",
+			      k);
+		}
+		if (strcmp(got, line) == 0) {
+			agree++;
+		} else {
+			differ++;
+			if (differ <= 20)
+				fprintf(stderr, "DIFFER message %u:\n  python: %s\n  c:      %s\n  (%s)\n", k,
+					line, got, s == VASA_OK ? "accepted" : err.text);
+		}
+		line = end + 1;
+		for (uint32_t i = 0; i < n; i++)
+			free((void *)parts[i]);
+	}
+	CHECK(pos == size, "corpus has %zu bytes after its last message", size - pos);
+	CHECK(*line == 0, "expected.txt has more lines than the corpus has messages");
+	CHECK(differ == 0, "%u of %u messages decoded differently from Python", differ, count);
+	printf("mutated corpus: %u messages decoded without a crash, %u agree with Python, %u differ "
+	       "(%u accepted, %u refused)\n",
+	       count, agree, differ, accepted, count - accepted);
+	free(data);
+	free(text);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -324,7 +491,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int rc;
-	if (strcmp(argv[2], "--mutate") == 0) {
+	if (strcmp(argv[2], "--corpus") == 0 && argc > 3) {
+		rc = run_corpus(argv[3]);
+	} else if (strcmp(argv[2], "--mutate") == 0) {
 		rc = run_mutate(argv[1], expected);
 	} else if (strcmp(argv[2], "--count") == 0 && argc > 3) {
 		size_t want = (size_t)atoi(argv[3]);

@@ -31,6 +31,7 @@ AUDIO_FORMATS = {"s16": 2, "f32": 4}
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # default cap on one whole message
 MAX_HEADER_BYTES = 64 * 1024
 MAX_DIMENSION = 8192  # pixels, either side
+MAX_DEPTH = 32  # nested containers in a header, the header map included (msgpack-c's own limit)
 STREAM_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 DEFAULT_STREAM = "default"
 
@@ -56,7 +57,7 @@ def check_stream(stream: str, *, allow_empty: bool = False) -> str:
     if allow_empty and stream == "":
         return stream
     if stream not in _valid_streams and (not isinstance(stream, str)
-                                         or not STREAM_RE.match(stream)):
+                                         or not STREAM_RE.fullmatch(stream)):
         raise ProtocolError(f"stream id {stream!r} is invalid: expected 1-64 characters of "
                             f"letters, digits, '_', '.', '-'")
     if len(_valid_streams) < 4096:
@@ -225,6 +226,19 @@ class Message:
             raise ProtocolError(f"message is a {self.kind!r} message: expected {kind!r}")
 
 
+def _nesting_ok(header: dict) -> bool:
+    """No container deeper than MAX_DEPTH levels (the C decoder's msgpack-c cannot go deeper)."""
+    stack = [(header, 1)]
+    while stack:
+        obj, level = stack.pop()
+        if level > MAX_DEPTH:
+            return False
+        for x in (obj.values() if isinstance(obj, dict) else obj):
+            if isinstance(x, (dict, list)):
+                stack.append((x, level + 1))
+    return True
+
+
 def _field(header: dict, key: str, types: tuple, kind: str) -> Any:
     if key not in header:
         raise ProtocolError(f"{kind} header is missing field {key!r}")
@@ -299,6 +313,9 @@ def decode(parts: Sequence[bytes], *, max_bytes: int = MAX_MESSAGE_BYTES) -> Mes
             from None
     if not isinstance(header, dict):
         raise ProtocolError(f"{kind} header is a {type(header).__name__}: expected a msgpack map")
+    if not _nesting_ok(header):
+        raise ProtocolError(f"{kind} header nests containers deeper than {MAX_DEPTH} levels: "
+                            f"expected at most {MAX_DEPTH}")
 
     version = _field(header, "v", _INT, kind)
     if version != VERSION:
