@@ -20,6 +20,11 @@ namespace VasaBridge.Core
             : base("protocol version " + received + " is not supported: this build speaks version "
                    + Protocol.Version)
         { Received = received; }
+        /// <summary>A version above long.MaxValue (Received is then long.MaxValue).</summary>
+        public ProtocolVersionException(ulong received)
+            : base("protocol version " + received + " is not supported: this build speaks version "
+                   + Protocol.Version)
+        { Received = long.MaxValue; }
         public override string Category { get { return "version"; } }
     }
 

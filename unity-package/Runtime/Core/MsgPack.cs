@@ -5,7 +5,11 @@
 //   str -> string, bin -> byte[], array -> List<object>, map -> Dictionary<string, object>,
 //   ext -> MsgPackExt.
 // The reader never trusts its input: bounds, lengths, depth and UTF-8 are checked and every
-// defect is a ProtocolException (limits mirror the Python decoder's msgpack.unpackb settings).
+// defect is a ProtocolException. It refuses exactly what the Python reference refuses
+// (msgpack.unpackb with raw=False, strict_map_key=True and its limits; the mutated corpus in
+// tests/fixtures/protocol/mutated checks this): strict UTF-8 in every str, str or bin map keys
+// (a bin key is read and left out: no field is looked up by one), ext types 0..127 or a valid
+// timestamp (-1), at most MaxDepth nested containers.
 using System;
 using System.Collections.Generic;
 using System.Text;
@@ -26,7 +30,7 @@ namespace VasaBridge.Core
         public int MaxBinBytes = 64 * 1024;
         public int MaxArrayLength = 4096;
         public int MaxMapLength = 256;
-        public int MaxDepth = 32;
+        public int MaxDepth = 32;  // nested containers, the outermost included
         public static readonly MsgPackLimits Header = new MsgPackLimits();
     }
 
@@ -83,11 +87,9 @@ namespace VasaBridge.Core
                 return v;
             }
 
+            /// <summary>A value at `depth` containers deep (0: the outermost value).</summary>
             public object ReadValue(int depth)
             {
-                if (depth > limits.MaxDepth)
-                    throw new ProtocolException("msgpack nesting is deeper than " + limits.MaxDepth
-                                                + " levels: expected a flat header");
                 byte b = U8();
                 if (b <= 0x7f) return (long)b;                       // positive fixint
                 if (b >= 0xe0) return (long)(sbyte)b;                // negative fixint
@@ -178,12 +180,36 @@ namespace VasaBridge.Core
 
             MsgPackExt ReadExt(int n)
             {
+                int at = Pos - 1;
                 sbyte type = (sbyte)U8();
-                return new MsgPackExt(type, ReadBin(n));
+                var ext = new MsgPackExt(type, ReadBin(n));
+                if (type < 0 && (type != -1 || !TimestampValid(ext.Data)))
+                    throw new ProtocolException("msgpack ext of type " + type + " (" + n + " bytes) at " + at
+                                                + ": expected types 0..127 or a valid timestamp (-1)");
+                return ext;
+            }
+
+            /// <summary>msgpack's timestamp: 32-bit s; 30-bit ns + 34-bit s; 32-bit ns + 64-bit s.</summary>
+            static bool TimestampValid(byte[] d)
+            {
+                if (d.Length == 4) return true;
+                uint head = d.Length >= 4 ? (uint)(d[0] << 24 | d[1] << 16 | d[2] << 8 | d[3]) : 0;
+                if (d.Length == 8) return (head >> 2) <= 999999999u;
+                if (d.Length == 12) return head <= 999999999u;
+                return false;
+            }
+
+            void CheckDepth(int depth)
+            {
+                if (depth + 1 > limits.MaxDepth)
+                    throw new ProtocolException("msgpack nesting is deeper than " + limits.MaxDepth
+                                                + " levels: expected at most " + limits.MaxDepth
+                                                + " nested containers");
             }
 
             List<object> ReadArray(int n, int depth)
             {
+                CheckDepth(depth);
                 if (n > limits.MaxArrayLength)
                     throw new ProtocolException("msgpack array of " + n + " items: the limit is "
                                                 + limits.MaxArrayLength);
@@ -199,15 +225,17 @@ namespace VasaBridge.Core
                     throw new ProtocolException("msgpack map of " + n + " entries: the limit is "
                                                 + limits.MaxMapLength);
                 Need(2 * n);
+                CheckDepth(depth);
                 var map = new Dictionary<string, object>(n, StringComparer.Ordinal);
                 for (int i = 0; i < n; i++)
                 {
                     object key = ReadValue(depth + 1);
                     var s = key as string;
-                    if (s == null)
+                    if (s == null && !(key is byte[]))
                         throw new ProtocolException("msgpack map key " + Describe(key)
-                                                    + " is not a string: expected string keys");
-                    map[s] = ReadValue(depth + 1);  // a repeated key keeps the last value, as msgpack-python does
+                                                    + " is not a string: expected str (or bin) keys");
+                    object value = ReadValue(depth + 1);
+                    if (s != null) map[s] = value;  // a repeated key keeps the last value, as msgpack-python does
                 }
                 return map;
             }

@@ -41,8 +41,7 @@ namespace VasaBridge.Core
                 throw new ProtocolException(k + " header is " + MsgPackReader.Describe(parsed) + ": expected a msgpack map");
 
             var h = new Fields(header, k);
-            long version = h.Int("v");
-            if (version != Protocol.Version) throw new ProtocolVersionException(version);
+            h.Version();  // any int but ours is a version error, as in Python
             ulong seq = h.UInt64("seq");
             string stream = h.Str("stream");
             if (stream != topicStream)
@@ -195,6 +194,15 @@ namespace VasaBridge.Core
             {
                 return new ProtocolException(kind + " header field '" + key + "' is " + MsgPackReader.Describe(v)
                                              + ": expected " + expected);
+            }
+
+            /// <summary>"v": an int equal to Protocol.Version; any other int is a version error.</summary>
+            public void Version()
+            {
+                object v = Get("v");
+                if (v is ulong) throw new ProtocolVersionException((ulong)v);
+                if (!(v is long)) throw Wrong("v", v, "int");
+                if ((long)v != Protocol.Version) throw new ProtocolVersionException((long)v);
             }
 
             /// <summary>An int in the signed 64-bit range (bools are not ints).</summary>

@@ -1,0 +1,123 @@
+// The mutated corpus (tests/fixtures/protocol/mutated, made by vasa_bridge/protocol/corpus.py):
+// thousands of damaged messages, each with the Python decoder's verdict. This decoder must give
+// the same verdict, formatted the same way, on every one (the C suite checks the same file).
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Text;
+using NUnit.Framework;
+using VasaBridge.Core;
+
+namespace VasaBridge.Tests
+{
+    [TestFixture]
+    public class MutatedCorpusTests
+    {
+        static string Fnv(IEnumerable<string> strings)
+        {
+            uint h = 0x811C9DC5;
+            foreach (var s in strings)
+            {
+                foreach (byte b in Encoding.UTF8.GetBytes(s)) h = unchecked((h ^ b) * 0x01000193);
+                h = unchecked(h * 0x01000193);  // each string ends with a 0 byte
+            }
+            return h.ToString("x8");
+        }
+
+        static string F64(double v)
+        {
+            if (double.IsNaN(v)) return "nan";
+            return BitConverter.DoubleToInt64Bits(v).ToString("x16");
+        }
+
+        static string Vec(Vec3 v) { return F64(v.X) + "," + F64(v.Y) + "," + F64(v.Z); }
+
+        /// <summary>The line vasa_bridge/protocol/corpus.py `verdict` writes.</summary>
+        public static string Verdict(IList<byte[]> parts)
+        {
+            Message m;
+            try { m = WireDecoder.Decode(parts); }
+            catch (ProtocolException e) { return "error " + e.Category; }
+            var line = new StringBuilder();
+            line.Append("ok ").Append(Protocol.KindName(m.Kind)).Append(' ')
+                .Append(m.Stream.Length > 0 ? m.Stream : "-")
+                .Append(" seq=").Append(m.Seq.ToString(CultureInfo.InvariantCulture))
+                .Append(" pts=").Append(m.Pts.ToString(CultureInfo.InvariantCulture))
+                .Append(" sent=").Append(m.Sent.ToString(CultureInfo.InvariantCulture));
+            var motion = m as MotionMessage;
+            var frame = m as FrameMessage;
+            var audio = m as AudioMessage;
+            var ev = m as EventMessage;
+            var hello = m as HelloMessage;
+            if (motion != null)
+                line.Append(" n=").Append(motion.Names.Length).Append(" names=").Append(Fnv(motion.Names))
+                    .Append(" rot=").Append(Vec(motion.HeadRotation)).Append(" trans=").Append(Vec(motion.HeadTranslation));
+            else if (frame != null)
+                line.Append(' ').Append(frame.Width).Append('x').Append(frame.Height).Append(" stride=").Append(frame.Stride)
+                    .Append(frame.Format == PixelFormat.Rgba8 ? " rgba8" : " bgra8")
+                    .Append(frame.Alpha == AlphaMode.Straight ? " straight" : " premultiplied");
+            else if (audio != null)
+                line.Append(" rate=").Append(audio.Rate).Append(" ch=").Append(audio.Channels)
+                    .Append(audio.Format == SampleFormat.S16 ? " s16" : " f32").Append(" samples=").Append(audio.Samples);
+            else if (ev != null)
+                line.Append(" name=").Append(Fnv(new[] { ev.Name }))
+                    .Append(" message=").Append(ev.Text != null ? Fnv(new[] { ev.Text }) : "-")
+                    .Append(" data=").Append(m.Header.ContainsKey("data") ? "yes" : "no");
+            else if (hello != null)
+                line.Append(" streams=").Append(hello.Streams.Length).Append(" caps=").Append(hello.Capabilities.Length)
+                    .Append(" publisher=").Append(Fnv(new[] { hello.Publisher }));
+            return line.ToString();
+        }
+
+        /// <summary>u32 LE message count, then each message framed as a golden fixture.</summary>
+        static List<List<byte[]>> ReadCorpus(string path)
+        {
+            byte[] data = File.ReadAllBytes(path);
+            int count = BitConverter.ToInt32(data, 0), pos = 4;
+            var messages = new List<List<byte[]>>(count);
+            for (int k = 0; k < count; k++)
+            {
+                int n = BitConverter.ToInt32(data, pos);
+                pos += 4;
+                var parts = new List<byte[]>(n);
+                for (int i = 0; i < n; i++)
+                {
+                    int size = BitConverter.ToInt32(data, pos);
+                    var p = new byte[size];
+                    Buffer.BlockCopy(data, pos + 4, p, 0, size);
+                    parts.Add(p);
+                    pos += 4 + size;
+                }
+                messages.Add(parts);
+            }
+            Assert.AreEqual(data.Length, pos, "trailing bytes in " + path);
+            return messages;
+        }
+
+        [Test]
+        public void EveryMutatedMessageGetsThePythonVerdict()
+        {
+            string dir = Path.Combine(TestFiles.FixtureDir(), "mutated");
+            var messages = ReadCorpus(Path.Combine(dir, "corpus.bin"));
+            string[] expected = File.ReadAllLines(Path.Combine(dir, "expected.txt"));
+            Assert.AreEqual(expected.Length, messages.Count, "one verdict per message");
+            Assert.Greater(messages.Count, 3000);
+            int differ = 0, accepted = 0;
+            var shown = new StringBuilder();
+            for (int k = 0; k < messages.Count; k++)
+            {
+                string got = Verdict(messages[k]);
+                if (got.StartsWith("ok")) accepted++;
+                if (got == expected[k]) continue;
+                if (++differ <= 10)
+                    shown.Append("\nmessage ").Append(k).Append(":\n  python: ").Append(expected[k])
+                         .Append("\n  c#:     ").Append(got);
+            }
+            Console.WriteLine("mutated corpus: " + messages.Count + " messages decoded without a crash, "
+                              + (messages.Count - differ) + " agree with Python, " + differ + " differ ("
+                              + accepted + " accepted, " + (messages.Count - accepted) + " refused)");
+            Assert.AreEqual(0, differ, differ + " of " + messages.Count + " messages decoded differently:" + shown);
+        }
+    }
+}
