@@ -95,6 +95,55 @@ namespace VasaBridge.Tests
             return messages;
         }
 
+        /// <summary>Every valid golden fixture with each part cut to every shorter length and each
+        /// bit of its topic and header flipped (as the C suite's --mutate): only ProtocolException
+        /// comes out, always with a reason, and no shortened message is accepted.</summary>
+        [Test]
+        public void TruncatedAndBitFlippedFixturesOnlyRaiseProtocolErrors()
+        {
+            int tried = 0, accepted = 0, truncated = 0;
+            foreach (string name in FixtureTests.Valid)
+            {
+                var parts = TestFiles.ReadParts(Path.Combine(TestFiles.FixtureDir(), name));
+                for (int p = 0; p < parts.Count; p++)
+                {
+                    for (int len = 0; len < parts[p].Length; len++)
+                    {
+                        var copy = new List<byte[]>(parts);
+                        var cut = new byte[len];
+                        Buffer.BlockCopy(parts[p], 0, cut, 0, len);
+                        copy[p] = cut;
+                        Assert.IsFalse(DecodesWithoutCrash(copy), name + " part " + p + " cut to " + len + " bytes was accepted");
+                        truncated++;
+                        tried++;
+                    }
+                    if (p == 2) continue;
+                    for (int bit = 0; bit < parts[p].Length * 8; bit++)
+                    {
+                        var copy = new List<byte[]>(parts);
+                        var flipped = (byte[])parts[p].Clone();
+                        flipped[bit / 8] ^= (byte)(1 << (bit % 8));
+                        copy[p] = flipped;
+                        if (DecodesWithoutCrash(copy)) accepted++;
+                        tried++;
+                    }
+                }
+            }
+            Console.WriteLine("mutated messages: " + tried + " decoded without a crash (" + accepted + " still valid, "
+                              + (tried - accepted) + " refused; " + truncated + " truncations, all refused)");
+            Assert.Greater(tried, 10000);
+        }
+
+        static bool DecodesWithoutCrash(IList<byte[]> parts)
+        {
+            try { WireDecoder.Decode(parts); return true; }
+            catch (ProtocolException e)
+            {
+                Assert.IsNotEmpty(e.Message);
+                return false;
+            }
+        }
+
         [Test]
         public void EveryMutatedMessageGetsThePythonVerdict()
         {
