@@ -337,3 +337,125 @@ def test_opaque_and_foreign_origins_and_text_bodies_are_refused():
             assert status == 415 and "text/plain" in reply["error"], path
         refused = http(h.url + "/api/status")[1]["web"]["refused"]
         assert refused["origin"] == 5 * 5 + 2 and refused["media_type"] == 7
+
+
+# --- fuzz (issue #16): seeded, bounded -------------------------------------------------------
+
+FUZZ_ORIGINS = [None, "null", "http://evil.example", "file://", "http://127.0.0.1", "x" * 3000,
+                "http://[::1]:1", "javascript:alert(1)", "http://127.0.0.1:1\r\nX-A: b"]
+FUZZ_TYPES = [None, "application/json", "text/plain", "text/plain;charset=utf-8", "text/html",
+              "application/x-www-form-urlencoded", "multipart/form-data", "multipart/form-data; "
+              "boundary=zz", "audio/wav", "image/png", "application/octet-stream", ";;;", "x" * 500,
+              "application/json; charset=\u00e9"]
+FUZZ_PATHS = ["/api/set", "/api/speak", "/api/load_portrait", "/api/stop", "/api/status",
+              "/api/status?history=1", "/ws", "/", "/overlay", "/static/panel.js",
+              "/static/../server.py", "/api/nothing", "/api/speak?stream=%00%ff", "/" + "a" * 4000]
+
+
+def _fuzz_body(rng):
+    pick = rng.randrange(6)
+    if pick == 0:
+        return b""
+    if pick == 1:
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 2048)))
+    if pick == 2:
+        return b"--zz\r\nContent-Disposition: form-data; name=file\r\n\r\n" + \
+            bytes(rng.randrange(256) for _ in range(64)) + rng.choice([b"\r\n--zz--\r\n", b""])
+    if pick == 3:
+        return wav_bytes(tone(rng.choice([0.01, 0.2])))[:rng.randrange(10, 3000)]
+    return json.dumps(_fuzz_json(rng, 3)).encode()
+
+
+def _fuzz_json(rng, depth):
+    pick = rng.randrange(9 if depth > 0 else 6)
+    if pick == 0:
+        return rng.choice([None, True, False])
+    if pick == 1:
+        return rng.choice([0, -1, 2**63, 1e308, -1e-300, float("nan"), float("inf"), 0.5])
+    if pick == 2:
+        return rng.choice(["happy", "smug", "", "\x00", "\u202e", "x" * 10000, "default", "a b"])
+    if pick == 3:
+        return [rng.uniform(-2, 2) for _ in range(rng.randrange(4))]
+    if pick in (4, 5):
+        return {"emotion": rng.choice(["happy", "sad", "neutral", 7, None, "\x1b[2J"]),
+                "gaze": rng.choice([[0.1, 0.2], [float("nan"), 0], [1e300, -1e300], "left", [1],
+                                    [[0.1], 0.2]]),
+                "head_motion": rng.choice([0.5, -3, float("inf"), "1", None]),
+                "stream": rng.choice(["default", "npc1", "", "a/b", "x" * 100, 3])}
+    if pick in (6, 7):
+        return [_fuzz_json(rng, depth - 1) for _ in range(rng.randrange(4))]
+    return {str(rng.randrange(5)): _fuzz_json(rng, depth - 1) for _ in range(rng.randrange(4))}
+
+
+def test_fuzzed_requests_never_break_the_server():
+    """400 seeded requests: any method, path, Origin, Content-Type and body. Never a 500, an
+    answer every time; every foreign or null Origin is refused before any handler (403), every
+    text/* POST that passes the origin check is refused as 415, and the server keeps serving."""
+    import http.client as client
+    import random
+    rng = random.Random(16)
+    statuses = {}
+    with start_in_thread("127.0.0.1:0", f"tcp://127.0.0.1:{free_port()}", None) as h:
+        host, port = h.url.removeprefix("http://").split(":")
+        own = h.url
+        for i in range(400):
+            method = rng.choice(["GET", "POST", "POST", "POST", "PUT", "DELETE", "OPTIONS"])
+            path = rng.choice(FUZZ_PATHS)
+            origin = rng.choice(FUZZ_ORIGINS + [own, own])
+            ctype = rng.choice(FUZZ_TYPES)
+            body = _fuzz_body(rng) if method != "GET" else b""
+            headers = {k: v for k, v in (("Origin", origin), ("Content-Type", ctype)) if v}
+            if rng.randrange(4) == 0:
+                headers["Sec-Fetch-Site"] = rng.choice(["cross-site", "same-site", "same-origin",
+                                                        "none", "zz"])
+            conn = client.HTTPConnection(host, int(port), timeout=10)
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                r = conn.getresponse()
+                status, text = r.status, r.read()
+            except (ValueError, client.InvalidURL):
+                continue  # the client itself refuses to send this header or path
+            finally:
+                conn.close()
+            statuses[status] = statuses.get(status, 0) + 1
+            assert status != 500 and status < 600, (method, path, headers, text[:200])
+            foreign = origin is not None and origin != own
+            if foreign and "\r" not in origin:
+                assert status in (403, 400), (method, path, origin, status)
+            ctype_media = (ctype or "").split(";")[0].strip().lower()
+            if not foreign and method == "POST" and path.startswith("/api/") and \
+                    ctype_media.startswith("text/") and headers.get("Sec-Fetch-Site") in \
+                    (None, "same-origin", "none"):
+                assert status in (404, 405, 415), (path, ctype, status)
+        assert http(h.url + "/api/status")[0] == 200  # still serving
+    assert sum(statuses.values()) > 300 and statuses.get(403, 0) > 100, statuses
+
+
+def test_fuzzed_set_requests_never_stop_a_real_runtime(face):
+    """150 seeded /api/set bodies (junk types, NaN, huge numbers, control characters) from the
+    panel's own origin: each answered 200 or 400, and the runtime keeps publishing."""
+    import random
+    from vasa_bridge.transport import Subscriber, SubscriberConfig
+    rng = random.Random(16)
+    pub, ctl = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+    with LiveRuntime(pub, ctl, face) as rt, start_in_thread("127.0.0.1:0", pub, ctl) as h, \
+            Subscriber(SubscriberConfig(endpoint=pub, kinds=("motion",))) as sub:
+        answers = {}
+        for i in range(150):
+            value = _fuzz_json(rng, 2)
+            if i % 10 == 0:  # some valid ones: the runtime still obeys between the junk
+                value = {"emotion": rng.choice(["happy", "sad", "neutral"]),
+                         "gaze": [rng.uniform(-1, 1), rng.uniform(-1, 1)]}
+            elif i % 2 and not isinstance(value, dict):  # objects, to reach `set` itself
+                value = {rng.choice(["emotion", "gaze", "head_motion", "stream", "cmd", "x"]):
+                         value}
+            body = json.dumps(value).encode()
+            status, reply = http(h.url + "/api/set", body, {"Content-Type": "application/json",
+                                                            "Origin": h.url})
+            assert status in (200, 400), (body[:200], status, reply)
+            answers[status] = answers.get(status, 0) + 1
+        assert rt.thread.is_alive() and answers.get(400, 0) > 50 and answers.get(200, 0) >= 15
+        got, deadline = 0, time.monotonic() + 2
+        while time.monotonic() < deadline:
+            got += sub.recv(timeout_ms=200) is not None
+        assert got > 5  # motion still flows after the storm

@@ -67,8 +67,9 @@ def drop_reason(error: ProtocolError) -> str:
 class Subscriber:
     """Receives and decodes. Not thread-safe (use it from one thread). A context manager.
 
-    on_drop(reason, error) runs for each message dropped; on_restart(kind, stream, last_seq, seq)
-    each time a stream's seq goes back (with no on_drop, the first few drops are logged). Both run on the receiving thread, inside recv()."""
+    on_drop(reason, error) runs for each message dropped (with no on_drop, the first few drops
+    are logged); on_restart(kind, stream, last_seq, seq) each time a stream's seq goes back. Both
+    run on the receiving thread, inside recv()."""
 
     def __init__(self, config: SubscriberConfig = SubscriberConfig(), *,
                  context: zmq.Context | None = None,

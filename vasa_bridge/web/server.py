@@ -397,10 +397,18 @@ def _static(name: str) -> bytes:
 async def _upload(request: web.Request) -> bytes:
     """The uploaded file: a multipart field `file`, or the raw request body."""
     if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        async for part in reader:
-            if part.name == "file":
-                return bytes(await part.read(decode=False))
+        try:
+            reader = await request.multipart()
+            async for part in reader:
+                if part.name == "file":
+                    return bytes(await part.read(decode=False))
+        except (ValueError, AssertionError, asyncio.IncompleteReadError) as e:
+            # aiohttp's multipart reader refuses a missing boundary or a broken body this way
+            raise web.HTTPBadRequest(
+                text=json.dumps({"ok": False, "code": "bad_argument", "error":
+                                 f"multipart upload is malformed ({e}): expected a form with "
+                                 f"the file in a field named 'file'"}),
+                content_type="application/json") from None
         raise web.HTTPBadRequest(text="multipart upload has no field 'file': expected the file "
                                       "in a field named 'file'")
     return await request.read()
@@ -426,14 +434,19 @@ def origin_refusal(request: web.Request) -> str | None:
         return (f"requests from an opaque origin (Origin: null: a sandboxed frame, a file: or "
                 f"data: page) are refused: expected this panel's own origin {own!r}")
     if origin is not None and origin != own:
-        return (f"requests from origin {origin!r} are refused: expected this panel's own origin "
-                f"{own!r}")
+        return (f"requests from origin {_short(origin)} are refused: expected this panel's own "
+                f"origin {own!r}")
     acting = request.method not in ("GET", "HEAD") or request.path == "/ws"
     site = request.headers.get("Sec-Fetch-Site")
     if origin is None and acting and site not in (None, "same-origin", "none"):
-        return (f"a {site} {request.method} to {request.path} is refused: expected a request "
-                f"from this panel's own pages")
+        return (f"a {_short(site, 20)[1:-1]} {request.method} to {_short(request.path)[1:-1]} is "
+                f"refused: expected a request from this panel's own pages")
     return None
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """A sender's string for an error line: repr (escapes), cut to `limit` characters."""
+    return repr(text[:limit] + ("..." if len(text) > limit else ""))
 
 
 def media_type_refusal(request: web.Request, json_only: bool) -> str | None:
@@ -442,11 +455,11 @@ def media_type_refusal(request: web.Request, json_only: bool) -> str | None:
     raw = request.headers.get("Content-Type")
     media = (raw or "").split(";", 1)[0].strip().lower()
     if json_only and media != JSON_TYPE:
-        return (f"{request.path} body has Content-Type {raw!r}: expected "
+        return (f"{request.path} body has Content-Type {_short(raw or '')}: expected "
                 f"'{JSON_TYPE}'")
     if media.startswith("text/"):
-        return (f"{request.path} body has Content-Type {raw!r}: expected a file's own type "
-                f"(audio/wav, image/png, application/octet-stream, multipart/form-data)")
+        return (f"{request.path} body has Content-Type {_short(raw)}: expected a file's own "
+                f"type (audio/wav, image/png, application/octet-stream, multipart/form-data)")
     return None
 
 
@@ -476,7 +489,8 @@ def build_app(config: WebConfig) -> web.Application:
         why = origin_refusal(request)
         if why is not None:
             state.refused["origin"] += 1
-            log.warning("refused %s %s: %s", request.method, request.path, why)
+            if state.refused["origin"] <= 5:  # then only counted: a page may retry for ever
+                log.warning("refused %s %s: %s", request.method, _short(request.path), why)
             return web.Response(status=403, text=why)
         set_cookie = False
         if token is not None:
