@@ -455,11 +455,12 @@ def media_type_refusal(request: web.Request, json_only: bool) -> str | None:
     raw = request.headers.get("Content-Type")
     media = (raw or "").split(";", 1)[0].strip().lower()
     if json_only and media != JSON_TYPE:
-        return (f"{request.path} body has Content-Type {_short(raw or '')}: expected "
-                f"'{JSON_TYPE}'")
+        return (f"{_short(request.path)[1:-1]} body has Content-Type {_short(raw or '')}: "
+                f"expected '{JSON_TYPE}'")
     if media.startswith("text/"):
-        return (f"{request.path} body has Content-Type {_short(raw)}: expected a file's own "
-                f"type (audio/wav, image/png, application/octet-stream, multipart/form-data)")
+        return (f"{_short(request.path)[1:-1]} body has Content-Type {_short(raw)}: expected a "
+                f"file's own type (audio/wav, image/png, application/octet-stream, "
+                f"multipart/form-data)")
     return None
 
 
@@ -484,8 +485,8 @@ def build_app(config: WebConfig) -> web.Application:
     async def guard(request: web.Request, handler):
         if not needs_token(config.host) and not is_loopback_host(_host_name(request.host)):
             state.refused["host"] += 1
-            return web.Response(status=403, text=f"Host {request.host!r} is not this server: "
-                                                 f"expected 127.0.0.1 or localhost")
+            return web.Response(status=403, text=f"Host {_short(request.host)} is not this "
+                                                 f"server: expected 127.0.0.1 or localhost")
         why = origin_refusal(request)
         if why is not None:
             state.refused["origin"] += 1
