@@ -293,6 +293,9 @@ def build(seed: int = SEED) -> list[list[bytes]]:
 
     for name in names:  # the originals
         out.append(_message(*bases[name]))
+    good = _message(*bases["event"])
+    for parts in ([], good[:1], good[:2], good + [b""], good + [b"x", b"y"]):  # part counts
+        out.append(parts)
 
     # 1. Byte-level damage to the header (most), topic and payload.
     for i in range(1500):
