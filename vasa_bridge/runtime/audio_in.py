@@ -50,10 +50,13 @@ class AudioInlet:
             parts = self._sock.recv_multipart()
             try:
                 self.accept(parts)
-            except VasaError as e:
+            except VasaError as e:  # malformed, NaN or absurd samples, busy: counted, not fatal
                 self.refused += 1
                 if self.refused <= 5:
                     log.warning("audio input refused a message: %s", e)
+            except Exception as e:  # a bug must not end the inlet
+                self.refused += 1
+                log.exception("audio input failed on a message: %s", e)
 
     def accept(self, parts: list[bytes]) -> None:
         msg = wire.decode(parts)
