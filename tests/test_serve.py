@@ -433,3 +433,128 @@ def test_a_failing_engine_resets_its_stream_and_the_others_go_on():
     assert all("overflowed to NaN" in m[3][1] and m[3][2]["stage"] == "engine" for m in resets)
     assert rt.stats.failures["engine"] == 2 and rt.status()["failures"] == {"engine": 2}
     assert rt.streams["npc2"].source.queued_samples == 0  # its clip went with the reset
+
+
+# --- hostile input at the runtime's entry points --------------------------------------------
+
+
+class NullPublisher(Recorder):
+    def __init__(self):
+        super().__init__(FakeClock())
+
+
+def test_speak_refuses_samples_that_would_overflow_the_features():
+    """Regression: finite float samples of 1e20 overflowed the features to NaN and `serve` exited
+    after answering ok. Now speak refuses them (and NaN) with a clear error, counts them, clips
+    what merely clips a little, and the runtime runs on."""
+    from vasa_bridge.errors import AudioError
+    rt = Runtime(ServeConfig(frames=False), NullPublisher(), engine_factory=LoudnessEngine)
+    loud = np.full(1600, 1e20, np.float32)
+    with pytest.raises(AudioError, match=r"peaks at 1e\+20: expected samples in \[-1, 1\]"):
+        rt.speak(loud, RATE, "npc1")
+    nan = bursts(0.5)
+    nan[100] = np.nan
+    with pytest.raises(AudioError, match="non-finite sample nan at index"):
+        rt.speak(nan, RATE, "npc1")
+    assert rt.stats.refused_clips == 2 and "npc1" not in rt.streams
+    hot = np.full(1600, 1.5, np.float32)  # over full scale, not absurd: clipped
+    assert rt.speak(hot, RATE, "npc1")["duration"] == pytest.approx(0.1)
+    assert rt.streams["npc1"].source.read(0, 1600).max() == 1.0
+
+
+def test_queued_audio_is_capped_per_stream_and_in_total():
+    """Regression: 40 clips of 120 s were all accepted (78 minutes queued, +320 MB). Now a
+    stream holds at most max_queued_s and all streams max_total_queued_s; beyond, `busy`."""
+    from vasa_bridge.errors import BusyError
+    rt = Runtime(ServeConfig(frames=False), NullPublisher(), engine_factory=LoudnessEngine)
+    clip = np.zeros(120 * RATE, np.float32)
+    answers = []
+    for i in range(40):
+        try:
+            rt.speak(clip, RATE, f"npc{i % 3}")
+            answers.append("ok")
+        except BusyError as e:
+            answers.append(str(e))
+    assert answers[:5] == ["ok"] * 5  # 600 s: the total
+    busy = answers[5:]  # each names the limit it would pass: the stream's (240 s) or the total
+    assert all("limit of 600 s in total" in a or "limit of 240 s per stream" in a for a in busy)
+    assert sum("in total" in a for a in busy) >= 10
+    assert sum(st.source.queued_samples for st in rt.streams.values()) == 5 * 120 * RATE
+    rt2 = Runtime(ServeConfig(frames=False), NullPublisher(), engine_factory=LoudnessEngine)
+    rt2.speak(clip, RATE, "npc1")
+    rt2.speak(clip, RATE, "npc1")
+    with pytest.raises(BusyError, match=r"stream 'npc1' has 240\.0 s of audio queued; .* limit "
+                                        r"of 240 s per stream"):
+        rt2.speak(clip[:RATE], RATE, "npc1")
+    assert rt2.speak(clip[:RATE], RATE, "npc2")["stream"] == "npc2"  # other streams still can
+    assert rt2.stats.refused_clips == 1
+
+
+def test_a_nan_audio_message_to_audio_in_is_refused_and_counted(endpoint):
+    """Regression: one NaN audio message to --audio-in made `serve` exit. Now it is refused,
+    counted, and the next good clip plays."""
+    import zmq
+    from vasa_bridge.protocol import wire
+    from vasa_bridge.runtime.audio_in import AudioInlet
+    with Publisher(PublisherConfig(endpoint=endpoint)) as pub, \
+            Subscriber(SubscriberConfig(endpoint=endpoint, kinds=("motion", "event"),
+                                        stream="guard")) as sub:
+        rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine)
+        stop = threading.Event()
+        worker = threading.Thread(target=rt.run, args=(stop,), daemon=True)
+        worker.start()
+        inlet_ep = endpoint.rsplit(":", 1)[0] + f":{int(endpoint.rsplit(':', 1)[1]) + 2}"
+        inlet = AudioInlet(rt, inlet_ep)
+        push = zmq.Context.instance().socket(zmq.PUSH)
+        push.setsockopt(zmq.LINGER, 0)
+        push.connect(inlet_ep)
+        try:
+            bad = bursts(1.0)
+            bad[::7] = np.nan
+            loud = np.full(RATE, 1e20, np.float32)
+            for clip in (bad, loud, bursts(1.0)):
+                push.send_multipart(wire.encode_audio(clip, stream="guard", seq=0, pts=0, sent=0,
+                                                      rate=RATE, format="f32"))
+            got = collect(sub, lambda g: sum(m.kind == "motion" for m in g) >= 30)
+            motion = [m for m in got if m.kind == "motion"]
+            assert len(motion) >= 30 and max(m.motion_frame()["jawOpen"] for m in motion) > 0.2
+            assert inlet.clips == 1 and inlet.refused == 2 and rt.stats.refused_clips == 2
+            assert worker.is_alive() and rt.stats.failures == {}
+        finally:
+            push.close(0)
+            inlet.close()
+            stop.set()
+            worker.join(5)
+
+
+def test_a_failing_renderer_or_sink_skips_and_is_counted():
+    clock = FakeClock()
+    calls = {"render": 0}
+
+    class Flaky(CostlyRenderer):
+        def render(self, state, motion):
+            calls["render"] += 1
+            if calls["render"] % 10 == 0:
+                raise MemoryError("render buffer")
+            return super().render(state, motion)
+
+    class BadSink:
+        def send(self, motion):
+            raise OSError("VMC receiver went away")
+
+        def close(self):
+            pass
+
+    rec = Recorder(clock)
+    rt = Runtime(ServeConfig(stop_after_source=True, tail_s=0.0), rec,
+                 engine_factory=LoudnessEngine, main_source=ArraySource(bursts(2.0)),
+                 renderer=Flaky(clock, lambda t: 0.005), portrait=FakePortrait(256),
+                 sinks=[BadSink()], clock=clock, sleep=clock.sleep)
+    rt.run()
+    n = len(rec.of("motion"))
+    assert n >= 49 and rt.stats.frames_failed == calls["render"] // 10 >= 4
+    assert len(rec.of("frame")) == calls["render"] - rt.stats.frames_failed
+    assert rt.stats.failures["sink"] == n and rt.stats.failures["render"] >= 4
+    errors = [m[3] for m in rec.of("event") if m[3][0] == "stream_error"]
+    assert 2 <= len(errors) <= 4  # rate-limited: at most one a second per stream
+    assert {e[2]["stage"] for e in errors} <= {"sink", "render"}

@@ -175,6 +175,9 @@ def check_msgpack_shape(data: bytes, max_objects: int, max_depth: int) -> int:
                 raise RequestError("too_large", f"request nests deeper than {max_depth} levels: "
                                                 f"the limit is {max_depth}")
             stack.append(items)
+    if pos > n:
+        raise RequestError("malformed", f"request is truncated msgpack (a value runs past byte "
+                                        f"{n}): expected a complete map like {{'cmd': 'status'}}")
     return claimed
 
 
