@@ -99,6 +99,9 @@ def test_check_clip_refuses_what_would_break_the_features_and_clips_the_rest():
     ok = check_clip(np.array([[0.5, -0.5], [1.2, 1.4]], np.float32), 16000)  # stereo, hot
     np.testing.assert_allclose(ok, [0.0, 1.0])
     assert check_clip(np.array([16384, -32768], np.int16), 8000).tolist() == [0.5, -1.0]
+    mine = np.array([1.5, 0.25], np.float32)
+    mine.flags.writeable = False  # e.g. np.frombuffer of a request: never written to
+    assert check_clip(mine, 16000).tolist() == [1.0, 0.25] and mine[0] == 1.5
     for bad, what in ((np.array([0.1, 1e20], np.float32), r"peaks at 1e\+20"),
                       (np.array([0.1, np.inf], np.float32), "non-finite sample inf"),
                       (np.zeros(0, np.float32), "empty"),

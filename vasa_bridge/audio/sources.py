@@ -40,7 +40,7 @@ def check_clip(audio, rate) -> np.ndarray:
     merely clips a little is clipped."""
     from .features import to_float_mono
     audio = to_float_mono(audio, rate)
-    return np.clip(audio, -1.0, 1.0, out=audio)
+    return np.clip(audio, -1.0, 1.0)  # a copy: the caller's array may be read-only
 
 
 def clean_samples(block: np.ndarray) -> tuple[np.ndarray, int]:
