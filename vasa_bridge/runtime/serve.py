@@ -192,9 +192,7 @@ class Runtime:
             config.stream: self._new_stream(config.stream, main, seed=0)}
         self._cpu0 = (time.process_time(), time.monotonic())
         full = portrait.size[0] if portrait is not None and hasattr(portrait, "size") else None
-        self.governor = PictureGovernor(PictureConfig(
-            fps=config.fps, behind_s=config.max_behind_s,
-            sizes=degraded_sizes(full) if full and prepare_at is not None else ()), full)
+        self.governor = self._new_governor(full)
         self._newest: tuple[MotionFrame, int, int] | None = None  # (motion, index, count)
         self._last_picture_t: float | None = None
         self._last_picture_index: int | None = None
@@ -204,6 +202,14 @@ class Runtime:
 
     def _wait(self, seconds: float) -> None:
         self._stop.wait(seconds)
+
+    def _new_governor(self, full: int | None) -> PictureGovernor:
+        """Picture levels for a portrait `full` pixels wide: smaller sizes only when they can be
+        prepared (`prepare_at`), then fewer frames."""
+        c = self.config
+        sizes = degraded_sizes(full) if full and self._prepare_at is not None else ()
+        return PictureGovernor(PictureConfig(fps=c.fps, behind_s=c.max_behind_s, sizes=sizes),
+                               full)
 
     # -- streams -------------------------------------------------------------------------------
 
@@ -433,7 +439,8 @@ class Runtime:
             self._portrait, self._portrait_source = state, source
             self._scaled = {}  # degraded sizes are prepared again from the new portrait
             full = state.size[0] if hasattr(state, "size") else None
-            self.governor.full_size = full
+            if full != self.governor.full_size:  # other sizes to step through
+                self.governor = self._new_governor(full)
             self.publisher.event("portrait_loaded", pts=self._pts(self._main_index()),
                                  stream=self.config.stream,
                                  data={"size": list(getattr(state, "size", (0, 0)))})
