@@ -325,7 +325,7 @@ class Runtime:
         self._reserved[stream] += samples
 
     def _speak(self, audio: np.ndarray, rate: int, stream: str) -> dict:
-        audio = resample(audio, rate, RATE)
+        audio = np.clip(resample(audio, rate, RATE), -1.0, 1.0)  # resampling may overshoot a bit
         frames = None
         if self.clip_baker is not None and stream != self.config.stream:
             hop = RATE / self.clip_baker.fps  # pad to whole frames: motion and sound stay aligned
