@@ -235,3 +235,24 @@ def test_a_120_s_npc_clip_being_baked_holds_up_no_control_request(endpoint):
         finally:
             stop.set()
             worker.join(10)
+
+
+def test_speak_with_samples_of_1e20_is_refused_by_the_control_channel(endpoint):
+    """Regression: finite f32 samples of 1e20 (the web panel posts WAVs as f32 through here)
+    were answered ok, then overflowed the features to NaN and `serve` exited. Now: bad_argument,
+    naming the peak; the runtime behind it never sees the clip."""
+    from vasa_bridge.transport import Publisher, PublisherConfig
+    pub_ep = endpoint.rsplit(":", 1)[0] + f":{int(endpoint.rsplit(':', 1)[1]) + 3}"
+    with Publisher(PublisherConfig(endpoint=pub_ep)) as pub:
+        rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine)
+        with ControlServer(rt, ControlConfig(endpoint=endpoint)), \
+                ControlClient(endpoint, timeout_ms=20000) as client:
+            for samples, says in ((np.full(1600, 1e20, "<f4"), "peaks at 1e+20"),
+                                  (np.r_[np.zeros(10), np.nan].astype("<f4"), "non-finite")):
+                reply = client.request({"cmd": "speak", "audio": samples.tobytes(),
+                                        "rate": 16000, "format": "f32", "stream": "npc1"})
+                assert reply["ok"] is False and reply["code"] == "bad_argument", reply
+                assert says in reply["error"]
+            ok = client.speak(np.full(1600, 0.5, np.float32), 16000, stream="npc1")
+            assert ok["duration"] == pytest.approx(0.1)
+            assert rt.streams["npc1"].source.queued_samples == 1600
