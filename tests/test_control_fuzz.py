@@ -6,6 +6,7 @@ import io
 import time
 
 import msgpack
+import pytest
 import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,7 @@ from vasa_bridge.transport.control import COMMANDS
 
 CAP = 1024 * 1024  # max_request_bytes for this test; ZeroMQ itself drops above 2 * CAP
 CODES = {"malformed", "unknown_command", "bad_argument", "version", "too_large", "unsupported",
-         "forbidden"}  # every code a request can earn; "failed" would mean a parser bug here
+         "forbidden", "busy"}  # every code a request can earn; "failed" would mean a parser bug
 
 
 def rss_bytes() -> int:
@@ -169,6 +170,10 @@ def big_messages():
         ([msgpack.packb({"cmd": "fly", "payload": [1] * 200_000})], "unknown_command"),
         ([b"\xdd\xff\xff\xff\xff" + b"\x01" * 1_000_000], "malformed"),  # claims 4G items
         ([msgpack.packb(["x" * 1000] * 900)], "malformed"),
+        # shapes refused before unpacking: many objects, deep nesting
+        ([b"\xdd" + (CAP - 64).to_bytes(4, "big") + b"\x80" * (CAP - 64)], "too_large"),
+        ([msgpack.packb({"cmd": "set", "gaze": [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]})],
+         "too_large"),
     ]
 
 
@@ -238,3 +243,75 @@ def test_fuzzed_requests_get_answers_and_memory_stays_flat(endpoint, tmp_path):
         print(f"fuzz: {answered}, rss grew {grown / 2**20:.1f} MB, "
               f"{time.monotonic() - started:.1f} s")
         wire.sock.close(0)
+
+
+def hostile_speak():
+    """speak requests with awkward but well-typed audio: huge finite floats, NaN, infinities,
+    denormals, odd rates and channel counts, empty and ragged buffers."""
+    import numpy as np
+    values = st.sampled_from([0.0, 0.5, -1.0, 1.5, 3.9, 4.1, 1e20, -3e38, float("nan"),
+                              float("inf"), 1e-42, 32767.0])
+
+    def pcm(parts):
+        vals, n, fmt = parts
+        data = np.resize(np.array(vals, np.float32), n)
+        if fmt == "s16":
+            return np.clip(np.nan_to_num(data), -32768, 32767).astype("<i2").tobytes()
+        return data.astype("<f4").tobytes()
+
+    return st.tuples(st.lists(values, min_size=1, max_size=6), st.integers(0, 4000),
+                     st.sampled_from(["s16", "f32"])).flatmap(lambda parts: st.fixed_dictionaries({
+                         "cmd": st.just("speak"), "audio": st.just(pcm(parts)),
+                         "format": st.just(parts[2]),
+                         "rate": st.sampled_from([8000, 11025, 16000, 44100, 191999, 192000]),
+                         "channels": st.sampled_from([1, 2, 3]),
+                         "stream": st.sampled_from(["default", "npc1", "npc2", "npc3"])}))
+
+
+@pytest.mark.slow
+def test_fuzzed_requests_never_stop_a_real_runtime(endpoint):
+    """The same fuzz and hostile audio against the real runtime, running: every request is
+    answered (never an internal failure), the loop goes on publishing motion for every stream,
+    and no stream had to be reset."""
+    import threading
+
+    from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.serve import Runtime, ServeConfig
+    from vasa_bridge.transport import Publisher, PublisherConfig
+
+    pub_ep = endpoint.rsplit(":", 1)[0] + f":{int(endpoint.rsplit(':', 1)[1]) + 1}"
+    with Publisher(PublisherConfig(endpoint=pub_ep)) as pub:
+        rt = Runtime(ServeConfig(frames=False, max_queued_s=5.0, max_total_queued_s=12.0), pub,
+                     engine_factory=LoudnessEngine)
+        stop = threading.Event()
+        loop = threading.Thread(target=rt.run, args=(stop,), daemon=True)
+        loop.start()
+        cfg = ControlConfig(endpoint=endpoint, max_request_bytes=CAP, portrait_dirs=(".",))
+        counts = {"ok": 0, "error": 0}
+        try:
+            with ControlServer(rt, cfg) as server:
+                wire = Wire(endpoint)
+
+                @settings(max_examples=300, deadline=None, database=None, derandomize=True,
+                          suppress_health_check=list(HealthCheck))
+                @given(frames=requests(__import__("pathlib").Path(".")) |
+                       hostile_speak().map(lambda d: [msgpack.packb(d, use_bin_type=True)]))
+                def one(frames):
+                    reply = wire.ask(frames)
+                    assert reply is not None, f"no reply to {[f[:60] for f in frames]}"
+                    if not reply["ok"]:
+                        assert reply["code"] in CODES | {"failed"}, reply
+                        assert "internal error" not in reply["error"], reply
+                    counts["ok" if reply["ok"] else "error"] += 1
+                one()
+                assert server.requests == wire.sent
+                wire.sock.close(0)
+            motion_before = rt.stats.motion_published
+            stop.wait(0.3)
+            assert loop.is_alive() and rt.stats.motion_published > motion_before
+            assert rt.stats.failures == {}, rt.stats.failures
+            assert counts["ok"] > 20 and counts["error"] > 100, counts
+            print(f"runtime fuzz: {counts}, refused clips {rt.stats.refused_clips}")
+        finally:
+            stop.set()
+            loop.join(5)

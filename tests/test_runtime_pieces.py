@@ -90,3 +90,43 @@ def test_blend_eases_from_idle_to_speech_and_keeps_idle_blinks():
     assert full["jawOpen"] == pytest.approx(0.8) and full["eyeBlinkLeft"] == 1.0
     pause = blend(idle, MotionFrame.neutral(time=1.0), 1.0)  # talking, a still frame: blinks stay
     assert pause["eyeBlinkLeft"] == 1.0 and pause["eyeBlinkRight"] == 1.0
+
+
+def test_check_clip_refuses_what_would_break_the_features_and_clips_the_rest():
+    import pytest
+    from vasa_bridge.audio.sources import check_clip
+    from vasa_bridge.errors import AudioError
+    ok = check_clip(np.array([[0.5, -0.5], [1.2, 1.4]], np.float32), 16000)  # stereo, hot
+    np.testing.assert_allclose(ok, [0.0, 1.0])
+    assert check_clip(np.array([16384, -32768], np.int16), 8000).tolist() == [0.5, -1.0]
+    mine = np.array([1.5, 0.25], np.float32)
+    mine.flags.writeable = False  # e.g. np.frombuffer of a request: never written to
+    assert check_clip(mine, 16000).tolist() == [1.0, 0.25] and mine[0] == 1.5
+    for bad, what in ((np.array([0.1, 1e20], np.float32), r"peaks at 1e\+20"),
+                      (np.array([0.1, np.inf], np.float32), "non-finite sample inf"),
+                      (np.zeros(0, np.float32), "empty"),
+                      (np.zeros((4, 12), np.float32), "transpose")):
+        with pytest.raises(AudioError, match=what):
+            check_clip(bad, 16000)
+    with pytest.raises(AudioError, match="sample rate is 1 Hz"):
+        check_clip(np.zeros(10, np.float32), 1)
+
+
+def test_clean_samples_zeroes_non_finite_and_clips_live_blocks():
+    from vasa_bridge.audio.sources import clean_samples
+    block = np.array([0.2, np.nan, -np.inf, 3.0, -0.5], np.float32)
+    out, bad = clean_samples(block)
+    assert bad == 3 and out.tolist() == [np.float32(0.2), 0.0, 0.0, 1.0, -0.5]
+    same, none = clean_samples(np.array([0.1, -0.1], np.float32))
+    assert none == 0 and same.tolist() == [np.float32(0.1), np.float32(-0.1)]
+
+
+def test_clip_queue_clear_drops_everything_queued():
+    from vasa_bridge.audio.sources import ClipQueue
+    q = ClipQueue()
+    q.add(np.ones(100, np.float32))
+    q.add(np.ones(50, np.float32))
+    assert q.read(0, 30).sum() == 30
+    assert q.clear() == 120 and not q.busy
+    assert q.read(30, 60).sum() == 0
+    assert q.add(np.ones(10, np.float32)) == 0.0 and q.read(60, 70).sum() == 10

@@ -28,6 +28,11 @@ class ControlError(VasaError):
     """A control request was refused, or a control reply reported an error."""
 
 
+class BusyError(VasaError):
+    """A request would pass a limit on queued work (audio queued, requests in progress); the
+    control channel answers it with code `busy`. Retrying later can succeed."""
+
+
 class TransportError(VasaError):
     """A socket could not be bound or connected, or was used out of order."""
 

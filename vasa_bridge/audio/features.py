@@ -146,13 +146,36 @@ def to_float_mono(audio, sample_rate) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
+MAX_RESAMPLE_TERM = 1000  # largest up/down factor resample uses (its filter grows with it)
+
+
+def resample_ratio(sample_rate: int, target_rate: int) -> tuple[int, int]:
+    """(up, down) for resample_poly. Exact when both terms are at most MAX_RESAMPLE_TERM (every
+    common rate: 44100 -> 16000 is 160/441); otherwise the nearest ratio with terms that small
+    (191999 -> 16000 becomes 1/12, a 5 ppm pitch change), because the exact 16000/191999 needs a
+    filter of ~2 million taps and took seconds for a short clip."""
+    g = gcd(int(sample_rate), int(target_rate))
+    up, down = int(target_rate) // g, int(sample_rate) // g
+    if max(up, down) <= MAX_RESAMPLE_TERM:
+        return up, down
+    from fractions import Fraction
+    r = Fraction(up, down)
+    limit = MAX_RESAMPLE_TERM
+    while True:
+        approx = r.limit_denominator(limit)
+        if approx.numerator <= MAX_RESAMPLE_TERM:
+            return approx.numerator, approx.denominator
+        limit //= 2
+
+
 def resample(audio: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
-    """Polyphase resampling (scipy.signal.resample_poly) between any integer rates."""
+    """Polyphase resampling (scipy.signal.resample_poly) between any integer rates (odd ratios
+    approximated, see resample_ratio)."""
     if sample_rate == target_rate:
         return audio
     from scipy.signal import resample_poly
-    g = gcd(int(sample_rate), int(target_rate))
-    return resample_poly(audio, target_rate // g, sample_rate // g).astype(np.float32)
+    up, down = resample_ratio(sample_rate, target_rate)
+    return resample_poly(audio, up, down).astype(np.float32)
 
 
 def prepare_audio(audio, sample_rate, config: FeatureConfig = FeatureConfig()) -> np.ndarray:

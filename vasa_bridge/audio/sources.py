@@ -6,6 +6,10 @@
 - `ClipQueue`: clips that arrive over the network for one stream (NPC speech), silence between;
 - `LinearResampler`: a stateful resampler for devices that will not open at 16 kHz.
 
+Samples are checked where they enter: `check_clip` for whole clips (control `speak`, the web API,
+`--audio-in`: refused when non-finite or absurdly loud, clipped to [-1, 1]), `clean_samples` for
+a microphone's live blocks (which cannot be refused: bad samples become silence, counted).
+
 Every source reads spans `read(start, end)` of its own sample timeline. Pacing is explicit: a pacer
 (`ClockPacer`, or `MicSource` itself, whose device clock paces) says when a position is due, so the
 runtime, with an injectable clock, decides when to read. Tests never sleep.
@@ -27,6 +31,27 @@ from .ringbuffer import RingBuffer
 log = logging.getLogger(__name__)
 
 RATE = 16000  # Hz: every source delivers this
+
+
+def check_clip(audio, rate) -> np.ndarray:
+    """A clip as it arrives (any PCM array, any rate) -> float32 mono in [-1, 1]. Refuses (with
+    AudioError naming the value) empty clips, odd rates, non-finite samples and float samples
+    peaking above a few times full scale (1e20 would overflow the features to NaN); a clip that
+    merely clips a little is clipped."""
+    from .features import to_float_mono
+    audio = to_float_mono(audio, rate)
+    return np.clip(audio, -1.0, 1.0)  # a copy: the caller's array may be read-only
+
+
+def clean_samples(block: np.ndarray) -> tuple[np.ndarray, int]:
+    """A live block -> (float32 in [-1, 1] with non-finite samples zeroed, how many were bad or
+    out of range). For sources that cannot refuse (a microphone callback)."""
+    x = np.asarray(block, np.float32)
+    finite = np.isfinite(x)
+    bad = int(x.size - np.count_nonzero(finite)) + int(np.count_nonzero(np.abs(x[finite]) > 1.0))
+    if bad:
+        x = np.clip(np.where(finite, x, 0.0), -1.0, 1.0).astype(np.float32)
+    return x, bad
 
 
 class AudioDeviceError(VasaError):
@@ -136,6 +161,7 @@ class MicSource:
         self._stream = sd.InputStream(device=device, samplerate=rate, channels=1,
                                       dtype="float32", blocksize=0, callback=self._callback)
         self.status_flags = 0
+        self.bad_samples = 0  # non-finite or out-of-range samples the device sent (cleaned)
 
     def _device_info(self, device):
         try:
@@ -182,7 +208,11 @@ class MicSource:
         if skip > 0:
             self.ring.read(skip)
         data = self.ring.read(end - start)
-        return data if data is not None else np.zeros(end - start, np.float32)
+        if data is None:
+            return np.zeros(end - start, np.float32)
+        data, bad = clean_samples(data)  # checked here, off PortAudio's thread
+        self.bad_samples += bad
+        return data
 
     def close(self) -> None:
         self._stream.stop()
@@ -222,6 +252,15 @@ class ClipQueue:
     @property
     def busy(self) -> bool:
         return self.queued_samples > 0
+
+    def clear(self) -> int:
+        """Drop every queued clip (and the rest of the one playing); returns samples dropped."""
+        with self._lock:
+            dropped = self.queued_samples
+            self._clips.clear()
+            self._current, self._offset = None, 0
+            self.queued_samples = 0
+        return dropped
 
     def read(self, start: int, end: int) -> np.ndarray:
         """The next end - start samples of queued clips (positions are the stream's own)."""

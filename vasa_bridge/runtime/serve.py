@@ -6,12 +6,22 @@ or real time for files and network clips):
     for each output frame's span of audio:
         for each stream: audio -> speech gate -> engine -> motion frames (output fps)
             each frame: idle life under speech motion -> publish motion + its audio
-                        -> (main face, not behind) render -> stamp -> publish frame
+        main face's newest frame, renderer free -> render (at the picture level) -> publish
 
 Streams: the main face (`default`, fed by the microphone, a file, or clips) and any number of
 clip-driven streams (game NPCs) created by the control channel's `speak`; NPC streams are
-motion + audio only. When compute falls behind, rendered frames are dropped and counted — never
-motion, never audio.
+motion + audio only.
+
+Overload (docs/runtime.md): motion and audio are published for every frame, always. The picture
+is rendered for the newest motion frame whenever the loop has caught up (a loop that is always a
+little late still renders every frame; one that is far behind skips pictures until it catches
+up, but never goes `max_gap_s` without one), and `picture.PictureGovernor` steps the picture
+down (smaller size, then fewer frames) while the loop is starved and back up when there is room.
+
+Faults: a failure inside one stream (its gate or engine) resets that stream — fresh engine, its
+queued clips dropped, idle motion for the audio already taken — counts it, and publishes a
+`stream_reset` event; a renderer or sink failure skips that picture or that sink for the frame,
+counted and published the same way. The other streams go on.
 """
 
 from __future__ import annotations
@@ -25,14 +35,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..audio.sources import RATE, ArraySource, ClipQueue, ClockPacer
-from ..errors import ConfigError
+from ..audio.features import resample
+from ..audio.sources import RATE, ArraySource, ClipQueue, ClockPacer, check_clip
+from ..errors import BusyError, ConfigError, VasaError
 from ..model.config import EMOTIONS  # the set the model was trained with (serve_cli reuses it)
 from ..motion.frame import MotionFrame
 from ..protocol import wire
 from ..transport.publisher import Publisher
 from .engine import FpsAdapter, MotionEngine, PrebakedEngine
 from .idle import IdleConfig, IdleLife
+from .picture import PictureConfig, PictureGovernor, degraded_sizes
 from .speech import SpeechGate, blend
 
 log = logging.getLogger(__name__)
@@ -46,11 +58,15 @@ class ServeConfig:
     alpha: bool = False  # RGBA with the person cut out (else opaque)
     stream: str = wire.DEFAULT_STREAM  # the main face's stream id
     emotion: str = "neutral"  # initial emotion condition
-    max_behind_s: float = 0.12  # drop rendered frames when the loop is this far behind
+    max_behind_s: float = 0.12  # the loop is "behind" (picture level steps down) this late
+    max_gap_s: float = 0.25  # even when behind, render a picture at least this often
+    degrade: bool = True  # step the picture down (size, then frame share) when starved
     stop_after_source: bool = False  # stop once the file source has played (plus tail_s)
     tail_s: float = 0.6  # idle after the file, before stopping
     max_streams: int = 64  # NPC streams at most
     npc_idle_after_s: float = 1.0  # an NPC stream's engine rests after this much silence
+    max_queued_s: float = 240.0  # audio queued for one stream at most (speak answers busy)
+    max_total_queued_s: float = 600.0  # audio queued across all streams at most
 
     def __post_init__(self) -> None:
         if not 1 <= self.fps <= 120:
@@ -58,12 +74,18 @@ class ServeConfig:
         if self.emotion not in EMOTIONS:
             raise ConfigError(f"emotion is {self.emotion!r}: expected one of {list(EMOTIONS)}")
         wire.check_stream(self.stream)
+        if not 0 < self.max_queued_s <= self.max_total_queued_s:
+            raise ConfigError(f"max_queued_s is {self.max_queued_s} and max_total_queued_s "
+                              f"{self.max_total_queued_s}: expected 0 < per stream <= total")
 
 
 @dataclass
 class Stats:
     frames_published: int = 0  # pictures sent (main face)
-    frames_dropped: int = 0  # pictures skipped because compute fell behind
+    frames_dropped: int = 0  # main motion frames with no picture (sum of the three below)
+    frames_late: int = 0  # skipped while the loop caught up (a newer frame was already due)
+    frames_degraded: int = 0  # skipped by the picture level (render one frame in N)
+    frames_failed: int = 0  # the renderer or stamp raised
     motion_published: int = 0  # motion messages, every stream
     audio_samples: int = 0  # audio samples published, every stream
     latency_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=500))
@@ -72,6 +94,8 @@ class Stats:
     frame_times: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
     loop_lag_ms: collections.deque = field(  # per hop: done - audio due (behind real time)
         default_factory=lambda: collections.deque(maxlen=100000))
+    failures: collections.Counter = field(default_factory=collections.Counter)  # by stage
+    refused_clips: int = 0  # speak calls refused (bad samples, busy)
 
 
 def _pct(values, q: float) -> float | None:
@@ -98,6 +122,8 @@ class StreamState:
         self.audio_start = 0  # timeline position of self.audio's first sample
         self.quiet_s = 0.0
         self.resting = False  # NPC engine paused in silence: idle life only
+        self.failures = 0  # resets after a failure inside this stream
+        self.last_event_t = -1e9  # when a failure event was last published (clock seconds)
 
     def take_audio(self, start: int, end: int) -> np.ndarray:
         """Samples [start, end) of the timeline from the buffered audio (consumed)."""
@@ -120,19 +146,32 @@ class Runtime:
                  pacer: Any = None, renderer: Any = None, portrait: Any = None,
                  prepare: Callable[..., Any] | None = None, stamp: Callable | None = None,
                  sinks: Sequence[Any] = (), frame_sinks: Sequence[Any] = (),
-                 clip_baker: Any = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clip_baker: Any = None, prepare_at: Callable[[Any, int], Any] | None = None,
+                 portrait_source: Any = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] | None = None) -> None:
         """`clip_baker` (optional): an object with `fps` and `bake(audio_16k, emotion, seed) ->
         list[MotionFrame]`; NPC streams then bake each clip whole when it arrives instead of
-        running live windows (see PrebakedEngine)."""
+        running live windows (see PrebakedEngine).
+
+        `prepare_at(source, width) -> state` (optional) prepares the portrait `source` (what
+        `prepare` was given; `portrait_source` for the initial portrait) at a smaller frame
+        width, for degraded pictures; without it the picture steps down in frame share only.
+        `clock` and `sleep` (default: waiting on the stop event) let tests run the loop on a
+        fake clock."""
         self.config = config
         self.publisher = publisher
         self._engine_factory = engine_factory
         self._clock = clock
+        self._sleep = sleep or self._wait
         self.pacer = pacer or ClockPacer(clock)
         self.renderer = renderer
         self._portrait = portrait
         self._prepare = prepare
+        self._prepare_at = prepare_at
+        self._portrait_source = portrait_source
+        self._scaled: dict[int, Any] = {}  # frame width -> the current portrait at that width
+        self._scaling: threading.Thread | None = None
         self._pending_portrait: Any = None
         self.stamp = stamp
         self.clip_baker = clip_baker
@@ -144,6 +183,7 @@ class Runtime:
         self._conditions = {"emotion": config.emotion, "gaze": (0.0, 0.0), "head_motion": 1.0}
         self._pending_conditions: dict[str, dict] = {}
         self._bakes = 0  # clips baked so far: the next bake's seed
+        self._reserved: dict[str, int] = collections.Counter()  # samples being prepared
         main = main_source if main_source is not None else ClipQueue()
         # Where a file ends (stop_after_source); microphones and clips never end.
         self.source_end = len(main.audio) if isinstance(main, ArraySource) and len(main.audio) \
@@ -151,7 +191,25 @@ class Runtime:
         self.streams: dict[str, StreamState] = {
             config.stream: self._new_stream(config.stream, main, seed=0)}
         self._cpu0 = (time.process_time(), time.monotonic())
+        full = portrait.size[0] if portrait is not None and hasattr(portrait, "size") else None
+        self.governor = self._new_governor(full)
+        self._newest: tuple[MotionFrame, int, int] | None = None  # (motion, index, count)
+        self._last_picture_t: float | None = None
+        self._last_picture_index: int | None = None
+        self._render_s: float | None = None  # this hop's render time, for the governor
+        self._picture_width = full or 0
         self.started = False
+
+    def _wait(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+    def _new_governor(self, full: int | None) -> PictureGovernor:
+        """Picture levels for a portrait `full` pixels wide: smaller sizes only when they can be
+        prepared (`prepare_at`), then fewer frames."""
+        c = self.config
+        sizes = degraded_sizes(full) if full and self._prepare_at is not None else ()
+        return PictureGovernor(PictureConfig(fps=c.fps, behind_s=c.max_behind_s, sizes=sizes),
+                               full)
 
     # -- streams -------------------------------------------------------------------------------
 
@@ -164,20 +222,46 @@ class Runtime:
 
     # -- control handler (called from the control thread) ------------------------------------
 
+    def picture_status(self) -> dict:
+        """The true picture rate over the last second and why it is below the target."""
+        c = self.config
+        now = self._clock()
+        fps = float(sum(1 for t in list(self.stats.frame_times) if t > now - 1.0))
+        reasons = []
+        if not c.frames or self.renderer is None:
+            reasons.append("frames off")
+        elif self._portrait is None:
+            reasons.append("no portrait")
+        else:
+            if self.governor.index > 0:
+                reasons.append(self.governor.reason or "cpu-starved")
+                reasons.append(self.governor.describe())
+            if self._last_picture_t is None or now - self._last_picture_t > 1.0:
+                reasons.append("stalled")
+            elif fps < 0.9 * c.fps / self.governor.level.every and "cpu-starved" not in reasons:
+                reasons.append("catching up")
+        return {"fps": fps, "target_fps": c.fps, "size": self._picture_width or None,
+                "every": self.governor.level.every, "level": self.governor.index,
+                "reason": ", ".join(reasons) or None}
+
     def status(self) -> dict:
         s = self.stats
-        times = list(s.frame_times)
-        fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and \
-            times[-1] > times[0] else 0.0
         cpu_t, wall_t = time.process_time(), time.monotonic()
         cpu = (cpu_t - self._cpu0[0]) / max(wall_t - self._cpu0[1], 1e-9)
         self._cpu0 = (cpu_t, wall_t)
+        picture = self.picture_status()
+        with self._lock:
+            queued = {sid: round(getattr(st.source, "queued_samples", 0) / RATE, 2)
+                      for sid, st in self.streams.items()}
         return {
-            "fps": round(fps, 2), "streams": sorted(self.streams),
+            "fps": picture["fps"], "picture": picture, "streams": sorted(self.streams),
             "latency_ms": {"p50": _pct(s.latency_ms, 0.5), "p95": _pct(s.latency_ms, 0.95)},
             "stage_ms": {k: _pct(v, 0.5) for k, v in s.stage_ms.items()},
-            "drops": {"frames": s.frames_dropped,
+            "drops": {"frames": s.frames_dropped, "late": s.frames_late,
+                      "degraded": s.frames_degraded, "failed": s.frames_failed,
                       "publisher": dict(self.publisher.stats.dropped)},
+            "failures": dict(s.failures), "refused_clips": s.refused_clips,
+            "queued_s": queued,
             "published": {"frames": s.frames_published, "motion": s.motion_published,
                           "audio_samples": s.audio_samples},
             "cpu": round(cpu, 3), "conditions": dict(self._conditions),
@@ -200,25 +284,64 @@ class Runtime:
         return dict(self._conditions)
 
     def speak(self, audio: np.ndarray, rate: int, stream: str) -> dict:
-        from scipy.signal import resample_poly
-        if rate != RATE:
-            g = np.gcd(int(rate), RATE)
-            audio = resample_poly(audio, RATE // g, int(rate) // g).astype(np.float32)
+        """Queue a clip for `stream` (an NPC stream is created on first use). Every entry point
+        (control, web, --audio-in) comes through here: the samples are checked (finite, not
+        absurdly loud; clipped to [-1, 1]), the queues capped (BusyError names the limit), and
+        the slow work — resampling, baking an NPC line — is done on the caller's thread, never
+        holding the loop's lock."""
+        try:
+            wire.check_stream(stream)
+            audio = check_clip(audio, rate)
+            needed = int(np.ceil(len(audio) * RATE / int(rate)))
+            with self._lock:
+                self._reserve(stream, needed)
+        except VasaError:
+            self.stats.refused_clips += 1
+            raise
+        try:
+            return self._speak(audio, int(rate), stream)
+        finally:
+            with self._lock:
+                self._reserved[stream] -= needed
+                if self._reserved[stream] <= 0:
+                    del self._reserved[stream]
+
+    def _reserve(self, stream: str, samples: int) -> None:
+        """Count `samples` against the caps, or raise BusyError naming the one exceeded."""
+        c = self.config
+        state = self.streams.get(stream)
+        mine = (getattr(state.source, "queued_samples", 0) if state else 0) + \
+            self._reserved.get(stream, 0)
+        total = sum(getattr(st.source, "queued_samples", 0) for st in self.streams.values()) + \
+            sum(self._reserved.values())
+        if (mine + samples) / RATE > c.max_queued_s:
+            raise BusyError(f"stream {stream!r} has {mine / RATE:.1f} s of audio queued; this "
+                            f"clip ({samples / RATE:.1f} s) would pass the limit of "
+                            f"{c.max_queued_s:g} s per stream: wait for it to play")
+        if (total + samples) / RATE > c.max_total_queued_s:
+            raise BusyError(f"{total / RATE:.1f} s of audio is queued across all streams; this "
+                            f"clip ({samples / RATE:.1f} s) would pass the limit of "
+                            f"{c.max_total_queued_s:g} s in total: wait for it to play")
+        self._reserved[stream] += samples
+
+    def _speak(self, audio: np.ndarray, rate: int, stream: str) -> dict:
+        audio = np.clip(resample(audio, rate, RATE), -1.0, 1.0)  # resampling may overshoot a bit
         frames = None
         if self.clip_baker is not None and stream != self.config.stream:
             hop = RATE / self.clip_baker.fps  # pad to whole frames: motion and sound stay aligned
             padded = int(np.ceil(len(audio) / hop - 1e-9) * hop + 0.5)
             audio = np.concatenate([audio, np.zeros(padded - len(audio), np.float32)])
-            self._bakes += 1
-            seed = self._bakes
+            with self._lock:
+                self._bakes += 1
+                seed = self._bakes
             frames = self.clip_baker.bake(audio, self._conditions["emotion"], seed)
         with self._lock:
             state = self.streams.get(stream)
             if state is None:
                 npcs = len(self.streams) - 1
                 if npcs >= self.config.max_streams:
-                    raise ConfigError(f"there are already {npcs} NPC streams: the limit is "
-                                      f"{self.config.max_streams}")
+                    raise BusyError(f"there are already {npcs} NPC streams: the limit is "
+                                    f"{self.config.max_streams}")
                 engine = PrebakedEngine(self.clip_baker.fps) if frames is not None else None
                 state = self._new_stream(stream, ClipQueue(), seed=len(self.streams),
                                          engine=engine)
@@ -230,6 +353,9 @@ class Runtime:
                 raise ConfigError(f"stream {stream!r} is fed by a microphone or file: speak to "
                                   f"another stream id")
             if frames is not None:
+                if not isinstance(state.engine, PrebakedEngine):
+                    raise ConfigError(f"stream {stream!r} runs a live engine: its clips are not "
+                                      f"baked")
                 state.engine.enqueue(frames[:int(round(len(audio) * state.engine.fps / RATE))])
             ahead = state.source.add(audio)
         start = (self._main_index() / self.config.fps) + ahead
@@ -247,9 +373,9 @@ class Runtime:
                 raise ConfigError(f"image bytes are not a readable PNG/JPEG/WebP ({e})") from None
         else:
             source = path
-        state = self._prepare(source)  # slow (~0.3 s): on the control thread, not the loop
+        state = self._prepare(source)  # slow (~0.3 s): off the loop (the control's worker)
         with self._lock:
-            self._pending_portrait = state
+            self._pending_portrait = (state, source)
         return {"size": list(getattr(state, "size", (0, 0))),
                 "warnings": list(getattr(getattr(state, "portrait", None), "warnings", []))}
 
@@ -275,15 +401,20 @@ class Runtime:
             end = int(round((hop + 1) * RATE / c.fps))
             wait = self.pacer.wait_s(end)
             if wait > 0:
-                self._stop.wait(min(wait, 0.05))
+                self._sleep(min(wait, 0.05))
                 continue
             arrived = self.pacer.due(end)
+            t0 = self._clock()
             self._apply_pending()
             with self._lock:
                 streams = list(self.streams.values())
             for state in streams:
-                self._step(state, end, arrived)
-            self.stats.loop_lag_ms.append((self._clock() - arrived) * 1000)
+                self._step_isolated(state, end)
+            next_end = int(round((hop + 2) * RATE / c.fps))
+            self._picture(arrived, caught_up=self.pacer.wait_s(next_end) > 0)
+            done = self._clock()
+            self.stats.loop_lag_ms.append((done - arrived) * 1000)
+            self._govern(done, done - arrived, done - t0)
             self.publisher.hello(pts=int(hop * 1e9 / c.fps))
             hop += 1
             if c.stop_after_source and self.source_end is not None and \
@@ -297,20 +428,40 @@ class Runtime:
             portrait, self._pending_portrait = self._pending_portrait, None
         for sid, values in pending.items():
             if sid in self.streams:
-                self.streams[sid].engine.set_conditions(
-                    emotion=values.get("emotion"), gaze=values.get("gaze"),
-                    head_motion=values.get("head_motion"))
+                try:
+                    self.streams[sid].engine.set_conditions(
+                        emotion=values.get("emotion"), gaze=values.get("gaze"),
+                        head_motion=values.get("head_motion"))
+                except Exception as e:
+                    self._failed(self.streams[sid], "engine", e)
         if portrait is not None:
-            self._portrait = portrait
+            state, source = portrait
+            self._portrait, self._portrait_source = state, source
+            self._scaled = {}  # degraded sizes are prepared again from the new portrait
+            full = state.size[0] if hasattr(state, "size") else None
+            if full != self.governor.full_size:  # other sizes to step through
+                self.governor = self._new_governor(full)
             self.publisher.event("portrait_loaded", pts=self._pts(self._main_index()),
                                  stream=self.config.stream,
-                                 data={"size": list(getattr(portrait, "size", (0, 0)))})
+                                 data={"size": list(getattr(state, "size", (0, 0)))})
 
     def _pts(self, index: int) -> int:
         return int(round(index * 1e9 / self.config.fps))
 
-    def _step(self, state: StreamState, end: int, arrived: float) -> None:
-        c = self.config
+    # -- one stream, one hop -------------------------------------------------------------------
+
+    def _step_isolated(self, state: StreamState, end: int) -> None:
+        """`_step`, with a failure inside the stream contained: reset it, count it, say it."""
+        try:
+            self._step(state, end)
+        except Exception as e:
+            self._failed(state, "engine", e)
+            try:
+                self._reset(state, end)
+            except Exception as e2:  # the engine cannot even be rebuilt: try again next hop
+                log.error("stream %r could not be reset: %s", state.id, e2)
+
+    def _step(self, state: StreamState, end: int) -> None:
         hop_s = (end - state.position) / RATE
         chunk = state.source.read(state.position, end)
         state.position = end
@@ -321,31 +472,76 @@ class Runtime:
         t0 = self._clock()
         frames = self._motion(state, chunk, hop_s)
         t_motion = self._clock() - t0
+        if state.id == self.config.stream:
+            self.stats.stage_ms["motion"].append(t_motion * 1000)
         for f in frames:
-            j = state.out_index
-            a = int(round(j * RATE / c.fps))
-            b = int(round((j + 1) * RATE / c.fps))
-            audio = state.take_audio(a, b)
-            idle = state.idle.frame(j)
-            motion = blend(idle, f, state.gate.weight) if f is not None else idle
-            pts = self._pts(j)
-            motion = MotionFrame(motion.blendshapes, motion.head_rotation,
-                                 motion.head_translation, pts / 1e9)
-            t1 = self._clock()
-            self.publisher.motion(motion, pts=pts, stream=state.id,
-                                  extra={"speaking": state.gate.speaking})
-            if len(audio):
-                self.publisher.audio(audio, pts=pts, rate=RATE, stream=state.id)
-            for sink in self.sinks if state.id == c.stream else ():
-                sink.send(motion)
-            self.stats.motion_published += 1
-            self.stats.audio_samples += len(audio)
-            t_publish = self._clock() - t1
-            if state.id == c.stream:
-                self._frame(motion, pts, arrived)
-                self.stats.stage_ms["motion"].append(t_motion * 1000)
-                self.stats.stage_ms["publish"].append(t_publish * 1000)
-            state.out_index += 1
+            self._publish_motion(state, f)
+
+    def _publish_motion(self, state: StreamState, f: MotionFrame | None) -> None:
+        """Output frame `state.out_index`: idle life under `f` (None: idle only) and its audio."""
+        c = self.config
+        j = state.out_index
+        a = int(round(j * RATE / c.fps))
+        b = int(round((j + 1) * RATE / c.fps))
+        audio = state.take_audio(a, b)
+        idle = state.idle.frame(j)
+        motion = blend(idle, f, state.gate.weight) if f is not None else idle
+        pts = self._pts(j)
+        motion = MotionFrame(motion.blendshapes, motion.head_rotation,
+                             motion.head_translation, pts / 1e9)
+        t1 = self._clock()
+        self.publisher.motion(motion, pts=pts, stream=state.id,
+                              extra={"speaking": state.gate.speaking})
+        if len(audio):
+            self.publisher.audio(audio, pts=pts, rate=RATE, stream=state.id)
+        self.stats.motion_published += 1
+        self.stats.audio_samples += len(audio)
+        state.out_index += 1
+        if state.id == c.stream:
+            for sink in self.sinks:
+                try:
+                    sink.send(motion)
+                except Exception as e:
+                    self._failed(state, "sink", e)
+            self.stats.stage_ms["publish"].append((self._clock() - t1) * 1000)
+            if self._newest is not None and self._pictures_on:  # older: it gets no picture
+                self._no_picture("late")
+            self._newest = (motion, j, pts)
+
+    def _reset(self, state: StreamState, end: int) -> None:
+        """After a failure: the audio already taken is published with idle motion (nothing of
+        the timeline is lost), the stream's queued clips are dropped (the one that broke it among
+        them), and a fresh engine, adapter and gate start from here."""
+        c = self.config
+        if state.position < end:  # the source itself failed: silence for this hop
+            state.audio.append((state.position, np.zeros(end - state.position, np.float32)))
+            state.position = end
+        while int(round((state.out_index + 1) * RATE / c.fps)) <= state.position:
+            self._publish_motion(state, None)
+        if isinstance(state.source, ClipQueue):
+            state.source.clear()
+        prebaked = isinstance(state.engine, PrebakedEngine)
+        state.engine = PrebakedEngine(state.engine.fps) if prebaked else self._engine_factory()
+        state.engine.set_conditions(emotion=self._conditions["emotion"])
+        state.adapter = FpsAdapter(state.engine.fps, c.fps)
+        state.gate = SpeechGate()
+        state.quiet_s, state.resting = 0.0, False
+
+    def _failed(self, state: StreamState, stage: str, error: BaseException) -> None:
+        """Count a failure inside `state`'s `stage`; publish a `stream_reset` (or, for a
+        renderer or sink, `stream_error`) event — at most one a second per stream."""
+        self.stats.failures[stage] += 1
+        state.failures += 1
+        message = f"{stage} failed: {type(error).__name__}: {error}"[:300]
+        if state.failures <= 3:
+            log.warning("stream %r: %s", state.id, message)
+        now = self._clock()
+        if now - state.last_event_t >= 1.0:
+            state.last_event_t = now
+            name = "stream_reset" if stage == "engine" else "stream_error"
+            self.publisher.event(name, pts=self._pts(state.out_index), stream=state.id,
+                                 message=message.splitlines()[0] if message else None,
+                                 data={"stage": stage, "count": self.stats.failures[stage]})
 
     def _motion(self, state: StreamState, chunk: np.ndarray, hop_s: float) -> list:
         """Engine frames at the output rate; for a resting NPC, None per frame (idle only)."""
@@ -367,28 +563,116 @@ class Runtime:
         frames = state.adapter.push(state.engine.push(chunk))
         return frames
 
-    def _frame(self, motion: MotionFrame, pts: int, arrived: float) -> None:
+    # -- the picture ---------------------------------------------------------------------------
+
+    @property
+    def _pictures_on(self) -> bool:
+        return bool(self.config.frames and self.renderer is not None and
+                    self._portrait is not None)
+
+    def _no_picture(self, why: str) -> None:
+        self.stats.frames_dropped += 1
+        if why == "late":
+            self.stats.frames_late += 1
+        elif why == "degraded":
+            self.stats.frames_degraded += 1
+        else:
+            self.stats.frames_failed += 1
+
+    def _picture(self, arrived: float, caught_up: bool) -> None:
+        """Render the main face's newest motion frame if the loop has caught up (or the last
+        picture is getting old), at the governor's level."""
         c = self.config
-        if not c.frames or self.renderer is None or self._portrait is None:
+        newest, self._newest = self._newest, None
+        self._render_s = None
+        if newest is None:
+            return
+        motion, index, pts = newest
+        if not self._pictures_on:
             self.stats.latency_ms.append((self._clock() - arrived) * 1000)
             return
-        behind = self._clock() - arrived
-        if behind > c.max_behind_s:
-            self.stats.frames_dropped += 1
+        now = self._clock()
+        level = self.governor.level if c.degrade else self.governor.levels[0]
+        if self._last_picture_index is not None and index - self._last_picture_index < \
+                level.every:
+            self._no_picture("degraded")
             return
+        overdue = self._last_picture_t is None or now - self._last_picture_t >= c.max_gap_s
+        if not caught_up and not overdue:
+            self._no_picture("late")  # a newer frame is already due: render that one instead
+            return
+        portrait = self._portrait_for(level.size)
         t0 = self._clock()
-        image = self.renderer.render(self._portrait, motion)
-        if self.stamp is not None:
-            image = self.stamp(image)
-        if image.shape[2] == 3:
-            image = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], 2)
+        try:
+            image = self.renderer.render(portrait, motion)
+            if self.stamp is not None:
+                image = self.stamp(image)
+            if image.shape[2] == 3:
+                image = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)],
+                                       2)
+        except Exception as e:
+            self._no_picture("failed")
+            self._failed(self.streams[c.stream], "render", e)
+            return
         t1 = self._clock()
         self.publisher.frame(image, pts=pts, stream=c.stream)
+        full = getattr(self._portrait, "size", None)
         for sink in self.frame_sinks:
-            sink.send(image, pts)
+            try:
+                sink.send(self._at_size(image, full), pts)
+            except Exception as e:
+                self._failed(self.streams[c.stream], "sink", e)
         now = self._clock()
+        self._render_s = t1 - t0
+        self._picture_width = image.shape[1]
+        self._last_picture_t = now
+        self._last_picture_index = index
         self.stats.stage_ms["render"].append((t1 - t0) * 1000)
         self.stats.latency_ms.append((now - arrived) * 1000)
         self.stats.frame_times.append(now)
         self.stats.frames_published += 1
 
+    @staticmethod
+    def _at_size(image: np.ndarray, size: Any) -> np.ndarray:
+        """Frame sinks (a webcam) keep one size: a degraded picture is scaled back up."""
+        if size is None or (image.shape[1], image.shape[0]) == tuple(size):
+            return image
+        import cv2
+        return cv2.resize(image, tuple(size), interpolation=cv2.INTER_LINEAR)
+
+    def _portrait_for(self, width: int | None) -> Any:
+        """The current portrait at frame width `width` (None: its own); while a smaller one is
+        being prepared (on a helper thread, ~0.1 s), the full one."""
+        if width is None or self._prepare_at is None or self._portrait_source is None:
+            return self._portrait
+        if width in self._scaled:
+            return self._scaled[width]
+        if self._scaling is None or not self._scaling.is_alive():
+            source, portrait = self._portrait_source, self._portrait
+
+            def prepare():
+                try:
+                    state = self._prepare_at(source, width)
+                except Exception as e:  # no degraded size, then: the level still skips frames
+                    log.warning("could not prepare the portrait at %d px: %s", width, e)
+                    state = portrait
+                if self._portrait is portrait:  # not replaced meanwhile
+                    self._scaled[width] = state
+            self._scaling = threading.Thread(target=prepare, name="vasa-rescale", daemon=True)
+            self._scaling.start()
+        return self._portrait
+
+    def _govern(self, now: float, lag_s: float, work_s: float) -> None:
+        if not self.config.degrade or self._portrait is None or self.renderer is None:
+            return
+        before = self.governor.index
+        if self.governor.observe(now, lag_s, work_s, self._render_s, self._picture_width):
+            level = self.governor.level
+            size = level.size or self.governor.full_size
+            self.publisher.event(
+                "picture_level", pts=self._pts(self._main_index()), stream=self.config.stream,
+                message=("down: " if self.governor.index > before else "up: ") +
+                self.governor.describe(),
+                data={"level": self.governor.index, "size": size, "every": level.every,
+                      "reason": self.governor.reason or None})
+            log.info("picture level %d (%s)", self.governor.index, self.governor.describe())

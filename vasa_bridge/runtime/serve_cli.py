@@ -101,14 +101,18 @@ def run(args: argparse.Namespace) -> int:
                                                       else args.mic)
         main_source = pacer = MicSource(device)
     engine_factory, clip_baker = _engines(args)
-    renderer = state = prepare = None
+    renderer = state = prepare = prepare_at = image = None
     if config.frames:
         from ..face.portrait import PortraitConfig
         from ..render.base import RenderConfig, get_backend
         renderer = get_backend("cpu", RenderConfig(alpha=config.alpha))
         portrait_config = PortraitConfig(size=args.size)
         prepare = lambda image: renderer.prepare(image, portrait_config)  # noqa: E731
-        state = prepare(args.image or str(builtin_portrait()))
+        # degraded pictures under CPU overload: the same portrait at a smaller size
+        prepare_at = lambda image, size: renderer.prepare(  # noqa: E731
+            image, dataclasses.replace(portrait_config, size=size))
+        image = args.image or str(builtin_portrait())
+        state = prepare(image)
     stamp = Stamp(StampConfig(label=args.label, credentials=False)) if config.frames else None
     print("[serve] " + " ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()),
           file=sys.stderr)
@@ -138,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
             runtime = Runtime(config, pub, engine_factory=engine_factory,
                               main_source=main_source, pacer=pacer, renderer=renderer,
                               portrait=state, prepare=prepare, stamp=stamp, sinks=sinks,
-                              frame_sinks=frame_sinks, clip_baker=clip_baker)
+                              frame_sinks=frame_sinks, clip_baker=clip_baker,
+                              prepare_at=prepare_at, portrait_source=image)
             control = inlet = None
             if args.audio_in:
                 from .audio_in import AudioInlet
@@ -193,7 +198,8 @@ def _run_with_status(runtime, stop: threading.Event) -> None:
         def show():
             while not stop.wait(1.0) and runtime.started:
                 s = runtime.status()
-                print(f"\r[serve] {s['fps']:5.1f} fps  latency p50 {s['latency_ms']['p50']} ms "
+                why = s["picture"]["reason"]
+                print(f"\r[serve] {s['fps']:5.1f} fps{f' ({why})' if why else ''}  latency p50 {s['latency_ms']['p50']} ms "
                       f"p95 {s['latency_ms']['p95']} ms  drops {s['drops']['frames']}  cpu "
                       f"{s['cpu']:.0%}   ", end="", file=sys.stderr, flush=True)
         threading.Thread(target=show, daemon=True).start()

@@ -8,18 +8,27 @@ any object with some of the methods `status()`, `set(**values)`, `speak(audio, r
 
 Security (docs/protocol.md, "Security"): the server binds loopback unless it has CURVE keys (and
 then lets in only the client public keys in its allowed-clients folder) or `insecure=True`.
-Requests are capped in size; `speak` audio in length; `load_portrait` images in encoded size and
-pixel dimensions (read from the header, never decoded here), and `load_portrait` paths must
+Requests are capped in size, and large ones in object count and nesting depth before they are
+unpacked (`check_msgpack_shape`); `speak` audio in length; `load_portrait` images in encoded size
+and pixel dimensions (read from the header, never decoded here), and `load_portrait` paths must
 resolve (symlinks and `..` followed) to a .png/.jpg/.jpeg/.webp file inside an allowed folder.
+
+Slow commands (`speak`: resampling, baking an NPC line; `load_portrait`: analysing a photo) run
+on worker threads, one queue per stream (a stream's clips keep their order); the serving thread
+goes on answering everything else meanwhile and sends each reply when its work is done. At most
+`max_pending` slow requests wait at once; more are answered `busy`.
 """
 
 from __future__ import annotations
 
 import io
+import collections
 import logging
 import math
 import os
+import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +37,8 @@ import msgpack
 import numpy as np
 import zmq
 
-from ..errors import ConfigError, ControlError, TransportError, VasaError
+from ..audio.sources import check_clip
+from ..errors import AudioError, BusyError, ConfigError, ControlError, TransportError, VasaError
 from ..protocol import wire
 from .curve import ClientCurve, ServerCurve, ZapRegistration, bind_server, secure_client
 from .endpoints import DEFAULT_CONTROL, check_server_bind
@@ -36,6 +46,7 @@ from .endpoints import DEFAULT_CONTROL, check_server_bind
 log = logging.getLogger(__name__)
 
 COMMANDS = ("status", "set", "speak", "load_portrait", "stop")
+SLOW_COMMANDS = ("speak", "load_portrait")  # run on a worker: the serving thread stays free
 SET_KEYS = ("emotion", "gaze", "head_motion", "stream")
 PORTRAIT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 PORTRAIT_FORMATS = ("PNG", "JPEG", "WEBP")  # the only decoders Pillow may try on request bytes
@@ -46,6 +57,10 @@ class ControlConfig:
     endpoint: str = DEFAULT_CONTROL  # where the ROUTER binds
     insecure: bool = False  # allow a non-loopback bind without authentication
     max_request_bytes: int = 32 * 1024 * 1024  # larger requests get a too_large reply
+    max_objects: int = 1 << 18  # msgpack objects in one request at most (checked unpacked)
+    max_depth: int = 16  # msgpack nesting depth at most
+    workers: int = 2  # threads for slow commands (speak, load_portrait)
+    max_pending: int = 16  # slow requests queued or running at once; more are answered busy
     max_audio_s: float = 120.0  # longest clip `speak` accepts, seconds
     poll_ms: int = 100  # how often the serving thread checks its stop event
     # CURVE: both set, or neither. With them the server accepts only listed clients, encrypted,
@@ -94,6 +109,76 @@ def _brief(value: Any, limit: int = 60) -> str:
 
 
 # --- request validation (pure functions, tested directly) ------------------------------------
+
+# msgpack first bytes -> bytes that follow before the next object (fixed-size scalars)
+_FIXED = {0xc0: 0, 0xc2: 0, 0xc3: 0, 0xca: 4, 0xcb: 8, 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8,
+          0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8, 0xd4: 2, 0xd5: 3, 0xd6: 5, 0xd7: 9, 0xd8: 17}
+# first byte -> (width of the length field, extra bytes after it) for str, bin and ext
+_SIZED = {0xc4: (1, 0), 0xc5: (2, 0), 0xc6: (4, 0), 0xc7: (1, 1), 0xc8: (2, 1), 0xc9: (4, 1),
+          0xd9: (1, 0), 0xda: (2, 0), 0xdb: (4, 0)}
+# first byte -> (width of the count field, items per count) for arrays and maps
+_CONTAINERS = {0xdc: (2, 1), 0xdd: (4, 1), 0xde: (2, 2), 0xdf: (4, 2)}
+
+
+def check_msgpack_shape(data: bytes, max_objects: int, max_depth: int) -> int:
+    """Walk a msgpack document's structure without building it: refuse (RequestError) more than
+    `max_objects` objects (too_large), nesting deeper than `max_depth` (too_large), or a
+    container that claims more items than there are bytes left (malformed). Stops at the first
+    excess, so it costs at most `max_objects` steps. Returns the object count."""
+    n = len(data)
+    pos = 0
+    claimed = 1  # objects announced so far (each is at least one byte)
+    stack = [1]  # items still expected at each open level
+    while stack:
+        if stack[-1] == 0:
+            stack.pop()
+            continue
+        stack[-1] -= 1
+        if pos >= n:
+            raise RequestError("malformed", f"request is truncated msgpack (ends at byte {n}): "
+                                            f"expected a complete map like {{'cmd': 'status'}}")
+        b = data[pos]
+        pos += 1
+        items = 0
+        if b <= 0x7f or b >= 0xe0:
+            continue
+        if 0x80 <= b <= 0x8f:
+            items = 2 * (b & 0x0f)
+        elif 0x90 <= b <= 0x9f:
+            items = b & 0x0f
+        elif 0xa0 <= b <= 0xbf:
+            pos += b & 0x1f
+            continue
+        elif b in _FIXED:
+            pos += _FIXED[b]
+            continue
+        elif b in _SIZED:
+            width, extra = _SIZED[b]
+            pos += int.from_bytes(data[pos:pos + width], "big") + width + extra
+            continue
+        elif b in _CONTAINERS:
+            width, per = _CONTAINERS[b]
+            items = per * int.from_bytes(data[pos:pos + width], "big")
+            pos += width
+        else:  # 0xc1 is never used
+            raise RequestError("malformed", f"request has byte 0x{b:02x} at {pos - 1}, which "
+                                            f"msgpack never uses: expected a msgpack map")
+        if items > n - pos:
+            raise RequestError("malformed", f"request claims {items} items with {n - pos} bytes "
+                                            f"left: expected a complete msgpack map")
+        claimed += items
+        if claimed > max_objects:
+            raise RequestError("too_large", f"request holds more than {max_objects} msgpack "
+                                            f"objects: the limit is {max_objects}")
+        if items:
+            if len(stack) >= max_depth:
+                raise RequestError("too_large", f"request nests deeper than {max_depth} levels: "
+                                                f"the limit is {max_depth}")
+            stack.append(items)
+    if pos > n:
+        raise RequestError("malformed", f"request is truncated msgpack (a value runs past byte "
+                                        f"{n}): expected a complete map like {{'cmd': 'status'}}")
+    return claimed
 
 
 def _arg(req: dict, key: str, types: tuple, *, required: bool = True, default: Any = None) -> Any:
@@ -168,10 +253,12 @@ def parse_speak(req: dict, max_audio_s: float) -> dict:
     audio = samples.astype(np.float32)
     if fmt == "s16":
         audio /= 32768.0
-    if not np.isfinite(audio).all():
-        raise RequestError("bad_argument", "speak audio contains NaN or infinity: expected "
-                                           "finite samples")
-    return {"audio": audio.mean(axis=1), "rate": rate, "stream": _checked_stream(req)}
+    stream = _checked_stream(req)
+    try:  # the runtime checks again (for its other entry points); here it earns bad_argument
+        audio = check_clip(audio, rate)
+    except AudioError as e:
+        raise RequestError("bad_argument", f"speak {e}") from None
+    return {"audio": audio, "rate": rate, "stream": stream}
 
 
 def portrait_folders(config: ControlConfig) -> tuple[Path, ...]:
@@ -323,6 +410,9 @@ class ControlServer:
         self._sock = sock
         self.requests = 0
         self.errors = 0
+        self.busy = 0  # slow requests answered busy (too many pending)
+        self._jobs = _KeyedJobs(config.workers)
+        self._done: queue.SimpleQueue = queue.SimpleQueue()  # (envelope, reply, after)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="vasa-control", daemon=True)
         self._thread.start()
@@ -337,6 +427,7 @@ class ControlServer:
         if not self._stop.is_set():
             self._stop.set()
             self._thread.join()
+            self._jobs.close()
             self._sock.close()
             if self._zap is not None:
                 self._zap.release()
@@ -346,47 +437,123 @@ class ControlServer:
         """True when only CURVE clients with an allowed key can connect."""
         return self._zap is not None
 
+    @property
+    def pending(self) -> int:
+        """Slow requests queued or running on the workers."""
+        return self._jobs.pending
+
     def _serve(self) -> None:
         while not self._stop.is_set():
-            if not self._sock.poll(self.config.poll_ms):
+            self._send_finished()
+            # While slow work is out, wake often to send its replies as soon as they are ready.
+            if not self._sock.poll(5 if self._jobs.pending else self.config.poll_ms):
                 continue
             try:
                 parts = self._sock.recv_multipart()
             except zmq.ZMQError:  # pragma: no cover - socket torn down under us
                 continue
             envelope, body = split_envelope(parts)
-            reply, after = self.handle(body)
+            req, reply = self._open(body)
+            if req is not None and req["cmd"] in SLOW_COMMANDS and \
+                    getattr(self.handler, req["cmd"], None) is not None:
+                if self._jobs.pending >= self.config.max_pending:
+                    self.busy += 1
+                    reply = self._error_reply(req, "busy", f"{self._jobs.pending} slow requests "
+                                              f"are in progress: the limit is "
+                                              f"{self.config.max_pending}; retry later")
+                else:
+                    self._jobs.submit(self._job_key(req), self._worker(envelope, req))
+                    continue
+            after = None
+            if reply is None:
+                reply, after = self._answer(req)
+            self._send(envelope, reply)
+            if after is not None:
+                after()
+        self._send_finished()
+
+    def _worker(self, envelope: list[bytes], req: dict):
+        def work() -> None:
+            reply, after = self._answer(req)
+            self._done.put((envelope, reply, after))
+        return work
+
+    @staticmethod
+    def _job_key(req: dict) -> str:
+        """Requests with the same key run one after another, in arrival order (a stream's clips
+        must queue in the order they were sent); different keys run side by side."""
+        if req["cmd"] == "speak":
+            stream = req.get("stream", wire.DEFAULT_STREAM)
+            return "speak:" + (stream if isinstance(stream, str) else "?")
+        return req["cmd"]
+
+    def _send_finished(self) -> None:
+        while True:
             try:
-                self._sock.send_multipart(envelope + [_pack(reply)], flags=zmq.NOBLOCK)
-            except zmq.ZMQError as e:
-                log.warning("control reply could not be sent: %s", e)
+                envelope, reply, after = self._done.get_nowait()
+            except queue.Empty:
+                return
+            self._send(envelope, reply)
             if after is not None:
                 after()
 
+    def _send(self, envelope: list[bytes], reply: dict) -> None:
+        try:
+            self._sock.send_multipart(envelope + [_pack(reply)], flags=zmq.NOBLOCK)
+        except zmq.ZMQError as e:
+            log.warning("control reply could not be sent: %s", e)
+
     def handle(self, body: list[bytes]) -> tuple[dict, Any]:
-        """One request's frames -> (reply map, an optional action to run after replying)."""
+        """One request's frames -> (reply map, an optional action to run after replying), all on
+        the calling thread."""
+        req, reply = self._open(body)
+        if reply is not None:
+            return reply, None
+        return self._answer(req)
+
+    def _open(self, body: list[bytes]) -> tuple[dict | None, dict | None]:
+        """Decode and check a request: (request, None), or (None, the error reply)."""
         self.requests += 1
-        req_id = None
+        req = None
         try:
             req = self._decode(body)
-            req_id = req.get("id")
             self._check(req)
-            result, after = self._dispatch(req)
-            reply = {"ok": True, "result": result}
+            return req, None
         except RequestError as e:
             self.errors += 1
-            reply, after = {"ok": False, "error": str(e), "code": e.code}, None
+            return None, self._error_reply(req, e.code, str(e))
+
+    @staticmethod
+    def _error_reply(req: dict | None, code: str, message: str) -> dict:
+        reply = {"ok": False, "error": message, "code": code}
+        req_id = req.get("id") if req is not None else None
+        if isinstance(req_id, (int, str)) and not isinstance(req_id, bool):
+            reply["id"] = req_id
+        return reply
+
+    def _answer(self, req: dict) -> tuple[dict, Any]:
+        """Run a checked request's command -> (reply, an optional action after replying)."""
+        try:
+            result, after = self._dispatch(req)
+            reply = {"ok": True, "result": result}
+            req_id = req.get("id")
+            if isinstance(req_id, (int, str)) and not isinstance(req_id, bool):
+                reply["id"] = req_id
+            return reply, after
+        except RequestError as e:
+            self.errors += 1
+            return self._error_reply(req, e.code, str(e)), None
+        except BusyError as e:
+            self.errors += 1
+            return self._error_reply(req, "busy", str(e)), None
         except VasaError as e:
             self.errors += 1
-            reply, after = {"ok": False, "error": str(e), "code": "failed"}, None
+            return self._error_reply(req, "failed", str(e)), None
         except Exception as e:  # a handler bug must not take the channel down
             self.errors += 1
             log.exception("control handler failed")
-            reply, after = {"ok": False, "error": f"internal error: {type(e).__name__}: {e}",
-                            "code": "failed"}, None
-        if isinstance(req_id, (int, str)) and not isinstance(req_id, bool):
-            reply["id"] = req_id
-        return reply, after
+            return self._error_reply(req, "failed", f"internal error: {type(e).__name__}: "
+                                                    f"{e}"), None
 
     def _decode(self, body: list[bytes]) -> dict:
         if len(body) != 1:
@@ -395,6 +562,7 @@ class ControlServer:
         if len(body[0]) > self.config.max_request_bytes:
             raise RequestError("too_large", f"request is {len(body[0])} bytes: the cap is "
                                             f"{self.config.max_request_bytes} bytes")
+        check_msgpack_shape(body[0], self.config.max_objects, self.config.max_depth)
         try:
             req = msgpack.unpackb(body[0], raw=False, strict_map_key=True)
         except Exception as e:  # msgpack raises several types on garbage
@@ -433,6 +601,44 @@ class ControlServer:
         if cmd == "load_portrait":
             return method(**parse_load_portrait(req, self.config, self.portrait_folders)), None
         return {}, method  # stop: reply first, then stop
+
+
+class _KeyedJobs:
+    """A small thread pool where jobs with the same key run one at a time, in submission order,
+    and jobs with different keys run side by side."""
+
+    def __init__(self, workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="vasa-control-work")
+        self._lock = threading.Lock()
+        self._queues: dict[str, collections.deque] = {}
+        self.pending = 0
+
+    def submit(self, key: str, job) -> None:
+        with self._lock:
+            self.pending += 1
+            waiting = self._queues.get(key)
+            if waiting is not None:  # this key is busy: run after the ones before it
+                waiting.append(job)
+                return
+            self._queues[key] = collections.deque()
+        self._pool.submit(self._run, key, job)
+
+    def _run(self, key: str, job) -> None:
+        while True:
+            try:
+                job()
+            except Exception:  # pragma: no cover - jobs catch their own errors
+                log.exception("control worker job failed")
+            with self._lock:
+                self.pending -= 1
+                waiting = self._queues[key]
+                if not waiting:
+                    del self._queues[key]
+                    return
+                job = waiting.popleft()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=False)
 
 
 # --- command-line options (for `serve` and anything else that runs a ControlServer) ------------

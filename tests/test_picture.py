@@ -1,0 +1,71 @@
+"""The picture governor: steps down under load, holds (hysteresis), jumps back up when there is
+room. Pure: fed made-up costs on a made-up clock."""
+
+from vasa_bridge.runtime.picture import Level, PictureConfig, PictureGovernor, degraded_sizes
+
+
+def feed(gov, t0, seconds, render_512, lag=0.0, fps=25.0):
+    """Hops of `seconds` at `fps`, each rendering at the governor's current size with a 512²
+    render costing `render_512`; returns the levels seen, one per hop."""
+    seen = []
+    t = t0
+    for _ in range(int(seconds * fps)):
+        width = gov.level.size or 512
+        render = render_512 * (width / 512) ** 2
+        gov.observe(t, lag, render + 0.002, render, width)
+        seen.append(gov.index)
+        t += 1 / fps
+    return t, seen
+
+
+def test_degraded_sizes_step_through_three_quarters_and_half():
+    assert degraded_sizes(512) == (384, 256)
+    assert degraded_sizes(1024) == (768, 512)
+    assert degraded_sizes(200) == (144, 128)  # half (100) is under the 128 floor
+    assert degraded_sizes(128) == ()
+
+
+def test_levels_go_size_first_then_frame_share():
+    gov = PictureGovernor(PictureConfig(sizes=(384, 256), divisors=(2, 3)), full_size=512)
+    assert gov.levels == [Level(None, 1), Level(384, 1), Level(256, 1), Level(256, 2),
+                          Level(256, 3)]
+    assert gov.describe() == "full"
+    gov.index = 3
+    assert gov.describe() == "degraded to 256², every 2 frames"
+
+
+def test_steps_down_one_level_per_hold_and_stops_where_it_fits():
+    gov = PictureGovernor(PictureConfig(sizes=(384, 256)), full_size=512)
+    t, seen = feed(gov, 0.0, 0.3, 0.072)  # a render costs 1.8x the frame budget
+    assert set(seen) == {0}  # not before down_after_s
+    t, seen = feed(gov, t, 3.0, 0.072)
+    assert gov.level == Level(256, 1) and gov.reason == "cpu-starved"  # 0.45 of the budget fits
+    first_384 = seen.index(1)
+    assert seen.index(2) - first_384 >= int(0.4 * 25)  # each step waits its own hold time
+    assert gov.changes == 2
+
+
+def test_holds_while_in_the_band_between_busy_and_room():
+    gov = PictureGovernor(PictureConfig(sizes=(384, 256)), full_size=512)
+    t, _ = feed(gov, 0.0, 2.0, 0.072)
+    assert gov.index == 2
+    # 384² would cost 0.02 s + other work = 0.56 of the budget: fine where it is (0.28), but
+    # not room enough to go up (0.5): it stays degraded (no flapping)
+    t, seen = feed(gov, t, 5.0, 0.036)
+    assert set(seen[10:]) == {2}
+
+
+def test_jumps_back_to_full_quality_when_the_load_ends():
+    gov = PictureGovernor(PictureConfig(sizes=(384, 256), divisors=(2, 3, 5)), full_size=512)
+    t, _ = feed(gov, 0.0, 5.0, 0.5)  # hopeless: down to the last level
+    assert gov.index == len(gov.levels) - 1
+    t, seen = feed(gov, t, 2.0, 0.012)
+    assert gov.index == 0 and gov.reason == ""
+    assert seen.index(0) <= 25  # within a second
+    assert len(set(seen)) <= 3  # a jump or two, not a staircase through every level
+
+
+def test_a_late_loop_with_cheap_pictures_is_not_degraded():
+    gov = PictureGovernor(PictureConfig(sizes=(384, 256)), full_size=512)
+    feed(gov, 0.0, 5.0, 0.004, lag=0.3)  # late for other reasons: smaller pictures won't help
+    assert gov.index == 0

@@ -1,0 +1,153 @@
+"""Graceful degradation of the picture: which size and which share of frames the renderer can
+afford right now. Pure (no clock): the runtime reports what each rendered frame cost and how late
+the loop ran, with its own clock's times, and asks which level to render at.
+
+Levels, best first: the full size at every frame, then each smaller size in `sizes`, then, at the
+smallest size, every 2nd, 3rd ... frame (`divisors`). Motion and audio are never part of this:
+they are published for every frame whatever the level.
+
+    step down: the predicted cost of the loop's work has exceeded `busy` of its budget, or the
+               loop has been behind (a hop done more than `behind_s` after it was due) while
+               pictures cost more than `room` of it, for `down_after_s`;
+    step up:   for `up_after_s` the loop has kept up and a better level's predicted cost fits in
+               `room` of its budget; it jumps straight to the best level that fits.
+
+The cost of a frame is predicted from the render time measured at the current size, scaled by
+area (rendering is per pixel), plus the rest of the hop's work. The gap between `busy` and `room`,
+and the two hold times, are the hysteresis: a level is not left as soon as it was entered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PictureConfig:
+    fps: float = 25.0  # target picture rate (the output frame rate)
+    sizes: tuple[int, ...] = ()  # degraded frame widths, largest first (empty: no size steps)
+    divisors: tuple[int, ...] = (2, 3, 5)  # then render one frame in 2, 3, 5 at the smallest size
+    behind_s: float = 0.12  # a hop finished this late counts as "behind"
+    busy: float = 0.9  # a frame costing more than this share of its budget is too expensive
+    room: float = 0.5  # step up only to a level whose frames cost at most this share
+    down_after_s: float = 0.4  # behind or too expensive this long -> one step down
+    up_after_s: float = 0.5  # keeping up with room to spare this long -> step up
+    smoothing: float = 0.3  # weight of a new measurement in the running cost estimates
+
+
+@dataclass(frozen=True)
+class Level:
+    size: int | None  # frame width to render at; None = the portrait's own size
+    every: int  # render one frame in `every`
+
+    def describe(self, full: int | None) -> str:
+        parts = []
+        if self.size is not None and self.size != full:
+            parts.append(f"degraded to {self.size}²")
+        if self.every > 1:
+            parts.append(f"every {self.every} frames")
+        return ", ".join(parts) or "full"
+
+
+class PictureGovernor:
+    """Chooses the picture level from observed costs. `observe` after every hop; `level` is the
+    level to render at; `reason` says why it is not the best one."""
+
+    def __init__(self, config: PictureConfig = PictureConfig(), full_size: int | None = None
+                 ) -> None:
+        self.config = config
+        self.full_size = full_size
+        smallest = config.sizes[-1] if config.sizes else None
+        self.levels = [Level(None, 1)] + [Level(s, 1) for s in config.sizes] + \
+            [Level(smallest, d) for d in config.divisors]
+        self.index = 0
+        self.reason = ""  # why the level is not 0 ("cpu-starved"), empty at full quality
+        self._cost_px: float | None = None  # render seconds per pixel (running)
+        self._other_s: float = 0.0  # the rest of a hop's work, seconds (running)
+        self._bad_since: float | None = None
+        self._good_since: float | None = None
+        self.changes = 0
+
+    @property
+    def level(self) -> Level:
+        return self.levels[self.index]
+
+    def describe(self) -> str:
+        return self.level.describe(self.full_size)
+
+    def _width(self, level: Level, current_width: int) -> int:
+        return level.size or self.full_size or current_width
+
+    def predicted_load(self, level: Level, current_width: int) -> float | None:
+        """Share of the hop budget the loop would use at `level` (1 = all of it); None before
+        the first measurement."""
+        if self._cost_px is None:
+            return None
+        w = self._width(level, current_width)
+        render = self._cost_px * w * w / level.every
+        return (render + self._other_s) * self.config.fps
+
+    def observe(self, now: float, lag_s: float, work_s: float, render_s: float | None,
+                width: int) -> bool:
+        """One hop: `lag_s` how late it finished, `work_s` the loop's whole work for it,
+        `render_s` the render time when a picture was made (at frame width `width`). Returns
+        True when the level changed."""
+        c = self.config
+        k = c.smoothing
+        if render_s is not None and width > 0:
+            px = render_s / (width * width)
+            self._cost_px = px if self._cost_px is None else (1 - k) * self._cost_px + k * px
+            other = max(work_s - render_s, 0.0)
+        else:
+            other = work_s
+        self._other_s = (1 - k) * self._other_s + k * other
+        load = self.predicted_load(self.level, width)
+        # Behind only counts when pictures are a real share of the work: a loop that is late for
+        # other reasons (a slow engine, a sleepy scheduler) gains nothing from smaller pictures.
+        behind = lag_s > c.behind_s and load is not None and load > c.room
+        too_dear = load is not None and load > c.busy
+        if behind or too_dear:
+            self._good_since = None
+            if self._bad_since is None:
+                self._bad_since = now
+            if now - self._bad_since >= c.down_after_s and self.index < len(self.levels) - 1:
+                self.index += 1
+                self.reason = "cpu-starved"
+                self._bad_since = now  # hold: the next step needs its own full wait
+                self.changes += 1
+                return True
+            return False
+        self._bad_since = None
+        if self.index == 0:
+            self._good_since = None
+            return False
+        if lag_s > c.behind_s / 2:
+            self._good_since = None
+            return False
+        if self._good_since is None:
+            self._good_since = now
+        if now - self._good_since < c.up_after_s:
+            return False
+        best = self.index
+        for i in range(self.index - 1, -1, -1):  # the best level that still fits
+            fits = self.predicted_load(self.levels[i], width)
+            if fits is not None and fits <= c.room:
+                best = i
+        if best == self.index:
+            return False
+        self.index = best
+        self.reason = "" if best == 0 else "cpu-starved"
+        self._good_since = now
+        self.changes += 1
+        return True
+
+
+def degraded_sizes(width: int) -> tuple[int, ...]:
+    """The frame widths to step down through from `width`: three quarters, then half, each a
+    multiple of 8 and at least 128 (512 -> 384, 256)."""
+    out = []
+    for share in (0.75, 0.5):
+        w = max(128, int(width * share) // 8 * 8)
+        if w < width and w not in out:
+            out.append(w)
+    return tuple(out)
