@@ -49,7 +49,8 @@ def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
     """Everything per photo that does not depend on the backend's array library."""
     if portrait_config.size % 8:
         raise RenderError(f"size is {portrait_config.size}: expected a multiple of 8 pixels")
-    portrait = analyse_portrait(image, portrait_config)
+    portrait = image if isinstance(image, Portrait) else analyse_portrait(image,
+                                                                          portrait_config)
     img = portrait.image
     h, w = img.shape[:2]
     rig = build_rig(portrait.landmarks, portrait.rest.rotation, (w, h), portrait.rest.points)
