@@ -72,6 +72,8 @@ class Stats:
     frame_times: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
     loop_lag_ms: collections.deque = field(  # per hop: done - audio due (behind real time)
         default_factory=lambda: collections.deque(maxlen=100000))
+    av_delay_ms: collections.deque = field(  # main face: its sound arrived -> its frame out
+        default_factory=lambda: collections.deque(maxlen=500))
 
 
 def _pct(values, q: float) -> float | None:
@@ -175,6 +177,7 @@ class Runtime:
         return {
             "fps": round(fps, 2), "streams": sorted(self.streams),
             "latency_ms": {"p50": _pct(s.latency_ms, 0.5), "p95": _pct(s.latency_ms, 0.95)},
+            "av_delay_ms": _pct(s.av_delay_ms, 0.5),  # mic Sync Offset (docs/streaming.md)
             "stage_ms": {k: _pct(v, 0.5) for k, v in s.stage_ms.items()},
             "drops": {"frames": s.frames_dropped,
                       "publisher": dict(self.publisher.stats.dropped)},
@@ -343,6 +346,9 @@ class Runtime:
             t_publish = self._clock() - t1
             if state.id == c.stream:
                 self._frame(motion, pts, arrived)
+                # The frame shows sound that arrived (end - pts) before this hop's audio did.
+                self.stats.av_delay_ms.append(
+                    (self._clock() - arrived + end / RATE - pts / 1e9) * 1000)
                 self.stats.stage_ms["motion"].append(t_motion * 1000)
                 self.stats.stage_ms["publish"].append(t_publish * 1000)
             state.out_index += 1
