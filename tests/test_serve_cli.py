@@ -76,3 +76,8 @@ def test_verbose_and_no_greeting(tmp_path):
             assert peak == 0  # silence: no hello
     finally:
         stop(proc)
+
+
+def test_the_panel_default_is_the_servers():
+    from vasa_bridge.web import cli, server
+    assert cli.DEFAULT_HTTP == server.DEFAULT_HTTP

@@ -8,7 +8,8 @@ import sys
 from ..errors import ConfigError
 from ..transport.endpoints import DEFAULT_CONTROL, DEFAULT_PUB
 from .codec import ALPHA_CODECS, CodecConfig
-from .server import DEFAULT_HTTP, parse_http
+
+DEFAULT_HTTP = "127.0.0.1:8765"  # the same as server.DEFAULT_HTTP (tests/test_web checks)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -74,7 +75,7 @@ def start_from_serve_args(args: argparse.Namespace, pub_endpoint: str,
                                      token=args.http_token,
                                      codec=CodecConfig(alpha_codec=args.alpha_codec))
         else:
-            from .server import WebConfig, WebHandle, resolve_token
+            from .server import WebConfig, WebHandle, parse_http, resolve_token
             host, port = parse_http(args.http)
             token, generated = resolve_token(host, args.http_token)
             if generated:  # shown once, so it must be shown
@@ -103,7 +104,7 @@ def has_viewer(handle) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import _stop_on_signals
-    from .server import start_in_thread
+    from .server import parse_http, start_in_thread
     host, port = parse_http(args.http)  # validates before anything starts
     control = None if args.control == "none" else args.control
     curve = None
