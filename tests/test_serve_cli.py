@@ -81,3 +81,15 @@ def test_verbose_and_no_greeting(tmp_path):
 def test_the_panel_default_is_the_servers():
     from vasa_bridge.web import cli, server
     assert cli.DEFAULT_HTTP == server.DEFAULT_HTTP
+
+
+def test_virtualcam_without_a_device_fails_before_the_start_up_work(tmp_path):
+    import pytest
+    pytest.importorskip("pyvirtualcam")
+    if any(n.startswith("video") for n in os.listdir("/dev")):
+        pytest.skip("this machine has a video device")
+    proc, _ = start_serve(tmp_path, "--virtualcam")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err.splitlines() == [err.strip()] and "modprobe v4l2loopback" in err
+    assert not (tmp_path / "cache").exists()  # no portrait was analysed: it stopped first
