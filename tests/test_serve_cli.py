@@ -10,7 +10,7 @@ import urllib.request
 import numpy as np
 
 from conftest import ROOT, free_port
-from vasa_bridge.transport import Subscriber, SubscriberConfig
+from vasa_bridge.transport import ControlClient, Subscriber, SubscriberConfig
 
 
 def start_serve(tmp_path, *args):
@@ -49,6 +49,11 @@ def test_default_serve_is_quiet_greets_and_shows_the_panel(tmp_path):
                     a = m.audio_samples()
                     loud += int((np.abs(a) > 1000).sum())
             assert loud >= 16000, f"only {loud} loud samples: no greeting heard"
+            with ControlClient(control) as client:
+                status = client.call("status")
+            # A frame cannot show sound before the hop that carries it has arrived (40 ms at
+            # 25 fps), and the model looks ahead further still.
+            assert 40 <= status["av_delay_ms"] < 2000, status
     finally:
         lines = stop(proc)
     # Nothing but the ready line while it runs (no TensorFlow Lite / absl / matplotlib lines, no
