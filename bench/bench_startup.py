@@ -4,7 +4,8 @@ Python that only imports numpy and exits (the floor for any Python tool on this 
 
     OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/bench_startup.py [--runs 3]
 
-Each run is a fresh process; the portrait cache lives in a temporary XDG_CACHE_HOME ("cold"
+The last column, the CPU time the serve process had used when its first frame arrived, depends
+far less on what else the machine runs than the wall times do. Each run is a fresh process; the portrait cache lives in a temporary XDG_CACHE_HOME ("cold"
 empties it first). The operating system's file cache stays warm either way: a first launch after
 a reboot is slower than "cold" here.
 """
@@ -19,12 +20,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import zmq
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(os.environ.get("VASA_ROOT") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(ROOT))
 
 from vasa_bridge.protocol import wire  # noqa: E402
@@ -37,8 +39,18 @@ def numpy_floor() -> float:
     return time.perf_counter() - t0
 
 
-def first_frame(cache: Path, timeout: float = 60.0) -> tuple[float, float]:
-    """(seconds to the first frame, seconds to the ready line) for one launch."""
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def first_frame(cache: Path, timeout: float = 60.0) -> tuple[float, float, float]:
+    """(seconds to the first frame, seconds to the ready line, CPU seconds the serve process
+    had used when its first frame arrived) for one launch."""
     pub = f"tcp://127.0.0.1:{free_port()}"
     ctx = zmq.Context.instance()
     sub = ctx.socket(zmq.SUB)
@@ -50,20 +62,35 @@ def first_frame(cache: Path, timeout: float = 60.0) -> tuple[float, float]:
                              "--control", f"tcp://127.0.0.1:{free_port()}", "--http",
                              f"127.0.0.1:{free_port()}"], env=env, cwd=ROOT,
                             stderr=subprocess.PIPE, text=True)
+    seen: dict = {}
+
+    def read_ready():  # the ready line may come before or after the first frame
+        for line in proc.stderr:
+            if line.startswith("[serve] ready") or "error" in line:
+                seen["t"], seen["line"] = time.perf_counter() - t0, line
+                break
+        proc.stderr.read()
+
+    reader = threading.Thread(target=read_ready, daemon=True)
+    reader.start()
     try:
-        ready = proc.stderr.readline()
-        t_ready = time.perf_counter() - t0
-        if not ready.startswith("[serve] ready"):
-            raise RuntimeError(f"serve did not start: {ready}{proc.stderr.read()}")
         if not sub.poll(int(timeout * 1000)):
-            raise RuntimeError("no frame within the timeout")
+            raise RuntimeError(f"no frame within the timeout: {seen.get('line')}")
         t_frame = time.perf_counter() - t0
+        cpu = _cpu_seconds(proc.pid)
         sub.recv_multipart()
+        deadline = time.perf_counter() + timeout
+        while "t" not in seen and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        if not seen.get("line", "").startswith("[serve] ready"):
+            raise RuntimeError(f"serve did not start: {seen.get('line')}")
+        t_ready = seen["t"]
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        reader.join(5)
         sub.close(0)
-    return t_frame, t_ready
+    return t_frame, t_ready, cpu
 
 
 def main() -> None:
@@ -83,14 +110,16 @@ def main() -> None:
         shutil.rmtree(cache, ignore_errors=True)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; median of "
           f"{args.runs}\n")
-    print("| launch to | first frame (s) | ready line (s) | first frame / numpy import |")
-    print("|---|---|---|---|")
-    print(f"| python -c 'import numpy' (exit) | {floor:.2f} | | 1.0 |")
+    print("| launch to | first frame (s) | ready line (s) | first frame / numpy import | "
+          "CPU s at first frame |")
+    print("|---|---|---|---|---|")
+    print(f"| python -c 'import numpy' (exit) | {floor:.2f} | | 1.0 | |")
     for name, runs in (("serve, cold (no portrait cache)", cold),
                        ("serve, warm (portrait cached)", warm)):
         f = statistics.median(r[0] for r in runs)
         r = statistics.median(r[1] for r in runs)
-        print(f"| {name} | {f:.2f} | {r:.2f} | {f / floor:.1f} |")
+        c = statistics.median(run[2] for run in runs)
+        print(f"| {name} | {f:.2f} | {r:.2f} | {f / floor:.1f} | {c:.2f} |")
 
 
 if __name__ == "__main__":

@@ -98,3 +98,17 @@ def test_virtualcam_without_a_device_fails_before_the_start_up_work(tmp_path):
     assert proc.returncode == 2
     assert err.splitlines() == [err.strip()] and "modprobe v4l2loopback" in err
     assert not (tmp_path / "cache").exists()  # no portrait was analysed: it stopped first
+
+
+def test_a_panel_port_in_use_stops_serve_in_one_line(tmp_path):
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        # start_serve asks for a free --http port; a second --http wins (argparse: the last)
+        proc, _ = start_serve(tmp_path, "--motion", "loudness", "--no-greeting", "--http",
+                              f"127.0.0.1:{port}")
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    assert err.splitlines() == [err.strip()] and "cannot serve HTTP" in err

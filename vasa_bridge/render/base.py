@@ -42,6 +42,7 @@ class RenderConfig:
     eyes: bool = True  # draw eyeballs (gaze, lids that cover rather than squash the iris)
     mouth: bool = True  # draw the mouth interior when the lips part
     device: str = "cpu"  # torch backend only: "cpu" or "cuda"
+    cache_dir: str | None = None  # folder that keeps warp grids between runs (None: not kept)
 
     def __post_init__(self) -> None:
         if self.grid_step not in (0, 2, 4, 8, 16):

@@ -79,7 +79,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                    help="the built-in face does not say hello at start")
     p.add_argument("--no-portrait-cache", action="store_true",
                    help="analyse the portrait again instead of reading the cache "
-                        "($XDG_CACHE_HOME/vasa-bridge/portraits)")
+                        "($XDG_CACHE_HOME/vasa-bridge: portraits/ and geometry/)")
     p.add_argument("--status", action="store_true",
                    help="print a live status line (fps, latency, audio-to-picture delay, drops)")
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
@@ -96,7 +96,6 @@ def run(args: argparse.Namespace) -> int:
     from .outputs import sinks_from_args
     from .serve import Runtime
 
-    from ..cli import STARTED
     if args.list_devices:
         devices = list_input_devices()
         for i, name in devices:
@@ -132,16 +131,13 @@ def run(args: argparse.Namespace) -> int:
     sinks: list = []
     try:
         # The model and the portrait warm up side by side (ONNX Runtime and mediapipe release
-        # the GIL); the web server's imports ride along.
+        # the GIL).
         with ThreadPoolExecutor(3, thread_name_prefix="vasa-warm") as pool:
             engines = pool.submit(_engines, args)
             portrait = pool.submit(_portrait, args, config) if config.frames else None
-            web_import = pool.submit(_import_web) if _wants_http(args) else None
             hello = pool.submit(greeting_clip) if greet else None
             engine_factory, clip_baker = engines.result()
             renderer, prepare, state = portrait.result() if portrait else (None, None, None)
-            if web_import is not None:
-                web_import.result()
             hello = hello.result() if hello is not None else None
         stamp = None
         if config.frames:
@@ -169,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
                               main_source=main_source, pacer=pacer, renderer=renderer,
                               portrait=state, prepare=prepare, stamp=stamp, sinks=sinks,
                               frame_sinks=frame_sinks, clip_baker=clip_baker)
-            control = inlet = web = None
+            control = inlet = finish = None
+            started: dict = {}  # what _finish_start made: "web", "error"
             try:
                 if args.audio_in:
                     from .audio_in import AudioInlet
@@ -177,34 +174,36 @@ def run(args: argparse.Namespace) -> int:
                 if args.control != "none":
                     control = ControlServer(runtime, config_from_args(args, args.control,
                                                                       args.insecure))
-                web = _start_web(args, pub.endpoint, control.endpoint if control else None,
-                                 runtime)
                 source = args.audio or (f"microphone {main_source.device_name}" if args.mic
                                         is not None else "clips (control `speak`)")
-                parts = ([f"panel {web.page_url('/')}"] if web else []) + [
-                    f"data {pub.endpoint}", f"control {control.endpoint if control else 'off'}"]
+                parts = [f"data {pub.endpoint}",
+                         f"control {control.endpoint if control else 'off'}"]
                 if inlet:
                     parts.append(f"clips in {inlet.endpoint}")
                 parts += [f"audio from {source}", f"motion {args.motion}"]
                 if stamp:
                     parts.append(f"watermark {stamp.payload}")
-                print(f"[serve] ready in {time.monotonic() - STARTED:.1f} s: "
-                      + ", ".join(parts), file=sys.stderr, flush=True)
-                if web is not None and _should_open_browser(args):
-                    _open_browser(web.page_url("/"))
-                if hello is not None:
-                    _greet_later(runtime, hello, config.stream, web, stop,
-                                 wait_for_viewer=web is not None and _should_open_browser(args))
+                # The face starts at once; the panel (aiohttp's import is the slowest piece left)
+                # comes up beside the running loop, then the ready line, the browser, the hello.
+                finish = threading.Thread(target=_finish_start, name="vasa-start", args=(
+                    args, runtime, pub.endpoint, control.endpoint if control else None, parts,
+                    hello, config.stream, stop, started), daemon=True)
+                finish.start()
                 _run_with_status(runtime, stop, show=args.status)
             finally:
-                if web is not None:
-                    web.close()
+                stop.set()
+                if finish is not None:
+                    finish.join(20)
+                if started.get("web") is not None:
+                    started["web"].close()
                 if control is not None:
                     control.close()
                 if inlet is not None:
                     inlet.close()
                 if hasattr(main_source, "close"):
                     main_source.close()
+            if "error" in started:  # e.g. --http on a port in use: the start failed
+                raise started["error"]
             status = runtime.status()
             print(f"[serve] stopped: {status['published']} published, drops {status['drops']}",
                   file=sys.stderr)
@@ -218,12 +217,13 @@ def _portrait(args: argparse.Namespace, config: ServeConfig):
     """(renderer, prepare(image) for load_portrait, the first portrait's state)."""
     from ..face.portrait import Portrait, PortraitConfig
     from ..render.base import RenderConfig, get_backend
-    renderer = get_backend("cpu", RenderConfig(alpha=config.alpha))
-    portrait_config = PortraitConfig(size=args.size)
-    cache = None
+    cache = grids = None
     if not args.no_portrait_cache:
         from ..face.cache import PortraitCache, default_cache_dir
         cache = PortraitCache(default_cache_dir())
+        grids = str(default_cache_dir().parent / "geometry")
+    renderer = get_backend("cpu", RenderConfig(alpha=config.alpha, cache_dir=grids))
+    portrait_config = PortraitConfig(size=args.size)
 
     def prepare(image, portrait_config=portrait_config):
         if cache is not None and not isinstance(image, Portrait):
@@ -238,12 +238,33 @@ def _portrait(args: argparse.Namespace, config: ServeConfig):
     return renderer, prepare, state
 
 
-def _import_web() -> None:
-    from ..web import server  # noqa: F401  (aiohttp: ~0.1 s, off the critical path)
+def _finish_start(args, runtime, pub_endpoint: str, control_endpoint: str | None,
+                  parts: list[str], hello, stream: str, stop: threading.Event,
+                  started: dict) -> None:
+    """Beside the running loop: the panel, then the ready line, the browser and the hello. An
+    error (e.g. --http on a port in use) stops the runtime and is raised by `run`."""
+    from ..errors import VasaError
+    try:
+        web = started["web"] = _start_web(args, pub_endpoint, control_endpoint, runtime)
+    except VasaError as e:
+        started["error"] = e
+        stop.set()
+        return
+    if stop.is_set():
+        return
+    panel = [f"panel {web.page_url('/')}"] if web else []
+    print(f"[serve] ready in {time.monotonic() - _started_at():.1f} s: "
+          + ", ".join(panel + parts), file=sys.stderr, flush=True)
+    browser = web is not None and _should_open_browser(args)
+    if browser:
+        _open_browser(web.page_url("/"))
+    if hello is not None:
+        _greet_later(runtime, hello, stream, web, stop, wait_for_viewer=browser)
 
 
-def _wants_http(args: argparse.Namespace) -> bool:
-    return not args.no_http
+def _started_at() -> float:
+    from ..cli import STARTED
+    return STARTED
 
 
 def _start_web(args: argparse.Namespace, pub_endpoint: str, control_endpoint: str | None,
