@@ -99,7 +99,12 @@ def start_from_serve_args(args: argparse.Namespace, pub_endpoint: str,
 def has_viewer(handle) -> bool:
     """Whether a page of this in-process web server shows the face (frames and sound) now."""
     from .server import STATE
-    return any(v.media for v in list(handle.app[STATE].viewers)) if handle.app else False
+    if handle.app is None:
+        return False
+    try:  # the set belongs to the server's loop thread: a change mid-copy just means "ask again"
+        return any(v.media for v in list(handle.app[STATE].viewers))
+    except RuntimeError:
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
