@@ -225,6 +225,9 @@ def configure_logging(verbose: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # This module's own clock: run as `python -m vasa_bridge.cli` it is __main__, and importing
+    # vasa_bridge.cli elsewhere would start a second clock.
+    args.started = STARTED
     configure_logging(args.verbose)
     try:
         return args.func(args)

@@ -253,18 +253,14 @@ def _finish_start(args, runtime, pub_endpoint: str, control_endpoint: str | None
     if stop.is_set():
         return
     panel = [f"panel {web.page_url('/')}"] if web else []
-    print(f"[serve] ready in {time.monotonic() - _started_at():.1f} s: "
+    t0 = getattr(args, "started", None) or time.monotonic()
+    print(f"[serve] ready in {time.monotonic() - t0:.1f} s: "
           + ", ".join(panel + parts), file=sys.stderr, flush=True)
     browser = web is not None and _should_open_browser(args)
     if browser:
         _open_browser(web.page_url("/"))
     if hello is not None:
         _greet_later(runtime, hello, stream, web, stop, wait_for_viewer=browser)
-
-
-def _started_at() -> float:
-    from ..cli import STARTED
-    return STARTED
 
 
 def _start_web(args: argparse.Namespace, pub_endpoint: str, control_endpoint: str | None,
