@@ -5,9 +5,10 @@ Python that only imports numpy and exits (the floor for any Python tool on this 
     OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/bench_startup.py [--runs 3]
 
 The last column, the CPU time the serve process had used when its first frame arrived, depends
-far less on what else the machine runs than the wall times do. Each run is a fresh process; the portrait cache lives in a temporary XDG_CACHE_HOME ("cold"
-empties it first). The operating system's file cache stays warm either way: a first launch after
-a reboot is slower than "cold" here.
+far less on what else the machine runs than the wall times do. Each run is a fresh process; the
+caches (portrait analysis, warp grid) live in a temporary XDG_CACHE_HOME ("cold" empties it
+first). The operating system's file cache stays warm either way: a first launch after a reboot
+is slower than "cold" here. VASA_ROOT=/path/to/another/checkout times that code instead.
 """
 
 from __future__ import annotations

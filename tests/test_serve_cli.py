@@ -38,6 +38,7 @@ def test_default_serve_is_quiet_greets_and_shows_the_panel(tmp_path):
         with Subscriber(SubscriberConfig(endpoint=pub, kinds=("audio",))) as sub:
             ready = proc.stderr.readline()
             assert ready.startswith("[serve] ready in "), ready
+            assert float(ready.split()[3]) > 0, ready  # counted from the command's start
             assert f"panel http://{http}/" in ready and f"data {pub}" in ready
             assert f"control {control}" in ready
             with urllib.request.urlopen(f"http://{http}/", timeout=10) as r:
