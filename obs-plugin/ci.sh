@@ -5,7 +5,7 @@
 #
 # 1. apt packages (apt-get update first, skipped when all are installed already);
 # 2. obsws-python in $PYTHON if missing (the smoke test's websocket client);
-# 3. cmake configure + build into obs-plugin/build;
+# 3. cmake configure + build into obs-plugin/build-ci, tests on (obs-plugin/build is for manual builds);
 # 4. ctest: parser on the golden fixtures, headless libobs under xvfb-run, real obs under xvfb-run.
 # The last line is exactly "N passed, N failed"; the exit status is non-zero on any failure.
 set -uo pipefail
@@ -13,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
-BUILD=$ROOT/obs-plugin/build
+BUILD=$ROOT/obs-plugin/build-ci  # its own: a manual build in obs-plugin/build caches BUILD_TESTING=OFF
 APT_PACKAGES=(build-essential cmake pkg-config libobs-dev obs-studio libzmq3-dev libmsgpack-dev
               libjansson-dev xvfb xauth)
 OBSWS=obsws-python==1.8.0
@@ -48,7 +48,8 @@ fi
 
 echo "== build"
 mkdir -p "$BUILD"
-cmake -S obs-plugin -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVASA_PYTHON="$PYTHON" \
+cmake -S obs-plugin -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
+    -DVASA_PYTHON="$PYTHON" \
     >"$BUILD/ci-configure.log" 2>&1 || { cat "$BUILD/ci-configure.log"; fail_early "cmake configure failed"; }
 cmake --build "$BUILD" -j"$(nproc)" >"$BUILD/ci-build.log" 2>&1 ||
     { tail -50 "$BUILD/ci-build.log"; fail_early "build failed"; }

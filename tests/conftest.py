@@ -26,12 +26,15 @@ def python() -> str:
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_config_home(tmp_path_factory):
-    """Signing identities and tokens go to a throwaway config dir, never the user's."""
+    """Signing identities and tokens go to a throwaway config dir, cached portrait analyses to a
+    throwaway cache dir, never the user's."""
     import os
-    old = os.environ.get("XDG_CONFIG_HOME")
+    old = {k: os.environ.get(k) for k in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
     os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
     yield
-    if old is None:
-        os.environ.pop("XDG_CONFIG_HOME", None)
-    else:
-        os.environ["XDG_CONFIG_HOME"] = old
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

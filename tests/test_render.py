@@ -230,3 +230,25 @@ def test_turned_contour_stays_on_the_silhouette(cpu, yaw):
     # Every contour point on or beyond its neighbours (one pass: the contour's normals turn a
     # little as it moves, so within 0.02 IOD).
     assert (reach <= sil.floor + 0.02 * prep.rig.iod_px).all(), reach - sil.floor
+
+
+def test_a_cached_warp_grid_renders_the_same_without_triangulating(tmp_path, monkeypatch):
+    from vasa_bridge.render import cpu as C
+    photo = skimage.data.astronaut()
+    config = PortraitConfig(size=256)
+    frame = MotionFrame(np.full(52, 0.3), np.array([4.0, -8.0, 2.0]), np.zeros(3), 0.0)
+    plain = get_backend("cpu", RenderConfig())
+    cached = get_backend("cpu", RenderConfig(cache_dir=str(tmp_path)))
+    want = plain.render(plain.prepare(photo, config), frame)
+    first = cached.render(cached.prepare(photo, config), frame)  # builds and keeps the grid
+    assert len(list(tmp_path.glob("grid-*.npz"))) == 1
+
+    def no_triangulation(*a, **k):
+        raise AssertionError("the grid should have come from the cache")
+    monkeypatch.setattr(C, "make_grid", no_triangulation)
+    again = cached.render(cached.prepare(photo, config), frame)
+    np.testing.assert_array_equal(first, want)
+    np.testing.assert_array_equal(again, want)
+    tmp_path.joinpath(next(tmp_path.glob("grid-*.npz")).name).write_bytes(b"broken")
+    monkeypatch.undo()
+    np.testing.assert_array_equal(cached.render(cached.prepare(photo, config), frame), want)

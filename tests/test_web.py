@@ -166,7 +166,8 @@ def test_http_api_drives_a_real_runtime(face):
 
         status, body = http(h.url + "/api/set", json.dumps({"emotion": "smug"}).encode(),
                             {"Content-Type": "application/json"})
-        assert status == 400 and "expected one of" in body["error"] and body["code"] == "failed"
+        assert status == 400 and "expected one of" in body["error"]
+        assert body["code"] == "bad_argument"  # docs/protocol.md
         status, body = http(h.url + "/api/set", b"{not json", {"Content-Type": "application/json"})
         assert status == 400 and "not JSON" in body["error"]
         status, body = http(h.url + "/api/set", json.dumps({"emotion": "happy", "gaze": [

@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .protocol import wire
 from .transport.endpoints import DEFAULT_PUB
 
 EXIT_ERROR = 2
+STARTED = time.monotonic()  # when the command began (serve's ready line counts from here)
 
 
 def example_track_path() -> Path:
@@ -211,10 +213,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def configure_logging(verbose: bool) -> None:
+    """Our own messages at INFO (DEBUG with --verbose); other libraries' only from WARNING up
+    (matplotlib's font-cache note and the like) unless --verbose. Native chatter: native_log."""
+    from .native_log import set_verbose
+    set_verbose(verbose)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("vasa_bridge").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    # This module's own clock: run as `python -m vasa_bridge.cli` it is __main__, and importing
+    # vasa_bridge.cli elsewhere would start a second clock.
+    args.started = STARTED
+    configure_logging(args.verbose)
     try:
         return args.func(args)
     except VasaError as e:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ctypes.util
 import importlib
 import importlib.util
+import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -77,11 +79,71 @@ def _audio_devices() -> Check:
         return Check("audio input devices", False, f"{type(e).__name__}: {e}",
                      "check that a sound server (PulseAudio/PipeWire) is running")
     if not devices:
-        return Check("audio input devices", False, "no capture device found",
+        return Check("audio input devices", False, "no capture device found (serve --mic)",
                      "plug in a microphone, or use --audio FILE; on Linux check "
                      "`pactl list sources`")
     names = ", ".join(d["name"] for d in devices[:3])
     return Check("audio input devices", True, f"{len(devices)}: {names}")
+
+
+def _virtual_camera(platform: str = sys.platform, sysfs: Path = Path("/sys")) -> Check:
+    """`serve --virtualcam`: pyvirtualcam, and on Linux a v4l2loopback device to write to."""
+    name = "virtual camera (serve --virtualcam)"
+    ok, detail, _ = _module("pyvirtualcam")
+    if not ok:
+        return Check(name, False, detail, "pip install pyvirtualcam (or: pip install "
+                                          "'vasa-bridge[virtualcam]')")
+    if not platform.startswith("linux"):
+        return Check(name, True, f"pyvirtualcam {detail}: uses OBS's virtual camera (install OBS "
+                                 f"and start its virtual camera once)")
+    devices = sorted(sysfs.glob("devices/virtual/video4linux/video*"))
+    if not devices:
+        return Check(name, False, f"pyvirtualcam {detail}, but no v4l2loopback device",
+                     "sudo apt-get install v4l2loopback-dkms && sudo modprobe v4l2loopback "
+                     "exclusive_caps=1 card_label=vasa-bridge")
+    labels = []
+    for d in devices:
+        try:
+            label = (d / "name").read_text().strip()
+        except OSError:
+            label = "?"
+        labels.append(f"/dev/{d.name} ({label})")
+    return Check(name, True, f"pyvirtualcam {detail}: {', '.join(labels)}")
+
+
+def obs_plugin_dirs(platform: str = sys.platform, home: Path | None = None,
+                    environ=os.environ) -> list[Path]:
+    """Where OBS looks for our plugin, per platform (obs-plugin/README.md)."""
+    home = home or Path.home()
+    if platform.startswith("linux"):
+        config = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+        return [config / "obs-studio/plugins/vasa-bridge/bin/64bit/vasa-bridge.so",
+                home / ".var/app/com.obsproject.Studio/config/obs-studio/plugins/vasa-bridge/"
+                       "bin/64bit/vasa-bridge.so"]  # the Flatpak's
+    if platform == "darwin":
+        return [home / "Library/Application Support/obs-studio/plugins/vasa-bridge.plugin"]
+    program_data = Path(environ.get("PROGRAMDATA", "C:/ProgramData"))
+    return [program_data / "obs-studio/plugins/vasa-bridge/bin/64bit/vasa-bridge.dll"]
+
+
+def _obs_plugin(platform: str = sys.platform, home: Path | None = None) -> Check:
+    name = "OBS plugin (the VASA Bridge source)"
+    places = obs_plugin_dirs(platform, home)
+    found = [p for p in places if p.exists()]
+    if found:
+        return Check(name, True, str(found[0]))
+    return Check(name, False, f"not installed (looked for {places[0]})",
+                 "build it and copy it there: obs-plugin/README.md, \"Build\" then "
+                 "\"Install a build\"")
+
+
+def _browser() -> Check:
+    from .web.cdp import find_chromium
+    path = find_chromium()
+    return Check("Chromium (the web panel's browser tests)", path is not None,
+                 path or "not found", "" if path else "apt-get install chromium (only the "
+                                                      "browser tests need it; any browser shows "
+                                                      "the panel)")
 
 
 def _video_codecs() -> Check:
@@ -112,7 +174,16 @@ CHECKS: list[Callable[[], Check]] = [
     _mediapipe,
     _onnxruntime,
     _audio_devices,
+    lambda: _python("audio files (soundfile)", "soundfile",
+                    "pip install soundfile (serve --audio, bake, render)"),
+    lambda: _python("web panel (aiohttp)", "aiohttp", "pip install aiohttp (serve's panel, web)"),
+    lambda: _python("VMC output (python-osc)", "pythonosc", "pip install python-osc (--vmc)"),
+    lambda: _python("VTube Studio output (websockets)", "websockets",
+                    "pip install websockets (--vts)"),
+    _virtual_camera,
     _video_codecs,
+    lambda: _python("content credentials (c2pa)", "c2pa",
+                    "pip install c2pa-python==0.38.1 (render, sign, verify)"),
     lambda: _python("torch (training and export only)", "torch",
                     "pip install torch (CPU builds are enough for training the small model)"),
     lambda: _library("libzmq for C#/C consumers", "zmq",
@@ -120,7 +191,9 @@ CHECKS: list[Callable[[], Check]] = [
     lambda: _library("libobs (OBS plugin build)", "obs",
                      "apt-get install libobs-dev, or build OBS from source (obs-plugin/README.md)"),
     lambda: _program("OBS Studio", "obs", "install OBS Studio from obsproject.com"),
+    _obs_plugin,
     lambda: _program("mono C# compiler (Unity package tests)", "mcs", "apt-get install mono-devel"),
+    _browser,
     lambda: _program("espeak-ng (speech corpus)", "espeak-ng", "apt-get install espeak-ng"),
     lambda: _program("festival (speech corpus)", "festival",
                      "apt-get install festival festvox-kallpc16k festvox-us-slt-hts"),

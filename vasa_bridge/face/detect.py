@@ -6,12 +6,14 @@ process and mode and reused (building one costs ~10 ms, its first frame ~80 ms).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..native_log import quiet_native
 from .mesh import NUM_LANDMARKS
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ start-up chatter
@@ -19,6 +21,13 @@ os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ start-up chatt
 _lock = threading.Lock()
 _meshes: dict[tuple[bool, int], object] = {}
 _segmenters: dict[int, object] = {}
+_ran: set = set()  # graphs past their first frame (TensorFlow Lite and absl talk until then)
+
+
+def _quiet_until_run(key):
+    """Native chatter held back from building a graph to the end of its first frame: one span,
+    since the graph's own threads log while it starts."""
+    return contextlib.nullcontext() if key in _ran else quiet_native()
 
 
 @dataclass(frozen=True)
@@ -44,11 +53,10 @@ class DetectedFace:
 
 
 def _face_mesh(static: bool, max_faces: int):
-    import mediapipe as mp
-
     key = (static, max_faces)
     with _lock:
         if key not in _meshes:
+            import mediapipe as mp
             _meshes[key] = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True,
                 min_detection_confidence=0.5, min_tracking_confidence=0.5)
@@ -62,9 +70,12 @@ def detect_faces(rgb: np.ndarray, *, max_faces: int = 4, static: bool = True) ->
     frames of one video, from one thread.
     """
     h, w = rgb.shape[:2]
-    mesh = _face_mesh(static, max_faces)
-    with _lock:
-        result = mesh.process(np.ascontiguousarray(rgb))
+    key = ("mesh", static, max_faces)
+    with _quiet_until_run(key):
+        mesh = _face_mesh(static, max_faces)
+        with _lock:
+            result = mesh.process(np.ascontiguousarray(rgb))
+        _ran.add(key)
     faces = []
     for lm in result.multi_face_landmarks or ():
         a = np.array([(p.x * w, p.y * h, p.z * w) for p in lm.landmark], np.float64)
@@ -78,10 +89,11 @@ def detect_faces(rgb: np.ndarray, *, max_faces: int = 4, static: bool = True) ->
 def segment_person(rgb: np.ndarray) -> np.ndarray:
     """Soft person mask (H, W) float32 in [0, 1] from mediapipe's selfie segmentation (general
     model, 256x256 input, upsampled by mediapipe)."""
-    import mediapipe as mp
-
-    with _lock:
+    with _quiet_until_run("segment"), _lock:
         if 0 not in _segmenters:
-            _segmenters[0] = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+            import mediapipe as mp
+            _segmenters[0] = mp.solutions.selfie_segmentation.SelfieSegmentation(
+                model_selection=0)
         mask = _segmenters[0].process(np.ascontiguousarray(rgb)).segmentation_mask
+        _ran.add("segment")
     return np.clip(np.asarray(mask, np.float32), 0.0, 1.0)

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..native_log import quiet_native
 from ..errors import FaceNotFoundError, FaceTooSmallError, ImageReadError, RenderError
 from . import mesh as M
 from .detect import DetectedFace, detect_faces, segment_person
@@ -31,6 +32,7 @@ class PortraitConfig:
     closed_eye_aperture: float = 0.12  # lid gap / eye width below which the eyes count as closed
     open_mouth_gap: float = 0.12  # inner lip gap / mouth width above which the mouth is open
     max_faces: int = 4  # faces mediapipe looks for
+    open_mouth_ok: bool = False  # parted lips are this photo's known rest pose: no warning
 
     def __post_init__(self) -> None:
         if not 64 <= int(self.size) <= MAX_SIZE:
@@ -82,7 +84,7 @@ def analyse_portrait(image: str | Path | np.ndarray | LoadedImage,
 
     Raises ImageReadError (unreadable), FaceNotFoundError (no face, or `face_index` missing),
     FaceTooSmallError (face narrower than `min_face_px`). Warns (log + `warnings`) when several
-    faces are present, the eyes are closed or the mouth is open at rest.
+    faces are present, the eyes are closed or the mouth is open at rest (unless `open_mouth_ok`).
     """
     if isinstance(image, LoadedImage):
         loaded = image
@@ -98,6 +100,13 @@ def analyse_portrait(image: str | Path | np.ndarray | LoadedImage,
     if min(h, w) < 32:
         raise FaceTooSmallError(f"{loaded.source}: image is {w}x{h}: expected at least "
                                 f"{config.min_face_px} pixels across the face")
+    with quiet_native():  # mediapipe's graphs log from their own threads while they start
+        return _analyse(loaded, config)
+
+
+def _analyse(loaded: LoadedImage, config: PortraitConfig) -> Portrait:
+    src = loaded.rgb
+    h, w = src.shape[:2]
     faces = detect_faces(src, max_faces=config.max_faces)
     face = _choose_face(faces, config, loaded.source)
     warnings: list[str] = []
@@ -146,7 +155,7 @@ def analyse_portrait(image: str | Path | np.ndarray | LoadedImage,
         warnings.append(f"eyes look closed at rest (lid gap {rest.aperture.max():.2f} of the eye "
                         f"width: expected > {config.closed_eye_aperture}): blinks and gaze "
                         f"will not show; use a photo with open eyes")
-    if mouth_open:
+    if mouth_open and not config.open_mouth_ok:
         warnings.append(f"mouth is open at rest (lip gap {rest.lip_gap / rest.mouth_width:.2f} "
                         f"of the mouth width: expected < {config.open_mouth_gap}): the rest "
                         f"pose keeps it open; jawOpen opens it further")

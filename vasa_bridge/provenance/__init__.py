@@ -5,11 +5,17 @@ Every frame that leaves `render` or `serve` goes through, in this order:
     frame = watermarker.embed(label(frame))   # label optional for serve; the mark is last
 
 with one `Watermarker(WatermarkConfig(payload=new_session_payload()))` per session.
+The modules load on first use (cv2 and scipy.fft are not needed to build the command line).
 """
 
-from .label import label
-from .payload import GENERATOR_VASA_BRIDGE, Payload, new_session_payload
-from .watermark import Detection, Detector, WatermarkConfig, Watermarker, psnr
+_WHERE = {"label": "label", "GENERATOR_VASA_BRIDGE": "payload", "Payload": "payload",
+          "new_session_payload": "payload", "Detection": "watermark", "Detector": "watermark",
+          "WatermarkConfig": "watermark", "Watermarker": "watermark", "psnr": "watermark"}
+__all__ = sorted(_WHERE)
 
-__all__ = ["GENERATOR_VASA_BRIDGE", "Detection", "Detector", "Payload", "WatermarkConfig",
-           "Watermarker", "label", "new_session_payload", "psnr"]
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        import importlib
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

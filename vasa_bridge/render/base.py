@@ -7,8 +7,9 @@
         ...
 
 Contract for a new backend (e.g. a learned GPU renderer):
-- `prepare(image, portrait_config) -> PortraitState`: `image` is a path, an (H, W[, C]) array or
-  a `LoadedImage`; call `face.analyse_portrait` for the crop, landmarks and person mask so every
+- `prepare(image, portrait_config) -> PortraitState`: `image` is a path, an (H, W[, C]) array,
+  a `LoadedImage`, or a `face.Portrait` already analysed (e.g. by `face.cache`); call
+  `face.analyse_portrait` for the crop, landmarks and person mask so every
   backend animates the same pixels, and keep anything backend-specific in `state.cache`.
 - `render(state, frame) -> np.ndarray`: a `motion.MotionFrame` (52 ARKit values in canonical
   order, head rotation in degrees, translation in metres; signs as in `motion.frame`) ->
@@ -41,6 +42,7 @@ class RenderConfig:
     eyes: bool = True  # draw eyeballs (gaze, lids that cover rather than squash the iris)
     mouth: bool = True  # draw the mouth interior when the lips part
     device: str = "cpu"  # torch backend only: "cpu" or "cuda"
+    cache_dir: str | None = None  # folder that keeps warp grids between runs (None: not kept)
 
     def __post_init__(self) -> None:
         if self.grid_step not in (0, 2, 4, 8, 16):
@@ -65,7 +67,7 @@ class PortraitState:
         return (w, h)
 
 
-ImageInput = str | Path | np.ndarray | LoadedImage
+ImageInput = str | Path | np.ndarray | LoadedImage | Portrait
 
 
 class Backend(Protocol):

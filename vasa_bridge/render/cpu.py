@@ -3,7 +3,12 @@ of the moving region only -> person over the background plate -> eye and mouth l
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,8 +20,11 @@ from ..motion.frame import MotionFrame
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, MouthLayer, fill_background
 from .rig import Rig, Silhouette, build_rig, build_silhouette
-from .warp import WarpGrid, backward_field, make_grid, moving_box, resolve_folds, upsample
+from .warp import (WarpGrid, backward_field, grid_arrays, grid_from_arrays, make_grid,
+                   moving_box, resolve_folds, upsample)
 
+
+log = logging.getLogger("vasa_bridge.render")
 
 FOLD_MARGIN_IOD = 0.15  # re-rasterise this far around a fold (the inverse iteration blurs there)
 
@@ -38,6 +46,40 @@ class Prepared:
     silhouette: Silhouette  # keeps the face contour on the turned face's edge
 
 
+GRID_CACHE_VERSION = 1  # bump when make_grid changes what it builds
+
+
+def _grid(rest_uv: np.ndarray, w: int, h: int, step: int, use: np.ndarray,
+          cache_dir: str | None) -> WarpGrid:
+    """make_grid, kept in `cache_dir` by a hash of its inputs: the triangulation (and scipy's
+    spatial module, ~0.3 s to import) is the slowest part of preparing a photo seen before."""
+    if cache_dir is None:
+        return make_grid(rest_uv, w, h, step, use)
+    key = hashlib.blake2b(digest_size=20)
+    key.update(f"grid v{GRID_CACHE_VERSION} {w}x{h} step {step} numpy {np.__version__} ".encode())
+    for a in (np.ascontiguousarray(rest_uv, np.float64), use.astype(np.bool_)):
+        key.update(repr(a.shape).encode())
+        key.update(a.tobytes())
+    path = Path(cache_dir) / f"grid-{key.hexdigest()}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return grid_from_arrays(z)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError) as e:
+        log.warning("warp grid cache %s is unreadable (%s): building it again", path, e)
+    grid = make_grid(rest_uv, w, h, step, use)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **grid_arrays(grid))
+        os.replace(tmp, path)
+    except OSError as e:
+        log.warning("cannot write the warp grid cache in %s (%s)", path.parent, e)
+    return grid
+
+
 def grid_step_for(width: int, config: RenderConfig) -> int:
     if config.grid_step:
         return config.grid_step
@@ -49,7 +91,8 @@ def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
     """Everything per photo that does not depend on the backend's array library."""
     if portrait_config.size % 8:
         raise RenderError(f"size is {portrait_config.size}: expected a multiple of 8 pixels")
-    portrait = analyse_portrait(image, portrait_config)
+    portrait = image if isinstance(image, Portrait) else analyse_portrait(image,
+                                                                          portrait_config)
     img = portrait.image
     h, w = img.shape[:2]
     rig = build_rig(portrait.landmarks, portrait.rest.rotation, (w, h), portrait.rest.points)
@@ -58,7 +101,7 @@ def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
     use = np.ones(len(rest_uv), bool)
     use[list(M.RIGHT_IRIS) + list(M.LEFT_IRIS)] = False  # the eye layer moves the irises
     step = grid_step_for(w, config)
-    grid = make_grid(rest_uv, w, h, step, use)
+    grid = _grid(rest_uv, w, h, step, use, config.cache_dir)
     a = portrait.person_alpha.astype(np.float32)
     plate = fill_background(img, a)
     source = np.concatenate([img.astype(np.float32) - (1.0 - a)[..., None] * plate, a[..., None]],

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from scipy.sparse import csr_matrix
-from scipy.spatial import Delaunay
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,8 @@ def make_grid(points_uv: np.ndarray, width: int, height: int, step: int,
     """
     if width % step or height % step:
         raise ValueError(f"image {width}x{height} is not a multiple of the grid step {step}")
+    from scipy.spatial import Delaunay  # ~0.3 s to import: only when no cached grid serves
+
     n = len(points_uv)
     idx = np.arange(n) if use is None else np.flatnonzero(use)
     tri = Delaunay(points_uv[idx])
@@ -62,6 +63,21 @@ def make_grid(points_uv: np.ndarray, width: int, height: int, step: int,
     weights = csr_matrix((bary.ravel(), (np.repeat(np.arange(g), 3), cols_idx.ravel())),
                          shape=(g, n))
     return WarpGrid(step, (rows, cols), nodes, weights, idx[tri.simplices])
+
+
+def grid_arrays(grid: WarpGrid) -> dict[str, np.ndarray]:
+    """A grid as plain arrays (for an .npz file); `grid_from_arrays` is the inverse."""
+    w = grid.weights.tocsr()
+    return {"step": np.array(grid.step), "shape": np.array(grid.shape), "nodes": grid.nodes,
+            "w_data": w.data, "w_indices": w.indices, "w_indptr": w.indptr,
+            "w_shape": np.array(w.shape), "triangles": grid.triangles}
+
+
+def grid_from_arrays(a) -> WarpGrid:
+    weights = csr_matrix((a["w_data"], a["w_indices"], a["w_indptr"]),
+                         shape=tuple(int(v) for v in a["w_shape"]))
+    return WarpGrid(int(a["step"]), tuple(int(v) for v in a["shape"]), a["nodes"], weights,
+                    a["triangles"])
 
 
 def backward_field(grid: WarpGrid, displacement: np.ndarray, iterations: int = 3,

@@ -96,6 +96,8 @@ class Stats:
         default_factory=lambda: collections.deque(maxlen=100000))
     failures: collections.Counter = field(default_factory=collections.Counter)  # by stage
     refused_clips: int = 0  # speak calls refused (bad samples, busy)
+    av_delay_ms: collections.deque = field(  # main face: its sound arrived -> its frame out
+        default_factory=lambda: collections.deque(maxlen=500))
 
 
 def _pct(values, q: float) -> float | None:
@@ -256,6 +258,7 @@ class Runtime:
         return {
             "fps": picture["fps"], "picture": picture, "streams": sorted(self.streams),
             "latency_ms": {"p50": _pct(s.latency_ms, 0.5), "p95": _pct(s.latency_ms, 0.95)},
+            "av_delay_ms": _pct(s.av_delay_ms, 0.5),  # mic Sync Offset (docs/streaming.md)
             "stage_ms": {k: _pct(v, 0.5) for k, v in s.stage_ms.items()},
             "drops": {"frames": s.frames_dropped, "late": s.frames_late,
                       "degraded": s.frames_degraded, "failed": s.frames_failed,
@@ -411,7 +414,7 @@ class Runtime:
             for state in streams:
                 self._step_isolated(state, end)
             next_end = int(round((hop + 2) * RATE / c.fps))
-            self._picture(arrived, caught_up=self.pacer.wait_s(next_end) > 0)
+            self._picture(arrived, end, caught_up=self.pacer.wait_s(next_end) > 0)
             done = self._clock()
             self.stats.loop_lag_ms.append((done - arrived) * 1000)
             self._govern(done, done - arrived, done - t0)
@@ -579,7 +582,7 @@ class Runtime:
         else:
             self.stats.frames_failed += 1
 
-    def _picture(self, arrived: float, caught_up: bool) -> None:
+    def _picture(self, arrived: float, end: int, caught_up: bool) -> None:
         """Render the main face's newest motion frame if the loop has caught up (or the last
         picture is getting old), at the governor's level."""
         c = self.config
@@ -616,6 +619,8 @@ class Runtime:
             return
         t1 = self._clock()
         self.publisher.frame(image, pts=pts, stream=c.stream)
+        # The frame shows sound that arrived (end - pts) before this hop's audio did.
+        self.stats.av_delay_ms.append((self._clock() - arrived + end / RATE - pts / 1e9) * 1000)
         full = getattr(self._portrait, "size", None)
         for sink in self.frame_sinks:
             try:

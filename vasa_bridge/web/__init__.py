@@ -1,5 +1,12 @@
-"""The web control panel and OBS browser-source overlay (`vasa-bridge web`, `serve --http`)."""
+"""The web control panel and OBS browser-source overlay (`vasa-bridge web`, `serve --http`).
 
-from .server import DEFAULT_HTTP, WebConfig, WebHandle, build_app, start_in_thread
+The server (aiohttp) loads on first use, so building the command line stays fast."""
 
 __all__ = ["DEFAULT_HTTP", "WebConfig", "WebHandle", "build_app", "start_in_thread"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from . import server
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,8 @@ import sys
 from ..errors import ConfigError
 from ..transport.endpoints import DEFAULT_CONTROL, DEFAULT_PUB
 from .codec import ALPHA_CODECS, CodecConfig
-from .server import DEFAULT_HTTP, parse_http
+
+DEFAULT_HTTP = "127.0.0.1:8765"  # the same as server.DEFAULT_HTTP (tests/test_web checks)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -46,12 +47,15 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
 
 
 def start_from_serve_args(args: argparse.Namespace, pub_endpoint: str,
-                          control_endpoint: str | None, runtime=None):
+                          control_endpoint: str | None, runtime=None, announce: bool = True):
     """For serve_cli: the web handle when --http was given, else None. Close it on the way out.
 
     When the runtime's control channel is CURVE-secured (--curve-secret) and `runtime` is given,
     the in-process pages talk to it through a private inproc:// control server with the same
-    portrait rules instead (nothing outside this process can reach inproc://)."""
+    portrait rules instead (nothing outside this process can reach inproc://).
+
+    `announce=False`: the caller prints the addresses itself (serve's ready line); a generated
+    token is still printed, since that is the only time it is shown."""
     if not getattr(args, "http", None):
         return None
     from .server import start_in_thread
@@ -66,9 +70,23 @@ def start_from_serve_args(args: argparse.Namespace, pub_endpoint: str,
         private = ControlServer(runtime, config)
         control_endpoint = private.endpoint
     try:
-        handle = start_in_thread(args.http, pub_endpoint, control_endpoint,
-                                 token=args.http_token,
-                                 codec=CodecConfig(alpha_codec=args.alpha_codec))
+        if announce:
+            handle = start_in_thread(args.http, pub_endpoint, control_endpoint,
+                                     token=args.http_token,
+                                     codec=CodecConfig(alpha_codec=args.alpha_codec))
+        else:
+            from .server import WebConfig, WebHandle, parse_http, resolve_token
+            host, port = parse_http(args.http)
+            token, generated = resolve_token(host, args.http_token)
+            if generated:  # shown once, so it must be shown
+                handle = start_in_thread(args.http, pub_endpoint, control_endpoint,
+                                         token=token,
+                                         codec=CodecConfig(alpha_codec=args.alpha_codec))
+            else:
+                handle = WebHandle(WebConfig(
+                    host=host, port=port, sub_endpoint=pub_endpoint,
+                    control_endpoint=control_endpoint, token=token,
+                    codec=CodecConfig(alpha_codec=args.alpha_codec)))
     except BaseException:
         if private is not None:
             private.close()
@@ -78,9 +96,20 @@ def start_from_serve_args(args: argparse.Namespace, pub_endpoint: str,
     return handle
 
 
+def has_viewer(handle) -> bool:
+    """Whether a page of this in-process web server shows the face (frames and sound) now."""
+    from .server import STATE
+    if handle.app is None:
+        return False
+    try:  # the set belongs to the server's loop thread: a change mid-copy just means "ask again"
+        return any(v.media for v in list(handle.app[STATE].viewers))
+    except RuntimeError:
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     from ..cli import _stop_on_signals
-    from .server import start_in_thread
+    from .server import parse_http, start_in_thread
     host, port = parse_http(args.http)  # validates before anything starts
     control = None if args.control == "none" else args.control
     curve = None

@@ -44,6 +44,7 @@ import zmq
 from aiohttp import WSMsgType, web
 
 from ..errors import ConfigError, ControlError
+from ..model.config import EMOTIONS
 from ..transport.control import ControlClient
 from ..transport.endpoints import DEFAULT_CONTROL, DEFAULT_PUB
 from .bridge import Bridge, BridgeConfig
@@ -541,6 +542,9 @@ def build_app(config: WebConfig) -> web.Application:
         if not isinstance(body, dict):
             return _json_error(400, f"set body is a {type(body).__name__}: expected a JSON object")
         body.pop("cmd", None)
+        if isinstance(body.get("emotion"), str) and body["emotion"] not in EMOTIONS:
+            return _json_error(400, f"set emotion is {body['emotion'][:40]!r}: expected one of "
+                                    f"{list(EMOTIONS)}")  # bad_argument (docs/protocol.md)
         status, reply = await state.command("set", **body)
         return web.json_response(reply, status=status)
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from ..phonemes import PhonemeTimeline
 
@@ -61,5 +60,7 @@ def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
     audio = np.asarray(audio, np.float32)
     if rate == SAMPLE_RATE:
         return audio
+    from scipy.signal import resample_poly  # scipy.signal costs ~0.5 s: only when resampling
+
     g = np.gcd(int(rate), SAMPLE_RATE)
     return resample_poly(audio, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)

@@ -75,6 +75,8 @@ function onStatus(m) {
     $("status-line").textContent =
       `fps ${r.fps}  latency p50 ${r.latency_ms.p50} ms p95 ${r.latency_ms.p95} ms  ` +
       `drops ${r.drops.frames}  cpu ${(r.cpu * 100).toFixed(0)}%  streams ${r.streams.join(", ")}\n` +
+      // docs/streaming.md: the microphone's Sync Offset in OBS
+      `sound in → its frame out ${r.av_delay_ms ?? "-"} ms (mic Sync Offset in OBS)\n` +
       `web: ${m.web.viewers} viewer(s), encode ${m.web.encode_ms_mean ?? "-"} ms/frame, codecs ${m.web.codec.opaque}/${m.web.codec.alpha}`;
   }
   const p = m.provenance, wm = p.watermark;

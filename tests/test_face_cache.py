@@ -1,0 +1,74 @@
+import dataclasses
+import logging
+
+import numpy as np
+import pytest
+
+from vasa_bridge.face import cache as C
+from vasa_bridge.face.portrait import PortraitConfig, analyse_portrait
+from vasa_bridge.motion.frame import MotionFrame
+from vasa_bridge.render.base import RenderConfig, get_backend
+from vasa_bridge.runtime.serve_cli import builtin_portrait
+
+PHOTO = str(builtin_portrait())
+CONFIG = PortraitConfig(size=256)
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    return analyse_portrait(PHOTO, CONFIG)
+
+
+def same(a, b):
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if dataclasses.is_dataclass(x):
+            same(x, y)
+        elif isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and np.array_equal(x, y), f.name
+        else:
+            assert x == y, f.name
+
+
+def test_a_second_analysis_comes_from_disk_and_renders_the_same(tmp_path, fresh):
+    cache = C.PortraitCache(tmp_path)
+    first = cache.analyse(PHOTO, CONFIG)
+    assert (cache.hits, cache.misses) == (0, 1) and len(list(tmp_path.glob("*.npz"))) == 1
+    again = C.PortraitCache(tmp_path).analyse(PHOTO, CONFIG)
+    same(first, fresh)
+    same(again, fresh)
+    renderer = get_backend("cpu", RenderConfig())
+    frame = MotionFrame(np.full(52, 0.2), np.array([3.0, -5.0, 1.0]), np.zeros(3), 0.0)
+    np.testing.assert_array_equal(renderer.render(renderer.prepare(again, CONFIG), frame),
+                                  renderer.render(renderer.prepare(PHOTO, CONFIG), frame))
+
+
+def test_the_key_follows_pixels_config_and_version(tmp_path, monkeypatch, fresh):
+    from vasa_bridge.face.image import load_image
+    loaded = load_image(PHOTO)
+    key = C.cache_key(loaded, CONFIG)
+    assert C.cache_key(load_image(PHOTO), CONFIG) == key
+    assert C.cache_key(loaded, dataclasses.replace(CONFIG, size=512)) != key
+    assert C.cache_key(loaded, dataclasses.replace(CONFIG, open_mouth_ok=True)) != key
+    changed = dataclasses.replace(loaded, rgb=loaded.rgb.copy())
+    changed.rgb[0, 0, 0] ^= 1
+    assert C.cache_key(changed, CONFIG) != key
+    monkeypatch.setattr(C, "CACHE_VERSION", C.CACHE_VERSION + 1)
+    assert C.cache_key(loaded, CONFIG) != key
+
+
+def test_a_broken_entry_is_analysed_again(tmp_path, caplog, fresh):
+    from vasa_bridge.face.image import load_image
+    key = C.cache_key(load_image(PHOTO), CONFIG)
+    tmp_path.joinpath(f"{key}.npz").write_bytes(b"not an npz")
+    cache = C.PortraitCache(tmp_path)
+    with caplog.at_level(logging.WARNING, "vasa_bridge.face"):
+        same(cache.analyse(PHOTO, CONFIG), fresh)
+    assert cache.misses == 1 and "unreadable" in caplog.text
+    assert C.PortraitCache(tmp_path).load(key) is not None  # rewritten
+
+
+def test_the_cache_lives_in_the_users_cache_folder(tmp_path):
+    assert C.default_cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == \
+        tmp_path / "vasa-bridge" / "portraits"
+    assert C.default_cache_dir({}).parts[-3:] == (".cache", "vasa-bridge", "portraits")

@@ -1,0 +1,115 @@
+"""`vasa-bridge serve` as a user starts it: a subprocess on the built-in defaults."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+
+from conftest import ROOT, free_port
+from vasa_bridge.transport import ControlClient, Subscriber, SubscriberConfig
+
+
+def start_serve(tmp_path, *args):
+    pub, control, http = (free_port() for _ in range(3))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("DISPLAY", None)
+    endpoints = (f"tcp://127.0.0.1:{pub}", f"tcp://127.0.0.1:{control}", f"127.0.0.1:{http}")
+    proc = subprocess.Popen([sys.executable, "-m", "vasa_bridge.cli", "serve", "--pub",
+                             endpoints[0], "--control", endpoints[1], "--http", endpoints[2],
+                             *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    return proc, endpoints
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    return err.splitlines()
+
+
+def test_default_serve_is_quiet_greets_and_shows_the_panel(tmp_path):
+    proc, (pub, control, http) = start_serve(tmp_path)
+    try:
+        with Subscriber(SubscriberConfig(endpoint=pub, kinds=("audio",))) as sub:
+            ready = proc.stderr.readline()
+            assert ready.startswith("[serve] ready in "), ready
+            assert float(ready.split()[3]) > 0, ready  # counted from the command's start
+            assert f"panel http://{http}/" in ready and f"data {pub}" in ready
+            assert f"control {control}" in ready
+            with urllib.request.urlopen(f"http://{http}/", timeout=10) as r:
+                assert r.status == 200 and b"<html" in r.read().lower()
+            loud, deadline = 0, time.time() + 15  # the ~2.6 s hello, heard on the wire
+            while time.time() < deadline and loud < 16000:
+                m = sub.recv(timeout_ms=200)
+                if m is not None:
+                    a = m.audio_samples()
+                    loud += int((np.abs(a) > 1000).sum())
+            assert loud >= 16000, f"only {loud} loud samples: no greeting heard"
+            with ControlClient(control) as client:
+                status = client.call("status")
+            # A frame cannot show sound before the hop that carries it has arrived (40 ms at
+            # 25 fps), and the model looks ahead further still.
+            assert 40 <= status["av_delay_ms"] < 2000, status
+    finally:
+        lines = stop(proc)
+    # Nothing but the ready line while it runs (no TensorFlow Lite / absl / matplotlib lines, no
+    # warning about the built-in portrait), then the one line at Ctrl-C.
+    assert len(lines) == 1 and lines[0].startswith("[serve] stopped: "), lines
+    assert list((tmp_path / "cache" / "vasa-bridge" / "portraits").glob("*.npz"))
+
+
+def test_verbose_and_no_greeting(tmp_path):
+    proc, (pub, _, _) = start_serve(tmp_path, "--no-greeting", "--no-http", "--verbose",
+                                    "--motion", "loudness")
+    try:
+        with Subscriber(SubscriberConfig(endpoint=pub, kinds=("audio",))) as sub:
+            lines = []
+            while not lines or not lines[-1].startswith("[serve] ready"):
+                lines.append(proc.stderr.readline().rstrip("\n"))
+                assert lines[-1] or proc.poll() is None, lines
+            assert "panel" not in lines[-1]
+            assert any(line.startswith("[serve] fps=25.0") for line in lines)  # the config
+            peak, deadline = 0, time.time() + 3
+            while time.time() < deadline:
+                m = sub.recv(timeout_ms=200)
+                if m is not None:
+                    peak = max(peak, int(np.abs(m.audio_samples()).max()))
+            assert peak == 0  # silence: no hello
+    finally:
+        stop(proc)
+
+
+def test_the_panel_default_is_the_servers():
+    from vasa_bridge.web import cli, server
+    assert cli.DEFAULT_HTTP == server.DEFAULT_HTTP
+
+
+def test_virtualcam_without_a_device_fails_before_the_start_up_work(tmp_path):
+    import pytest
+    pytest.importorskip("pyvirtualcam")
+    if any(n.startswith("video") for n in os.listdir("/dev")):
+        pytest.skip("this machine has a video device")
+    proc, _ = start_serve(tmp_path, "--virtualcam")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err.splitlines() == [err.strip()] and "modprobe v4l2loopback" in err
+    assert not (tmp_path / "cache").exists()  # no portrait was analysed: it stopped first
+
+
+def test_a_panel_port_in_use_stops_serve_in_one_line(tmp_path):
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        # start_serve asks for a free --http port; a second --http wins (argparse: the last)
+        proc, _ = start_serve(tmp_path, "--motion", "loudness", "--no-greeting", "--http",
+                              f"127.0.0.1:{port}")
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    assert err.splitlines() == [err.strip()] and "cannot serve HTTP" in err
