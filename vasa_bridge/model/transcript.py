@@ -96,9 +96,42 @@ def has_aligner(language: str) -> bool:
 def teacher_mouth(timeline, n_frames: int, fps: float) -> np.ndarray:
     """(T, 52) the viseme teacher's jaw, lips and tongue on a phone timeline (other channels 0),
     frame i at i / fps, with the teacher's default style (no random speaker variation)."""
+    return teacher_mouth_at(timeline, np.arange(n_frames) / fps, fps)
+
+
+def teacher_mouth_at(timeline, times: np.ndarray, fps: float) -> np.ndarray:
+    """(T, 52) the same at evenly spaced `times` (seconds of the timeline, 1 / fps apart)."""
     from ..data.teacher import Speaker, TeacherConfig, mouth
     style = Speaker.draw(np.random.default_rng(0), TeacherConfig(fps=fps, speaker_jitter=0.0))
-    return np.clip(mouth(timeline, np.arange(n_frames) / fps, style), 0.0, 1.0)
+    return np.clip(mouth(timeline, np.asarray(times, np.float64), style), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class MouthOverlay:
+    """The teacher's mouth for one clip of a live stream, at the stream's output frames: the
+    runtime lays it over whatever the engine makes while the clip plays."""
+
+    first: int  # output frame index of shapes[0]
+    shapes: np.ndarray  # (n, 52) teacher mouth at output frames first .. first + n - 1
+
+    @classmethod
+    def at(cls, timeline, start_sample: int, n_samples: int, rate: int,
+           fps: float) -> "MouthOverlay":
+        """A clip whose first sample is at stream position `start_sample` (frame j at j / fps)."""
+        first = int(np.ceil(start_sample * fps / rate - 1e-9))
+        end = int(np.ceil((start_sample + n_samples) * fps / rate - 1e-9))
+        times = np.arange(first, max(end, first)) / fps - start_sample / rate
+        return cls(first, teacher_mouth_at(timeline, times, fps).astype(np.float32))
+
+    @property
+    def end(self) -> int:
+        return self.first + len(self.shapes)
+
+    def apply(self, shapes: np.ndarray, index: int) -> np.ndarray:
+        """(52,) one output frame's shapes -> with the clip's articulation (unchanged outside)."""
+        if not self.first <= index < self.end:
+            return shapes
+        return combine(shapes[None], self.shapes[index - self.first][None])[0]
 
 
 def combine(model_shapes: np.ndarray, teacher_shapes: np.ndarray) -> np.ndarray:
@@ -148,6 +181,7 @@ def apply_text(track: MotionTrack, audio_16k: np.ndarray, text: str,
     if timeline is None:
         log.warning(outcome.message)
         return track, outcome
+    log.info(outcome.message)
     shapes = combine(track.blendshapes, teacher_mouth(timeline, len(track), track.fps))
     return replace(track, blendshapes=shapes), outcome
 

@@ -98,6 +98,16 @@ class StreamState:
         self.audio_start = 0  # timeline position of self.audio's first sample
         self.quiet_s = 0.0
         self.resting = False  # NPC engine paused in silence: idle life only
+        self.mouths: collections.deque = collections.deque()  # MouthOverlay per clip with text
+
+    def mouth(self, shapes: np.ndarray, index: int) -> np.ndarray:
+        """Output frame `index`'s shapes with the articulation of a clip's transcript, if one is
+        playing (overlays are dropped once played)."""
+        while self.mouths and self.mouths[0].end <= index:
+            self.mouths.popleft()
+        for overlay in self.mouths:
+            shapes = overlay.apply(shapes, index)
+        return shapes
 
     def take_audio(self, start: int, end: int) -> np.ndarray:
         """Samples [start, end) of the timeline from the buffered audio (consumed)."""
@@ -144,6 +154,8 @@ class Runtime:
         self._conditions = {"emotion": config.emotion, "gaze": (0.0, 0.0), "head_motion": 1.0}
         self._pending_conditions: dict[str, dict] = {}
         self._bakes = 0  # clips baked so far: the next bake's seed
+        self._aligner: Any = None  # data.align.Aligner, made on the first speak with text
+        self._aligner_lock = threading.Lock()
         main = main_source if main_source is not None else ClipQueue()
         # Where a file ends (stop_after_source); microphones and clips never end.
         self.source_end = len(main.audio) if isinstance(main, ArraySource) and len(main.audio) \
@@ -199,11 +211,18 @@ class Runtime:
                 self._pending_conditions.setdefault(sid, {}).update(values)
         return dict(self._conditions)
 
-    def speak(self, audio: np.ndarray, rate: int, stream: str) -> dict:
+    def speak(self, audio: np.ndarray, rate: int, stream: str, text: str | None = None,
+              language: str = "en") -> dict:
+        """Queue a clip on a stream. With `text` (the words spoken), their forced alignment
+        drives the mouth while the clip plays (model/transcript.py); a transcript that does not
+        fit, or a language without an aligner, leaves the mouth to the audio, logs one warning
+        and says so in the reply's `text`."""
         from scipy.signal import resample_poly
         if rate != RATE:
             g = np.gcd(int(rate), RATE)
             audio = resample_poly(audio, RATE // g, int(rate) // g).astype(np.float32)
+        timeline, outcome = self._align(audio, text, language) if text is not None else \
+            (None, None)
         frames = None
         if self.clip_baker is not None and stream != self.config.stream:
             hop = RATE / self.clip_baker.fps  # pad to whole frames: motion and sound stay aligned
@@ -220,20 +239,49 @@ class Runtime:
                     raise ConfigError(f"there are already {npcs} NPC streams: the limit is "
                                       f"{self.config.max_streams}")
                 engine = PrebakedEngine(self.clip_baker.fps) if frames is not None else None
-                state = self._new_stream(stream, ClipQueue(), seed=len(self.streams),
+                source = ClipQueue()
+                state = self._new_stream(stream, source, seed=len(self.streams),
                                          engine=engine)
                 state.out_index = self._main_index()  # an NPC joins the main face's timeline
                 state.position = int(round(state.out_index * RATE / self.config.fps))
                 state.audio_start = state.position
+                source.position = state.position
                 self.streams[stream] = state
             if not isinstance(state.source, ClipQueue):
                 raise ConfigError(f"stream {stream!r} is fed by a microphone or file: speak to "
                                   f"another stream id")
             if frames is not None:
                 state.engine.enqueue(frames[:int(round(len(audio) * state.engine.fps / RATE))])
-            ahead = state.source.add(audio)
+            ahead, first_sample = state.source.add_timed(audio)
+            if timeline is not None:
+                from ..model.transcript import MouthOverlay
+                state.mouths.append(MouthOverlay.at(timeline, first_sample, len(audio), RATE,
+                                                    self.config.fps))
         start = (self._main_index() / self.config.fps) + ahead
-        return {"stream": stream, "pts": int(start * 1e9), "duration": len(audio) / RATE}
+        reply = {"stream": stream, "pts": int(start * 1e9), "duration": len(audio) / RATE}
+        if outcome is not None:
+            reply["text"] = outcome.as_dict()
+        return reply
+
+    def _align(self, audio: np.ndarray, text: str, language: str):
+        """Forced alignment of a clip's transcript -> (phone timeline or None, TextOutcome).
+        On the control thread: ~2 % of the clip's duration once the decoder is loaded."""
+        from ..errors import DataError
+        from ..model.transcript import TranscriptConfig, align_text, has_aligner
+        config = TranscriptConfig(language=language)
+        with self._aligner_lock:
+            if self._aligner is None and has_aligner(language):
+                from ..data.align import Aligner
+                try:
+                    self._aligner = Aligner()
+                except DataError:
+                    pass  # pocketsphinx missing: align_text says so
+            timeline, outcome = align_text(audio, text, config, self._aligner)
+        if outcome.used:
+            log.info("speak: %s", outcome.message)
+        else:
+            log.warning("speak: %s", outcome.message)
+        return timeline, outcome
 
     def load_portrait(self, path: str | None = None, image: bytes | None = None) -> dict:
         if self._prepare is None:
@@ -327,6 +375,9 @@ class Runtime:
             b = int(round((j + 1) * RATE / c.fps))
             audio = state.take_audio(a, b)
             idle = state.idle.frame(j)
+            if f is not None and state.mouths:
+                f = MotionFrame(state.mouth(f.blendshapes, j), f.head_rotation,
+                                f.head_translation, f.time)
             motion = blend(idle, f, state.gate.weight) if f is not None else idle
             pts = self._pts(j)
             motion = MotionFrame(motion.blendshapes, motion.head_rotation,

@@ -15,10 +15,12 @@ resolve (symlinks and `..` followed) to a .png/.jpg/.jpeg/.webp file inside an a
 
 from __future__ import annotations
 
+import inspect
 import io
 import logging
 import math
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,7 @@ class ControlConfig:
     insecure: bool = False  # allow a non-loopback bind without authentication
     max_request_bytes: int = 32 * 1024 * 1024  # larger requests get a too_large reply
     max_audio_s: float = 120.0  # longest clip `speak` accepts, seconds
+    max_text_chars: int = 4000  # longest `speak` transcript, characters
     poll_ms: int = 100  # how often the serving thread checks its stop event
     # CURVE: both set, or neither. With them the server accepts only listed clients, encrypted,
     # and may bind a non-loopback address (see transport/curve.py, `vasa-bridge keys`).
@@ -145,7 +148,10 @@ def _checked_stream(req: dict) -> str:
         raise RequestError("bad_argument", str(e)) from None
 
 
-def parse_speak(req: dict, max_audio_s: float) -> dict:
+_LANGUAGE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
+
+
+def parse_speak(req: dict, max_audio_s: float, max_text_chars: int = 4000) -> dict:
     data = _arg(req, "audio", (bytes,))
     rate = _arg(req, "rate", (int,))
     fmt = _arg(req, "format", (str,), required=False, default="s16")
@@ -171,7 +177,29 @@ def parse_speak(req: dict, max_audio_s: float) -> dict:
     if not np.isfinite(audio).all():
         raise RequestError("bad_argument", "speak audio contains NaN or infinity: expected "
                                            "finite samples")
-    return {"audio": audio.mean(axis=1), "rate": rate, "stream": _checked_stream(req)}
+    out = {"audio": audio.mean(axis=1), "rate": rate, "stream": _checked_stream(req)}
+    return out | _speak_text(req, max_text_chars)
+
+
+def _speak_text(req: dict, max_text_chars: int) -> dict:
+    """The optional transcript (`text`) and its `language` of a speak request."""
+    text = _arg(req, "text", (str,), required=False)
+    language = _arg(req, "language", (str,), required=False)
+    if text is None:
+        if language is not None:
+            raise RequestError("bad_argument", "speak language is given without text: expected "
+                                               "a text (the words spoken) with it")
+        return {}
+    if len(text) > max_text_chars:
+        raise RequestError("too_large", f"speak text is {len(text)} characters: the limit is "
+                                        f"{max_text_chars}")
+    if not text.strip() or "\x00" in text:
+        raise RequestError("bad_argument", f"speak text is {_brief(text)}: expected the words "
+                                           f"spoken")
+    if language is not None and not _LANGUAGE.match(language):
+        raise RequestError("bad_argument", f"speak language is {_brief(language)}: expected a "
+                                           f"language code such as 'en' or 'de'")
+    return {"text": text, "language": language or "en"}
 
 
 def portrait_folders(config: ControlConfig) -> tuple[Path, ...]:
@@ -429,7 +457,11 @@ class ControlServer:
         if cmd == "set":
             return method(**parse_set(req)), None
         if cmd == "speak":
-            return method(**parse_speak(req, self.config.max_audio_s)), None
+            args = parse_speak(req, self.config.max_audio_s, self.config.max_text_chars)
+            if "text" in args and "text" not in inspect.signature(method).parameters:
+                raise RequestError("unsupported", "this server's speak takes no text: send the "
+                                                  "audio alone")
+            return method(**args), None
         if cmd == "load_portrait":
             return method(**parse_load_portrait(req, self.config, self.portrait_folders)), None
         return {}, method  # stop: reply first, then stop
@@ -551,8 +583,11 @@ class ControlClient:
             raise ControlError(f"{cmd} refused ({reply.get('code')}): {reply.get('error')}")
         return reply.get("result", {})
 
-    def speak(self, audio: np.ndarray, rate: int, stream: str = wire.DEFAULT_STREAM) -> dict:
-        """Send a mono float clip as s16 PCM."""
+    def speak(self, audio: np.ndarray, rate: int, stream: str = wire.DEFAULT_STREAM,
+              text: str | None = None, language: str | None = None) -> dict:
+        """Send a mono float clip as s16 PCM; `text` (the words spoken, with their `language`)
+        lets the server drive the mouth from their forced alignment."""
         pcm = (np.clip(np.asarray(audio, np.float32), -1, 1) * 32767).round().astype("<i2")
+        extra = {k: v for k, v in (("text", text), ("language", language)) if v is not None}
         return self.call("speak", audio=pcm.tobytes(), rate=int(rate), format="s16",
-                         stream=stream)
+                         stream=stream, **extra)
