@@ -96,13 +96,13 @@ def has_aligner(language: str) -> bool:
 def teacher_mouth(timeline, n_frames: int, fps: float) -> np.ndarray:
     """(T, 52) the viseme teacher's jaw, lips and tongue on a phone timeline (other channels 0),
     frame i at i / fps, with the teacher's default style (no random speaker variation)."""
-    return teacher_mouth_at(timeline, np.arange(n_frames) / fps, fps)
+    return teacher_mouth_at(timeline, np.arange(n_frames) / fps)
 
 
-def teacher_mouth_at(timeline, times: np.ndarray, fps: float) -> np.ndarray:
-    """(T, 52) the same at evenly spaced `times` (seconds of the timeline, 1 / fps apart)."""
+def teacher_mouth_at(timeline, times: np.ndarray) -> np.ndarray:
+    """(T, 52) the same at evenly spaced `times` (seconds of the timeline)."""
     from ..data.teacher import Speaker, TeacherConfig, mouth
-    style = Speaker.draw(np.random.default_rng(0), TeacherConfig(fps=fps, speaker_jitter=0.0))
+    style = Speaker.draw(np.random.default_rng(0), TeacherConfig(speaker_jitter=0.0))
     return np.clip(mouth(timeline, np.asarray(times, np.float64), style), 0.0, 1.0)
 
 
@@ -121,7 +121,7 @@ class MouthOverlay:
         first = int(np.ceil(start_sample * fps / rate - 1e-9))
         end = int(np.ceil((start_sample + n_samples) * fps / rate - 1e-9))
         times = np.arange(first, max(end, first)) / fps - start_sample / rate
-        return cls(first, teacher_mouth_at(timeline, times, fps).astype(np.float32))
+        return cls(first, teacher_mouth_at(timeline, times).astype(np.float32))
 
     @property
     def end(self) -> int:

@@ -375,13 +375,13 @@ class Runtime:
             b = int(round((j + 1) * RATE / c.fps))
             audio = state.take_audio(a, b)
             idle = state.idle.frame(j)
-            if f is not None and state.mouths:
-                f = MotionFrame(state.mouth(f.blendshapes, j), f.head_rotation,
-                                f.head_translation, f.time)
             motion = blend(idle, f, state.gate.weight) if f is not None else idle
             pts = self._pts(j)
-            motion = MotionFrame(motion.blendshapes, motion.head_rotation,
-                                 motion.head_translation, pts / 1e9)
+            # A clip with its words: the mouth is the transcript's throughout the clip, not eased
+            # in and out with the speech gate like the rest of the face.
+            shapes = state.mouth(motion.blendshapes, j) if state.mouths else motion.blendshapes
+            motion = MotionFrame(shapes, motion.head_rotation, motion.head_translation,
+                                 pts / 1e9)
             t1 = self._clock()
             self.publisher.motion(motion, pts=pts, stream=state.id,
                                   extra={"speaking": state.gate.speaking})
