@@ -164,6 +164,19 @@ def routes(clips, den, aligner) -> tuple[dict, list]:
     return {k: v.result() for k, v in acc.items()} | {"head_pose_max_diff": head_diff}, rows
 
 
+def festival_clips() -> dict[str, tuple[np.ndarray, str]]:
+    """Natural TTS (festival's two English voices) reading lines full of /p b m/."""
+    from vasa_bridge.data.engines import Prosody, open_engine
+    lines = ("Bob bought a big black bag.", "Maybe the map is in my pocket.",
+             "Please bring some bread and butter, mum.", "Pam keeps a pet lamb by the pump.")
+    eng = open_engine("festival")
+    try:
+        return {f"{v.name}/{k}": (eng.synth(t, v, Prosody()).audio, t)
+                for v in eng.voices("en") for k, t in enumerate(lines)}
+    finally:
+        eng.close()
+
+
 def fit_scores(clips, aligner, min_fit) -> dict:
     names = list(clips)
     right, wrong, near = [], [], []
@@ -211,7 +224,7 @@ def tts(aligner, min_fit) -> dict:
             eng.close()
         s = np.array(scores)
         out[engine] = {"voices": [v.name for v in voices], "n": len(s),
-                       "used": int((s >= min_fit).sum()),
+                       "used": int((s >= min_fit).sum()), "used_at_-60": int((s >= -60).sum()),
                        "median": float(np.median(s[np.isfinite(s)]))}
     return out
 
@@ -262,12 +275,15 @@ def main() -> int:
     min_fit = TranscriptConfig().min_fit
     t0 = time.perf_counter()
     result, rows = routes(clips, den, aligner)
+    tts_result, tts_rows = routes(festival_clips(), den, aligner)
     seconds = sum(len(a) for a, _ in clips.values()) / 16000
     t_align = time.perf_counter()
     for audio, text in clips.values():
         aligner.align(audio, text)
     align_s = time.perf_counter() - t_align
     report = {"clips": len(clips), "seconds": round(seconds, 2), "routes": result,
+              "festival_routes": tts_result,
+              "festival_used": f"{sum(r[3] for r in tts_rows)}/{len(tts_rows)}",
               "per_clip": [{"clip": n, "text": t, "fit": f, "used": u} for n, t, f, u in rows],
               "fit": fit_scores(clips, aligner, min_fit), "min_fit": min_fit,
               "tts": tts(aligner, min_fit), "languages": languages(den),
@@ -281,9 +297,16 @@ def main() -> int:
         r = result[key]
         print(f"{key:<14} {r['jaw_r']:6.3f} {r['jaw_r_styles']:8.3f} "
               f"{r['sealed']:7.1%} {r['false_seals']:6.1%} "
-              f"{r['model_channels_max_diff']:20.3g}")
+              f"{r['model_channels_max_diff']:20.3g}   ({r['bilabials']} /p b m/)")
     print(f"head pose max |diff| with the transcript vs without: "
           f"{result['head_pose_max_diff']:.3g}")
+    print(f"festival voices, lines full of /p b m/ (transcripts used on "
+          f"{report['festival_used']}):")
+    for key in ("model", "seal-only", "teacher-mouth"):
+        r = tts_result[key]
+        print(f"{key:<14} {r['jaw_r']:6.3f} {r['jaw_r_styles']:8.3f} "
+              f"{r['sealed']:7.1%} {r['false_seals']:6.1%} "
+              f"{r['model_channels_max_diff']:20.3g}   ({r['bilabials']} /p b m/)")
     f = report["fit"]
     print(f"fit (score per speech frame, floor {min_fit:g}): right {f['right']['min']:.1f}.."
           f"{f['right']['max']:.1f} used {f['right']['used']}/{f['right']['n']}; wrong used "
@@ -291,8 +314,9 @@ def main() -> int:
           f"{f['wrong']['failed_to_align']} failed to align); one word changed used "
           f"{f['near_miss']['used']}/{f['near_miss']['n']} (best {f['near_miss']['max']:.1f})")
     for engine, t in report["tts"].items():
-        print(f"{engine}: right transcripts used {t['used']}/{t['n']} (median score "
-              f"{t['median']:.1f}; voices {', '.join(t['voices'])})")
+        print(f"{engine}: right transcripts used {t['used']}/{t['n']} (with --min-fit -60: "
+              f"{t['used_at_-60']}; median score {t['median']:.1f}; voices "
+              f"{', '.join(t['voices'])})")
     for lang, v in report["languages"].items():
         print(f"{lang}: used={v['used']} audio-only bake={v['same_as_audio_only']} warning: "
               f"{' | '.join(v['warning'])}")

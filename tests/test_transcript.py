@@ -177,6 +177,11 @@ def test_bake_cli_text_flags(tmp_path, capsys, caplog):
     words.write_text("Go forward, 10 meters!\n", encoding="utf-8")
     assert main(["bake", "--audio", str(audio), "--text-file", str(words), "-o", str(out)]) == 0
     np.testing.assert_allclose(load(out).blendshapes, with_text.blendshapes, atol=1e-6)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):  # a floor no alignment reaches
+        assert main(["bake", "--audio", str(audio), "--text", "go forward ten meters",
+                     "--min-fit", "0", "-o", str(out)]) == 0
+    assert [r.getMessage() for r in caplog.records if "expected >= 0" in r.getMessage()]
     capsys.readouterr()
     for argv, says in ((["--text", "a", "--text-file", str(words)], "both given"),
                        (["--text-file", str(tmp_path / "none.txt")], "does not exist"),

@@ -88,7 +88,8 @@ def cmd_bake(args) -> int:
                         steering=Steering(emotion=args.emotion, gaze=args.gaze,
                                           intensity=args.intensity),
                         seed=args.seed, threads=args.threads,
-                        transcript=TranscriptConfig(language=args.language))
+                        transcript=TranscriptConfig(language=args.language,
+                                                    min_fit=args.min_fit))
     shown = None if text is None else text if len(text) <= 60 else text[:60] + "..."
     _show("bake", {"audio": args.audio, "out": args.output, "text": shown,
                    **dataclasses.asdict(config)})
@@ -148,6 +149,7 @@ def add_cli(subparsers) -> None:
     """Register train, export, bake and eval on an argparse subparsers object."""
     from .config import EMOTIONS, ModelConfig
     from .sampling import SAMPLERS
+    from .transcript import MIN_FIT
     from .streaming import OFFLINE
     d = ModelConfig()
 
@@ -219,6 +221,10 @@ def add_cli(subparsers) -> None:
                                   "(English; falls back to the audio with a warning when the "
                                   "words do not fit)")
     b.add_argument("--text-file", metavar="FILE", help="the same, from a UTF-8 text file")
+    b.add_argument("--min-fit", type=float, default=MIN_FIT, metavar="SCORE",
+                   help=f"alignment score per speech frame below which the text is taken not "
+                        f"to fit the audio (default {MIN_FIT:g}, calibrated on real voices; "
+                        f"formant voices such as espeak-ng score about -40 with the right words)")
     b.add_argument("--language", default="en",
                    help="language of the text (default en; only English has an aligner: "
                         "others bake from the audio with a warning)")
