@@ -30,7 +30,6 @@ import glob
 import io
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -42,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vasa_bridge.data.align import Aligner  # noqa: E402
 from vasa_bridge.data.teacher import Speaker, TeacherConfig, mouth  # noqa: E402
 from vasa_bridge.model.bake import BakeConfig, bake_audio_text  # noqa: E402
-from vasa_bridge.model.config import CLOSE, JAW, POSE, SEAL_APERTURE  # noqa: E402
+from vasa_bridge.model.config import CLOSE, JAW, SEAL_APERTURE  # noqa: E402
 from vasa_bridge.model.evaluate import _segments  # noqa: E402
 from vasa_bridge.model.onnx_runtime import OnnxDenoiser  # noqa: E402
 from vasa_bridge.model.transcript import (MODEL_CHANNELS, TranscriptConfig,  # noqa: E402

@@ -2,15 +2,17 @@
 
 `ControlServer` (a ROUTER socket served by one thread) validates every request before it reaches
 the handler, answers anything malformed with an error reply, and keeps serving. The handler is
-any object with some of the methods `status()`, `set(**values)`, `speak(audio, rate, stream)`,
+any object with some of the methods `status()`, `set(**values)`, `speak(audio, rate, stream)`
+(or `speak(audio, rate, stream, text=None, language="en")` to accept the words spoken),
 `load_portrait(path=None, image=None)`, `stop()`; a command whose method is missing answers
 `unsupported`. `ControlClient` is the matching REQ client.
 
 Security (docs/protocol.md, "Security"): the server binds loopback unless it has CURVE keys (and
 then lets in only the client public keys in its allowed-clients folder) or `insecure=True`.
-Requests are capped in size; `speak` audio in length; `load_portrait` images in encoded size and
-pixel dimensions (read from the header, never decoded here), and `load_portrait` paths must
-resolve (symlinks and `..` followed) to a .png/.jpg/.jpeg/.webp file inside an allowed folder.
+Requests are capped in size; `speak` audio in length and its text in characters;
+`load_portrait` images in encoded size and pixel dimensions (read from the header, never decoded
+here), and `load_portrait` paths must resolve (symlinks and `..` followed) to a
+.png/.jpg/.jpeg/.webp file inside an allowed folder.
 """
 
 from __future__ import annotations
