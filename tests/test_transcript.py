@@ -190,6 +190,10 @@ def test_bake_cli_text_flags(tmp_path, capsys, caplog):
         assert main(["bake", "--audio", str(audio), "-o", str(out), *argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert err.startswith("vasa-bridge bake: error:") and says in err
+    # render bakes --audio the same way; a motion track already has its mouth
+    assert main(["render", "--image", "face.png", "--motion", str(out), "--text", "hi",
+                 "-o", str(tmp_path / "x.mp4")]) == 2
+    assert "go with --audio" in capsys.readouterr().err
 
 
 # --- control channel ------------------------------------------------------------------------

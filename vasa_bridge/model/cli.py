@@ -76,9 +76,8 @@ def cmd_bake(args) -> int:
 
     from .bake import BakeConfig, bake_file
     from .streaming import OFFLINE, Steering
-    from .transcript import TranscriptConfig
 
-    text = _transcript(args)
+    text = text_from_args(args)
     config = BakeConfig(model=args.model,
                         stream=replace(OFFLINE, hop=args.hop, overlap=args.overlap,
                                        steps=args.steps, sampler=args.sampler,
@@ -88,8 +87,7 @@ def cmd_bake(args) -> int:
                         steering=Steering(emotion=args.emotion, gaze=args.gaze,
                                           intensity=args.intensity),
                         seed=args.seed, threads=args.threads,
-                        transcript=TranscriptConfig(language=args.language,
-                                                    min_fit=args.min_fit))
+                        transcript=transcript_config(args))
     shown = None if text is None else text if len(text) <= 60 else text[:60] + "..."
     _show("bake", {"audio": args.audio, "out": args.output, "text": shown,
                    **dataclasses.asdict(config)})
@@ -99,7 +97,7 @@ def cmd_bake(args) -> int:
     return 0
 
 
-def _transcript(args) -> str | None:
+def text_from_args(args) -> str | None:
     """--text or --text-file -> the transcript (None: neither), checked for length."""
     from pathlib import Path
 
@@ -117,6 +115,29 @@ def _transcript(args) -> str | None:
     except UnicodeDecodeError:
         raise ConfigError(f"--text-file {str(path)!r} is not UTF-8 text: expected the words "
                           f"spoken") from None
+
+
+def add_text_options(parser, what: str = "") -> None:
+    """--text, --text-file, --language, --min-fit (read back with `text_from_args` and
+    `transcript_config`)."""
+    from .transcript import MIN_FIT
+    parser.add_argument("--text", help=f"{what}the words spoken: their forced alignment drives "
+                                       f"the mouth (English; falls back to the audio with a "
+                                       f"warning when the words do not fit)")
+    parser.add_argument("--text-file", metavar="FILE", help="the same, from a UTF-8 text file")
+    parser.add_argument("--language", default="en",
+                        help="language of the text (default en; only English has an aligner: "
+                             "others bake from the audio with a warning)")
+    parser.add_argument("--min-fit", type=float, default=MIN_FIT, metavar="SCORE",
+                        help=f"alignment score per speech frame below which the text is taken "
+                             f"not to fit the audio (default {MIN_FIT:g}, calibrated on real "
+                             f"voices; formant voices such as espeak-ng score about -40 with the "
+                             f"right words)")
+
+
+def transcript_config(args):
+    from .transcript import TranscriptConfig
+    return TranscriptConfig(language=args.language, min_fit=args.min_fit)
 
 
 def cmd_eval(args) -> int:
@@ -149,7 +170,6 @@ def add_cli(subparsers) -> None:
     """Register train, export, bake and eval on an argparse subparsers object."""
     from .config import EMOTIONS, ModelConfig
     from .sampling import SAMPLERS
-    from .transcript import MIN_FIT
     from .streaming import OFFLINE
     d = ModelConfig()
 
@@ -217,17 +237,7 @@ def add_cli(subparsers) -> None:
     b.add_argument("--guidance", nargs="*", metavar="NAME=SCALE",
                    help="per-condition guidance, e.g. emotion=2 gaze=1.5")
     b.add_argument("--threads", type=int, default=1)
-    b.add_argument("--text", help="the words spoken: their forced alignment drives the mouth "
-                                  "(English; falls back to the audio with a warning when the "
-                                  "words do not fit)")
-    b.add_argument("--text-file", metavar="FILE", help="the same, from a UTF-8 text file")
-    b.add_argument("--min-fit", type=float, default=MIN_FIT, metavar="SCORE",
-                   help=f"alignment score per speech frame below which the text is taken not "
-                        f"to fit the audio (default {MIN_FIT:g}, calibrated on real voices; "
-                        f"formant voices such as espeak-ng score about -40 with the right words)")
-    b.add_argument("--language", default="en",
-                   help="language of the text (default en; only English has an aligner: "
-                        "others bake from the audio with a warning)")
+    add_text_options(b)
     _temperature_args(b, OFFLINE)
     b.set_defaults(func=cmd_bake)
 
