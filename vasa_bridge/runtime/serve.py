@@ -105,7 +105,7 @@ class StreamState:
         playing (overlays are dropped once played)."""
         while self.mouths and self.mouths[0].end <= index:
             self.mouths.popleft()
-        for overlay in self.mouths:
+        for overlay in tuple(self.mouths):  # a copy: the control thread may append meanwhile
             shapes = overlay.apply(shapes, index)
         return shapes
 
