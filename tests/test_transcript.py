@@ -327,6 +327,57 @@ def test_runtime_speak_with_text_lays_the_aligned_mouth_over_the_live_engine(cap
     assert any("does not fit" in r.getMessage() for r in caplog.records)
 
 
+class HeldPacer(InstantPacer):
+    """Instant, but holds the loop at `hold` samples until `release` is set."""
+
+    def __init__(self, limit, hold):
+        super().__init__(limit)
+        self.hold, self.release, self.held = hold, threading.Event(), threading.Event()
+
+    def wait_s(self, end):
+        if end > self.hold and not self.release.is_set():
+            self.held.set()
+            return 0.01
+        return super().wait_s(end)
+
+
+def test_npc_line_with_text_joins_mid_stream_with_its_mouth_in_step():
+    """A baked NPC line that arrives 1 s into the stream: its mouth is the aligned one, frame for
+    frame with its sound (the overlay sits at the clip's own stream position)."""
+    from vasa_bridge.motion import MotionFrame
+    from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.serve import Runtime, ServeConfig
+
+    class StillBaker:  # the model's part: a still face, so the mouth seen is the overlay's
+        fps = 25.0
+
+        def bake(self, audio, emotion, seed):
+            return [MotionFrame.neutral() for _ in range(int(round(len(audio) * 25 / RATE)))]
+
+    audio = raw("goforward.raw")
+    pub = RecordingPublisher()
+    pacer = HeldPacer(RATE + len(audio) + RATE // 2, hold=RATE)
+    rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine, pacer=pacer,
+                 clip_baker=StillBaker())
+    pacer.runtime = rt
+    worker = threading.Thread(target=rt.run, daemon=True)
+    worker.start()
+    assert pacer.held.wait(30)
+    reply = rt.speak(audio, RATE, "npc1", text="go forward ten meters")
+    pacer.release.set()
+    worker.join(60)
+    assert reply["text"]["used"] and reply["pts"] == 1_000_000_000
+    frames = {pts: f for s, pts, f in pub.motion_frames if s == "npc1"}
+    first = min(frames)
+    assert first == 1_000_000_000  # the NPC joins the main face's timeline where it is now
+    n = int(np.ceil(len(audio) / RATE * 25))
+    clip = np.stack([frames[first + k * 40_000_000].blendshapes for k in range(n)])
+    timeline, _ = align_scored(audio, "go forward ten meters")
+    ref = teacher_mouth(timeline, n, 25.0)
+    np.testing.assert_allclose(clip[:, JAW], ref[:, JAW], atol=1e-4)  # float rounding of times
+    assert sealed(clip, timeline, 25.0) == (1, 1)
+
+
 # --- web panel ------------------------------------------------------------------------------
 
 
