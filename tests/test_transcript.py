@@ -138,6 +138,10 @@ def test_a_language_without_an_aligner_is_named_and_the_audio_still_bakes(den, c
     [warning] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert "no forced aligner for language 'de'" in warning and "only en" in warning
     np.testing.assert_array_equal(track.blendshapes, base.blendshapes)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):  # a blank transcript is no transcript
+        assert bake_audio_text(utt.audio, RATE, config, den, text="  \n")[1] is None
+    assert not caplog.records
     with pytest.raises(ConfigError, match="'d e' is not a language code"):
         TranscriptConfig(language="d e")
 

@@ -42,9 +42,11 @@ def bake_audio(audio: np.ndarray, sample_rate: int, config: BakeConfig = BakeCon
 def bake_audio_text(audio: np.ndarray, sample_rate: int, config: BakeConfig = BakeConfig(),
                     denoiser: OnnxDenoiser | None = None, text: str | None = None,
                     aligner=None) -> tuple[MotionTrack, TextOutcome | None]:
-    """`bake_audio`, plus what became of the transcript (None without one). `aligner`: a
-    data.align.Aligner to reuse across calls."""
+    """`bake_audio`, plus what became of the transcript (None without one or with a blank one).
+    `aligner`: a data.align.Aligner to reuse across calls."""
     from ..audio.features import prepare_audio
+    if text is not None and not text.strip():
+        text = None  # a blank transcript (an empty text box, a batch row without one): none
     den = denoiser or OnnxDenoiser(config.model, threads=config.threads)
     fc = den.config.features
     feats = extract(audio, sample_rate, fc)
