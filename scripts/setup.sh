@@ -15,6 +15,9 @@ if [ "$WITH_TESTS" = 1 ]; then
   APT_PACKAGES="$APT_PACKAGES festival festvox-kallpc16k festvox-us-slt-hts"
   # The web panel's browser tests drive Debian's Chromium headless.
   APT_PACKAGES="$APT_PACKAGES chromium"
+  # Real human recordings with their words (tests/test_transcript.py): pocketsphinx's test
+  # recordings and the ALSA channel announcements.
+  APT_PACKAGES="$APT_PACKAGES pocketsphinx-testdata alsa-utils"
 fi
 if command -v apt-get >/dev/null 2>&1; then
   SUDO=""

@@ -89,7 +89,9 @@ def requests(folder):
         "rate": st.sampled_from([16000, 48000, 7999, 192001]) | numbers | anything,
         "format": st.sampled_from(["s16", "f32", "u8"]) | anything,
         "channels": st.integers(-2, 10) | anything,
-        "stream": st.sampled_from(["default", "npc3", "", "bad stream", "x" * 300]) | anything})
+        "stream": st.sampled_from(["default", "npc3", "", "bad stream", "x" * 300]) | anything,
+        "text": st.text(max_size=50) | st.just("x" * 4001) | anything,
+        "language": st.sampled_from(["en", "de", "", "e n"]) | anything})
     set_ = st.fixed_dictionaries({"cmd": st.just("set")}, optional={
         "emotion": st.text(max_size=30) | anything,
         "gaze": st.lists(numbers, max_size=3) | anything,

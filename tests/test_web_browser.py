@@ -311,3 +311,33 @@ def test_pages_of_other_origins_cannot_drive_the_avatar(browser, opaque_face, tm
         assert refused["code"] == "unsupported_media_type" and "application/json" in \
             refused["error"]
         assert rt.runtime.status()["conditions"]["emotion"] == "sad"
+def test_panel_text_box_sends_the_words_with_the_audio_file(browser, opaque_face):
+    """Audio file source with the words typed beside it: the runtime aligns them (a real
+    recording, "go forward ten meters"), the panel shows that they were used; wrong words show
+    the fallback message."""
+    from pathlib import Path
+
+    from vasa_bridge.web.testing import wav_bytes
+    pcm = Path("/usr/share/pocketsphinx/test/data/goforward.raw").read_bytes()
+    b64 = base64.b64encode(wav_bytes(np.frombuffer(pcm, "<i2").astype(np.float32) / 32768))
+    send = """(() => {{ document.getElementById('speech-text').value = '{text}';
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob('{b64}'), c => c.charCodeAt(0))], 'go.wav',
+                            {{type: 'audio/wav'}}));
+      const input = document.getElementById('speech-file');
+      input.files = dt.files; input.dispatchEvent(new Event('change')); }})()"""
+    pub, ctl = endpoints()
+    with LiveRuntime(pub, ctl, opaque_face), start_in_thread("127.0.0.1:0", pub, ctl) as web:
+        browser.goto(web.url + "/")
+        browser.wait_for("vasaPanel.status && vasaPanel.status.runtime")
+        browser.eval("document.querySelector('input[name=src][value=file]').click()")
+        assert browser.eval("document.getElementById('file-row').hidden") is False
+        browser.eval(send.format(text="go forward ten meters", b64=b64.decode()))
+        text = browser.wait_for("document.getElementById('source-msg').textContent.includes("
+                                "'go.wav') && document.getElementById('source-msg').textContent",
+                                timeout=30)
+        assert "transcript aligned (4 words" in text, text
+        browser.eval(send.format(text="seven of clubs", b64=b64.decode()))
+        text = browser.wait_for("document.querySelector('#source-msg.error') && "
+                                "document.getElementById('source-msg').textContent", timeout=30)
+        assert "does not fit the audio" in text, text

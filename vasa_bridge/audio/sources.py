@@ -239,15 +239,22 @@ class ClipQueue:
         self._current: np.ndarray | None = None
         self._offset = 0
         self.queued_samples = 0
+        self.position = 0  # stream position after the last read (set by the owner before one)
 
     def add(self, audio: np.ndarray) -> float:
         """Queue a 16 kHz clip; returns seconds of audio queued before it."""
+        return self.add_timed(audio)[0]
+
+    def add_timed(self, audio: np.ndarray) -> tuple[float, int]:
+        """Queue a 16 kHz clip -> (seconds queued before it, the stream position (samples) of
+        its first sample)."""
         audio = np.asarray(audio, np.float32).reshape(-1)
         with self._lock:
             before = self.queued_samples
             self._clips.append(audio)
             self.queued_samples += len(audio)
-        return before / RATE
+            start = self.position + before
+        return before / RATE, start
 
     @property
     def busy(self) -> bool:
@@ -278,4 +285,5 @@ class ClipQueue:
                 filled += take
                 self._offset += take
                 self.queued_samples -= take
+            self.position = end
         return out

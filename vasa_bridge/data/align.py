@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import numpy as np
 from ..errors import DataError
 from .dataset import SAMPLE_RATE, open_for_append, write_clip, write_json, write_manifest
 from .engines.base import to_16k
-from .phonemes import SILENCE, PhonemeTimeline
+from .phonemes import SILENCE, PhonemeTimeline, normalise_label
 from .teacher import Speaker, TeacherConfig, teach
 from .visemes import to_visemes
 
@@ -72,18 +73,40 @@ def _decoder():
                    pbeam=1e-100, wbeam=1e-80)
 
 
+@dataclass(frozen=True)
+class AlignmentScore:
+    """How well a transcript fits its recording. pocketsphinx scores each frame relative to the
+    best-scoring state in that frame, so a phone that the audio does not support scores far
+    below 0; the mean over speech frames separates right from wrong transcripts (see
+    model/transcript.py for the calibration)."""
+
+    per_frame: float  # mean acoustic score per aligned speech (non-silence) frame, <= 0
+    speech_s: float  # seconds of aligned speech phones
+    words: int  # transcript words aligned
+
+
 def align(audio: np.ndarray, text: str) -> PhonemeTimeline:
     """Force-align 16 kHz mono speech to its transcript; ARPAbet phones, seconds."""
+    return align_scored(audio, text)[0]
+
+
+def align_scored(audio: np.ndarray, text: str,
+                 decoder=None) -> tuple[PhonemeTimeline, AlignmentScore]:
+    """`align`, plus how well the transcript fits. `decoder`: a pocketsphinx Decoder to reuse
+    (loading one costs ~0.25 s); the caller serialises its use."""
     words = normalise_text(text)
     if not words:
         raise DataError(f"transcript {text[:40]!r} has no words: expected English text")
-    dec = _decoder()
+    dec = decoder or _decoder()
     missing = sorted({w for w in words if dec.lookup_word(w) is None})
     if missing:
         raise DataError(f"transcript words {missing[:10]} are not in the CMU dictionary: "
                         f"expected dictionary words (spell names and acronyms as they sound)")
     pcm = (np.clip(np.asarray(audio, np.float32), -1, 1) * 32767).astype(np.int16).tobytes()
     dec.set_align_text(" ".join(words))
+    # The cepstral mean adapts across utterances: reset the feature state, so a reused decoder
+    # aligns exactly as a fresh one does.
+    dec.reinit_feat()
     for first in (True, False):  # pass 1 finds words, pass 2 (set_alignment) their phones
         dec.start_utt()
         dec.process_raw(pcm, full_utt=True)
@@ -95,14 +118,18 @@ def align(audio: np.ndarray, text: str) -> PhonemeTimeline:
                 raise DataError("pocketsphinx could not align the recording to its transcript: "
                                 "expected speech that reads the text (check both files)") \
                     from None
-    segs = []
-    for word in dec.get_alignment():
-        for phone in word:
-            segs.append((phone.name, phone.start * FRAME_S,
-                         (phone.start + phone.duration) * FRAME_S))
+    # Copy out while iterating: the phone objects do not outlive the alignment iterator.
+    phones = [(phone.name, phone.start, phone.duration, phone.score)
+              for word in dec.get_alignment() for phone in word]
+    segs = [(name, start * FRAME_S, (start + dur) * FRAME_S) for name, start, dur, _ in phones]
     if not segs:
         raise DataError("pocketsphinx returned an empty alignment: expected speech that reads "
                         "the transcript")
+    speech = [(dur, score) for name, _, dur, score in phones
+              if normalise_label(name, "arpabet") != SILENCE]
+    frames = sum(d for d, _ in speech)
+    score = AlignmentScore(per_frame=sum(s for _, s in speech) / frames if frames else -1e9,
+                           speech_s=frames * FRAME_S, words=len(words))
     total = len(audio) / SAMPLE_RATE
     filled, t = [], 0.0
     for label, s, e in segs:
@@ -112,7 +139,27 @@ def align(audio: np.ndarray, text: str) -> PhonemeTimeline:
         t = e
     if t < total:
         filled.append(("sil", t, total))
-    return PhonemeTimeline.from_segments(filled, "arpabet")
+    return PhonemeTimeline.from_segments(filled, "arpabet"), score
+
+
+class Aligner:
+    """One pocketsphinx decoder reused for many alignments, safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._decoder = _decoder()
+        self._lock = threading.Lock()
+
+    def align(self, audio: np.ndarray, text: str) -> tuple[PhonemeTimeline, AlignmentScore]:
+        with self._lock:
+            try:
+                return align_scored(audio, text, self._decoder)
+            except DataError:
+                self._decoder = _decoder()  # a failed alignment leaves the search unusable
+                raise
+
+    def reset(self) -> None:
+        with self._lock:
+            self._decoder = _decoder()
 
 
 def compare_timelines(reference: PhonemeTimeline, other: PhonemeTimeline) -> dict:

@@ -1,9 +1,10 @@
-"""`vasa-bridge bake --audio SPEECH -o TRACK.npz|.json|.csv`: speech file -> motion track, through
-ONNX Runtime (no torch). For game dialogue and for the renderer."""
+"""`vasa-bridge bake --audio SPEECH [--text "..."] -o TRACK.npz|.json|.csv`: speech file -> motion
+track, through ONNX Runtime (no torch). For game dialogue and for the renderer. With the words
+(`text`), the mouth follows their forced alignment (model/transcript.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ from ..motion import MotionTrack
 from .config import unpack_motion
 from .onnx_runtime import OnnxDenoiser
 from .streaming import OFFLINE, Steering, StreamConfig, generate
+from .transcript import TextOutcome, TranscriptConfig, apply_text
+
+ALIGN_RATE = 16000  # Hz: pocketsphinx's en-us model
 
 
 @dataclass(frozen=True)
@@ -24,34 +28,53 @@ class BakeConfig:
     seed: int = 0
     threads: int = 1  # ONNX Runtime intra-op threads
     keep_audio: bool = True  # store the (16 kHz mono) audio in the track
+    transcript: TranscriptConfig = TranscriptConfig()  # language and fit floor for `text`
 
 
 def bake_audio(audio: np.ndarray, sample_rate: int, config: BakeConfig = BakeConfig(),
-               denoiser: OnnxDenoiser | None = None) -> MotionTrack:
-    """Any-rate PCM -> MotionTrack at the model's frame rate (frame i at i / fps)."""
+               denoiser: OnnxDenoiser | None = None, text: str | None = None) -> MotionTrack:
+    """Any-rate PCM -> MotionTrack at the model's frame rate (frame i at i / fps). With `text`
+    (what is said), the mouth follows its forced alignment; a transcript that does not fit, or a
+    language without an aligner, falls back to the audio with one logged warning."""
+    return bake_audio_text(audio, sample_rate, config, denoiser, text)[0]
+
+
+def bake_audio_text(audio: np.ndarray, sample_rate: int, config: BakeConfig = BakeConfig(),
+                    denoiser: OnnxDenoiser | None = None, text: str | None = None,
+                    aligner=None) -> tuple[MotionTrack, TextOutcome | None]:
+    """`bake_audio`, plus what became of the transcript (None without one or with a blank one).
+    `aligner`: a data.align.Aligner to reuse across calls."""
+    from ..audio.features import prepare_audio
+    if text is not None and not text.strip():
+        text = None  # a blank transcript (an empty text box, a batch row without one): none
     den = denoiser or OnnxDenoiser(config.model, threads=config.threads)
     fc = den.config.features
     feats = extract(audio, sample_rate, fc)
     raw = generate(den, den.config, feats, config.stream, config.steering, config.seed)
     shapes, rot, trans = unpack_motion(raw)
-    track_audio = None
-    if config.keep_audio:
-        from ..audio.features import prepare_audio
-        track_audio = prepare_audio(audio, sample_rate, fc)
-    return MotionTrack(shapes, rot, trans, fps=fc.fps, audio=track_audio,
-                       sample_rate=fc.sample_rate if track_audio is not None else None)
+    prepared = prepare_audio(audio, sample_rate, fc) if config.keep_audio or text else None
+    track = MotionTrack(shapes, rot, trans, fps=fc.fps,
+                        audio=prepared if config.keep_audio else None,
+                        sample_rate=fc.sample_rate if config.keep_audio else None)
+    if text is None:
+        return track, None
+    if fc.sample_rate != ALIGN_RATE:
+        prepared = prepare_audio(audio, sample_rate, replace(fc, sample_rate=ALIGN_RATE))
+    return apply_text(track, prepared, text, config.transcript, aligner)
 
 
-def bake_file_track(audio_path, config: BakeConfig = BakeConfig()) -> MotionTrack:
+def bake_file_track(audio_path, config: BakeConfig = BakeConfig(),
+                    text: str | None = None) -> MotionTrack:
     """Speech file (WAV/FLAC/OGG/MP3, any rate) -> track (with the audio)."""
     den = OnnxDenoiser(config.model, threads=config.threads)
     audio, rate = load_speech(audio_path, den.config.features)
-    return bake_audio(audio, rate, config, den)
+    return bake_audio(audio, rate, config, den, text=text)
 
 
-def bake_file(audio_path, out_path, config: BakeConfig = BakeConfig()) -> MotionTrack:
+def bake_file(audio_path, out_path, config: BakeConfig = BakeConfig(),
+              text: str | None = None) -> MotionTrack:
     """Speech file (WAV/FLAC/OGG/MP3, any rate) -> track saved to `out_path`."""
     from ..motion.io import save
-    track = bake_file_track(audio_path, config)
+    track = bake_file_track(audio_path, config, text)
     save(track, Path(out_path))
     return track

@@ -8,6 +8,8 @@ import dataclasses
 import json
 import sys
 
+from ..errors import ConfigError
+
 
 def _show(name: str, config) -> None:
     fields = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
@@ -75,6 +77,7 @@ def cmd_bake(args) -> int:
     from .bake import BakeConfig, bake_file
     from .streaming import OFFLINE, Steering
 
+    text = text_from_args(args)
     config = BakeConfig(model=args.model,
                         stream=replace(OFFLINE, hop=args.hop, overlap=args.overlap,
                                        steps=args.steps, sampler=args.sampler,
@@ -83,12 +86,58 @@ def cmd_bake(args) -> int:
                                        mouth_temperature=args.mouth_temperature),
                         steering=Steering(emotion=args.emotion, gaze=args.gaze,
                                           intensity=args.intensity),
-                        seed=args.seed, threads=args.threads)
-    _show("bake", {"audio": args.audio, "out": args.output, **dataclasses.asdict(config)})
-    track = bake_file(args.audio, args.output, config)
+                        seed=args.seed, threads=args.threads,
+                        transcript=transcript_config(args))
+    shown = None if text is None else text if len(text) <= 60 else text[:60] + "..."
+    _show("bake", {"audio": args.audio, "out": args.output, "text": shown,
+                   **dataclasses.asdict(config)})
+    track = bake_file(args.audio, args.output, config, text=text)
     print(f"[bake] {args.output}: {len(track)} frames at {track.fps:g} fps "
           f"({len(track) / track.fps:.2f} s)", file=sys.stderr)
     return 0
+
+
+def text_from_args(args) -> str | None:
+    """--text or --text-file -> the transcript (None: neither), checked for length."""
+    from pathlib import Path
+
+    from .transcript import check_text
+    if args.text is not None and args.text_file is not None:
+        raise ConfigError("--text and --text-file both given: expected one of them")
+    if args.text_file is None:
+        return None if args.text is None else check_text(args.text)
+    path = Path(args.text_file)
+    if not path.is_file():
+        raise ConfigError(f"--text-file {str(path)!r} does not exist: expected a UTF-8 text "
+                          f"file with the words spoken")
+    try:
+        return check_text(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"--text-file {str(path)!r} is not UTF-8 text: expected the words "
+                          f"spoken") from None
+
+
+def add_text_options(parser, what: str = "") -> None:
+    """--text, --text-file, --language, --min-fit (read back with `text_from_args` and
+    `transcript_config`)."""
+    from .transcript import MIN_FIT
+    parser.add_argument("--text", help=f"{what}the words spoken: their forced alignment drives "
+                                       f"the mouth (English; falls back to the audio with a "
+                                       f"warning when the words do not fit)")
+    parser.add_argument("--text-file", metavar="FILE", help="the same, from a UTF-8 text file")
+    parser.add_argument("--language", default="en",
+                        help="language of the text (default en; only English has an aligner: "
+                             "others bake from the audio with a warning)")
+    parser.add_argument("--min-fit", type=float, default=MIN_FIT, metavar="SCORE",
+                        help=f"alignment score per speech frame below which the text is taken "
+                             f"not to fit the audio (default {MIN_FIT:g}, calibrated on real "
+                             f"voices; formant voices such as espeak-ng score about -40 with the "
+                             f"right words)")
+
+
+def transcript_config(args):
+    from .transcript import TranscriptConfig
+    return TranscriptConfig(language=args.language, min_fit=args.min_fit)
 
 
 def cmd_eval(args) -> int:
@@ -188,6 +237,7 @@ def add_cli(subparsers) -> None:
     b.add_argument("--guidance", nargs="*", metavar="NAME=SCALE",
                    help="per-condition guidance, e.g. emotion=2 gaze=1.5")
     b.add_argument("--threads", type=int, default=1)
+    add_text_options(b)
     _temperature_args(b, OFFLINE)
     b.set_defaults(func=cmd_bake)
 

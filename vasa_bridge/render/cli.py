@@ -25,6 +25,8 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                                      "shipped model first, and muxed in")
     p.add_argument("--emotion", default="neutral", help="with --audio: the emotion condition")
     p.add_argument("--seed", type=int, default=0, help="with --audio: sampling seed")
+    from ..model.cli import add_text_options
+    add_text_options(p, "with --audio: ")
     p.add_argument("-o", "--output", required=True, help="OUT.mp4, OUT.webm, or a PNG dir/pattern")
     p.add_argument("--size", type=int, default=512, help="frame width in pixels, a multiple of 8 "
                    "up to 1024 (default 512)")
@@ -58,11 +60,19 @@ def run(args: argparse.Namespace) -> int:
     render_config = RenderConfig(alpha=args.alpha)
     # Refuse a bad output (name, or a folder that cannot be created) before any work.
     prepare_output(output_spec(args.output, args.alpha))
+    from ..model.cli import text_from_args, transcript_config
+    text = text_from_args(args)
     if args.audio:
         from ..model.bake import BakeConfig, bake_file_track
         from ..model.streaming import Steering
         track = bake_file_track(args.audio, BakeConfig(steering=Steering(emotion=args.emotion),
-                                                       seed=args.seed))
+                                                       seed=args.seed,
+                                                       transcript=transcript_config(args)),
+                                text=text)
+    elif text is not None:
+        from ..errors import ConfigError
+        raise ConfigError("--text/--text-file go with --audio: a motion track already has its "
+                          "mouth")
     else:
         track = motion_io.load(args.motion)
     if args.fps is not None and args.fps != track.fps:

@@ -126,6 +126,16 @@ class StreamState:
         self.resting = False  # NPC engine paused in silence: idle life only
         self.failures = 0  # resets after a failure inside this stream
         self.last_event_t = -1e9  # when a failure event was last published (clock seconds)
+        self.mouths: collections.deque = collections.deque()  # MouthOverlay per clip with text
+
+    def mouth(self, shapes: np.ndarray, index: int) -> np.ndarray:
+        """Output frame `index`'s shapes with the articulation of a clip's transcript, if one is
+        playing (overlays are dropped once played)."""
+        while self.mouths and self.mouths[0].end <= index:
+            self.mouths.popleft()
+        for overlay in tuple(self.mouths):  # a copy: the control thread may append meanwhile
+            shapes = overlay.apply(shapes, index)
+        return shapes
 
     def take_audio(self, start: int, end: int) -> np.ndarray:
         """Samples [start, end) of the timeline from the buffered audio (consumed)."""
@@ -186,6 +196,8 @@ class Runtime:
         self._pending_conditions: dict[str, dict] = {}
         self._bakes = 0  # clips baked so far: the next bake's seed
         self._reserved: dict[str, int] = collections.Counter()  # samples being prepared
+        self._aligner: Any = None  # data.align.Aligner, made on the first speak with text
+        self._aligner_lock = threading.Lock()
         main = main_source if main_source is not None else ClipQueue()
         # Where a file ends (stop_after_source); microphones and clips never end.
         self.source_end = len(main.audio) if isinstance(main, ArraySource) and len(main.audio) \
@@ -286,12 +298,18 @@ class Runtime:
                 self._pending_conditions.setdefault(sid, {}).update(values)
         return dict(self._conditions)
 
-    def speak(self, audio: np.ndarray, rate: int, stream: str) -> dict:
+    def speak(self, audio: np.ndarray, rate: int, stream: str, text: str | None = None,
+              language: str = "en") -> dict:
         """Queue a clip for `stream` (an NPC stream is created on first use). Every entry point
         (control, web, --audio-in) comes through here: the samples are checked (finite, not
         absurdly loud; clipped to [-1, 1]), the queues capped (BusyError names the limit), and
-        the slow work — resampling, baking an NPC line — is done on the caller's thread, never
-        holding the loop's lock."""
+        the slow work — resampling, aligning a transcript, baking an NPC line — is done on the
+        caller's thread, never holding the loop's lock.
+
+        With `text` (the words spoken), their forced alignment drives the mouth while the clip
+        plays (model/transcript.py); a transcript that does not fit, or a language without an
+        aligner, leaves the mouth to the audio, logs one warning and says so in the reply's
+        `text`."""
         try:
             wire.check_stream(stream)
             audio = check_clip(audio, rate)
@@ -302,7 +320,7 @@ class Runtime:
             self.stats.refused_clips += 1
             raise
         try:
-            return self._speak(audio, int(rate), stream)
+            return self._speak(audio, int(rate), stream, text, language)
         finally:
             with self._lock:
                 self._reserved[stream] -= needed
@@ -327,8 +345,11 @@ class Runtime:
                             f"{c.max_total_queued_s:g} s in total: wait for it to play")
         self._reserved[stream] += samples
 
-    def _speak(self, audio: np.ndarray, rate: int, stream: str) -> dict:
+    def _speak(self, audio: np.ndarray, rate: int, stream: str, text: str | None,
+               language: str) -> dict:
         audio = np.clip(resample(audio, rate, RATE), -1.0, 1.0)  # resampling may overshoot a bit
+        timeline, outcome = self._align(audio, text, language) if text is not None else \
+            (None, None)
         frames = None
         if self.clip_baker is not None and stream != self.config.stream:
             hop = RATE / self.clip_baker.fps  # pad to whole frames: motion and sound stay aligned
@@ -346,11 +367,13 @@ class Runtime:
                     raise BusyError(f"there are already {npcs} NPC streams: the limit is "
                                     f"{self.config.max_streams}")
                 engine = PrebakedEngine(self.clip_baker.fps) if frames is not None else None
-                state = self._new_stream(stream, ClipQueue(), seed=len(self.streams),
+                source = ClipQueue()
+                state = self._new_stream(stream, source, seed=len(self.streams),
                                          engine=engine)
                 state.out_index = self._main_index()  # an NPC joins the main face's timeline
                 state.position = int(round(state.out_index * RATE / self.config.fps))
                 state.audio_start = state.position
+                source.position = state.position
                 self.streams[stream] = state
             if not isinstance(state.source, ClipQueue):
                 raise ConfigError(f"stream {stream!r} is fed by a microphone or file: speak to "
@@ -360,9 +383,36 @@ class Runtime:
                     raise ConfigError(f"stream {stream!r} runs a live engine: its clips are not "
                                       f"baked")
                 state.engine.enqueue(frames[:int(round(len(audio) * state.engine.fps / RATE))])
-            ahead = state.source.add(audio)
+            ahead, first_sample = state.source.add_timed(audio)
+            if timeline is not None:
+                from ..model.transcript import MouthOverlay
+                state.mouths.append(MouthOverlay.at(timeline, first_sample, len(audio), RATE,
+                                                    self.config.fps))
         start = (self._main_index() / self.config.fps) + ahead
-        return {"stream": stream, "pts": int(start * 1e9), "duration": len(audio) / RATE}
+        reply = {"stream": stream, "pts": int(start * 1e9), "duration": len(audio) / RATE}
+        if outcome is not None:
+            reply["text"] = outcome.as_dict()
+        return reply
+
+    def _align(self, audio: np.ndarray, text: str, language: str):
+        """Forced alignment of a clip's transcript -> (phone timeline or None, TextOutcome).
+        On the control thread: ~2 % of the clip's duration once the decoder is loaded."""
+        from ..errors import DataError
+        from ..model.transcript import TranscriptConfig, align_text, has_aligner
+        config = TranscriptConfig(language=language)
+        with self._aligner_lock:
+            if self._aligner is None and has_aligner(language):
+                from ..data.align import Aligner
+                try:
+                    self._aligner = Aligner()
+                except DataError:
+                    pass  # pocketsphinx missing: align_text says so
+            timeline, outcome = align_text(audio, text, config, self._aligner)
+        if outcome.used:
+            log.info("speak: %s", outcome.message)
+        else:
+            log.warning("speak: %s", outcome.message)
+        return timeline, outcome
 
     def load_portrait(self, path: str | None = None, image: bytes | None = None) -> dict:
         if self._prepare is None:
@@ -490,8 +540,10 @@ class Runtime:
         idle = state.idle.frame(j)
         motion = blend(idle, f, state.gate.weight) if f is not None else idle
         pts = self._pts(j)
-        motion = MotionFrame(motion.blendshapes, motion.head_rotation,
-                             motion.head_translation, pts / 1e9)
+        # A clip with its words: the mouth is the transcript's throughout the clip, not eased
+        # in and out with the speech gate like the rest of the face.
+        shapes = state.mouth(motion.blendshapes, j) if state.mouths else motion.blendshapes
+        motion = MotionFrame(shapes, motion.head_rotation, motion.head_translation, pts / 1e9)
         t1 = self._clock()
         self.publisher.motion(motion, pts=pts, stream=state.id,
                               extra={"speaking": state.gate.speaking})
@@ -523,6 +575,7 @@ class Runtime:
             self._publish_motion(state, None)
         if isinstance(state.source, ClipQueue):
             state.source.clear()
+        state.mouths.clear()
         prebaked = isinstance(state.engine, PrebakedEngine)
         state.engine = PrebakedEngine(state.engine.fps) if prebaked else self._engine_factory()
         state.engine.set_conditions(emotion=self._conditions["emotion"])

@@ -2,7 +2,8 @@
 
 `ControlServer` (a ROUTER socket served by one thread) validates every request before it reaches
 the handler, answers anything malformed with an error reply, and keeps serving. The handler is
-any object with some of the methods `status()`, `set(**values)`, `speak(audio, rate, stream)`,
+any object with some of the methods `status()`, `set(**values)`, `speak(audio, rate, stream)`
+(or `speak(audio, rate, stream, text=None, language="en")` to accept the words spoken),
 `load_portrait(path=None, image=None)`, `stop()`; a command whose method is missing answers
 `unsupported`. `ControlClient` is the matching REQ client.
 
@@ -16,17 +17,20 @@ resolve (symlinks and `..` followed) to a .png/.jpg/.jpeg/.webp file inside an a
 Slow commands (`speak`: resampling, baking an NPC line; `load_portrait`: analysing a photo) run
 on worker threads, one queue per stream (a stream's clips keep their order); the serving thread
 goes on answering everything else meanwhile and sends each reply when its work is done. At most
-`max_pending` slow requests wait at once; more are answered `busy`.
+`max_pending` slow requests wait at once; more are answered `busy`. A `speak` transcript is
+capped in characters.
 """
 
 from __future__ import annotations
 
+import inspect
 import io
 import collections
 import logging
 import math
 import os
 import queue
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,6 +66,7 @@ class ControlConfig:
     workers: int = 2  # threads for slow commands (speak, load_portrait)
     max_pending: int = 16  # slow requests queued or running at once; more are answered busy
     max_audio_s: float = 120.0  # longest clip `speak` accepts, seconds
+    max_text_chars: int = 4000  # longest `speak` transcript, characters
     poll_ms: int = 100  # how often the serving thread checks its stop event
     # CURVE: both set, or neither. With them the server accepts only listed clients, encrypted,
     # and may bind a non-loopback address (see transport/curve.py, `vasa-bridge keys`).
@@ -230,7 +235,10 @@ def _checked_stream(req: dict) -> str:
         raise RequestError("bad_argument", str(e)) from None
 
 
-def parse_speak(req: dict, max_audio_s: float) -> dict:
+_LANGUAGE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
+
+
+def parse_speak(req: dict, max_audio_s: float, max_text_chars: int = 4000) -> dict:
     data = _arg(req, "audio", (bytes,))
     rate = _arg(req, "rate", (int,))
     fmt = _arg(req, "format", (str,), required=False, default="s16")
@@ -258,7 +266,28 @@ def parse_speak(req: dict, max_audio_s: float) -> dict:
         audio = check_clip(audio, rate)
     except AudioError as e:
         raise RequestError("bad_argument", f"speak {e}") from None
-    return {"audio": audio, "rate": rate, "stream": stream}
+    return {"audio": audio, "rate": rate, "stream": stream} | _speak_text(req, max_text_chars)
+
+
+def _speak_text(req: dict, max_text_chars: int) -> dict:
+    """The optional transcript (`text`) and its `language` of a speak request."""
+    text = _arg(req, "text", (str,), required=False)
+    language = _arg(req, "language", (str,), required=False)
+    if text is None:
+        if language is not None:
+            raise RequestError("bad_argument", "speak language is given without text: expected "
+                                               "a text (the words spoken) with it")
+        return {}
+    if len(text) > max_text_chars:
+        raise RequestError("too_large", f"speak text is {len(text)} characters: the limit is "
+                                        f"{max_text_chars}")
+    if not text.strip() or "\x00" in text:
+        raise RequestError("bad_argument", f"speak text is {_brief(text)}: expected the words "
+                                           f"spoken")
+    if language is not None and not _LANGUAGE.match(language):
+        raise RequestError("bad_argument", f"speak language is {_brief(language)}: expected a "
+                                           f"language code such as 'en' or 'de'")
+    return {"text": text, "language": language or "en"}
 
 
 def portrait_folders(config: ControlConfig) -> tuple[Path, ...]:
@@ -597,7 +626,11 @@ class ControlServer:
         if cmd == "set":
             return method(**parse_set(req)), None
         if cmd == "speak":
-            return method(**parse_speak(req, self.config.max_audio_s)), None
+            args = parse_speak(req, self.config.max_audio_s, self.config.max_text_chars)
+            if "text" in args and "text" not in inspect.signature(method).parameters:
+                raise RequestError("unsupported", "this server's speak takes no text: send the "
+                                                  "audio alone")
+            return method(**args), None
         if cmd == "load_portrait":
             return method(**parse_load_portrait(req, self.config, self.portrait_folders)), None
         return {}, method  # stop: reply first, then stop
@@ -757,8 +790,11 @@ class ControlClient:
             raise ControlError(f"{cmd} refused ({reply.get('code')}): {reply.get('error')}")
         return reply.get("result", {})
 
-    def speak(self, audio: np.ndarray, rate: int, stream: str = wire.DEFAULT_STREAM) -> dict:
-        """Send a mono float clip as s16 PCM."""
+    def speak(self, audio: np.ndarray, rate: int, stream: str = wire.DEFAULT_STREAM,
+              text: str | None = None, language: str | None = None) -> dict:
+        """Send a mono float clip as s16 PCM; `text` (the words spoken, with their `language`)
+        lets the server drive the mouth from their forced alignment."""
         pcm = (np.clip(np.asarray(audio, np.float32), -1, 1) * 32767).round().astype("<i2")
+        extra = {k: v for k, v in (("text", text), ("language", language)) if v is not None}
         return self.call("speak", audio=pcm.tobytes(), rate=int(rate), format="s16",
-                         stream=stream)
+                         stream=stream, **extra)

@@ -8,7 +8,8 @@ its control endpoint, so it runs either beside the runtime (`vasa-bridge web`) o
     /ws?stream=ID      live feed (binary frames/audio, JSON motion/status/events)
     GET  /api/status   latest runtime status + web stats (+ the last minute with ?history=1)
     POST /api/set      JSON {emotion, gaze, head_motion, stream}
-    POST /api/speak    a WAV file (body or multipart field `file`), ?stream=ID
+    POST /api/speak    a WAV file (body or multipart field `file`), ?stream=ID; the words spoken
+                       in a multipart field `text` (or ?text=), their language in `language`
     POST /api/load_portrait  an image (body or multipart field `file`)
     POST /api/stop
 
@@ -397,22 +398,42 @@ def _static(name: str) -> bytes:
 
 async def _upload(request: web.Request) -> bytes:
     """The uploaded file: a multipart field `file`, or the raw request body."""
-    if request.content_type.startswith("multipart/"):
-        try:
-            reader = await request.multipart()
-            async for part in reader:
-                if part.name == "file":
-                    return bytes(await part.read(decode=False))
-        except (ValueError, AssertionError, asyncio.IncompleteReadError) as e:
-            # aiohttp's multipart reader refuses a missing boundary or a broken body this way
-            raise web.HTTPBadRequest(
-                text=json.dumps({"ok": False, "code": "bad_argument", "error":
-                                 f"multipart upload is malformed ({e}): expected a form with "
-                                 f"the file in a field named 'file'"}),
-                content_type="application/json") from None
+    return (await _upload_fields(request))[0]
+
+
+async def _upload_fields(request: web.Request, fields: tuple[str, ...] = (),
+                         max_field_bytes: int = 64 * 1024) -> tuple[bytes, dict[str, str]]:
+    """The uploaded file and the named text `fields` (multipart fields or query parameters)."""
+    values = {k: request.query[k] for k in fields if k in request.query}
+    if not request.content_type.startswith("multipart/"):
+        return await request.read(), values
+    data = None
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if part.name == "file":
+                data = bytes(await part.read(decode=False))
+            elif part.name in fields:
+                raw = await part.read_chunk(max_field_bytes + 1)
+                if len(raw) > max_field_bytes:
+                    raise web.HTTPRequestEntityTooLarge(max_size=max_field_bytes,
+                                                        actual_size=len(raw))
+                try:
+                    values[part.name] = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise web.HTTPBadRequest(
+                        text=f"field {part.name!r} is not UTF-8 text") from None
+    except (ValueError, AssertionError, asyncio.IncompleteReadError) as e:
+        # aiohttp's multipart reader refuses a missing boundary or a broken body this way
+        raise web.HTTPBadRequest(
+            text=json.dumps({"ok": False, "code": "bad_argument", "error":
+                             f"multipart upload is malformed ({e}): expected a form with "
+                             f"the file in a field named 'file'"}),
+            content_type="application/json") from None
+    if data is None:
         raise web.HTTPBadRequest(text="multipart upload has no field 'file': expected the file "
                                       "in a field named 'file'")
-    return await request.read()
+    return data, values
 
 
 def _json_error(status: int, message: str, code: str = "bad_argument") -> web.Response:
@@ -549,7 +570,7 @@ def build_app(config: WebConfig) -> web.Application:
         return web.json_response(reply, status=status)
 
     async def api_speak(request: web.Request) -> web.Response:
-        data = await _upload(request)
+        data, fields = await _upload_fields(request, ("text", "language"))
         try:
             audio, rate = decode_wav(data)
         except ConfigError as e:
@@ -557,6 +578,10 @@ def build_app(config: WebConfig) -> web.Application:
         args = {"audio": audio.astype("<f4").tobytes(), "rate": rate, "format": "f32"}
         if "stream" in request.query:
             args["stream"] = request.query["stream"]
+        if fields.get("text", "").strip():  # an empty text box means no transcript
+            args["text"] = fields["text"]
+            if fields.get("language", "").strip():
+                args["language"] = fields["language"].strip()
         status, reply = await state.command("speak", **args)
         return web.json_response(reply, status=status)
 

@@ -15,7 +15,8 @@ function message(el, text, ok) {
 
 async function api(path, body, opts = {}) {
   const init = { method: "POST", headers: {} };
-  if (body instanceof Blob) { init.body = body; init.headers["Content-Type"] = body.type || "application/octet-stream"; }
+  if (body instanceof FormData) init.body = body; // the browser sets the multipart boundary
+  else if (body instanceof Blob) { init.body = body; init.headers["Content-Type"] = body.type || "application/octet-stream"; }
   else if (body !== undefined) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
   const r = await fetch(vasaUrl(path, opts.params || {}), init);
   let reply;
@@ -205,8 +206,15 @@ function wavOf(samples, rate) { // mono float32 -> 16-bit WAV blob
   return new Blob([buf], { type: "audio/wav" });
 }
 
-async function speak(blob) {
-  const r = await api("/api/speak", blob, { params: { stream: player.stream } });
+async function speak(blob, text = "", language = "en") {
+  let body = blob;
+  if (text.trim()) { // the words spoken travel with the clip: their alignment drives the mouth
+    body = new FormData();
+    body.append("file", blob);
+    body.append("text", text);
+    body.append("language", language);
+  }
+  const r = await api("/api/speak", body, { params: { stream: player.stream } });
   if (!r.ok) message($("source-msg"), r.error, false);
   return r;
 }
@@ -248,8 +256,12 @@ for (const radio of document.querySelectorAll("input[name=src]")) {
 $("speech-file").onchange = async (e) => {
   const f = e.target.files[0];
   if (!f) return;
-  const r = await speak(f);
-  if (r.ok) message($("source-msg"), `${f.name}: ${r.result.duration.toFixed(1)} s queued on ${r.result.stream}`, true);
+  const r = await speak(f, $("speech-text").value, $("speech-language").value);
+  if (!r.ok) return;
+  const t = r.result.text;
+  message($("source-msg"), `${f.name}: ${r.result.duration.toFixed(1)} s queued on ${r.result.stream}` +
+    (t ? ` · ${t.message}` : ""), !t || t.used);
+  e.target.value = ""; // choosing the same file again sends it again
 };
 
 $("stop").onclick = async () => {

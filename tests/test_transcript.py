@@ -1,0 +1,417 @@
+"""Exact lips when the words are known: real human recordings (Debian's pocketsphinx-testdata and
+alsa-utils, installed by scripts/setup.sh --test) baked with their transcripts, wrong transcripts
+and languages without an aligner falling back, and the text travelling through the CLI, the
+control channel, the runtime and the web panel."""
+
+import json
+import logging
+import threading
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vasa_bridge.audio.sources import RATE
+from vasa_bridge.data.align import Aligner, align_scored
+from vasa_bridge.data.engines.base import to_16k
+from vasa_bridge.errors import ConfigError
+from vasa_bridge.model.bake import BakeConfig, bake_audio, bake_audio_text
+from vasa_bridge.model.config import CLOSE, JAW, SEAL_APERTURE
+from vasa_bridge.model.evaluate import _segments
+from vasa_bridge.model.onnx_runtime import OnnxDenoiser
+from vasa_bridge.model.transcript import (MAX_TEXT_CHARS, MIN_FIT, MODEL_CHANNELS, MouthOverlay,
+                                          TranscriptConfig, teacher_mouth)
+
+DATA = Path("/usr/share/pocketsphinx/test/data")
+ALSA = Path("/usr/share/sounds/alsa")
+LOGGER = "vasa_bridge.model.transcript"
+
+
+def raw(name: str) -> np.ndarray:
+    return np.frombuffer((DATA / name).read_bytes(), "<i2").astype(np.float32) / 32768
+
+
+def wav(path: Path) -> np.ndarray:
+    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return to_16k(audio.mean(axis=1), rate)
+
+
+def cards() -> dict[str, str]:
+    out = {}
+    for line in (DATA / "cards" / "cards.transcription").read_text().splitlines():
+        words, _, utt = line.rpartition("(")
+        out[utt.strip(") ")] = words.replace("<s>", "").replace("</s>", "").strip()
+    return out
+
+
+@pytest.fixture(scope="module")
+def den():
+    return OnnxDenoiser(None, threads=1)
+
+
+def sealed(shapes, timeline, fps, slack=0.08):
+    """(sealed, total) /p b m/ segments of the timeline with the lip gap closed somewhere."""
+    gap = shapes[:, JAW] - shapes[:, CLOSE]
+    times = np.arange(len(shapes)) / fps
+    hits = [gap[(times >= s - slack) & (times <= e + slack)].min() < SEAL_APERTURE
+            for vis, s, e in _segments(timeline) if vis == "PP"]
+    return sum(hits), len(hits)
+
+
+@pytest.mark.parametrize("clip,text", [("goforward.raw", "go forward ten meters"),
+                                       ("something.raw", "go somewhere and do something"),
+                                       ("cards/005.wav", None)])
+def test_real_recording_with_its_transcript_gets_the_aligned_mouth_and_the_model_head(
+        den, clip, text):
+    audio = raw(clip) if clip.endswith(".raw") else wav(DATA / clip)
+    text = text or cards()["005"]  # "eight of spades four of clubs seven of hearts"
+    base = bake_audio(audio, RATE, BakeConfig(keep_audio=False), den)
+    track, outcome = bake_audio_text(audio, RATE, BakeConfig(keep_audio=False), den, text=text)
+    assert outcome.used and outcome.fit >= MIN_FIT, outcome
+    timeline, _ = align_scored(audio, text)
+    ref = teacher_mouth(timeline, len(track), track.fps)
+    closed, total = sealed(track.blendshapes, timeline, track.fps)
+    assert total >= 1 and closed == total  # every /p b m/ sealed
+    assert np.corrcoef(track.blendshapes[:, JAW], ref[:, JAW])[0, 1] >= 0.97
+    # the mouth is the transcript's, not the audio-only bake's ...
+    assert np.abs(track.blendshapes[:, JAW] - base.blendshapes[:, JAW]).max() > 0.05
+    # ... while head, eyes, brows and the rest come from the model, untouched, and move
+    np.testing.assert_array_equal(track.head_rotation, base.head_rotation)
+    np.testing.assert_array_equal(track.head_translation, base.head_translation)
+    np.testing.assert_array_equal(track.blendshapes[:, MODEL_CHANNELS],
+                                  base.blendshapes[:, MODEL_CHANNELS])
+    assert track.head_rotation.std(axis=0).max() > 0.1  # degrees: a living head, not a still one
+
+
+def test_fit_floor_separates_right_from_wrong_transcripts_on_real_voices():
+    aligner = Aligner()
+    texts = cards()
+    utts = sorted(texts)
+    for i, utt in enumerate(utts):
+        audio = wav(DATA / "cards" / f"{utt}.wav")
+        right = aligner.align(audio, texts[utt])[1].per_frame
+        assert right >= MIN_FIT, (utt, right)
+        other = texts[utts[(i + 2) % len(utts)]]
+        try:
+            wrong = aligner.align(audio, other)[1].per_frame
+        except Exception:  # could not align at all: as wrong as it gets
+            continue
+        assert wrong < MIN_FIT, (utt, other, wrong)
+    # a reused decoder aligns exactly as a fresh one (its feature state is reset per alignment)
+    audio = wav(DATA / "cards" / "001.wav")
+    assert aligner.align(audio, texts["001"])[1] == align_scored(audio, texts["001"])[1]
+
+
+@pytest.mark.parametrize("audio_of,text,says", [
+    (lambda: raw("goforward.raw"), "seven of clubs", "does not fit the audio"),
+    (lambda: wav(ALSA / "Noise.wav"), "noise", "does not fit the audio"),
+    (lambda: raw("goforward.raw"), "go forward ten zxqvv", "not in the CMU dictionary"),
+])
+def test_a_transcript_that_does_not_fit_falls_back_with_one_warning(den, caplog, audio_of, text,
+                                                                    says):
+    audio = audio_of()
+    base = bake_audio(audio, RATE, BakeConfig(keep_audio=False), den)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        track = bake_audio(audio, RATE, BakeConfig(keep_audio=False), den, text=text)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and says in warnings[0].getMessage()
+    assert "\n" not in warnings[0].getMessage()
+    assert "the mouth follows the audio only" in warnings[0].getMessage()
+    np.testing.assert_array_equal(track.blendshapes, base.blendshapes)
+
+
+def test_a_language_without_an_aligner_is_named_and_the_audio_still_bakes(den, caplog):
+    from vasa_bridge.data.engines import Prosody, open_engine
+    eng = open_engine("espeak")
+    try:
+        text = "Ich weiß es nicht, vielleicht morgen."
+        utt = eng.synth(text, eng.voices("de")[0], Prosody())
+    finally:
+        eng.close()
+    base = bake_audio(utt.audio, RATE, BakeConfig(keep_audio=False), den)
+    config = BakeConfig(keep_audio=False, transcript=TranscriptConfig(language="de"))
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        track, outcome = bake_audio_text(utt.audio, RATE, config, den, text=text)
+    assert not outcome.used
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "no forced aligner for language 'de'" in warning and "only en" in warning
+    np.testing.assert_array_equal(track.blendshapes, base.blendshapes)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):  # a blank transcript is no transcript
+        assert bake_audio_text(utt.audio, RATE, config, den, text="  \n")[1] is None
+    assert not caplog.records
+    with pytest.raises(ConfigError, match="'d e' is not a language code"):
+        TranscriptConfig(language="d e")
+
+
+def test_mouth_overlay_lands_on_the_clip_in_the_stream_timeline():
+    audio = raw("goforward.raw")
+    timeline, _ = align_scored(audio, "go forward ten meters")
+    fps, k = 25.0, 37  # a clip starting 37 frames into the stream
+    overlay = MouthOverlay.at(timeline, k * RATE // 25, len(audio), RATE, fps)
+    ref = teacher_mouth(timeline, len(overlay.shapes), fps)
+    assert overlay.first == k and len(ref) == int(np.ceil(len(audio) / RATE * fps))
+    for i in (0, 20, 45, len(ref) - 1):
+        shapes = overlay.apply(np.full(52, 0.5, np.float32), k + i)
+        assert shapes[JAW] == pytest.approx(ref[i, JAW], abs=1e-6)
+        assert shapes[MODEL_CHANNELS[0]] == 0.5  # the rest stays the engine's
+    for j in (k - 1, k + len(ref)):  # frames outside the clip are left alone
+        np.testing.assert_array_equal(overlay.apply(np.full(52, 0.5, np.float32), j), 0.5)
+    late = MouthOverlay.at(timeline, 12345, len(audio), RATE, 30.0)  # between two frames
+    assert late.first == 24 and late.end == int(np.ceil((12345 + len(audio)) * 30 / RATE))
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+
+def test_bake_cli_text_flags(tmp_path, capsys, caplog):
+    from vasa_bridge.cli import main
+    from vasa_bridge.motion.io import load
+    audio = tmp_path / "go.wav"
+    sf.write(str(audio), (raw("goforward.raw") * 32767).astype(np.int16), RATE)
+    out = tmp_path / "go.npz"
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        assert main(["bake", "--audio", str(audio), "--text", "go forward ten meters",
+                     "-o", str(out)]) == 0
+    assert any("transcript aligned (4 words" in r.getMessage() for r in caplog.records)
+    with_text = load(out)
+    words = tmp_path / "words.txt"
+    words.write_text("Go forward, 10 meters!\n", encoding="utf-8")
+    assert main(["bake", "--audio", str(audio), "--text-file", str(words), "-o", str(out)]) == 0
+    np.testing.assert_allclose(load(out).blendshapes, with_text.blendshapes, atol=1e-6)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):  # a floor no alignment reaches
+        assert main(["bake", "--audio", str(audio), "--text", "go forward ten meters",
+                     "--min-fit", "0", "-o", str(out)]) == 0
+    assert [r.getMessage() for r in caplog.records if "expected >= 0" in r.getMessage()]
+    capsys.readouterr()
+    for argv, says in ((["--text", "a", "--text-file", str(words)], "both given"),
+                       (["--text-file", str(tmp_path / "none.txt")], "does not exist"),
+                       (["--text", "x" * (MAX_TEXT_CHARS + 1)], "the limit is 4000"),
+                       (["--text", "hello", "--language", "en gb"], "not a language code")):
+        assert main(["bake", "--audio", str(audio), "-o", str(out), *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith("vasa-bridge bake: error:") and says in err
+    # render bakes --audio the same way; a motion track already has its mouth
+    assert main(["render", "--image", "face.png", "--motion", str(out), "--text", "hi",
+                 "-o", str(tmp_path / "x.mp4")]) == 2
+    assert "go with --audio" in capsys.readouterr().err
+
+
+# --- control channel ------------------------------------------------------------------------
+
+
+class TextHandler:
+    def __init__(self):
+        self.spoken = []
+
+    def speak(self, audio, rate, stream, text=None, language="en"):
+        self.spoken.append((len(audio), rate, stream, text, language))
+        return {"stream": stream}
+
+
+class AudioOnlyHandler:
+    def speak(self, audio, rate, stream):
+        return {"stream": stream}
+
+
+def test_control_speak_text_field(endpoint):
+    from vasa_bridge.transport import ControlClient, ControlConfig, ControlServer
+    from vasa_bridge.errors import ControlError
+    handler = TextHandler()
+    clip = np.zeros(1600, np.float32)
+    with ControlServer(handler, ControlConfig(endpoint=endpoint)) as server, \
+            ControlClient(endpoint, timeout_ms=3000) as client:
+        client.speak(clip, 16000, stream="npc1", text="hello there", language="en")
+        client.speak(clip, 16000)
+        assert handler.spoken == [(1600, 16000, "npc1", "hello there", "en"),
+                                  (1600, 16000, "default", None, "en")]
+        pcm = b"\x00\x00" * 1600
+        for extra, code, says in (
+                ({"text": 42}, "bad_argument", "'text' is 42 (int): expected str"),
+                ({"text": "x" * 4001}, "too_large", "4001 characters: the limit is 4000"),
+                ({"text": "   "}, "bad_argument", "expected the words spoken"),
+                ({"text": "hi", "language": "english!"}, "bad_argument", "language code"),
+                ({"language": "de"}, "bad_argument", "without text")):
+            reply = client.request({"cmd": "speak", "audio": pcm, "rate": 16000, **extra})
+            assert reply["ok"] is False and reply["code"] == code, reply
+            assert says in reply["error"]
+        assert len(handler.spoken) == 2  # nothing refused reached the handler
+        server.handler = AudioOnlyHandler()
+        with pytest.raises(ControlError, match="takes no text"):
+            client.speak(clip, 16000, text="hello")
+        assert client.speak(clip, 16000) == {"stream": "default"}
+
+
+# --- runtime --------------------------------------------------------------------------------
+
+
+class RecordingPublisher:
+    """Just enough of Publisher for the runtime: keeps the motion it is given."""
+
+    def __init__(self):
+        self.motion_frames = []
+
+        class Stats:
+            dropped = {}
+        self.stats = Stats()
+
+    def add_stream(self, stream):
+        pass
+
+    def hello(self, **kw):
+        return True
+
+    def motion(self, frame, *, pts, stream="default", extra=None):
+        self.motion_frames.append((stream, pts, frame))
+
+    def audio(self, *a, **kw):
+        pass
+
+    def event(self, *a, **kw):
+        pass
+
+    def frame(self, *a, **kw):
+        pass
+
+
+class InstantPacer:
+    """Every hop is due at once; stops the runtime after `limit` samples."""
+
+    def __init__(self, limit):
+        self.limit, self.runtime = limit, None
+
+    def start(self):
+        pass
+
+    def wait_s(self, end):
+        if end > self.limit:
+            self.runtime.stop()
+        return 0.0
+
+    def due(self, end):
+        return 0.0
+
+
+def run_clip(text):
+    from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.serve import Runtime, ServeConfig
+    audio = raw("goforward.raw")
+    pub = RecordingPublisher()
+    pacer = InstantPacer(len(audio) + RATE // 2)
+    rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine, pacer=pacer)
+    pacer.runtime = rt
+    silence = np.zeros(RATE // 5, np.float32)  # the clip starts 0.2 s into the stream
+    rt.speak(silence, RATE, "default")
+    reply = rt.speak(audio, RATE, "default", text=text)
+    worker = threading.Thread(target=rt.run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive()
+    shapes = np.stack([f.blendshapes for s, _, f in pub.motion_frames if s == "default"])
+    return audio, reply, shapes
+
+
+def test_runtime_speak_with_text_lays_the_aligned_mouth_over_the_live_engine(caplog):
+    audio, reply, shapes = run_clip("go forward ten meters")
+    assert reply["text"]["used"] is True and reply["pts"] == 200_000_000
+    timeline, _ = align_scored(audio, "go forward ten meters")
+    clip = shapes[5:5 + int(np.ceil(len(audio) / RATE * 25))]  # 0.2 s = 5 frames in
+    closed, total = sealed(clip, timeline, 25.0)
+    assert total == 1 and closed == 1  # the /m/ of "meters", through idle blending
+    ref = teacher_mouth(timeline, len(clip), 25.0)
+    assert np.corrcoef(clip[:, JAW], ref[:, JAW])[0, 1] >= 0.97  # not eased in with the gate
+    before = shapes[:5, JAW]  # the silent clip before: the engine's and idle life's mouth
+    assert np.abs(before).max() < 0.1
+    with caplog.at_level(logging.WARNING):
+        _, reply, wrong = run_clip("seven of clubs")
+    assert reply["text"]["used"] is False and "does not fit" in reply["text"]["message"]
+    assert any("does not fit" in r.getMessage() for r in caplog.records)
+
+
+class HeldPacer(InstantPacer):
+    """Instant, but holds the loop at `hold` samples until `release` is set."""
+
+    def __init__(self, limit, hold):
+        super().__init__(limit)
+        self.hold, self.release, self.held = hold, threading.Event(), threading.Event()
+
+    def wait_s(self, end):
+        if end > self.hold and not self.release.is_set():
+            self.held.set()
+            return 0.01
+        return super().wait_s(end)
+
+
+def test_npc_line_with_text_joins_mid_stream_with_its_mouth_in_step():
+    """A baked NPC line that arrives 1 s into the stream: its mouth is the aligned one, frame for
+    frame with its sound (the overlay sits at the clip's own stream position)."""
+    from vasa_bridge.motion import MotionFrame
+    from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.serve import Runtime, ServeConfig
+
+    class StillBaker:  # the model's part: a still face, so the mouth seen is the overlay's
+        fps = 25.0
+
+        def bake(self, audio, emotion, seed):
+            return [MotionFrame.neutral() for _ in range(int(round(len(audio) * 25 / RATE)))]
+
+    audio = raw("goforward.raw")
+    pub = RecordingPublisher()
+    pacer = HeldPacer(RATE + len(audio) + RATE // 2, hold=RATE)
+    rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine, pacer=pacer,
+                 clip_baker=StillBaker())
+    pacer.runtime = rt
+    worker = threading.Thread(target=rt.run, daemon=True)
+    worker.start()
+    assert pacer.held.wait(30)
+    reply = rt.speak(audio, RATE, "npc1", text="go forward ten meters")
+    pacer.release.set()
+    worker.join(60)
+    assert reply["text"]["used"] and reply["pts"] == 1_000_000_000
+    frames = {pts: f for s, pts, f in pub.motion_frames if s == "npc1"}
+    first = min(frames)
+    assert first == 1_000_000_000  # the NPC joins the main face's timeline where it is now
+    n = int(np.ceil(len(audio) / RATE * 25))
+    clip = np.stack([frames[first + k * 40_000_000].blendshapes for k in range(n)])
+    timeline, _ = align_scored(audio, "go forward ten meters")
+    ref = teacher_mouth(timeline, n, 25.0)
+    np.testing.assert_allclose(clip[:, JAW], ref[:, JAW], atol=1e-4)  # float rounding of times
+    assert sealed(clip, timeline, 25.0) == (1, 1)
+
+
+# --- web panel ------------------------------------------------------------------------------
+
+
+def test_web_speak_sends_the_text_box_with_the_clip(endpoint):
+    from vasa_bridge.transport import ControlConfig, ControlServer
+    from vasa_bridge.web.server import start_in_thread
+    from conftest import free_port
+    handler = TextHandler()
+    pub = f"tcp://127.0.0.1:{free_port()}"
+    with ControlServer(handler, ControlConfig(endpoint=endpoint)), \
+            start_in_thread("127.0.0.1:0", pub, endpoint, control_timeout_ms=3000) as h:
+        import io
+        buf = io.BytesIO()
+        sf.write(buf, np.zeros(800, np.int16), 16000, format="WAV")
+        boundary = "vasaBOUNDARY"
+        parts = [("file", buf.getvalue(), 'filename="a.wav"\r\nContent-Type: audio/wav'),
+                 ("text", "go forward".encode(), None), ("language", b"de", None)]
+        body = b""
+        for name, data, extra in parts:
+            disp = f'form-data; name="{name}"' + (f"; {extra}" if extra else "")
+            body += f"--{boundary}\r\nContent-Disposition: {disp}\r\n\r\n".encode() + data + b"\r\n"
+        body += f"--{boundary}--\r\n".encode()
+        req = urllib.request.Request(h.url + "/api/speak?stream=npc2", data=body, headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert json.loads(r.read())["ok"] is True
+        req = urllib.request.Request(h.url + "/api/speak", data=buf.getvalue())  # no text
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert json.loads(r.read())["ok"] is True
+    assert handler.spoken == [(800, 16000, "npc2", "go forward", "de"),
+                              (800, 16000, "default", None, "en")]
+    page = (Path(__file__).parents[1] / "vasa_bridge/web/static/index.html").read_text()
+    assert 'id="speech-text"' in page and 'id="speech-language"' in page

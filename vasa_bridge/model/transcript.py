@@ -1,0 +1,190 @@
+"""Exact lips when the words are known: forced alignment of the transcript drives the mouth.
+
+`bake_audio(..., text=...)` (model/bake.py) and the runtime's `speak` with a `text` call this:
+
+    transcript -> pocketsphinx forced alignment (data/align.py) -> ARPAbet phone timeline
+               -> the viseme teacher's mouth (data/teacher.py `mouth`, the style the model was
+                  trained to imitate, without random speaker variation)
+               -> replaces the model's articulation channels; head, eyes, brows, cheeks and
+                  expression stay the model's own.
+
+Why the teacher for the mouth rather than the alignment as a model condition: the teacher is what
+the model is trained to imitate, so on the alignment it is the target itself (bench/
+bench_transcript.py measures both routes available without retraining; docs/model.md).
+
+A transcript that does not fit its audio falls back to the audio-only motion with one warning.
+"Fits" is measured: pocketsphinx scores every frame relative to the best-scoring state in that
+frame, and the mean over the aligned speech frames of a right transcript of a real voice stays
+above -14 where a wrong one scores -19 or less (`MIN_FIT`, calibrated in bench_transcript.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from ..motion import MotionTrack
+from ..motion.names import INDEX, NUM_BLENDSHAPES
+
+log = logging.getLogger(__name__)
+
+ALIGNERS = {"en": "pocketsphinx en-us"}  # languages with a forced aligner here
+MAX_TEXT_CHARS = 4000  # longest transcript accepted (the control channel's cap too)
+MIN_FIT = -18.0  # mean acoustic score per aligned speech frame below which text does not fit
+
+# The articulation: every channel a viseme moves (data/visemes.py TARGETS), from the teacher.
+# mouthSmile is also an expression (happy): the larger of the teacher's and the model's.
+_TEACHER_NAMES = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthStretchLeft",
+                  "mouthStretchRight", "mouthRollLower", "mouthRollUpper", "mouthShrugUpper",
+                  "mouthPressLeft", "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight",
+                  "mouthUpperUpLeft", "mouthUpperUpRight", "tongueOut")
+_SHARED_NAMES = ("mouthSmileLeft", "mouthSmileRight")
+TEACHER_CHANNELS = np.array([INDEX[n] for n in _TEACHER_NAMES])
+SHARED_CHANNELS = np.array([INDEX[n] for n in _SHARED_NAMES])
+MODEL_CHANNELS = np.array(sorted(set(range(NUM_BLENDSHAPES)) - set(TEACHER_CHANNELS)
+                                 - set(SHARED_CHANNELS)))
+_LANGUAGE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
+
+
+@dataclass(frozen=True)
+class TranscriptConfig:
+    language: str = "en"  # language of the transcript (only "en" has an aligner)
+    min_fit: float = MIN_FIT  # pocketsphinx score per speech frame: below it, fall back
+
+    def __post_init__(self) -> None:
+        check_language(self.language)
+
+
+@dataclass(frozen=True)
+class TextOutcome:
+    """What became of a transcript: `used` True when it drove the mouth, else the reason."""
+
+    used: bool
+    message: str  # one line: what happened (the warning text when not used)
+    fit: float | None = None  # pocketsphinx score per speech frame (None: not aligned)
+
+    def as_dict(self) -> dict:
+        return {"used": self.used, "message": self.message,
+                "fit": None if self.fit is None else round(self.fit, 2)}
+
+
+def check_language(language: str) -> str:
+    """A language code like 'en', 'de' or 'pt-BR'; anything else is a ConfigError."""
+    if not isinstance(language, str) or not _LANGUAGE.match(language):
+        raise ConfigError(f"language {language!r} is not a language code: expected e.g. 'en', "
+                          f"'de' or 'fr'")
+    return language
+
+
+def check_text(text: str) -> str:
+    if not isinstance(text, str):
+        raise ConfigError(f"transcript is a {type(text).__name__}: expected text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ConfigError(f"transcript is {len(text)} characters: the limit is "
+                          f"{MAX_TEXT_CHARS}")
+    return text
+
+
+def has_aligner(language: str) -> bool:
+    return language.split("-")[0].split("_")[0].lower() in ALIGNERS
+
+
+def teacher_mouth(timeline, n_frames: int, fps: float) -> np.ndarray:
+    """(T, 52) the viseme teacher's jaw, lips and tongue on a phone timeline (other channels 0),
+    frame i at i / fps, with the teacher's default style (no random speaker variation)."""
+    return teacher_mouth_at(timeline, np.arange(n_frames) / fps)
+
+
+def teacher_mouth_at(timeline, times: np.ndarray) -> np.ndarray:
+    """(T, 52) the same at evenly spaced `times` (seconds of the timeline)."""
+    from ..data.teacher import Speaker, TeacherConfig, mouth
+    style = Speaker.draw(np.random.default_rng(0), TeacherConfig(speaker_jitter=0.0))
+    return np.clip(mouth(timeline, np.asarray(times, np.float64), style), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class MouthOverlay:
+    """The teacher's mouth for one clip of a live stream, at the stream's output frames: the
+    runtime lays it over whatever the engine makes while the clip plays."""
+
+    first: int  # output frame index of shapes[0]
+    shapes: np.ndarray  # (n, 52) teacher mouth at output frames first .. first + n - 1
+
+    @classmethod
+    def at(cls, timeline, start_sample: int, n_samples: int, rate: int,
+           fps: float) -> "MouthOverlay":
+        """A clip whose first sample is at stream position `start_sample` (frame j at j / fps)."""
+        first = int(np.ceil(start_sample * fps / rate - 1e-9))
+        end = int(np.ceil((start_sample + n_samples) * fps / rate - 1e-9))
+        times = np.arange(first, max(end, first)) / fps - start_sample / rate
+        return cls(first, teacher_mouth_at(timeline, times).astype(np.float32))
+
+    @property
+    def end(self) -> int:
+        return self.first + len(self.shapes)
+
+    def apply(self, shapes: np.ndarray, index: int) -> np.ndarray:
+        """(52,) one output frame's shapes -> with the clip's articulation (unchanged outside)."""
+        if not self.first <= index < self.end:
+            return shapes
+        return combine(shapes[None], self.shapes[index - self.first][None])[0]
+
+
+def combine(model_shapes: np.ndarray, teacher_shapes: np.ndarray) -> np.ndarray:
+    """(T, 52) model + teacher -> articulation from the teacher, the rest from the model."""
+    out = np.array(model_shapes, np.float32, copy=True)
+    out[:, TEACHER_CHANNELS] = teacher_shapes[:, TEACHER_CHANNELS]
+    out[:, SHARED_CHANNELS] = np.maximum(model_shapes[:, SHARED_CHANNELS],
+                                         teacher_shapes[:, SHARED_CHANNELS])
+    return out
+
+
+def align_text(audio_16k: np.ndarray, text: str, config: TranscriptConfig = TranscriptConfig(),
+               aligner=None):
+    """-> (phone timeline or None, TextOutcome). Never raises for a transcript that does not
+    fit, a language without an aligner or a missing pocketsphinx: it says why instead."""
+    check_text(text)
+    lang = config.language
+    if not has_aligner(lang):
+        return None, TextOutcome(False, f"no forced aligner for language {lang!r} (only "
+                                        f"{', '.join(ALIGNERS)}: {', '.join(ALIGNERS.values())})"
+                                        f": the mouth follows the audio only")
+    from ..data.align import align_scored
+    try:
+        if aligner is not None:
+            timeline, score = aligner.align(audio_16k, text)
+        else:
+            timeline, score = align_scored(audio_16k, text)
+    except DataError as e:
+        return None, TextOutcome(False, f"transcript not used ({e}): the mouth follows the "
+                                        f"audio only")
+    if score.per_frame < config.min_fit:
+        return None, TextOutcome(False, f"transcript {_brief(text)} does not fit the audio "
+                                        f"(alignment score {score.per_frame:.1f} per frame, "
+                                        f"expected >= {config.min_fit:g}): the mouth follows "
+                                        f"the audio only", score.per_frame)
+    return timeline, TextOutcome(True, f"transcript aligned ({score.words} words, "
+                                       f"{score.speech_s:.2f} s of speech, score "
+                                       f"{score.per_frame:.1f} per frame)", score.per_frame)
+
+
+def apply_text(track: MotionTrack, audio_16k: np.ndarray, text: str,
+               config: TranscriptConfig = TranscriptConfig(),
+               aligner=None) -> tuple[MotionTrack, TextOutcome]:
+    """A model track of `audio_16k` (frame i at i / fps) -> the same track with the mouth from
+    the transcript, or unchanged with the reason logged as one warning."""
+    timeline, outcome = align_text(audio_16k, text, config, aligner)
+    if timeline is None:
+        log.warning(outcome.message)
+        return track, outcome
+    log.info(outcome.message)
+    shapes = combine(track.blendshapes, teacher_mouth(timeline, len(track), track.fps))
+    return replace(track, blendshapes=shapes), outcome
+
+
+def _brief(text: str, limit: int = 40) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
