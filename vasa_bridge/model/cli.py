@@ -92,6 +92,11 @@ def cmd_bake(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    if args.real:
+        return cmd_eval_real(args)
+    if not args.data:
+        raise SystemExit("eval: expected --data DATASET (held-out synthetic voices) or --real "
+                         "(real recordings from Debian packages)")
     from .evaluate import EvalConfig, evaluate, format_table
     from .streaming import OFFLINE
     OFFLINE_GUIDANCE = OFFLINE.guidance
@@ -103,6 +108,18 @@ def cmd_eval(args) -> int:
     _show("eval", config)
     result = evaluate(config)
     print(format_table(result))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=1)
+    return 0
+
+
+def cmd_eval_real(args) -> int:
+    from .realvoice import RealEvalConfig, evaluate_real, format_real
+    config = RealEvalConfig(model=args.model)
+    _show("eval --real", config)
+    result = evaluate_real(config, progress=True)
+    print(format_real(result))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=1)
@@ -192,7 +209,11 @@ def add_cli(subparsers) -> None:
     b.set_defaults(func=cmd_bake)
 
     v = subparsers.add_parser("eval", help="lip, head and blink metrics on held-out voices")
-    v.add_argument("--data", required=True, help="dataset folder")
+    v.add_argument("--data", help="dataset folder (held-out synthetic voices)")
+    v.add_argument("--real", action="store_true",
+                   help="real recorded voices from Debian packages (alsa-utils, "
+                        "pocketsphinx-testdata) against the teacher on their forced alignment: "
+                        "the model offline and live, and the loudness baseline")
     v.add_argument("--model", help="model.onnx (default: the shipped model)")
     v.add_argument("--split", default="validation")
     v.add_argument("--limit", type=int, default=40, help="clips to evaluate")
