@@ -171,8 +171,9 @@ def add_cli(subparsers) -> None:
                    help="weight of the seal head's cross-entropy")
     t.add_argument("--seal-events", type=float, default=0.0,
                    help="extra weight of brief closures (/p b m/) for the seal head")
-    t.add_argument("--init", help="start a new run from this run's weights (fine-tuning; "
-                                  "its motion statistics are kept)")
+    t.add_argument("--init", help="start a new run from this run's weights, or from an "
+                                  "exported model.onnx (fine-tuning; its motion statistics are "
+                                  "kept)")
     t.add_argument("--only", help="train only parameters whose names start with this, e.g. "
                                   "net.seal_head (the rest stays as --init left it)")
     t.add_argument("--band-shift", type=int, default=0,
