@@ -29,7 +29,8 @@ def result():
 def test_clips_are_the_packaged_recordings_never_the_reserved_ones():
     clips = _clips_or_skip()
     names = [c.name for c in clips]
-    assert len(clips) == 17 and not any(RESERVED in n for n in names)
+    assert len(clips) == 16 and not any(RESERVED in n for n in names)
+    assert "alsa/Noise" not in names  # pink noise, not a voice
     assert "alsa/Front_Left" in names and "sphinx/goforward" in names
     front = clips[names.index("alsa/Front_Left")]
     assert front.text == "front left" and 1.0 < len(front.audio) / 16000 < 2.0
@@ -49,18 +50,18 @@ def test_teacher_against_itself_is_perfect(result):
     assert t["jaw_r_best"] == pytest.approx(1.0) and t["jaw_r_best_lag_ms"] == 0
     assert t["closure_rate"] == 1.0 and t["false_seal_rate"] == 0.0
     assert t["open_vowel_rate"] == 1.0 and t["offset_vs_teacher_ms"] == 0
-    assert t["closures"][1] >= 8 and t["open_vowels"][1] >= 40
+    assert t["closures"][1] == 8 and t["open_vowels"][1] >= 40
 
 
 def test_shipped_model_floors_on_real_voices(result):
     # Floors a little under what the shipped model measures (docs/model.md, "Real voices"), so a
     # regression fails; raise them when the model improves.
     off, live, loud = (result["rows"][k] for k in ("model offline", "model live", "loudness"))
-    assert off["jaw_r_best"] >= 0.68 and live["jaw_r_best"] >= 0.66
+    assert off["jaw_r_best"] >= 0.72 and live["jaw_r_best"] >= 0.70
     assert off["jaw_r_best"] > loud["jaw_r_best"] + 0.05
     assert off["closure_rate"] >= 0.74 and live["closure_rate"] >= 0.74
     assert off["false_seal_rate"] <= 0.30 and live["false_seal_rate"] <= 0.30
-    assert off["open_vowel_rate"] >= 0.78 and live["open_vowel_rate"] >= 0.84
+    assert off["open_vowel_rate"] >= 0.80 and live["open_vowel_rate"] >= 0.86
     assert abs(off["offset_vs_teacher_ms"]) <= 40 and abs(live["offset_vs_teacher_ms"]) <= 80
 
 

@@ -3,7 +3,8 @@ run on the pocketsphinx forced alignment of each recording's transcript (the ref
 model is trained to imitate, made as `dataset aligned` makes it).
 
 The recordings ship in two Debian packages: alsa-utils' channel announcements
-(`/usr/share/sounds/alsa/*.wav`, one speaker, the transcript is the file name) and
+(`/usr/share/sounds/alsa/*.wav`, one speaker, the transcript is the file name; `Noise.wav` is
+pink noise, not speech, and is left out) and
 pocketsphinx-testdata's `cards/*.wav` (with `cards.transcription`), `goforward.raw`,
 `numbers.raw` and `something.raw` (16 kHz s16 raw). Its `librivox/` folder is reserved as an
 independent final check and is never read here.
@@ -37,6 +38,7 @@ SPHINX_RAW = {"goforward": "go forward ten meters",
               "numbers": "thirty three four or six ninety two",
               "something": "go somewhere and do something"}
 RESERVED = "librivox"  # the final check: never trained, tuned or reported on
+NOT_SPEECH = {"Noise"}  # alsa-utils' Noise.wav is pink noise, not the spoken word
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def real_clips(alsa_dir: str = ALSA_DIR, sphinx_dir: str = SPHINX_DIR) -> list[R
     if not cards.is_file() or not all((sphinx / f"{k}.raw").is_file() for k in SPHINX_RAW):
         raise _missing(sphinx, "pocketsphinx-testdata")
     clips = [RealClip(f"alsa/{w.stem}", read_audio(w), w.stem.replace("_", " ").lower())
-             for w in wavs]
+             for w in wavs if w.stem not in NOT_SPEECH]
     for line in cards.read_text().splitlines():  # "<s> ten of clubs  </s> (001)"
         if "(" not in line:
             continue
