@@ -62,8 +62,9 @@ def cmd_train(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import export_run
-    _show("export", {"run": args.run, "out": args.output, "tolerance": args.tolerance})
-    info = export_run(args.run, args.output, args.tolerance)
+    _show("export", {"run": args.run, "out": args.output, "tolerance": args.tolerance,
+                     "seal_bias": args.seal_bias})
+    info = export_run(args.run, args.output, args.tolerance, args.seal_bias)
     print(f"[export] {info['path']}: {info['bytes'] / 1e6:.2f} MB, step {info['step']}, "
           f"ONNX vs torch max |diff| {info['max_abs_diff']:.2e}", file=sys.stderr)
     return 0
@@ -189,6 +190,8 @@ def add_cli(subparsers) -> None:
     e.add_argument("-o", "--output", required=True, help="model.onnx")
     e.add_argument("--tolerance", type=float, default=1e-3,
                    help="max |ONNX - torch| accepted (default 1e-3)")
+    e.add_argument("--seal-bias", type=float,
+                   help="lip-seal head bias (default: the run's): below 0 seals less readily")
     e.set_defaults(func=cmd_export)
 
     b = subparsers.add_parser("bake", help="speech file -> motion track (ONNX Runtime)")

@@ -9,6 +9,7 @@ rebuilds everything (`onnx_runtime.OnnxDenoiser`).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +67,17 @@ def export_onnx(den: Denoiser, path, extra_metadata: dict | None = None) -> Path
     return path
 
 
-def export_run(run, out, tolerance: float = 1e-3) -> dict:
-    """Checkpoint (EMA weights) -> ONNX, then check ONNX Runtime against torch on random inputs."""
+def export_run(run, out, tolerance: float = 1e-3, seal_bias: float | None = None) -> dict:
+    """Checkpoint (EMA weights) -> ONNX, then check ONNX Runtime against torch on random inputs.
+
+    `seal_bias` (None: the run's) sets how readily the lip-seal head closes the lips: a setting
+    chosen after training on held-out clips, not learned, so it is set at export."""
     den, ck = load_checkpoint(run)
+    if seal_bias is not None:
+        if not den.config.seal:
+            raise ModelError(f"seal_bias {seal_bias}: expected a run with a seal head")
+        den.config = replace(den.config, seal_bias=float(seal_bias))
+        den.net.config = den.config
     extra = {"vasa_bridge.train_step": ck.get("step", 0),
              "vasa_bridge.history": ck.get("history", [])[-1:] }
     path = export_onnx(den, out, extra)
