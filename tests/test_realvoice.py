@@ -57,12 +57,12 @@ def test_shipped_model_floors_on_real_voices(result):
     # Floors a little under what the shipped model measures (docs/model.md, "Real voices"), so a
     # regression fails; raise them when the model improves.
     off, live, loud = (result["rows"][k] for k in ("model offline", "model live", "loudness"))
-    assert off["jaw_r_best"] >= 0.72 and live["jaw_r_best"] >= 0.70
+    assert off["jaw_r_best"] >= 0.75 and live["jaw_r_best"] >= 0.72
     assert off["jaw_r_best"] > loud["jaw_r_best"] + 0.05
-    assert off["closure_rate"] >= 0.74 and live["closure_rate"] >= 0.74
-    assert off["false_seal_rate"] <= 0.30 and live["false_seal_rate"] <= 0.30
-    assert off["open_vowel_rate"] >= 0.80 and live["open_vowel_rate"] >= 0.86
-    assert abs(off["offset_vs_teacher_ms"]) <= 40 and abs(live["offset_vs_teacher_ms"]) <= 80
+    assert off["closure_rate"] >= 0.74 and live["closure_rate"] >= 0.62
+    assert off["false_seal_rate"] <= 0.22 and live["false_seal_rate"] <= 0.20
+    assert off["open_vowel_rate"] >= 0.95 and live["open_vowel_rate"] >= 0.93
+    assert abs(off["offset_vs_teacher_ms"]) <= 40 and abs(live["offset_vs_teacher_ms"]) <= 40
 
 
 def _track(jaw, close=None):
