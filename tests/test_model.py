@@ -358,3 +358,21 @@ def test_band_shift_moves_the_mel_bands_and_keeps_the_level():
     peaks = y[..., :fc.n_mels].argmax(axis=-1)[:, 0, 0]
     assert set(peaks) <= {18, 19, 20, 21, 22} and len(set(peaks)) > 2
     assert (y[..., fc.n_mels] == 0.5).all()
+
+
+def test_export_sets_the_seal_bias_and_init_reads_the_onnx_back(trained, tmp_path):
+    """`export --seal-bias` lowers how readily the head seals; `train --init model.onnx` gets the
+    exported weights back (the run folder is not needed to fine-tune)."""
+    from vasa_bridge.model.export import denoiser_from_onnx, export_run
+    from vasa_bridge.model.onnx_runtime import OnnxDenoiser
+    from vasa_bridge.model.train import _load_init
+    den, _, run, _ = trained
+    export_run(run, tmp_path / "plain.onnx")
+    export_run(run, tmp_path / "shy.onnx", seal_bias=-2.0)
+    plain, shy = OnnxDenoiser(tmp_path / "plain.onnx"), OnnxDenoiser(tmp_path / "shy.onnx")
+    assert plain.config.seal_bias == den.config.seal_bias and shy.config.seal_bias == -2.0
+    rebuilt = _load_init(tmp_path / "shy.onnx")
+    assert rebuilt.config.seal_bias == -2.0
+    for name, value in den.state_dict().items():
+        torch.testing.assert_close(rebuilt.state_dict()[name], value, atol=1e-6, rtol=0)
+    assert denoiser_from_onnx(tmp_path / "plain.onnx").config == plain.config

@@ -155,3 +155,15 @@ def test_lips_seal_on_p_b_m_and_part_on_vowels_of_a_held_out_voice(den):
     assert pp >= 20 and vowels >= 8
     assert closed / pp >= 0.75, (closed, pp)
     assert apart / vowels >= 0.75, (apart, vowels)
+
+
+def test_weights_rebuild_from_the_onnx_file_for_fine_tuning(den):
+    import torch
+
+    from vasa_bridge.model.export import denoiser_from_onnx, example_inputs
+    torch_den = denoiser_from_onnx()  # checks itself against the file; check again here
+    args = example_inputs(torch_den, batch=3, window=7)
+    with torch.no_grad():
+        got = torch_den(*(torch.from_numpy(a) for a in args)).numpy()
+    assert np.abs(got - den.run(*args)).max() < 1e-4
+    assert torch_den.config.seal == den.config.seal and torch_den.config.seal_jaw > 0

@@ -29,6 +29,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=2, help="processes")
     s.add_argument("--validation-fraction", type=float, default=0.1,
                    help="share of speakers held out")
+    s.add_argument("--capture-chain", type=float, default=0.0,
+                   help="share of augmented clips given a real capture chain (microphone, room, "
+                        "MP3/AAC/Opus, noise, level), for models that must hold on real voices")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=_synth)
 
@@ -76,7 +79,7 @@ def _synth(args) -> int:
     config = SynthConfig(out=args.out, hours=args.hours, languages=_list(args.languages),
                          engines=_list(args.engines), seed=args.seed, fps=args.fps,
                          workers=args.workers, validation_fraction=args.validation_fraction,
-                         teacher=TeacherConfig(fps=args.fps))
+                         capture_chain=args.capture_chain, teacher=TeacherConfig(fps=args.fps))
     print("dataset synth:", json.dumps({k: v for k, v in asdict(config).items()}))
     summary = synth_dataset(config, progress=not args.no_progress)
     print(f"{args.out}: {summary['clips']} clips, {summary['hours']:.3f} h "

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .augment import apply_augmentation, draw_augmentation
+from .augment import apply_augmentation, draw_augmentation, draw_capture_chain
 from .dataset import FORMAT, SAMPLE_RATE, VERSION, read_row, write_clip, write_json, \
     write_manifest
 from .engines import ENGINES, Prosody, Voice, open_engine
@@ -41,6 +41,8 @@ class SynthConfig:
     fps: float = 25.0  # motion frames per second
     validation_fraction: float = 0.1  # share of speakers held out (whole speakers)
     augment_probability: float = 0.8  # share of clips with augmented audio
+    capture_chain: float = 0.0  # share of those that get the full capture chain instead
+    # (augment.draw_capture_chain: microphone colouring, room, lossy codec, noise, level)
     festival_share: float = 0.25  # share of English clips spoken by festival when available
     workers: int = 2  # processes (1: in this process)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
@@ -60,6 +62,8 @@ class SynthConfig:
         if not 0 < self.validation_fraction < 1:
             raise DataError(f"validation_fraction is {self.validation_fraction!r}: expected "
                             f"(0, 1)")
+        if not 0 <= self.capture_chain <= 1:
+            raise DataError(f"capture_chain is {self.capture_chain!r}: expected 0..1")
         if self.workers < 1:
             raise DataError(f"workers is {self.workers!r}: expected >= 1")
         if self.teacher.fps != self.fps:
@@ -72,7 +76,8 @@ class SynthConfig:
                 "engines": list(self.engines), "fps": self.fps,
                 "validation_fraction": self.validation_fraction,
                 "augment_probability": self.augment_probability,
-                "festival_share": self.festival_share, "teacher": asdict(self.teacher)}
+                "festival_share": self.festival_share, "teacher": asdict(self.teacher)} | (
+            {"capture_chain": self.capture_chain} if self.capture_chain else {})
 
 
 # --- planning (cheap, in the parent process) -----------------------------------------------------
@@ -136,6 +141,10 @@ def plan_clip(config: SynthConfig, catalogue, val: set[str], index: int) -> dict
                       range=round(float(rng.uniform(0.6, 1.5)), 3))
     text, kind = make_text(rng, lang)
     augmentation = draw_augmentation(rng) if rng.random() < config.augment_probability else None
+    if augmentation and config.capture_chain:  # its own generator: other draws stay as they were
+        chain_rng = np.random.default_rng([config.seed, index, 1])
+        if chain_rng.random() < config.capture_chain:
+            augmentation = draw_capture_chain(chain_rng)
     return {"index": index, "language": lang, "engine": eng, "voice": asdict(voice),
             "prosody": asdict(prosody), "text": text, "kind": kind,
             "teacher_seed": int(rng.integers(0, 2**31 - 1)), "augmentation": augmentation,

@@ -64,8 +64,9 @@ def cmd_train(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import export_run
-    _show("export", {"run": args.run, "out": args.output, "tolerance": args.tolerance})
-    info = export_run(args.run, args.output, args.tolerance)
+    _show("export", {"run": args.run, "out": args.output, "tolerance": args.tolerance,
+                     "seal_bias": args.seal_bias})
+    info = export_run(args.run, args.output, args.tolerance, args.seal_bias)
     print(f"[export] {info['path']}: {info['bytes'] / 1e6:.2f} MB, step {info['step']}, "
           f"ONNX vs torch max |diff| {info['max_abs_diff']:.2e}", file=sys.stderr)
     return 0
@@ -141,6 +142,11 @@ def transcript_config(args):
 
 
 def cmd_eval(args) -> int:
+    if args.real:
+        return cmd_eval_real(args)
+    if not args.data:
+        raise SystemExit("eval: expected --data DATASET (held-out synthetic voices) or --real "
+                         "(real recordings from Debian packages)")
     from .evaluate import EvalConfig, evaluate, format_table
     from .streaming import OFFLINE
     OFFLINE_GUIDANCE = OFFLINE.guidance
@@ -152,6 +158,18 @@ def cmd_eval(args) -> int:
     _show("eval", config)
     result = evaluate(config)
     print(format_table(result))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=1)
+    return 0
+
+
+def cmd_eval_real(args) -> int:
+    from .realvoice import RealEvalConfig, evaluate_real, format_real
+    config = RealEvalConfig(model=args.model)
+    _show("eval --real", config)
+    result = evaluate_real(config, progress=True)
+    print(format_real(result))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=1)
@@ -203,8 +221,9 @@ def add_cli(subparsers) -> None:
                    help="weight of the seal head's cross-entropy")
     t.add_argument("--seal-events", type=float, default=0.0,
                    help="extra weight of brief closures (/p b m/) for the seal head")
-    t.add_argument("--init", help="start a new run from this run's weights (fine-tuning; "
-                                  "its motion statistics are kept)")
+    t.add_argument("--init", help="start a new run from this run's weights, or from an "
+                                  "exported model.onnx (fine-tuning; its motion statistics are "
+                                  "kept)")
     t.add_argument("--only", help="train only parameters whose names start with this, e.g. "
                                   "net.seal_head (the rest stays as --init left it)")
     t.add_argument("--band-shift", type=int, default=0,
@@ -220,6 +239,8 @@ def add_cli(subparsers) -> None:
     e.add_argument("-o", "--output", required=True, help="model.onnx")
     e.add_argument("--tolerance", type=float, default=1e-3,
                    help="max |ONNX - torch| accepted (default 1e-3)")
+    e.add_argument("--seal-bias", type=float,
+                   help="lip-seal head bias (default: the run's): below 0 seals less readily")
     e.set_defaults(func=cmd_export)
 
     b = subparsers.add_parser("bake", help="speech file -> motion track (ONNX Runtime)")
@@ -242,7 +263,11 @@ def add_cli(subparsers) -> None:
     b.set_defaults(func=cmd_bake)
 
     v = subparsers.add_parser("eval", help="lip, head and blink metrics on held-out voices")
-    v.add_argument("--data", required=True, help="dataset folder")
+    v.add_argument("--data", help="dataset folder (held-out synthetic voices)")
+    v.add_argument("--real", action="store_true",
+                   help="real recorded voices from Debian packages (alsa-utils, "
+                        "pocketsphinx-testdata) against the teacher on their forced alignment: "
+                        "the model offline and live, and the loudness baseline")
     v.add_argument("--model", help="model.onnx (default: the shipped model)")
     v.add_argument("--split", default="validation")
     v.add_argument("--limit", type=int, default=40, help="clips to evaluate")

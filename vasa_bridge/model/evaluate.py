@@ -7,7 +7,9 @@ jawOpen - mouthClose below `closure_threshold` somewhere in the segment, widened
 for the lips' lead); audio-motion offset: the lag maximising the cross-correlation of jawOpen with
 the teacher's (positive = later than the teacher), and with the audio's loudness; false seals:
 the share of frames where the teacher's lips are apart but the row's are sealed (the price of
-closing eagerly).
+closing eagerly); open vowels opened: of the /a/, /e/, /o/ segments (aa, E, O) where the teacher's
+lip aperture reaches `OPEN_APERTURE`, the share where the row's does too; jawOpen r best within
++-`best_lag_ms` (the correlation at the best lag, that lag reported beside it).
 Head: mean angular speed (VASA-1's Delta P on Euler angles), spread of the rotation across seeds
 (mean over frames of the std across seeds), and each clip's rotation std (the teacher's range).
 Blinks: rising crossings of 0.5 by the mean eyeBlink, per minute.
@@ -29,6 +31,8 @@ from .streaming import OFFLINE, Steering, generate
 
 BLINK = [INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]]
 MAX_LAG = 8  # frames searched either way for the offset (320 ms at 25 fps)
+OPEN_VOWELS = ("aa", "E", "O")  # visemes of open vowels
+OPEN_APERTURE = 0.2  # lip aperture (jawOpen - mouthClose) counted as an opened mouth
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class _Acc:
         self.jaw, self.jaw_ref = [], []
         self.vis_err: dict[str, list] = {}
         self.closures = [0, 0]
+        self.opened = [0, 0]
         self.false_seals = [0, 0]
         self.xcorr_teacher = np.zeros(2 * MAX_LAG + 1)
         self.xcorr_audio = np.zeros(2 * MAX_LAG + 1)
@@ -115,6 +120,14 @@ class _Acc:
             if sel.any():
                 self.closures[1] += 1
                 self.closures[0] += int(ap[sel].min() < self._threshold)
+        ap_ref = _aperture(ts)
+        for vis, s, e in segments:
+            if vis not in OPEN_VOWELS:
+                continue
+            sel = (times >= s - self._slack) & (times <= e + self._slack)
+            if sel.any() and ap_ref[sel].max() >= OPEN_APERTURE:
+                self.opened[1] += 1
+                self.opened[0] += int(ap[sel].max() >= OPEN_APERTURE)
         if n > 2 * MAX_LAG:
             self.xcorr_teacher += _lag(shapes[:, JAW], ts[:, JAW]) * n
             self.xcorr_audio += _lag(shapes[:, JAW], loud[:n]) * n
@@ -130,8 +143,25 @@ class _Acc:
     _threshold = SEAL_APERTURE
     _slack = 0.08
 
-    def result(self, fps: float) -> dict:
+    def jaw_r_at(self, lag: int) -> float:
+        """Pooled jawOpen correlation with the row shifted `lag` frames earlier (lag > 0: the row
+        is later than the teacher by `lag` frames and is compared with the teacher's frame t - lag)."""
+        a, b = [], []
+        for x, y in zip(self.jaw, self.jaw_ref):
+            n = len(x)
+            if n <= abs(lag):
+                continue
+            a.append(x[lag:] if lag >= 0 else x[:n + lag])
+            b.append(y[:n - lag] if lag >= 0 else y[-lag:])
+        if not a:
+            return 0.0
+        a, b = np.concatenate(a), np.concatenate(b)
+        return float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
+
+    def result(self, fps: float, best_lag_ms: float = 60.0) -> dict:
         jaw, ref = np.concatenate(self.jaw), np.concatenate(self.jaw_ref)
+        k = int(best_lag_ms * fps / 1000 + 1e-9)
+        best = max(range(-k, k + 1), key=lambda lag: (self.jaw_r_at(lag), -abs(lag)))
         lags = np.arange(-MAX_LAG, MAX_LAG + 1) * 1000 / fps
         per_class = {k: float(np.mean(v)) for k, v in sorted(self.vis_err.items())}
         return {
@@ -140,6 +170,10 @@ class _Acc:
             "mouth_mae_per_viseme": per_class,
             "closure_rate": self.closures[0] / max(self.closures[1], 1),
             "closures": self.closures,
+            "jaw_r_best": self.jaw_r_at(best),
+            "jaw_r_best_lag_ms": best * 1000 / fps,
+            "open_vowel_rate": self.opened[0] / max(self.opened[1], 1),
+            "open_vowels": self.opened,
             "false_seal_rate": self.false_seals[0] / max(self.false_seals[1], 1),
             "offset_vs_teacher_ms": float(lags[np.argmax(self.xcorr_teacher)]),
             "offset_vs_audio_ms": float(lags[np.argmax(self.xcorr_audio)]),
@@ -226,6 +260,7 @@ def evaluate(config: EvalConfig, progress: bool = True) -> dict:
 COLUMNS = [("jaw_r", "jawOpen r", "{:.3f}"), ("mouth_mae", "mouth MAE", "{:.3f}"),
            ("closure_rate", "closure /p b m/", "{:.1%}"),
            ("false_seal_rate", "false seals", "{:.1%}"),
+           ("open_vowel_rate", "open vowels", "{:.1%}"),
            ("offset_vs_teacher_ms", "offset vs teacher ms", "{:+.0f}"),
            ("offset_vs_audio_ms", "offset vs audio ms", "{:+.0f}"),
            ("head_speed_deg_s", "head speed deg/s", "{:.2f}"),
@@ -234,14 +269,19 @@ COLUMNS = [("jaw_r", "jawOpen r", "{:.3f}"), ("mouth_mae", "mouth MAE", "{:.3f}"
            ("blinks_per_min", "blinks/min", "{:.1f}")]
 
 
-def format_table(result: dict) -> str:
-    head = ["row"] + [c[1] for c in COLUMNS]
+def render_table(rows: dict, columns) -> str:
+    """Rows {name: result dict} as a text table of `columns` [(key, header, format), ...]."""
+    head = ["row"] + [c[1] for c in columns]
     lines = [head]
-    for name, r in result["rows"].items():
-        lines.append([name] + ["-" if r.get(k) is None else f.format(r[k]) for k, _, f in COLUMNS])
+    for name, r in rows.items():
+        lines.append([name] + ["-" if r.get(k) is None else f.format(r[k]) for k, _, f in columns])
     widths = [max(len(l[i]) for l in lines) for i in range(len(head))]
     out = [" | ".join(c.rjust(w) for c, w in zip(l, widths)) for l in lines]
     out.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def format_table(result: dict) -> str:
     return (f"{result['clips']} held-out clips ({result['config']['split']}), "
             f"{result['config']['seeds']} seeds, {result['config']['steps']} steps\n"
-            + "\n".join(out))
+            + render_table(result["rows"], COLUMNS))

@@ -9,6 +9,7 @@ rebuilds everything (`onnx_runtime.OnnxDenoiser`).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +67,17 @@ def export_onnx(den: Denoiser, path, extra_metadata: dict | None = None) -> Path
     return path
 
 
-def export_run(run, out, tolerance: float = 1e-3) -> dict:
-    """Checkpoint (EMA weights) -> ONNX, then check ONNX Runtime against torch on random inputs."""
+def export_run(run, out, tolerance: float = 1e-3, seal_bias: float | None = None) -> dict:
+    """Checkpoint (EMA weights) -> ONNX, then check ONNX Runtime against torch on random inputs.
+
+    `seal_bias` (None: the run's) sets how readily the lip-seal head closes the lips: a setting
+    chosen after training on held-out clips, not learned, so it is set at export."""
     den, ck = load_checkpoint(run)
+    if seal_bias is not None:
+        if not den.config.seal:
+            raise ModelError(f"seal_bias {seal_bias}: expected a run with a seal head")
+        den.config = replace(den.config, seal_bias=float(seal_bias))
+        den.net.config = den.config
     extra = {"vasa_bridge.train_step": ck.get("step", 0),
              "vasa_bridge.history": ck.get("history", [])[-1:] }
     path = export_onnx(den, out, extra)
@@ -89,3 +98,68 @@ def compare(den: Denoiser, path, batch: int = 3, window: int = 7) -> float:
         ref = den(*(torch.from_numpy(a) for a in inputs)).numpy()
     got = ort.run(*inputs)
     return float(np.abs(ref - got).max())
+
+
+def denoiser_from_onnx(path=None) -> Denoiser:
+    """The torch denoiser whose weights an exported .onnx file carries (None: the shipped model),
+    so `train --init model.onnx` can fine-tune a model whose run folder is gone.
+
+    The exporter folds and renames some tensors (linear weights become transposed MatMul
+    constants, slices of small parameters become constants of their own), so each parameter is
+    found by exporting a copy of the same architecture with distinct random weights and matching
+    that copy's initializers by value; the result is checked against the file's own outputs."""
+    import tempfile
+
+    import onnx
+    from onnx import numpy_helper
+
+    from .config import ModelConfig
+    from .onnx_runtime import OnnxDenoiser, default_model_path
+    from .train import build
+
+    path = Path(path) if path is not None else default_model_path()
+    ship = OnnxDenoiser(path)
+    theirs = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    torch.manual_seed(0)
+    probe = build(ModelConfig.from_dict(ship.config.as_dict())).eval()
+    with torch.no_grad():
+        for prm in probe.parameters():
+            prm.copy_(torch.randn_like(prm) * 0.05)
+    with tempfile.TemporaryDirectory() as tmp:
+        export_onnx(probe, Path(tmp) / "probe.onnx")
+        mine = {i.name: numpy_helper.to_array(i)
+                for i in onnx.load(str(Path(tmp) / "probe.onnx")).graph.initializer}
+
+    def lookup(value: np.ndarray) -> np.ndarray:
+        """The file's tensor at the place where the probe holds `value` (as is or transposed)."""
+        for v, back in ((value, lambda a: a), (value.T, lambda a: a.T)):
+            hits = [n for n, a in mine.items() if a.size == v.size and
+                    np.array_equal(a.ravel(), v.ravel())]
+            if len(hits) == 1 and hits[0] in theirs:
+                return back(theirs[hits[0]].reshape(v.shape))
+        raise ModelError(f"{str(path)!r}: no single tensor for a parameter of shape "
+                         f"{value.shape}: expected a model exported by this version")
+
+    state = {}
+    for name, value in probe.state_dict().items():
+        v = value.numpy()
+        if name in theirs:
+            state[name] = theirs[name]
+        elif v.ndim == 2 and v.shape[0] <= 8 and v.shape[1] > 8:  # rows used one by one
+            try:
+                state[name] = lookup(v)
+            except ModelError:
+                state[name] = np.stack([lookup(row) for row in v])
+        else:
+            state[name] = lookup(v)
+    probe.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in
+                           state.items()})
+    probe.eval()
+    args = example_inputs(probe)
+    with torch.no_grad():
+        got = probe(*(torch.from_numpy(a) for a in args)).numpy()
+    diff = float(np.abs(got - ship.run(*args)).max())
+    if diff > 1e-3:
+        raise ModelError(f"{str(path)!r}: weights rebuilt from the ONNX file differ from it by "
+                         f"{diff:.2e}: expected <= 1e-3")
+    return probe

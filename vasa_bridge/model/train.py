@@ -140,7 +140,7 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
         log(f"[train] resuming {ck_path} at step {step}")
     else:
         if tc.init:  # the weights were trained on the init run's normalisation: keep it
-            src = load_checkpoint(tc.init)[0].config
+            src = _load_init(tc.init).config
             config = replace(config, motion_mean=src.motion_mean, motion_std=src.motion_std,
                              intensity_ref=src.intensity_ref)
         else:
@@ -243,9 +243,17 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
     return {"steps": step, "history": history, "config": config, "checkpoint": str(ck_path)}
 
 
+def _load_init(run) -> Denoiser:
+    """A run folder, its checkpoint, or an exported .onnx file (weights rebuilt from it)."""
+    if str(run).endswith(".onnx"):
+        from .export import denoiser_from_onnx
+        return denoiser_from_onnx(run)
+    return load_checkpoint(run, ema=True)[0]
+
+
 def _init_from(den: Denoiser, run, log) -> None:
     """Copy the weights of `run` whose names and shapes match; say which modules start fresh."""
-    src, _ = load_checkpoint(run, ema=True)
+    src = _load_init(run)
     theirs = src.state_dict()
     mine = den.state_dict()
     taken = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape}

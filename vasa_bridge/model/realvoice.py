@@ -1,0 +1,168 @@
+"""`vasa-bridge eval --real`: the model on real recorded human voices, against the viseme teacher
+run on the pocketsphinx forced alignment of each recording's transcript (the reference the
+model is trained to imitate, made as `dataset aligned` makes it).
+
+The recordings ship in two Debian packages: alsa-utils' channel announcements
+(`/usr/share/sounds/alsa/*.wav`, one speaker, the transcript is the file name; `Noise.wav` is
+pink noise, not speech, and is left out) and
+pocketsphinx-testdata's `cards/*.wav` (with `cards.transcription`), `goforward.raw`,
+`numbers.raw` and `something.raw` (16 kHz s16 raw). Its `librivox/` folder is reserved as an
+independent final check and is never read here.
+
+One run reports three rows and the teacher against itself: the model offline (`OFFLINE`, as
+`bake`), the model live (`LIVE`, as `serve`), and the loudness baseline (a linear map of the
+frame's level, fitted on these very clips). The metrics are `evaluate._Acc`'s, pooled over all
+clips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..audio.features import extract, prepare_audio
+from ..errors import DataError
+from .config import JAW, pack_motion, unpack_motion
+from .evaluate import _Acc, _loudness, _segments, render_table
+from .onnx_runtime import OnnxDenoiser
+from .streaming import LIVE, OFFLINE, Steering, generate
+
+ALSA_DIR = "/usr/share/sounds/alsa"
+SPHINX_DIR = "/usr/share/pocketsphinx/test/data"
+# Transcripts of pocketsphinx-testdata's raw recordings. goforward is the package's own test
+# sentence; numbers and something are what pocketsphinx's en-us model recognises, checked by
+# forced alignment (for numbers, "four or six" aligns better than "forty six" or "four six").
+SPHINX_RAW = {"goforward": "go forward ten meters",
+              "numbers": "thirty three four or six ninety two",
+              "something": "go somewhere and do something"}
+RESERVED = "librivox"  # the final check: never trained, tuned or reported on
+NOT_SPEECH = {"Noise"}  # alsa-utils' Noise.wav is pink noise, not the spoken word
+
+
+@dataclass(frozen=True)
+class RealClip:
+    name: str  # e.g. "alsa/Front_Left", "sphinx/goforward"
+    audio: np.ndarray  # (N,) float32, 16 kHz mono
+    text: str  # transcript
+
+
+@dataclass(frozen=True)
+class RealEvalConfig:
+    model: str | None = None  # .onnx; None = the shipped model
+    alsa_dir: str = ALSA_DIR  # alsa-utils announcements
+    sphinx_dir: str = SPHINX_DIR  # pocketsphinx-testdata
+    seed: int = 0  # generation seed (the mouth starts from the mean: seeds hardly matter)
+    best_lag_ms: float = 60.0  # jawOpen r is the best within +- this lag
+    threads: int = 1
+
+
+def _missing(path: Path, package: str) -> DataError:
+    return DataError(f"real-voice recordings not found at {str(path)!r}: expected the Debian "
+                     f"package {package} (apt-get install alsa-utils pocketsphinx-testdata)")
+
+
+def real_clips(alsa_dir: str = ALSA_DIR, sphinx_dir: str = SPHINX_DIR) -> list[RealClip]:
+    """The real recordings with their transcripts, in a fixed order (16 kHz mono)."""
+    from ..data.align import read_audio
+    from ..data.engines.base import to_16k
+
+    alsa, sphinx = Path(alsa_dir), Path(sphinx_dir)
+    wavs = sorted(alsa.glob("*.wav")) if alsa.is_dir() else []
+    if not wavs:
+        raise _missing(alsa, "alsa-utils")
+    cards = sphinx / "cards" / "cards.transcription"
+    if not cards.is_file() or not all((sphinx / f"{k}.raw").is_file() for k in SPHINX_RAW):
+        raise _missing(sphinx, "pocketsphinx-testdata")
+    clips = [RealClip(f"alsa/{w.stem}", read_audio(w), w.stem.replace("_", " ").lower())
+             for w in wavs if w.stem not in NOT_SPEECH]
+    for line in cards.read_text().splitlines():  # "<s> ten of clubs  </s> (001)"
+        if "(" not in line:
+            continue
+        text, _, ident = line.rpartition("(")
+        ident = ident.strip(" )")
+        text = text.replace("<s>", " ").replace("</s>", " ").strip()
+        clips.append(RealClip(f"sphinx/cards/{ident}", read_audio(sphinx / "cards" /
+                                                                  f"{ident}.wav"), text))
+    for key, text in SPHINX_RAW.items():
+        pcm = np.fromfile(sphinx / f"{key}.raw", dtype="<i2").astype(np.float32) / 32768.0
+        clips.append(RealClip(f"sphinx/{key}", to_16k(pcm, 16000), text))
+    assert not any(RESERVED in c.name for c in clips)
+    return clips
+
+
+def reference(clip: RealClip, fps: float):
+    """(teacher blendshapes (T, 52), viseme segments) from the forced alignment of the clip.
+
+    The teacher's nominal speaker (no random style: articulation 1, lip lead 40 ms), so the
+    reference does not depend on a seed."""
+    from ..data.align import align
+    from ..data.teacher import TeacherConfig, teach
+
+    timeline = align(clip.audio, clip.text)
+    track = teach(timeline, clip.audio, 16000, config=TeacherConfig(fps=fps, speaker_jitter=0.0),
+                  seed=0)
+    return track.blendshapes, _segments(timeline)
+
+
+ROWS = ("model offline", "model live", "loudness", "teacher")
+
+
+def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = False) -> dict:
+    """All four rows over all clips, pooled; per-clip jawOpen r of the model rows beside."""
+    clips = real_clips(config.alsa_dir, config.sphinx_dir)
+    den = OnnxDenoiser(config.model, threads=config.threads)
+    fc = den.config.features
+    fps = fc.fps
+    rows = {name: _Acc() for name in ROWS}
+    streams = {"model offline": OFFLINE, "model live": LIVE}
+    per_clip, loud_all, jaw_all, items = [], [], [], []
+    it = clips
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(clips, desc="eval --real", leave=False)
+    for clip in it:
+        ts, segs = reference(clip, fps)
+        audio = prepare_audio(clip.audio, fc.sample_rate, fc)
+        feats = extract(audio, fc.sample_rate, fc)
+        m = min(len(feats), len(ts))
+        ts = ts[:m]
+        loud = _loudness(audio, fc, m)
+        rec = {"clip": clip.name, "text": clip.text, "seconds": len(audio) / fc.sample_rate}
+        for name, stream in streams.items():
+            raw = generate(den, den.config, feats, stream, Steering("neutral"), seed=config.seed)
+            shapes, rot, _ = unpack_motion(raw[:m])
+            rows[name].add(shapes, rot, ts, loud, segs, fps)
+            rec[name] = float(np.corrcoef(shapes[:, JAW], ts[:, JAW])[0, 1])
+        rows["teacher"].add(ts, None, ts, loud, segs, fps)
+        per_clip.append(rec)
+        loud_all.append(loud)
+        jaw_all.append(ts[:, JAW])
+        items.append((ts, loud, segs))
+    # loudness -> jaw: the linear map fitted on these very clips (a generous baseline)
+    a, b = np.polyfit(np.clip(np.concatenate(loud_all), -70, 0), np.concatenate(jaw_all), 1)
+    for ts, loud, segs in items:
+        shapes = np.zeros_like(ts)
+        shapes[:, JAW] = np.clip(a * np.clip(loud, -70, 0) + b, 0, 1)
+        rows["loudness"].add(shapes, None, ts, loud, segs, fps)
+    seconds = sum(r["seconds"] for r in per_clip)
+    return {"config": asdict(config), "model": str(den.path), "clips": len(clips),
+            "seconds": seconds, "fps": fps, "per_clip": per_clip,
+            "rows": {k: v.result(fps, config.best_lag_ms) for k, v in rows.items()}}
+
+
+COLUMNS = [("jaw_r_best", "jawOpen r", "{:.3f}"), ("jaw_r_best_lag_ms", "at lag ms", "{:+.0f}"),
+           ("jaw_r", "r at 0", "{:.3f}"),
+           ("closure_rate", "/p b m/ sealed", "{:.1%}"),
+           ("false_seal_rate", "false seals", "{:.1%}"),
+           ("open_vowel_rate", "open vowels", "{:.1%}"),
+           ("offset_vs_teacher_ms", "lag ms", "{:+.0f}")]
+
+
+def format_real(result: dict) -> str:
+    r = result["rows"]["teacher"]
+    return (f"{result['clips']} real recordings ({result['seconds']:.1f} s; alsa-utils, "
+            f"pocketsphinx-testdata), reference: the teacher on the forced alignment; "
+            f"{r['closures'][1]} /p b m/, {r['open_vowels'][1]} open vowels\n"
+            + render_table(result["rows"], COLUMNS))
