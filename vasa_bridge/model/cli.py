@@ -69,21 +69,31 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_bake(args) -> int:
+def _bake_config(args):
     from dataclasses import replace
 
-    from .bake import BakeConfig, bake_file
+    from .bake import BakeConfig
     from .streaming import OFFLINE, Steering
 
-    config = BakeConfig(model=args.model,
-                        stream=replace(OFFLINE, hop=args.hop, overlap=args.overlap,
-                                       steps=args.steps, sampler=args.sampler,
-                                       guidance=_guidance(args.guidance),
-                                       temperature=args.temperature,
-                                       mouth_temperature=args.mouth_temperature),
-                        steering=Steering(emotion=args.emotion, gaze=args.gaze,
-                                          intensity=args.intensity),
-                        seed=args.seed, threads=args.threads)
+    return BakeConfig(model=args.model,
+                      stream=replace(OFFLINE, hop=args.hop, overlap=args.overlap,
+                                     steps=args.steps, sampler=args.sampler,
+                                     guidance=_guidance(args.guidance),
+                                     temperature=args.temperature,
+                                     mouth_temperature=args.mouth_temperature),
+                      steering=Steering(emotion=args.emotion, gaze=args.gaze,
+                                        intensity=args.intensity),
+                      seed=args.seed, threads=args.threads, keep_audio=not args.no_audio)
+
+
+def cmd_bake(args) -> int:
+    from ..bake import cli as batch_cli
+    from .bake import bake_file
+
+    if args.manifest:
+        return batch_cli.cmd_batch(args, _bake_config(args), _show)
+    batch_cli.refuse_batch_options(args)
+    config = _bake_config(args)
     _show("bake", {"audio": args.audio, "out": args.output, **dataclasses.asdict(config)})
     track = bake_file(args.audio, args.output, config)
     print(f"[bake] {args.output}: {len(track)} frames at {track.fps:g} fps "
@@ -173,9 +183,14 @@ def add_cli(subparsers) -> None:
                    help="max |ONNX - torch| accepted (default 1e-3)")
     e.set_defaults(func=cmd_export)
 
-    b = subparsers.add_parser("bake", help="speech file -> motion track (ONNX Runtime)")
-    b.add_argument("--audio", required=True, help="WAV, FLAC, OGG or MP3, any rate")
-    b.add_argument("-o", "--output", required=True, help="TRACK.npz|.json|.csv")
+    b = subparsers.add_parser("bake", help="speech file (or a manifest of voice lines) -> motion "
+                                           "track(s) (ONNX Runtime)")
+    src = b.add_mutually_exclusive_group(required=True)
+    src.add_argument("--audio", help="WAV, FLAC, OGG or MP3, any rate")
+    src.add_argument("--manifest", help="lines.csv, lines.jsonl or a folder of audio files: bake "
+                                        "every line (docs/games.md)")
+    b.add_argument("-o", "--output", required=True,
+                   help="TRACK.npz|.json|.csv (with --manifest: the output folder)")
     b.add_argument("--model", help="model.onnx (default: the shipped model)")
     b.add_argument("--emotion", default="neutral", choices=EMOTIONS)
     b.add_argument("--gaze", type=_gaze, help="X,Y in [-1,1]: x to the viewer's right, y up")
@@ -188,7 +203,11 @@ def add_cli(subparsers) -> None:
     b.add_argument("--guidance", nargs="*", metavar="NAME=SCALE",
                    help="per-condition guidance, e.g. emotion=2 gaze=1.5")
     b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--no-audio", action="store_true",
+                   help="leave the audio out of .npz tracks (games ship it separately)")
     _temperature_args(b, OFFLINE)
+    from ..bake import cli as batch_cli
+    batch_cli.add_options(b)
     b.set_defaults(func=cmd_bake)
 
     v = subparsers.add_parser("eval", help="lip, head and blink metrics on held-out voices")
