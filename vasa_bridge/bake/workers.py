@@ -105,8 +105,8 @@ def pool(chunks: Iterable[list], workers: int, model: str | None, threads: int,
          inflight: int) -> Iterator[list]:
     """A process pool of `workers` (spawned: the same on Linux, macOS and Windows)."""
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=warm,
-                             initargs=(model, threads)) as ex:
+    ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=warm, initargs=(model, threads))
+    try:
         it = iter(chunks)
         pending: dict = {}
         while True:
@@ -121,6 +121,8 @@ def pool(chunks: Iterable[list], workers: int, model: str | None, threads: int,
                     yield fut.result()
                 except BrokenProcessPool as e:  # a worker died (killed, out of memory)
                     yield _failed(chunk, f"the worker process died ({e})")
+    finally:  # stopped early (Ctrl-C): queued chunks are dropped, running ones finish
+        ex.shutdown(wait=True, cancel_futures=True)
 
 
 def ray_capacity() -> int:
@@ -158,16 +160,21 @@ def on_ray(chunks: Iterable[list], inflight: int) -> Iterator[list]:
     task = ray.remote(num_cpus=1, max_retries=1)(bake_chunk)
     it = iter(chunks)
     pending: dict = {}
-    while True:
-        while len(pending) < inflight and (chunk := next(it, None)) is not None:
-            pending[task.remote(chunk)] = chunk
-        if not pending:
-            return
-        done, _ = ray.wait(list(pending), num_returns=1)
-        for ref in done:
-            chunk = pending.pop(ref)
-            try:
-                yield ray.get(ref)
-            except ray.exceptions.RayError as e:
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                yield _failed(chunk, f"the Ray task failed ({first})")
+    try:
+        while True:
+            while len(pending) < inflight and (chunk := next(it, None)) is not None:
+                pending[task.remote(chunk)] = chunk
+            if not pending:
+                return
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                chunk = pending.pop(ref)
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayError as e:
+                    text = str(e).strip()
+                    first = text.splitlines()[0] if text else type(e).__name__
+                    yield _failed(chunk, f"the Ray task failed ({first})")
+    finally:  # stopped early (Ctrl-C): the cluster need not finish what nobody will gather
+        for ref in pending:
+            ray.cancel(ref)
