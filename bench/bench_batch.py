@@ -5,9 +5,10 @@ and output) are baked by `run_batch` with every line forced, once per mode, into
 Reported per mode: wall time, lines per minute, times real time, wall x workers / lines, and the
 CPU time used per line by every process of the mode (this one, the pool's workers, or Ray's
 daemons and workers, read from /proc), which a busy shared machine inflates much less than wall
-time: the basis of the overhead comparison and of the cluster estimate. Targets (issue 17): one worker >= 20x real time; Ray's overhead against
-the pool with the same number of workers <= 10 %. The Ray cluster's start-up (`ray.init`) is
-timed apart: on a real cluster it is already running. Every mode must write the same tracks.
+time: the basis of the overhead comparison and of the cluster estimate. Targets (issue 17): one
+worker >= 20x real time; Ray's overhead against the pool with the same number of workers
+<= 10 %. The Ray cluster's start-up (`ray.init`) is timed apart: on a real cluster it is already
+running. Every mode must write the same tracks.
 
     OMP_NUM_THREADS=1 python bench/bench_batch.py [--lines 200] [--workers 2]
     OMP_NUM_THREADS=1 python bench/bench_batch.py --lines 300 --repeat 3

@@ -1,4 +1,4 @@
-"""Bake a manifest of voice lines into motion tracks: resumable, in parallel, one bad line at a time.
+"""Bake a manifest of voice lines into motion tracks: resumable, in parallel, line by line.
 
     lines = read_manifest("lines.csv")
     result = run_batch(lines, "baked/", BatchConfig(formats=(".npz", ".json"), workers=2))
