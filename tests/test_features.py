@@ -173,3 +173,33 @@ def test_missing_and_garbage_files(tmp_path):
 def test_prepare_audio_resamples_length():
     x = np.zeros(44100, np.float32)
     assert prepare_audio(x, 44100).size == SR
+
+
+def test_features_do_not_depend_on_the_blas_thread_count(tmp_path):
+    """A batch bakes in processes with different thread counts (Ray workers run with one):
+    the same audio must give the same features, bit for bit."""
+    import os
+    import subprocess
+    import sys
+    np.save(tmp_path / "x.npy", speechlike(2.0))
+    code = ("import sys, numpy as np; from vasa_bridge.audio.features import extract; "
+            "np.save(sys.argv[2], extract(np.load(sys.argv[1]), 16000))")
+    for threads in (1, 2):
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.npy"),
+                        str(tmp_path / f"f{threads}.npy")], env=env, check=True)
+    one, two = np.load(tmp_path / "f1.npy"), np.load(tmp_path / "f2.npy")
+    assert one.shape[0] > 10 and np.array_equal(one, two)
+
+
+def test_decode_audio_from_bytes_matches_the_file(tmp_path):
+    import soundfile as sf
+    from vasa_bridge.audio.io import decode_audio
+    x = speechlike(0.5, sr=22050)
+    path = tmp_path / "s.flac"
+    sf.write(str(path), x, 22050)
+    audio, rate = decode_audio(path.read_bytes(), "s.flac")
+    ref, ref_rate = read_audio(path)
+    assert rate == ref_rate == 22050 and np.array_equal(audio, ref)
+    with pytest.raises(AudioError, match="cannot read 'junk.wav'"):
+        decode_audio(b"not audio", "junk.wav")

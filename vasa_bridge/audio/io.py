@@ -1,11 +1,14 @@
 """Reading speech files: WAV, FLAC, OGG (soundfile) and MP3 or anything else FFmpeg reads (PyAV).
 
 `read_audio` returns float32 (samples,) or (samples, channels) and the file's rate, unchanged;
-`load_speech` also mixes to mono and resamples for the feature extractor.
+`decode_audio` does the same for a file's bytes already in memory (batch workers receive bytes, so a
+cluster needs no shared disk); `load_speech` also mixes to mono and resamples for the feature
+extractor.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -22,30 +25,41 @@ def read_audio(path) -> tuple[np.ndarray, int]:
     if not path.is_file():
         raise AudioError(f"audio file {str(path)!r} does not exist: expected a WAV, FLAC, OGG or "
                          f"MP3 file")
-    if path.suffix.lower() in SOUNDFILE_SUFFIXES:
-        audio, rate = _read_soundfile(path)
+    return _decode(str(path), path.suffix, str(path))
+
+
+def decode_audio(data: bytes, name: str) -> tuple[np.ndarray, int]:
+    """A speech file's bytes -> as `read_audio`; `name`'s suffix picks the decoder and names the
+    file in errors."""
+    return _decode(io.BytesIO(data), Path(name).suffix, name)
+
+
+def _decode(source, suffix: str, label: str) -> tuple[np.ndarray, int]:
+    if suffix.lower() in SOUNDFILE_SUFFIXES:
+        audio, rate = _read_soundfile(source, suffix, label)
     else:
-        audio, rate = _read_av(path)
+        audio, rate = _read_av(source, label)
     if audio.shape[0] == 0:
-        raise AudioError(f"audio file {str(path)!r} holds 0 samples: expected speech")
+        raise AudioError(f"audio file {label!r} holds 0 samples: expected speech")
     return audio, rate
 
 
-def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
+def _read_soundfile(source, suffix: str, label: str) -> tuple[np.ndarray, int]:
     import soundfile as sf
     try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=False)
+        audio, rate = sf.read(source, dtype="float32", always_2d=False)
     except (RuntimeError, sf.LibsndfileError) as exc:  # LibsndfileError subclasses RuntimeError
-        raise AudioError(f"cannot read {str(path)!r} as {path.suffix} audio: {exc}") from exc
+        reason = getattr(exc, "error_string", None) or exc  # without libsndfile's "Error opening"
+        raise AudioError(f"cannot read {label!r} as {suffix} audio: {reason}") from exc
     return np.asarray(audio, np.float32), int(rate)
 
 
-def _read_av(path: Path) -> tuple[np.ndarray, int]:
+def _read_av(source, label: str) -> tuple[np.ndarray, int]:
     import av
     try:
-        with av.open(str(path)) as container:
+        with av.open(source) as container:
             if not container.streams.audio:
-                raise AudioError(f"{str(path)!r} has no audio stream: expected a speech file")
+                raise AudioError(f"{label!r} has no audio stream: expected a speech file")
             stream = container.streams.audio[0]
             rate = stream.codec_context.sample_rate or stream.rate
             chunks = []
@@ -56,7 +70,7 @@ def _read_av(path: Path) -> tuple[np.ndarray, int]:
                 else:
                     chunks.append(a.reshape(-1, len(frame.layout.channels)))
     except av.error.FFmpegError as exc:
-        raise AudioError(f"cannot decode {str(path)!r}: {exc}") from exc
+        raise AudioError(f"cannot decode {label!r}: {exc}") from exc
     if not chunks:
         return np.zeros((0,), np.float32), int(rate)
     audio = np.concatenate(chunks, axis=0)

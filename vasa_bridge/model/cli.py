@@ -72,23 +72,36 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_bake(args) -> int:
+def _bake_config(args):
     from dataclasses import replace
 
-    from .bake import BakeConfig, bake_file
+    from .bake import BakeConfig
     from .streaming import OFFLINE, Steering
 
+    return BakeConfig(model=args.model,
+                      stream=replace(OFFLINE, hop=args.hop, overlap=args.overlap,
+                                     steps=args.steps, sampler=args.sampler,
+                                     guidance=_guidance(args.guidance),
+                                     temperature=args.temperature,
+                                     mouth_temperature=args.mouth_temperature),
+                      steering=Steering(emotion=args.emotion, gaze=args.gaze,
+                                        intensity=args.intensity),
+                      seed=args.seed, threads=args.threads, keep_audio=not args.no_audio,
+                      transcript=transcript_config(args))
+
+
+def cmd_bake(args) -> int:
+    from ..bake import cli as batch_cli
+    from .bake import bake_file
+
+    if args.manifest:
+        if args.text is not None or args.text_file is not None:
+            raise ConfigError("--text/--text-file are for one --audio file: a manifest gives "
+                              "each line its words in its `text` field")
+        return batch_cli.cmd_batch(args, _bake_config(args), _show)
+    batch_cli.refuse_batch_options(args)
     text = text_from_args(args)
-    config = BakeConfig(model=args.model,
-                        stream=replace(OFFLINE, hop=args.hop, overlap=args.overlap,
-                                       steps=args.steps, sampler=args.sampler,
-                                       guidance=_guidance(args.guidance),
-                                       temperature=args.temperature,
-                                       mouth_temperature=args.mouth_temperature),
-                        steering=Steering(emotion=args.emotion, gaze=args.gaze,
-                                          intensity=args.intensity),
-                        seed=args.seed, threads=args.threads,
-                        transcript=transcript_config(args))
+    config = _bake_config(args)
     shown = None if text is None else text if len(text) <= 60 else text[:60] + "..."
     _show("bake", {"audio": args.audio, "out": args.output, "text": shown,
                    **dataclasses.asdict(config)})
@@ -243,9 +256,14 @@ def add_cli(subparsers) -> None:
                    help="lip-seal head bias (default: the run's): below 0 seals less readily")
     e.set_defaults(func=cmd_export)
 
-    b = subparsers.add_parser("bake", help="speech file -> motion track (ONNX Runtime)")
-    b.add_argument("--audio", required=True, help="WAV, FLAC, OGG or MP3, any rate")
-    b.add_argument("-o", "--output", required=True, help="TRACK.npz|.json|.csv")
+    b = subparsers.add_parser("bake", help="speech file (or a manifest of voice lines) -> motion "
+                                           "track(s) (ONNX Runtime)")
+    src = b.add_mutually_exclusive_group(required=True)
+    src.add_argument("--audio", help="WAV, FLAC, OGG or MP3, any rate")
+    src.add_argument("--manifest", help="lines.csv, lines.jsonl or a folder of audio files: bake "
+                                        "every line (docs/games.md)")
+    b.add_argument("-o", "--output", required=True,
+                   help="TRACK.npz|.json|.csv (with --manifest: the output folder)")
     b.add_argument("--model", help="model.onnx (default: the shipped model)")
     b.add_argument("--emotion", default="neutral", choices=EMOTIONS)
     b.add_argument("--gaze", type=_gaze, help="X,Y in [-1,1]: x to the viewer's right, y up")
@@ -259,7 +277,11 @@ def add_cli(subparsers) -> None:
                    help="per-condition guidance, e.g. emotion=2 gaze=1.5")
     b.add_argument("--threads", type=int, default=1)
     add_text_options(b)
+    b.add_argument("--no-audio", action="store_true",
+                   help="leave the audio out of .npz tracks (games ship it separately)")
     _temperature_args(b, OFFLINE)
+    from ..bake import cli as batch_cli
+    batch_cli.add_options(b)
     b.set_defaults(func=cmd_bake)
 
     v = subparsers.add_parser("eval", help="lip, head and blink metrics on held-out voices")

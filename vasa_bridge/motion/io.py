@@ -27,13 +27,27 @@ POSE_COLUMNS = ("pitch", "yaw", "roll", "tx", "ty", "tz")
 def save(track: MotionTrack, path: str | Path) -> Path:
     """Write a track; the suffix picks the format (.npz, .json, .csv)."""
     path = Path(path)
-    writer = {".npz": _save_npz, ".json": _save_json, ".csv": _save_csv}.get(path.suffix.lower())
-    if writer is None:
-        raise MotionFormatError(f"motion file suffix {path.suffix!r} is not supported: expected "
-                                f".npz, .json or .csv")
+    writer = _writer(path.suffix)
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer(track, path)
+    with open(path, "wb") as f:
+        writer(track, f)
     return path
+
+
+def encode(track: MotionTrack, suffix: str) -> bytes:
+    """The bytes `save` would write to a file with this suffix (.npz, .json, .csv)."""
+    writer = _writer(suffix)
+    buf = io.BytesIO()
+    writer(track, buf)
+    return buf.getvalue()
+
+
+def _writer(suffix: str):
+    writer = {".npz": _save_npz, ".json": _save_json, ".csv": _save_csv}.get(suffix.lower())
+    if writer is None:
+        raise MotionFormatError(f"motion file suffix {suffix!r} is not supported: expected "
+                                f".npz, .json or .csv")
+    return writer
 
 
 def load(path: str | Path) -> MotionTrack:
@@ -54,14 +68,13 @@ def load(path: str | Path) -> MotionTrack:
 # --- npz ---------------------------------------------------------------------------------------
 
 
-def _save_npz(track: MotionTrack, path: Path) -> None:
+def _save_npz(track: MotionTrack, f) -> None:
     arrays = dict(blendshapes=track.blendshapes, names=np.array(ARKIT_NAMES),
                   head_rotation=track.head_rotation, head_translation=track.head_translation,
                   fps=np.float64(track.fps), start=np.float64(track.start))
     if track.audio is not None:
         arrays.update(audio=track.audio, sample_rate=np.int64(track.sample_rate))
-    with open(path, "wb") as f:
-        np.savez_compressed(f, **arrays)
+    np.savez_compressed(f, **arrays)
 
 
 def _load_npz(path: Path) -> MotionTrack:
@@ -94,7 +107,7 @@ def _load_npz(path: Path) -> MotionTrack:
 # --- json --------------------------------------------------------------------------------------
 
 
-def _save_json(track: MotionTrack, path: Path) -> None:
+def _save_json(track: MotionTrack, f) -> None:
     doc = {
         "format": JSON_FORMAT, "version": JSON_VERSION, "fps": track.fps, "start": track.start,
         "names": list(ARKIT_NAMES),
@@ -105,7 +118,7 @@ def _save_json(track: MotionTrack, path: Path) -> None:
                    for t, b, r, p in zip(track.times, track.blendshapes, track.head_rotation,
                                          track.head_translation)],
     }
-    path.write_text(json.dumps(doc, indent=1))
+    f.write(json.dumps(doc, indent=1).encode())
 
 
 def _load_json(path: Path) -> MotionTrack:
@@ -135,14 +148,15 @@ def _load_json(path: Path) -> MotionTrack:
 # --- csv ---------------------------------------------------------------------------------------
 
 
-def _save_csv(track: MotionTrack, path: Path) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["time", *ARKIT_NAMES, *POSE_COLUMNS])
-        for t, b, r, p in zip(track.times, track.blendshapes, track.head_rotation,
-                              track.head_translation):
-            w.writerow([f"{t:.6f}", *(f"{v:.6f}" for v in b), *(f"{v:.4f}" for v in r),
-                        *(f"{v:.6f}" for v in p)])
+def _save_csv(track: MotionTrack, f) -> None:
+    text = io.StringIO(newline="")
+    w = csv.writer(text)
+    w.writerow(["time", *ARKIT_NAMES, *POSE_COLUMNS])
+    for t, b, r, p in zip(track.times, track.blendshapes, track.head_rotation,
+                          track.head_translation):
+        w.writerow([f"{t:.6f}", *(f"{v:.6f}" for v in b), *(f"{v:.4f}" for v in r),
+                    *(f"{v:.6f}" for v in p)])
+    f.write(text.getvalue().encode())
 
 
 def _load_csv(path: Path) -> MotionTrack:

@@ -1,0 +1,315 @@
+"""Batch baking (vasa_bridge/bake): manifests, resume by content hash, per-line failures, output
+formats, and the same tracks from one process, a process pool and Ray."""
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vasa_bridge.bake import BatchConfig, read_manifest, run_batch
+from vasa_bridge.bake import workers
+from vasa_bridge.bake.batch import STATE_FILE, TEXT_UNSUPPORTED
+from vasa_bridge.errors import ConfigError
+from vasa_bridge.model.bake import BakeConfig
+from vasa_bridge.model.onnx_runtime import default_model_path
+from vasa_bridge.motion.io import load
+
+pytest.importorskip("onnxruntime")
+pytestmark = pytest.mark.skipif(not default_model_path().is_file(),
+                                reason="no shipped model in vasa_bridge/assets/model/")
+
+ROOT = Path(__file__).resolve().parent.parent
+LINES = (("greet.wav", 16000, 1.2, 0), ("warn.flac", 22050, 1.6, 1), ("bye.wav", 44100, 0.9, 2),
+         ("ask.ogg", 16000, 1.4, 3))
+
+
+def speechlike(seconds, sr, seed):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = 120 + 20 * seed + 25 * np.sin(2 * np.pi * 0.5 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    voiced = sum(np.sin(k * phase) * np.exp(-k / 6) for k in range(1, 16))
+    syll = np.clip(np.sin(2 * np.pi * (3 + seed * 0.3) * t), 0, None) ** 0.7
+    return (0.08 * syll * voiced + 0.003 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+@pytest.fixture
+def voice(tmp_path):
+    """A folder of four voice lines at different rates and formats, and a CSV manifest."""
+    folder = tmp_path / "voice"
+    folder.mkdir()
+    for name, sr, seconds, seed in LINES:
+        sf.write(str(folder / name), speechlike(seconds, sr, seed), sr)
+    (folder / "lines.csv").write_text(
+        "audio,emotion,intensity,gaze,seed,character,output\n"
+        "greet.wav,happy,1.5,\"0.2,0.1\",3,guard,greet_01\n"
+        "warn.flac,angry,,,,guard,\n"
+        "\n"
+        "bye.wav,,,,,merchant,farewell\n"
+        "ask.ogg,,0.5,,7,,\n")
+    return folder
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def mtimes(out):
+    return {p: p.stat().st_mtime_ns for p in Path(out).rglob("*") if p.suffix in
+            (".npz", ".json", ".csv") and p.name != "results.csv"}
+
+
+# --- manifests ---------------------------------------------------------------------------------
+
+
+def test_csv_manifest_fields_line_numbers_and_outputs(voice):
+    lines = read_manifest(voice / "lines.csv")
+    assert [l.number for l in lines] == [2, 3, 5, 6]  # file lines: the blank line 4 is skipped
+    greet, warn, bye, ask = lines
+    assert greet.audio == str(voice / "greet.wav") and greet.output == "guard/greet_01"
+    assert (greet.emotion, greet.intensity, greet.gaze, greet.seed) == ("happy", 1.5, (0.2, 0.1), 3)
+    assert warn.output == "guard/warn" and warn.character == "guard" and warn.seed is None
+    assert bye.output == "merchant/farewell" and ask.output == "ask" and ask.seed == 7
+    assert all(l.error is None for l in lines)
+
+
+def test_jsonl_and_folder_manifests(voice):
+    (voice / "lines.jsonl").write_text(
+        '{"audio": "greet.wav", "gaze": [0.5, -0.5], "text": "Halt!", "seed": 2}\n'
+        '\n'
+        'not json\n'
+        '{"audio": "bye.wav", "emotoin": "sad"}\n'
+        '{"audio": "ask.ogg", "seed": 1.5}\n')
+    first, bad_json, typo, bad_seed = read_manifest(voice / "lines.jsonl")
+    assert (first.number, first.gaze, first.text, first.seed) == (1, (0.5, -0.5), "Halt!", 2)
+    assert bad_json.number == 3 and "not valid JSON" in bad_json.error
+    assert "unknown field 'emotoin'" in typo.error
+    assert "seed 1.5" in bad_seed.error
+    sub = voice / "guard"
+    sub.mkdir()
+    (voice / "warn.flac").rename(sub / "warn.flac")
+    folder = read_manifest(voice)
+    assert [l.output for l in folder] == ["ask", "bye", "greet", "guard/warn"]
+    assert all(l.error is None for l in folder)
+
+
+def test_bad_fields_are_kept_with_a_reason_and_bad_manifests_refused(voice):
+    (voice / "bad.csv").write_text(
+        "audio,intensity,gaze,seed,output\n"
+        "greet.wav,loud,,,\n"
+        "greet.wav,,0.3,,a\n"
+        "greet.wav,,,-1,b\n"
+        "greet.wav,,,,../escape\n"
+        "bye.wav,,,,dup\n"
+        "ask.ogg,,,,DUP\n"
+        "ask.ogg,,,,,extra\n")
+    errors = [l.error for l in read_manifest(voice / "bad.csv")]
+    assert "intensity 'loud'" in errors[0] and "gaze '0.3'" in errors[1]
+    assert "seed '-1'" in errors[2] and "'../escape'" in errors[3]
+    assert errors[4] is None and "already written by line 6" in errors[5]
+    assert "6 cells: expected at most 5" in errors[6]
+    (voice / "typo.csv").write_text("audio,emotoin\ngreet.wav,sad\n")
+    with pytest.raises(ConfigError, match="column 'emotoin'"):
+        read_manifest(voice / "typo.csv")
+    (voice / "noaudio.csv").write_text("file,emotion\ngreet.wav,sad\n")
+    with pytest.raises(ConfigError, match="expected an 'audio' column"):
+        read_manifest(voice / "noaudio.csv")
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_manifest(voice / "nope.csv")
+
+
+# --- baking ------------------------------------------------------------------------------------
+
+
+def test_every_format_is_written_and_listed_in_the_results(voice, tmp_path):
+    out = tmp_path / "out"
+    config = BatchConfig(formats=("npz", "json", ".csv"))
+    result = run_batch(read_manifest(voice / "lines.csv"), out, config, progress=False)
+    assert result.count("done") == 4 and not result.failed
+    table = rows(out / "results.csv")
+    assert [r["line"] for r in table] == ["2", "3", "5", "6"]
+    for r, (name, sr, seconds, _) in zip(table, LINES[:2] + LINES[2:]):
+        assert r["status"] == "done" and r["error"] == ""
+        assert abs(float(r["duration"]) - seconds) < 0.01
+        npz, js, cs = (load(out / f) for f in r["files"].split(";"))
+        assert len(npz) == len(js) == len(cs) > 10 and npz.audio is not None
+        assert np.allclose(npz.blendshapes, js.blendshapes, atol=1e-6)
+        assert np.allclose(npz.head_rotation, cs.head_rotation, atol=1e-4)
+    # the line's own settings reached the model: its track equals a single bake with them
+    greet = load(out / "guard/greet_01.npz")
+    from vasa_bridge.audio.io import load_speech
+    from vasa_bridge.model.bake import bake_audio
+    from vasa_bridge.model.streaming import Steering
+    audio, rate = load_speech(voice / "greet.wav")
+    alone = bake_audio(audio, rate, BakeConfig(seed=3, steering=Steering(
+        emotion="happy", intensity=1.5, gaze=(0.2, 0.1))))
+    assert np.array_equal(alone.blendshapes, greet.blendshapes)
+
+
+def test_resume_skips_unchanged_lines_and_rebakes_what_changed(voice, tmp_path):
+    out = tmp_path / "out"
+    manifest = voice / "lines.csv"
+    run = lambda **kw: run_batch(read_manifest(manifest), out, BatchConfig(**kw),  # noqa: E731
+                                 progress=False)
+    assert run().count("done") == 4
+    before = mtimes(out)
+    again = run()
+    assert again.count("skipped") == 4 and again.count("done") == 0
+    assert mtimes(out) == before  # nothing was rewritten
+    assert {r["status"] for r in rows(out / "results.csv")} == {"skipped"}
+
+    manifest.write_text(manifest.read_text().replace("ask.ogg,,0.5,,7", "ask.ogg,,0.5,,8"))
+    changed = run()
+    assert [r.output for r in changed.lines if r.status == "done"] == ["ask"]
+
+    sf.write(str(voice / "bye.wav"), speechlike(0.9, 44100, 9), 44100)  # new take, same name
+    (out / "guard/warn.npz").unlink()  # an output gone
+    redone = run()
+    assert sorted(r.output for r in redone.lines if r.status == "done") == \
+        ["guard/warn", "merchant/farewell"]
+
+    steps = run(bake=BakeConfig(stream=BakeConfig().stream.__class__(steps=4,
+                                                                     mouth_temperature=0.0)))
+    assert steps.count("done") == 4  # a batch setting changed: every line again
+    assert run(formats=("npz", "json")).count("done") == 4  # a new format: baked again
+    assert run(formats=("json",)).count("skipped") == 4  # a subset already there
+    assert run(force=True).count("done") == 4
+
+
+def test_a_bad_line_is_listed_and_the_batch_goes_on(voice, tmp_path, capsys):
+    from vasa_bridge.cli import main
+    (voice / "corrupt.wav").write_bytes(b"RIFF not really a wave file")
+    (voice / "lines.csv").write_text(
+        "audio,emotion,output\n"
+        "greet.wav,,\n"
+        "missing.wav,,\n"
+        "corrupt.wav,,\n"
+        "bye.wav,furious,\n"
+        "ask.ogg,sad,\n")
+    out = tmp_path / "out"
+    code = main(["bake", "--manifest", str(voice / "lines.csv"), "-o", str(out),
+                 "--formats", "npz,json", "--no-progress"])
+    assert code == 1
+    table = {r["output"]: r for r in rows(out / "results.csv")}
+    assert [table[k]["status"] for k in ("greet", "missing", "corrupt", "bye", "ask")] == \
+        ["done", "failed", "failed", "failed", "done"]
+    assert "missing.wav" in table["missing"]["error"] and "cannot be read" in \
+        table["missing"]["error"]
+    assert "cannot read" in table["corrupt"]["error"] and "corrupt.wav" in \
+        table["corrupt"]["error"]
+    assert "emotion 'furious'" in table["bye"]["error"]
+    assert (out / "ask.json").is_file() and not (out / "bye.npz").exists()
+    err = capsys.readouterr().err
+    failures = [l for l in err.splitlines() if l.startswith("[bake] line ")]
+    assert len(failures) == 3 and "line 3 (" in failures[0]
+    assert "2 done, 0 skipped, 3 failed" in err
+    # run again: the good lines are skipped, the bad ones still fail, still non-zero
+    assert main(["bake", "--manifest", str(voice / "lines.csv"), "-o", str(out), "--formats",
+                 "npz,json", "--no-progress"]) == 1
+    assert "0 done, 2 skipped, 3 failed" in capsys.readouterr().err
+
+
+def test_text_reaches_bake_audio_only_when_it_takes_a_transcript(voice, tmp_path, monkeypatch):
+    from vasa_bridge.model import bake as bake_module
+    (voice / "lines.jsonl").write_text('{"audio": "greet.wav", "text": "Halt, who goes there?"}\n'
+                                       '{"audio": "bye.wav"}\n')
+    original = bake_module.bake_audio
+
+    def without_text(audio, rate, config=BakeConfig(), denoiser=None):
+        return original(audio, rate, config, denoiser)
+    monkeypatch.setattr(bake_module, "bake_audio", without_text)
+    result = run_batch(read_manifest(voice / "lines.jsonl"), tmp_path / "a", progress=False)
+    assert [r.status for r in result.lines] == ["failed", "done"]
+    assert result.lines[0].error == TEXT_UNSUPPORTED
+
+    seen = []
+
+    def with_text(audio, rate, config=BakeConfig(), denoiser=None, text=None):
+        seen.append(text)
+        return original(audio, rate, config, denoiser)
+    monkeypatch.setattr(bake_module, "bake_audio", with_text)
+    assert workers.supports_text()
+    result = run_batch(read_manifest(voice / "lines.jsonl"), tmp_path / "b", progress=False)
+    assert [r.status for r in result.lines] == ["done", "done"]
+    assert seen == ["Halt, who goes there?", None]
+    (voice / "lines.jsonl").write_text('{"audio": "greet.wav", "text": "Halt, who is there?"}\n'
+                                       '{"audio": "bye.wav"}\n')
+    result = run_batch(read_manifest(voice / "lines.jsonl"), tmp_path / "b", progress=False)
+    assert [r.status for r in result.lines] == ["done", "skipped"]  # the text is in the key
+
+
+def test_cli_refuses_batch_options_without_a_manifest(voice, tmp_path, capsys):
+    from vasa_bridge.cli import main
+    code = main(["bake", "--audio", str(voice / "greet.wav"), "-o", str(tmp_path / "x.npz"),
+                 "--workers", "2"])
+    assert code == 2 and "--workers is a batch option" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="formats"):
+        BatchConfig(formats=("npz", "anim"))
+
+
+def test_the_example_dialogue_manifest_bakes(tmp_path):
+    result = run_batch(read_manifest(ROOT / "examples/dialogue/lines.csv"), tmp_path,
+                       BatchConfig(formats=("json",)), progress=False)
+    assert result.lines and not result.failed
+    assert all(1.0 < r.duration < 6.0 for r in result.lines)
+
+
+# --- parallel ----------------------------------------------------------------------------------
+
+
+def outputs(out):
+    """Every file's content: JSON and CSV bytes; .npz arrays (the zip stamps the time)."""
+    found = {}
+    for p in sorted(Path(out).rglob("*")):
+        if p.suffix == ".npz":
+            with np.load(p) as z:
+                found[p.relative_to(out).as_posix()] = {k: z[k].tobytes() for k in z.files}
+        elif p.suffix in (".json", ".csv") and p.name != "results.csv":
+            found[p.relative_to(out).as_posix()] = p.read_bytes()
+    return found
+
+
+def bake_three_ways(voice, tmp_path, **parallel):
+    manifest = read_manifest(voice / "lines.csv")
+    config = BatchConfig(formats=("npz", "json", "csv"), chunk=1)
+    single = run_batch(manifest, tmp_path / "single", config, progress=False)
+    multi = run_batch(manifest, tmp_path / "multi", BatchConfig(**{
+        **{f: getattr(config, f) for f in ("formats", "chunk")}, **parallel}), progress=False)
+    assert single.count("done") == multi.count("done") == 4
+    a, b = outputs(tmp_path / "single"), outputs(tmp_path / "multi")
+    assert len(a) == 12 and a == b
+    states = [{json.loads(s)["output"]: json.loads(s)["key"] for s in
+               (tmp_path / d / STATE_FILE).read_text().splitlines()} for d in ("single", "multi")]
+    assert states[0] == states[1]
+
+
+@pytest.mark.slow
+def test_process_pool_equals_a_single_process(voice, tmp_path):
+    bake_three_ways(voice, tmp_path, workers=2)
+
+
+@pytest.fixture
+def local_ray():
+    ray = pytest.importorskip("ray")
+    import vasa_bridge
+    code = str(Path(vasa_bridge.__file__).resolve().parents[1])  # this checkout, in every worker
+    env = {"PYTHONPATH": os.pathsep.join([code, os.environ.get("PYTHONPATH", "")])}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": env})
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_equals_a_single_process(voice, tmp_path, local_ray):
+    import vasa_bridge
+    remote = local_ray.remote(lambda: __import__("vasa_bridge").__file__)  # sent by value
+    assert local_ray.get(remote.remote()) == vasa_bridge.__file__  # the code under test
+    assert workers.ray_capacity() == 2
+    bake_three_ways(voice, tmp_path, ray="auto")
+    assert local_ray.is_initialized()  # the batch used the running Ray and left it running

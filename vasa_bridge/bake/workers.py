@@ -1,0 +1,180 @@
+"""Where batch lines are baked: in this process, in a process pool, or on Ray.
+
+The driver sends chunks of `Job`s (the audio file's bytes and the line's settings) and gets back
+`Outcome`s (the encoded output files), so workers need no shared disk and the driver alone writes.
+Each worker process loads the model once (`_denoiser` keeps it) and bakes every job it is sent.
+All three backends yield the outcomes of one chunk at a time, as chunks finish, with at most
+`inflight` chunks submitted and not yet gathered (memory stays bounded on any batch size).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import multiprocessing
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from ..errors import ConfigError, VasaError
+from ..model.bake import BakeConfig
+
+log = logging.getLogger(__name__)
+
+_DENOISERS: dict = {}  # (model path, threads) -> OnnxDenoiser, one per worker process
+
+
+@dataclass(frozen=True)
+class Job:
+    number: int  # the manifest line
+    name: str  # the audio file's path: its suffix picks the decoder, errors name it
+    data: bytes  # the audio file's bytes
+    config: BakeConfig  # this line's settings (steering and seed resolved)
+    suffixes: tuple  # output formats, e.g. (".npz", ".json")
+    text: str | None = None  # transcript, only when the model's bake supports it
+
+
+@dataclass
+class Outcome:
+    number: int
+    files: dict = field(default_factory=dict)  # suffix -> encoded bytes
+    duration: float = 0.0  # seconds of audio
+    error: str | None = None
+
+
+def supports_text() -> bool:
+    """Whether this build's `bake_audio` takes a transcript (`text=`)."""
+    from ..model.bake import bake_audio
+    return "text" in inspect.signature(bake_audio).parameters
+
+
+def _denoiser(model: str | None, threads: int):
+    key = (model, threads)
+    if key not in _DENOISERS:
+        from ..model.onnx_runtime import OnnxDenoiser
+        _DENOISERS[key] = OnnxDenoiser(model, threads=threads)
+    return _DENOISERS[key]
+
+
+def warm(model: str | None, threads: int) -> None:
+    """Load the model now (a pool initializer), so the first chunk does not pay for it."""
+    _denoiser(model, threads)
+
+
+def bake_job(job: Job) -> Outcome:
+    """One line: decode, bake, encode. Any failure becomes the line's one-line error."""
+    from ..audio.features import prepare_audio
+    from ..audio.io import decode_audio
+    from ..model.bake import bake_audio
+    from ..motion.io import encode
+    try:
+        den = _denoiser(job.config.model, job.config.threads)
+        fc = den.config.features
+        audio, rate = decode_audio(job.data, job.name)
+        audio = prepare_audio(audio, rate, fc)
+        extra = {"text": job.text} if job.text is not None else {}
+        track = bake_audio(audio, fc.sample_rate, job.config, den, **extra)
+        files = {s: encode(track, s) for s in job.suffixes}
+    except VasaError as e:
+        return Outcome(job.number, error=str(e))
+    except Exception as e:  # a batch lists a line that broke the code and goes on with the rest
+        log.debug("line %d failed", job.number, exc_info=True)
+        return Outcome(job.number, error=f"{type(e).__name__}: {e}")
+    return Outcome(job.number, files, len(audio) / fc.sample_rate)
+
+
+def bake_chunk(jobs: list) -> list:
+    """A chunk of jobs in this process (the unit a pool worker or a Ray task runs)."""
+    return [bake_job(j) for j in jobs]
+
+
+def _failed(chunk: list, reason: str) -> list:
+    return [Outcome(j.number, error=reason) for j in chunk]
+
+
+# --- backends ----------------------------------------------------------------------------------
+
+
+def serial(chunks: Iterable[list]) -> Iterator[list]:
+    for chunk in chunks:
+        yield bake_chunk(chunk)
+
+
+def pool(chunks: Iterable[list], workers: int, model: str | None, threads: int,
+         inflight: int) -> Iterator[list]:
+    """A process pool of `workers` (spawned: the same on Linux, macOS and Windows)."""
+    ctx = multiprocessing.get_context("spawn")
+    ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=warm, initargs=(model, threads))
+    try:
+        it = iter(chunks)
+        pending: dict = {}
+        while True:
+            while len(pending) < inflight and (chunk := next(it, None)) is not None:
+                pending[ex.submit(bake_chunk, chunk)] = chunk
+            if not pending:
+                return
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                chunk = pending.pop(fut)
+                try:
+                    yield fut.result()
+                except BrokenProcessPool as e:  # a worker died (killed, out of memory)
+                    yield _failed(chunk, f"the worker process died ({e})")
+    finally:  # stopped early (Ctrl-C): queued chunks are dropped, running ones finish
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+def ray_capacity() -> int:
+    import ray
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def start_ray(address: str, num_cpus: int | None) -> bool:
+    """Connect to Ray unless this process already has; True when this call started it.
+    "auto": the cluster RAY_ADDRESS or `ray start` names, else a new local one of `num_cpus`."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--ray needs Ray: pip install 'vasa-bridge[ray]'") from None
+    if ray.is_initialized():
+        return False
+    quiet = dict(log_to_driver=False)
+    if address == "auto":
+        try:
+            ray.init(address="auto", **quiet)
+        except ConnectionError:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
+    else:
+        try:
+            ray.init(address=address, **quiet)
+        except (ConnectionError, ValueError) as e:
+            raise ConfigError(f"--ray {address!r}: cannot connect ({e}); expected auto, local, "
+                              f"HOST:PORT of a running cluster or ray://HOST:PORT") from None
+    return True
+
+
+def on_ray(chunks: Iterable[list], inflight: int) -> Iterator[list]:
+    """One Ray task per chunk on the cluster this process is connected to (`start_ray`)."""
+    import ray
+    task = ray.remote(num_cpus=1, max_retries=1)(bake_chunk)
+    it = iter(chunks)
+    pending: dict = {}
+    try:
+        while True:
+            while len(pending) < inflight and (chunk := next(it, None)) is not None:
+                pending[task.remote(chunk)] = chunk
+            if not pending:
+                return
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                chunk = pending.pop(ref)
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayError as e:
+                    text = str(e).strip()
+                    first = text.splitlines()[0] if text else type(e).__name__
+                    yield _failed(chunk, f"the Ray task failed ({first})")
+    finally:  # stopped early (Ctrl-C): the cluster need not finish what nobody will gather
+        for ref in pending:
+            ray.cancel(ref)
