@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -61,7 +63,7 @@ def test_track_from_named_reorders_columns():
         assert tr.frame(0)[name] == pytest.approx(vals[0, col])
 
 
-@pytest.mark.parametrize("suffix", [".npz", ".json", ".csv"])
+@pytest.mark.parametrize("suffix", [".npz", ".json", ".vasatrack", ".csv"])
 def test_files_round_trip(tmp_path, suffix):
     tr = random_track(audio=(suffix == ".npz"))
     back = load(save(tr, tmp_path / f"t{suffix}"))
@@ -71,6 +73,13 @@ def test_files_round_trip(tmp_path, suffix):
     np.testing.assert_allclose(back.head_translation, tr.head_translation, atol=1e-5)
     if suffix == ".npz":
         assert back == tr
+
+
+def test_vasatrack_is_the_json_document_under_the_unity_importers_name(tmp_path):
+    tr = random_track()
+    unity = save(tr, tmp_path / "line.vasatrack")
+    assert unity.read_bytes() == save(tr, tmp_path / "line.json").read_bytes()
+    assert json.loads(unity.read_text())["format"] == "vasa-motion"
 
 
 def test_npz_errors_say_what_is_wrong(tmp_path):

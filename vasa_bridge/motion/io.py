@@ -1,4 +1,5 @@
-"""Motion track files: `.npz` (the native format), `.json` and `.csv` (for animators).
+"""Motion track files: `.npz` (the native format), `.json` and `.csv` (for animators), and
+`.vasatrack` (the same JSON under the name the Unity package's importer claims).
 
 `.npz` arrays: blendshapes (T, 52) float32, names (52,) str, head_rotation (T, 3),
 head_translation (T, 3), fps (scalar); optional audio (S,) float32 mono and sample_rate; optional
@@ -21,16 +22,18 @@ from .names import ARKIT_NAMES
 
 JSON_FORMAT = "vasa-motion"
 JSON_VERSION = 1
+UNITY_SUFFIX = ".vasatrack"  # JSON for the Unity package's BakedSpeech importer
 POSE_COLUMNS = ("pitch", "yaw", "roll", "tx", "ty", "tz")
 
 
 def save(track: MotionTrack, path: str | Path) -> Path:
-    """Write a track; the suffix picks the format (.npz, .json, .csv)."""
+    """Write a track; the suffix picks the format (.npz, .json, .vasatrack, .csv)."""
     path = Path(path)
-    writer = {".npz": _save_npz, ".json": _save_json, ".csv": _save_csv}.get(path.suffix.lower())
+    writer = {".npz": _save_npz, ".json": _save_json, UNITY_SUFFIX: _save_json,
+              ".csv": _save_csv}.get(path.suffix.lower())
     if writer is None:
         raise MotionFormatError(f"motion file suffix {path.suffix!r} is not supported: expected "
-                                f".npz, .json or .csv")
+                                f".npz, .json, {UNITY_SUFFIX} or .csv")
     path.parent.mkdir(parents=True, exist_ok=True)
     writer(track, path)
     return path
@@ -39,10 +42,11 @@ def save(track: MotionTrack, path: str | Path) -> Path:
 def load(path: str | Path) -> MotionTrack:
     """Read and validate a track written by `save` (or by hand, following the same layout)."""
     path = Path(path)
-    reader = {".npz": _load_npz, ".json": _load_json, ".csv": _load_csv}.get(path.suffix.lower())
+    reader = {".npz": _load_npz, ".json": _load_json, UNITY_SUFFIX: _load_json,
+              ".csv": _load_csv}.get(path.suffix.lower())
     if reader is None:
         raise MotionFormatError(f"motion file suffix {path.suffix!r} is not supported: expected "
-                                f".npz, .json or .csv")
+                                f".npz, .json, {UNITY_SUFFIX} or .csv")
     if not path.is_file():
         raise MotionFormatError(f"motion file {str(path)!r} does not exist")
     try:
