@@ -1,0 +1,55 @@
+using System.IO;
+using UnityEditor;
+using UnityEditor.AssetImporters;
+using UnityEngine;
+using VasaBridge.Core;
+
+namespace VasaBridge.Editor
+{
+    /// <summary>Imports `vasa-bridge bake -o LINE.vasatrack` files (the bake's JSON) as BakedSpeech
+    /// assets. The voice line is paired by name: LINE.wav / .ogg / .mp3 / .aiff beside the file, unless
+    /// one is set in the importer. A file that is not a baked track logs one line and imports nothing.</summary>
+    [ScriptedImporter(1, "vasatrack")]
+    public sealed class BakedSpeechImporter : ScriptedImporter
+    {
+        [Tooltip("The voice line. Empty: the AudioClip beside this file with the same name.")]
+        public AudioClip audioClip;
+
+        static readonly string[] AudioExtensions = { ".wav", ".ogg", ".mp3", ".aiff", ".aif", ".flac" };
+
+        public override void OnImportAsset(AssetImportContext ctx)
+        {
+            BakedTrack track;
+            try { track = BakedTrackJson.Parse(File.ReadAllText(ctx.assetPath)); }
+            catch (TrackFormatException e)
+            {
+                Debug.LogError("[vasa_bridge] " + ctx.assetPath + ": " + e.Message + " (re-bake it with vasa-bridge bake -o LINE.vasatrack)");
+                return;
+            }
+            catch (IOException e)
+            {
+                Debug.LogError("[vasa_bridge] " + ctx.assetPath + " could not be read: " + e.Message);
+                return;
+            }
+            var clip = audioClip != null ? audioClip : PairedClip(ctx);
+            var speech = BakedSpeech.Create(track, clip);
+            speech.name = Path.GetFileNameWithoutExtension(ctx.assetPath);
+            ctx.AddObjectToAsset("speech", speech);
+            ctx.SetMainObject(speech);
+        }
+
+        static AudioClip PairedClip(AssetImportContext ctx)
+        {
+            string stem = ctx.assetPath.Substring(0, ctx.assetPath.Length - Path.GetExtension(ctx.assetPath).Length);
+            foreach (var ext in AudioExtensions)
+            {
+                string path = stem + ext;
+                if (!File.Exists(path)) continue;
+                ctx.DependsOnArtifact(path);  // imported first, and this line re-imports when it changes
+                var clip = AssetDatabase.LoadAssetAtPath<AudioClip>(path);
+                if (clip != null) return clip;
+            }
+            return null;
+        }
+    }
+}
