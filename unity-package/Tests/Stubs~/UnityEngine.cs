@@ -104,6 +104,7 @@ namespace UnityEngine
     public static class Time
     {
         public static double realtimeSinceStartupAsDouble { get { return 0; } }
+        public static float time { get { return 0; } }
     }
 
     public static class Application
