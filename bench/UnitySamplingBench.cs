@@ -1,6 +1,6 @@
 // The Unity player's per-frame cost per character, outside Unity (Mono, Core only): what
-// BakedSpeechPlayer and the drivers compute each frame for one NPC — the playback clock, the
-// track sample (52 blendshapes interpolated, head rotation slerped), the blendshape weights for a
+// BakedSpeechPlayer and the drivers compute each frame for one NPC — BakedPlayback.Update (the
+// audio reading through the playback clock, then the track sample (52 blendshapes interpolated, head rotation slerped), the blendshape weights for a
 // 60-shape face (BlendshapeDriver), the VRM 1.0 presets (Vrm10ExpressionDriver) and the head's
 // Unity rotation (HeadPoseDriver). Engine calls (SetBlendShapeWeight, transforms) are not in it.
 // Baseline in the same process: copying the nearest frame (GetFrame) and nothing else.
@@ -16,7 +16,7 @@ static class UnitySamplingBench
     sealed class Npc
     {
         public BakedTrack Track;
-        public PlaybackClock Clock = new PlaybackClock();
+        public BakedPlayback Playback = new BakedPlayback();
         public MotionFrame Frame = new MotionFrame();
         public float[] MeshWeights = new float[60];
         public float[] Vrm = new float[VrmExpressions.Count];
@@ -48,9 +48,9 @@ static class UnitySamplingBench
                 if (full)
                 {
                     // timeSamples of a 1024-sample buffer at 48 kHz, as the player reads it
-                    double reported = Math.Floor(audio * 48000 / 1024) * 1024 / 48000;
-                    double t = n.Clock.Update(reported, true, now);
-                    n.Track.Sample(t, n.Frame);
+                    int samples = (int)(Math.Floor(audio * 48000 / 1024) * 1024);
+                    bool finished;
+                    n.Playback.Update(new AudioReading(true, samples, 48000, (int)(n.Track.Duration * 48000), now, 1.0), now, n.Frame, out finished);
                     NameMapping.ApplyWeights(n.Frame.Blendshapes, bindings, n.MeshWeights);
                     VrmExpressions.ComputeVrm1(n.Frame.Blendshapes, n.Vrm);
                     var q = HeadPose.ToUnityRotation(n.Frame.HeadRotation);
@@ -85,7 +85,12 @@ static class UnitySamplingBench
         foreach (int count in counts)
         {
             var npcs = new List<Npc>();
-            for (int i = 0; i < count; i++) npcs.Add(new Npc { Track = RandomTrack(75, i), Offset = i * 0.37 });
+            for (int i = 0; i < count; i++)
+            {
+                var npc = new Npc { Track = RandomTrack(75, i), Offset = i * 0.37 };
+                npc.Playback.Begin(npc.Track);
+                npcs.Add(npc);
+            }
             int frames = Math.Max(200, 200000 / count);
             Run(npcs, bindings, frames / 4, true);   // JIT and caches warm
             Run(npcs, bindings, frames / 4, false);

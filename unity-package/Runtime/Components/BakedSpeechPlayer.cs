@@ -27,23 +27,24 @@ namespace VasaBridge
         /// <summary>A line reached its end (not raised by Stop()).</summary>
         public event Action<BakedSpeech> Finished;
 
-        readonly PlaybackClock clock = new PlaybackClock();
+        readonly BakedPlayback playback = new BakedPlayback();
         readonly MotionFrame frame = new MotionFrame();
         BakedSpeech current;
-        double scheduledDsp = -1;
-        bool active, paused, driven, drivenPlaying;
+        bool driven, drivenPlaying;
         double drivenSeconds;
 
         /// <summary>Seconds into the current line the face shows.</summary>
-        public double Time { get; private set; }
+        public double Time { get { return playback.Time; } }
         /// <summary>A line is playing or paused.</summary>
-        public bool IsActive { get { return active; } }
-        public bool IsPaused { get { return paused; } }
+        public bool IsActive { get { return playback.State != BakedPlaybackState.Idle; } }
+        public bool IsPaused { get { return playback.State == BakedPlaybackState.Paused; } }
+        /// <summary>Waiting for a PlayScheduled start.</summary>
+        public bool IsWaiting { get { return playback.Waiting; } }
         public BakedSpeech Current { get { return current; } }
         /// <summary>The motion shown this frame.</summary>
         public MotionFrame CurrentMotion { get { return frame; } }
-        /// <summary>Seeks and loops the clock followed.</summary>
-        public int Jumps { get { return clock.Jumps; } }
+        /// <summary>Seeks and loops the face followed.</summary>
+        public int Jumps { get { return playback.Jumps; } }
 
         void OnEnable()
         {
@@ -53,7 +54,7 @@ namespace VasaBridge
 
         void OnDisable()
         {
-            if (active) Stop();
+            if (IsActive) Stop();
         }
 
         public void Play() { Play(speech); }
@@ -71,52 +72,52 @@ namespace VasaBridge
             BakedTrack track;
             string error;
             if (!line.TryGetTrack(out track, out error)) { Warn("'" + line.name + "' holds no valid track: " + error); return false; }
-            current = line;
-            speech = line;
-            clock.Reset();
-            paused = false;
-            active = true;
-            scheduledDsp = dspTime;
-            if (audioSource != null && !driven)
+            if (!driven)
             {
-                if (line.audio == null) { Warn("'" + line.name + "' has no AudioClip: assign one, or drive the player with Drive()"); active = false; return false; }
+                if (audioSource == null) { Warn("no AudioSource to follow: add one, or call Drive() each frame"); return false; }
+                if (line.audio == null) { Warn("'" + line.name + "' has no AudioClip: put one beside the .vasatrack, or call Drive() each frame"); return false; }
                 audioSource.clip = line.audio;
                 audioSource.timeSamples = 0;
                 if (dspTime >= 0) audioSource.PlayScheduled(dspTime); else audioSource.Play();
             }
+            current = line;
+            speech = line;
+            playback.Begin(track, driven ? -1 : dspTime);
             return true;
         }
 
         public void Pause()
         {
-            if (!active || paused) return;
-            paused = true;
+            if (playback.State != BakedPlaybackState.Playing) return;
+            playback.Pause();
             if (audioSource != null && !driven) audioSource.Pause();
         }
 
         public void UnPause()
         {
-            if (!active || !paused) return;
-            paused = false;
+            if (playback.State != BakedPlaybackState.Paused) return;
+            playback.UnPause();
             if (audioSource != null && !driven) audioSource.UnPause();
         }
 
         /// <summary>Jump to `seconds` into the line (sound and face together).</summary>
         public void Seek(double seconds)
         {
-            if (!active || audioSource == null || driven || audioSource.clip == null) return;
+            if (!IsActive || audioSource == null || driven || audioSource.clip == null) return;
             int samples = (int)Math.Round(Math.Max(0, seconds) * audioSource.clip.frequency);
             audioSource.timeSamples = Math.Min(samples, Math.Max(0, audioSource.clip.samples - 1));
         }
 
         public void Stop()
         {
+            if (!IsActive) return;
             if (audioSource != null && !driven && current != null && audioSource.clip == current.audio) audioSource.Stop();
-            End(false);
+            playback.Stop();
+            Rest();
         }
 
         /// <summary>Feed the audio position yourself (middleware, cutscenes) instead of an AudioSource:
-        /// call every frame before this component's Update with seconds into the line.</summary>
+        /// call it every frame, before this component's Update, with seconds into the line.</summary>
         public void Drive(double seconds, bool playing)
         {
             driven = true;
@@ -126,51 +127,34 @@ namespace VasaBridge
 
         void Update()
         {
-            if (!active || current == null) return;
-            double reported;
-            bool playing;
-            if (driven)
-            {
-                reported = drivenSeconds;
-                playing = drivenPlaying;
-            }
+            if (!IsActive) return;
+            bool finished, show;
+            double now = UnityEngine.Time.realtimeSinceStartupAsDouble;
+            playback.LatencySeconds = outputLatencyMs / 1000.0;
+            if (driven) show = playback.UpdateDriven(drivenSeconds, drivenPlaying, now, frame, out finished);
             else
             {
-                if (audioSource == null) { Warn("no AudioSource to follow: add one or call Drive()"); End(false); return; }
-                var clip = audioSource.clip;
-                if (clip == null || clip != current.audio) { End(false); return; }  // someone else took the source
-                bool waiting = scheduledDsp >= 0 && AudioSettings.dspTime < scheduledDsp;
-                playing = audioSource.isPlaying && !waiting;
-                int samples = audioSource.timeSamples;
-                if (!audioSource.isPlaying && !paused && !waiting && (samples == 0 || samples >= clip.samples - 1))
-                {
-                    End(true);  // the clip ran out (or was stopped from outside)
-                    return;
-                }
-                reported = clip.frequency > 0 ? (double)samples / clip.frequency : 0;
+                var clip = audioSource != null ? audioSource.clip : null;
+                if (clip == null || clip != current.audio) { playback.Stop(); Rest(); return; }  // someone else took the source
+                var reading = new AudioReading(audioSource.isPlaying, audioSource.timeSamples, clip.frequency, clip.samples,
+                                               AudioSettings.dspTime, audioSource.pitch);
+                show = playback.Update(reading, now, frame, out finished);
             }
-            double t = clock.Update(reported, playing, UnityEngine.Time.realtimeSinceStartupAsDouble,
-                                    audioSource != null && !driven ? audioSource.pitch : 1.0);
-            Time = t - (playing ? outputLatencyMs / 1000.0 : 0);
-            current.Track.Sample(Time, frame);
-            PublishMotion(frame);
-            if (driven && !playing && reported >= current.Track.Duration) End(true);
+            if (show) PublishMotion(frame);
+            if (finished)
+            {
+                Rest();
+                if (Finished != null) Finished(current);
+            }
         }
 
-        void End(bool finished)
+        void Rest()
         {
-            var line = current;
-            active = false;
-            paused = false;
-            scheduledDsp = -1;
-            if (neutralWhenIdle)
-            {
-                Array.Clear(frame.Blendshapes, 0, frame.Blendshapes.Length);
-                frame.HeadRotation = new Vec3(0, 0, 0);
-                frame.HeadTranslation = new Vec3(0, 0, 0);
-                PublishMotion(frame);
-            }
-            if (finished && Finished != null && line != null) Finished(line);
+            if (!neutralWhenIdle) return;
+            Array.Clear(frame.Blendshapes, 0, frame.Blendshapes.Length);
+            frame.HeadRotation = new Vec3(0, 0, 0);
+            frame.HeadTranslation = new Vec3(0, 0, 0);
+            PublishMotion(frame);
         }
 
         void Warn(string why) { Debug.LogWarning("[vasa_bridge] BakedSpeechPlayer on '" + name + "': " + why, this); }
