@@ -9,7 +9,8 @@ namespace VasaBridge
     /// seeks and loops, waiting for a PlayScheduled start on the DSP clock), smooths that through
     /// PlaybackClock, samples the track there and raises MotionUpdated — the event the blendshape,
     /// VRM and head-pose components already follow for the live client. Audio through middleware
-    /// (FMOD, Wwise): leave the AudioSource empty and call Drive(seconds, playing) each frame.</summary>
+    /// (FMOD, Wwise): leave the AudioSource empty and call Drive(seconds, playing) each frame; the
+    /// face holds the first frame until it is called.</summary>
     [AddComponentMenu("vasa_bridge/Baked Speech Player")]
     [DefaultExecutionOrder(-100)]
     public sealed class BakedSpeechPlayer : MotionSource
@@ -72,9 +73,9 @@ namespace VasaBridge
             BakedTrack track;
             string error;
             if (!line.TryGetTrack(out track, out error)) { Warn("'" + line.name + "' holds no valid track: " + error); return false; }
+            if (audioSource == null) driven = true;  // no AudioSource: the position comes from Drive()
             if (!driven)
             {
-                if (audioSource == null) { Warn("no AudioSource to follow: add one, or call Drive() each frame"); return false; }
                 if (line.audio == null) { Warn("'" + line.name + "' has no AudioClip: put one beside the .vasatrack, or call Drive() each frame"); return false; }
                 audioSource.clip = line.audio;
                 audioSource.timeSamples = 0;
