@@ -59,7 +59,6 @@ namespace VasaBridge
                                  + "(expected names like jawOpen / JawOpen / eyeBlink_L); add a BlendshapeMapping", this);
         }
 
-
         protected override void OnMotion(MotionFrame f)
         {
             foreach (var t in targets)

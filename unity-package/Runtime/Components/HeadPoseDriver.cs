@@ -55,7 +55,6 @@ namespace VasaBridge
             has = false;
         }
 
-
         protected override void OnMotion(MotionFrame f)
         {
             var q = HeadPose.ToUnityRotation(f.HeadRotation);

@@ -53,7 +53,6 @@ namespace VasaBridge
             base.OnEnable();
         }
 
-
         protected override void OnMotion(MotionFrame f)
         {
             values.Clear();

@@ -48,7 +48,6 @@ namespace VasaBridge
             base.OnEnable();
         }
 
-
         protected override void OnMotion(MotionFrame f)
         {
             if (vrm.Runtime == null) return;  // not initialised yet
