@@ -41,15 +41,15 @@ namespace VasaBridge.Editor
         static AudioClip PairedClip(AssetImportContext ctx)
         {
             string stem = ctx.assetPath.Substring(0, ctx.assetPath.Length - Path.GetExtension(ctx.assetPath).Length);
+            AudioClip found = null;
             foreach (var ext in AudioExtensions)
             {
                 string path = stem + ext;
-                if (!File.Exists(path)) continue;
-                ctx.DependsOnArtifact(path);  // imported first, and this line re-imports when it changes
-                var clip = AssetDatabase.LoadAssetAtPath<AudioClip>(path);
-                if (clip != null) return clip;
+                // Declared even when missing: the line re-imports when its audio arrives or changes.
+                ctx.DependsOnArtifact(path);
+                if (found == null && File.Exists(path)) found = AssetDatabase.LoadAssetAtPath<AudioClip>(path);
             }
-            return null;
+            return found;
         }
     }
 }
