@@ -16,6 +16,8 @@ namespace VasaBridge.Editor
         public SkinnedMeshRenderer face;
         public BlendshapeMapping mapping;
         public Transform head;
+        public Transform neck;
+        public float neckShare = 0.3f;
         public float keyTolerance = 0.1f;
         public float rotationScale = 1f;
         string report = "";
@@ -34,6 +36,8 @@ namespace VasaBridge.Editor
             face = (SkinnedMeshRenderer)EditorGUILayout.ObjectField("Face mesh", face, typeof(SkinnedMeshRenderer), true);
             mapping = (BlendshapeMapping)EditorGUILayout.ObjectField("Mapping (optional)", mapping, typeof(BlendshapeMapping), false);
             head = (Transform)EditorGUILayout.ObjectField("Head bone (optional)", head, typeof(Transform), true);
+            neck = (Transform)EditorGUILayout.ObjectField("Neck bone (optional)", neck, typeof(Transform), true);
+            neckShare = EditorGUILayout.FloatField("Neck share (0-1)", neckShare);
             keyTolerance = EditorGUILayout.FloatField("Key tolerance (weight)", keyTolerance);
             rotationScale = EditorGUILayout.FloatField("Head rotation scale", rotationScale);
             var lines = Selected();
@@ -73,6 +77,16 @@ namespace VasaBridge.Editor
                 o.HeadParentRotation = new Quat(parent.x, parent.y, parent.z, parent.w);
                 var rest = head.localRotation;
                 o.HeadRestRotation = new Quat(rest.x, rest.y, rest.z, rest.w);
+                if (neck != null)
+                {
+                    // As HeadPoseDriver: the neck takes its share of the turn, the head the rest.
+                    o.NeckPath = AnimationUtility.CalculateTransformPath(neck, avatarRoot);
+                    o.NeckShare = Mathf.Clamp01(neckShare);
+                    var np = neck.parent != null ? Quaternion.Inverse(avatarRoot.rotation) * neck.parent.rotation : Quaternion.identity;
+                    o.NeckParentRotation = new Quat(np.x, np.y, np.z, np.w);
+                    var nr = neck.localRotation;
+                    o.NeckRestRotation = new Quat(nr.x, nr.y, nr.z, nr.w);
+                }
             }
             return o;
         }
@@ -96,7 +110,8 @@ namespace VasaBridge.Editor
                 written++;
             }
             return written + " clip(s) written, " + o.BlendshapeNames.Count + " blendshape curves each"
-                   + (o.HeadPath != null ? " + head rotation on " + o.HeadPath : "") + ".";
+                   + (o.HeadPath != null ? " + head rotation on " + o.HeadPath : "")
+                   + (o.NeckPath != null ? " and neck (" + o.NeckShare.ToString("F2") + " of the turn) on " + o.NeckPath : "") + ".";
         }
     }
 }

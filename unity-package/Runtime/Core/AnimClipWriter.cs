@@ -1,6 +1,7 @@
 // A baked track -> a Unity AnimationClip as a text asset (.anim, Unity's YAML), for Timeline and
 // Animator: one float curve per mapped blendshape ("blendShape.<mesh name>" on the renderer's
-// path, Unity weights 0-100) and one quaternion curve for the head bone (m_LocalRotation), keys at
+// path, Unity weights 0-100) and a quaternion curve for the head bone, and the neck's share of
+// the turn on the neck bone when one is given (m_LocalRotation, as HeadPoseDriver turns them), keys at
 // the track's frames with linear tangents, so the clip plays what BakedTrack.Sample gives (up to
 // the head rotation's per-component interpolation between keys, which Unity renormalises).
 // Pure C#: the Editor menu (Editor/BakedSpeechClipExport.cs) only gathers paths and names.
@@ -30,6 +31,14 @@ namespace VasaBridge.Core
         public Quat HeadRestRotation = Quat.Identity;
         /// <summary>Scales the head rotation (0 = still, 1 = as baked).</summary>
         public double RotationScale = 1.0;
+        /// <summary>Transform path to the neck bone; null or empty: the head takes the whole turn.</summary>
+        public string NeckPath;
+        /// <summary>Share of the turn the neck takes (HeadPoseDriver.neckShare); the head takes the rest.</summary>
+        public double NeckShare = 0.3;
+        /// <summary>The neck's parent rotation relative to the avatar root, at rest (then HeadParentRotation is the neck's own, at rest).</summary>
+        public Quat NeckParentRotation = Quat.Identity;
+        /// <summary>The neck bone's local rotation at rest.</summary>
+        public Quat NeckRestRotation = Quat.Identity;
         /// <summary>Drop keys that linear interpolation between their neighbours reproduces within this
         /// (blendshape weight units, 0-100; quaternion components for the head). 0 keeps every frame.</summary>
         public double KeyTolerance = 0.0;
@@ -59,11 +68,38 @@ namespace VasaBridge.Core
         /// does, local = P^-1 D P L, P the parent's rotation relative to the root, L the rest rotation.</summary>
         public static Quat HeadLocalRotation(Vec3 euler, AnimClipOptions o)
         {
+            var d = Turn(euler, o);
+            // With a neck, the head's parent has already turned by the neck's part N: the head adds
+            // N^-1 D, as HeadPoseDriver does (head.rotation = root * rest * root^-1 * head.rotation).
+            if (HasNeck(o)) d = Inverse(NeckTurn(d, o)) * d;
+            return Local(d, o.HeadParentRotation, o.HeadRestRotation);
+        }
+
+        /// <summary>The neck's local rotation: its share of the turn, N = slerp(1, D, NeckShare), on its rest rotation.</summary>
+        public static Quat NeckLocalRotation(Vec3 euler, AnimClipOptions o)
+        {
+            return Local(NeckTurn(Turn(euler, o), o), o.NeckParentRotation, o.NeckRestRotation);
+        }
+
+        static bool HasNeck(AnimClipOptions o) { return !string.IsNullOrEmpty(o.NeckPath); }
+
+        // The turn in the avatar's space: Quaternion.Euler(pitch, -yaw, -roll), scaled.
+        static Quat Turn(Vec3 euler, AnimClipOptions o)
+        {
             var d = HeadPose.ToUnityRotation(euler);
-            if (o.RotationScale != 1.0) d = Quat.Slerp(Quat.Identity, d, o.RotationScale);
-            var p = o.HeadParentRotation.Normalized();
-            var inv = new Quat(-p.X, -p.Y, -p.Z, p.W);
-            return (inv * d * p * o.HeadRestRotation.Normalized()).Normalized();
+            return o.RotationScale != 1.0 ? Quat.Slerp(Quat.Identity, d, o.RotationScale) : d;
+        }
+
+        static Quat NeckTurn(Quat d, AnimClipOptions o) { return Quat.Slerp(Quat.Identity, d, o.NeckShare); }
+
+        static Quat Inverse(Quat q) { q = q.Normalized(); return new Quat(-q.X, -q.Y, -q.Z, q.W); }
+
+        // A turn t in the root's frame applied to a bone whose parent sits at p (root-relative) and
+        // whose local rest rotation is rest: local = p^-1 t p rest.
+        static Quat Local(Quat t, Quat parent, Quat rest)
+        {
+            var p = parent.Normalized();
+            return (Inverse(p) * t * p * rest.Normalized()).Normalized();
         }
 
         public static string Write(BakedTrack track, AnimClipOptions o)
@@ -86,20 +122,11 @@ namespace VasaBridge.Core
                 floatCurves.Add(new Curve("blendShape." + mesh, o.RendererPath ?? "", SkinnedMeshRendererClassId, times, new[] { v }, o.KeyTolerance));
             }
 
-            Curve rotation = null;
+            var rotations = new List<Curve>();
             if (!string.IsNullOrEmpty(o.HeadPath))
             {
-                var q = new double[4][];
-                for (int c = 0; c < 4; c++) q[c] = new double[n];
-                Quat prev = Quat.Identity;
-                for (int i = 0; i < n; i++)
-                {
-                    var r = HeadLocalRotation(track.HeadRotation(i), o);
-                    if (i > 0 && Quat.Dot(prev, r) < 0) r = new Quat(-r.X, -r.Y, -r.Z, -r.W);  // no sign flips between keys
-                    prev = r;
-                    q[0][i] = r.X; q[1][i] = r.Y; q[2][i] = r.Z; q[3][i] = r.W;
-                }
-                rotation = new Curve("m_LocalRotation", o.HeadPath, TransformClassId, times, q, o.KeyTolerance);
+                if (HasNeck(o)) rotations.Add(RotationCurve(track, times, o.NeckPath, e => NeckLocalRotation(e, o), o.KeyTolerance));
+                rotations.Add(RotationCurve(track, times, o.HeadPath, e => HeadLocalRotation(e, o), o.KeyTolerance));
             }
 
             var w = new Yaml();
@@ -116,17 +143,17 @@ namespace VasaBridge.Core
             w.Line(1, "m_Legacy: 0");
             w.Line(1, "m_Compressed: 0");
             w.Line(1, "m_UseHighQualityCurve: 1");
-            if (rotation == null) w.Line(1, "m_RotationCurves: []");
+            if (rotations.Count == 0) w.Line(1, "m_RotationCurves: []");
             else
             {
                 w.Line(1, "m_RotationCurves:");
-                WriteQuaternionCurve(w, rotation);
+                foreach (var r in rotations) WriteQuaternionCurve(w, r);
             }
             w.Line(1, "m_CompressedRotationCurves: []");
             w.Line(1, "m_EulerCurves: []");
             w.Line(1, "m_PositionCurves: []");
             w.Line(1, "m_ScaleCurves: []");
-            WriteFloatCurves(w, "m_FloatCurves", floatCurves, null);
+            WriteFloatCurves(w, "m_FloatCurves", floatCurves, new List<Curve>());
             w.Line(1, "m_PPtrCurves: []");
             w.Line(1, "m_SampleRate: " + Num(track.Fps));
             w.Line(1, "m_WrapMode: 0");
@@ -157,7 +184,7 @@ namespace VasaBridge.Core
             w.Line(2, "m_HeightFromFeet: 0");
             w.Line(2, "m_Mirror: 0");
             // The editor's copy of the curves (what the Animation window shows and edits).
-            WriteFloatCurves(w, "m_EditorCurves", floatCurves, rotation);
+            WriteFloatCurves(w, "m_EditorCurves", floatCurves, rotations);
             w.Line(1, "m_EulerEditorCurves: []");
             w.Line(1, "m_HasGenericRootTransform: 0");
             w.Line(1, "m_HasMotionFloatCurves: 0");
@@ -167,13 +194,30 @@ namespace VasaBridge.Core
 
         static readonly string[] QuatComponents = { "x", "y", "z", "w" };
 
-        static void WriteFloatCurves(Yaml w, string field, List<Curve> curves, Curve rotation)
+        static Curve RotationCurve(BakedTrack track, double[] times, string path, Func<Vec3, Quat> local, double tolerance)
         {
-            if (curves.Count == 0 && rotation == null) { w.Line(1, field + ": []"); return; }
+            int n = track.FrameCount;
+            var q = new double[4][];
+            for (int c = 0; c < 4; c++) q[c] = new double[n];
+            Quat prev = Quat.Identity;
+            for (int i = 0; i < n; i++)
+            {
+                var r = local(track.HeadRotation(i));
+                if (i > 0 && Quat.Dot(prev, r) < 0) r = new Quat(-r.X, -r.Y, -r.Z, -r.W);  // no sign flips between keys
+                prev = r;
+                q[0][i] = r.X; q[1][i] = r.Y; q[2][i] = r.Z; q[3][i] = r.W;
+            }
+            return new Curve("m_LocalRotation", path, TransformClassId, times, q, tolerance);
+        }
+
+        // Float curves, then each rotation as four float curves (the editor's view of a quaternion curve).
+        static void WriteFloatCurves(Yaml w, string field, List<Curve> curves, List<Curve> rotations)
+        {
+            if (curves.Count == 0 && rotations.Count == 0) { w.Line(1, field + ": []"); return; }
             w.Line(1, field + ":");
             foreach (var c in curves) WriteFloatCurve(w, c, 0, c.Attribute);
-            if (rotation != null)
-                for (int k = 0; k < 4; k++) WriteFloatCurve(w, rotation, k, rotation.Attribute + "." + QuatComponents[k]);
+            foreach (var r in rotations)
+                for (int k = 0; k < 4; k++) WriteFloatCurve(w, r, k, r.Attribute + "." + QuatComponents[k]);
         }
 
         static void WriteFloatCurve(Yaml w, Curve c, int component, string attribute)

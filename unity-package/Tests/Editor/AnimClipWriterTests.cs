@@ -183,6 +183,44 @@ namespace VasaBridge.Tests
             }
         }
 
+        static Quat KeyQuat(object rotationCurve, int i)
+        {
+            return new Quat(Keys(rotationCurve, "x")[i].Value, Keys(rotationCurve, "y")[i].Value, Keys(rotationCurve, "z")[i].Value, Keys(rotationCurve, "w")[i].Value);
+        }
+
+        [Test]
+        public void WithANeckTheTurnIsSharedAndTheHeadEndsWhereItWouldAlone()
+        {
+            var track = new BakedTrack(25, 0, new float[52 * 3], new float[] { 12, -25, 6, -8, 30, -4, 0, 0, 0 }, new float[9]);
+            var neckParent = Quat.AngleAxis(20, new Vec3(1, 0, 0));                 // the chest, leaning
+            var neckRest = Quat.AngleAxis(-10, new Vec3(0, 0, 1));
+            var headRest = Quat.AngleAxis(15, new Vec3(0, 1, 0));
+            var headParent = neckParent * neckRest;                                  // the head's parent is the neck
+            var o = new AnimClipOptions
+            {
+                HeadPath = "Hips/Spine/Neck/Head", HeadParentRotation = headParent, HeadRestRotation = headRest,
+                NeckPath = "Hips/Spine/Neck", NeckShare = 0.3, NeckParentRotation = neckParent, NeckRestRotation = neckRest,
+            };
+            var clip = Clip(AnimClipWriter.Write(track, o));
+            var rot = Curves(clip, "m_RotationCurves");
+            Assert.AreEqual(2, rot.Count, "neck and head");
+            Assert.AreEqual("Hips/Spine/Neck", UnityYaml.Map(rot[0], "neck")["path"]);
+            Assert.AreEqual("Hips/Spine/Neck/Head", UnityYaml.Map(rot[1], "head")["path"]);
+            Assert.AreEqual(52 + 8, Curves(clip, "m_EditorCurves").Count);
+            for (int i = 0; i < track.FrameCount; i++)
+            {
+                var d = HeadPose.ToUnityRotation(track.HeadRotation(i));
+                var neck = KeyQuat(rot[0], i);
+                var head = KeyQuat(rot[1], i);
+                // The neck turns by its share in the root's frame...
+                var part = Quat.Slerp(Quat.Identity, d, 0.3);
+                Assert.AreEqual(1.0, Math.Abs(Quat.Dot((neckParent * neck).Normalized(), (part * neckParent * neckRest).Normalized())), 1e-7, "neck, frame " + i);
+                // ...and the head, through the turned neck, ends turned by the whole D (as with no neck).
+                var headInRoot = neckParent * neck * head;
+                Assert.AreEqual(1.0, Math.Abs(Quat.Dot(headInRoot.Normalized(), (d * headParent * headRest).Normalized())), 1e-7, "head, frame " + i);
+            }
+        }
+
         [Test]
         public void KeyReductionStaysWithinItsToleranceAndKeepsTheEnds()
         {
