@@ -6,10 +6,10 @@ using VasaBridge.Core;
 
 namespace VasaBridge.Editor
 {
-    /// <summary>Imports `vasa-bridge bake -o LINE.vasatrack` files (the bake's JSON) as BakedSpeech
-    /// assets. The voice line is paired by name: LINE.wav / .ogg / .mp3 / .aiff beside the file, unless
+    /// <summary>Imports `vasa-bridge bake -o LINE.vasatrack` files (the bake's JSON) and `-o LINE.vasab`
+    /// files (its compact binary) as BakedSpeech assets. The voice line is paired by name: LINE.wav / .ogg / .mp3 / .aiff beside the file, unless
     /// one is set in the importer. A file that is not a baked track logs one line and imports nothing.</summary>
-    [ScriptedImporter(1, "vasatrack")]
+    [ScriptedImporter(1, new[] { "vasatrack", "vasab" })]
     public sealed class BakedSpeechImporter : ScriptedImporter
     {
         [Tooltip("The voice line. Empty: the AudioClip beside this file with the same name.")]
@@ -20,10 +20,15 @@ namespace VasaBridge.Editor
         public override void OnImportAsset(AssetImportContext ctx)
         {
             BakedTrack track;
-            try { track = BakedTrackJson.Parse(File.ReadAllText(ctx.assetPath)); }
+            try
+            {
+                track = ctx.assetPath.EndsWith(".vasab", System.StringComparison.OrdinalIgnoreCase)
+                    ? BakedTrackBinary.Parse(File.ReadAllBytes(ctx.assetPath))
+                    : BakedTrackJson.Parse(File.ReadAllText(ctx.assetPath));
+            }
             catch (TrackFormatException e)
             {
-                Debug.LogError("[vasa_bridge] " + ctx.assetPath + ": " + e.Message + " (re-bake it with vasa-bridge bake -o LINE.vasatrack)");
+                Debug.LogError("[vasa_bridge] " + ctx.assetPath + ": " + e.Message + " (re-bake it with vasa-bridge bake -o LINE.vasatrack or .vasab)");
                 return;
             }
             catch (IOException e)

@@ -71,6 +71,12 @@ namespace VasaBridge
             return Create(BakedTrackJson.Parse(json), clip);
         }
 
+        /// <summary>A line from the bake's compact binary (.vasab bytes, e.g. a TextAsset's bytes).</summary>
+        public static BakedSpeech FromBinary(byte[] vasab, AudioClip clip = null)
+        {
+            return Create(BakedTrackBinary.Parse(vasab), clip);
+        }
+
         void OnValidate() { track = null; }
     }
 }

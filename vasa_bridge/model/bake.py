@@ -1,4 +1,4 @@
-"""`vasa-bridge bake --audio SPEECH -o TRACK.npz|.json|.vasatrack|.csv`: speech file -> motion track, through
+"""`vasa-bridge bake --audio SPEECH -o TRACK.npz|.json|.vasatrack|.vasab|.csv`: speech file -> motion track, through
 ONNX Runtime (no torch). For game dialogue and for the renderer."""
 
 from __future__ import annotations

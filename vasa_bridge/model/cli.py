@@ -175,7 +175,7 @@ def add_cli(subparsers) -> None:
 
     b = subparsers.add_parser("bake", help="speech file -> motion track (ONNX Runtime)")
     b.add_argument("--audio", required=True, help="WAV, FLAC, OGG or MP3, any rate")
-    b.add_argument("-o", "--output", required=True, help="TRACK.npz|.json|.vasatrack|.csv")
+    b.add_argument("-o", "--output", required=True, help="TRACK.npz|.json|.vasatrack|.vasab|.csv")
     b.add_argument("--model", help="model.onnx (default: the shipped model)")
     b.add_argument("--emotion", default="neutral", choices=EMOTIONS)
     b.add_argument("--gaze", type=_gaze, help="X,Y in [-1,1]: x to the viewer's right, y up")

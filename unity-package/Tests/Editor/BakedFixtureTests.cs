@@ -56,6 +56,28 @@ namespace VasaBridge.Tests
         }
 
         [Test]
+        public void TheCompactBinaryReadsAsTheJsonWithinItsQuantisation()
+        {
+            var json = BakedTrackJson.Parse(File.ReadAllText(Path.Combine(Dir(), "line.vasatrack")));
+            var bin = BakedTrackBinary.Parse(File.ReadAllBytes(Path.Combine(Dir(), "line.vasab")));
+            Assert.AreEqual(json.FrameCount, bin.FrameCount);
+            Assert.AreEqual(json.Fps, bin.Fps);
+            Assert.AreEqual(json.Start, bin.Start);
+            double worst = 0;
+            for (int i = 0; i < json.FrameCount; i++)
+            {
+                for (int k = 0; k < 52; k++) worst = Math.Max(worst, Math.Abs(json.Blendshape(i, k) - bin.Blendshape(i, k)));
+                for (int c = 0; c < 3; c++)
+                {
+                    Assert.AreEqual(json.HeadRotation(i)[c], bin.HeadRotation(i)[c], 0, "rotation is stored as float32");
+                    Assert.AreEqual(json.HeadTranslation(i)[c], bin.HeadTranslation(i)[c], 0);
+                }
+            }
+            Assert.LessOrEqual(worst, 0.5 / 65535 + 1e-7, "16-bit blendshapes: within half a step");
+            Assert.Greater(new FileInfo(Path.Combine(Dir(), "line.json")).Length, 5 * new FileInfo(Path.Combine(Dir(), "line.vasab")).Length);
+        }
+
+        [Test]
         public void SamplesAtArbitraryTimesMatchPythonsInterpolation()
         {
             var reference = Reference();

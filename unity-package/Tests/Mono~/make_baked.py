@@ -4,7 +4,7 @@
 
 Writes a short synthetic voice line (OUT_DIR/line.wav), bakes it with the real command
 (`vasa-bridge bake --audio line.wav -o line.vasatrack`, the shipped model), writes the same track
-as line.json through vasa_bridge.motion.io, and reference.json: the track as Python reads it back
+as line.json and line.vasab (compact binary) through vasa_bridge.motion.io, and reference.json: the track as Python reads it back
 plus samples at arbitrary times (held at the ends, vasa_bridge.motion.conversions.interpolate
 between frames) for the C# sampler to match.
 """
@@ -60,6 +60,7 @@ def main(out_dir: str) -> None:
         raise SystemExit("vasa-bridge bake failed")
     track = load(baked)
     save(track, out / "line.json")
+    save(track, out / "line.vasab")
     rng = np.random.default_rng(3)
     times = [-0.5, 0.0, 0.013, track.duration, track.duration + 2.0] + rng.uniform(
         0, (len(track) - 1) / track.fps, 40).round(6).tolist()
