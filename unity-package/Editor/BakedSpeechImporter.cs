@@ -15,6 +15,7 @@ namespace VasaBridge.Editor
         [Tooltip("The voice line. Empty: the AudioClip beside this file with the same name.")]
         public AudioClip audioClip;
 
+        const double MaxLengthMismatchSeconds = 0.1;
         static readonly string[] AudioExtensions = { ".wav", ".ogg", ".mp3", ".aiff", ".aif", ".flac" };
 
         public override void OnImportAsset(AssetImportContext ctx)
@@ -37,6 +38,10 @@ namespace VasaBridge.Editor
                 return;
             }
             var clip = audioClip != null ? audioClip : PairedClip(ctx);
+            // A line paired with the wrong voice clip shows as a length mismatch.
+            if (clip != null && System.Math.Abs(clip.length - track.Duration) > MaxLengthMismatchSeconds)
+                Debug.LogWarning("[vasa_bridge] " + ctx.assetPath + ": the motion lasts " + track.Duration.ToString("F2") + " s but '"
+                                 + clip.name + "' lasts " + clip.length.ToString("F2") + " s: expected the clip the line was baked from");
             var speech = BakedSpeech.Create(track, clip);
             speech.name = Path.GetFileNameWithoutExtension(ctx.assetPath);
             ctx.AddObjectToAsset("speech", speech);

@@ -193,6 +193,7 @@ namespace UnityEngine
         public int samples { get { return 0; } }
         public int channels { get { return 0; } }
         public int frequency { get { return 0; } }
+        public float length { get { return 0; } }
         public bool GetData(float[] data, int offsetSamples) { return false; }
         public static AudioClip Create(string name, int lengthSamples, int channels, int frequency, bool stream) { return null; }
     }
