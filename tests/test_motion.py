@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -61,7 +63,7 @@ def test_track_from_named_reorders_columns():
         assert tr.frame(0)[name] == pytest.approx(vals[0, col])
 
 
-@pytest.mark.parametrize("suffix", [".npz", ".json", ".csv"])
+@pytest.mark.parametrize("suffix", [".npz", ".json", ".vasatrack", ".vasab", ".csv"])
 def test_files_round_trip(tmp_path, suffix):
     tr = random_track(audio=(suffix == ".npz"))
     back = load(save(tr, tmp_path / f"t{suffix}"))
@@ -71,6 +73,38 @@ def test_files_round_trip(tmp_path, suffix):
     np.testing.assert_allclose(back.head_translation, tr.head_translation, atol=1e-5)
     if suffix == ".npz":
         assert back == tr
+
+
+def test_vasatrack_is_the_json_document_under_the_unity_importers_name(tmp_path):
+    tr = random_track()
+    unity = save(tr, tmp_path / "line.vasatrack")
+    assert unity.read_bytes() == save(tr, tmp_path / "line.json").read_bytes()
+    assert json.loads(unity.read_text())["format"] == "vasa-motion"
+
+
+def test_vasab_is_compact_and_within_its_quantisation(tmp_path):
+    tr = random_track(T=100)
+    back = load(save(tr, tmp_path / "line.vasab"))
+    size = (tmp_path / "line.vasab").stat().st_size
+    assert size == 28 + sum(1 + len(n) for n in ARKIT_NAMES) + 100 * (52 * 2 + 24)
+    assert size * 5 < save(tr, tmp_path / "line.json").stat().st_size
+    assert np.abs(back.blendshapes - tr.blendshapes).max() <= 0.5 / 65535 + 1e-7
+    np.testing.assert_array_equal(back.head_rotation, tr.head_rotation)
+    np.testing.assert_array_equal(back.head_translation, tr.head_translation)
+    assert (back.fps, back.start) == (tr.fps, tr.start)
+
+
+def test_vasab_errors_say_what_is_wrong(tmp_path):
+    good = save(random_track(T=3), tmp_path / "good.vasab").read_bytes()
+    bad = tmp_path / "bad.vasab"
+    for data, message in [(b"VAS", "3 bytes: expected at least a 28-byte header"),
+                          (b"XXXX" + good[4:], "magic is b'XXXX': expected b'VASB'"),
+                          (good[:4] + b"\x02\x00" + good[6:], "version is 2: expected 1"),
+                          (good[:-1], "bytes of frames: expected 3 x 128"),
+                          (good[:30], "name 0 is cut short|bytes of frames")]:
+        bad.write_bytes(data)
+        with pytest.raises(MotionFormatError, match=message):
+            load(bad)
 
 
 def test_npz_errors_say_what_is_wrong(tmp_path):

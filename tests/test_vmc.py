@@ -279,5 +279,7 @@ def test_cli_options_build_sinks(receiver, tmp_path):
     outputs.add_cli_options(q)
     with pytest.raises(ConfigError, match="--vmc is 'talk.npz'.*--vmc=HOST:PORT"):
         outputs.sinks_from_args(q.parse_args(["--vmc", "talk.npz"]))
+    with pytest.raises(ConfigError, match="--vmc is 'line.vasab'"):  # the Unity track formats too
+        outputs.sinks_from_args(q.parse_args(["--vmc", "line.vasab"]))
     with pytest.raises(ConfigError, match="--vts is 'talk.npz'.*--vts=URL"):
         outputs.sinks_from_args(q.parse_args(["--vts", "talk.npz"]))

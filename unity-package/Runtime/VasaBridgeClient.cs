@@ -20,7 +20,7 @@ namespace VasaBridge
     [AddComponentMenu("vasa_bridge/Vasa Bridge Client")]
     [DefaultExecutionOrder(-100)]
     [DisallowMultipleComponent]
-    public sealed class VasaBridgeClient : MonoBehaviour
+    public sealed class VasaBridgeClient : MotionSource
     {
         [Tooltip("Endpoints, stream and timing. Left empty: the defaults (tcp://127.0.0.1:5555, stream 'default').")]
         public VasaBridgeSettings settings;
@@ -29,8 +29,6 @@ namespace VasaBridge
         [Tooltip("Most messages handled per frame; the rest wait for the next Update.")]
         [Range(1, 1000)] public int maxMessagesPerUpdate = 200;
 
-        /// <summary>The motion due now (interpolated between frames), once per Update while there is some.</summary>
-        public event Action<MotionFrame> MotionUpdated;
         /// <summary>A rendered frame whose pts is due now.</summary>
         public event Action<FrameMessage> FrameReady;
         /// <summary>Audio as it arrives (ahead of playout by the delay; the player buffers it).</summary>
@@ -180,7 +178,7 @@ namespace VasaBridge
             if (hasMotion)
             {
                 HasMotion = true;
-                if (MotionUpdated != null) MotionUpdated(current);
+                PublishMotion(current);  // MotionSource.MotionUpdated: the motion due now, interpolated between frames
             }
             if (frame != null && FrameReady != null) FrameReady(frame);
         }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Unity package's CI without Unity: builds Core with Debian's mono (C# 7.2), runs the NUnit 2.6
-# suite (golden fixtures, conversions vs Python, playout, mapping, and a live ZeroMQ round trip
-# with a Python publisher), and compiles every Unity-facing script against the reference stubs in
+# suite (golden fixtures, conversions vs Python, playout, mapping, baked tracks that Python bakes,
+# .anim export, and a live ZeroMQ round trip with a Python publisher), and compiles every Unity-facing script against the reference stubs in
 # Tests/Stubs~ so a typo fails CI.
 #
 # Run from the repository root:  PYTHON=.venv/bin/python unity-package/Tests/ci.sh
@@ -74,7 +74,13 @@ $MCS -target:library -r:"$BUILD/VasaBridge.Core.dll" -r:"$NUNIT_DLL" -out:"$BUIL
 PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" "$PKG/Tests/Mono~/make_reference.py" "$BUILD/reference.json" \
     || fail "make_reference.py failed (vasa_bridge.motion.conversions)"
 
+# A short voice line baked by the real command (`vasa-bridge bake -o line.vasatrack`) for the importer's tests.
+OMP_NUM_THREADS=1 PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" "$PKG/Tests/Mono~/make_baked.py" "$BUILD/baked" 2>"$BUILD/make_baked.log" \
+    || { cat "$BUILD/make_baked.log"; fail "make_baked.py failed (vasa-bridge bake)"; }
+
 export VASA_BRIDGE_FIXTURES=$ROOT/tests/fixtures/protocol
+export VASA_BRIDGE_BAKED=$BUILD/baked
+export VASA_BRIDGE_BUILD=$BUILD
 export VASA_BRIDGE_REFERENCE=$BUILD/reference.json
 export VASA_BRIDGE_PYTHON=$PYTHON
 export VASA_BRIDGE_ROOT=$ROOT

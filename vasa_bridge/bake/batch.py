@@ -33,7 +33,7 @@ from ..model.streaming import Steering
 from . import workers
 from .manifest import Line
 
-FORMATS = (".npz", ".json", ".csv")
+FORMATS = (".npz", ".json", ".csv", ".vasatrack", ".vasab")  # the last two: Unity (BakedSpeech)
 STATE_FILE = ".vasa-bake-state.jsonl"
 RESULTS_FILE = "results.csv"
 RESULT_COLUMNS = ("line", "audio", "character", "output", "files", "duration", "status", "error")

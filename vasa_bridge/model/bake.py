@@ -1,4 +1,4 @@
-"""`vasa-bridge bake --audio SPEECH [--text "..."] -o TRACK.npz|.json|.csv`: speech file -> motion
+"""`vasa-bridge bake --audio SPEECH [--text "..."] -o TRACK.npz|.json|.vasatrack|.vasab|.csv`: speech file -> motion
 track, through ONNX Runtime (no torch). For game dialogue and for the renderer. With the words
 (`text`), the mouth follows their forced alignment (model/transcript.py)."""
 

@@ -263,7 +263,8 @@ def add_cli(subparsers) -> None:
     src.add_argument("--manifest", help="lines.csv, lines.jsonl or a folder of audio files: bake "
                                         "every line (docs/games.md)")
     b.add_argument("-o", "--output", required=True,
-                   help="TRACK.npz|.json|.csv (with --manifest: the output folder)")
+                   help="TRACK.npz|.json|.vasatrack|.vasab|.csv (with --manifest: the output "
+                        "folder)")
     b.add_argument("--model", help="model.onnx (default: the shipped model)")
     b.add_argument("--emotion", default="neutral", choices=EMOTIONS)
     b.add_argument("--gaze", type=_gaze, help="X,Y in [-1,1]: x to the viewer's right, y up")

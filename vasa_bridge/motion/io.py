@@ -1,4 +1,7 @@
-"""Motion track files: `.npz` (the native format), `.json` and `.csv` (for animators).
+"""Motion track files: `.npz` (the native format), `.json` and `.csv` (for animators),
+`.vasatrack` (the same JSON under the name the Unity package's importer claims) and `.vasab`
+(compact binary for shipping many lines: blendshapes quantised to 16 bits; docs/protocol.md
+"Baked tracks").
 
 `.npz` arrays: blendshapes (T, 52) float32, names (52,) str, head_rotation (T, 3),
 head_translation (T, 3), fps (scalar); optional audio (S,) float32 mono and sample_rate; optional
@@ -10,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import struct
 import zipfile
 from pathlib import Path
 
@@ -21,11 +25,16 @@ from .names import ARKIT_NAMES
 
 JSON_FORMAT = "vasa-motion"
 JSON_VERSION = 1
+UNITY_SUFFIX = ".vasatrack"  # JSON for the Unity package's BakedSpeech importer
+BINARY_SUFFIX = ".vasab"  # compact binary, also read by the Unity importer
+BINARY_MAGIC = b"VASB"
+BINARY_VERSION = 1
+SUFFIXES = f".npz, .json, {UNITY_SUFFIX}, {BINARY_SUFFIX} or .csv"
 POSE_COLUMNS = ("pitch", "yaw", "roll", "tx", "ty", "tz")
 
 
 def save(track: MotionTrack, path: str | Path) -> Path:
-    """Write a track; the suffix picks the format (.npz, .json, .csv)."""
+    """Write a track; the suffix picks the format (.npz, .json, .vasatrack, .vasab, .csv)."""
     path = Path(path)
     writer = _writer(path.suffix)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +44,8 @@ def save(track: MotionTrack, path: str | Path) -> Path:
 
 
 def encode(track: MotionTrack, suffix: str) -> bytes:
-    """The bytes `save` would write to a file with this suffix (.npz, .json, .csv)."""
+    """The bytes `save` would write to a file with this suffix (.npz, .json, .vasatrack, .vasab,
+    .csv)."""
     writer = _writer(suffix)
     buf = io.BytesIO()
     writer(track, buf)
@@ -43,20 +53,22 @@ def encode(track: MotionTrack, suffix: str) -> bytes:
 
 
 def _writer(suffix: str):
-    writer = {".npz": _save_npz, ".json": _save_json, ".csv": _save_csv}.get(suffix.lower())
+    writer = {".npz": _save_npz, ".json": _save_json, UNITY_SUFFIX: _save_json,
+              BINARY_SUFFIX: _save_binary, ".csv": _save_csv}.get(suffix.lower())
     if writer is None:
         raise MotionFormatError(f"motion file suffix {suffix!r} is not supported: expected "
-                                f".npz, .json or .csv")
+                                f"{SUFFIXES}")
     return writer
 
 
 def load(path: str | Path) -> MotionTrack:
     """Read and validate a track written by `save` (or by hand, following the same layout)."""
     path = Path(path)
-    reader = {".npz": _load_npz, ".json": _load_json, ".csv": _load_csv}.get(path.suffix.lower())
+    reader = {".npz": _load_npz, ".json": _load_json, UNITY_SUFFIX: _load_json,
+              BINARY_SUFFIX: _load_binary, ".csv": _load_csv}.get(path.suffix.lower())
     if reader is None:
         raise MotionFormatError(f"motion file suffix {path.suffix!r} is not supported: expected "
-                                f".npz, .json or .csv")
+                                f"{SUFFIXES}")
     if not path.is_file():
         raise MotionFormatError(f"motion file {str(path)!r} does not exist")
     try:
@@ -143,6 +155,60 @@ def _load_json(path: Path) -> MotionTrack:
         raise MotionFormatError(f"a frame is malformed ({e!r}): expected blendshapes (52 numbers), "
                                 f"head_rotation and head_translation (3 numbers each)") from None
     return MotionTrack(shapes, rot, trans, doc.get("fps"), start=float(doc.get("start", 0.0)))
+
+
+# --- vasab (compact binary) ----------------------------------------------------------------------
+# Little-endian: magic "VASB", u16 version, u16 name count N, u32 frame count T, f64 fps,
+# f64 start, N names (u8 length + ASCII), then T frames of N u16 blendshapes (value * 65535,
+# rounded) and 6 f32 (pitch, yaw, roll in degrees; x, y, z in metres). Nothing follows.
+
+_BINARY_HEAD = struct.Struct("<4sHHIdd")
+
+
+def _frame_dtype(n: int) -> np.dtype:
+    return np.dtype([("shapes", "<u2", (n,)), ("rotation", "<f4", (3,)), ("translation", "<f4", (3,))])
+
+
+def _save_binary(track: MotionTrack, f) -> None:
+    frames = np.zeros(len(track), _frame_dtype(len(ARKIT_NAMES)))
+    frames["shapes"] = np.round(np.clip(track.blendshapes, 0, 1) * 65535).astype(np.uint16)
+    frames["rotation"] = track.head_rotation
+    frames["translation"] = track.head_translation
+    names = b"".join(bytes([len(n)]) + n.encode("ascii") for n in ARKIT_NAMES)
+    head = _BINARY_HEAD.pack(BINARY_MAGIC, BINARY_VERSION, len(ARKIT_NAMES), len(track),
+                             float(track.fps), float(track.start))
+    f.write(head + names + frames.tobytes())
+
+
+def _load_binary(path: Path) -> MotionTrack:
+    data = path.read_bytes()
+    if len(data) < _BINARY_HEAD.size:
+        raise MotionFormatError(f"{len(data)} bytes: expected at least a {_BINARY_HEAD.size}-byte "
+                                f"header")
+    magic, version, n, count, fps, start = _BINARY_HEAD.unpack_from(data)
+    if magic != BINARY_MAGIC:
+        raise MotionFormatError(f"magic is {magic!r}: expected {BINARY_MAGIC!r} (a .vasab track)")
+    if version != BINARY_VERSION:
+        raise MotionFormatError(f"version is {version}: expected {BINARY_VERSION}")
+    if not 1 <= n <= len(ARKIT_NAMES) or count < 1:
+        raise MotionFormatError(f"{n} names and {count} frames: expected 1 to {len(ARKIT_NAMES)} "
+                                f"names and at least one frame")
+    pos, names = _BINARY_HEAD.size, []
+    for i in range(n):
+        size = data[pos] if pos < len(data) else 0
+        raw = data[pos + 1:pos + 1 + size]
+        if size == 0 or len(raw) != size:
+            raise MotionFormatError(f"name {i} is cut short at byte {pos}: expected a length and "
+                                    f"that many ASCII bytes")
+        names.append(raw.decode("ascii", errors="replace"))
+        pos += 1 + size
+    dtype = _frame_dtype(n)
+    if len(data) - pos != count * dtype.itemsize:
+        raise MotionFormatError(f"{len(data) - pos} bytes of frames: expected {count} x "
+                                f"{dtype.itemsize}")
+    frames = np.frombuffer(data, dtype, count, pos)
+    return MotionTrack.from_named(names, frames["shapes"].astype(np.float32) / 65535,
+                                  frames["rotation"], frames["translation"], fps, start=start)
 
 
 # --- csv ---------------------------------------------------------------------------------------

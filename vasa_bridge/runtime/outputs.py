@@ -31,7 +31,7 @@ log = logging.getLogger("vasa_bridge.outputs")
 
 DEFAULT_VMC = "127.0.0.1:39539"
 DEFAULT_VTS = "ws://localhost:8001"
-_FILE_SUFFIXES = (".npz", ".json", ".csv", ".wav", ".png", ".jpg", ".jpeg", ".webp")
+_FILE_SUFFIXES = (".npz", ".json", ".vasatrack", ".vasab", ".csv", ".wav", ".png", ".jpg", ".jpeg", ".webp")
 
 
 class MotionSink:

@@ -8,7 +8,7 @@ namespace VasaBridge
     /// the 52 ARKit coefficients: Perfect Sync avatars, ARKit rigs, anything with matching names.
     /// Unity's weights run 0-100; the coefficient (0-1) is scaled by weightScale.</summary>
     [AddComponentMenu("vasa_bridge/Blendshape Driver (ARKit / Perfect Sync)")]
-    public sealed class BlendshapeDriver : ClientConsumer
+    public sealed class BlendshapeDriver : MotionConsumer
     {
         [Tooltip("Meshes to drive. Empty: every SkinnedMeshRenderer under this object with at least one matching blendshape.")]
         public SkinnedMeshRenderer[] renderers = new SkinnedMeshRenderer[0];
@@ -59,10 +59,7 @@ namespace VasaBridge
                                  + "(expected names like jawOpen / JawOpen / eyeBlink_L); add a BlendshapeMapping", this);
         }
 
-        protected override void Subscribe(VasaBridgeClient c) { c.MotionUpdated += Apply; }
-        protected override void Unsubscribe(VasaBridgeClient c) { c.MotionUpdated -= Apply; }
-
-        void Apply(MotionFrame f)
+        protected override void OnMotion(MotionFrame f)
         {
             foreach (var t in targets)
             {

@@ -8,7 +8,7 @@ namespace VasaBridge
     /// -yaw, -roll) in the avatar's space, applied on top of the animated (or rest) pose in
     /// LateUpdate, so an Animator may run underneath.</summary>
     [AddComponentMenu("vasa_bridge/Head Pose Driver")]
-    public sealed class HeadPoseDriver : ClientConsumer
+    public sealed class HeadPoseDriver : MotionConsumer
     {
         [Tooltip("Humanoid avatar: head and neck bones are taken from it. Empty: use 'head' and 'neck'.")]
         public Animator animator;
@@ -55,10 +55,7 @@ namespace VasaBridge
             has = false;
         }
 
-        protected override void Subscribe(VasaBridgeClient c) { c.MotionUpdated += OnMotion; }
-        protected override void Unsubscribe(VasaBridgeClient c) { c.MotionUpdated -= OnMotion; }
-
-        void OnMotion(MotionFrame f)
+        protected override void OnMotion(MotionFrame f)
         {
             var q = HeadPose.ToUnityRotation(f.HeadRotation);
             target = new Quaternion((float)q.X, (float)q.Y, (float)q.Z, (float)q.W);

@@ -44,3 +44,14 @@ namespace VasaBridge.Core
         public ControlException(string code, string message) : base(message) { Code = code; }
     }
 }
+
+namespace VasaBridge.Core
+{
+    /// <summary>A baked track (JSON written by `vasa-bridge bake`, or data handed to BakedTrack) that
+    /// breaks the format (docs/protocol.md, "Baked tracks"); the message names the value received,
+    /// where it was, and what was expected.</summary>
+    public sealed class TrackFormatException : System.Exception
+    {
+        public TrackFormatException(string message) : base(message) { }
+    }
+}

@@ -11,7 +11,7 @@ namespace VasaBridge
     /// docs/protocol.md "Conversions to VRM expressions"), and optionally the 52 Perfect Sync clips
     /// (custom clips named JawOpen, EyeBlinkLeft...). All values go in one SetValues call.</summary>
     [AddComponentMenu("vasa_bridge/VRM 0.x Expression Driver")]
-    public sealed class Vrm0ExpressionDriver : ClientConsumer
+    public sealed class Vrm0ExpressionDriver : MotionConsumer
     {
         public VRMBlendShapeProxy proxy;
         [Tooltip("Also send the 52 ARKit coefficients as Perfect Sync clips (for avatars that have them).")]
@@ -53,10 +53,7 @@ namespace VasaBridge
             base.OnEnable();
         }
 
-        protected override void Subscribe(VasaBridgeClient c) { c.MotionUpdated += Apply; }
-        protected override void Unsubscribe(VasaBridgeClient c) { c.MotionUpdated -= Apply; }
-
-        void Apply(MotionFrame f)
+        protected override void OnMotion(MotionFrame f)
         {
             values.Clear();
             if (presets)

@@ -11,7 +11,7 @@ namespace VasaBridge
     /// per key would re-run the merge each time). Presets come from the ARKit coefficients
     /// (docs/protocol.md "Conversions to VRM expressions"); Perfect Sync custom expressions optional.</summary>
     [AddComponentMenu("vasa_bridge/VRM 1.0 Expression Driver")]
-    public sealed class Vrm10ExpressionDriver : ClientConsumer
+    public sealed class Vrm10ExpressionDriver : MotionConsumer
     {
         public Vrm10Instance vrm;
         [Tooltip("Also set the 52 Perfect Sync custom expressions (JawOpen, EyeBlinkLeft, ...) when the avatar has them.")]
@@ -48,10 +48,7 @@ namespace VasaBridge
             base.OnEnable();
         }
 
-        protected override void Subscribe(VasaBridgeClient c) { c.MotionUpdated += Apply; }
-        protected override void Unsubscribe(VasaBridgeClient c) { c.MotionUpdated -= Apply; }
-
-        void Apply(MotionFrame f)
+        protected override void OnMotion(MotionFrame f)
         {
             if (vrm.Runtime == null) return;  // not initialised yet
             if (presets)

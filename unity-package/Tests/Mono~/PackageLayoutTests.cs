@@ -29,7 +29,7 @@ namespace VasaBridge.Tests
             StringAssert.IsMatch(@"^\d+\.\d+\.\d+$", (string)pkg["version"]);
             StringAssert.IsMatch(@"^\d{4}\.\d$", (string)pkg["unity"]);
             var samples = (List<object>)pkg["samples"];
-            Assert.AreEqual(3, samples.Count);
+            Assert.AreEqual(4, samples.Count);
             foreach (Dictionary<string, object> s in samples)
             {
                 string dir = Path.Combine(Package(), (string)s["path"]);

@@ -25,8 +25,23 @@ namespace UnityEditor
 
     public static class EditorStyles { public static GUIStyle boldLabel { get { return null; } } }
 
+    public class AssetImporter : Object { }
+
+    public class EditorWindow : ScriptableObject
+    {
+        public static T GetWindow<T>(string title) where T : EditorWindow { return null; }
+        public void Show() { }
+    }
+
+    public static class AnimationUtility
+    {
+        public static string CalculateTransformPath(Transform targetTransform, Transform root) { return null; }
+    }
+
     public static class EditorGUILayout
     {
+        public static Object ObjectField(string label, Object obj, Type objType, bool allowSceneObjects, params GUILayoutOption[] options) { return obj; }
+        public static float FloatField(string label, float value, params GUILayoutOption[] options) { return value; }
         public static void LabelField(string label, params GUILayoutOption[] options) { }
         public static void LabelField(string label, GUIStyle style, params GUILayoutOption[] options) { }
         public static void LabelField(string label, string label2, params GUILayoutOption[] options) { }
@@ -47,6 +62,9 @@ namespace UnityEditor
 
     public static class AssetDatabase
     {
+        public static string GetAssetPath(Object assetObject) { return null; }
+        public static void ImportAsset(string path) { }
+        public static T LoadAssetAtPath<T>(string assetPath) where T : Object { return null; }
         public static void CreateAsset(Object asset, string path) { }
         public static void SaveAssets() { }
     }
@@ -63,6 +81,7 @@ namespace UnityEditor
 
     public static class Selection
     {
+        public static Object[] objects { get; set; }
         public static Object activeObject { get; set; }
     }
 
@@ -76,4 +95,27 @@ namespace UnityEditor
 namespace UnityEngine
 {
     public sealed class GUIStyle { }
+}
+
+namespace UnityEditor.AssetImporters
+{
+    public abstract class ScriptedImporter : UnityEditor.AssetImporter
+    {
+        public abstract void OnImportAsset(AssetImportContext ctx);
+    }
+
+    [AttributeUsage(AttributeTargets.Class)]
+    public sealed class ScriptedImporterAttribute : Attribute
+    {
+        public ScriptedImporterAttribute(int version, string ext) { }
+        public ScriptedImporterAttribute(int version, string[] exts) { }
+    }
+
+    public sealed class AssetImportContext
+    {
+        public string assetPath { get { return null; } }
+        public void AddObjectToAsset(string identifier, Object obj) { }
+        public void SetMainObject(Object obj) { }
+        public void DependsOnArtifact(string path) { }
+    }
 }

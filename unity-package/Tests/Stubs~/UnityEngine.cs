@@ -51,6 +51,7 @@ namespace UnityEngine
 
     public class Transform : Component
     {
+        public Transform parent { get; set; }
         public Quaternion rotation { get; set; }
         public Quaternion localRotation { get; set; }
         public Vector3 localPosition { get; set; }
@@ -86,6 +87,7 @@ namespace UnityEngine
     public static class Mathf
     {
         public static float Clamp01(float value) { return value; }
+        public static float Max(float a, float b) { return a; }
     }
 
     public static class Debug
@@ -97,6 +99,12 @@ namespace UnityEngine
         public static void LogError(object message) { }
         public static void LogError(object message, Object context) { }
         public static void LogException(Exception exception) { }
+    }
+
+    public static class Time
+    {
+        public static double realtimeSinceStartupAsDouble { get { return 0; } }
+        public static float time { get { return 0; } }
     }
 
     public static class Application
@@ -185,6 +193,7 @@ namespace UnityEngine
         public int samples { get { return 0; } }
         public int channels { get { return 0; } }
         public int frequency { get { return 0; } }
+        public float length { get { return 0; } }
         public bool GetData(float[] data, int offsetSamples) { return false; }
         public static AudioClip Create(string name, int lengthSamples, int channels, int frequency, bool stream) { return null; }
     }
@@ -193,13 +202,20 @@ namespace UnityEngine
     {
         public AudioClip clip { get; set; }
         public bool loop { get; set; }
+        public bool isPlaying { get { return false; } }
+        public int timeSamples { get; set; }
+        public float pitch { get; set; }
         public void Play() { }
+        public void PlayScheduled(double time) { }
+        public void Pause() { }
+        public void UnPause() { }
         public void Stop() { }
     }
 
     public static class AudioSettings
     {
         public static int outputSampleRate { get { return 48000; } }
+        public static double dspTime { get { return 0; } }
         public static AudioSpeakerMode speakerMode { get; set; }
         public static void GetDSPBufferSize(out int bufferLength, out int numBuffers) { bufferLength = 0; numBuffers = 0; }
     }
@@ -267,4 +283,10 @@ namespace Unity.Collections
         public static void Copy(T[] src, NativeArray<T> dst, int length) { }
         public static void Copy(T[] src, int srcIndex, NativeArray<T> dst, int dstIndex, int length) { }
     }
+}
+
+namespace UnityEngine.Serialization
+{
+    [AttributeUsage(AttributeTargets.Field, AllowMultiple = true)]
+    public sealed class FormerlySerializedAsAttribute : Attribute { public FormerlySerializedAsAttribute(string oldName) { } }
 }
