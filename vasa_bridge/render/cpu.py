@@ -13,7 +13,8 @@ from ..errors import RenderError
 from ..face.portrait import Portrait, PortraitConfig, analyse_portrait
 from ..motion.frame import MotionFrame
 from .base import ImageInput, PortraitState, RenderConfig, check_state
-from .layers import EyeLayer, MouthLayer, fill_background
+from .layers import EyeLayer, fill_background
+from .mouth import MouthLayer
 from .rig import Rig, Silhouette, build_rig, build_silhouette
 from .warp import WarpGrid, backward_field, make_grid, moving_box, resolve_folds, upsample
 

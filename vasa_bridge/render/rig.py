@@ -102,8 +102,11 @@ def build_basis(q: np.ndarray) -> np.ndarray:
     below = _smooth((mid - y) / 0.05 + 0.5)
     for i in upper_lip:
         below[i] = 0.0
+    # The lower lip drops most at the middle and less towards the corners, so the opening is a
+    # lens, not a box with square corners.
     for i in lower_lip:
-        below[i] = 1.0
+        r = min(abs(x[i] - mouth_c[0]) / max(half_w, 1e-6), 1.0)
+        below[i] = 0.35 + 0.65 * np.sqrt(1.0 - r * r)
     for i in corners + (78, 308):
         below[i] = 0.35
     depth = np.clip((mid - y) / max(mid.mean() - chin_y, 1e-3), 0.0, 1.0)  # 0 at mouth, 1 at chin
