@@ -30,13 +30,17 @@ from .layers import _box, _poly_mask, _polygon_in_box
 SKULL = (168, 6, 197, 195, 5, 4, 33, 133, 263, 362)
 JAW = (152, 148, 377, 176, 400, 175)
 LOWER_TEETH_FOLLOW = 0.85  # lower incisors move this share of the chin (lower lip 0.38 / chin 0.45)
+# The tongue lies behind the lower teeth and drops less than they do, so its back shows only
+# when the jaw is well open.
+TONGUE_FOLLOW = 0.4
+TONGUE_BELOW = 0.02  # IOD: its top under the lower teeth's edge at rest
 # (width, crown height) in mm, central incisor to first molar, half an arch.
 UPPER_TEETH_MM = ((8.5, 10.5), (6.5, 9.0), (7.5, 10.0), (7.0, 8.0), (6.5, 7.5), (10.0, 7.0))
 LOWER_TEETH_MM = ((5.0, 9.0), (5.5, 9.0), (7.0, 10.5), (7.0, 8.5), (7.0, 8.0), (11.0, 7.5))
 IOD_MM = 63.0
 CANINE_AT = 0.70  # the canine's distal edge, as a share of the arch's half width
 UPPER_SHOW = 0.055  # IOD: upper incisal edge below the closed lips' line (hidden at rest)
-LOWER_OVERBITE = 0.03  # IOD: lower incisal edge above the lower lip's inner edge at rest
+LOWER_OVERBITE = 0.0  # IOD: lower incisal edge above the lower lip's inner edge at rest
 SHADOW_IOD = 0.05  # reach of the upper lip's shadow
 DEPTH_IOD = 0.35  # teeth this far back along the arch are 1/e as bright
 
@@ -93,7 +97,7 @@ def _arch_length(a: float, b: float):
 
 def tooth_row(box: tuple[int, int, int, int], cx: float, edge, half_width: float, iod: float,
               teeth_mm, upper: bool, colour: np.ndarray, gum: np.ndarray, light_x: float,
-              supersample: int = 3) -> Sprite:
+              gap_dark: float = 0.3, supersample: int = 3) -> Sprite:
     """One row of teeth (one arch, both halves) as a sprite over `box` (x0, y0, x1, y1).
 
     The row stands on an elliptic arch (half width `half_width`, depth 1.2x that) centred at
@@ -131,8 +135,8 @@ def tooth_row(box: tuple[int, int, int, int], cx: float, edge, half_width: float
     inside = (v >= 0) & (np.abs(X) < 1)[None, :]
     crown = inside & (v <= height[None, :])
     # Shading: convex crown, dark gaps, darker further back, lit side brighter, a greyer edge.
-    convex = 0.84 + 0.16 * (1 - u ** 2)
-    gap = 1 - 0.3 * _smooth((np.abs(u) - 0.84) / 0.16)
+    convex = 0.88 + 0.12 * (1 - u ** 2)
+    gap = 1 - gap_dark * _smooth((np.abs(u) - 0.84) / 0.16)
     depth = np.exp(-z / (DEPTH_IOD * iod))
     light = 1 + 0.25 * light_x * np.sin(theta)
     col_shade = (convex * gap * depth * light)[None, :, None]
@@ -241,6 +245,13 @@ def _upper_edge_from_photo(interior: np.ndarray, mask: np.ndarray, origin: np.nd
         if not run[first] or first > 0.4 * rows.size:
             continue
         end = first + np.argmin(run[first:]) if not run[first:].all() else rows.size
+        if end >= 0.85 * rows.size and rows.size >= 6:
+            # The rows touch (a broad smile): split at the dark line between them.
+            prof = lum[rows, j]
+            lo, hi = int(0.35 * rows.size), int(0.9 * rows.size)
+            k = lo + int(np.argmin(prof[lo:hi]))
+            if prof[k] < 0.85 * np.median(prof[first:]):
+                end = k
         cols.append(j)
         edges.append(rows[0] + end - 0.5)
     if len(cols) < 3:
@@ -261,7 +272,8 @@ class MouthLayer:
     lower_teeth: Sprite
     tongue: Sprite
     interior_upper: Sprite | None  # the photo's opening above its upper teeth's edge (skull)
-    interior_lower: Sprite | None  # and below it (jaw), fading as the lips part
+    interior_lower: Sprite | None  # and its lower teeth below that edge (jaw)
+    interior_dark: Sprite | None  # the rest below the edge (jaw), fading as the lips part
     rest_gap: float  # pixels: the photo's own lip gap at the middle
     cavity_deep: np.ndarray  # (3,) RGB at the back of the mouth
     cavity_lip: np.ndarray  # (3,) RGB of the mucosa next to the lips
@@ -291,7 +303,7 @@ class MouthLayer:
         def closed_line(x):
             return 0.5 * (up_line(x) + low_line(x))
 
-        interior_upper = interior_lower = None
+        interior_upper = interior_lower = interior_dark = None
         teeth = None
         upper_edge = (lambda x: closed_line(x) + UPPER_SHOW * iod)
         if mask.sum() > 4.0:  # the photo's mouth is open: its own teeth and colour
@@ -307,7 +319,13 @@ class MouthLayer:
             xx = np.arange(x0, x1, dtype=np.float64)[None, :]
             above = np.clip(upper_edge(xx) + 0.5 - yy, 0.0, 1.0).astype(np.float32)
             interior_upper = Sprite(origin, crop, mask * above)
-            interior_lower = Sprite(origin, crop, mask * (1 - above))
+            # Below the upper teeth: the photo's lower teeth stay (they ride the jaw); the dark
+            # rest of it gives way to the synthetic cavity as the lips part (`draw`).
+            lum = _luma(crop)
+            thr = 0.5 * (np.percentile(lum[mask > 0.5], 90) + np.percentile(lum[mask > 0.5], 10))
+            toothy = _smooth((lum - thr) / 20.0 + 0.5).astype(np.float32)
+            interior_lower = Sprite(origin, crop, mask * (1 - above) * toothy)
+            interior_dark = Sprite(origin, crop, mask * (1 - above) * (1 - toothy))
         synth_teeth, tongue_col = scene_colours(image, landmarks, iod)
         teeth = synth_teeth if teeth is None else teeth.astype(np.float32)
         gum = np.clip(0.85 * lip_colour + [12, -4, -4], 0, 255).astype(np.float32)
@@ -324,15 +342,15 @@ class MouthLayer:
                                 light_x)
         lower_teeth = tooth_row((bx0, int(le.min()) - 2, bx1, int(le.max() + reach)), mid_x,
                                 lower_edge, 0.84 * half_w, iod, LOWER_TEETH_MM, False,
-                                teeth, gum, light_x)
+                                0.8 * teeth, gum, light_x, gap_dark=0.15)
         lo_y = float(lower_edge(np.array([mid_x]))[0])
-        top = lo_y - 0.07 * iod
+        top = lo_y + TONGUE_BELOW * iod
         gb = (bx0, int(top) - 2, bx1, int(top + 0.5 * iod) + 2)
-        tongue = tongue_sprite(gb, mid_x, top, 0.62 * half_w, iod, tongue_col, light_x)
+        tongue = tongue_sprite(gb, mid_x, top, 0.7 * half_w, iod, tongue_col, light_x)
         deep = (0.16 * lip_colour + [4, 1, 1]).astype(np.float32)
         near = (0.3 * lip_colour + 0.4 * tongue_col).astype(np.float32)
         return cls(float(iod), uv[list(SKULL)], uv[list(JAW)], upper_teeth, lower_teeth, tongue,
-                   interior_upper, interior_lower, rest_gap, deep, near)
+                   interior_upper, interior_lower, interior_dark, rest_gap, deep, near)
 
     def draw(self, out: np.ndarray, uv: np.ndarray) -> None:
         """Fill the current inner-lip opening. out: (H, W, 3) float32, in place; uv: (478, 2)
@@ -350,7 +368,10 @@ class MouthLayer:
         jaw = skull.copy()
         jaw_now = uv[list(JAW)].mean(0)
         jaw_rest = self.jaw_rest @ skull[:, :2].T + skull[:, 2]
-        jaw[:, 2] += LOWER_TEETH_FOLLOW * (jaw_now - jaw_rest.mean(0))
+        drop = jaw_now - jaw_rest.mean(0)
+        jaw[:, 2] += LOWER_TEETH_FOLLOW * drop
+        tongue = skull.copy()
+        tongue[:, 2] += TONGUE_FOLLOW * drop
         # Cavity: mucosa colour at the lips, darkening inwards and towards the corners.
         inside = (mask > 0.3).astype(np.uint8)
         dist = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
@@ -363,7 +384,7 @@ class MouthLayer:
         near = np.exp(-dist / (0.10 * iod))[..., None]
         canvas = (self.cavity_deep + (self.cavity_lip - self.cavity_deep) * near
                   * (1 - 0.5 * side[..., None] ** 2))
-        for sprite, aff in ((self.tongue, jaw), (self.lower_teeth, jaw),
+        for sprite, aff in ((self.tongue, tongue), (self.lower_teeth, jaw),
                             (self.upper_teeth, skull)):
             rgb, a = sprite.warp(aff, (x0, y0), size)
             canvas += (rgb - canvas) * a[..., None]
@@ -376,8 +397,10 @@ class MouthLayer:
             # teeth rides the jaw and gives way to the layers above as the lips part.
             mid = _line(uv[list(M.LIPS_INNER_LOWER)])(cx) - _line(uv[list(M.LIPS_INNER_UPPER)])(cx)
             opened = _smooth((float(mid) - self.rest_gap) / (0.06 * iod))
-            rgb, a = self.interior_lower.warp(jaw, (x0, y0), size)
+            rgb, a = self.interior_dark.warp(jaw, (x0, y0), size)
             canvas += (rgb - canvas) * (a * (1 - opened))[..., None]
+            rgb, a = self.interior_lower.warp(jaw, (x0, y0), size)
+            canvas += (rgb - canvas) * a[..., None]
             rgb, a = self.interior_upper.warp(skull, (x0, y0), size)
             canvas += (rgb - canvas) * a[..., None]
         roi = out[y0:y1, x0:x1]
