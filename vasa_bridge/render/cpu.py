@@ -12,6 +12,7 @@ from ..face import mesh as M
 from ..errors import RenderError
 from ..face.portrait import Portrait, PortraitConfig, analyse_portrait
 from ..motion.frame import MotionFrame
+from ..motion.names import INDEX
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, fill_background
 from .mouth import MouthLayer
@@ -121,13 +122,18 @@ def union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int]):
     return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
 
 
+def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFrame) -> None:
+    """The mouth layer over a warped image (both backends)."""
+    if prep.mouth is not None:
+        prep.mouth.draw(rgb, uv, float(frame.blendshapes[INDEX["mouthRollLower"]]))
+
+
 def finish(prep: Prepared, rgb: np.ndarray, alpha: np.ndarray, box_px, uv: np.ndarray,
-           want_alpha: bool) -> np.ndarray:
+           want_alpha: bool, frame: MotionFrame) -> np.ndarray:
     """Layers over the warped box, then paste into a copy of the photo."""
     x0, y0, x1, y1 = box_px
     local = uv - [x0, y0]
-    if prep.mouth is not None:
-        prep.mouth.draw(rgb, local)
+    draw_mouth(prep, rgb, local, frame)
     for eye in prep.eyes:
         eye.draw(rgb, local)
     out = prep.base.copy()
@@ -170,5 +176,5 @@ class CpuBackend:
         a = warped[..., 3:]
         rgb = warped[..., :3] + (1.0 - a) * prep.plate[r0 * g:r1 * g, c0 * g:c1 * g]
         return finish(prep, rgb, a[..., 0], (c0 * g, r0 * g, c1 * g, r1 * g),
-                      pos[:M.NUM_LANDMARKS], self.config.alpha)
+                      pos[:M.NUM_LANDMARKS], self.config.alpha, frame)
 

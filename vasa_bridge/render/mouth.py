@@ -43,6 +43,7 @@ UPPER_SHOW = 0.055  # IOD: upper incisal edge below the closed lips' line (hidde
 LOWER_OVERBITE = 0.0  # IOD: lower incisal edge above the lower lip's inner edge at rest
 SHADOW_IOD = 0.05  # reach of the upper lip's shadow
 DEPTH_IOD = 0.35  # teeth this far back along the arch are 1/e as bright
+OPEN_GAP = 0.04  # IOD: a photo whose lips part by more than this brings its own interior
 
 
 def _smooth(x):
@@ -205,11 +206,11 @@ def _sclera_luma(image: np.ndarray, landmarks: np.ndarray) -> float:
 
 def scene_colours(image: np.ndarray, landmarks: np.ndarray, iod: float):
     """(teeth, tongue) RGB for a photo that hides them: teeth are an off-white lit like the eye
-    whites (or at least 1.25x the cheeks' brightness), tinted a little by the skin's cast
+    whites (or at least 1.45x the cheeks' brightness), tinted a little by the skin's cast
     (the light's colour); the tongue is a pink under the same light, in the mouth's shade."""
     cheek = np.mean(_cheeks(image, landmarks, iod), axis=0)
     cheek_l = float(_luma(cheek[None])[0])
-    lum = float(np.clip(max(_sclera_luma(image, landmarks), 1.25 * cheek_l), 60.0, 235.0))
+    lum = float(np.clip(max(_sclera_luma(image, landmarks), 1.45 * cheek_l), 60.0, 235.0))
     cast = cheek / max(cheek_l, 1.0)
     hue = 0.85 * np.array([1.05, 1.0, 0.88]) + 0.15 * cast
     teeth = lum * hue / float(_luma(hue[None].astype(np.float32))[0])
@@ -306,7 +307,7 @@ class MouthLayer:
         interior_upper = interior_lower = interior_dark = None
         teeth = None
         upper_edge = (lambda x: closed_line(x) + UPPER_SHOW * iod)
-        if mask.sum() > 4.0:  # the photo's mouth is open: its own teeth and colour
+        if rest_gap > OPEN_GAP * iod:  # the photo's mouth is open: its own teeth and colour
             inside = crop[mask > 0.5]
             lum = _luma(inside)
             bright = inside[lum > np.percentile(lum, 70)]
@@ -352,10 +353,14 @@ class MouthLayer:
         return cls(float(iod), uv[list(SKULL)], uv[list(JAW)], upper_teeth, lower_teeth, tongue,
                    interior_upper, interior_lower, interior_dark, rest_gap, deep, near)
 
-    def draw(self, out: np.ndarray, uv: np.ndarray) -> None:
+    def draw(self, out: np.ndarray, uv: np.ndarray, roll_lower: float = 0.0) -> None:
         """Fill the current inner-lip opening. out: (H, W, 3) float32, in place; uv: (478, 2)
-        current landmark positions in `out`'s pixels."""
+        current landmark positions in `out`'s pixels; roll_lower: mouthRollLower (0..1): the
+        upper teeth then rest on the lower lip (/f v/)."""
         h, w = out.shape[:2]
+        skull = _fit_affine(self.skull_rest, uv[list(SKULL)])
+        if roll_lower > 0.0:
+            self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
         found = _polygon_in_box(uv[list(M.INNER_MOUTH_RING)], 2.0, w, h)
         if found is None:
             return
@@ -364,7 +369,6 @@ class MouthLayer:
             return  # closed mouth: the warp is all there is
         iod = self.iod
         size = (x1 - x0, y1 - y0)
-        skull = _fit_affine(self.skull_rest, uv[list(SKULL)])
         jaw = skull.copy()
         jaw_now = uv[list(JAW)].mean(0)
         jaw_rest = self.jaw_rest @ skull[:, :2].T + skull[:, 2]
@@ -405,3 +409,29 @@ class MouthLayer:
             canvas += (rgb - canvas) * a[..., None]
         roi = out[y0:y1, x0:x1]
         roi += (canvas - roi) * mask[..., None]
+
+    def _teeth_on_lower_lip(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray,
+                            weight: float) -> None:
+        """/f v/: the lower lip rolled in under the upper teeth, whose edges then lie over its
+        top (between the upper lip and the teeth's edge), with a soft shadow below them."""
+        h, w = out.shape[:2]
+        found = _polygon_in_box(uv[list(M.OUTER_MOUTH_RING)], 2.0, w, h)
+        if found is None:
+            return
+        (x0, y0, x1, y1), _ = found
+        size = (x1 - x0, y1 - y0)
+        rgb, a = self.upper_teeth.warp(skull, (x0, y0), size)
+        xs = np.arange(x0, x1, dtype=np.float32)
+        ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+        upper = _line(uv[list(M.LIPS_INNER_UPPER)])(xs)[None, :]
+        lower = _line(uv[list(M.LIPS_INNER_LOWER)])(xs)[None, :]
+        outer = _line(uv[list(M.LIPS_OUTER_LOWER)])(xs)[None, :]
+        span = (xs > uv[M.MOUTH_RIGHT, 0]) & (xs < uv[M.MOUTH_LEFT, 0])
+        on_lip = np.clip(ys - np.maximum(upper, lower) + 0.5, 0, 1) * np.clip(outer - ys, 0, 1)
+        cover = (a * on_lip * span[None, :] * weight).astype(np.float32)
+        roi = out[y0:y1, x0:x1]
+        # The teeth's edge shades the lip just below it.
+        edge_shadow = np.clip(ys - np.maximum(upper, lower), 0, None)
+        shade = 1 - 0.35 * weight * on_lip * (1 - a) * np.exp(-edge_shadow / (0.04 * self.iod))
+        roi *= shade[..., None].astype(np.float32)
+        roi += (rgb - roi) * cover[..., None]
