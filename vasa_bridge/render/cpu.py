@@ -15,7 +15,7 @@ from ..motion.frame import MotionFrame
 from ..motion.names import INDEX
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, fill_background
-from .mouth import MouthLayer
+from .mouth import MouthLayer, motion_affines
 from .rig import Rig, Silhouette, build_rig, build_silhouette
 from .warp import WarpGrid, backward_field, make_grid, moving_box, resolve_folds, upsample
 
@@ -122,10 +122,17 @@ def union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int]):
     return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
 
 
-def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFrame) -> None:
-    """The mouth layer over a warped image (both backends)."""
-    if prep.mouth is not None:
-        prep.mouth.draw(rgb, uv, float(frame.blendshapes[INDEX["mouthRollLower"]]))
+def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFrame,
+               origin=(0, 0)) -> None:
+    """The mouth layer over a warped image whose top-left is `origin` in the frame (both
+    backends); uv: landmark positions in `rgb`'s pixels."""
+    if prep.mouth is None:
+        return
+    skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, frame.head_rotation,
+                                frame.head_translation)
+    skull[:, 2] -= origin
+    jaw[:, 2] -= origin
+    prep.mouth.draw(rgb, uv, skull, jaw, float(frame.blendshapes[INDEX["mouthRollLower"]]))
 
 
 def finish(prep: Prepared, rgb: np.ndarray, alpha: np.ndarray, box_px, uv: np.ndarray,
@@ -133,7 +140,7 @@ def finish(prep: Prepared, rgb: np.ndarray, alpha: np.ndarray, box_px, uv: np.nd
     """Layers over the warped box, then paste into a copy of the photo."""
     x0, y0, x1, y1 = box_px
     local = uv - [x0, y0]
-    draw_mouth(prep, rgb, local, frame)
+    draw_mouth(prep, rgb, local, frame, (x0, y0))
     for eye in prep.eyes:
         eye.draw(rgb, local)
     out = prep.base.copy()

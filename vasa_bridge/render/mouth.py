@@ -26,13 +26,15 @@ import numpy as np
 from ..face import mesh as M
 from .layers import _box, _poly_mask, _polygon_in_box
 
-# Points that ride the skull (nose bridge and eye corners) and the jaw (the chin).
-SKULL = (168, 6, 197, 195, 5, 4, 33, 133, 263, 362)
-JAW = (152, 148, 377, 176, 400, 175)
-LOWER_TEETH_FOLLOW = 0.85  # lower incisors move this share of the chin (lower lip 0.38 / chin 0.45)
+# Where the teeth sit: the upper lip for the upper row (moved by the head only, it rides the
+# skull), the lower lip's middle and the chin for the lower row (moved by the jaw shapes).
+SKULL_POINTS = tuple(sorted(set(M.LIPS_INNER_UPPER + M.LIPS_OUTER_UPPER)))
+JAW_POINTS = (14, 17, 87, 317, 84, 314, 152, 148, 377, 175, 199, 200)
+JAW_SHAPES = ("jawOpen", "jawLeft", "jawRight", "jawForward", "mouthClose")
+LOWER_TEETH_FOLLOW = 0.9  # lower incisors move this share of the lower lip + chin's motion
 # The tongue lies behind the lower teeth and drops less than they do, so its back shows only
 # when the jaw is well open.
-TONGUE_FOLLOW = 0.4
+TONGUE_FOLLOW = 0.45
 TONGUE_BELOW = 0.02  # IOD: its top under the lower teeth's edge at rest
 # (width, crown height) in mm, central incisor to first molar, half an arch.
 UPPER_TEETH_MM = ((8.5, 10.5), (6.5, 9.0), (7.5, 10.0), (7.0, 8.0), (6.5, 7.5), (10.0, 7.0))
@@ -58,7 +60,7 @@ def _line(points: np.ndarray):
     return lambda x: np.interp(x, px, py)
 
 
-def _fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+def fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """2x3 least-squares affine taking src (K, 2) onto dst (K, 2)."""
     a = np.hstack([src, np.ones((len(src), 1))])
     sol, *_ = np.linalg.lstsq(a, dst, rcond=None)
@@ -267,8 +269,6 @@ def _upper_edge_from_photo(interior: np.ndarray, mask: np.ndarray, origin: np.nd
 @dataclass(frozen=True)
 class MouthLayer:
     iod: float  # pixels
-    skull_rest: np.ndarray  # (K, 2) rest positions of the SKULL points
-    jaw_rest: np.ndarray  # (J, 2) rest positions of the JAW points
     upper_teeth: Sprite
     lower_teeth: Sprite
     tongue: Sprite
@@ -350,15 +350,16 @@ class MouthLayer:
         tongue = tongue_sprite(gb, mid_x, top, 0.7 * half_w, iod, tongue_col, light_x)
         deep = (0.16 * lip_colour + [4, 1, 1]).astype(np.float32)
         near = (0.3 * lip_colour + 0.4 * tongue_col).astype(np.float32)
-        return cls(float(iod), uv[list(SKULL)], uv[list(JAW)], upper_teeth, lower_teeth, tongue,
+        return cls(float(iod), upper_teeth, lower_teeth, tongue,
                    interior_upper, interior_lower, interior_dark, rest_gap, deep, near)
 
-    def draw(self, out: np.ndarray, uv: np.ndarray, roll_lower: float = 0.0) -> None:
+    def draw(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray, jaw: np.ndarray,
+             roll_lower: float = 0.0) -> None:
         """Fill the current inner-lip opening. out: (H, W, 3) float32, in place; uv: (478, 2)
-        current landmark positions in `out`'s pixels; roll_lower: mouthRollLower (0..1): the
-        upper teeth then rest on the lower lip (/f v/)."""
+        current landmark positions in `out`'s pixels; skull, jaw: 2x3 affines taking the photo's
+        rest pixels to `out`'s for what rides the skull and the jaw (`motion_affines`);
+        roll_lower: mouthRollLower (0..1): the upper teeth then rest on the lower lip (/f v/)."""
         h, w = out.shape[:2]
-        skull = _fit_affine(self.skull_rest, uv[list(SKULL)])
         if roll_lower > 0.0:
             self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
         found = _polygon_in_box(uv[list(M.INNER_MOUTH_RING)], 2.0, w, h)
@@ -369,13 +370,8 @@ class MouthLayer:
             return  # closed mouth: the warp is all there is
         iod = self.iod
         size = (x1 - x0, y1 - y0)
-        jaw = skull.copy()
-        jaw_now = uv[list(JAW)].mean(0)
-        jaw_rest = self.jaw_rest @ skull[:, :2].T + skull[:, 2]
-        drop = jaw_now - jaw_rest.mean(0)
-        jaw[:, 2] += LOWER_TEETH_FOLLOW * drop
-        tongue = skull.copy()
-        tongue[:, 2] += TONGUE_FOLLOW * drop
+        tongue = skull + TONGUE_FOLLOW * (jaw - skull)
+        jaw = skull + LOWER_TEETH_FOLLOW * (jaw - skull)
         # Cavity: mucosa colour at the lips, darkening inwards and towards the corners.
         inside = (mask > 0.3).astype(np.uint8)
         dist = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
@@ -435,3 +431,19 @@ class MouthLayer:
         shade = 1 - 0.35 * weight * on_lip * (1 - a) * np.exp(-edge_shadow / (0.04 * self.iod))
         roi *= shade[..., None].astype(np.float32)
         roi += (rgb - roi) * cover[..., None]
+
+
+def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: np.ndarray,
+                   translation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(skull, jaw) 2x3 affines, photo pixels -> frame pixels: the rig's upper lip moved by the
+    head pose alone, and its lower lip and chin moved by the jaw shapes and the head pose."""
+    from ..motion.names import INDEX
+
+    head = rig.positions(np.zeros_like(blendshapes), rotation, translation)
+    jaw_only = np.zeros_like(blendshapes)
+    for name in JAW_SHAPES:
+        jaw_only[INDEX[name]] = blendshapes[INDEX[name]]
+    moved = rig.positions(jaw_only, rotation, translation)
+    skull = fit_affine(rest_uv[list(SKULL_POINTS)], head[list(SKULL_POINTS)])
+    jaw = fit_affine(rest_uv[list(JAW_POINTS)], moved[list(JAW_POINTS)])
+    return skull, jaw
