@@ -235,7 +235,8 @@ class Runtime:
         start = (self._main_index() / self.config.fps) + ahead
         return {"stream": stream, "pts": int(start * 1e9), "duration": len(audio) / RATE}
 
-    def load_portrait(self, path: str | None = None, image: bytes | None = None) -> dict:
+    def load_portrait(self, path: str | None = None, image: bytes | None = None,
+                      framing: str | None = None) -> dict:
         if self._prepare is None:
             raise ConfigError("this runtime renders no frames (--no-frames): no portrait to load")
         if image is not None:
@@ -247,7 +248,8 @@ class Runtime:
                 raise ConfigError(f"image bytes are not a readable PNG/JPEG/WebP ({e})") from None
         else:
             source = path
-        state = self._prepare(source)  # slow (~0.3 s): on the control thread, not the loop
+        # slow (~0.3 s): on the control thread, not the loop
+        state = self._prepare(source) if framing is None else self._prepare(source, framing)
         with self._lock:
             self._pending_portrait = state
         return {"size": list(getattr(state, "size", (0, 0))),

@@ -46,6 +46,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                         "(--curve-secret, --curve-allowed): only allowed subscribers receive")
     p.add_argument("--fps", type=float, default=25.0, choices=(25.0, 30.0, 60.0))
     p.add_argument("--size", type=int, default=512, help="frame width, multiple of 8, <= 1024")
+    p.add_argument("--framing", choices=("bust", "head"), default="bust",
+                   help="bust: head and shoulders (default); head: a tight crop of the head "
+                        "(load_portrait may ask for another)")
     p.add_argument("--alpha", action="store_true", help="RGBA frames with the person cut out")
     p.add_argument("--no-frames", action="store_true", help="motion and audio only")
     p.add_argument("--emotion", default="neutral", choices=EMOTIONS)
@@ -106,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
         from ..face.portrait import PortraitConfig
         from ..render.base import RenderConfig, get_backend
         renderer = get_backend("cpu", RenderConfig(alpha=config.alpha))
-        portrait_config = PortraitConfig(size=args.size)
-        prepare = lambda image: renderer.prepare(image, portrait_config)  # noqa: E731
+        def prepare(image, framing=None):
+            return renderer.prepare(image, PortraitConfig.framed(framing or args.framing,
+                                                                 size=args.size))
         state = prepare(args.image or str(builtin_portrait()))
     stamp = Stamp(StampConfig(label=args.label, credentials=False)) if config.frames else None
     print("[serve] " + " ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()),
