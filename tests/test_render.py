@@ -230,3 +230,85 @@ def test_turned_contour_stays_on_the_silhouette(cpu, yaw):
     # Every contour point on or beyond its neighbours (one pass: the contour's normals turn a
     # little as it moves, so within 0.02 IOD).
     assert (reach <= sil.floor + 0.02 * prep.rig.iod_px).all(), reach - sil.floor
+
+
+def _inner_rows(img, lm, iod, depth=0.35):
+    """Mean luminance of the opening's middle columns, per row from the upper inner lip down."""
+    u = int(round(lm[[M.LIP_UPPER_INNER_MID, M.LIP_LOWER_INNER_MID], 0].mean()))
+    v0 = int(round(lm[M.LIP_UPPER_INNER_MID, 1]))
+    half = max(int(0.08 * iod), 2)
+    lum = img[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return lum[v0:v0 + int(depth * iod), u - half:u + half + 1].mean(1)
+
+
+@pytest.mark.parametrize("portrait", ["biden", "obama_standing"])
+def test_a_closed_mouth_opens_onto_teeth_and_a_shaded_cavity(portrait):
+    """A photo with closed lips: opening the jaw shows the synthetic upper teeth just under the
+    upper lip (bright, riding the skull: at the same height for jawOpen 0.6 and 0.9) and a
+    cavity below them that is darker than the teeth."""
+    from bench.portraits import load
+
+    backend = get_backend("cpu")
+    state = backend.prepare(load(portrait))
+    iod = state.cache.rig.iod_px
+    profiles = []
+    for jaw in (0.6, 0.9):
+        frame = MotionFrame.from_named({"jawOpen": jaw})
+        img = backend.render(state, frame)
+        uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
+        gap = uv[M.LIP_LOWER_INNER_MID, 1] - uv[M.LIP_UPPER_INNER_MID, 1]
+        p = _inner_rows(img, uv[:M.NUM_LANDMARKS], iod, gap / iod)
+        teeth = p[:int(0.06 * iod)].max()
+        cavity = p[int(0.1 * iod):int(gap - 0.06 * iod)]
+        assert cavity.size >= 2 and teeth > 1.5 * cavity.mean(), (jaw, teeth, cavity)
+        profiles.append(p)
+    # The teeth's edge (steepest fall in brightness) is at the same height for both openings.
+    edges = [int(np.argmin(np.diff(p[:int(0.12 * iod)]))) for p in profiles]
+    assert abs(edges[0] - edges[1]) <= max(1, int(0.02 * iod)), edges
+
+
+def test_open_photo_teeth_ride_the_skull_when_the_head_turns(cpu):
+    """The astronaut shows her upper teeth at rest: turned with no expression, the mouth's
+    inside stays the photo's (bright teeth, no synthetic cavity opening up), as a rigid turn."""
+    backend, state = cpu
+    img = state.portrait.image.astype(np.float32)
+    lm = state.portrait.landmarks
+    rest_rows = _inner_rows(img, lm, state.cache.rig.iod_px)
+    for yaw in (-15.0, 15.0):
+        frame = MotionFrame.from_named({}, head_rotation=(0, yaw, 0))
+        out = backend.render(state, frame)
+        uv = state.cache.rig.positions(frame.blendshapes, frame.head_rotation, np.zeros(3))
+        rows = _inner_rows(out, uv[:M.NUM_LANDMARKS], state.cache.rig.iod_px)
+        n = min(len(rows), len(rest_rows), int(0.08 * state.cache.rig.iod_px))
+        assert np.abs(rows[:n] - rest_rows[:n]).mean() < 25, (yaw, rows[:n], rest_rows[:n])
+
+
+def test_press_seals_an_open_photo_and_roll_puts_teeth_on_the_lower_lip(cpu):
+    """mouthPress closes the astronaut's parted lips (the opening's area goes to ~0);
+    mouthRollLower brings the upper teeth down over the top of the lower lip."""
+    from vasa_bridge.render.warp import _signed_area2
+
+    backend, state = cpu
+    rig = state.cache.rig
+    ring = list(M.INNER_MOUTH_RING)
+
+    def area(shapes):
+        uv = rig.positions(MotionFrame.from_named(shapes).blendshapes, np.zeros(3), np.zeros(3))
+        p = uv[ring]
+        return abs(float(_signed_area2(p[:1].repeat(len(p) - 2, 0), p[1:-1], p[2:]).sum()) / 2)
+
+    rest = area({})
+    assert rest > 50
+    assert area({"mouthPressLeft": 0.35, "mouthPressRight": 0.35}) < 0.05 * rest
+    img = state.portrait.image.astype(np.float32)
+    roll = backend.render(state, MotionFrame.from_named({"mouthRollLower": 1.0})).astype(float)
+    uv = rig.positions(MotionFrame.from_named({"mouthRollLower": 1.0}).blendshapes, np.zeros(3),
+                       np.zeros(3))
+    u, v = np.round(uv[M.LIP_LOWER_INNER_MID]).astype(int)
+    # Just below the lower lip's inner edge: red lip at rest, (less red) tooth enamel when rolled.
+    band = (slice(v + 1, v + 3), slice(u - 4, u + 5))
+
+    def redness(a):
+        return float((a[band][..., 0] - a[band][..., 2]).mean())
+
+    assert redness(roll) < redness(img) - 10, (redness(roll), redness(img))
