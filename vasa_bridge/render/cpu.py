@@ -63,13 +63,22 @@ def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
     grid = make_grid(rest_uv, w, h, step, use)
     a = portrait.person_alpha.astype(np.float32)
     plate = fill_background(img, a)
-    source = np.concatenate([img.astype(np.float32) - (1.0 - a)[..., None] * plate, a[..., None]],
-                            axis=2)
+    mouth = MouthLayer.prepare(img, portrait.landmarks, rig.iod_px) if config.mouth else None
+    warp_img = img
+    if mouth is not None and mouth.interior_upper is not None:
+        # An open photo mouth: its inside is drawn by the mouth layer (which rides skull and
+        # jaw); the warp's copy is filled from the lips, so lips pressed together meet as lips
+        # (not the teeth squashed into a white line).
+        ring = np.round(portrait.landmarks[list(M.INNER_MOUTH_RING), :2]).astype(np.int32)
+        hole = cv2.dilate(cv2.fillPoly(np.zeros(img.shape[:2], np.uint8), [ring], 1),
+                          np.ones((3, 3), np.uint8))
+        warp_img = cv2.inpaint(img, hole, 3, cv2.INPAINT_TELEA)
+    source = np.concatenate([warp_img.astype(np.float32) - (1.0 - a)[..., None] * plate,
+                             a[..., None]], axis=2)
     eyes = ()
     if config.eyes and not portrait.eyes_closed:
         eyes = (EyeLayer.prepare(img, portrait.landmarks, "right"),
                 EyeLayer.prepare(img, portrait.landmarks, "left"))
-    mouth = MouthLayer.prepare(img, portrait.landmarks, rig.iod_px) if config.mouth else None
     uv = rest_uv[:M.NUM_LANDMARKS]
     pad = 0.6 * rig.iod_px
     r0 = int(max((uv[:, 1].min() - pad) // step, 0))

@@ -362,12 +362,17 @@ class MouthLayer:
         h, w = out.shape[:2]
         if roll_lower > 0.0:
             self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
-        found = _polygon_in_box(uv[list(M.INNER_MOUTH_RING)], 2.0, w, h)
+        ring = uv[list(M.INNER_MOUTH_RING)]
+        area = 0.5 * abs(float(np.dot(ring[:, 0], np.roll(ring[:, 1], -1))
+                               - np.dot(ring[:, 1], np.roll(ring[:, 0], -1))))
+        if area < 1.0:
+            return  # closed (or sealed) lips: the warp is all there is (no anti-aliased outline)
+        found = _polygon_in_box(ring, 2.0, w, h)
         if found is None:
             return
         (x0, y0, x1, y1), mask = found
-        if mask.sum() < 0.5:
-            return  # closed mouth: the warp is all there is
+        # A sliver's anti-aliased outline covers more than its area: no brighter than its area.
+        mask *= min(1.0, area / max(float(mask.sum()), 1e-6))
         iod = self.iod
         size = (x1 - x0, y1 - y0)
         tongue = skull + TONGUE_FOLLOW * (jaw - skull)
