@@ -312,3 +312,13 @@ def test_press_seals_an_open_photo_and_roll_puts_teeth_on_the_lower_lip(cpu):
         return float((a[band][..., 0] - a[band][..., 2]).mean())
 
     assert redness(roll) < redness(img) - 10, (redness(roll), redness(img))
+
+
+def test_positions_of_a_subset_match_the_full_rig(cpu):
+    _, state = cpu
+    rig = state.cache.rig
+    idx = np.array([13, 14, 61, 152, 234, 454])
+    f = MotionFrame.from_named({"jawOpen": 0.5, "mouthSmileLeft": 0.7}, head_rotation=(5, 18, -4))
+    full = rig.positions_depth(f.blendshapes, f.head_rotation, np.array([0.01, 0, 0.05]))
+    part = rig.positions_depth(f.blendshapes, f.head_rotation, np.array([0.01, 0, 0.05]), idx)
+    assert np.allclose(full[0][idx], part[0]) and np.allclose(full[1][idx], part[1])

@@ -63,8 +63,7 @@ def _line(points: np.ndarray):
 def fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """2x3 least-squares affine taking src (K, 2) onto dst (K, 2)."""
     a = np.hstack([src, np.ones((len(src), 1))])
-    sol, *_ = np.linalg.lstsq(a, dst, rcond=None)
-    return sol.T
+    return np.linalg.solve(a.T @ a, a.T @ dst).T  # normal equations: 3x3, well conditioned
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -444,11 +443,10 @@ def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: 
     head pose alone, and its lower lip and chin moved by the jaw shapes and the head pose."""
     from ..motion.names import INDEX
 
-    head = rig.positions(np.zeros_like(blendshapes), rotation, translation)
+    skull_idx, jaw_idx = np.array(SKULL_POINTS), np.array(JAW_POINTS)
+    head = rig.positions_depth(np.zeros_like(blendshapes), rotation, translation, skull_idx)[0]
     jaw_only = np.zeros_like(blendshapes)
     for name in JAW_SHAPES:
         jaw_only[INDEX[name]] = blendshapes[INDEX[name]]
-    moved = rig.positions(jaw_only, rotation, translation)
-    skull = fit_affine(rest_uv[list(SKULL_POINTS)], head[list(SKULL_POINTS)])
-    jaw = fit_affine(rest_uv[list(JAW_POINTS)], moved[list(JAW_POINTS)])
-    return skull, jaw
+    moved = rig.positions_depth(jaw_only, rotation, translation, jaw_idx)[0]
+    return fit_affine(rest_uv[skull_idx], head), fit_affine(rest_uv[jaw_idx], moved)

@@ -293,15 +293,21 @@ class Rig:
         return self.positions_depth(blendshapes, rotation_deg, translation_m)[0]
 
     def positions_depth(self, blendshapes: np.ndarray, rotation_deg: np.ndarray,
-                        translation_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                        translation_m: np.ndarray, idx: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
         """(N, 2) image positions (u, v) and (N,) depth (pixels, larger = nearer the camera) of
-        every control point for one motion frame. The depth orders surfaces where the turned
-        mesh folds over itself (the nose over the cheek or the upper lip)."""
+        every control point for one motion frame (or of the mesh points `idx` only). The depth
+        orders surfaces where the turned mesh folds over itself (the nose over the cheek or
+        the upper lip)."""
         c = coefficients(blendshapes)
         nz = np.flatnonzero(c)
-        p = self.points
+        p = self.points if idx is None else self.points[idx]
+        follow = self.follow if idx is None else self.follow[idx]
         if nz.size:
-            p = p + (c[nz] @ self.basis[nz]).reshape(-1, 3)
+            b = self.basis[nz]
+            if idx is not None:
+                b = b.reshape(len(nz), -1, 3)[:, idx]
+            p = p + (c[nz] @ b.reshape(len(nz), -1)).reshape(-1, 3)
         rot = euler_to_matrix(np.asarray(rotation_deg, np.float64))
         t = np.asarray(translation_m, np.float64) / U.IOD_M * self.iod_px  # metres -> pixels
         moved = (p - self.pivot) @ rot.T + self.pivot
@@ -309,7 +315,7 @@ class Rig:
         d0 = U.CAMERA_DISTANCE_M / U.IOD_M * self.iod_px
         s = d0 / max(d0 - t[2], 1e-3 * d0)
         moved[:, :2] = (moved[:, :2] - self.pivot[:2]) * s + self.pivot[:2] + t[:2]
-        out = p + self.follow[:, None] * (moved - p)
+        out = p + follow[:, None] * (moved - p)
         uv = np.stack([out[:, 0], -out[:, 1]], axis=1)  # contract -> (u, v)
         z = out[:, 2]
         # Near side of a turn: the mesh points at the contour move with the contour's depth
@@ -319,10 +325,12 @@ class Rig:
         per_depth = s * np.array([rot[0, 2], -rot[1, 2]])
         norm = float(np.hypot(*per_depth))
         if norm > 1e-9:
-            n = self.num_mesh
+            n = self.num_mesh if idx is None else len(idx)  # `idx`: mesh points only
+            outward = self.outward if idx is None else self.outward[idx]
+            edge_dz = self.edge_dz if idx is None else self.edge_dz[idx]
             # full where the outward direction is within ~40 deg of inwards motion, none at 75
-            near = _smooth(-2.0 * (self.outward @ (per_depth / norm)) - 0.5)  # (n,)
-            dz = near * self.edge_dz
+            near = _smooth(-2.0 * (outward @ (per_depth / norm)) - 0.5)  # (n,)
+            dz = near * edge_dz
             uv[:n] += dz[:, None] * per_depth
             z[:n] += dz * rot[2, 2]
         return uv, z
