@@ -143,7 +143,7 @@ def tooth_row(box: tuple[int, int, int, int], cx: float, edge, half_width: float
     light = 1 + 0.25 * light_x * np.sin(theta)
     col_shade = (convex * gap * depth * light)[None, :, None]
     edge_t = np.exp(-v / (0.02 * iod))[..., None]
-    tooth = colour * col_shade * (1 - edge_t * np.array([0.12, 0.10, 0.06], np.float32))
+    tooth = colour * col_shade * (1 - edge_t * np.array([0.08, 0.07, 0.04], np.float32))
     gums = gum * (depth * light)[None, :, None] * np.ones_like(edge_t)
     rgb = np.where(crown[..., None], tooth, gums).astype(np.float32)
     fade = _smooth((np.pi * 0.47 - np.abs(theta)) / 0.12)  # the arch vanishes at the back
@@ -272,7 +272,6 @@ class MouthLayer:
     lower_teeth: Sprite
     tongue: Sprite
     interior_upper: Sprite | None  # the photo's opening above its upper teeth's edge (skull)
-    interior_lower: Sprite | None  # and its lower teeth below that edge (jaw)
     interior_dark: Sprite | None  # the rest below the edge (jaw), fading as the lips part
     rest_gap: float  # pixels: the photo's own lip gap at the middle
     cavity_deep: np.ndarray  # (3,) RGB at the back of the mouth
@@ -303,7 +302,7 @@ class MouthLayer:
         def closed_line(x):
             return 0.5 * (up_line(x) + low_line(x))
 
-        interior_upper = interior_lower = interior_dark = None
+        interior_upper = interior_dark = None
         teeth = None
         upper_edge = (lambda x: closed_line(x) + UPPER_SHOW * iod)
         if rest_gap > OPEN_GAP * iod:  # the photo's mouth is open: its own teeth and colour
@@ -319,13 +318,10 @@ class MouthLayer:
             xx = np.arange(x0, x1, dtype=np.float64)[None, :]
             above = np.clip(upper_edge(xx) + 0.5 - yy, 0.0, 1.0).astype(np.float32)
             interior_upper = Sprite(origin, crop, mask * above)
-            # Below the upper teeth: the photo's lower teeth stay (they ride the jaw); the dark
-            # rest of it gives way to the synthetic cavity as the lips part (`draw`).
-            lum = _luma(crop)
-            thr = 0.5 * (np.percentile(lum[mask > 0.5], 90) + np.percentile(lum[mask > 0.5], 10))
-            toothy = _smooth((lum - thr) / 20.0 + 0.5).astype(np.float32)
-            interior_lower = Sprite(origin, crop, mask * (1 - above) * toothy)
-            interior_dark = Sprite(origin, crop, mask * (1 - above) * (1 - toothy))
+            # Below the upper teeth (the photo's lower teeth tips, the dark between): rides the
+            # jaw and gives way to the synthetic cavity and lower teeth as the lips part
+            # (`draw`). Kept, the photo's lower teeth broke up into white specks along the lip.
+            interior_dark = Sprite(origin, crop, mask * (1 - above))
         synth_teeth, tongue_col = scene_colours(image, landmarks, iod)
         teeth = synth_teeth if teeth is None else teeth.astype(np.float32)
         gum = np.clip(0.85 * lip_colour + [12, -4, -4], 0, 255).astype(np.float32)
@@ -342,7 +338,7 @@ class MouthLayer:
                                 light_x)
         lower_teeth = tooth_row((bx0, int(le.min()) - 2, bx1, int(le.max() + reach)), mid_x,
                                 lower_edge, 0.84 * half_w, iod, LOWER_TEETH_MM, False,
-                                0.8 * teeth, gum, light_x, gap_dark=0.15)
+                                0.9 * teeth, gum, light_x, gap_dark=0.15)
         lo_y = float(lower_edge(np.array([mid_x]))[0])
         top = lo_y + TONGUE_BELOW * iod
         gb = (bx0, int(top) - 2, bx1, int(top + 0.5 * iod) + 2)
@@ -350,7 +346,7 @@ class MouthLayer:
         deep = (0.16 * lip_colour + [4, 1, 1]).astype(np.float32)
         near = (0.3 * lip_colour + 0.4 * tongue_col).astype(np.float32)
         return cls(float(iod), upper_teeth, lower_teeth, tongue,
-                   interior_upper, interior_lower, interior_dark, rest_gap, deep, near)
+                   interior_upper, interior_dark, rest_gap, deep, near)
 
     def draw(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray, jaw: np.ndarray,
              roll_lower: float = 0.0) -> None:
@@ -403,8 +399,6 @@ class MouthLayer:
             opened = _smooth((float(mid) - self.rest_gap) / (0.06 * iod))
             rgb, a = self.interior_dark.warp(jaw, (x0, y0), size)
             canvas += (rgb - canvas) * (a * (1 - opened))[..., None]
-            rgb, a = self.interior_lower.warp(jaw, (x0, y0), size)
-            canvas += (rgb - canvas) * a[..., None]
             rgb, a = self.interior_upper.warp(skull, (x0, y0), size)
             canvas += (rgb - canvas) * a[..., None]
         roi = out[y0:y1, x0:x1]
