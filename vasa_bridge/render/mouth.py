@@ -132,6 +132,13 @@ def tooth_row(box: tuple[int, int, int, int], cx: float, edge, half_width: float
     recede = np.where(k == 2, 0.12 * width * np.abs(u) ** 1.5, recede)
     z = b * (1 - np.cos(theta))  # (W,) depth behind the front of the arch
     recede = recede + 0.05 * iod * (1 - np.cos(theta))
+    # No two teeth alike: per tooth and side, a slightly longer or shorter crown, a tilted edge
+    # and a shade (fixed seed: every frame and every run the same).
+    rng = np.random.default_rng(2 if upper else 3)
+    side = (X > 0).astype(int)
+    jitter_len, jitter_tilt, jitter_shade = (rng.uniform(-1, 1, (3, 2, len(w_mm)))
+                                             * np.array([0.007 * iod, 0.005 * iod, 0.05])[:, None, None])
+    recede = recede + jitter_len[side, k] + jitter_tilt[side, k] * u
     sign = 1.0 if upper else -1.0
     v = sign * (edge(xs)[None, :] - ys[:, None]) - recede[None, :]  # into the tooth (pixels)
     inside = (v >= 0) & (np.abs(X) < 1)[None, :]
@@ -141,9 +148,10 @@ def tooth_row(box: tuple[int, int, int, int], cx: float, edge, half_width: float
     gap = 1 - gap_dark * _smooth((np.abs(u) - 0.84) / 0.16)
     depth = np.exp(-z / (DEPTH_IOD * iod))
     light = 1 + 0.25 * light_x * np.sin(theta)
-    col_shade = (convex * gap * depth * light)[None, :, None]
+    col_shade = (convex * gap * depth * light * (1 + jitter_shade[side, k]))[None, :, None]
     edge_t = np.exp(-v / (0.02 * iod))[..., None]
-    tooth = colour * col_shade * (1 - edge_t * np.array([0.08, 0.07, 0.04], np.float32))
+    neck = 1 - 0.1 * np.clip(v / height[None, :], 0, 1)[..., None] ** 2  # darker towards the gum
+    tooth = colour * col_shade * neck * (1 - edge_t * np.array([0.08, 0.07, 0.04], np.float32))
     gums = gum * (depth * light)[None, :, None] * np.ones_like(edge_t)
     rgb = np.where(crown[..., None], tooth, gums).astype(np.float32)
     fade = _smooth((np.pi * 0.47 - np.abs(theta)) / 0.12)  # the arch vanishes at the back
@@ -213,7 +221,7 @@ def scene_colours(image: np.ndarray, landmarks: np.ndarray, iod: float):
     cheek_l = float(_luma(cheek[None])[0])
     lum = float(np.clip(max(_sclera_luma(image, landmarks), 1.45 * cheek_l), 60.0, 235.0))
     cast = cheek / max(cheek_l, 1.0)
-    hue = 0.85 * np.array([1.05, 1.0, 0.88]) + 0.15 * cast
+    hue = 0.85 * np.array([1.08, 1.0, 0.84]) + 0.15 * cast  # ivory, in the light's cast
     teeth = lum * hue / float(_luma(hue[None].astype(np.float32))[0])
     pink = np.array([1.4, 0.78, 0.76]) * (0.8 + 0.2 * cast)
     tongue = 0.5 * lum * pink / float(_luma(pink[None].astype(np.float32))[0])
