@@ -322,3 +322,30 @@ def test_positions_of_a_subset_match_the_full_rig(cpu):
     full = rig.positions_depth(f.blendshapes, f.head_rotation, np.array([0.01, 0, 0.05]))
     part = rig.positions_depth(f.blendshapes, f.head_rotation, np.array([0.01, 0, 0.05]), idx)
     assert np.allclose(full[0][idx], part[0]) and np.allclose(full[1][idx], part[1])
+
+
+def test_sealed_lips_meet_as_lips_not_a_line_of_teeth(cpu):
+    """PP on the astronaut (teeth showing at rest): the lips meet, the mouth layer draws nothing
+    (no anti-aliased outline of a closed opening), and the warp's copy of the photo has its
+    mouth inside filled from the lips, so no teeth are squeezed between the lips."""
+    import cv2
+
+    from vasa_bridge.render.mouth import motion_affines
+
+    backend, state = cpu
+    prep = state.cache
+    frame = MotionFrame.from_named({"mouthPressLeft": 0.35, "mouthPressRight": 0.35})
+    uv = prep.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))[:M.NUM_LANDMARKS]
+    skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, np.zeros(3),
+                                np.zeros(3))
+    img = state.portrait.image.astype(np.float32)
+    out = img.copy()
+    prep.mouth.draw(out, uv, skull, jaw)
+    assert np.array_equal(out, img)
+    ring = np.round(state.portrait.landmarks[list(M.INNER_MOUTH_RING), :2]).astype(np.int32)
+    inside = cv2.fillPoly(np.zeros(img.shape[:2], np.uint8), [ring], 1).astype(bool)
+    near = cv2.dilate(inside.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    a = prep.source[..., 3:]
+    photo = img - (1 - a) * prep.plate  # the premultiplied photo, as the source would be
+    changed = np.abs(prep.source[..., :3] - photo).max(2) > 1
+    assert changed[inside].mean() > 0.5 and not changed[~near].any()

@@ -160,12 +160,18 @@ def build_basis(q: np.ndarray) -> np.ndarray:
         outer_low_side = side_w * np.isin(np.arange(n), outer_lower_idx)
         put(f"mouthPress{side}", np.stack([0 * x, U.PRESS_THIN * (outer_low_side - outer_up_side),
                                            -0.02 * (outer_low_side + outer_up_side)], 1))
-        inner_up_side = side_w * np.isin(np.arange(n), inner_upper_idx)
-        inner_low_side = side_w * np.isin(np.arange(n), inner_lower_idx)
-        half_gap = np.clip(_interp_contour(q, M.LIPS_INNER_UPPER, x)
-                           - _interp_contour(q, M.LIPS_INNER_LOWER, x), 0, None) / 2
-        put(f"seal{side}", np.stack([0 * x, half_gap * (inner_low_side - inner_up_side)
-                                     + half_gap * (outer_low_side - outer_up_side), 0 * x], 1))
+        # Seal: each inner upper point and its inner lower partner (same place along the
+        # lips) meet halfway, so the opening closes to nothing; the outer edges follow their
+        # inner points, keeping each lip's thickness.
+        seal = np.zeros((n, 3))
+        for iu, il, ou, ol in zip(inner_upper_idx, inner_lower_idx, outer_upper_idx,
+                                  outer_lower_idx):
+            mid = (q[iu] + q[il]) / 2  # in 3D: the photo's head pose then keeps them together
+            for inner, outer_i in ((iu, ou), (il, ol)):
+                d = (mid - q[inner]) * side_w[inner]
+                seal[inner] += d
+                seal[outer_i] += d
+        put(f"seal{side}", seal)
         put(f"mouthLowerDown{side}", np.stack([0 * x, -U.LOWER_DOWN * lower_side, 0 * x], 1))
         put(f"mouthUpperUp{side}", np.stack([0 * x, U.UPPER_UP * upper_side, 0 * x], 1))
     is_upper = np.isin(np.arange(n), list(upper_lip)).astype(float)
