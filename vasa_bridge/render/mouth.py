@@ -136,8 +136,8 @@ def tooth_row(box: tuple[int, int, int, int], cx: float, edge, half_width: float
     # and a shade (fixed seed: every frame and every run the same).
     rng = np.random.default_rng(2 if upper else 3)
     side = (X > 0).astype(int)
-    jitter_len, jitter_tilt, jitter_shade = (rng.uniform(-1, 1, (3, 2, len(w_mm)))
-                                             * np.array([0.007 * iod, 0.005 * iod, 0.05])[:, None, None])
+    spread = np.array([0.007 * iod, 0.005 * iod, 0.05])[:, None, None]  # length, tilt, shade
+    jitter_len, jitter_tilt, jitter_shade = rng.uniform(-1, 1, (3, 2, len(w_mm))) * spread
     recede = recede + jitter_len[side, k] + jitter_tilt[side, k] * u
     sign = 1.0 if upper else -1.0
     v = sign * (edge(xs)[None, :] - ys[:, None]) - recede[None, :]  # into the tooth (pixels)
