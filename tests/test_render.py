@@ -349,3 +349,21 @@ def test_sealed_lips_meet_as_lips_not_a_line_of_teeth(cpu):
     photo = img - (1 - a) * prep.plate  # the premultiplied photo, as the source would be
     changed = np.abs(prep.source[..., :3] - photo).max(2) > 1
     assert changed[inside].mean() > 0.5 and not changed[~near].any()
+
+
+def test_the_lower_lip_moves_as_a_band_and_the_opening_is_a_lens(cpu):
+    """jawOpen 1: the lower lip's red keeps its thickness (within 10%) while it drops by more
+    than its own thickness, and the opening narrows towards the corners (a lens, not a box)."""
+    _, state = cpu
+    rig = state.cache.rig
+    rest = state.cache.rest_uv
+    uv = rig.positions(MotionFrame.from_named({"jawOpen": 1.0}).blendshapes, np.zeros(3),
+                       np.zeros(3))
+    thick_rest = rest[M.LIP_LOWER_OUTER_MID, 1] - rest[M.LIP_LOWER_INNER_MID, 1]
+    thick = uv[M.LIP_LOWER_OUTER_MID, 1] - uv[M.LIP_LOWER_INNER_MID, 1]
+    drop = uv[M.LIP_LOWER_INNER_MID, 1] - rest[M.LIP_LOWER_INNER_MID, 1]
+    assert abs(thick - thick_rest) < 0.1 * thick_rest and drop > thick_rest
+    lower = list(M.LIPS_INNER_LOWER)
+    moved = (uv[lower, 1] - rest[lower, 1])[1:-1]  # corners excluded
+    middle = moved[len(moved) // 2]
+    assert moved[0] < 0.8 * middle and moved[-1] < 0.8 * middle, moved
