@@ -34,7 +34,7 @@ JAW_SHAPES = ("jawOpen", "jawLeft", "jawRight", "jawForward", "mouthClose")
 LOWER_TEETH_FOLLOW = 0.9  # lower incisors move this share of the lower lip + chin's motion
 # The tongue lies behind the lower teeth and drops less than they do, so its back shows only
 # when the jaw is well open.
-TONGUE_FOLLOW = 0.45
+TONGUE_FOLLOW = 0.35
 TONGUE_BELOW = 0.02  # IOD: its top under the lower teeth's edge at rest
 # (width, crown height) in mm, central incisor to first molar, half an arch.
 UPPER_TEETH_MM = ((8.5, 10.5), (6.5, 9.0), (7.5, 10.0), (7.0, 8.0), (6.5, 7.5), (10.0, 7.0))
@@ -167,7 +167,7 @@ def tongue_sprite(box, cx: float, top: float, half_width: float, iod: float,
                   colour: np.ndarray, light_x: float) -> Sprite:
     """The tongue's back as a lit half-ellipsoid (top at `top`), with a median groove."""
     x0, y0, x1, y1 = box
-    rx, ry = half_width, 0.22 * iod
+    rx, ry = half_width, 0.3 * iod
     xs = np.arange(x0, x1, dtype=np.float32)
     ys = np.arange(y0, y1, dtype=np.float32)
     nx = (xs[None, :] - cx) / rx
@@ -350,7 +350,7 @@ class MouthLayer:
         lo_y = float(lower_edge(np.array([mid_x]))[0])
         top = lo_y + TONGUE_BELOW * iod
         gb = (bx0, int(top) - 2, bx1, int(top + 0.5 * iod) + 2)
-        tongue = tongue_sprite(gb, mid_x, top, 0.7 * half_w, iod, tongue_col, light_x)
+        tongue = tongue_sprite(gb, mid_x, top, 0.85 * half_w, iod, tongue_col, light_x)
         deep = (0.16 * lip_colour + [4, 1, 1]).astype(np.float32)
         near = (0.3 * lip_colour + 0.4 * tongue_col).astype(np.float32)
         return cls(float(iod), upper_teeth, lower_teeth, tongue,
