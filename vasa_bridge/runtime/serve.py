@@ -113,7 +113,9 @@ class StreamState:
 
 
 class Runtime:
-    """The serve loop and the control handler. `run()` blocks until `stop()`; `close()` joins."""
+    """The serve loop and the control handler. `run()` blocks until `stop()`; `close()` joins.
+    `prepare(image)` makes a portrait state for `load_portrait`; it is called as
+    `prepare(image, framing)` when a request names a framing ("bust" or "head")."""
 
     def __init__(self, config: ServeConfig, publisher: Publisher, *,
                  engine_factory: Callable[[], MotionEngine], main_source: Any = None,
