@@ -446,3 +446,14 @@ def test_control_cli_options_build_the_config(tmp_path):
         assert server.secured
     with pytest.raises(ConfigError, match="--max-image-side is 0"):
         config_from_args(parser.parse_args(["--max-image-side", "0"]), default.endpoint, False)
+
+
+def test_load_portrait_framing_is_checked():
+    cfg = ControlConfig(max_image_side=512, max_image_bytes=200_000)
+    ok = png(300, 200)
+    got = parse_load_portrait({"cmd": "load_portrait", "image": ok, "framing": "head"}, cfg)
+    assert got == {"image": ok, "framing": "head"}
+    code, text = _refused({"cmd": "load_portrait", "image": ok, "framing": "knees"}, cfg)
+    assert code == "bad_argument" and "framing 'knees' is unknown" in text
+    code, _ = _refused({"cmd": "load_portrait", "image": ok, "framing": 3}, cfg)
+    assert code == "bad_argument"

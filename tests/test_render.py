@@ -252,3 +252,139 @@ def test_a_cached_warp_grid_renders_the_same_without_triangulating(tmp_path, mon
     tmp_path.joinpath(next(tmp_path.glob("grid-*.npz")).name).write_bytes(b"broken")
     monkeypatch.undo()
     np.testing.assert_array_equal(cached.render(cached.prepare(photo, config), frame), want)
+def _inner_rows(img, lm, iod, depth=0.35):
+    """Mean luminance of the opening's middle columns, per row from the upper inner lip down."""
+    u = int(round(lm[[M.LIP_UPPER_INNER_MID, M.LIP_LOWER_INNER_MID], 0].mean()))
+    v0 = int(round(lm[M.LIP_UPPER_INNER_MID, 1]))
+    half = max(int(0.08 * iod), 2)
+    lum = img[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return lum[v0:v0 + int(depth * iod), u - half:u + half + 1].mean(1)
+
+
+@pytest.mark.parametrize("portrait", ["biden", "obama_standing"])
+def test_a_closed_mouth_opens_onto_teeth_and_a_shaded_cavity(portrait):
+    """A photo with closed lips: opening the jaw shows the synthetic upper teeth just under the
+    upper lip (bright, riding the skull: at the same height for jawOpen 0.6 and 0.9) and a
+    cavity below them that is darker than the teeth (and than the tongue further down)."""
+    from bench.portraits import load
+
+    backend = get_backend("cpu")
+    state = backend.prepare(load(portrait))
+    iod = state.cache.rig.iod_px
+    profiles = []
+    for jaw in (0.6, 0.9):
+        frame = MotionFrame.from_named({"jawOpen": jaw})
+        img = backend.render(state, frame)
+        uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
+        gap = uv[M.LIP_LOWER_INNER_MID, 1] - uv[M.LIP_UPPER_INNER_MID, 1]
+        p = _inner_rows(img, uv[:M.NUM_LANDMARKS], iod, gap / iod)
+        teeth = p[:int(0.06 * iod)].max()
+        cavity = p[int(0.1 * iod):int(gap - 0.06 * iod)]
+        # (the tongue's back can rise into the lower part of this window: the darkest row)
+        assert cavity.size >= 2 and teeth > 1.5 * cavity.min(), (jaw, teeth, cavity)
+        profiles.append(p)
+    # The teeth's edge (steepest fall in brightness) is at the same height for both openings.
+    edges = [int(np.argmin(np.diff(p[:int(0.12 * iod)]))) for p in profiles]
+    assert abs(edges[0] - edges[1]) <= max(1, int(0.02 * iod)), edges
+
+
+def test_open_photo_teeth_ride_the_skull_when_the_head_turns(cpu):
+    """The astronaut shows her upper teeth at rest: turned with no expression, the mouth's
+    inside stays the photo's (bright teeth, no synthetic cavity opening up), as a rigid turn."""
+    backend, state = cpu
+    img = state.portrait.image.astype(np.float32)
+    lm = state.portrait.landmarks
+    rest_rows = _inner_rows(img, lm, state.cache.rig.iod_px)
+    for yaw in (-15.0, 15.0):
+        frame = MotionFrame.from_named({}, head_rotation=(0, yaw, 0))
+        out = backend.render(state, frame)
+        uv = state.cache.rig.positions(frame.blendshapes, frame.head_rotation, np.zeros(3))
+        rows = _inner_rows(out, uv[:M.NUM_LANDMARKS], state.cache.rig.iod_px)
+        n = min(len(rows), len(rest_rows), int(0.08 * state.cache.rig.iod_px))
+        assert np.abs(rows[:n] - rest_rows[:n]).mean() < 25, (yaw, rows[:n], rest_rows[:n])
+
+
+def test_press_seals_an_open_photo_and_roll_puts_teeth_on_the_lower_lip(cpu):
+    """mouthPress closes the astronaut's parted lips (the opening's area goes to ~0);
+    mouthRollLower brings the upper teeth down over the top of the lower lip."""
+    from vasa_bridge.render.warp import _signed_area2
+
+    backend, state = cpu
+    rig = state.cache.rig
+    ring = list(M.INNER_MOUTH_RING)
+
+    def area(shapes):
+        uv = rig.positions(MotionFrame.from_named(shapes).blendshapes, np.zeros(3), np.zeros(3))
+        p = uv[ring]
+        return abs(float(_signed_area2(p[:1].repeat(len(p) - 2, 0), p[1:-1], p[2:]).sum()) / 2)
+
+    rest = area({})
+    assert rest > 50
+    assert area({"mouthPressLeft": 0.35, "mouthPressRight": 0.35}) < 0.05 * rest
+    img = state.portrait.image.astype(np.float32)
+    roll = backend.render(state, MotionFrame.from_named({"mouthRollLower": 1.0})).astype(float)
+    uv = rig.positions(MotionFrame.from_named({"mouthRollLower": 1.0}).blendshapes, np.zeros(3),
+                       np.zeros(3))
+    u, v = np.round(uv[M.LIP_LOWER_INNER_MID]).astype(int)
+    # Just below the lower lip's inner edge: red lip at rest, (less red) tooth enamel when rolled.
+    band = (slice(v + 1, v + 3), slice(u - 4, u + 5))
+
+    def redness(a):
+        return float((a[band][..., 0] - a[band][..., 2]).mean())
+
+    assert redness(roll) < redness(img) - 10, (redness(roll), redness(img))
+
+
+def test_positions_of_a_subset_match_the_full_rig(cpu):
+    _, state = cpu
+    rig = state.cache.rig
+    idx = np.array([13, 14, 61, 152, 234, 454])
+    f = MotionFrame.from_named({"jawOpen": 0.5, "mouthSmileLeft": 0.7}, head_rotation=(5, 18, -4))
+    full = rig.positions_depth(f.blendshapes, f.head_rotation, np.array([0.01, 0, 0.05]))
+    part = rig.positions_depth(f.blendshapes, f.head_rotation, np.array([0.01, 0, 0.05]), idx)
+    assert np.allclose(full[0][idx], part[0]) and np.allclose(full[1][idx], part[1])
+
+
+def test_sealed_lips_meet_as_lips_not_a_line_of_teeth(cpu):
+    """PP on the astronaut (teeth showing at rest): the lips meet, the mouth layer draws nothing
+    (no anti-aliased outline of a closed opening), and the warp's copy of the photo has its
+    mouth inside filled from the lips, so no teeth are squeezed between the lips."""
+    import cv2
+
+    from vasa_bridge.render.mouth import motion_affines
+
+    backend, state = cpu
+    prep = state.cache
+    frame = MotionFrame.from_named({"mouthPressLeft": 0.35, "mouthPressRight": 0.35})
+    uv = prep.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))[:M.NUM_LANDMARKS]
+    skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, np.zeros(3),
+                                np.zeros(3))
+    img = state.portrait.image.astype(np.float32)
+    out = img.copy()
+    prep.mouth.draw(out, uv, skull, jaw)
+    assert np.array_equal(out, img)
+    ring = np.round(state.portrait.landmarks[list(M.INNER_MOUTH_RING), :2]).astype(np.int32)
+    inside = cv2.fillPoly(np.zeros(img.shape[:2], np.uint8), [ring], 1).astype(bool)
+    near = cv2.dilate(inside.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    a = prep.source[..., 3:]
+    photo = img - (1 - a) * prep.plate  # the premultiplied photo, as the source would be
+    changed = np.abs(prep.source[..., :3] - photo).max(2) > 1
+    assert changed[inside].mean() > 0.5 and not changed[~near].any()
+
+
+def test_the_lower_lip_moves_as_a_band_and_the_opening_is_a_lens(cpu):
+    """jawOpen 1: the lower lip's red keeps its thickness (within 10%) while it drops by more
+    than its own thickness, and the opening narrows towards the corners (a lens, not a box)."""
+    _, state = cpu
+    rig = state.cache.rig
+    rest = state.cache.rest_uv
+    uv = rig.positions(MotionFrame.from_named({"jawOpen": 1.0}).blendshapes, np.zeros(3),
+                       np.zeros(3))
+    thick_rest = rest[M.LIP_LOWER_OUTER_MID, 1] - rest[M.LIP_LOWER_INNER_MID, 1]
+    thick = uv[M.LIP_LOWER_OUTER_MID, 1] - uv[M.LIP_LOWER_INNER_MID, 1]
+    drop = uv[M.LIP_LOWER_INNER_MID, 1] - rest[M.LIP_LOWER_INNER_MID, 1]
+    assert abs(thick - thick_rest) < 0.1 * thick_rest and drop > thick_rest
+    lower = list(M.LIPS_INNER_LOWER)
+    moved = (uv[lower, 1] - rest[lower, 1])[1:-1]  # corners excluded
+    middle = moved[len(moved) // 2]
+    assert moved[0] < 0.8 * middle and moved[-1] < 0.8 * middle, moved

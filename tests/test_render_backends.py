@@ -1,9 +1,11 @@
-"""One contract for every backend: shape, determinism, rest = photo; torch matches the CPU warp."""
+"""One contract for every backend and test portrait: shape, determinism, rest = photo; torch
+matches the CPU warp."""
 
 import numpy as np
 import pytest
 import skimage.data
 
+from bench.portraits import PORTRAITS, load
 from vasa_bridge.face import PortraitConfig
 from vasa_bridge.motion import MotionFrame
 from vasa_bridge.render import RenderConfig, get_backend
@@ -14,10 +16,12 @@ FRAMES = [MotionFrame.from_named({"jawOpen": 0.7, "eyeBlinkLeft": 0.5}),
           MotionFrame.from_named({"mouthSmileLeft": 1.0}, head_rotation=(5, -12, 4))]
 
 
-@pytest.fixture(scope="module", params=["cpu", "torch"])
+@pytest.fixture(scope="module", params=[(b, p) for b in ("cpu", "torch") for p in PORTRAITS],
+                ids=lambda bp: f"{bp[0]}-{bp[1]}")
 def prepared(request):
-    backend = get_backend(request.param, RenderConfig(alpha=True))
-    return backend, backend.prepare(skimage.data.astronaut(), PortraitConfig(size=256))
+    name, portrait = request.param
+    backend = get_backend(name, RenderConfig(alpha=True))
+    return backend, backend.prepare(load(portrait), PortraitConfig(size=256))
 
 
 def test_contract(prepared):

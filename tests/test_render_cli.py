@@ -124,3 +124,30 @@ def test_output_folder_that_cannot_be_created_fails_first_in_one_line(inputs, na
         _run(["render", "--image", str(inputs / "missing.png"), "--motion",
               str(inputs / "missing.npz"), "-o", str(blocker / "sub" / name)])
     assert "\n" not in str(err.value)
+def test_builtin_portrait_and_head_framing(inputs):
+    """No --image: the built-in portrait; --framing head crops tighter round the same face, so
+    the face fills more of the frame (the eyes sit further apart in pixels)."""
+    from vasa_bridge.face import mesh as M
+    from vasa_bridge.face.detect import detect_faces
+
+    iod = {}
+    for framing in ("bust", "head"):
+        pngs = inputs / f"builtin_{framing}"
+        assert _run(["render", "--motion", str(inputs / "track.npz"), "-o",
+                     str(pngs / "%03d.png"), "--size", "256", "--framing", framing,
+                     "--quiet", "--no-label", "--no-credentials"]) == 0
+        first = np.array(Image.open(sorted(pngs.glob("*.png"))[0]))
+        assert first.shape == (256, 256, 3)
+        lm = detect_faces(first, max_faces=1)[0].landmarks
+        iod[framing] = np.linalg.norm(lm[M.RIGHT_IRIS[0], :2] - lm[M.LEFT_IRIS[0], :2])
+    assert iod["head"] > 1.25 * iod["bust"], iod
+    with pytest.raises(SystemExit):  # argparse refuses an unknown framing
+        _run(["render", "--motion", str(inputs / "track.npz"), "-o", str(inputs / "x.mp4"),
+              "--framing", "knees"])
+
+
+def test_framed_config_refuses_unknown_names():
+    from vasa_bridge.face.portrait import PortraitConfig
+    with pytest.raises(RenderError, match="framing is 'knees': expected one of"):
+        PortraitConfig.framed("knees")
+    assert PortraitConfig.framed("head", size=256).crop_scale < PortraitConfig().crop_scale

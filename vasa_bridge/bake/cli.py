@@ -17,7 +17,8 @@ SHOWN_FAILURES = 50  # the rest are in results.csv
 def add_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("batch (with --manifest)")
     g.add_argument("--formats", default="npz",
-                   help="outputs per line, comma-separated: npz, json, csv (default npz)")
+                   help="outputs per line, comma-separated: npz, json, csv, vasatrack, vasab "
+                        "(the last two for Unity; default npz)")
     g.add_argument("--workers", type=int, default=1,
                    help="processes on this machine, each loading the model once (default 1); "
                         "with --ray auto, the CPUs of a local Ray")

@@ -21,6 +21,11 @@ log = logging.getLogger("vasa_bridge.face")
 MAX_SIZE = 1024  # pixels, the largest working width
 
 
+# Framings: (crop side, crop centre below the face centre), both in face heights. "bust" is
+# head and shoulders; "head" a tight crop of the head, for an avatar in a corner of a stream.
+FRAMINGS = {"bust": (3.2, 0.45), "head": (2.3, -0.05)}
+
+
 @dataclass(frozen=True)
 class PortraitConfig:
     size: int = 512  # working width in pixels (the crop is square when `crop`)
@@ -39,6 +44,14 @@ class PortraitConfig:
             raise RenderError(f"size is {self.size}: expected 64..{MAX_SIZE} pixels")
         if self.face_index is not None and self.face_index < 0:
             raise RenderError(f"face_index is {self.face_index}: expected 0 or more")
+
+    @classmethod
+    def framed(cls, framing: str, **kwargs) -> "PortraitConfig":
+        """The config for a named framing (`FRAMINGS`), other fields as given."""
+        if framing not in FRAMINGS:
+            raise RenderError(f"framing is {framing!r}: expected one of {sorted(FRAMINGS)}")
+        scale, down = FRAMINGS[framing]
+        return cls(crop_scale=scale, crop_down=down, **kwargs)
 
 
 @dataclass(frozen=True)

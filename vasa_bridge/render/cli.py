@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..face.portrait import PortraitConfig
+from ..face.portrait import FRAMINGS, PortraitConfig
 from .base import RenderConfig
 
 
@@ -18,7 +18,10 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
         description="Render a motion track (.npz/.json/.csv) on one portrait. Output by name: "
                     "OUT.mp4 (H.264 + AAC audio from the track), OUT.webm (VP9, alpha with "
                     "--alpha), or a directory / pattern like frames/%%05d.png (PNG sequence).")
-    p.add_argument("--image", required=True, help="portrait: PNG, JPEG or WebP")
+    p.add_argument("--image", default=None, help="portrait: PNG, JPEG or WebP (default: the "
+                   "built-in sample portrait)")
+    p.add_argument("--framing", choices=sorted(FRAMINGS), default="bust",
+                   help="bust: head and shoulders (default); head: a tight crop of the head")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--motion", help="motion track file (.npz, .json or .csv)")
     src.add_argument("--audio", help="speech file (WAV/FLAC/OGG/MP3): baked to motion with the "
@@ -56,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
     from ..motion.conversions import resample
     from .video import output_spec, prepare_output, render_file
 
-    portrait_config = PortraitConfig(size=args.size, crop=not args.no_crop, face_index=args.face)
+    portrait_config = PortraitConfig.framed(args.framing, size=args.size, crop=not args.no_crop,
+                                            face_index=args.face)
+    if args.image is None:
+        from ..runtime.serve_cli import builtin_portrait
+        args.image = str(builtin_portrait())
     render_config = RenderConfig(alpha=args.alpha)
     # Refuse a bad output (name, or a folder that cannot be created) before any work.
     prepare_output(output_spec(args.output, args.alpha))

@@ -17,8 +17,10 @@ from ..face import mesh as M
 from ..errors import RenderError
 from ..face.portrait import Portrait, PortraitConfig, analyse_portrait
 from ..motion.frame import MotionFrame
+from ..motion.names import INDEX
 from .base import ImageInput, PortraitState, RenderConfig, check_state
-from .layers import EyeLayer, MouthLayer, fill_background
+from .layers import EyeLayer, fill_background
+from .mouth import MouthLayer, motion_affines
 from .rig import Rig, Silhouette, build_rig, build_silhouette
 from .warp import (WarpGrid, backward_field, grid_arrays, grid_from_arrays, make_grid,
                    moving_box, resolve_folds, upsample)
@@ -104,13 +106,22 @@ def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
     grid = _grid(rest_uv, w, h, step, use, config.cache_dir)
     a = portrait.person_alpha.astype(np.float32)
     plate = fill_background(img, a)
-    source = np.concatenate([img.astype(np.float32) - (1.0 - a)[..., None] * plate, a[..., None]],
-                            axis=2)
+    mouth = MouthLayer.prepare(img, portrait.landmarks, rig.iod_px) if config.mouth else None
+    warp_img = img
+    if mouth is not None and mouth.interior_upper is not None:
+        # An open photo mouth: its inside is drawn by the mouth layer (which rides skull and
+        # jaw); the warp's copy is filled from the lips, so lips pressed together meet as lips
+        # (not the teeth squashed into a white line).
+        ring = np.round(portrait.landmarks[list(M.INNER_MOUTH_RING), :2]).astype(np.int32)
+        hole = cv2.dilate(cv2.fillPoly(np.zeros(img.shape[:2], np.uint8), [ring], 1),
+                          np.ones((3, 3), np.uint8))
+        warp_img = cv2.inpaint(img, hole, 3, cv2.INPAINT_TELEA)
+    source = np.concatenate([warp_img.astype(np.float32) - (1.0 - a)[..., None] * plate,
+                             a[..., None]], axis=2)
     eyes = ()
     if config.eyes and not portrait.eyes_closed:
         eyes = (EyeLayer.prepare(img, portrait.landmarks, "right"),
                 EyeLayer.prepare(img, portrait.landmarks, "left"))
-    mouth = MouthLayer.prepare(img, portrait.landmarks, rig.iod_px) if config.mouth else None
     uv = rest_uv[:M.NUM_LANDMARKS]
     pad = 0.6 * rig.iod_px
     r0 = int(max((uv[:, 1].min() - pad) // step, 0))
@@ -163,13 +174,25 @@ def union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int]):
     return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
 
 
+def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFrame,
+               origin=(0, 0)) -> None:
+    """The mouth layer over a warped image whose top-left is `origin` in the frame (both
+    backends); uv: landmark positions in `rgb`'s pixels."""
+    if prep.mouth is None:
+        return
+    skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, frame.head_rotation,
+                                frame.head_translation)
+    skull[:, 2] -= origin
+    jaw[:, 2] -= origin
+    prep.mouth.draw(rgb, uv, skull, jaw, float(frame.blendshapes[INDEX["mouthRollLower"]]))
+
+
 def finish(prep: Prepared, rgb: np.ndarray, alpha: np.ndarray, box_px, uv: np.ndarray,
-           want_alpha: bool) -> np.ndarray:
+           want_alpha: bool, frame: MotionFrame) -> np.ndarray:
     """Layers over the warped box, then paste into a copy of the photo."""
     x0, y0, x1, y1 = box_px
     local = uv - [x0, y0]
-    if prep.mouth is not None:
-        prep.mouth.draw(rgb, local)
+    draw_mouth(prep, rgb, local, frame, (x0, y0))
     for eye in prep.eyes:
         eye.draw(rgb, local)
     out = prep.base.copy()
@@ -212,5 +235,5 @@ class CpuBackend:
         a = warped[..., 3:]
         rgb = warped[..., :3] + (1.0 - a) * prep.plate[r0 * g:r1 * g, c0 * g:c1 * g]
         return finish(prep, rgb, a[..., 0], (c0 * g, r0 * g, c1 * g, r1 * g),
-                      pos[:M.NUM_LANDMARKS], self.config.alpha)
+                      pos[:M.NUM_LANDMARKS], self.config.alpha, frame)
 

@@ -1,6 +1,6 @@
 """What the photo does not show, drawn over the warped frame: the eyeballs (sclera plate + iris
-sprite, cut by the current lids) and the inside of the mouth (cavity, teeth, tongue), and the
-background plate that shows where the head moved away.
+sprite, cut by the current lids) and the background plate that shows where the head moved away
+(the inside of the mouth is `mouth.py`).
 
 Each layer works in a small box around its feature, so its cost does not grow with the frame.
 At rest every layer reproduces the photo (up to a one-pixel iris rim).
@@ -149,92 +149,3 @@ class EyeLayer:
         roi = out[y0:y1, x0:x1]
         m = mask[..., None]
         roi += (eye - roi) * m
-
-
-@dataclass(frozen=True)
-class MouthLayer:
-    origin: np.ndarray  # (2,) top-left of the rest mouth box in the photo
-    interior: np.ndarray | None  # (h, w, 3) float32 the photo's own mouth interior (open photo)
-    interior_alpha: np.ndarray | None  # (h, w) float32 its mask
-    upper_rest: np.ndarray  # (2,) rest position of the upper inner lip midpoint
-    corners_rest: np.ndarray  # (2, 2) rest positions of the inner mouth corners
-    teeth: np.ndarray  # (3,) float32 RGB
-    cavity: np.ndarray  # (3,) float32 RGB
-    tongue: np.ndarray  # (3,) float32 RGB
-    iod: float  # pixels
-
-    @classmethod
-    def prepare(cls, image: np.ndarray, landmarks: np.ndarray, iod: float) -> "MouthLayer":
-        uv = landmarks[:, :2]
-        poly = uv[list(M.INNER_MOUTH_RING)]
-        h, w = image.shape[:2]
-        box = _box(poly, 2.0, w, h)
-        x0, y0, x1, y1 = box
-        origin = np.array([x0, y0], np.float64)
-        mask = _poly_mask((y1 - y0, x1 - x0), poly - origin)
-        lips = _poly_mask((y1 - y0, x1 - x0), uv[list(M.OUTER_MOUTH_RING)] - origin)
-        crop = image[y0:y1, x0:x1].astype(np.float32)
-        lip_colour = (crop * (lips - mask).clip(0)[..., None]).sum((0, 1)) / max(
-            float((lips - mask).clip(0).sum()), 1.0)
-        interior = alpha = None
-        teeth = np.array([232, 222, 206], np.float32)
-        if mask.sum() > 4.0:
-            interior, alpha = crop, mask
-            inside = crop[mask > 0.5]
-            bright = inside[inside.mean(1) > np.percentile(inside.mean(1), 70)]
-            if len(bright):
-                teeth = bright.mean(0).astype(np.float32)
-        # Skin tone sets the shading of the cavity and tongue (darker lips, darker cavity).
-        cavity = (0.18 * lip_colour + [8, 2, 2]).astype(np.float32)
-        tongue = (0.75 * lip_colour + [10, -5, -5]).clip(0, 255).astype(np.float32)
-        return cls(origin, interior, alpha, uv[M.LIP_UPPER_INNER_MID].astype(np.float64),
-                   uv[[M.LIPS_INNER_UPPER[0], M.LIPS_INNER_UPPER[-1]]].astype(np.float64), teeth, cavity, tongue, float(iod))
-
-    def draw(self, out: np.ndarray, uv: np.ndarray) -> None:
-        """Fill the current inner-lip opening. out: (H, W, 3) float32, in place."""
-        h, w = out.shape[:2]
-        found = _polygon_in_box(uv[list(M.INNER_MOUTH_RING)], 2.0, w, h)
-        if found is None:
-            return
-        (x0, y0, x1, y1), mask = found
-        if mask.sum() < 0.5:
-            return  # closed mouth: the warp is all there is
-        upper = uv[list(M.LIPS_INNER_UPPER)] - [x0, y0]
-        lower = uv[list(M.LIPS_INNER_LOWER)] - [x0, y0]
-        gap = float(np.median(upper[:, 1] - lower[:, 1]) * -1.0)
-        gap = max(gap, 0.0)
-        canvas = np.empty((y1 - y0, x1 - x0, 3), np.float32)
-        canvas[:] = self.cavity
-        mid_low = lower[len(lower) // 2]
-        mwidth = float(np.linalg.norm(upper[-1] - upper[0]))
-        if gap > 0.5:
-            cv2.ellipse(canvas, (int(mid_low[0]), int(mid_low[1] - 0.15 * gap)),
-                        (max(int(0.36 * mwidth), 1), max(int(0.35 * gap), 1)), 0, 180, 360,
-                        self.tongue.tolist(), -1, cv2.LINE_AA)
-        # Teeth show across the middle of the mouth only, tapering to nothing at the corners.
-        span = np.linspace(-1.0, 1.0, len(upper))
-        taper = np.clip((1.0 - np.abs(span)) / 0.45, 0.0, 1.0)[:, None]
-        if self.interior is None:  # an open-mouthed photo brings its own upper teeth
-            t_up = min(0.12 * self.iod, 0.5 * gap + 1.0)
-            band = np.concatenate([upper, (upper + [0, t_up] * taper)[::-1]])
-            cv2.fillPoly(canvas, [np.round(band * _AA).astype(np.int32)], self.teeth.tolist(),
-                         cv2.LINE_AA, AA_SHIFT)
-        t_low = min(0.05 * self.iod, 0.15 * gap)
-        if t_low > 1.0:
-            band = np.concatenate([lower, (lower - [0, t_low] * taper)[::-1]])
-            cv2.fillPoly(canvas, [np.round(band * _AA).astype(np.int32)],
-                         (0.7 * self.teeth).tolist(), cv2.LINE_AA, AA_SHIFT)
-        # Shade: darker towards the corners and the back of the mouth.
-        canvas = cv2.GaussianBlur(canvas, (3, 3), 0)
-        if self.interior is not None:
-            # The photo's teeth turn with the mouth corners and ride on the upper lip.
-            corners = uv[[M.LIPS_INNER_UPPER[0], M.LIPS_INNER_UPPER[-1]]]
-            t = _similarity(self.corners_rest, corners)
-            t[:, 2] += uv[M.LIP_UPPER_INNER_MID] - (t[:, :2] @ self.upper_rest + t[:, 2])
-            t[:, 2] += t[:, :2] @ self.origin - [x0, y0]  # interior box -> output box
-            size = (x1 - x0, y1 - y0)
-            own = cv2.warpAffine(self.interior, t, size, flags=cv2.INTER_LINEAR)
-            oa = cv2.warpAffine(self.interior_alpha, t, size, flags=cv2.INTER_LINEAR)[..., None]
-            canvas += (own - canvas) * oa
-        roi = out[y0:y1, x0:x1]
-        roi += (canvas - roi) * mask[..., None]

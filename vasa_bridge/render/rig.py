@@ -35,6 +35,13 @@ EDGE_DEPTH_BAND = 0.2  # IOD: on the near side of a turn, mesh points this close
 EDGE_DEPTH_SHARE = 0.6  # move this share of the way to the contour's depth (1: yaw 20 reads 22.7)
 
 
+# Internal basis rows after the 52 ARKit ones: the part of mouthPress that seals the photo's own
+# lip gap (an open-mouthed photo), full from SEAL_AT of mouthPress on (`coefficients`).
+EXTRA = ("sealRight", "sealLeft")
+NUM_ROWS = NUM_BLENDSHAPES + len(EXTRA)
+SEAL_AT = 0.3
+
+
 def _smooth(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3 - 2 * x)
@@ -78,17 +85,22 @@ def soften_edge_depth(p: np.ndarray, contour: np.ndarray, band: float) -> np.nda
 
 
 def build_basis(q: np.ndarray) -> np.ndarray:
-    """(52, 478, 3) displacement per unit of each blendshape, face frame, IOD units.
+    """(NUM_ROWS, 478, 3) displacement per unit of each blendshape (then the `EXTRA` rows),
+    face frame, IOD units.
 
     q: (478, 3) the portrait's frontalised rest mesh (face frame, IOD units).
     """
     n = q.shape[0]
-    B = np.zeros((NUM_BLENDSHAPES, n, 3))
+    B = np.zeros((NUM_ROWS, n, 3))
     x, y = q[:, 0], q[:, 1]
 
     def put(name, disp):
-        B[INDEX[name]] += disp
+        B[INDEX[name] if name in INDEX else NUM_BLENDSHAPES + EXTRA.index(name)] += disp
 
+    outer_upper_idx = [i for i in M.LIPS_OUTER_UPPER if i not in (61, 291)]
+    outer_lower_idx = [i for i in M.LIPS_OUTER_LOWER if i not in (61, 291)]
+    inner_upper_idx = [i for i in M.LIPS_INNER_UPPER if i not in (78, 308)]
+    inner_lower_idx = [i for i in M.LIPS_INNER_LOWER if i not in (78, 308)]
     upper_lip = set(M.LIPS_OUTER_UPPER + M.LIPS_INNER_UPPER) - {61, 291, 78, 308}
     lower_lip = set(M.LIPS_OUTER_LOWER + M.LIPS_INNER_LOWER) - {61, 291, 78, 308}
     corners = (M.MOUTH_RIGHT, M.MOUTH_LEFT)
@@ -102,8 +114,11 @@ def build_basis(q: np.ndarray) -> np.ndarray:
     below = _smooth((mid - y) / 0.05 + 0.5)
     for i in upper_lip:
         below[i] = 0.0
+    # The lower lip drops most at the middle and less towards the corners, so the opening is a
+    # lens, not a box with square corners.
     for i in lower_lip:
-        below[i] = 1.0
+        r = min(abs(x[i] - mouth_c[0]) / max(half_w, 1e-6), 1.0)
+        below[i] = 0.35 + 0.65 * np.sqrt(1.0 - r * r)
     for i in corners + (78, 308):
         below[i] = 0.35
     depth = np.clip((mid - y) / max(mid.mean() - chin_y, 1e-3), 0.0, 1.0)  # 0 at mouth, 1 at chin
@@ -139,23 +154,50 @@ def build_basis(q: np.ndarray) -> np.ndarray:
         side_w = _smooth(0.5 + sgn * (x - mouth_c[0]) / (2 * half_w)) * lips_w
         upper_side = side_w * np.isin(np.arange(n), list(upper_lip))
         lower_side = side_w * np.isin(np.arange(n), list(lower_lip))
-        put(f"mouthPress{side}", np.stack([0 * x, U.PRESS_UP * (lower_side - upper_side),
-                                           0 * x], 1))
+        # Press: the red of each lip flattens against the other (outer edges towards the lip
+        # line) and the lips roll in a little; the seal closes the photo's own gap.
+        outer_up_side = side_w * np.isin(np.arange(n), outer_upper_idx)
+        outer_low_side = side_w * np.isin(np.arange(n), outer_lower_idx)
+        put(f"mouthPress{side}", np.stack([0 * x, U.PRESS_THIN * (outer_low_side - outer_up_side),
+                                           -0.02 * (outer_low_side + outer_up_side)], 1))
+        # Seal: each inner upper point and its inner lower partner (same place along the
+        # lips) meet halfway, so the opening closes to nothing; the outer edges follow their
+        # inner points, keeping each lip's thickness.
+        seal = np.zeros((n, 3))
+        for iu, il, ou, ol in zip(inner_upper_idx, inner_lower_idx, outer_upper_idx,
+                                  outer_lower_idx):
+            mid = (q[iu] + q[il]) / 2  # in 3D: the photo's head pose then keeps them together
+            for inner, outer_i in ((iu, ou), (il, ol)):
+                d = (mid - q[inner]) * side_w[inner]
+                seal[inner] += d
+                seal[outer_i] += d
+        put(f"seal{side}", seal)
         put(f"mouthLowerDown{side}", np.stack([0 * x, -U.LOWER_DOWN * lower_side, 0 * x], 1))
         put(f"mouthUpperUp{side}", np.stack([0 * x, U.UPPER_UP * upper_side, 0 * x], 1))
     is_upper = np.isin(np.arange(n), list(upper_lip)).astype(float)
     is_lower = np.isin(np.arange(n), list(lower_lip)).astype(float)
     towards_mid = -np.sign(x - mouth_c[0]) * _smooth(np.abs(x - mouth_c[0]) / half_w)
-    put("mouthPucker", np.stack([U.PUCKER_IN * towards_mid * near_mouth, 0 * x,
-                                 0.06 * lips_w], 1))
+    # Pucker: corners together and the lips pushed forward and pouted (each lip's red grows
+    # outwards: the upper lip's edge up, the lower's down), the mouth stays closed.
+    # Funnel: corners together and the lips flared apart into a round opening.
+    mid_w = 1 - _smooth(np.abs(x - mouth_c[0]) / half_w)  # 1 at the middle, 0 at the corners
+    outer_upper = np.isin(np.arange(n), outer_upper_idx).astype(float)
+    outer_lower = np.isin(np.arange(n), outer_lower_idx).astype(float)
+    put("mouthPucker", np.stack([U.PUCKER_IN * towards_mid * near_mouth,
+                                 U.PUCKER_POUT * (outer_upper - outer_lower) * (0.4 + 0.6 * mid_w),
+                                 0.08 * lips_w], 1))
     put("mouthFunnel", np.stack([U.FUNNEL_IN * towards_mid * near_mouth,
-                                 U.FUNNEL_OPEN * (is_upper - is_lower)
-                                 * (1 - _smooth(np.abs(x - mouth_c[0]) / half_w)),
+                                 U.FUNNEL_OPEN * (is_upper - is_lower) * mid_w,
                                  0.05 * lips_w], 1))
-    outer_upper = np.isin(np.arange(n), [i for i in M.LIPS_OUTER_UPPER if i not in corners])
-    outer_lower = np.isin(np.arange(n), [i for i in M.LIPS_OUTER_LOWER if i not in corners])
-    put("mouthRollUpper", np.stack([0 * x, -U.ROLL_IN * outer_upper, 0 * x], 1))
-    put("mouthRollLower", np.stack([0 * x, U.ROLL_IN * outer_lower, 0 * x], 1))
+    # Roll: a lip turns in over its teeth: its red thins (the outer edge moves to the inner one)
+    # and the inner edge goes back; the lower lip also rises under the upper teeth (/f v/).
+    inner_lower = np.isin(np.arange(n), inner_lower_idx).astype(float)
+    inner_upper = np.isin(np.arange(n), inner_upper_idx).astype(float)
+    put("mouthRollUpper", np.stack([0 * x, -U.ROLL_IN * outer_upper * (0.4 + 0.6 * mid_w),
+                                    -0.04 * (outer_upper + inner_upper)], 1))
+    put("mouthRollLower", np.stack([0 * x, (U.ROLL_IN * outer_lower + U.ROLL_TUCK * inner_lower)
+                                    * (0.4 + 0.6 * mid_w),
+                                    -0.04 * (outer_lower + inner_lower)], 1))
     put("mouthShrugUpper", np.stack([0 * x, U.SHRUG * is_upper, 0 * x], 1))
     chin_g = _gauss(q, q[M.CHIN] + [0, 0.25, 0], 0.35)
     put("mouthShrugLower", np.stack([0 * x, U.SHRUG * np.maximum(is_lower, chin_g), 0 * x], 1))
@@ -228,9 +270,13 @@ def build_basis(q: np.ndarray) -> np.ndarray:
 
 
 def coefficients(blendshapes: np.ndarray) -> np.ndarray:
-    """(52,) motion values -> (52,) basis coefficients (mouthClose only undoes an open jaw)."""
-    c = np.asarray(blendshapes, np.float64).copy()
+    """(52,) motion values -> (NUM_ROWS,) basis coefficients (mouthClose only undoes an open
+    jaw; mouthPress also seals the photo's own lip gap, fully from SEAL_AT on)."""
+    c = np.zeros(NUM_ROWS)
+    c[:NUM_BLENDSHAPES] = blendshapes
     c[INDEX["mouthClose"]] = min(c[INDEX["mouthClose"]], c[INDEX["jawOpen"]])
+    for k, side in enumerate(("Right", "Left")):
+        c[NUM_BLENDSHAPES + k] = min(max(c[INDEX[f"mouthPress{side}"]], 0.0) / SEAL_AT, 1.0)
     return c
 
 
@@ -239,7 +285,7 @@ class Rig:
     """Everything the per-frame geometry needs, in the portrait's pixel frame."""
 
     points: np.ndarray  # (N, 3) rest control points, contract frame in pixels (478 mesh + rings)
-    basis: np.ndarray  # (52, N*3) pixel displacement per unit blendshape, camera frame
+    basis: np.ndarray  # (NUM_ROWS, N*3) pixel displacement per unit blendshape, camera frame
     follow: np.ndarray  # (N,) how much each point follows the head (1 face, 0 static)
     pivot: np.ndarray  # (3,) head rotation centre, contract frame, pixels
     iod_px: float  # interocular distance in pixels
@@ -253,15 +299,21 @@ class Rig:
         return self.positions_depth(blendshapes, rotation_deg, translation_m)[0]
 
     def positions_depth(self, blendshapes: np.ndarray, rotation_deg: np.ndarray,
-                        translation_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                        translation_m: np.ndarray, idx: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
         """(N, 2) image positions (u, v) and (N,) depth (pixels, larger = nearer the camera) of
-        every control point for one motion frame. The depth orders surfaces where the turned
-        mesh folds over itself (the nose over the cheek or the upper lip)."""
+        every control point for one motion frame (or of the mesh points `idx` only). The depth
+        orders surfaces where the turned mesh folds over itself (the nose over the cheek or
+        the upper lip)."""
         c = coefficients(blendshapes)
         nz = np.flatnonzero(c)
-        p = self.points
+        p = self.points if idx is None else self.points[idx]
+        follow = self.follow if idx is None else self.follow[idx]
         if nz.size:
-            p = p + (c[nz] @ self.basis[nz]).reshape(-1, 3)
+            b = self.basis[nz]
+            if idx is not None:
+                b = b.reshape(len(nz), -1, 3)[:, idx]
+            p = p + (c[nz] @ b.reshape(len(nz), -1)).reshape(-1, 3)
         rot = euler_to_matrix(np.asarray(rotation_deg, np.float64))
         t = np.asarray(translation_m, np.float64) / U.IOD_M * self.iod_px  # metres -> pixels
         moved = (p - self.pivot) @ rot.T + self.pivot
@@ -269,7 +321,7 @@ class Rig:
         d0 = U.CAMERA_DISTANCE_M / U.IOD_M * self.iod_px
         s = d0 / max(d0 - t[2], 1e-3 * d0)
         moved[:, :2] = (moved[:, :2] - self.pivot[:2]) * s + self.pivot[:2] + t[:2]
-        out = p + self.follow[:, None] * (moved - p)
+        out = p + follow[:, None] * (moved - p)
         uv = np.stack([out[:, 0], -out[:, 1]], axis=1)  # contract -> (u, v)
         z = out[:, 2]
         # Near side of a turn: the mesh points at the contour move with the contour's depth
@@ -279,10 +331,12 @@ class Rig:
         per_depth = s * np.array([rot[0, 2], -rot[1, 2]])
         norm = float(np.hypot(*per_depth))
         if norm > 1e-9:
-            n = self.num_mesh
+            n = self.num_mesh if idx is None else len(idx)  # `idx`: mesh points only
+            outward = self.outward if idx is None else self.outward[idx]
+            edge_dz = self.edge_dz if idx is None else self.edge_dz[idx]
             # full where the outward direction is within ~40 deg of inwards motion, none at 75
-            near = _smooth(-2.0 * (self.outward @ (per_depth / norm)) - 0.5)  # (n,)
-            dz = near * self.edge_dz
+            near = _smooth(-2.0 * (outward @ (per_depth / norm)) - 0.5)  # (n,)
+            dz = near * edge_dz
             uv[:n] += dz[:, None] * per_depth
             z[:n] += dz * rot[2, 2]
         return uv, z
@@ -306,7 +360,7 @@ def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: 
     p_mesh = deepen(p_mesh, U.LANDMARK_DEPTH_SCALE)
     edge_dz = EDGE_DEPTH_SHARE * (soften_edge_depth(p_mesh, np.array(M.FACE_OVAL),
                                                     EDGE_DEPTH_BAND * iod) - p_mesh[:, 2])
-    basis_face = build_basis(frontal)  # (52, 478, 3) face frame, IOD
+    basis_face = build_basis(frontal)  # (NUM_ROWS, 478, 3) face frame, IOD
     basis_mesh = iod * basis_face @ r0.T  # camera frame, pixels
     oval = np.array(M.FACE_OVAL)
     oc = p_mesh[oval].mean(0)
@@ -331,12 +385,12 @@ def build_rig(landmarks: np.ndarray, rest_rotation_deg: np.ndarray, image_size: 
     n_static = len(static) + len(border)
     follow_all = np.concatenate([np.ones(len(p_mesh))] + follow + [np.zeros(n_static)])
     basis = np.concatenate([basis_mesh] + ring_basis
-                           + [np.zeros((NUM_BLENDSHAPES, n_static, 3))], axis=1)
+                           + [np.zeros((NUM_ROWS, n_static, 3))], axis=1)
     pivot = centre + iod * (r0 @ PIVOT)
     outward = p_mesh[:, :2] - oc[:2]
     outward /= np.maximum(np.linalg.norm(outward, axis=1, keepdims=True), 1e-9)
     outward[:, 1] *= -1  # contract (x, y up) -> image (u, v down)
-    return Rig(points=points, basis=basis.reshape(NUM_BLENDSHAPES, -1), follow=follow_all,
+    return Rig(points=points, basis=basis.reshape(NUM_ROWS, -1), follow=follow_all,
                pivot=pivot, iod_px=iod, num_mesh=len(p_mesh), edge_dz=edge_dz, outward=outward)
 
 

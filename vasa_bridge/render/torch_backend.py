@@ -17,7 +17,8 @@ from ..face import mesh as M
 from ..face.portrait import PortraitConfig
 from ..motion.frame import MotionFrame
 from .base import ImageInput, PortraitState, RenderConfig, check_state
-from .cpu import Prepared, fold_fix, is_rest, posed_points, prepare_geometry, rest_image
+from .cpu import (Prepared, draw_mouth, fold_fix, is_rest, posed_points, prepare_geometry,
+                  rest_image)
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,7 @@ class TorchBackend:
             alpha = a[0, 0].cpu().numpy()
         out = np.ascontiguousarray(rgb)
         uv = pos[:M.NUM_LANDMARKS]
-        if prep.mouth is not None:
-            prep.mouth.draw(out, uv)
+        draw_mouth(prep, out, uv, frame)
         for eye in prep.eyes:
             eye.draw(out, uv)
         img = (np.clip(out + 0.5, 0, 255)).astype(np.uint8)

@@ -151,7 +151,9 @@ class StreamState:
 
 
 class Runtime:
-    """The serve loop and the control handler. `run()` blocks until `stop()`; `close()` joins."""
+    """The serve loop and the control handler. `run()` blocks until `stop()`; `close()` joins.
+    `prepare(image)` makes a portrait state for `load_portrait`; it is called as
+    `prepare(image, framing)` when a request names a framing ("bust" or "head")."""
 
     def __init__(self, config: ServeConfig, publisher: Publisher, *,
                  engine_factory: Callable[[], MotionEngine], main_source: Any = None,
@@ -182,6 +184,7 @@ class Runtime:
         self._prepare = prepare
         self._prepare_at = prepare_at
         self._portrait_source = portrait_source
+        self._portrait_framing: str | None = None  # load_portrait's framing (None: serve's)
         self._scaled: dict[int, Any] = {}  # frame width -> the current portrait at that width
         self._scaling: threading.Thread | None = None
         self._pending_portrait: Any = None
@@ -414,7 +417,8 @@ class Runtime:
             log.warning("speak: %s", outcome.message)
         return timeline, outcome
 
-    def load_portrait(self, path: str | None = None, image: bytes | None = None) -> dict:
+    def load_portrait(self, path: str | None = None, image: bytes | None = None,
+                      framing: str | None = None) -> dict:
         if self._prepare is None:
             raise ConfigError("this runtime renders no frames (--no-frames): no portrait to load")
         if image is not None:
@@ -426,9 +430,10 @@ class Runtime:
                 raise ConfigError(f"image bytes are not a readable PNG/JPEG/WebP ({e})") from None
         else:
             source = path
-        state = self._prepare(source)  # slow (~0.3 s): off the loop (the control's worker)
+        # slow (~0.3 s): off the loop (the control's worker)
+        state = self._prepare(source) if framing is None else self._prepare(source, framing)
         with self._lock:
-            self._pending_portrait = (state, source)
+            self._pending_portrait = (state, source, framing)
         return {"size": list(getattr(state, "size", (0, 0))),
                 "warnings": list(getattr(getattr(state, "portrait", None), "warnings", []))}
 
@@ -488,8 +493,9 @@ class Runtime:
                 except Exception as e:
                     self._failed(self.streams[sid], "engine", e)
         if portrait is not None:
-            state, source = portrait
+            state, source, framing = portrait
             self._portrait, self._portrait_source = state, source
+            self._portrait_framing = framing
             self._scaled = {}  # degraded sizes are prepared again from the new portrait
             full = state.size[0] if hasattr(state, "size") else None
             if full != self.governor.full_size:  # other sizes to step through
@@ -707,10 +713,12 @@ class Runtime:
             return self._scaled[width]
         if self._scaling is None or not self._scaling.is_alive():
             source, portrait = self._portrait_source, self._portrait
+            framing = self._portrait_framing
 
             def prepare():
                 try:
-                    state = self._prepare_at(source, width)
+                    state = self._prepare_at(source, width) if framing is None else \
+                        self._prepare_at(source, width, framing)
                 except Exception as e:  # no degraded size, then: the level still skips frames
                     log.warning("could not prepare the portrait at %d px: %s", width, e)
                     state = portrait

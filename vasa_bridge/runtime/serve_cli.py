@@ -49,6 +49,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                         "(--curve-secret, --curve-allowed): only allowed subscribers receive")
     p.add_argument("--fps", type=float, default=25.0, choices=(25.0, 30.0, 60.0))
     p.add_argument("--size", type=int, default=512, help="frame width, multiple of 8, <= 1024")
+    p.add_argument("--framing", choices=("bust", "head"), default="bust",
+                   help="bust: head and shoulders (default); head: a tight crop of the head "
+                        "(load_portrait may ask for another)")
     p.add_argument("--alpha", action="store_true", help="RGBA frames with the person cut out")
     p.add_argument("--no-frames", action="store_true", help="motion and audio only")
     p.add_argument("--emotion", default="neutral", choices=EMOTIONS)
@@ -216,8 +219,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _portrait(args: argparse.Namespace, config: ServeConfig):
-    """(renderer, prepare(image) for load_portrait, prepare_at(image, size) for the smaller
-    pictures under CPU overload, the first portrait's state, its image path)."""
+    """(renderer, prepare(image, framing=None) for load_portrait, prepare_at(image, size,
+    framing=None) for the smaller pictures under CPU overload, the first portrait's state, its
+    image path)."""
     from ..face.portrait import Portrait, PortraitConfig
     from ..render.base import RenderConfig, get_backend
     cache = grids = None
@@ -226,21 +230,24 @@ def _portrait(args: argparse.Namespace, config: ServeConfig):
         cache = PortraitCache(default_cache_dir())
         grids = str(default_cache_dir().parent / "geometry")
     renderer = get_backend("cpu", RenderConfig(alpha=config.alpha, cache_dir=grids))
-    portrait_config = PortraitConfig(size=args.size)
+    builtin = str(builtin_portrait())
 
-    def prepare(image, portrait_config=portrait_config):
+    def portrait_config(image, framing, size):
+        # the built-in face's parted-lips smile is its known rest pose: no warning
+        return dataclasses.replace(PortraitConfig.framed(framing or args.framing, size=size),
+                                   open_mouth_ok=isinstance(image, str) and image == builtin)
+
+    def prepare_at(image, size, framing=None):
+        pc = portrait_config(image, framing, size)
         if cache is not None and not isinstance(image, Portrait):
-            image = cache.analyse(image, portrait_config)
-        return renderer.prepare(image, portrait_config)
+            image = cache.analyse(image, pc)
+        return renderer.prepare(image, pc)
 
-    def prepare_at(image, size):  # the same portrait at a smaller size (picture governor)
-        return prepare(image, dataclasses.replace(portrait_config, size=size,
-                                                  open_mouth_ok=args.image is None))
+    def prepare(image, framing=None):
+        return prepare_at(image, args.size, framing)
 
-    image = args.image or str(builtin_portrait())
-    # the built-in face's parted-lips smile is its known rest pose: no warning
-    state = prepare(image, dataclasses.replace(portrait_config, open_mouth_ok=args.image is None))
-    return renderer, prepare, prepare_at, state, image
+    image = args.image or builtin
+    return renderer, prepare, prepare_at, prepare(image), image
 
 
 def _finish_start(args, runtime, pub_endpoint: str, control_endpoint: str | None,

@@ -4,7 +4,8 @@
 the handler, answers anything malformed with an error reply, and keeps serving. The handler is
 any object with some of the methods `status()`, `set(**values)`, `speak(audio, rate, stream)`
 (or `speak(audio, rate, stream, text=None, language="en")` to accept the words spoken),
-`load_portrait(path=None, image=None)`, `stop()`; a command whose method is missing answers
+`load_portrait(path=None, image=None, framing=None)`, `stop()`; a command whose method is missing
+answers
 `unsupported`. `ControlClient` is the matching REQ client.
 
 Security (docs/protocol.md, "Security"): the server binds loopback unless it has CURVE keys (and
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 COMMANDS = ("status", "set", "speak", "load_portrait", "stop")
 SLOW_COMMANDS = ("speak", "load_portrait")  # run on a worker: the serving thread stays free
+FRAMINGS = ("bust", "head")  # load_portrait's optional framing (face.portrait.FRAMINGS)
 SET_KEYS = ("emotion", "gaze", "head_motion", "stream")
 PORTRAIT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 PORTRAIT_FORMATS = ("PNG", "JPEG", "WEBP")  # the only decoders Pillow may try on request bytes
@@ -386,14 +388,21 @@ def parse_load_portrait(req: dict, config: ControlConfig = ControlConfig(),
     """`folders`: the resolved allowed folders (default: `portrait_folders(config)`)."""
     path = _arg(req, "path", (str,), required=False)
     image = _arg(req, "image", (bytes,), required=False)
+    framing = _arg(req, "framing", (str,), required=False)
     if (path is None) == (image is None):
         raise RequestError("bad_argument", "load_portrait needs exactly one of 'path' (str) or "
                                            "'image' (encoded PNG/JPEG/WebP bytes)")
+    extra = {}
+    if framing is not None:
+        if framing not in FRAMINGS:
+            raise RequestError("bad_argument", f"load_portrait framing {_brief(framing)} is "
+                                               f"unknown: expected one of {list(FRAMINGS)}")
+        extra["framing"] = framing
     if image is not None:
         check_image_bytes(image, config)
-        return {"image": image}
+        return {"image": image, **extra}
     folders = portrait_folders(config) if folders is None else folders
-    return {"path": str(check_portrait_path(path, config, folders))}
+    return {"path": str(check_portrait_path(path, config, folders)), **extra}
 
 
 # --- server ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ its control endpoint, so it runs either beside the runtime (`vasa-bridge web`) o
     POST /api/set      JSON {emotion, gaze, head_motion, stream}
     POST /api/speak    a WAV file (body or multipart field `file`), ?stream=ID; the words spoken
                        in a multipart field `text` (or ?text=), their language in `language`
-    POST /api/load_portrait  an image (body or multipart field `file`)
+    POST /api/load_portrait  an image (body or multipart field `file`); ?framing=bust|head
     POST /api/stop
 
 Security: binds 127.0.0.1 by default. Any other bind needs a token (generated and printed once
@@ -589,7 +589,8 @@ def build_app(config: WebConfig) -> web.Application:
         data = await _upload(request)
         if not data:
             return _json_error(400, "no image uploaded: expected a PNG, JPEG or WebP file")
-        status, reply = await state.command("load_portrait", image=data)
+        extra = {"framing": request.query["framing"]} if "framing" in request.query else {}
+        status, reply = await state.command("load_portrait", image=data, **extra)
         return web.json_response(reply, status=status)
 
     async def api_stop(request: web.Request) -> web.Response:

@@ -33,7 +33,8 @@ def prepared(size: int, alpha: bool):
     renderer = get_backend("cpu", RenderConfig(alpha=alpha))
     config = PortraitConfig(size=size)
     return renderer, renderer.prepare(skimage.data.astronaut(), config), \
-        (lambda image: renderer.prepare(image, config))
+        (lambda image, framing="bust": renderer.prepare(
+            image, PortraitConfig.framed(framing, size=size)))
 
 
 class LiveRuntime:

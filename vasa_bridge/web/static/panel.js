@@ -179,7 +179,7 @@ $("emotion").addEventListener("change", sendSet);
 async function uploadPortrait(file) {
   $("portrait-msg").textContent = "";
   message($("portrait-msg"), `loading ${file.name}…`, true);
-  const r = await api("/api/load_portrait", file);
+  const r = await api("/api/load_portrait?framing=" + encodeURIComponent($("framing").value), file);
   if (r.ok) message($("portrait-msg"), `portrait ${file.name} loaded (${r.result.size.join("×")})` +
     (r.result.warnings && r.result.warnings.length ? " — " + r.result.warnings.join("; ") : ""), true);
   else message($("portrait-msg"), `${file.name} refused: ${r.error}`, false);

@@ -1,0 +1,454 @@
+"""The inside of the mouth, drawn over the warped frame inside the current inner-lip opening.
+
+Back to front, in a small box around the opening:
+- the cavity: lip-tinted mucosa at the lips darkening with the distance from them and towards
+  the back of the dental arch (no flat fill, no outline);
+- the tongue: a mound behind the lower teeth riding the jaw, lit by the scene's light;
+- the lower teeth riding the jaw and the upper teeth riding the skull: procedural rows along an
+  elliptic dental arch (tooth widths and crown heights from dental tables, scaled to the
+  photo's mouth width), each tooth shaded as a convex crown, darker with its depth along the
+  arch, with dark gaps and rounded edges between teeth, coloured like the photo's teeth or,
+  when the photo hides them, like the photo's sclera (same light, similar off-white);
+- a soft shadow under the upper lip;
+- the photo's own interior when its mouth was open: the upper teeth ride the skull; what lay
+  below them rides the jaw and gives way to the synthetic layers as the lips part.
+Everything is cut by the current inner-lip polygon, so teeth appear from behind the lips as
+they part. Sprites are made once per photo (`prepare`); a frame is a few small warps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..face import mesh as M
+from .layers import _box, _poly_mask, _polygon_in_box
+
+# Where the teeth sit: the upper lip for the upper row (moved by the head only, it rides the
+# skull), the lower lip's middle and the chin for the lower row (moved by the jaw shapes).
+SKULL_POINTS = tuple(sorted(set(M.LIPS_INNER_UPPER + M.LIPS_OUTER_UPPER)))
+JAW_POINTS = (14, 17, 87, 317, 84, 314, 152, 148, 377, 175, 199, 200)
+JAW_SHAPES = ("jawOpen", "jawLeft", "jawRight", "jawForward", "mouthClose")
+LOWER_TEETH_FOLLOW = 0.9  # lower incisors move this share of the lower lip + chin's motion
+# The tongue lies behind the lower teeth and drops less than they do, so its back shows only
+# when the jaw is well open.
+TONGUE_FOLLOW = 0.35
+TONGUE_BELOW = 0.02  # IOD: its top under the lower teeth's edge at rest
+# (width, crown height) in mm, central incisor to first molar, half an arch.
+UPPER_TEETH_MM = ((8.5, 10.5), (6.5, 9.0), (7.5, 10.0), (7.0, 8.0), (6.5, 7.5), (10.0, 7.0))
+LOWER_TEETH_MM = ((5.0, 9.0), (5.5, 9.0), (7.0, 10.5), (7.0, 8.5), (7.0, 8.0), (11.0, 7.5))
+IOD_MM = 63.0
+CANINE_AT = 0.70  # the canine's distal edge, as a share of the arch's half width
+UPPER_SHOW = 0.055  # IOD: upper incisal edge below the closed lips' line (hidden at rest)
+LOWER_OVERBITE = 0.015  # IOD: lower incisal edge above the lower lip's inner edge at rest
+SHADOW_IOD = 0.05  # reach of the upper lip's shadow
+DEPTH_IOD = 0.35  # teeth this far back along the arch are 1/e as bright
+OPEN_GAP = 0.04  # IOD: a photo whose lips part by more than this brings its own interior
+
+
+def _smooth(x):
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _line(points: np.ndarray):
+    """y(x) of a polyline (K, 2), any order, clamped at its ends."""
+    order = np.argsort(points[:, 0])
+    px, py = points[order, 0], points[order, 1]
+    return lambda x: np.interp(x, px, py)
+
+
+def fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """2x3 least-squares affine taking src (K, 2) onto dst (K, 2)."""
+    a = np.hstack([src, np.ones((len(src), 1))])
+    return np.linalg.solve(a.T @ a, a.T @ dst).T  # normal equations: 3x3, well conditioned
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+@dataclass(frozen=True)
+class Sprite:
+    """A small RGB + alpha picture in the photo's rest coordinates."""
+
+    origin: np.ndarray  # (2,) top-left in the photo
+    rgb: np.ndarray  # (h, w, 3) float32
+    alpha: np.ndarray  # (h, w) float32
+
+    def warp(self, affine: np.ndarray, box_origin, size) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb, alpha) in an output box: affine maps rest photo -> output frame pixels."""
+        t = affine.copy()
+        t[:, 2] += t[:, :2] @ self.origin - np.asarray(box_origin, np.float64)
+        rgb = cv2.warpAffine(self.rgb, t, size, flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
+        a = cv2.warpAffine(self.alpha, t, size, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return rgb, a
+
+
+def _arch_length(a: float, b: float):
+    """theta -> arc length along the ellipse x = a sin(theta), z = b (1 - cos(theta))."""
+    th = np.linspace(0.0, np.pi / 2, 256)
+    ds = np.hypot(a * np.cos(th), b * np.sin(th))
+    s = np.concatenate([[0.0], np.cumsum((ds[1:] + ds[:-1]) / 2 * np.diff(th))])
+    return lambda t: np.interp(t, th, s)
+
+
+def tooth_row(box: tuple[int, int, int, int], cx: float, edge, half_width: float, iod: float,
+              teeth_mm, upper: bool, colour: np.ndarray, gum: np.ndarray, light_x: float,
+              gap_dark: float = 0.3, supersample: int = 3) -> Sprite:
+    """One row of teeth (one arch, both halves) as a sprite over `box` (x0, y0, x1, y1).
+
+    The row stands on an elliptic arch (half width `half_width`, depth 1.2x that) centred at
+    x = cx; `edge(x)` is the incisal edge's height in the photo; crowns run from it towards the
+    gums (up for the upper row), with gum above them. Teeth are placed by arc length along the
+    arch, so they narrow towards the corners as a real arch seen from the front.
+    """
+    x0, y0, x1, y1 = box
+    ss = supersample
+    xs = x0 + (np.arange((x1 - x0) * ss) + 0.5) / ss - 0.5
+    ys = y0 + (np.arange((y1 - y0) * ss) + 0.5) / ss - 0.5
+    a, b = half_width, 1.2 * half_width
+    arc = _arch_length(a, b)
+    X = (xs - cx) / a
+    theta = np.arcsin(np.clip(X, -1.0, 1.0))
+    s = arc(np.abs(theta))  # (W,) arc length from the midline
+    w_mm = np.array([t[0] for t in teeth_mm])
+    h_mm = np.array([t[1] for t in teeth_mm])
+    canine_s = arc(np.arcsin(CANINE_AT))
+    scale = canine_s / w_mm[:3].sum()  # pixels per mm along the arch
+    bounds = np.concatenate([[0.0], np.cumsum(w_mm * scale)])
+    k = np.clip(np.searchsorted(bounds, s, side="right") - 1, 0, len(w_mm) - 1)
+    u = 2 * (s - bounds[k]) / (w_mm[k] * scale) - 1  # -1..1 across each tooth
+    width = w_mm[k] * scale
+    height = h_mm[k] * iod / IOD_MM
+    # Rounded incisal corners (embrasures) and pointed canines; the back teeth's edges rise
+    # towards the gums (curve of Spee).
+    corner = np.clip((np.abs(u) - 0.55) / 0.45, 0.0, 1.0)
+    recede = 0.08 * width * (1 - np.sqrt(1 - corner ** 2))
+    recede = np.where(k == 2, 0.12 * width * np.abs(u) ** 1.5, recede)
+    z = b * (1 - np.cos(theta))  # (W,) depth behind the front of the arch
+    recede = recede + 0.05 * iod * (1 - np.cos(theta))
+    # No two teeth alike: per tooth and side, a slightly longer or shorter crown, a tilted edge
+    # and a shade (fixed seed: every frame and every run the same).
+    rng = np.random.default_rng(2 if upper else 3)
+    side = (X > 0).astype(int)
+    spread = np.array([0.007 * iod, 0.005 * iod, 0.05])[:, None, None]  # length, tilt, shade
+    jitter_len, jitter_tilt, jitter_shade = rng.uniform(-1, 1, (3, 2, len(w_mm))) * spread
+    recede = recede + jitter_len[side, k] + jitter_tilt[side, k] * u
+    sign = 1.0 if upper else -1.0
+    v = sign * (edge(xs)[None, :] - ys[:, None]) - recede[None, :]  # into the tooth (pixels)
+    inside = (v >= 0) & (np.abs(X) < 1)[None, :]
+    crown = inside & (v <= height[None, :])
+    # Shading: convex crown, dark gaps, darker further back, lit side brighter, a greyer edge.
+    convex = 0.88 + 0.12 * (1 - u ** 2)
+    gap = 1 - gap_dark * _smooth((np.abs(u) - 0.84) / 0.16)
+    depth = np.exp(-z / (DEPTH_IOD * iod))
+    light = 1 + 0.25 * light_x * np.sin(theta)
+    col_shade = (convex * gap * depth * light * (1 + jitter_shade[side, k]))[None, :, None]
+    edge_t = np.exp(-v / (0.02 * iod))[..., None]
+    neck = 1 - 0.1 * np.clip(v / height[None, :], 0, 1)[..., None] ** 2  # darker towards the gum
+    tooth = colour * col_shade * neck * (1 - edge_t * np.array([0.08, 0.07, 0.04], np.float32))
+    gums = gum * (depth * light)[None, :, None] * np.ones_like(edge_t)
+    rgb = np.where(crown[..., None], tooth, gums).astype(np.float32)
+    fade = _smooth((np.pi * 0.47 - np.abs(theta)) / 0.12)  # the arch vanishes at the back
+    alpha = (inside * fade[None, :]).astype(np.float32)
+    size = (x1 - x0, y1 - y0)
+    rgb = cv2.resize(rgb * alpha[..., None], size, interpolation=cv2.INTER_AREA)
+    alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+    rgb = rgb / np.maximum(alpha, 1e-4)[..., None]
+    return Sprite(np.array([x0, y0], np.float64), rgb.astype(np.float32), alpha)
+
+
+def tongue_sprite(box, cx: float, top: float, half_width: float, iod: float,
+                  colour: np.ndarray, light_x: float) -> Sprite:
+    """The tongue's back as a lit half-ellipsoid (top at `top`), with a median groove."""
+    x0, y0, x1, y1 = box
+    rx, ry = half_width, 0.3 * iod
+    xs = np.arange(x0, x1, dtype=np.float32)
+    ys = np.arange(y0, y1, dtype=np.float32)
+    nx = (xs[None, :] - cx) / rx
+    ny = (ys[:, None] - (top + ry)) / ry
+    r2 = nx * nx + ny * ny
+    nz = np.sqrt(np.clip(1 - r2, 0, 1))
+    light = np.array([0.3 * light_x, -0.7, 0.65])
+    light /= np.linalg.norm(light)
+    lambert = np.clip(nx * light[0] + ny * light[1] + nz * light[2], 0, 1)
+    groove = 1 - 0.3 * np.exp(-(nx / 0.07) ** 2) * (ny < 0.3)
+    rgb = colour * (0.3 + 0.7 * lambert * groove)[..., None]
+    alpha = _smooth((1 - r2) / 0.08).astype(np.float32)
+    return Sprite(np.array([x0, y0], np.float64), rgb.astype(np.float32), alpha)
+
+
+def _cheeks(image: np.ndarray, landmarks: np.ndarray, iod: float) -> list[np.ndarray]:
+    """Mean RGB of a patch on each cheek (image left first)."""
+    r = max(int(0.12 * iod), 2)
+    got = []
+    for i in (M.RIGHT_CHEEK, M.LEFT_CHEEK):
+        u, v = np.round(landmarks[i, :2]).astype(int)
+        patch = image[max(v - r, 0):v + r, max(u - r, 0):u + r].astype(np.float32)
+        got.append(patch.reshape(-1, 3).mean(0) if patch.size else np.full(3, 128, np.float32))
+    return got
+
+
+def _sclera_luma(image: np.ndarray, landmarks: np.ndarray) -> float:
+    """Luminance of the brightest eye white (95th percentile inside the lids, off the iris);
+    0 when the eyes show too few pixels."""
+    uv = landmarks[:, :2]
+    h, w = image.shape[:2]
+    got = []
+    for ring, iris in ((M.RIGHT_EYE_RING, M.RIGHT_IRIS), (M.LEFT_EYE_RING, M.LEFT_IRIS)):
+        found = _polygon_in_box(uv[list(ring)], 1.0, w, h)
+        if found is None:
+            continue
+        (x0, y0, x1, y1), mask = found
+        r = np.mean(np.linalg.norm(uv[list(iris[1:])] - uv[iris[0]], axis=1)) * 1.15
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        keep = (mask > 0.9) & (np.hypot(xx - uv[iris[0], 0], yy - uv[iris[0], 1]) > r)
+        got.append(_luma(image[y0:y1, x0:x1][keep].astype(np.float32)))
+    lum = np.concatenate(got) if got else np.zeros(0, np.float32)
+    return float(np.percentile(lum, 95)) if lum.size >= 6 else 0.0
+
+
+def scene_colours(image: np.ndarray, landmarks: np.ndarray, iod: float):
+    """(teeth, tongue) RGB for a photo that hides them: teeth are an off-white lit like the eye
+    whites (or at least 1.45x the cheeks' brightness), tinted a little by the skin's cast
+    (the light's colour); the tongue is a pink under the same light, in the mouth's shade."""
+    cheek = np.mean(_cheeks(image, landmarks, iod), axis=0)
+    cheek_l = float(_luma(cheek[None])[0])
+    lum = float(np.clip(max(_sclera_luma(image, landmarks), 1.45 * cheek_l), 60.0, 235.0))
+    cast = cheek / max(cheek_l, 1.0)
+    hue = 0.85 * np.array([1.08, 1.0, 0.84]) + 0.15 * cast  # ivory, in the light's cast
+    teeth = lum * hue / float(_luma(hue[None].astype(np.float32))[0])
+    pink = np.array([1.4, 0.78, 0.76]) * (0.8 + 0.2 * cast)
+    tongue = 0.5 * lum * pink / float(_luma(pink[None].astype(np.float32))[0])
+    return (np.clip(teeth, 0, 255).astype(np.float32), np.clip(tongue, 0, 255).astype(np.float32))
+
+
+def _light_x(image: np.ndarray, landmarks: np.ndarray, iod: float) -> float:
+    """Horizontal light direction from the two cheeks' brightness (+1: from the image right)."""
+    left_img, right_img = (float(_luma(c[None])[0]) for c in _cheeks(image, landmarks, iod))
+    return float(np.clip(2.0 * (right_img - left_img) / max(right_img + left_img, 1.0), -1, 1))
+
+
+def _upper_edge_from_photo(interior: np.ndarray, mask: np.ndarray, origin: np.ndarray,
+                           fallback) -> tuple[object, float]:
+    """Where the photo's upper teeth end, per column (the first bright run from the top of the
+    opening), fitted by a parabola; and how much of the opening's width shows teeth."""
+    lum = _luma(interior)
+    inside = mask > 0.5
+    vals = lum[inside]
+    if vals.size < 8:
+        return fallback, 0.0
+    thr = 0.5 * (np.percentile(vals, 90) + np.percentile(vals, 10))
+    bright = (lum > thr) & inside
+    cols, edges = [], []
+    for j in range(mask.shape[1]):
+        rows = np.flatnonzero(inside[:, j])
+        if rows.size < 2:
+            continue
+        run = bright[rows, j]
+        first = np.argmax(run)
+        if not run[first] or first > 0.4 * rows.size:
+            continue
+        end = first + np.argmin(run[first:]) if not run[first:].all() else rows.size
+        if end >= 0.85 * rows.size and rows.size >= 6:
+            # The rows touch (a broad smile): split at the dark line between them.
+            prof = lum[rows, j]
+            lo, hi = int(0.35 * rows.size), int(0.9 * rows.size)
+            k = lo + int(np.argmin(prof[lo:hi]))
+            if prof[k] < 0.85 * np.median(prof[first:]):
+                end = k
+        cols.append(j)
+        edges.append(rows[0] + end - 0.5)
+    if len(cols) < 3:
+        return fallback, 0.0
+    cols = np.array(cols, float) + origin[0]
+    edges = np.array(edges, float) + origin[1]
+    coef = np.polyfit(cols, edges, 2 if len(cols) >= 6 else 1)
+    share = len(cols) / max(int(inside.any(0).sum()), 1)
+    return (lambda x: np.polyval(coef, x)), share
+
+
+@dataclass(frozen=True)
+class MouthLayer:
+    iod: float  # pixels
+    upper_teeth: Sprite
+    lower_teeth: Sprite
+    tongue: Sprite
+    interior_upper: Sprite | None  # the photo's opening above its upper teeth's edge (skull)
+    interior_dark: Sprite | None  # the rest below the edge (jaw), fading as the lips part
+    rest_gap: float  # pixels: the photo's own lip gap at the middle
+    cavity_deep: np.ndarray  # (3,) RGB at the back of the mouth
+    cavity_lip: np.ndarray  # (3,) RGB of the mucosa next to the lips
+
+    @classmethod
+    def prepare(cls, image: np.ndarray, landmarks: np.ndarray, iod: float) -> "MouthLayer":
+        uv = landmarks[:, :2].astype(np.float64)
+        h, w = image.shape[:2]
+        inner = uv[list(M.INNER_MOUTH_RING)]
+        outer = uv[list(M.OUTER_MOUTH_RING)]
+        box = _box(outer, 2.0, w, h)
+        x0, y0, x1, y1 = box
+        origin = np.array([x0, y0], np.float64)
+        size = (y1 - y0, x1 - x0)
+        mask = _poly_mask(size, inner - origin)
+        lips = (_poly_mask(size, outer - origin) - mask).clip(0)
+        crop = image[y0:y1, x0:x1].astype(np.float32)
+        lip_colour = (crop * lips[..., None]).sum((0, 1)) / max(float(lips.sum()), 1.0)
+        light_x = _light_x(image, landmarks, iod)
+
+        up_line = _line(uv[list(M.LIPS_INNER_UPPER)])
+        low_line = _line(uv[list(M.LIPS_INNER_LOWER)])
+        mid_x = float(uv[[M.LIPS_INNER_UPPER[0], M.LIPS_INNER_UPPER[-1]], 0].mean())
+        half_w = 0.5 * float(np.linalg.norm(uv[M.MOUTH_LEFT] - uv[M.MOUTH_RIGHT]))
+        rest_gap = float(max(low_line(mid_x) - up_line(mid_x), 0.0))
+
+        def closed_line(x):
+            return 0.5 * (up_line(x) + low_line(x))
+
+        interior_upper = interior_dark = None
+        teeth = None
+        upper_edge = (lambda x: closed_line(x) + UPPER_SHOW * iod)
+        if rest_gap > OPEN_GAP * iod:  # the photo's mouth is open: its own teeth and colour
+            inside = crop[mask > 0.5]
+            lum = _luma(inside)
+            bright = inside[lum > np.percentile(lum, 70)]
+            if len(bright) and _luma(bright.mean(0)[None])[0] > 1.3 * _luma(lip_colour[None])[0]:
+                teeth = bright.mean(0)
+            edge, share = _upper_edge_from_photo(crop, mask, origin, None)
+            if edge is not None and share > 0.3:
+                upper_edge = edge
+            yy = np.arange(y0, y1, dtype=np.float64)[:, None]
+            xx = np.arange(x0, x1, dtype=np.float64)[None, :]
+            above = np.clip(upper_edge(xx) + 0.5 - yy, 0.0, 1.0).astype(np.float32)
+            interior_upper = Sprite(origin, crop, mask * above)
+            # Below the upper teeth (the photo's lower teeth tips, the dark between): rides the
+            # jaw and gives way to the synthetic cavity and lower teeth as the lips part
+            # (`draw`). Kept, the photo's lower teeth broke up into white specks along the lip.
+            interior_dark = Sprite(origin, crop, mask * (1 - above))
+        synth_teeth, tongue_col = scene_colours(image, landmarks, iod)
+        teeth = synth_teeth if teeth is None else teeth.astype(np.float32)
+        gum = np.clip(0.85 * lip_colour + [12, -4, -4], 0, 255).astype(np.float32)
+
+        def lower_edge(x):
+            return low_line(x) - LOWER_OVERBITE * iod
+
+        reach = 0.3 * iod + 2
+        span = np.linspace(mid_x - half_w, mid_x + half_w, 32)
+        ue, le = upper_edge(span), lower_edge(span)
+        bx0, bx1 = int(mid_x - half_w) - 2, int(mid_x + half_w) + 3
+        upper_teeth = tooth_row((bx0, int(ue.min() - reach), bx1, int(ue.max()) + 3), mid_x,
+                                upper_edge, 0.92 * half_w, iod, UPPER_TEETH_MM, True, teeth, gum,
+                                light_x)
+        lower_teeth = tooth_row((bx0, int(le.min()) - 2, bx1, int(le.max() + reach)), mid_x,
+                                lower_edge, 0.84 * half_w, iod, LOWER_TEETH_MM, False,
+                                0.9 * teeth, gum, light_x, gap_dark=0.15)
+        lo_y = float(lower_edge(np.array([mid_x]))[0])
+        top = lo_y + TONGUE_BELOW * iod
+        gb = (bx0, int(top) - 2, bx1, int(top + 0.5 * iod) + 2)
+        tongue = tongue_sprite(gb, mid_x, top, 0.85 * half_w, iod, tongue_col, light_x)
+        deep = (0.16 * lip_colour + [4, 1, 1]).astype(np.float32)
+        near = (0.3 * lip_colour + 0.4 * tongue_col).astype(np.float32)
+        return cls(float(iod), upper_teeth, lower_teeth, tongue,
+                   interior_upper, interior_dark, rest_gap, deep, near)
+
+    def draw(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray, jaw: np.ndarray,
+             roll_lower: float = 0.0) -> None:
+        """Fill the current inner-lip opening. out: (H, W, 3) float32, in place; uv: (478, 2)
+        current landmark positions in `out`'s pixels; skull, jaw: 2x3 affines taking the photo's
+        rest pixels to `out`'s for what rides the skull and the jaw (`motion_affines`);
+        roll_lower: mouthRollLower (0..1): the upper teeth then rest on the lower lip (/f v/)."""
+        h, w = out.shape[:2]
+        if roll_lower > 0.0:
+            self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
+        ring = uv[list(M.INNER_MOUTH_RING)]
+        area = 0.5 * abs(float(np.dot(ring[:, 0], np.roll(ring[:, 1], -1))
+                               - np.dot(ring[:, 1], np.roll(ring[:, 0], -1))))
+        if area < 1.0:
+            return  # closed (or sealed) lips: the warp is all there is (no anti-aliased outline)
+        found = _polygon_in_box(ring, 2.0, w, h)
+        if found is None:
+            return
+        (x0, y0, x1, y1), mask = found
+        # A sliver's anti-aliased outline covers more than its area: no brighter than its area.
+        mask *= min(1.0, area / max(float(mask.sum()), 1e-6))
+        iod = self.iod
+        size = (x1 - x0, y1 - y0)
+        tongue = skull + TONGUE_FOLLOW * (jaw - skull)
+        jaw = skull + LOWER_TEETH_FOLLOW * (jaw - skull)
+        # Cavity: mucosa colour at the lips, darkening inwards and towards the corners.
+        inside = (mask > 0.3).astype(np.uint8)
+        dist = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+        xs = np.arange(x0, x1, dtype=np.float32)
+        ys = np.arange(y0, y1, dtype=np.float32)
+        corners = uv[[M.LIPS_INNER_UPPER[0], M.LIPS_INNER_UPPER[-1]]]
+        cx = float(corners[:, 0].mean())
+        half = max(float(np.abs(corners[1, 0] - corners[0, 0])) / 2, 1.0)
+        side = np.clip(np.abs(xs - cx) / half, 0, 1)[None, :]
+        near = np.exp(-dist / (0.10 * iod))[..., None]
+        canvas = (self.cavity_deep + (self.cavity_lip - self.cavity_deep) * near
+                  * (1 - 0.5 * side[..., None] ** 2))
+        for sprite, aff in ((self.tongue, tongue), (self.lower_teeth, jaw),
+                            (self.upper_teeth, skull)):
+            rgb, a = sprite.warp(aff, (x0, y0), size)
+            canvas += (rgb - canvas) * a[..., None]
+        # The upper lip shades what is just below it.
+        upper = _line(uv[list(M.LIPS_INNER_UPPER)])(xs)
+        below = np.clip(ys[:, None] - upper[None, :], 0, None)
+        canvas *= (1 - 0.55 * np.exp(-below / (SHADOW_IOD * iod)))[..., None]
+        if self.interior_upper is not None:
+            # The photo's own interior: at rest exactly the photo; the part below its upper
+            # teeth rides the jaw and gives way to the layers above as the lips part.
+            mid = _line(uv[list(M.LIPS_INNER_LOWER)])(cx) - _line(uv[list(M.LIPS_INNER_UPPER)])(cx)
+            opened = _smooth((float(mid) - self.rest_gap) / (0.06 * iod))
+            rgb, a = self.interior_dark.warp(jaw, (x0, y0), size)
+            canvas += (rgb - canvas) * (a * (1 - opened))[..., None]
+            rgb, a = self.interior_upper.warp(skull, (x0, y0), size)
+            canvas += (rgb - canvas) * a[..., None]
+        roi = out[y0:y1, x0:x1]
+        roi += (canvas - roi) * mask[..., None]
+
+    def _teeth_on_lower_lip(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray,
+                            weight: float) -> None:
+        """/f v/: the lower lip rolled in under the upper teeth, whose edges then lie over its
+        top (between the upper lip and the teeth's edge), with a soft shadow below them."""
+        h, w = out.shape[:2]
+        found = _polygon_in_box(uv[list(M.OUTER_MOUTH_RING)], 2.0, w, h)
+        if found is None:
+            return
+        (x0, y0, x1, y1), _ = found
+        size = (x1 - x0, y1 - y0)
+        rgb, a = self.upper_teeth.warp(skull, (x0, y0), size)
+        xs = np.arange(x0, x1, dtype=np.float32)
+        ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+        upper = _line(uv[list(M.LIPS_INNER_UPPER)])(xs)[None, :]
+        lower = _line(uv[list(M.LIPS_INNER_LOWER)])(xs)[None, :]
+        outer = _line(uv[list(M.LIPS_OUTER_LOWER)])(xs)[None, :]
+        span = (xs > uv[M.MOUTH_RIGHT, 0]) & (xs < uv[M.MOUTH_LEFT, 0])
+        on_lip = np.clip(ys - np.maximum(upper, lower) + 0.5, 0, 1) * np.clip(outer - ys, 0, 1)
+        cover = (a * on_lip * span[None, :] * weight).astype(np.float32)
+        roi = out[y0:y1, x0:x1]
+        # The teeth's edge shades the lip just below it.
+        edge_shadow = np.clip(ys - np.maximum(upper, lower), 0, None)
+        shade = 1 - 0.35 * weight * on_lip * (1 - a) * np.exp(-edge_shadow / (0.04 * self.iod))
+        roi *= shade[..., None].astype(np.float32)
+        roi += (rgb - roi) * cover[..., None]
+
+
+def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: np.ndarray,
+                   translation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(skull, jaw) 2x3 affines, photo pixels -> frame pixels: the rig's upper lip moved by the
+    head pose alone, and its lower lip and chin moved by the jaw shapes and the head pose."""
+    from ..motion.names import INDEX
+
+    skull_idx, jaw_idx = np.array(SKULL_POINTS), np.array(JAW_POINTS)
+    head = rig.positions_depth(np.zeros_like(blendshapes), rotation, translation, skull_idx)[0]
+    jaw_only = np.zeros_like(blendshapes)
+    for name in JAW_SHAPES:
+        jaw_only[INDEX[name]] = blendshapes[INDEX[name]]
+    moved = rig.positions_depth(jaw_only, rotation, translation, jaw_idx)[0]
+    return fit_affine(rest_uv[skull_idx], head), fit_affine(rest_uv[jaw_idx], moved)
