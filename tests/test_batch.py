@@ -12,7 +12,7 @@ import soundfile as sf
 
 from vasa_bridge.bake import BatchConfig, read_manifest, run_batch
 from vasa_bridge.bake import workers
-from vasa_bridge.bake.batch import STATE_FILE, TEXT_UNSUPPORTED
+from vasa_bridge.bake.batch import STATE_FILE
 from vasa_bridge.errors import ConfigError
 from vasa_bridge.model.bake import BakeConfig
 from vasa_bridge.model.onnx_runtime import default_model_path
@@ -214,32 +214,32 @@ def test_a_bad_line_is_listed_and_the_batch_goes_on(voice, tmp_path, capsys):
     assert "0 done, 2 skipped, 3 failed" in capsys.readouterr().err
 
 
-def test_text_reaches_bake_audio_only_when_it_takes_a_transcript(voice, tmp_path, monkeypatch):
-    from vasa_bridge.model import bake as bake_module
-    (voice / "lines.jsonl").write_text('{"audio": "greet.wav", "text": "Halt, who goes there?"}\n'
-                                       '{"audio": "bye.wav"}\n')
-    original = bake_module.bake_audio
+GOFORWARD = Path("/usr/share/pocketsphinx/test/data/goforward.raw")  # scripts/setup.sh --test
 
-    def without_text(audio, rate, config=BakeConfig(), denoiser=None):
-        return original(audio, rate, config, denoiser)
-    monkeypatch.setattr(bake_module, "bake_audio", without_text)
-    result = run_batch(read_manifest(voice / "lines.jsonl"), tmp_path / "a", progress=False)
-    assert [r.status for r in result.lines] == ["failed", "done"]
-    assert result.lines[0].error == TEXT_UNSUPPORTED
 
-    seen = []
-
-    def with_text(audio, rate, config=BakeConfig(), denoiser=None, text=None):
-        seen.append(text)
-        return original(audio, rate, config, denoiser)
-    monkeypatch.setattr(bake_module, "bake_audio", with_text)
-    assert workers.supports_text()
-    result = run_batch(read_manifest(voice / "lines.jsonl"), tmp_path / "b", progress=False)
-    assert [r.status for r in result.lines] == ["done", "done"]
-    assert seen == ["Halt, who goes there?", None]
-    (voice / "lines.jsonl").write_text('{"audio": "greet.wav", "text": "Halt, who is there?"}\n'
-                                       '{"audio": "bye.wav"}\n')
-    result = run_batch(read_manifest(voice / "lines.jsonl"), tmp_path / "b", progress=False)
+def test_a_line_with_its_words_gets_the_aligned_mouth(tmp_path):
+    """A real recording ("go forward ten meters", pocketsphinx-testdata) with its words: the
+    line's mouth is the transcript's (as `bake_audio(text=...)` makes it), not the audio-only
+    one; wrong words fall back to the audio (the line still succeeds); the text is in the key."""
+    from vasa_bridge.model.bake import bake_audio
+    pcm = np.frombuffer(GOFORWARD.read_bytes(), "<i2").astype(np.float32) / 32768
+    sf.write(tmp_path / "go.wav", pcm, 16000)
+    manifest = tmp_path / "lines.jsonl"
+    manifest.write_text('{"audio": "go.wav", "text": "go forward ten meters", "output": "t"}\n'
+                        '{"audio": "go.wav", "output": "a"}\n'
+                        '{"audio": "go.wav", "text": "seven of clubs", "output": "w"}\n')
+    out = tmp_path / "out"
+    result = run_batch(read_manifest(manifest), out, progress=False)
+    assert [r.status for r in result.lines] == ["done"] * 3
+    with_text, audio_only, wrong = (load(out / f"{n}.npz") for n in "taw")
+    want = bake_audio(pcm, 16000, BakeConfig(), text="go forward ten meters")
+    np.testing.assert_allclose(with_text.blendshapes, want.blendshapes, atol=1e-5)
+    assert not np.allclose(with_text.blendshapes, audio_only.blendshapes, atol=1e-3)
+    np.testing.assert_allclose(wrong.blendshapes, audio_only.blendshapes, atol=1e-5)
+    np.testing.assert_allclose(with_text.head_rotation, audio_only.head_rotation, atol=1e-5)
+    manifest.write_text('{"audio": "go.wav", "text": "go forward two meters", "output": "t"}\n'
+                        '{"audio": "go.wav", "output": "a"}\n')
+    result = run_batch(read_manifest(manifest), out, progress=False)
     assert [r.status for r in result.lines] == ["done", "skipped"]  # the text is in the key
 
 

@@ -39,8 +39,6 @@ RESULTS_FILE = "results.csv"
 RESULT_COLUMNS = ("line", "audio", "character", "output", "files", "duration", "status", "error")
 MAX_CHUNK = 16  # lines per task at most: small enough to balance, large enough to amortise
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
-TEXT_UNSUPPORTED = ("text needs transcript support (this build's bake_audio takes no text=): "
-                    "remove the line's text or update vasa-bridge")
 
 
 @dataclass(frozen=True)
@@ -130,14 +128,11 @@ def run_batch(lines: list[Line], out_dir, config: BatchConfig = BatchConfig(),
                          f"`vasa-bridge export`")
     model_sha = _sha_file(mpath)
     state = _State(out_dir / STATE_FILE)
-    text_ok = workers.supports_text()
 
     results: dict[int, LineResult] = {}
     todo: list[tuple[Line, BakeConfig]] = []
     for line in lines:
         cfg, error = None, line.error
-        if error is None and line.text is not None and not text_ok:
-            error = TEXT_UNSUPPORTED
         if error is None:
             try:
                 cfg = line_config(line, config.bake)

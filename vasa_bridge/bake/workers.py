@@ -9,7 +9,6 @@ All three backends yield the outcomes of one chunk at a time, as chunks finish, 
 
 from __future__ import annotations
 
-import inspect
 import logging
 import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -32,7 +31,7 @@ class Job:
     data: bytes  # the audio file's bytes
     config: BakeConfig  # this line's settings (steering and seed resolved)
     suffixes: tuple  # output formats, e.g. (".npz", ".json")
-    text: str | None = None  # transcript, only when the model's bake supports it
+    text: str | None = None  # the words spoken: the mouth follows their forced alignment
 
 
 @dataclass
@@ -41,12 +40,6 @@ class Outcome:
     files: dict = field(default_factory=dict)  # suffix -> encoded bytes
     duration: float = 0.0  # seconds of audio
     error: str | None = None
-
-
-def supports_text() -> bool:
-    """Whether this build's `bake_audio` takes a transcript (`text=`)."""
-    from ..model.bake import bake_audio
-    return "text" in inspect.signature(bake_audio).parameters
 
 
 def _denoiser(model: str | None, threads: int):
