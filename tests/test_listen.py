@@ -230,3 +230,15 @@ def test_cli_json_survives_a_hostile_publisher(endpoint):
     assert docs[1]["seq"] == 7 and docs[2]["name"] == "bye" + ESC
     stats = json.loads(err.strip().splitlines()[-1].removeprefix("[listen] "))
     assert stats["dropped"]["bad_values"] == 5 and stats["malformed"] == len(_crafted())
+
+
+def test_rate_line_counts_the_last_interval_not_the_whole_run():
+    """Issue 16: the rate `listen` prints is over the last interval, so a picture stall shows at
+    once instead of being averaged away by the minutes before it."""
+    from vasa_bridge.transport.listen import window_rates
+    before = {"frame": 1000, "motion": 1500}
+    assert window_rates({"frame": 1025, "motion": 1525}, before, 1.0) == {"frame": 25.0,
+                                                                           "motion": 25.0}
+    stalled = window_rates({"frame": 1000, "motion": 1525}, before, 1.0)
+    assert stalled == {"frame": 0.0, "motion": 25.0}
+    assert window_rates({"frame": 5, "event": 1}, {}, 0.5) == {"frame": 10.0, "event": 2.0}

@@ -55,6 +55,7 @@ struct vasa_source {
 	size_t pixels_size;
 	uint64_t frames, audio_blocks, refused;
 	uint64_t last_frame_ns; /* OBS clock; 0: nothing shown */
+	uint64_t last_sound_ns; /* OBS clock of the last sound block */
 	bool warned_channels, announced;
 };
 
@@ -154,6 +155,7 @@ static void output_audio(struct vasa_source *vs, const struct vasa_message *m)
 	audio.timestamp = vasa_clock_map(&vs->clock, m->pts, os_gettime_ns());
 	obs_source_output_audio(vs->source, &audio);
 	vs->audio_blocks++;
+	vs->last_sound_ns = os_gettime_ns();
 }
 
 static void handle_hello(struct vasa_source *vs, const struct vasa_message *m)
@@ -247,15 +249,18 @@ static void receive_all(struct vasa_source *vs, void *sock)
 	}
 }
 
+/* Blank only when the stream is gone: neither pictures nor sound for blank_after_s. While the
+ * sound goes on (a runtime short of CPU sends fewer pictures), the last picture stays. */
 static void blank_if_stale(struct vasa_source *vs)
 {
 	if (vs->blank_after_s <= 0 || vs->last_frame_ns == 0)
 		return;
-	if (os_gettime_ns() - vs->last_frame_ns >= (uint64_t)vs->blank_after_s * 1000000000ULL) {
+	uint64_t last = vs->last_frame_ns > vs->last_sound_ns ? vs->last_frame_ns : vs->last_sound_ns;
+	if (os_gettime_ns() - last >= (uint64_t)vs->blank_after_s * 1000000000ULL) {
 		obs_source_output_video(vs->source, NULL);
 		vs->last_frame_ns = 0;
-		vb_log(LOG_INFO, "'%s': no frames for %d s: blanked", obs_source_get_name(vs->source),
-		       vs->blank_after_s);
+		vb_log(LOG_INFO, "'%s': no frames or sound for %d s: blanked",
+		       obs_source_get_name(vs->source), vs->blank_after_s);
 	}
 }
 

@@ -250,14 +250,16 @@ static void poll_source(struct seen *s)
 /* ---------------------------------------------------------------------------------------------
  * The publisher */
 
+/* `frames_seconds` (NULL: all of `seconds`): pictures stop after it, sound goes on. */
 static pid_t spawn_publisher(const char *python, const char *script, const char *endpoint,
-			     const char *log_path, const char *seconds)
+			     const char *log_path, const char *seconds, const char *frames_seconds)
 {
 	char fps[16];
 	snprintf(fps, sizeof(fps), "%d", PUB_FPS);
 	const char *argv[] = {python, script, "--endpoint", endpoint, "--seconds", seconds,
 			      "--fps", fps, "--log", log_path, "--wait-for",
-			      "frame/default/,audio/default/,frame/npc1/,audio/npc1/", NULL};
+			      "frame/default/,audio/default/,frame/npc1/,audio/npc1/",
+			      frames_seconds ? "--frames-seconds" : NULL, frames_seconds, NULL};
 	pid_t pid;
 	if (posix_spawn(&pid, python, NULL, NULL, (char *const *)argv, environ) != 0)
 		return -1;
@@ -463,7 +465,7 @@ int main(int argc, char **argv)
 	/* ---- run 1: two streams, 2 s ---- */
 	char log1[] = "/tmp/vasa-harness-1-XXXXXX";
 	close(mkstemp(log1));
-	pid_t pid = spawn_publisher(python, script, endpoint, log1, "2");
+	pid_t pid = spawn_publisher(python, script, endpoint, log1, "2", NULL);
 	CHECK(pid > 0, "cannot start %s %s", python, script);
 	int status = run_publisher(both, 2, pid);
 	CHECK(status == 0, "publisher (run 1) exited with %d", status);
@@ -511,7 +513,9 @@ int main(int argc, char **argv)
 	CHECK(log_listening == listening + 1, "update did not restart the receive thread");
 	b.alpha_override_straight = true;
 
-	/* ---- run 2: a new publisher process, seq and pts from 0 again ---- */
+	/* ---- run 2: a new publisher process, seq and pts from 0 again; its pictures stop after
+	 * 0.8 s while its sound goes on for 2.5 s (a runtime whose pictures stall): the source
+	 * keeps the last picture, since the stream is not gone ---- */
 	int seen_before = a.frames_seen, seen_before_b = b.frames_seen;
 	for (int i = 0; i < 2; i++) {
 		memset(both[i]->seen_at, 0, sizeof(a.seen_at));
@@ -520,7 +524,7 @@ int main(int argc, char **argv)
 	}
 	char log2[] = "/tmp/vasa-harness-2-XXXXXX";
 	close(mkstemp(log2));
-	pid = spawn_publisher(python, script, endpoint, log2, "1");
+	pid = spawn_publisher(python, script, endpoint, log2, "2.5", "0.8");
 	status = run_publisher(both, 2, pid);
 	CHECK(status == 0, "publisher (run 2) exited with %d", status);
 	printf("RESTART default: %d frames after the restart, worst |timestamp - now| %d ms, "
@@ -539,7 +543,9 @@ int main(int argc, char **argv)
 	CHECK(b.frames_seen - seen_before_b >= 10 && b.bad_pixels == 0,
 	      "alpha override: %d frames, %d wrong pixels", b.frames_seen - seen_before_b,
 	      b.bad_pixels);
-	CHECK(obs_source_get_width(a.source) == W, "not showing again after the restart");
+	CHECK(obs_source_get_width(a.source) == W, "not showing the last picture after the restart "
+	      "while the sound went on (%u wide): pictures that stall must not blank a live stream",
+	      obs_source_get_width(a.source));
 	unlink(log2);
 
 	/* ---- settings change: the thread restarts on the new stream ---- */

@@ -95,6 +95,9 @@ def main() -> int:
     ap.add_argument("--wait-for", default="frame/default/,audio/default/",
                     help="subscriptions to wait for before publishing (comma-separated)")
     ap.add_argument("--wait-s", type=float, default=10.0)
+    ap.add_argument("--frames-seconds", type=float, default=None,
+                    help="send pictures only this long, sound for all of --seconds (a runtime "
+                         "whose pictures stall while its sound goes on)")
     args = ap.parse_args()
 
     streams = args.streams.split(",")
@@ -111,6 +114,8 @@ def main() -> int:
         return 1
 
     n_frames = int(round(args.seconds * args.fps))
+    n_pictures = n_frames if args.frames_seconds is None else \
+        int(round(args.frames_seconds * args.fps))
     t0 = time.monotonic()
     audio_sent = {"default": 0, "npc1": 0}  # samples per channel so far
     rates = {"default": 16000, "npc1": 48000}
@@ -143,10 +148,11 @@ def main() -> int:
                 audio = wire.encode_audio(np.stack([mono, mono], axis=1), stream=stream, seq=i,
                                           pts=start * 10**9 // rate, sent=sent, rate=rate,
                                           format="f32")
-            sock.send_multipart(frame)
+            if i < n_pictures:
+                sock.send_multipart(frame)
+                lines.append(f"frame {stream} {i} {sent}")
             sock.send_multipart(audio)
             audio_sent[stream] = end
-            lines.append(f"frame {stream} {i} {sent}")
     args.log.write_text("\n".join(lines) + "\n")
     print(f"publish.py: {n_frames} frames per stream ({', '.join(streams)}) in "
           f"{time.monotonic() - t0:.2f} s")

@@ -85,6 +85,11 @@ def header_json(msg: wire.Message) -> str:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
+def window_rates(received: dict, before: dict, seconds: float) -> dict:
+    """Messages per second of each kind between two counts taken `seconds` apart."""
+    return {k: round((v - before.get(k, 0)) / max(seconds, 1e-9), 1) for k, v in received.items()}
+
+
 def listen(config: SubscriberConfig, options: ListenConfig = ListenConfig(), *,
            out: TextIO = sys.stdout, err: TextIO = sys.stderr,
            stop: threading.Event | None = None,
@@ -96,6 +101,7 @@ def listen(config: SubscriberConfig, options: ListenConfig = ListenConfig(), *,
     t_start = t_report = clock()
     last_msg = t_start
     span: dict[str, list[float]] = {}  # kind -> [first arrival, last arrival]
+    counted: dict[str, int] = {}  # messages per kind at the last rate line
 
     def dropped(reason: str, error: Exception) -> None:
         n = sub.stats.malformed
@@ -122,9 +128,14 @@ def listen(config: SubscriberConfig, options: ListenConfig = ListenConfig(), *,
             seen += 1
             print(header_json(msg) if options.json else describe(msg), file=out, flush=True)
             if now - t_report >= options.report_every_s:
-                rates = {k: round(v / (now - t_start), 1) for k, v in sub.stats.received.items()}
+                # rates over the last interval (about a second), not since the start: a stall
+                # shows at once (the runtime's picture_level events, printed as they arrive,
+                # say why the picture rate is low)
+                rates = window_rates(sub.stats.received, counted, now - t_report)
+                counted = dict(sub.stats.received)
                 drops = f", dropped: {dict(sub.stats.dropped)}" if sub.stats.dropped else ""
-                print(f"[listen] {seen} messages, per second: {rates}{drops}, restarts: "
+                print(f"[listen] {seen} messages; pictures {rates.get('frame', 0.0)}/s, per "
+                      f"second over the last {now - t_report:.1f} s: {rates}{drops}, restarts: "
                       f"{sub.stats.restarts}", file=err, flush=True)
                 t_report = now
         elapsed = max(clock() - t_start, 1e-9)

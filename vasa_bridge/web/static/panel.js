@@ -74,7 +74,7 @@ function onStatus(m) {
   if (r && performance.now() - lastEdit > 2000) showConditions(r.conditions);
   if (r) {
     $("status-line").textContent =
-      `fps ${r.fps}  latency p50 ${r.latency_ms.p50} ms p95 ${r.latency_ms.p95} ms  ` +
+      `pictures ${r.fps}/s${r.picture && r.picture.reason ? ` (${r.picture.reason})` : ""}  latency p50 ${r.latency_ms.p50} ms p95 ${r.latency_ms.p95} ms  ` +
       `drops ${r.drops.frames}  cpu ${(r.cpu * 100).toFixed(0)}%  streams ${r.streams.join(", ")}\n` +
       // docs/streaming.md: the microphone's Sync Offset in OBS
       `sound in → its frame out ${r.av_delay_ms ?? "-"} ms (mic Sync Offset in OBS)\n` +
