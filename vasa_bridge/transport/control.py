@@ -43,7 +43,7 @@ import numpy as np
 import zmq
 
 from ..audio.sources import check_clip
-from ..errors import AudioError, BusyError, ConfigError, ControlError, TransportError, VasaError
+from ..errors import AudioError, BusyError, ConfigError, ControlError, VasaError
 from ..protocol import wire
 from .curve import ClientCurve, ServerCurve, ZapRegistration, bind_server, secure_client
 from .endpoints import DEFAULT_CONTROL, check_server_bind
