@@ -77,20 +77,7 @@ namespace VasaBridge.Tests
             int count = BitConverter.ToInt32(data, 0), pos = 4;
             var messages = new List<List<byte[]>>(count);
             for (int k = 0; k < count; k++)
-            {
-                int n = BitConverter.ToInt32(data, pos);
-                pos += 4;
-                var parts = new List<byte[]>(n);
-                for (int i = 0; i < n; i++)
-                {
-                    int size = BitConverter.ToInt32(data, pos);
-                    var p = new byte[size];
-                    Buffer.BlockCopy(data, pos + 4, p, 0, size);
-                    parts.Add(p);
-                    pos += 4 + size;
-                }
-                messages.Add(parts);
-            }
+                messages.Add(TestFiles.ReadParts(data, ref pos));
             Assert.AreEqual(data.Length, pos, "trailing bytes in " + path);
             return messages;
         }

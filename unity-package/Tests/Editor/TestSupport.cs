@@ -44,8 +44,18 @@ namespace VasaBridge.Tests
         public static List<byte[]> ReadParts(string path)
         {
             byte[] data = File.ReadAllBytes(path);
-            int n = BitConverter.ToInt32(data, 0), pos = 4;
-            var parts = new List<byte[]>();
+            int pos = 0;
+            var parts = ReadParts(data, ref pos);
+            Assert.AreEqual(data.Length, pos, "trailing bytes in " + path);
+            return parts;
+        }
+
+        /// <summary>One framed message at `pos` in `data` (as above); `pos` moves past it.</summary>
+        public static List<byte[]> ReadParts(byte[] data, ref int pos)
+        {
+            int n = BitConverter.ToInt32(data, pos);
+            pos += 4;
+            var parts = new List<byte[]>(n);
             for (int i = 0; i < n; i++)
             {
                 int size = BitConverter.ToInt32(data, pos);
@@ -54,7 +64,6 @@ namespace VasaBridge.Tests
                 parts.Add(p);
                 pos += 4 + size;
             }
-            Assert.AreEqual(data.Length, pos, "trailing bytes in " + path);
             return parts;
         }
 
