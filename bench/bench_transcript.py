@@ -263,6 +263,15 @@ class _Capture(logging.Handler):
         self.lines.append(record.getMessage())
 
 
+def print_routes(result: dict) -> None:
+    """One table row per mouth route."""
+    for key in ("model", "seal-only", "teacher-mouth"):
+        r = result[key]
+        print(f"{key:<14} {r['jaw_r']:6.3f} {r['jaw_r_styles']:8.3f} "
+              f"{r['sealed']:7.1%} {r['false_seals']:6.1%} "
+              f"{r['model_channels_max_diff']:20.3g}   ({r['bilabials']} /p b m/)")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--json", help="also write the numbers here")
@@ -292,20 +301,12 @@ def main() -> int:
           f"{sum(r[3] for r in rows)}/{len(rows)}")
     print(f"{'route':<14} {'jaw r':>6} {'r styles':>8} {'sealed':>8} {'false':>6} "
           f"{'head/eyes/brows diff':>20}")
-    for key in ("model", "seal-only", "teacher-mouth"):
-        r = result[key]
-        print(f"{key:<14} {r['jaw_r']:6.3f} {r['jaw_r_styles']:8.3f} "
-              f"{r['sealed']:7.1%} {r['false_seals']:6.1%} "
-              f"{r['model_channels_max_diff']:20.3g}   ({r['bilabials']} /p b m/)")
+    print_routes(result)
     print(f"head pose max |diff| with the transcript vs without: "
           f"{result['head_pose_max_diff']:.3g}")
     print(f"festival voices, lines full of /p b m/ (transcripts used on "
           f"{report['festival_used']}):")
-    for key in ("model", "seal-only", "teacher-mouth"):
-        r = tts_result[key]
-        print(f"{key:<14} {r['jaw_r']:6.3f} {r['jaw_r_styles']:8.3f} "
-              f"{r['sealed']:7.1%} {r['false_seals']:6.1%} "
-              f"{r['model_channels_max_diff']:20.3g}   ({r['bilabials']} /p b m/)")
+    print_routes(tts_result)
     f = report["fit"]
     print(f"fit (score per speech frame, floor {min_fit:g}): right {f['right']['min']:.1f}.."
           f"{f['right']['max']:.1f} used {f['right']['used']}/{f['right']['n']}; wrong used "
