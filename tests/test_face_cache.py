@@ -34,7 +34,9 @@ def test_a_second_analysis_comes_from_disk_and_renders_the_same(tmp_path, fresh)
     cache = C.PortraitCache(tmp_path)
     first = cache.analyse(PHOTO, CONFIG)
     assert (cache.hits, cache.misses) == (0, 1) and len(list(tmp_path.glob("*.npz"))) == 1
-    again = C.PortraitCache(tmp_path).analyse(PHOTO, CONFIG)
+    second = C.PortraitCache(tmp_path)
+    again = second.analyse(PHOTO, CONFIG)
+    assert (second.hits, second.misses) == (1, 0)  # read back from disk, not analysed again
     same(first, fresh)
     same(again, fresh)
     renderer = get_backend("cpu", RenderConfig())

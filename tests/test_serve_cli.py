@@ -74,12 +74,14 @@ def test_verbose_and_no_greeting(tmp_path):
                 assert lines[-1] or proc.poll() is None, lines
             assert "panel" not in lines[-1]
             assert any(line.startswith("[serve] fps=25.0") for line in lines)  # the config
-            peak, deadline = 0, time.time() + 3
+            peak, heard, deadline = 0, 0, time.time() + 3
             while time.time() < deadline:
                 m = sub.recv(timeout_ms=200)
                 if m is not None:
+                    heard += 1
                     peak = max(peak, int(np.abs(m.audio_samples()).max()))
-            assert peak == 0  # silence: no hello
+            assert heard >= 25, heard  # the audio was heard (25 blocks a second) ...
+            assert peak == 0  # ... and it is silence: no hello
     finally:
         stop(proc)
 

@@ -329,6 +329,8 @@ def test_runtime_speak_with_text_lays_the_aligned_mouth_over_the_live_engine(cap
         _, reply, wrong = run_clip("seven of clubs")
     assert reply["text"]["used"] is False and "does not fit" in reply["text"]["message"]
     assert any("does not fit" in r.getMessage() for r in caplog.records)
+    _, _, audio_only = run_clip(None)
+    np.testing.assert_array_equal(wrong, audio_only)  # words that do not fit leave no mouth
 
 
 class HeldPacer(InstantPacer):
