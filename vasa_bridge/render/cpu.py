@@ -20,7 +20,7 @@ from ..motion.frame import MotionFrame
 from ..motion.names import INDEX
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, fill_background
-from .mouth import MouthLayer, motion_affines
+from .mouth import MouthLayer, motion_affines, opening_area
 from .rig import Rig, Silhouette, build_rig, build_silhouette
 from .warp import (WarpGrid, backward_field, grid_arrays, grid_from_arrays, make_grid,
                    moving_box, resolve_folds, upsample)
@@ -178,13 +178,14 @@ def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFra
                origin=(0, 0)) -> None:
     """The mouth layer over a warped image whose top-left is `origin` in the frame (both
     backends); uv: landmark positions in `rgb`'s pixels."""
-    if prep.mouth is None:
-        return
+    roll_lower = float(frame.blendshapes[INDEX["mouthRollLower"]])
+    if prep.mouth is None or (roll_lower <= 0.0 and opening_area(uv) < 1.0):
+        return  # closed lips, nothing rolled in: the layer would draw nothing
     skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, frame.head_rotation,
                                 frame.head_translation)
     skull[:, 2] -= origin
     jaw[:, 2] -= origin
-    prep.mouth.draw(rgb, uv, skull, jaw, float(frame.blendshapes[INDEX["mouthRollLower"]]))
+    prep.mouth.draw(rgb, uv, skull, jaw, roll_lower)
 
 
 def finish(prep: Prepared, rgb: np.ndarray, alpha: np.ndarray, box_px, uv: np.ndarray,

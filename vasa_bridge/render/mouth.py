@@ -25,6 +25,7 @@ import numpy as np
 
 from ..face import mesh as M
 from .layers import _box, _poly_mask, _polygon_in_box
+from .rig import _smooth
 
 # Where the teeth sit: the upper lip for the upper row (moved by the head only, it rides the
 # skull), the lower lip's middle and the chin for the lower row (moved by the jaw shapes).
@@ -46,11 +47,6 @@ LOWER_OVERBITE = 0.015  # IOD: lower incisal edge above the lower lip's inner ed
 SHADOW_IOD = 0.05  # reach of the upper lip's shadow
 DEPTH_IOD = 0.35  # teeth this far back along the arch are 1/e as bright
 OPEN_GAP = 0.04  # IOD: a photo whose lips part by more than this brings its own interior
-
-
-def _smooth(x):
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
 
 
 def _line(points: np.ndarray):
@@ -365,11 +361,10 @@ class MouthLayer:
         h, w = out.shape[:2]
         if roll_lower > 0.0:
             self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
-        ring = uv[list(M.INNER_MOUTH_RING)]
-        area = 0.5 * abs(float(np.dot(ring[:, 0], np.roll(ring[:, 1], -1))
-                               - np.dot(ring[:, 1], np.roll(ring[:, 0], -1))))
+        area = opening_area(uv)
         if area < 1.0:
             return  # closed (or sealed) lips: the warp is all there is (no anti-aliased outline)
+        ring = uv[list(M.INNER_MOUTH_RING)]
         found = _polygon_in_box(ring, 2.0, w, h)
         if found is None:
             return
@@ -397,13 +392,14 @@ class MouthLayer:
             rgb, a = sprite.warp(aff, (x0, y0), size)
             canvas += (rgb - canvas) * a[..., None]
         # The upper lip shades what is just below it.
-        upper = _line(uv[list(M.LIPS_INNER_UPPER)])(xs)
+        upper_line = _line(uv[list(M.LIPS_INNER_UPPER)])
+        upper = upper_line(xs)
         below = np.clip(ys[:, None] - upper[None, :], 0, None)
         canvas *= (1 - 0.55 * np.exp(-below / (SHADOW_IOD * iod)))[..., None]
         if self.interior_upper is not None:
             # The photo's own interior: at rest exactly the photo; the part below its upper
             # teeth rides the jaw and gives way to the layers above as the lips part.
-            mid = _line(uv[list(M.LIPS_INNER_LOWER)])(cx) - _line(uv[list(M.LIPS_INNER_UPPER)])(cx)
+            mid = _line(uv[list(M.LIPS_INNER_LOWER)])(cx) - upper_line(cx)
             opened = _smooth((float(mid) - self.rest_gap) / (0.06 * iod))
             rgb, a = self.interior_dark.warp(jaw, (x0, y0), size)
             canvas += (rgb - canvas) * (a * (1 - opened))[..., None]
@@ -425,7 +421,8 @@ class MouthLayer:
         rgb, a = self.upper_teeth.warp(skull, (x0, y0), size)
         xs = np.arange(x0, x1, dtype=np.float32)
         ys = np.arange(y0, y1, dtype=np.float32)[:, None]
-        upper = _line(uv[list(M.LIPS_INNER_UPPER)])(xs)[None, :]
+        upper_line = _line(uv[list(M.LIPS_INNER_UPPER)])
+        upper = upper_line(xs)[None, :]
         lower = _line(uv[list(M.LIPS_INNER_LOWER)])(xs)[None, :]
         outer = _line(uv[list(M.LIPS_OUTER_LOWER)])(xs)[None, :]
         span = (xs > uv[M.MOUTH_RIGHT, 0]) & (xs < uv[M.MOUTH_LEFT, 0])
@@ -437,6 +434,14 @@ class MouthLayer:
         shade = 1 - 0.35 * weight * on_lip * (1 - a) * np.exp(-edge_shadow / (0.04 * self.iod))
         roi *= shade[..., None].astype(np.float32)
         roi += (rgb - roi) * cover[..., None]
+
+
+def opening_area(uv: np.ndarray) -> float:
+    """Area in pixels of the inner-lip opening at landmark positions uv (478, 2); under 1 the
+    lips are closed and the mouth layer draws no interior."""
+    ring = uv[list(M.INNER_MOUTH_RING)]
+    return 0.5 * abs(float(np.dot(ring[:, 0], np.roll(ring[:, 1], -1))
+                           - np.dot(ring[:, 1], np.roll(ring[:, 0], -1))))
 
 
 def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: np.ndarray,
