@@ -82,7 +82,6 @@ class ServeConfig:
 @dataclass
 class Stats:
     frames_published: int = 0  # pictures sent (main face)
-    frames_dropped: int = 0  # main motion frames with no picture (sum of the three below)
     frames_late: int = 0  # skipped while the loop caught up (a newer frame was already due)
     frames_degraded: int = 0  # skipped by the picture level (render one frame in N)
     frames_failed: int = 0  # the renderer or stamp raised
@@ -98,6 +97,11 @@ class Stats:
     refused_clips: int = 0  # speak calls refused (bad samples, busy)
     av_delay_ms: collections.deque = field(  # main face: its sound arrived -> its frame out
         default_factory=lambda: collections.deque(maxlen=500))
+
+    @property
+    def frames_dropped(self) -> int:
+        """Main motion frames with no picture, for any reason."""
+        return self.frames_late + self.frames_degraded + self.frames_failed
 
 
 def _pct(values, q: float) -> float | None:
@@ -633,7 +637,6 @@ class Runtime:
                     self._portrait is not None)
 
     def _no_picture(self, why: str) -> None:
-        self.stats.frames_dropped += 1
         if why == "late":
             self.stats.frames_late += 1
         elif why == "degraded":
@@ -654,7 +657,7 @@ class Runtime:
             self.stats.latency_ms.append((self._clock() - arrived) * 1000)
             return
         now = self._clock()
-        level = self.governor.level if c.degrade else self.governor.levels[0]
+        level = self.governor.level  # stays at the full level when degrading is off
         if self._last_picture_index is not None and index - self._last_picture_index < \
                 level.every:
             self._no_picture("degraded")
@@ -729,7 +732,7 @@ class Runtime:
         return self._portrait
 
     def _govern(self, now: float, lag_s: float, work_s: float) -> None:
-        if not self.config.degrade or self._portrait is None or self.renderer is None:
+        if not self.config.degrade or not self._pictures_on:
             return
         before = self.governor.index
         if self.governor.observe(now, lag_s, work_s, self._render_s, self._picture_width):

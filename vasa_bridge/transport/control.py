@@ -562,22 +562,22 @@ class ControlServer:
             return None, self._error_reply(req, e.code, str(e))
 
     @staticmethod
-    def _error_reply(req: dict | None, code: str, message: str) -> dict:
-        reply = {"ok": False, "error": message, "code": code}
+    def _with_id(req: dict | None, reply: dict) -> dict:
+        """`reply` carrying the request's `id` (an int or str), so a client can match them."""
         req_id = req.get("id") if req is not None else None
         if isinstance(req_id, (int, str)) and not isinstance(req_id, bool):
             reply["id"] = req_id
         return reply
 
+    @classmethod
+    def _error_reply(cls, req: dict | None, code: str, message: str) -> dict:
+        return cls._with_id(req, {"ok": False, "error": message, "code": code})
+
     def _answer(self, req: dict) -> tuple[dict, Any]:
         """Run a checked request's command -> (reply, an optional action after replying)."""
         try:
             result, after = self._dispatch(req)
-            reply = {"ok": True, "result": result}
-            req_id = req.get("id")
-            if isinstance(req_id, (int, str)) and not isinstance(req_id, bool):
-                reply["id"] = req_id
-            return reply, after
+            return self._with_id(req, {"ok": True, "result": result}), after
         except RequestError as e:
             self.errors += 1
             return self._error_reply(req, e.code, str(e)), None

@@ -41,9 +41,13 @@ class SubscriberStats:
     received: Counter = field(default_factory=Counter)  # decoded messages per kind
     lost: Counter = field(default_factory=Counter)  # seq gaps per kind (messages never seen)
     restarts: int = 0  # times a stream's seq went back (publisher restarted)
-    malformed: int = 0  # messages dropped, every reason together
     dropped: Counter = field(default_factory=Counter)  # reason -> messages dropped
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=10000))  # recv - sent
+
+    @property
+    def malformed(self) -> int:
+        """Messages dropped, every reason together."""
+        return sum(self.dropped.values())
 
     def as_dict(self) -> dict:
         lat = sorted(self.latency_ms)
@@ -137,12 +141,11 @@ class Subscriber:
             return msg
 
     def _drop(self, reason: str, error: ProtocolError) -> None:
-        self.stats.malformed += 1
         self.stats.dropped[reason] += 1
-        if self._on_drop is None and self.stats.malformed <= _LOGGED_ERRORS:
-            log.warning("dropped a %s message: %s", reason, ascii(str(error))[1:-1])
         if self._on_drop is not None:
             self._on_drop(reason, error)
+        elif self.stats.malformed <= _LOGGED_ERRORS:
+            log.warning("dropped a %s message: %s", reason, ascii(str(error))[1:-1])
 
     def messages(self, timeout_ms: int | None = None) -> Iterator[wire.Message]:
         """Messages until `timeout_ms` passes without one."""
