@@ -86,11 +86,6 @@ def test_verbose_and_no_greeting(tmp_path):
         stop(proc)
 
 
-def test_the_panel_default_is_the_servers():
-    from vasa_bridge.web import cli, server
-    assert cli.DEFAULT_HTTP == server.DEFAULT_HTTP
-
-
 def test_virtualcam_without_a_device_fails_before_the_start_up_work(tmp_path):
     import pytest
     pytest.importorskip("pyvirtualcam")

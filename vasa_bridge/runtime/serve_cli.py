@@ -284,7 +284,7 @@ def _start_web(args: argparse.Namespace, pub_endpoint: str, control_endpoint: st
     from ..web.cli import start_from_serve_args
     explicit = args.http is not None
     if not explicit:
-        from ..web.server import DEFAULT_HTTP
+        from ..web.cli import DEFAULT_HTTP
         args = argparse.Namespace(**{**vars(args), "http": DEFAULT_HTTP})
     try:
         return start_from_serve_args(args, pub_endpoint, control_endpoint, runtime=runtime,

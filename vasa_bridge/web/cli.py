@@ -9,7 +9,7 @@ from ..errors import ConfigError
 from ..transport.endpoints import DEFAULT_CONTROL, DEFAULT_PUB
 from .codec import ALPHA_CODECS, CodecConfig
 
-DEFAULT_HTTP = "127.0.0.1:8765"  # the same as server.DEFAULT_HTTP (tests/test_web checks)
+DEFAULT_HTTP = "127.0.0.1:8765"  # the panel's address unless told otherwise
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -70,23 +70,9 @@ def start_from_serve_args(args: argparse.Namespace, pub_endpoint: str,
         private = ControlServer(runtime, config)
         control_endpoint = private.endpoint
     try:
-        if announce:
-            handle = start_in_thread(args.http, pub_endpoint, control_endpoint,
-                                     token=args.http_token,
-                                     codec=CodecConfig(alpha_codec=args.alpha_codec))
-        else:
-            from .server import WebConfig, WebHandle, parse_http, resolve_token
-            host, port = parse_http(args.http)
-            token, generated = resolve_token(host, args.http_token)
-            if generated:  # shown once, so it must be shown
-                handle = start_in_thread(args.http, pub_endpoint, control_endpoint,
-                                         token=token,
-                                         codec=CodecConfig(alpha_codec=args.alpha_codec))
-            else:
-                handle = WebHandle(WebConfig(
-                    host=host, port=port, sub_endpoint=pub_endpoint,
-                    control_endpoint=control_endpoint, token=token,
-                    codec=CodecConfig(alpha_codec=args.alpha_codec)))
+        handle = start_in_thread(args.http, pub_endpoint, control_endpoint,
+                                 token=args.http_token, announce=announce,
+                                 codec=CodecConfig(alpha_codec=args.alpha_codec))
     except BaseException:
         if private is not None:
             private.close()

@@ -49,11 +49,11 @@ from ..model.config import EMOTIONS
 from ..transport.control import ControlClient
 from ..transport.endpoints import DEFAULT_CONTROL, DEFAULT_PUB
 from .bridge import Bridge, BridgeConfig
+from .cli import DEFAULT_HTTP  # noqa: F401  (one definition; the CLI must not import aiohttp)
 from .codec import CodecConfig
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HTTP = "127.0.0.1:8765"
 TOKEN_COOKIE = "vasa_token"
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 JSON_TYPE = "application/json"
@@ -702,9 +702,11 @@ def resolve_token(host: str, token: str | None) -> tuple[str | None, bool]:
 
 
 def start_in_thread(http: str, sub_endpoint: str, control_endpoint: str | None,
-                    token: str | None = None, **options) -> WebHandle:
+                    token: str | None = None, announce: bool = True, **options) -> WebHandle:
     """Start the panel and overlay for a runtime on `sub_endpoint`/`control_endpoint`, on a
-    thread. Returns a handle with `.url`, `.token` and `.close()`."""
+    thread. Returns a handle with `.url`, `.token` and `.close()`. `announce=False`: the caller
+    prints the addresses itself; a generated token is still printed, since that is the only
+    time it is shown."""
     host, port = parse_http(http)
     token, generated = resolve_token(host, token)
     config = WebConfig(host=host, port=port, sub_endpoint=sub_endpoint,
@@ -714,7 +716,7 @@ def start_in_thread(http: str, sub_endpoint: str, control_endpoint: str | None,
         print(f"[web] {host} is not a loopback address: every request needs the token "
               f"{token} (shown once)\n[web] panel {handle.page_url('/')}\n[web] overlay "
               f"{handle.page_url('/overlay')}", file=sys.stderr, flush=True)
-    else:
+    elif announce:
         print(f"[web] panel {handle.url}/  overlay {handle.url}/overlay"
               + ("  (token required)" if token else ""), file=sys.stderr, flush=True)
     return handle
