@@ -22,6 +22,7 @@ from ..model.bake import BakeConfig
 log = logging.getLogger(__name__)
 
 _DENOISERS: dict = {}  # (model path, threads) -> OnnxDenoiser, one per worker process
+_ALIGNER = None  # data.align.Aligner, one per worker process, made for the first transcript
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,24 @@ def _denoiser(model: str | None, threads: int):
     return _DENOISERS[key]
 
 
+def _aligner(text: str | None, language: str):
+    """The worker's one forced aligner (a pocketsphinx decoder costs ~0.25 s to load), for a
+    line whose transcript will be aligned; None otherwise or without pocketsphinx (align_text
+    then says why, as it does for a line baked alone)."""
+    from ..model.transcript import has_aligner
+    if text is None or not text.strip() or not has_aligner(language):
+        return None
+    global _ALIGNER
+    if _ALIGNER is None:
+        from ..data.align import Aligner
+        from ..errors import DataError
+        try:
+            _ALIGNER = Aligner()
+        except DataError:
+            return None
+    return _ALIGNER
+
+
 def warm(model: str | None, threads: int) -> None:
     """Load the model now (a pool initializer), so the first chunk does not pay for it."""
     _denoiser(model, threads)
@@ -59,15 +78,15 @@ def bake_job(job: Job) -> Outcome:
     """One line: decode, bake, encode. Any failure becomes the line's one-line error."""
     from ..audio.features import prepare_audio
     from ..audio.io import decode_audio
-    from ..model.bake import bake_audio
+    from ..model.bake import bake_audio_text
     from ..motion.io import encode
     try:
         den = _denoiser(job.config.model, job.config.threads)
         fc = den.config.features
         audio, rate = decode_audio(job.data, job.name)
-        audio = prepare_audio(audio, rate, fc)
-        extra = {"text": job.text} if job.text is not None else {}
-        track = bake_audio(audio, fc.sample_rate, job.config, den, **extra)
+        audio = prepare_audio(audio, rate, fc)  # the one resample: bake_audio_text's is a no-op
+        aligner = _aligner(job.text, job.config.transcript.language)
+        track = bake_audio_text(audio, fc.sample_rate, job.config, den, job.text, aligner)[0]
         files = {s: encode(track, s) for s in job.suffixes}
     except VasaError as e:
         return Outcome(job.number, error=str(e))

@@ -49,10 +49,11 @@ def bake_audio_text(audio: np.ndarray, sample_rate: int, config: BakeConfig = Ba
         text = None  # a blank transcript (an empty text box, a batch row without one): none
     den = denoiser or OnnxDenoiser(config.model, threads=config.threads)
     fc = den.config.features
-    feats = extract(audio, sample_rate, fc)
+    # Convert and resample once: `extract` of audio already at the feature rate resamples nothing.
+    prepared = prepare_audio(audio, sample_rate, fc)
+    feats = extract(prepared, fc.sample_rate, fc)
     raw = generate(den, den.config, feats, config.stream, config.steering, config.seed)
     shapes, rot, trans = unpack_motion(raw)
-    prepared = prepare_audio(audio, sample_rate, fc) if config.keep_audio or text else None
     track = MotionTrack(shapes, rot, trans, fps=fc.fps,
                         audio=prepared if config.keep_audio else None,
                         sample_rate=fc.sample_rate if config.keep_audio else None)
