@@ -120,11 +120,12 @@ def denoiser_from_onnx(path=None) -> Denoiser:
     path = Path(path) if path is not None else default_model_path()
     ship = OnnxDenoiser(path)
     theirs = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
-    torch.manual_seed(0)
-    probe = build(ModelConfig.from_dict(ship.config.as_dict())).eval()
-    with torch.no_grad():
-        for prm in probe.parameters():
-            prm.copy_(torch.randn_like(prm) * 0.05)
+    with torch.random.fork_rng(devices=[]):  # seeded probe; the caller's global RNG untouched
+        torch.manual_seed(0)
+        probe = build(ModelConfig.from_dict(ship.config.as_dict())).eval()
+        with torch.no_grad():
+            for prm in probe.parameters():
+                prm.copy_(torch.randn_like(prm) * 0.05)
     with tempfile.TemporaryDirectory() as tmp:
         export_onnx(probe, Path(tmp) / "probe.onnx")
         mine = {i.name: numpy_helper.to_array(i)

@@ -139,8 +139,9 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
         step, history = ck["step"], ck["history"]
         log(f"[train] resuming {ck_path} at step {step}")
     else:
-        if tc.init:  # the weights were trained on the init run's normalisation: keep it
-            src = _load_init(tc.init).config
+        init_src = _load_init(tc.init) if tc.init else None  # loaded once, used twice below
+        if init_src is not None:  # the weights were trained on the init run's normalisation
+            src = init_src.config
             config = replace(config, motion_mean=src.motion_mean, motion_std=src.motion_std,
                              intensity_ref=src.intensity_ref)
         else:
@@ -152,8 +153,8 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
         if config.seal and not config.seal_jaw:
             config = replace(config, seal_jaw=sealed_jaw(train_clips))
         den = build(config).to(tc.device)
-        if tc.init:
-            _init_from(den, tc.init, log)
+        if init_src is not None:
+            _init_from(den, init_src, tc.init, log)
         ema = copy.deepcopy(den)
         ck = None
     ema.requires_grad_(False)
@@ -251,9 +252,9 @@ def _load_init(run) -> Denoiser:
     return load_checkpoint(run, ema=True)[0]
 
 
-def _init_from(den: Denoiser, run, log) -> None:
-    """Copy the weights of `run` whose names and shapes match; say which modules start fresh."""
-    src = _load_init(run)
+def _init_from(den: Denoiser, src: Denoiser, run, log) -> None:
+    """Copy the weights of `src` (loaded from `run` by _load_init) whose names and shapes match;
+    say which modules start fresh."""
     theirs = src.state_dict()
     mine = den.state_dict()
     taken = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape}
