@@ -157,10 +157,6 @@ class Aligner:
                 self._decoder = _decoder()  # a failed alignment leaves the search unusable
                 raise
 
-    def reset(self) -> None:
-        with self._lock:
-            self._decoder = _decoder()
-
 
 def compare_timelines(reference: PhonemeTimeline, other: PhonemeTimeline) -> dict:
     """Match two timelines of the same speech by viseme class and compare phone start times.

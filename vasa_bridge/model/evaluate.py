@@ -109,23 +109,21 @@ class _Acc:
             if sel.any():
                 err = np.abs(shapes[sel][:, MOUTH] - ts[sel][:, MOUTH]).mean()
                 self.vis_err.setdefault(vis, []).append(err)
-        ap = _aperture(shapes)
-        apart = _aperture(ts) >= self._threshold
+        ap, ap_ref = _aperture(shapes), _aperture(ts)
+        apart = ap_ref >= self._threshold
         self.false_seals[0] += int(np.count_nonzero(apart & (ap < self._threshold)))
         self.false_seals[1] += int(np.count_nonzero(apart))
-        for vis, s, e in segments:
-            if vis != "PP":
+        for vis, s, e in segments:  # /p b m/ (PP) and open vowels, each within the slack
+            closure = vis == "PP"
+            if not closure and vis not in OPEN_VOWELS:
                 continue
             sel = (times >= s - self._slack) & (times <= e + self._slack)
-            if sel.any():
+            if not sel.any():
+                continue
+            if closure:
                 self.closures[1] += 1
                 self.closures[0] += int(ap[sel].min() < self._threshold)
-        ap_ref = _aperture(ts)
-        for vis, s, e in segments:
-            if vis not in OPEN_VOWELS:
-                continue
-            sel = (times >= s - self._slack) & (times <= e + self._slack)
-            if sel.any() and ap_ref[sel].max() >= OPEN_APERTURE:
+            elif ap_ref[sel].max() >= OPEN_APERTURE:
                 self.opened[1] += 1
                 self.opened[0] += int(ap[sel].max() >= OPEN_APERTURE)
         if n > 2 * MAX_LAG:

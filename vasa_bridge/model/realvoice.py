@@ -66,7 +66,6 @@ def _missing(path: Path, package: str) -> DataError:
 def real_clips(alsa_dir: str = ALSA_DIR, sphinx_dir: str = SPHINX_DIR) -> list[RealClip]:
     """The real recordings with their transcripts, in a fixed order (16 kHz mono)."""
     from ..data.align import read_audio
-    from ..data.engines.base import to_16k
 
     alsa, sphinx = Path(alsa_dir), Path(sphinx_dir)
     wavs = sorted(alsa.glob("*.wav")) if alsa.is_dir() else []
@@ -87,20 +86,21 @@ def real_clips(alsa_dir: str = ALSA_DIR, sphinx_dir: str = SPHINX_DIR) -> list[R
                                                                   f"{ident}.wav"), text))
     for key, text in SPHINX_RAW.items():
         pcm = np.fromfile(sphinx / f"{key}.raw", dtype="<i2").astype(np.float32) / 32768.0
-        clips.append(RealClip(f"sphinx/{key}", to_16k(pcm, 16000), text))
+        clips.append(RealClip(f"sphinx/{key}", pcm, text))  # already 16 kHz float32
     assert not any(RESERVED in c.name for c in clips)
     return clips
 
 
-def reference(clip: RealClip, fps: float):
+def reference(clip: RealClip, fps: float, aligner=None):
     """(teacher blendshapes (T, 52), viseme segments) from the forced alignment of the clip.
 
     The teacher's nominal speaker (no random style: articulation 1, lip lead 40 ms), so the
-    reference does not depend on a seed."""
-    from ..data.align import align
+    reference does not depend on a seed. `aligner`: a `data.align.Aligner` to reuse across clips
+    (it aligns exactly as a fresh one does); None makes one."""
+    from ..data.align import Aligner
     from ..data.teacher import TeacherConfig, teach
 
-    timeline = align(clip.audio, clip.text)
+    timeline = (aligner or Aligner()).align(clip.audio, clip.text)[0]
     track = teach(timeline, clip.audio, 16000, config=TeacherConfig(fps=fps, speaker_jitter=0.0),
                   seed=0)
     return track.blendshapes, _segments(timeline)
@@ -118,12 +118,14 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
     rows = {name: _Acc() for name in ROWS}
     streams = {"model offline": OFFLINE, "model live": LIVE}
     per_clip, loud_all, jaw_all, items = [], [], [], []
+    from ..data.align import Aligner
+    aligner = Aligner()  # one pocketsphinx decoder for all clips
     it = clips
     if progress:
         from tqdm import tqdm
         it = tqdm(clips, desc="eval --real", leave=False)
     for clip in it:
-        ts, segs = reference(clip, fps)
+        ts, segs = reference(clip, fps, aligner)
         audio = prepare_audio(clip.audio, fc.sample_rate, fc)
         feats = extract(audio, fc.sample_rate, fc)
         m = min(len(feats), len(ts))
