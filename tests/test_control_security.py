@@ -15,10 +15,12 @@ from PIL import Image
 
 from vasa_bridge.errors import ConfigError, ControlError, TransportError
 from vasa_bridge.transport import ControlClient, ControlConfig, ControlServer
-from vasa_bridge.transport.control import (RequestError, add_cli_options, config_from_args,
-                                           parse_load_portrait, portrait_folders)
+from vasa_bridge.cli.keys import add_cli
+from vasa_bridge.cli.options import add_control_options as add_cli_options
+from vasa_bridge.cli.options import control_config as config_from_args
+from vasa_bridge.transport.control import RequestError, parse_load_portrait, portrait_folders
 from vasa_bridge.transport.curve import (ALLOWED, ClientCurve, KeyPair, ServerCurve, ZapHandler,
-                                         add_cli, generate_keys, load_keypair, secure_client,
+                                         generate_keys, load_keypair, secure_client,
                                          secure_server, write_keypair)
 
 from conftest import free_port

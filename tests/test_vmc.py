@@ -23,6 +23,7 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 from vasa_bridge.errors import ConfigError, TransportError
 from vasa_bridge.motion import MotionTrack
 from vasa_bridge.motion.conversions import quat_to_matrix, to_unity_quaternion, to_vrm0
+from vasa_bridge.cli import options
 from vasa_bridge.runtime import outputs
 from vasa_bridge.runtime.vmc import (PERFECT_SYNC_NAMES, UDP_MAX_PAYLOAD, VmcConfig, VmcSender,
                                      frame_messages)
@@ -257,14 +258,14 @@ def test_bad_config_names_the_value(kw, match):
 def test_cli_options_build_sinks(receiver, tmp_path):
     p = argparse.ArgumentParser()
     p.add_argument("track")
-    outputs.add_cli_options(p)
+    options.add_output_options(p)
     a = p.parse_args(["t.npz"])
-    assert outputs.sinks_from_args(a) == []
+    assert options.sinks_from_args(a) == []
     a = p.parse_args(["t.npz", "--vmc"])
     assert a.vmc == "127.0.0.1:39539" and a.vmc_names == "arkit" and not a.vmc_unbundled
     a = p.parse_args(["t.npz", f"--vmc=127.0.0.1:{receiver.port}", "--vmc-names", "both",
                       "--vmc-unbundled"])
-    (s,) = outputs.sinks_from_args(a)
+    (s,) = options.sinks_from_args(a)
     with s:
         assert (s.config.port, s.config.names, s.config.bundled) == (receiver.port, "both", False)
         s.send(_track(n=1).frame(0))
@@ -276,10 +277,10 @@ def test_cli_options_build_sinks(receiver, tmp_path):
     # A track path swallowed by `--vmc` (its value is optional) is refused, not sent to.
     q = argparse.ArgumentParser()
     q.add_argument("track", nargs="?")
-    outputs.add_cli_options(q)
+    options.add_output_options(q)
     with pytest.raises(ConfigError, match="--vmc is 'talk.npz'.*--vmc=HOST:PORT"):
-        outputs.sinks_from_args(q.parse_args(["--vmc", "talk.npz"]))
+        options.sinks_from_args(q.parse_args(["--vmc", "talk.npz"]))
     with pytest.raises(ConfigError, match="--vmc is 'line.vasab'"):  # the Unity track formats too
-        outputs.sinks_from_args(q.parse_args(["--vmc", "line.vasab"]))
+        options.sinks_from_args(q.parse_args(["--vmc", "line.vasab"]))
     with pytest.raises(ConfigError, match="--vts is 'talk.npz'.*--vts=URL"):
-        outputs.sinks_from_args(q.parse_args(["--vts", "talk.npz"]))
+        options.sinks_from_args(q.parse_args(["--vts", "talk.npz"]))

@@ -259,7 +259,7 @@ def test_curve_secured_control_from_web_and_from_serve(face, tmp_path):
     import argparse
 
     from vasa_bridge.transport import ControlConfig, ControlServer
-    from vasa_bridge.transport.control import add_cli_options
+    from vasa_bridge.cli.options import add_control_options as add_cli_options
     from vasa_bridge.transport.curve import ClientCurve, generate_keys
     from vasa_bridge.web.cli import add_serve_options, start_from_serve_args
     keys = tmp_path / "keys"

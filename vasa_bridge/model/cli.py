@@ -1,4 +1,4 @@
-"""Subcommands of the motion model: train, export, bake, eval. Wired into `vasa_bridge/cli.py`
+"""Subcommands of the motion model: train, export, bake, eval. Wired into `vasa_bridge/cli/`
 with `model_cli.add_cli(sub)`. Each validates, prints its resolved config, calls one function."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Motion sinks for VTuber apps, and the CLI options that build them.
+"""Motion sinks for VTuber apps.
 
 A sink takes one `MotionFrame` per output frame and forwards it somewhere. Every sink:
 - is built from a frozen config dataclass and is a context manager;
@@ -7,15 +7,12 @@ A sink takes one `MotionFrame` per output frame and forwards it somewhere. Every
 - `close()` is idempotent and joins any worker thread;
 - `stats` is a dict with at least `frames` (send calls), `sent` and `errors`.
 
-`replay` and `serve` wire them in with:
-
-    outputs.add_cli_options(parser)          # when building the parser
-    sinks = outputs.sinks_from_args(args)    # then sink.send(frame) per frame, sink.close() at the end
+The CLI builds them from its options (`vasa_bridge.cli.options.sinks_from_args`); then
+`sink.send(frame)` per frame and `sink.close()` at the end.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -103,57 +100,3 @@ def parse_host_port(text: str, default_port: int = 39539) -> tuple[str, int]:
         raise ConfigError(f"--vmc is {text!r}: expected HOST:PORT such as {DEFAULT_VMC} "
                           f"(write --vmc=HOST:PORT when a positional argument follows)")
     return host, p
-
-
-def add_cli_options(parser: argparse.ArgumentParser) -> None:
-    """Add --vmc/--vts and their options to a subcommand's parser."""
-    from .vmc import NAME_SETS
-
-    g = parser.add_argument_group("VTuber apps (docs/vtuber.md)")
-    g.add_argument("--vmc", nargs="?", const=DEFAULT_VMC, default=None, metavar="HOST:PORT",
-                   help=f"send motion over the VMC protocol (default {DEFAULT_VMC})")
-    g.add_argument("--vmc-names", choices=NAME_SETS, default="arkit",
-                   help="blendshape names: Perfect Sync (arkit), VRM 0.x presets, or both")
-    g.add_argument("--vmc-unbundled", action="store_true",
-                   help="one UDP datagram per OSC message instead of one bundle per frame")
-    g.add_argument("--vmc-max-datagram", type=int, default=65000, metavar="BYTES",
-                   help="split a frame into several bundles above this size (1400 avoids IP "
-                        "fragmentation on a network)")
-    g.add_argument("--vts", nargs="?", const=DEFAULT_VTS, default=None, metavar="URL",
-                   help=f"drive VTube Studio as a plugin (default {DEFAULT_VTS})")
-    g.add_argument("--vts-token-file", type=Path, default=None, metavar="PATH",
-                   help=f"where the plugin token is kept (default {default_token_path()})")
-    g.add_argument("--vts-custom-params", action="store_true",
-                   help="also create and feed 52 custom parameters VasaJawOpen, ... (0..1)")
-    g.add_argument("--vts-mirror", action="store_true",
-                   help="mirror left/right (head yaw and roll, eyes) for VTube Studio")
-
-
-def sinks_from_args(args: argparse.Namespace) -> list[MotionSink]:
-    """Build the sinks the parsed options ask for (none when neither --vmc nor --vts is given)."""
-    from .vmc import VmcConfig, VmcSender
-    from .vts import VtsConfig, VtsPlugin
-
-    sinks: list[MotionSink] = []
-    try:
-        if getattr(args, "vmc", None):
-            host, port = parse_host_port(args.vmc)
-            cfg = VmcConfig(host=host, port=port, names=args.vmc_names,
-                            bundled=not args.vmc_unbundled, max_datagram=args.vmc_max_datagram)
-            log.info("VMC: %s", cfg)
-            sinks.append(VmcSender(cfg))
-        if getattr(args, "vts", None):
-            url = args.vts
-            if not url.startswith(("ws://", "wss://")):
-                raise ConfigError(f"--vts is {url!r}: expected a WebSocket URL such as "
-                                  f"{DEFAULT_VTS} (write --vts=URL when a positional argument "
-                                  f"follows)")
-            cfg = VtsConfig(url=url, token_path=args.vts_token_file or default_token_path(),
-                            custom_parameters=args.vts_custom_params, mirror=args.vts_mirror)
-            log.info("VTube Studio: %s", cfg)
-            sinks.append(VtsPlugin(cfg))
-    except BaseException:
-        for s in sinks:
-            s.close()
-        raise
-    return sinks

@@ -67,10 +67,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="with --audio: stop when the file ends")
     p.add_argument("--virtualcam", nargs="?", const="", metavar="DEVICE",
                    help="also show the face as a webcam (pyvirtualcam; optional device name)")
-    from ..transport.control import add_cli_options as control_options
-    from . import outputs
-    control_options(p)
-    outputs.add_cli_options(p)
+    from ..cli.options import add_control_options, add_output_options
+    add_control_options(p)
+    add_output_options(p)
     from ..web.cli import add_serve_options
     add_serve_options(p)
     p.add_argument("--no-http", action="store_true",
@@ -94,9 +93,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..audio.sources import ArraySource, MicSource, list_input_devices
-    from ..transport.control import ControlServer, config_from_args
+    from ..cli.options import control_config, sinks_from_args
+    from ..transport.control import ControlServer
     from ..transport.publisher import Publisher, PublisherConfig
-    from .outputs import sinks_from_args
     from .serve import Runtime
 
     if args.list_devices:
@@ -177,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
                     from .audio_in import AudioInlet
                     inlet = AudioInlet(runtime, args.audio_in, insecure=args.insecure)
                 if args.control != "none":
-                    control = ControlServer(runtime, config_from_args(args, args.control,
+                    control = ControlServer(runtime, control_config(args, args.control,
                                                                       args.insecure))
                 source = args.audio or (f"microphone {main_source.device_name}" if args.mic
                                         is not None else "clips (control `speak`)")

@@ -683,40 +683,6 @@ class _KeyedJobs:
         self._pool.shutdown(wait=True, cancel_futures=False)
 
 
-# --- command-line options (for `serve` and anything else that runs a ControlServer) ------------
-
-
-def add_cli_options(parser) -> None:
-    """Add the control channel's security options (--curve-secret, --curve-allowed,
-    --portrait-dir, --max-image-side) to a subcommand that already has --control and
-    --insecure; `config_from_args` turns them all into a ControlConfig."""
-    d = ControlConfig()
-    g = parser.add_argument_group("control-channel security (docs/protocol.md, Security)")
-    g.add_argument("--curve-secret", default=None, metavar="FILE",
-                   help="server secret key (server.key_secret from `vasa-bridge keys`); with "
-                        "--curve-allowed, only listed clients can connect, and the control "
-                        "endpoint may be a network address")
-    g.add_argument("--curve-allowed", default=None, metavar="DIR",
-                   help="folder of allowed client public keys (allowed_clients/)")
-    g.add_argument("--portrait-dir", action="append", default=None, metavar="DIR",
-                   help="folder load_portrait may read paths from (repeatable; default: the "
-                        "current directory)")
-    g.add_argument("--max-image-side", type=int, default=d.max_image_side, metavar="PX",
-                   help=f"longest portrait side load_portrait accepts (default "
-                        f"{d.max_image_side})")
-
-
-def config_from_args(args, endpoint: str, insecure: bool) -> ControlConfig:
-    if args.max_image_side < 1:
-        raise ConfigError(f"--max-image-side is {args.max_image_side}: expected a positive "
-                          f"number of pixels")
-    return ControlConfig(endpoint=endpoint, insecure=insecure,
-                         curve_secret_key=args.curve_secret,
-                         curve_allowed_clients=args.curve_allowed,
-                         portrait_dirs=tuple(args.portrait_dir) if args.portrait_dir else None,
-                         max_image_side=args.max_image_side)
-
-
 # --- client ----------------------------------------------------------------------------------
 
 

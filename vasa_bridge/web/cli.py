@@ -63,9 +63,10 @@ def start_from_serve_args(args: argparse.Namespace, pub_endpoint: str,
     if control_endpoint and runtime is not None and getattr(args, "curve_secret", None):
         import dataclasses
 
-        from ..transport.control import ControlServer, config_from_args
+        from ..cli.options import control_config
+        from ..transport.control import ControlServer
         config = dataclasses.replace(
-            config_from_args(args, f"inproc://vasa-web-control-{id(runtime)}", False),
+            control_config(args, f"inproc://vasa-web-control-{id(runtime)}", False),
             curve_secret_key=None, curve_allowed_clients=None)
         private = ControlServer(runtime, config)
         control_endpoint = private.endpoint

@@ -15,10 +15,10 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from . import __version__
-from .errors import ConfigError, VasaError
-from .protocol import wire
-from .transport.endpoints import DEFAULT_PUB
+from .. import __version__
+from ..errors import ConfigError, VasaError
+from ..protocol import wire
+from ..transport.endpoints import DEFAULT_PUB
 
 EXIT_ERROR = 2
 STARTED = time.monotonic()  # when the command began (serve's ready line counts from here)
@@ -46,9 +46,9 @@ def _stop_on_signals() -> threading.Event:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .motion.io import load
-    from .runtime.replay import ReplayConfig, replay
-    from .transport.publisher import Publisher, PublisherConfig
+    from ..motion.io import load
+    from ..runtime.replay import ReplayConfig, replay
+    from ..transport.publisher import Publisher, PublisherConfig
 
     track = load(args.track or example_track_path())
     config = ReplayConfig(stream=wire.check_stream(args.stream), fps=args.fps, loop=args.loop,
@@ -73,7 +73,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _sinks(args: argparse.Namespace) -> list:
-    from .runtime.outputs import sinks_from_args
+    from .options import sinks_from_args
     return sinks_from_args(args)  # VMC and VTube Studio, when asked for
 
 
@@ -81,8 +81,8 @@ def _sinks(args: argparse.Namespace) -> list:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
-    from .transport.listen import ListenConfig, listen
-    from .transport.subscriber import SubscriberConfig
+    from ..transport.listen import ListenConfig, listen
+    from ..transport.subscriber import SubscriberConfig
 
     kinds = () if args.topics == ["all"] else tuple(args.topics)
     if bool(args.curve_key) != bool(args.curve_server):
@@ -90,7 +90,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
                           "client's secret key file and the publisher's public key) or neither")
     curve = None
     if args.curve_key:
-        from .transport.curve import ClientCurve
+        from ..transport.curve import ClientCurve
         curve = ClientCurve.load(args.curve_key, args.curve_server)
     sub = SubscriberConfig(endpoint=args.sub, kinds=kinds, stream=args.stream, curve=curve)
     options = ListenConfig(count=args.count, json=args.json, idle_timeout_s=args.timeout)
@@ -110,11 +110,11 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Replay the built-in track into a listener in this process: the wire works end to end."""
-    from .motion.io import load
-    from .runtime.replay import ReplayConfig, replay
-    from .transport.listen import ListenConfig, listen
-    from .transport.publisher import Publisher, PublisherConfig
-    from .transport.subscriber import SubscriberConfig
+    from ..motion.io import load
+    from ..runtime.replay import ReplayConfig, replay
+    from ..transport.listen import ListenConfig, listen
+    from ..transport.publisher import Publisher, PublisherConfig
+    from ..transport.subscriber import SubscriberConfig
 
     track = load(example_track_path())
     stop = _stop_on_signals()
@@ -137,7 +137,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .doctor import report, run_checks
+    from ..doctor import report, run_checks
 
     text, code = report(run_checks())
     print(text)
@@ -163,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stream", default=wire.DEFAULT_STREAM, help="stream id (default: default)")
     r.add_argument("--wait", type=int, default=0, metavar="N",
                    help="wait (up to 10 s) for N subscriptions before the first frame")
-    from .runtime import outputs
-    outputs.add_cli_options(r)
+    from .options import add_output_options
+    add_output_options(r)
     r.set_defaults(func=cmd_replay)
 
     li = sub.add_parser("listen", help="print what a publisher sends, with rates and latency")
@@ -189,20 +189,20 @@ def build_parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", help="check what is installed and usable")
     doc.set_defaults(func=cmd_doctor)
 
-    from .data import cli as data_cli
-    from .provenance import cli as provenance_cli
-    from .render import cli as render_cli
-    from .runtime import serve_cli
+    from ..data import cli as data_cli
+    from ..provenance import cli as provenance_cli
+    from ..render import cli as render_cli
+    from ..runtime import serve_cli
     serve_cli.add_cli(sub)
     render_cli.add_cli(sub)
     provenance_cli.add_cli(sub)
-    from .web import cli as web_cli
+    from ..web import cli as web_cli
     web_cli.add_cli(sub)
     data_cli.add_cli(sub)
-    from .model import cli as model_cli
+    from ..model import cli as model_cli
     model_cli.add_cli(sub)
-    from .transport import curve as curve_cli
-    curve_cli.add_cli(sub)
+    from . import keys as keys_cli
+    keys_cli.add_cli(sub)
     return p
 
 
@@ -216,7 +216,7 @@ def _positive_int(text: str) -> int:
 def configure_logging(verbose: bool) -> None:
     """Our own messages at INFO (DEBUG with --verbose); other libraries' only from WARNING up
     (matplotlib's font-cache note and the like) unless --verbose. Native chatter: native_log."""
-    from .native_log import set_verbose
+    from ..native_log import set_verbose
     set_verbose(verbose)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -225,8 +225,7 @@ def configure_logging(verbose: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # This module's own clock: run as `python -m vasa_bridge.cli` it is __main__, and importing
-    # vasa_bridge.cli elsewhere would start a second clock.
+    # The package's own clock, set when vasa_bridge.cli is first imported (also under -m).
     args.started = STARTED
     configure_logging(args.verbose)
     try:
@@ -236,7 +235,3 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
