@@ -31,6 +31,7 @@ import numpy as np
 
 from vasa_bridge.audio.sources import RATE, ArraySource, MicSource
 from vasa_bridge.runtime.engine import LoudnessEngine
+from vasa_bridge.runtime.commands import Commands
 from vasa_bridge.runtime.serve import Runtime, ServeConfig
 from vasa_bridge.transport import Publisher, PublisherConfig, Subscriber, SubscriberConfig
 
@@ -167,7 +168,7 @@ def main() -> None:
         if own:
             pipeline.append((own[0][0] - arrival_wall) * 1000)
     lat = np.array(latencies)
-    stages = rt.status()["stage_ms"]
+    stages = Commands(rt).status()["stage_ms"]
     print(f"engine={args.engine} input={args.input} size={args.size} fps={args.fps:g} "
           f"bursts={len(found)} jaw threshold {threshold:.2f} "
           f"answered={len(lat)} dropped_frames={rt.stats.frames_dropped}")

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from vasa_bridge.audio.sources import RATE
+from vasa_bridge.runtime.commands import Commands
 from vasa_bridge.runtime.serve import Runtime, ServeConfig
 from vasa_bridge.transport import Publisher, PublisherConfig
 
@@ -51,7 +52,7 @@ def run(n: int, seconds: float, factory, baker, fps: float) -> tuple[float, floa
                      engine_factory=factory, clip_baker=baker)
         t_bake = time.perf_counter()
         for i in range(n):
-            rt.speak(speech_like(seconds + 2, i), RATE, f"npc{i}")
+            Commands(rt).speak(speech_like(seconds + 2, i), RATE, f"npc{i}")
         bake_rtf = (time.perf_counter() - t_bake) / (n * (seconds + 2))
         cpu0, t0 = time.process_time(), time.monotonic()
         timer = threading.Timer(seconds, rt.stop)

@@ -70,6 +70,7 @@ def one_run(args, busy: int) -> dict:
     from vasa_bridge.motion import load
     from vasa_bridge.provenance.stamp import Stamp, StampConfig
     from vasa_bridge.render.base import RenderConfig, get_backend
+    from vasa_bridge.runtime.commands import Commands
     from vasa_bridge.runtime.serve import Runtime, ServeConfig
     from vasa_bridge.transport import Publisher, PublisherConfig
     sys.path.insert(0, str(HERE))
@@ -96,6 +97,7 @@ def one_run(args, busy: int) -> dict:
                      engine_factory=factory, main_source=ArraySource(audio), renderer=renderer,
                      portrait=portrait, stamp=Stamp(StampConfig(label=False, credentials=False)),
                      clip_baker=baker, prepare_at=prepare_at, portrait_source=image)
+        commands = Commands(rt)
         worker = threading.Thread(target=rt.run, daemon=True)
         procs: list[subprocess.Popen] = []
         marks = {}
@@ -118,9 +120,9 @@ def one_run(args, busy: int) -> dict:
                     procs = []
                     marks["load_end"] = time.monotonic()
                 if now >= next_clip:  # an NPC line every 8 s
-                    rt.speak(line, 16000, "npc1")
+                    commands.speak(line, 16000, "npc1")
                     next_clip += 8.0
-                statuses.append((now, rt.status()["picture"]))
+                statuses.append((now, commands.status()["picture"]))
                 worker.join(0.25)
         finally:
             for p in procs:
@@ -180,6 +182,7 @@ def summarise(run: dict, fps: float, full: int) -> dict:
 def control_p99(args) -> None:
     """Control replies (status) while a 120 s NPC clip is baked by the shipped model."""
     from vasa_bridge.runtime.model_engine import load_model
+    from vasa_bridge.runtime.commands import Commands
     from vasa_bridge.runtime.serve import Runtime, ServeConfig
     from vasa_bridge.transport import (ControlClient, ControlConfig, ControlServer, Publisher,
                                        PublisherConfig)
@@ -192,7 +195,7 @@ def control_p99(args) -> None:
         loop.start()
         rng = np.random.default_rng(0)
         clip = (0.2 * rng.standard_normal(120 * 16000)).astype(np.float32)
-        with ControlServer(rt, ControlConfig(endpoint=f"ipc://{folder}/ctl")), \
+        with ControlServer(Commands(rt), ControlConfig(endpoint=f"ipc://{folder}/ctl")), \
                 ControlClient(f"ipc://{folder}/ctl", timeout_ms=60000) as speaker, \
                 ControlClient(f"ipc://{folder}/ctl", timeout_ms=60000) as poller:
             done = {}

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from vasa_bridge.audio.sources import ArraySource
+from vasa_bridge.runtime.commands import Commands
 from vasa_bridge.runtime.serve import Runtime, ServeConfig
 from vasa_bridge.transport import Publisher, PublisherConfig, Subscriber, SubscriberConfig
 
@@ -100,6 +101,7 @@ def main() -> None:
         rss = [rss_mb()]
         cpu0, t0 = time.process_time(), time.monotonic()
         worker.start()
+        commands = Commands(rt)
         line = speech[:3 * 16000]
         next_clip = time.monotonic() + (args.clip_every or 1e12)
         last_report = time.monotonic()
@@ -107,7 +109,7 @@ def main() -> None:
             worker.join(0.2)
             now = time.monotonic()
             if now >= next_clip:
-                rt.speak(line, 16000, "npc1")
+                commands.speak(line, 16000, "npc1")
                 next_clip += args.clip_every
             if now - last_report < 30:
                 continue

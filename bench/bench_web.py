@@ -112,7 +112,7 @@ def bench_browser(size: int, seconds: float, alpha: bool) -> None:
             shown = [p["presented"] - p["sent"] for p in paints]
             s = browser.eval("vasaOverlay.stats")
             results[buffer_s] = (drawn, shown, cpu, enc, s)
-        status = rt.runtime.status()
+        status = rt.commands.status()
     print(f"\n## Overlay in Chromium: {size}², 25 fps, {label}, {seconds:g} s per run\n")
     print(f"runtime alone: fps {status['fps']}, render p50 {status['stage_ms']['render']} ms; "
           f"process CPU without a viewer {base_cpu:.1%} of a core\n")

@@ -11,6 +11,7 @@ from vasa_bridge.errors import VasaError
 from vasa_bridge.protocol import wire
 from vasa_bridge.runtime.audio_in import AudioInlet
 from vasa_bridge.runtime.engine import LoudnessEngine
+from vasa_bridge.runtime.commands import Commands
 from vasa_bridge.runtime.serve import Runtime, ServeConfig
 
 VALUES = [0.0, 0.3, -0.9, 1.0, 2.5, 4.5, 1e20, -3e38, float("nan"), float("inf"), -float("inf"),
@@ -70,7 +71,7 @@ def test_fuzzed_audio_messages_are_played_or_refused_and_never_break_the_runtime
     pub = Loudest()
     rt = Runtime(ServeConfig(frames=False, max_queued_s=20.0, max_total_queued_s=40.0),
                  pub, engine_factory=LoudnessEngine)
-    inlet = AudioInlet(rt, endpoint)
+    inlet = AudioInlet(Commands(rt), endpoint)
     outcome = {"played": 0, "refused": 0}
     try:
         @settings(max_examples=400, deadline=None, database=None, derandomize=True,
@@ -95,7 +96,7 @@ def test_fuzzed_audio_messages_are_played_or_refused_and_never_break_the_runtime
     for hop in range(int(25 * 41)):
         end = int(round((hop + 1) * 16000 / 25))
         for state in list(rt.streams.values()):
-            rt._step_isolated(state, end)
+            rt._advance(state, end)
     assert sum(st.source.queued_samples for st in rt.streams.values()) == 0
     assert pub.finite and pub.peak <= 1.0 and pub.samples >= queued
     assert rt.stats.failures == {}

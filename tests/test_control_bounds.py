@@ -10,6 +10,7 @@ import zmq
 
 from vasa_bridge.audio.features import MAX_RESAMPLE_TERM, resample, resample_ratio
 from vasa_bridge.runtime.engine import LoudnessEngine
+from vasa_bridge.runtime.commands import Commands
 from vasa_bridge.runtime.serve import Runtime, ServeConfig
 from vasa_bridge.transport import ControlClient, ControlConfig, ControlServer
 from vasa_bridge.transport.control import RequestError, check_msgpack_shape
@@ -216,7 +217,7 @@ def test_a_120_s_npc_clip_being_baked_holds_up_no_control_request(endpoint):
         worker = threading.Thread(target=rt.run, args=(stop,), daemon=True)
         worker.start()
         try:
-            with ControlServer(rt, ControlConfig(endpoint=endpoint)):
+            with ControlServer(Commands(rt), ControlConfig(endpoint=endpoint)):
                 a = dealer(endpoint)
                 pcm = (0.1 * np.sin(np.arange(120 * 16000) / 9)).astype("<f4").tobytes()
                 ask(a, {"cmd": "speak", "audio": pcm, "rate": 16000, "format": "f32",
@@ -245,7 +246,7 @@ def test_speak_with_samples_of_1e20_is_refused_by_the_control_channel(endpoint):
     pub_ep = endpoint.rsplit(":", 1)[0] + f":{int(endpoint.rsplit(':', 1)[1]) + 3}"
     with Publisher(PublisherConfig(endpoint=pub_ep)) as pub:
         rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine)
-        with ControlServer(rt, ControlConfig(endpoint=endpoint)), \
+        with ControlServer(Commands(rt), ControlConfig(endpoint=endpoint)), \
                 ControlClient(endpoint, timeout_ms=20000) as client:
             for samples, says in ((np.full(1600, 1e20, "<f4"), "peaks at 1e+20"),
                                   (np.r_[np.zeros(10), np.nan].astype("<f4"), "non-finite")):

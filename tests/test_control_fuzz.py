@@ -278,6 +278,7 @@ def test_fuzzed_requests_never_stop_a_real_runtime(endpoint):
     import threading
 
     from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.commands import Commands
     from vasa_bridge.runtime.serve import Runtime, ServeConfig
     from vasa_bridge.transport import Publisher, PublisherConfig
 
@@ -291,7 +292,7 @@ def test_fuzzed_requests_never_stop_a_real_runtime(endpoint):
         cfg = ControlConfig(endpoint=endpoint, max_request_bytes=CAP, portrait_dirs=(".",))
         counts = {"ok": 0, "error": 0}
         try:
-            with ControlServer(rt, cfg) as server:
+            with ControlServer(Commands(rt), cfg) as server:
                 wire = Wire(endpoint)
 
                 @settings(max_examples=300, deadline=None, database=None, derandomize=True,

@@ -10,6 +10,7 @@ import skimage.data
 
 from vasa_bridge.audio.sources import RATE, ArraySource
 from vasa_bridge.runtime.engine import FpsAdapter, LoudnessEngine
+from vasa_bridge.runtime.commands import Commands
 from vasa_bridge.runtime.serve import Runtime, ServeConfig
 from vasa_bridge.transport import (ControlClient, ControlConfig, ControlServer, Publisher,
                                    PublisherConfig, Subscriber, SubscriberConfig)
@@ -101,7 +102,7 @@ def test_control_drives_a_running_runtime(endpoint, renderer_state, tmp_path):
         t = threading.Thread(target=rt.run, args=(stop,), daemon=True)
         t.start()
         try:
-            with ControlServer(rt, ControlConfig(endpoint=control_ep,
+            with ControlServer(Commands(rt), ControlConfig(endpoint=control_ep,
                                                  portrait_dirs=(tmp_path,))), \
                     ControlClient(control_ep, timeout_ms=20000) as client:  # loaded CI
                 assert collect(sub, lambda g: any(m.kind == "frame" for m in g))
@@ -169,7 +170,7 @@ def test_audio_pushed_over_zeromq_makes_an_npc_speak(endpoint):
         stop = threading.Event()
         worker = threading.Thread(target=rt.run, args=(stop,), daemon=True)
         worker.start()
-        inlet = AudioInlet(rt, inlet_ep)
+        inlet = AudioInlet(Commands(rt), inlet_ep)
         push = zmq.Context.instance().socket(zmq.PUSH)
         push.setsockopt(zmq.LINGER, 0)
         push.connect(inlet_ep)
@@ -210,7 +211,7 @@ def test_npc_lines_are_baked_whole_and_stay_aligned_with_their_sound(endpoint):
         worker.start()
         try:
             clip = 0.3 * np.ones(int(1.01 * RATE), np.float32)  # 25.25 frames: padded to 26
-            r = rt.speak(clip, RATE, "npc7")
+            r = Commands(rt).speak(clip, RATE, "npc7")
             assert r["stream"] == "npc7"
             got = collect(sub, lambda g: sum(m.kind == "motion" for m in g) >= 40)
         finally:
@@ -343,7 +344,7 @@ def test_the_picture_steps_down_under_cpu_starvation_and_back_up_after():
 
     def render(state, motion):  # look at status mid-overload, as a control client would
         if 9.0 <= clock.t and "mid" not in seen:
-            seen["mid"] = rt.status()
+            seen["mid"] = Commands(rt).status()
         return original(state, motion)
     renderer.render = render
     rt.run()
@@ -373,10 +374,10 @@ def test_status_reports_the_picture_rate_of_the_last_second():
     renderer = CostlyRenderer(clock, lambda t: 0.01)
     rt, rec, _ = fake_runtime(3.0, clock, renderer)
     rt.run()
-    status = rt.status()
+    status = Commands(rt).status()
     assert status["picture"]["fps"] == pytest.approx(25, abs=1)
     clock.t += 5.0  # nothing rendered since: the rate says so, and why
-    status = rt.status()
+    status = Commands(rt).status()
     assert status["fps"] == 0 and "stalled" in status["picture"]["reason"]
 
 
@@ -416,8 +417,8 @@ def test_a_failing_engine_resets_its_stream_and_the_others_go_on():
                  engine_factory=Exploding, main_source=ArraySource(audio),
                  clock=clock, sleep=clock.sleep)
     clip1 = bursts(2.0)
-    rt.speak(clip1, RATE, "npc1")  # engine 2
-    rt.speak(bursts(2.0), RATE, "npc2")  # engine 3: fails
+    Commands(rt).speak(clip1, RATE, "npc1")  # engine 2
+    Commands(rt).speak(bursts(2.0), RATE, "npc2")  # engine 3: fails
     rt.run()
     for stream in ("default", "npc1", "npc2"):
         pts = [m[1] for m in rec.of("motion", stream)]
@@ -431,7 +432,7 @@ def test_a_failing_engine_resets_its_stream_and_the_others_go_on():
     resets = [m for m in rec.sent if m[0] == "event" and m[3][0] == "stream_reset"]
     assert sorted(m[2] for m in resets) == ["default", "npc2"]
     assert all("overflowed to NaN" in m[3][1] and m[3][2]["stage"] == "engine" for m in resets)
-    assert rt.stats.failures["engine"] == 2 and rt.status()["failures"] == {"engine": 2}
+    assert rt.stats.failures["engine"] == 2 and Commands(rt).status()["failures"] == {"engine": 2}
     assert rt.streams["npc2"].source.queued_samples == 0  # its clip went with the reset
 
 
@@ -451,14 +452,14 @@ def test_speak_refuses_samples_that_would_overflow_the_features():
     rt = Runtime(ServeConfig(frames=False), NullPublisher(), engine_factory=LoudnessEngine)
     loud = np.full(1600, 1e20, np.float32)
     with pytest.raises(AudioError, match=r"peaks at 1e\+20: expected samples in \[-1, 1\]"):
-        rt.speak(loud, RATE, "npc1")
+        Commands(rt).speak(loud, RATE, "npc1")
     nan = bursts(0.5)
     nan[100] = np.nan
     with pytest.raises(AudioError, match="non-finite sample nan at index"):
-        rt.speak(nan, RATE, "npc1")
+        Commands(rt).speak(nan, RATE, "npc1")
     assert rt.stats.refused_clips == 2 and "npc1" not in rt.streams
     hot = np.full(1600, 1.5, np.float32)  # over full scale, not absurd: clipped
-    assert rt.speak(hot, RATE, "npc1")["duration"] == pytest.approx(0.1)
+    assert Commands(rt).speak(hot, RATE, "npc1")["duration"] == pytest.approx(0.1)
     assert rt.streams["npc1"].source.read(0, 1600).max() == 1.0
 
 
@@ -471,7 +472,7 @@ def test_queued_audio_is_capped_per_stream_and_in_total():
     answers = []
     for i in range(40):
         try:
-            rt.speak(clip, RATE, f"npc{i % 3}")
+            Commands(rt).speak(clip, RATE, f"npc{i % 3}")
             answers.append("ok")
         except BusyError as e:
             answers.append(str(e))
@@ -481,12 +482,12 @@ def test_queued_audio_is_capped_per_stream_and_in_total():
     assert sum("in total" in a for a in busy) >= 10
     assert sum(st.source.queued_samples for st in rt.streams.values()) == 5 * 120 * RATE
     rt2 = Runtime(ServeConfig(frames=False), NullPublisher(), engine_factory=LoudnessEngine)
-    rt2.speak(clip, RATE, "npc1")
-    rt2.speak(clip, RATE, "npc1")
+    Commands(rt2).speak(clip, RATE, "npc1")
+    Commands(rt2).speak(clip, RATE, "npc1")
     with pytest.raises(BusyError, match=r"stream 'npc1' has 240\.0 s of audio queued; .* limit "
                                         r"of 240 s per stream"):
-        rt2.speak(clip[:RATE], RATE, "npc1")
-    assert rt2.speak(clip[:RATE], RATE, "npc2")["stream"] == "npc2"  # other streams still can
+        Commands(rt2).speak(clip[:RATE], RATE, "npc1")
+    assert Commands(rt2).speak(clip[:RATE], RATE, "npc2")["stream"] == "npc2"  # other streams still can
     assert rt2.stats.refused_clips == 1
 
 
@@ -504,7 +505,7 @@ def test_a_nan_audio_message_to_audio_in_is_refused_and_counted(endpoint):
         worker = threading.Thread(target=rt.run, args=(stop,), daemon=True)
         worker.start()
         inlet_ep = endpoint.rsplit(":", 1)[0] + f":{int(endpoint.rsplit(':', 1)[1]) + 2}"
-        inlet = AudioInlet(rt, inlet_ep)
+        inlet = AudioInlet(Commands(rt), inlet_ep)
         push = zmq.Context.instance().socket(zmq.PUSH)
         push.setsockopt(zmq.LINGER, 0)
         push.connect(inlet_ep)

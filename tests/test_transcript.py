@@ -297,6 +297,7 @@ class InstantPacer:
 
 def run_clip(text):
     from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.commands import Commands
     from vasa_bridge.runtime.serve import Runtime, ServeConfig
     audio = raw("goforward.raw")
     pub = RecordingPublisher()
@@ -304,8 +305,8 @@ def run_clip(text):
     rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine, pacer=pacer)
     pacer.runtime = rt
     silence = np.zeros(RATE // 5, np.float32)  # the clip starts 0.2 s into the stream
-    rt.speak(silence, RATE, "default")
-    reply = rt.speak(audio, RATE, "default", text=text)
+    Commands(rt).speak(silence, RATE, "default")
+    reply = Commands(rt).speak(audio, RATE, "default", text=text)
     worker = threading.Thread(target=rt.run, daemon=True)
     worker.start()
     worker.join(60)
@@ -352,6 +353,7 @@ def test_npc_line_with_text_joins_mid_stream_with_its_mouth_in_step():
     frame with its sound (the overlay sits at the clip's own stream position)."""
     from vasa_bridge.motion import MotionFrame
     from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.commands import Commands
     from vasa_bridge.runtime.serve import Runtime, ServeConfig
 
     class StillBaker:  # the model's part: a still face, so the mouth seen is the overlay's
@@ -369,7 +371,7 @@ def test_npc_line_with_text_joins_mid_stream_with_its_mouth_in_step():
     worker = threading.Thread(target=rt.run, daemon=True)
     worker.start()
     assert pacer.held.wait(30)
-    reply = rt.speak(audio, RATE, "npc1", text="go forward ten meters")
+    reply = Commands(rt).speak(audio, RATE, "npc1", text="go forward ten meters")
     pacer.release.set()
     worker.join(60)
     assert reply["text"]["used"] and reply["pts"] == 1_000_000_000

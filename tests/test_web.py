@@ -173,7 +173,7 @@ def test_http_api_drives_a_real_runtime(face):
         status, body = http(h.url + "/api/set", json.dumps({"emotion": "happy", "gaze": [
             0.5, -0.2]}).encode(), {"Content-Type": "application/json"})
         assert status == 200 and body["result"]["emotion"] == "happy"
-        assert rt.runtime.status()["conditions"]["gaze"] == [0.5, -0.2]
+        assert rt.commands.status()["conditions"]["gaze"] == [0.5, -0.2]
 
         status, body = http(h.url + "/api/speak?stream=npc1", wav_bytes(tone(0.5)))
         assert status == 200 and body["result"]["stream"] == "npc1"
@@ -267,7 +267,7 @@ def test_curve_secured_control_from_web_and_from_serve(face, tmp_path):
     pub, ctl, secure = (f"tcp://127.0.0.1:{free_port()}" for _ in range(3))
     body = json.dumps({"emotion": "sad"}).encode()
     json_type = {"Content-Type": "application/json"}
-    with LiveRuntime(pub, ctl, face) as rt, ControlServer(rt.runtime, ControlConfig(
+    with LiveRuntime(pub, ctl, face) as rt, ControlServer(rt.commands, ControlConfig(
             endpoint=secure, curve_secret_key=keys / "server.key_secret",
             curve_allowed_clients=keys / "allowed_clients")):
         curve = ClientCurve.load(keys / "panel.key_secret", keys / "server.key")
@@ -287,11 +287,11 @@ def test_curve_secured_control_from_web_and_from_serve(face, tmp_path):
         args = serve.parse_args(["--http", "127.0.0.1:0", "--curve-secret",
                                  str(keys / "server.key_secret"), "--curve-allowed",
                                  str(keys / "allowed_clients")])
-        with start_from_serve_args(args, pub, secure, runtime=rt.runtime) as h:
+        with start_from_serve_args(args, pub, secure, runtime=rt.commands) as h:
             assert h.config.control_endpoint.startswith("inproc://")
             status, reply = http(h.url + "/api/set", json.dumps({"emotion": "happy"}).encode(),
                                  json_type)
-            assert status == 200 and rt.runtime.status()["conditions"]["emotion"] == "happy"
+            assert status == 200 and rt.commands.status()["conditions"]["emotion"] == "happy"
 
 
 def test_opaque_and_foreign_origins_and_text_bodies_are_refused():

@@ -148,9 +148,9 @@ def test_panel_steers_the_runtime_and_shows_refusals(browser, opaque_face, tmp_p
         browser.eval("(() => { const e = document.getElementById('gaze-x'); e.value = '0.5';"
                      " e.dispatchEvent(new Event('input')); })()")
         deadline = time.time() + 5
-        while rt.runtime.status()["conditions"]["gaze"][0] != 0.5 and time.time() < deadline:
+        while rt.commands.status()["conditions"]["gaze"][0] != 0.5 and time.time() < deadline:
             time.sleep(0.1)
-        assert rt.runtime.status()["conditions"]["gaze"] == [0.5, 0.0]
+        assert rt.commands.status()["conditions"]["gaze"] == [0.5, 0.0]
 
         drop = """(async () => {{ const dt = new DataTransfer();
           dt.items.add(new File([{content}], '{name}', {{type: '{mime}'}}));
@@ -298,19 +298,19 @@ def test_pages_of_other_origins_cannot_drive_the_avatar(browser, opaque_face, tm
         # file + sandboxed frame + the other origin's page: 7 requests each reach the server
         # (the JSON post stops at its preflight; the other origin's page sends no form).
         assert _refused(web) - before >= 20
-        status = rt.runtime.status()
+        status = rt.commands.status()
         assert status["conditions"].get("emotion", "neutral") == "neutral"
         assert "attack" not in status["streams"] and rt.thread.is_alive()
 
         browser.goto(web.url + "/")  # the panel's own page still works
         browser.wait_for("vasaPanel.status && vasaPanel.status.runtime")
         reply = browser.eval("api('/api/set', {emotion: 'sad'})")
-        assert reply["ok"] is True and rt.runtime.status()["conditions"]["emotion"] == "sad"
+        assert reply["ok"] is True and rt.commands.status()["conditions"]["emotion"] == "sad"
         refused = browser.eval("fetch('/api/set', {method: 'POST', body: '{\"emotion\":\"happy\"}',"
                                " headers: {'Content-Type': 'text/plain'}}).then(r => r.json())")
         assert refused["code"] == "unsupported_media_type" and "application/json" in \
             refused["error"]
-        assert rt.runtime.status()["conditions"]["emotion"] == "sad"
+        assert rt.commands.status()["conditions"]["emotion"] == "sad"
 def test_panel_text_box_sends_the_words_with_the_audio_file(browser, opaque_face):
     """Audio file source with the words typed beside it: the runtime aligns them (a real
     recording, "go forward ten meters"), the panel shows that they were used; wrong words show

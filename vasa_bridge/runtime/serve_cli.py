@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from ..cli.options import control_config, sinks_from_args
     from ..transport.control import ControlServer
     from ..transport.publisher import Publisher, PublisherConfig
+    from .commands import Commands
     from .serve import Runtime
 
     if args.list_devices:
@@ -169,14 +170,15 @@ def run(args: argparse.Namespace) -> int:
                               portrait=state, prepare=prepare, stamp=stamp, sinks=sinks,
                               frame_sinks=frame_sinks, clip_baker=clip_baker,
                               prepare_at=prepare_at, portrait_source=image)
+            commands = Commands(runtime)
             control = inlet = finish = None
             started: dict = {}  # what _finish_start made: "web", "error"
             try:
                 if args.audio_in:
                     from .audio_in import AudioInlet
-                    inlet = AudioInlet(runtime, args.audio_in, insecure=args.insecure)
+                    inlet = AudioInlet(commands, args.audio_in, insecure=args.insecure)
                 if args.control != "none":
-                    control = ControlServer(runtime, control_config(args, args.control,
+                    control = ControlServer(commands, control_config(args, args.control,
                                                                       args.insecure))
                 source = args.audio or (f"microphone {main_source.device_name}" if args.mic
                                         is not None else "clips (control `speak`)")
@@ -190,10 +192,10 @@ def run(args: argparse.Namespace) -> int:
                 # The face starts at once; the panel (aiohttp's import is the slowest piece left)
                 # comes up beside the running loop, then the ready line, the browser, the hello.
                 finish = threading.Thread(target=_finish_start, name="vasa-start", args=(
-                    args, runtime, pub.endpoint, control.endpoint if control else None, parts,
+                    args, commands, pub.endpoint, control.endpoint if control else None, parts,
                     hello, config.stream, stop, started), daemon=True)
                 finish.start()
-                _run_with_status(runtime, stop, show=args.status)
+                _run_with_status(runtime, commands, stop, show=args.status)
             finally:
                 stop.set()
                 if finish is not None:
@@ -208,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
                     main_source.close()
             if "error" in started:  # e.g. --http on a port in use: the start failed
                 raise started["error"]
-            status = runtime.status()
+            status = commands.status()
             print(f"[serve] stopped: {status['published']} published, drops {status['drops']}",
                   file=sys.stderr)
     finally:
@@ -361,14 +363,14 @@ def _engines(args: argparse.Namespace):
     return load_model(args.model, threads=args.threads)
 
 
-def _run_with_status(runtime, stop: threading.Event, *, show: bool = False) -> None:
+def _run_with_status(runtime, commands, stop: threading.Event, *, show: bool = False) -> None:
     """Run the loop on this thread; with --status a helper thread prints a live status line
     (rewritten in place on a terminal, one line every 5 s otherwise)."""
     if show:
         tty = sys.stderr.isatty()
 
         def line():
-            s = runtime.status()
+            s = commands.status()
             why = s["picture"]["reason"]
             return (f"[serve] {s['fps']:5.1f} fps{f' ({why})' if why else ''}  latency p50 {s['latency_ms']['p50']} ms p95 "
                     f"{s['latency_ms']['p95']} ms  av delay {s.get('av_delay_ms')} ms  drops "

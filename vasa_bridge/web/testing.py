@@ -10,6 +10,7 @@ import numpy as np
 
 from vasa_bridge.audio.sources import RATE
 from vasa_bridge.runtime.engine import LoudnessEngine
+from vasa_bridge.runtime.commands import Commands
 from vasa_bridge.runtime.serve import Runtime, ServeConfig
 from vasa_bridge.transport import (
     ControlConfig,
@@ -47,7 +48,8 @@ class LiveRuntime:
                                              extra_hello=(("fps", 25.0),)))
         self.runtime = Runtime(ServeConfig(alpha=alpha), self.pub, engine_factory=LoudnessEngine,
                                renderer=renderer, portrait=state, prepare=prepare, stamp=stamp)
-        self.control = ControlServer(self.runtime, ControlConfig(endpoint=control))
+        self.commands = Commands(self.runtime)
+        self.control = ControlServer(self.commands, ControlConfig(endpoint=control))
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self.runtime.run, args=(self._stop,), daemon=True)
         self.thread.start()
