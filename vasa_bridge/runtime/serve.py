@@ -36,6 +36,7 @@ from ..audio.protocols import AudioSource, Pacer
 from ..audio.sources import RATE, ArraySource, ClipQueue, ClockPacer
 from ..errors import BusyError, ConfigError
 from ..model.config import EMOTIONS  # the set the model was trained with (serve_cli reuses it)
+from ..motion.frame import MotionFrame
 from ..protocol import wire
 from .engine import MotionEngine, PrebakedEngine
 from .pictures import PictureSettings, PictureStage
@@ -185,28 +186,27 @@ class Runtime:
         end = self.timebase.sample(hop + 1)
         arrived = self.pacer.due(end)
         t0 = self._clock()
-        self._apply_pending()
+        self._apply_pending()  # conditions and a portrait set since the last hop
         with self.lock:
             streams = list(self.streams.values())
         for stream in streams:
-            self._advance(stream, end)
+            self._advance(stream, end)  # audio -> gate -> motion -> blend -> publish
         caught_up = self.pacer.wait_s(self.timebase.sample(hop + 2)) > 0
-        self.pictures.render(arrived, end, caught_up)
+        self.pictures.render(arrived, end, caught_up)  # render -> publish
         done = self._clock()
         self.stats.loop_lag_ms.append((done - arrived) * 1000)
         self.pictures.govern(done, done - arrived, done - t0)
         self.publisher.hello(pts=self.timebase.pts(hop))
 
     def _advance(self, stream: Stream, end: int) -> None:
-        """One stream's audio up to sample `end`: gate -> motion -> blend -> publish. A failure
-        inside the stream resets it, and only it."""
+        """One stream's audio up to sample `end`. A failure inside it resets it, and only it."""
         try:
-            chunk = stream.read(end)
+            chunk = stream.read(end)  # audio
             with self.timer("motion", keep=stream.main):
-                speech = stream.step(chunk)
+                speech = stream.step(chunk)  # gate -> motion
             self._say(stream)
             for f in speech:
-                self._publish(stream, stream.frame(f))
+                self._publish(stream, stream.frame(f))  # blend (idle life under speech)
         except Exception as e:
             self._say(stream)
             self._fault(stream, "engine", e)
@@ -222,13 +222,16 @@ class Runtime:
             self.stats.motion_published += 1
             self.stats.audio_samples += len(out.audio)
             if stream.main:
-                for sink in self.sinks:
-                    try:
-                        sink.send(out.motion)
-                    except Exception as e:
-                        self._fault(stream, "sink", e)
+                self._to_sinks(out.motion)
         if stream.main:
-            self.pictures.offer(out)
+            self.pictures.offer(out)  # the newest main frame: the one a picture may show
+
+    def _to_sinks(self, motion: MotionFrame) -> None:
+        for sink in self.sinks:
+            try:
+                sink.send(motion)
+            except Exception as e:
+                self._fault(self.main, "sink", e)
 
     # -- faults --------------------------------------------------------------------------------
 
