@@ -40,6 +40,7 @@ from ..audio.sources import RATE, ArraySource, ClipQueue, ClockPacer, check_clip
 from ..errors import BusyError, ConfigError, VasaError
 from ..model.config import EMOTIONS  # the set the model was trained with (serve_cli reuses it)
 from ..motion.frame import MotionFrame
+from ..outputs.sink import FanOut
 from ..protocol import wire
 from ..transport.publisher import Publisher
 from .engine import FpsAdapter, MotionEngine, PrebakedEngine
@@ -194,8 +195,8 @@ class Runtime:
         self._pending_portrait: Any = None
         self.stamp = stamp
         self.clip_baker = clip_baker
-        self.sinks = list(sinks)
-        self.frame_sinks = list(frame_sinks)
+        self.sinks = FanOut(sinks)
+        self.frame_sinks = FanOut(frame_sinks)
         self.stats = Stats()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -563,11 +564,8 @@ class Runtime:
         self.stats.audio_samples += len(audio)
         state.out_index += 1
         if state.id == c.stream:
-            for sink in self.sinks:
-                try:
-                    sink.send(motion)
-                except Exception as e:
-                    self._failed(state, "sink", e)
+            for e in self.sinks.send(motion):
+                self._failed(state, "sink", e)
             self.stats.stage_ms["publish"].append((self._clock() - t1) * 1000)
             if self._newest is not None and self._pictures_on:  # older: it gets no picture
                 self._no_picture("late")
@@ -684,10 +682,8 @@ class Runtime:
         # The frame shows sound that arrived (end - pts) before this hop's audio did.
         self.stats.av_delay_ms.append((self._clock() - arrived + end / RATE - pts / 1e9) * 1000)
         full = getattr(self._portrait, "size", None)
-        for sink in self.frame_sinks:
-            try:
-                sink.send(self._at_size(image, full), pts)
-            except Exception as e:
+        if len(self.frame_sinks):
+            for e in self.frame_sinks.send(self._at_size(image, full), pts):
                 self._failed(self.streams[c.stream], "sink", e)
         now = self._clock()
         self._render_s = t1 - t0

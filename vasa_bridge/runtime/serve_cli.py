@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.virtualcam is not None:  # before the start-up work: a missing device fails at once
         if not config.frames:
             raise ConfigError("--virtualcam needs frames: drop --no-frames")
-        from .virtualcam import VirtualCamSink
+        from ..outputs.virtualcam import VirtualCamSink
         frame_sinks.append(VirtualCamSink(args.size, args.size, config.fps,
                                           device=args.virtualcam or None))
     main_source, pacer = None, None
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
             started: dict = {}  # what _finish_start made: "web", "error"
             try:
                 if args.audio_in:
-                    from .audio_in import AudioInlet
+                    from ..transport.audio_in import AudioInlet
                     inlet = AudioInlet(runtime, args.audio_in, insecure=args.insecure)
                 if args.control != "none":
                     control = ControlServer(runtime, control_config(args, args.control,
