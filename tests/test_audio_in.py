@@ -2,17 +2,22 @@
 is either played or refused and counted (a VasaError), never an exception of another kind, and
 the runtime then runs on with no stream failure."""
 
+import threading
+
 import msgpack
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vasa_bridge.errors import VasaError
 from vasa_bridge.protocol import wire
-from vasa_bridge.runtime.audio_in import AudioInlet
+from vasa_bridge.transport.audio_in import AudioInlet
 from vasa_bridge.runtime.engine import LoudnessEngine
 from vasa_bridge.runtime.commands import Commands
 from vasa_bridge.runtime.serve import Runtime, ServeConfig
+
+from conftest import free_port
 
 VALUES = [0.0, 0.3, -0.9, 1.0, 2.5, 4.5, 1e20, -3e38, float("nan"), float("inf"), -float("inf"),
           1e-40, 32767.0]
@@ -101,3 +106,71 @@ def test_fuzzed_audio_messages_are_played_or_refused_and_never_break_the_runtime
     assert pub.finite and pub.peak <= 1.0 and pub.samples >= queued
     assert rt.stats.failures == {}
     print(f"audio-in fuzz: {outcome}")
+
+
+class _Clips:
+    """A speak target that records what arrives."""
+
+    def __init__(self):
+        self.got = []
+        self.arrived = threading.Event()
+
+    def speak(self, samples, rate, stream):
+        self.got.append((samples, rate, stream))
+        self.arrived.set()
+
+
+def _push(endpoint, curve=None):
+    import zmq
+    from vasa_bridge.transport.curve import secure_client
+    sock = zmq.Context.instance().socket(zmq.PUSH)
+    sock.setsockopt(zmq.LINGER, 0)
+    if curve is not None:
+        secure_client(sock, curve)
+    sock.connect(endpoint)
+    return sock
+
+
+def test_a_curve_secured_inlet_takes_clips_from_listed_clients_only(tmp_path, endpoint):
+    from vasa_bridge.transport.curve import ClientCurve, ServerCurve, generate_keys
+    keys = tmp_path / "keys"
+    generate_keys(keys, ("game",))
+    generate_keys(tmp_path / "other", ("stranger",))  # a valid key pair that is not listed
+    server = ServerCurve.load(keys / "server.key_secret", keys / "allowed_clients")
+    clip = wire.encode_audio((0.25 * np.ones(1600)).astype(np.float32), stream="npc1", seq=0,
+                             pts=0, sent=0, rate=16000, format="s16")
+    target = _Clips()
+    inlet = AudioInlet(target, endpoint, curve=server)
+    stranger = _push(endpoint, ClientCurve.load(tmp_path / "other" / "stranger.key_secret",
+                                                keys / "server.key"))
+    plain = _push(endpoint)  # no CURVE at all
+    game = None
+    try:
+        stranger.send_multipart(clip)
+        plain.send_multipart(clip)
+        assert not target.arrived.wait(1.5)  # the handshake fails: nothing reaches speak
+        assert inlet.clips == 0 and inlet.refused == 0
+        game = _push(endpoint, ClientCurve.load(keys / "game.key_secret", keys / "server.key"))
+        game.send_multipart(clip)
+        assert target.arrived.wait(5)
+        (samples, rate, stream), = target.got
+        assert stream == "npc1" and rate == 16000 and samples.shape == (1600, 1)
+        np.testing.assert_allclose(samples, 0.25, atol=1 / 32767)
+        assert inlet.clips == 1
+    finally:
+        for s in (stranger, plain, game):
+            if s is not None:
+                s.close(0)
+        inlet.close()
+
+
+def test_a_network_inlet_needs_curve_or_insecure(tmp_path):
+    from vasa_bridge.errors import TransportError
+    from vasa_bridge.transport.curve import ServerCurve, generate_keys
+    with pytest.raises(TransportError, match=r"audio input endpoint 'tcp://0\.0\.0\.0:\d+' is "
+                                             r"not a loopback address"):
+        AudioInlet(_Clips(), f"tcp://0.0.0.0:{free_port()}")
+    generate_keys(tmp_path, ("game",))
+    server = ServerCurve.load(tmp_path / "server.key_secret", tmp_path / "allowed_clients")
+    inlet = AudioInlet(_Clips(), f"tcp://0.0.0.0:{free_port()}", curve=server)
+    inlet.close()

@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from vasa_bridge import cli
 from vasa_bridge.motion import load
-from vasa_bridge.runtime.replay import frame_schedule
+from vasa_bridge.transport.replay import frame_schedule
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
 
@@ -89,7 +89,7 @@ def test_frame_schedule_is_pure_and_monotonic():
 
 def test_replay_with_a_fake_clock_paces_and_loops():
     from vasa_bridge.motion import MotionTrack
-    from vasa_bridge.runtime.replay import ReplayConfig, replay
+    from vasa_bridge.transport.replay import ReplayConfig, replay
 
     class FakePublisher:
         def __init__(self):

@@ -10,7 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from vasa_bridge.audio.sources import RATE, AudioDeviceError, LinearResampler, MicSource
+from vasa_bridge.audio.sources import (RATE, AudioDeviceError, CaptureBuffer, LinearResampler,
+                                       MicSource)
 
 needs_pulse = pytest.mark.skipif(shutil.which("pulseaudio") is None or
                                  shutil.which("paplay") is None,
@@ -131,3 +132,42 @@ def test_linear_resampler_chunked_equals_whole():
     np.testing.assert_allclose(parts, whole[:len(parts)], atol=1e-6)
     assert len(whole) - len(parts) <= 1
     np.testing.assert_allclose(whole[:1000], x[::3][:1000], atol=1e-6)
+
+
+def test_capture_buffer_copies_on_the_device_side_and_resamples_on_the_readers():
+    """A device that only opens at 48 kHz: the callback's `write` keeps its samples as they came;
+    reading RATE spans resamples them, chunk by chunk equal to resampling the whole signal."""
+    now = [10.0]
+    cap = CaptureBuffer(48000, clock=lambda: now[0])
+    x = np.sin(np.arange(48000) * 0.01).astype(np.float32)
+    for i in range(0, 9600, 480):  # 0.2 s in 10 ms blocks
+        cap.write(x[i:i + 480])
+        now[0] += 0.01
+    assert cap.ring.available == 9600  # nothing resampled on the device's side
+    np.testing.assert_array_equal(cap.ring.read(9600), x[:9600])
+    cap = CaptureBuffer(48000, clock=lambda: now[0])
+    arrived = []
+    for i in range(0, 48000, 480):
+        cap.write(x[i:i + 480])
+        arrived.append(now[0])
+        now[0] += 0.01
+    assert cap.ready(15000) and not cap.ready(16001)
+    assert cap.wait_s(16320) == pytest.approx(320 / RATE, abs=1 / RATE)
+    got = np.concatenate([cap.read(a, a + 320) for a in range(0, 15680, 320)])
+    np.testing.assert_allclose(got, LinearResampler(48000, RATE)(x)[:15680], atol=1e-6)
+    # a RATE position maps back to the block that delivered it (sample 3200 = 48 kHz 9600)
+    assert cap.arrival_time(3200) == arrived[20] and cap.arrival_time(3199) == arrived[19]
+    assert cap.arrival_time(16000) is None
+
+
+def test_capture_buffer_at_the_contracts_rate_reads_what_was_written():
+    cap = CaptureBuffer(RATE, capacity_s=0.1)
+    cap.write(np.array([0.5, np.nan, 2.0] + [0.25] * 1597, np.float32))
+    assert cap.ready(1600) and not cap.ready(1601) and cap.wait_s(1920) == 320 / RATE
+    out = cap.read(0, 320)
+    assert out[:3].tolist() == [0.5, 0.0, 1.0] and cap.bad_samples == 2
+    cap.write(np.full(1600, 0.5, np.float32))  # the reader fell behind: the oldest are lost
+    assert cap.ring.overflowed == 1280
+    assert cap.read(320, 640).tolist() == [0.0] * 320  # lost: silence keeps the timeline
+    span = cap.read(1500, 1820)  # straddles the loss: silence, then what is still there
+    assert span[:100].tolist() == [0.0] * 100 and span[100:].tolist() == [0.5] * 220

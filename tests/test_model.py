@@ -376,3 +376,24 @@ def test_export_sets_the_seal_bias_and_init_reads_the_onnx_back(trained, tmp_pat
     for name, value in den.state_dict().items():
         torch.testing.assert_close(rebuilt.state_dict()[name], value, atol=1e-6, rtol=0)
     assert denoiser_from_onnx(tmp_path / "plain.onnx").config == plain.config
+
+
+def test_a_model_trained_at_another_sample_rate_is_refused_when_it_loads(tmp_path):
+    """Every audio source delivers vasa_bridge.audio.SAMPLE_RATE: a model whose features were
+    computed at another rate is refused at load, naming both rates (ONNX and checkpoint alike);
+    one at the contract's rate loads."""
+    pytest.importorskip("onnxruntime")
+    from vasa_bridge.model.export import export_onnx
+    from vasa_bridge.model.onnx_runtime import OnnxDenoiser
+    at_8k = tiny_config(features=FeatureConfig(sample_rate=8000, f_max=3800.0))
+    den = build(at_8k).eval()
+    path = export_onnx(den, tmp_path / "m8k.onnx")
+    with pytest.raises(ModelError, match=r"m8k\.onnx' was trained on 8000 Hz audio: expected "
+                                         r"16000 Hz"):
+        OnnxDenoiser(path)
+    torch.save({"model_config": at_8k.as_dict(), "ema": den.state_dict()}, tmp_path / "ck.pt")
+    with pytest.raises(ModelError, match=r"ck\.pt' was trained on 8000 Hz audio: expected "
+                                         r"16000 Hz"):
+        load_checkpoint(tmp_path / "ck.pt")
+    at_16k = build(tiny_config()).eval()
+    assert OnnxDenoiser(export_onnx(at_16k, tmp_path / "m16k.onnx")).config == at_16k.config

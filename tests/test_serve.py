@@ -161,7 +161,7 @@ def test_loudness_engine_chunking_does_not_matter():
 def test_audio_pushed_over_zeromq_makes_an_npc_speak(endpoint):
     import zmq
     from vasa_bridge.protocol import wire
-    from vasa_bridge.runtime.audio_in import AudioInlet
+    from vasa_bridge.transport.audio_in import AudioInlet
     inlet_ep = endpoint.rsplit(":", 1)[0] + f":{int(endpoint.rsplit(':', 1)[1]) + 2}"
     with Publisher(PublisherConfig(endpoint=endpoint)) as pub, \
             Subscriber(SubscriberConfig(endpoint=endpoint, kinds=("motion",),
@@ -496,7 +496,7 @@ def test_a_nan_audio_message_to_audio_in_is_refused_and_counted(endpoint):
     counted, and the next good clip plays."""
     import zmq
     from vasa_bridge.protocol import wire
-    from vasa_bridge.runtime.audio_in import AudioInlet
+    from vasa_bridge.transport.audio_in import AudioInlet
     with Publisher(PublisherConfig(endpoint=endpoint)) as pub, \
             Subscriber(SubscriberConfig(endpoint=endpoint, kinds=("motion", "event"),
                                         stream="guard")) as sub:

@@ -3,7 +3,7 @@ import pytest
 
 pyvirtualcam = pytest.importorskip("pyvirtualcam")
 
-from vasa_bridge.runtime.virtualcam import VirtualCamSink, VirtualCameraError  # noqa: E402
+from vasa_bridge.outputs.virtualcam import VirtualCamSink, VirtualCameraError  # noqa: E402
 
 
 class RecordingBackend:

@@ -24,9 +24,8 @@ from vasa_bridge.errors import ConfigError, TransportError
 from vasa_bridge.motion import MotionTrack
 from vasa_bridge.motion.conversions import quat_to_matrix, to_unity_quaternion, to_vrm0
 from vasa_bridge.cli import options
-from vasa_bridge.runtime import outputs
-from vasa_bridge.runtime.vmc import (PERFECT_SYNC_NAMES, UDP_MAX_PAYLOAD, VmcConfig, VmcSender,
-                                     frame_messages)
+from vasa_bridge.outputs.vmc import (PERFECT_SYNC_NAMES, UDP_MAX_PAYLOAD, VmcConfig, VmcSender,
+                                     frame_messages, parse_host_port)
 
 VRM0_PRESETS = {"A", "I", "U", "E", "O", "Blink", "Blink_L", "Blink_R", "Joy", "Angry", "Sorrow",
                 "Fun", "Surprised", "LookUp", "LookDown", "LookLeft", "LookRight", "Neutral"}
@@ -270,10 +269,10 @@ def test_cli_options_build_sinks(receiver, tmp_path):
         assert (s.config.port, s.config.names, s.config.bundled) == (receiver.port, "both", False)
         s.send(_track(n=1).frame(0))
     assert len(receiver.wait_for(3 + 70 + 1)) == 3 + 70 + 1
-    assert outputs.parse_host_port("[::1]:40000") == ("::1", 40000)
-    assert outputs.parse_host_port(":40000") == ("127.0.0.1", 40000)
+    assert parse_host_port("[::1]:40000") == ("::1", 40000)
+    assert parse_host_port(":40000") == ("127.0.0.1", 40000)
     with pytest.raises(ConfigError, match="--vmc is 'host:port'"):
-        outputs.parse_host_port("host:port")
+        parse_host_port("host:port")
     # A track path swallowed by `--vmc` (its value is optional) is refused, not sent to.
     q = argparse.ArgumentParser()
     q.add_argument("track", nargs="?")

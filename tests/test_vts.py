@@ -13,7 +13,7 @@ from vts_standin import DEFAULT_PARAMETERS, VtsStandIn
 
 from vasa_bridge.errors import ConfigError, TransportError
 from vasa_bridge.motion import MotionFrame, MotionTrack
-from vasa_bridge.runtime.vts import (CUSTOM_NAMES, PARAMETER_RANGES, VtsConfig, VtsPlugin,
+from vasa_bridge.outputs.vts import (CUSTOM_NAMES, PARAMETER_RANGES, VtsConfig, VtsPlugin,
                                      vts_parameters)
 
 

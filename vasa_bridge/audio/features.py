@@ -30,6 +30,7 @@ from math import gcd
 import numpy as np
 
 from ..errors import AudioError
+from .pcm import SAMPLE_RATE
 
 MIN_RATE = 4000  # Hz: below this there is no speech band left to analyse
 MAX_RATE = 384000  # Hz: beyond this the value is a mistake (samples passed as rate)
@@ -38,7 +39,7 @@ MAX_FLOAT_PEAK = 4.0  # float audio is [-1, 1]; a few times that is clipping, 32
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    sample_rate: int = 16000  # Hz: input audio is resampled to this
+    sample_rate: int = SAMPLE_RATE  # Hz: input audio is resampled to this
     hop_ms: int = 40  # audio per motion frame (25 fps)
     sub_hop_ms: int = 10  # mel hop; hop_ms / sub_hop_ms mel frames are stacked per motion frame
     win_ms: int = 25  # mel analysis window

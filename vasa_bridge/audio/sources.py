@@ -1,8 +1,9 @@
-"""Audio sources for the runtime, all delivering 16 kHz mono float32 in hops:
+"""Audio sources for the runtime, all delivering `SAMPLE_RATE` (16 kHz) mono float32 in hops:
 
 - `ClockPacer`: real-time pacing from a clock, for sources that have no clock of their own;
 - `ArraySource`: decoded audio (a file), silence after it;
-- `MicSource`: a capture device through sounddevice; the callback only copies into a ring buffer;
+- `MicSource`: a capture device through sounddevice; the callback only copies into a ring buffer
+  (`CaptureBuffer`) at the device's rate, and the reader resamples;
 - `ClipQueue`: clips that arrive over the network for one stream (NPC speech), silence between;
 - `LinearResampler`: a stateful resampler for devices that will not open at 16 kHz.
 
@@ -26,11 +27,12 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConfigError, VasaError
+from .pcm import SAMPLE_RATE
 from .ringbuffer import RingBuffer
 
 log = logging.getLogger(__name__)
 
-RATE = 16000  # Hz: every source delivers this
+RATE = SAMPLE_RATE  # Hz: every source delivers this (the short name the runtime uses)
 
 
 def check_clip(audio, rate) -> np.ndarray:
@@ -134,9 +136,75 @@ class ArraySource:
         pass
 
 
+class CaptureBuffer:
+    """The two halves of a live capture, apart. `write` runs on the device's thread and only
+    copies a block into a ring buffer at the device's rate (and notes when it came); everything
+    else — resampling to RATE, cleaning bad samples, skipping what an overflow lost — happens in
+    the reader's calls (`ready`, `wait_s`, `read`). Pure apart from the injectable clock."""
+
+    def __init__(self, rate_in: int, capacity_s: float = 5.0, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate_in = int(rate_in)
+        self.ring = RingBuffer(int(capacity_s * self.rate_in))  # the device's samples
+        self.arrivals: collections.deque = collections.deque(maxlen=4096)  # (ring end, time)
+        self._clock = clock
+        self._resample = None if self.rate_in == RATE else LinearResampler(self.rate_in, RATE)
+        # at RATE: the ring itself when the device runs at RATE, else what the reader resampled
+        self._out = self.ring if self._resample is None else RingBuffer(int(capacity_s * RATE))
+        self.bad_samples = 0  # non-finite or out-of-range samples the device sent (cleaned)
+
+    def write(self, block: np.ndarray) -> None:  # the device's thread: copy, nothing else
+        self.ring.write(block)
+        self.arrivals.append((self.ring.total_written, self._clock()))
+
+    def _timeline(self) -> RingBuffer:
+        """The samples at RATE, after resampling whatever the device delivered since."""
+        if self._resample is not None:
+            data = self.ring.read(self.ring.available)
+            if data is not None and len(data):
+                self._out.write(self._resample(data))
+        return self._out
+
+    @property
+    def written(self) -> int:
+        """Samples at RATE available so far (read or not)."""
+        return self._timeline().total_written
+
+    def ready(self, end: int) -> bool:
+        return self.written >= end
+
+    def wait_s(self, end: int) -> float:
+        return (end - self.written) / RATE
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        ring = self._timeline()
+        out = np.zeros(end - start, np.float32)
+        first = max(start, ring.total_read)  # an overflow lost those before: zeros keep the timeline
+        if first >= end:
+            return out
+        if first > ring.total_read:
+            ring.read(first - ring.total_read)
+        data = ring.read(end - first)
+        if data is None:
+            return out
+        out[first - start:], bad = clean_samples(data)  # checked here, off the device's thread
+        self.bad_samples += bad
+        return out
+
+    def arrival_time(self, position: int) -> float | None:
+        """When the sample at RATE position `position` reached us (the block that delivered
+        it)."""
+        device_position = position * self.rate_in / RATE
+        for end, t in list(self.arrivals):  # a copy: the callback appends meanwhile
+            if end > device_position:
+                return t
+        return None
+
+
 class MicSource:
-    """A capture device. The PortAudio callback copies into a ring buffer and nothing else; the
-    runtime reads fixed spans from it (the device's own clock paces everything)."""
+    """A capture device. The PortAudio callback copies into a ring buffer at the device's rate
+    and nothing else; the runtime reads fixed spans at RATE from it, resampled on its side (the
+    device's own clock paces everything)."""
 
     def __init__(self, device: int | str | None = None, *, capacity_s: float = 5.0) -> None:
         try:
@@ -148,20 +216,17 @@ class MicSource:
         self.device = device
         info = self._device_info(device)
         self.device_name = info["name"]
-        self.ring = RingBuffer(int(capacity_s * RATE))
-        self._resample: LinearResampler | None = None
         rate = RATE
         try:
             sd.check_input_settings(device=device, samplerate=RATE, channels=1, dtype="float32")
         except Exception:
-            rate = int(info["default_samplerate"])
-            self._resample = LinearResampler(rate, RATE)
+            rate = int(info["default_samplerate"])  # resampled to RATE by the reader
         self.rate_in = rate
-        self.arrivals: collections.deque = collections.deque(maxlen=4096)  # (end pos, monotonic)
+        self.capture = CaptureBuffer(rate, capacity_s)
+        self.ring = self.capture.ring  # the device's samples, as the callback wrote them
         self._stream = sd.InputStream(device=device, samplerate=rate, channels=1,
                                       dtype="float32", blocksize=0, callback=self._callback)
         self.status_flags = 0
-        self.bad_samples = 0  # non-finite or out-of-range samples the device sent (cleaned)
 
     def _device_info(self, device):
         try:
@@ -176,24 +241,25 @@ class MicSource:
     def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio's thread
         if status:
             self.status_flags += 1
-        self.ring.write(indata[:, 0] if self._resample is None else self._resample(indata[:, 0]))
-        self.arrivals.append((self.ring.total_written, time.monotonic()))
+        self.capture.write(indata[:, 0])
+
+    @property
+    def bad_samples(self) -> int:
+        """Non-finite or out-of-range samples the device sent (cleaned)."""
+        return self.capture.bad_samples
 
     def arrival_time(self, position: int) -> float | None:
         """When the sample at `position` reached us (the callback that delivered it)."""
-        for end, t in list(self.arrivals):  # a copy: the callback appends meanwhile
-            if end > position:
-                return t
-        return None
+        return self.capture.arrival_time(position)
 
     def start(self) -> None:
         self._stream.start()
 
     def ready(self, end: int) -> bool:
-        return self.ring.total_written >= end
+        return self.capture.ready(end)
 
     def wait_s(self, end: int) -> float:
-        return (end - self.ring.total_written) / RATE
+        return self.capture.wait_s(end)
 
     def due(self, end: int) -> float:
         """When the device delivered (or will deliver) position `end`, on time.monotonic."""
@@ -202,17 +268,7 @@ class MicSource:
     busy = False
 
     def read(self, start: int, end: int) -> np.ndarray:
-        if start < self.ring.total_read:  # overflow skipped these: keep the timeline with zeros
-            start = self.ring.total_read
-        skip = start - self.ring.total_read
-        if skip > 0:
-            self.ring.read(skip)
-        data = self.ring.read(end - start)
-        if data is None:
-            return np.zeros(end - start, np.float32)
-        data, bad = clean_samples(data)  # checked here, off PortAudio's thread
-        self.bad_samples += bad
-        return data
+        return self.capture.read(start, end)
 
     def close(self) -> None:
         self._stream.stop()

@@ -47,7 +47,7 @@ def _stop_on_signals() -> threading.Event:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from ..motion.io import load
-    from ..runtime.replay import ReplayConfig, replay
+    from ..transport.replay import ReplayConfig, replay
     from ..transport.publisher import Publisher, PublisherConfig
 
     track = load(args.track or example_track_path())
@@ -111,7 +111,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Replay the built-in track into a listener in this process: the wire works end to end."""
     from ..motion.io import load
-    from ..runtime.replay import ReplayConfig, replay
+    from ..transport.replay import ReplayConfig, replay
     from ..transport.listen import ListenConfig, listen
     from ..transport.publisher import Publisher, PublisherConfig
     from ..transport.subscriber import SubscriberConfig

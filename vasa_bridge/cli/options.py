@@ -8,8 +8,9 @@ import logging
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..runtime.outputs import (DEFAULT_VMC, DEFAULT_VTS, MotionSink, default_token_path,
-                               parse_host_port)
+from ..outputs.sink import MotionSink
+from ..outputs.vmc import DEFAULT_VMC, parse_host_port
+from ..outputs.vts import DEFAULT_VTS, default_token_path
 from ..transport.control import ControlConfig
 
 log = logging.getLogger("vasa_bridge.outputs")
@@ -48,7 +49,7 @@ def control_config(args: argparse.Namespace, endpoint: str, insecure: bool) -> C
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     """Add --vmc/--vts and their options to a subcommand's parser."""
-    from ..runtime.vmc import NAME_SETS
+    from ..outputs.vmc import NAME_SETS
 
     g = parser.add_argument_group("VTuber apps (docs/vtuber.md)")
     g.add_argument("--vmc", nargs="?", const=DEFAULT_VMC, default=None, metavar="HOST:PORT",
@@ -72,8 +73,8 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 def sinks_from_args(args: argparse.Namespace) -> list[MotionSink]:
     """Build the sinks the parsed options ask for (none when neither --vmc nor --vts is given)."""
-    from ..runtime.vmc import VmcConfig, VmcSender
-    from ..runtime.vts import VtsConfig, VtsPlugin
+    from ..outputs.vmc import VmcConfig, VmcSender
+    from ..outputs.vts import VtsConfig, VtsPlugin
 
     sinks: list[MotionSink] = []
     try:

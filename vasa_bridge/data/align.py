@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio.pcm import to_s16
 from ..errors import DataError
 from .dataset import SAMPLE_RATE, open_for_append, write_clip, write_json, write_manifest
 from .engines.base import to_16k
@@ -102,7 +103,7 @@ def align_scored(audio: np.ndarray, text: str,
     if missing:
         raise DataError(f"transcript words {missing[:10]} are not in the CMU dictionary: "
                         f"expected dictionary words (spell names and acronyms as they sound)")
-    pcm = (np.clip(np.asarray(audio, np.float32), -1, 1) * 32767).astype(np.int16).tobytes()
+    pcm = to_s16(np.asarray(audio, np.float32)).tobytes()
     dec.set_align_text(" ".join(words))
     # The cepstral mean adapts across utterances: reset the feature state, so a reused decoder
     # aligns exactly as a fresh one does.

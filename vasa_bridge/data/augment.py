@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, fftconvolve, resample_poly, sosfilt
 
-SAMPLE_RATE = 16000
+from ..audio.pcm import SAMPLE_RATE
 
 
 def draw_augmentation(rng: np.random.Generator, strength: float = 1.0) -> dict:
@@ -36,7 +36,7 @@ def draw_augmentation(rng: np.random.Generator, strength: float = 1.0) -> dict:
     return p
 
 
-CODECS = {"mp3": ("libmp3lame", "mp3", 16000), "aac": ("aac", "adts", 16000),
+CODECS = {"mp3": ("libmp3lame", "mp3", SAMPLE_RATE), "aac": ("aac", "adts", SAMPLE_RATE),
           "opus": ("libopus", "ogg", 48000)}  # name: (encoder, container, its sample rate)
 
 

@@ -18,6 +18,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ..audio.pcm import SAMPLE_RATE, from_s16, to_s16
 from ..errors import DataError
 from ..motion import MotionTrack
 from ..motion.names import ARKIT_NAMES
@@ -25,7 +26,6 @@ from .phonemes import PhonemeTimeline
 
 FORMAT = "vasa-motion-dataset"
 VERSION = 1
-SAMPLE_RATE = 16000
 SHARD_SIZE = 1000
 SPLITS = ("train", "validation")
 
@@ -59,7 +59,7 @@ def write_clip(root: Path, index: int, audio: np.ndarray, phonemes: PhonemeTimel
     rel = clip_path(index)
     path = Path(root) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+    pcm = to_s16(audio)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     with open(tmp, "wb") as fh:
         np.savez(fh, audio=pcm, sample_rate=np.int32(SAMPLE_RATE),
@@ -111,7 +111,7 @@ def load_clip(path: str | Path, clip_id: str | None = None) -> Clip:
             raise DataError(f"clip file {str(path)!r} lacks {sorted(missing)}: expected the "
                             f"arrays of docs/data.md")
         sr = int(z["sample_rate"])
-        audio = z["audio"].astype(np.float32) / 32767.0
+        audio = from_s16(z["audio"])
         motion = MotionTrack(z["blendshapes"], z["head_rotation"], z["head_translation"],
                              float(z["fps"]), audio=audio, sample_rate=sr)
         phonemes = PhonemeTimeline.from_arrays(z)

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..audio.pcm import SAMPLE_RATE
 from ..errors import DataError
 from ..motion import MotionTrack
 from ..motion.names import INDEX, NUM_BLENDSHAPES
@@ -94,7 +95,7 @@ class Speaker:
         return {k: round(v, 5) for k, v in asdict(self).items()}
 
 
-def teach(timeline: PhonemeTimeline, audio: np.ndarray | None = None, sample_rate: int = 16000,
+def teach(timeline: PhonemeTimeline, audio: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE,
           *, config: TeacherConfig = TeacherConfig(), seed: int = 0,
           speaker: Speaker | None = None, duration: float | None = None,
           question: bool | None = None) -> MotionTrack:

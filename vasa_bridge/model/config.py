@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import numpy as np
 
 from ..audio.features import FeatureConfig
+from ..audio.pcm import SAMPLE_RATE
 from ..errors import ModelError
 from ..motion.names import INDEX, NUM_BLENDSHAPES
 
@@ -140,6 +141,15 @@ class ModelConfig:
 
 
 # --- the motion space ---------------------------------------------------------------------------
+
+
+def check_sample_rate(config: ModelConfig, source: str) -> None:
+    """Refuse a model whose features were computed at another rate than every audio source
+    delivers (`SAMPLE_RATE`): it would be fed audio it was never trained on."""
+    rate = config.features.sample_rate
+    if rate != SAMPLE_RATE:
+        raise ModelError(f"{source} was trained on {rate} Hz audio: expected {SAMPLE_RATE} Hz, "
+                         f"the rate vasa_bridge feeds every model")
 
 
 def pack_motion(blendshapes: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:

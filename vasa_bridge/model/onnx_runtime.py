@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .conditions import Conditions
-from .config import ModelConfig
+from .config import ModelConfig, check_sample_rate
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class OnnxDenoiser:
         self.path = path
         self.metadata = meta
         self.config = ModelConfig.from_json(meta["vasa_bridge.model_config"])
+        check_sample_rate(self.config, repr(str(path)))
         self.input_names = json.loads(meta["vasa_bridge.inputs"])
 
     def run(self, x, sigma, audio, context, emotion, gaze, intensity, keep) -> np.ndarray:

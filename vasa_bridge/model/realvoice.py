@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio.features import extract, prepare_audio
+from ..audio.pcm import SAMPLE_RATE, from_s16
 from ..errors import DataError
 from .config import JAW, pack_motion, unpack_motion
 from .evaluate import _Acc, _loudness, _segments, render_table
@@ -85,7 +86,7 @@ def real_clips(alsa_dir: str = ALSA_DIR, sphinx_dir: str = SPHINX_DIR) -> list[R
         clips.append(RealClip(f"sphinx/cards/{ident}", read_audio(sphinx / "cards" /
                                                                   f"{ident}.wav"), text))
     for key, text in SPHINX_RAW.items():
-        pcm = np.fromfile(sphinx / f"{key}.raw", dtype="<i2").astype(np.float32) / 32768.0
+        pcm = from_s16(np.fromfile(sphinx / f"{key}.raw", dtype="<i2"))
         clips.append(RealClip(f"sphinx/{key}", pcm, text))  # already 16 kHz float32
     assert not any(RESERVED in c.name for c in clips)
     return clips
@@ -101,7 +102,7 @@ def reference(clip: RealClip, fps: float, aligner=None):
     from ..data.teacher import TeacherConfig, teach
 
     timeline = (aligner or Aligner()).align(clip.audio, clip.text)[0]
-    track = teach(timeline, clip.audio, 16000, config=TeacherConfig(fps=fps, speaker_jitter=0.0),
+    track = teach(timeline, clip.audio, SAMPLE_RATE, config=TeacherConfig(fps=fps, speaker_jitter=0.0),
                   seed=0)
     return track.blendshapes, _segments(timeline)
 

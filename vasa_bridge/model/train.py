@@ -19,7 +19,7 @@ import torch
 
 from ..errors import ModelError
 from .conditions import Conditions
-from .config import CLOSE, JAW, MOUTH, SEAL_APERTURE, ModelConfig
+from .config import CLOSE, JAW, MOUTH, SEAL_APERTURE, ModelConfig, check_sample_rate
 from .denoiser import Denoiser, edm_loss
 from .model import MotionTransformer
 from .windows import ClipData, DropoutConfig, WindowSampler, clip_data, motion_stats
@@ -78,7 +78,9 @@ def load_checkpoint(path, ema: bool = True, device: str = "cpu") -> tuple[Denois
     ck = torch.load(path, map_location=device, weights_only=False)
     if "model_config" not in ck:
         raise ModelError(f"{str(path)!r} has no model_config: expected a vasa_bridge checkpoint")
-    den = build(ModelConfig.from_dict(ck["model_config"])).to(device)
+    config = ModelConfig.from_dict(ck["model_config"])
+    check_sample_rate(config, repr(str(path)))
+    den = build(config).to(device)
     den.load_state_dict(ck["ema" if ema else "model"])
     den.eval()
     return den, ck

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import msgpack
 import numpy as np
 
+from ..audio.pcm import from_s16, to_s16
 from ..errors import MessageTooLarge, MotionFormatError, ProtocolError, VersionError
 from ..motion.frame import MotionFrame
 from ..motion.names import ARKIT_NAMES, INDEX
@@ -142,11 +143,11 @@ def encode_audio(samples: np.ndarray, *, stream: str, seq: int, pts: int, sent: 
         raise ProtocolError(f"audio has shape {samples.shape}: expected (N,) or (N, 1..8)")
     if format == "s16":
         if samples.dtype != np.int16:
-            samples = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype(np.int16)
+            samples = to_s16(samples)
         data = samples.astype("<i2").tobytes()
     elif format == "f32":
         if samples.dtype == np.int16:
-            samples = samples.astype(np.float32) / 32768.0
+            samples = from_s16(samples)
         data = samples.astype("<f4").tobytes()
     else:
         raise ProtocolError(f"audio format {format!r}: expected one of {sorted(AUDIO_FORMATS)}")

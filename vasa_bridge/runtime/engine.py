@@ -19,11 +19,10 @@ from typing import Protocol
 
 import numpy as np
 
+from ..audio.pcm import SAMPLE_RATE as RATE
 from ..motion.conversions import interpolate
 from ..motion.frame import MotionFrame
 from ..motion.names import INDEX, NUM_BLENDSHAPES
-
-RATE = 16000
 
 
 class MotionEngine(Protocol):

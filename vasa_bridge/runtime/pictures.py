@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..audio.sources import RATE
+from ..outputs.sink import FanOut
 from .picture import PictureConfig, PictureGovernor, degraded_sizes
 from .protocols import FrameSink, MotionPublisher, Renderer, Stamp
 from .stats import Stats, StageTimer
@@ -48,7 +49,7 @@ class PictureStage:
         self.renderer = renderer
         self.portrait = portrait
         self.stamp = stamp
-        self.frame_sinks = list(frame_sinks)
+        self.frame_sinks = FanOut(frame_sinks)
         self._prepare_at = prepare_at
         self._source = portrait_source
         self._framing: str | None = None  # load_portrait's framing (None: serve's)
@@ -129,10 +130,8 @@ class PictureStage:
         self.stats.av_delay_ms.append((self._clock() - arrived + end / RATE - newest.pts / 1e9)
                                       * 1000)
         full = getattr(self.portrait, "size", None)
-        for sink in self.frame_sinks:
-            try:
-                sink.send(_at_size(image, full), newest.pts)
-            except Exception as e:
+        if len(self.frame_sinks):
+            for e in self.frame_sinks.send(_at_size(image, full), newest.pts):
                 self._fault("sink", e)
         now = self._clock()
         self._render_s = lap.s

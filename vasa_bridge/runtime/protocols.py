@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..motion.frame import MotionFrame
+from ..outputs.sink import MotionSink  # noqa: F401  (the one motion sink type, re-exported for the loop)
 
 
 class MotionPublisher(Protocol):
@@ -49,12 +50,6 @@ class Stamp(Protocol):
     """Marks every picture (watermark, label) before it leaves; same shape out."""
 
     def __call__(self, image: np.ndarray) -> np.ndarray: ...
-
-
-class MotionSink(Protocol):
-    """A VTuber app output (VMC, VTube Studio): the main face's motion, every frame."""
-
-    def send(self, frame: MotionFrame) -> None: ...
 
 
 class FrameSink(Protocol):

@@ -37,6 +37,7 @@ from ..audio.sources import RATE, ArraySource, ClipQueue, ClockPacer
 from ..errors import BusyError, ConfigError
 from ..model.config import EMOTIONS  # the set the model was trained with (serve_cli reuses it)
 from ..motion.frame import MotionFrame
+from ..outputs.sink import FanOut
 from ..protocol import wire
 from .engine import MotionEngine, PrebakedEngine
 from .pictures import PictureSettings, PictureStage
@@ -108,7 +109,7 @@ class Runtime:
         self.clip_baker = clip_baker
         self.prepare = prepare
         self.pacer: Pacer = pacer or ClockPacer(clock)
-        self.sinks = list(sinks)
+        self.sinks = FanOut(sinks)
         self._clock = clock
         self._sleep = sleep or self._stop_wait
         self.stats = Stats()
@@ -227,11 +228,8 @@ class Runtime:
             self.pictures.offer(out)  # the newest main frame: the one a picture may show
 
     def _to_sinks(self, motion: MotionFrame) -> None:
-        for sink in self.sinks:
-            try:
-                sink.send(motion)
-            except Exception as e:
-                self._fault(self.main, "sink", e)
+        for e in self.sinks.send(motion):
+            self._fault(self.main, "sink", e)
 
     # -- faults --------------------------------------------------------------------------------
 

@@ -36,7 +36,8 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     src.add_argument("--audio", metavar="FILE", help="play a speech file at real-time pace")
     p.add_argument("--audio-in", nargs="?", const="tcp://127.0.0.1:5557", metavar="ENDPOINT",
                    help="also take clips pushed over ZeroMQ (PUSH, wire 'audio' messages; "
-                        "default tcp://127.0.0.1:5557); the stream id picks the face")
+                        "default tcp://127.0.0.1:5557); the stream id picks the face; with "
+                        "--curve-secret/--curve-allowed only listed clients can push")
     p.add_argument("--list-devices", action="store_true", help="list capture devices and exit")
     p.add_argument("--image", help="portrait (default: the built-in sample portrait)")
     p.add_argument("--pub", default=DEFAULT_PUB, help=f"data endpoint (default {DEFAULT_PUB})")
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     if args.virtualcam is not None:  # before the start-up work: a missing device fails at once
         if not config.frames:
             raise ConfigError("--virtualcam needs frames: drop --no-frames")
-        from .virtualcam import VirtualCamSink
+        from ..outputs.virtualcam import VirtualCamSink
         frame_sinks.append(VirtualCamSink(args.size, args.size, config.fps,
                                           device=args.virtualcam or None))
     main_source, pacer = None, None
@@ -175,8 +176,13 @@ def run(args: argparse.Namespace) -> int:
             started: dict = {}  # what _finish_start made: "web", "error"
             try:
                 if args.audio_in:
-                    from .audio_in import AudioInlet
-                    inlet = AudioInlet(commands, args.audio_in, insecure=args.insecure)
+                    from ..transport.audio_in import AudioInlet
+                    inlet_curve = data_curve  # the control channel's keys guard it too
+                    if inlet_curve is None and args.curve_secret and args.curve_allowed:
+                        from ..transport.curve import ServerCurve
+                        inlet_curve = ServerCurve.load(args.curve_secret, args.curve_allowed)
+                    inlet = AudioInlet(commands, args.audio_in, insecure=args.insecure,
+                                       curve=inlet_curve)
                 if args.control != "none":
                     control = ControlServer(commands, control_config(args, args.control,
                                                                       args.insecure))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..audio.pcm import to_s16
 from ..errors import ConfigError, RenderError
 from ..protocol import wire
 
@@ -106,7 +107,7 @@ def frame_packet(msg: wire.Message, config: CodecConfig) -> bytes:
 def audio_packet(msg: wire.Message) -> bytes:
     samples = msg.audio_samples()
     if samples.dtype != np.int16:  # f32 -> s16: one format for the browser to read
-        samples = np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2")
+        samples = to_s16(samples)
     h = msg.header
     return pack({"kind": "audio", "stream": msg.stream, "seq": msg.seq, "pts": msg.pts,
                  "sent": msg.sent, "rate": h["rate"], "channels": h["channels"],

@@ -8,9 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ...audio.pcm import SAMPLE_RATE  # Hz, every clip in every dataset
 from ..phonemes import PhonemeTimeline
-
-SAMPLE_RATE = 16000  # Hz, every clip in every dataset
 
 
 @dataclass(frozen=True)

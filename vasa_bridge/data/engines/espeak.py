@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 
+from ...audio.pcm import from_s16
 from ...errors import EngineUnavailable, DataError
 from ..phonemes import PhonemeTimeline
 from .base import Prosody, Utterance, Voice, to_16k
@@ -138,7 +139,7 @@ class EspeakEngine:
             chunks, events = list(_STATE["chunks"]), list(_STATE["events"])
         pcm = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
         n = len(pcm)
-        audio = to_16k(pcm.astype(np.float32) / 32768.0, self._rate)
+        audio = to_16k(from_s16(pcm), self._rate)
         # An event gives the sample where its phoneme starts; it ends where the next one starts.
         # Language-switch markers such as "(en)" are events, not sounds.
         events = [(s, lab) for s, lab in events if not (lab.startswith("(") and lab.endswith(")"))]

@@ -18,7 +18,7 @@ import soundfile as sf
 
 from ...errors import DataError, EngineUnavailable
 from ..phonemes import PhonemeTimeline
-from .base import Prosody, Utterance, Voice, to_16k
+from .base import SAMPLE_RATE, Prosody, Utterance, Voice, to_16k
 
 # voice function -> (speaker, gender, voice folder that must exist)
 VOICES = {
@@ -109,7 +109,7 @@ class FestivalEngine:
         if audio.ndim > 1:
             audio = audio.mean(axis=1)
         audio = to_16k(audio, rate)
-        n = len(audio) / 16000
+        n = len(audio) / SAMPLE_RATE
         segs = [(lab, min(a, n), min(b, n)) for lab, a, b in segs]
         if segs[-1][2] < n:
             segs.append(("pau", segs[-1][2], n))

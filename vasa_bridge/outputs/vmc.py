@@ -33,12 +33,13 @@ from ..errors import ConfigError
 from ..motion.conversions import slerp, to_unity_position, to_unity_quaternion, to_vrm0
 from ..motion.frame import MotionFrame
 from ..motion.names import ARKIT_NAMES, to_pascal
-from .outputs import MotionSink
+from .sink import MotionSink
 
 log = logging.getLogger("vasa_bridge.vmc")
 
 NAME_SETS = ("arkit", "vrm0", "both")
 PERFECT_SYNC_NAMES: tuple[str, ...] = tuple(to_pascal(n) for n in ARKIT_NAMES)
+DEFAULT_VMC = "127.0.0.1:39539"
 UDP_MAX_PAYLOAD = 65507  # IPv4: 65,535 - 20 (IP header) - 8 (UDP header)
 _BUNDLE_HEADER = 16  # "#bundle\0" + 8-byte time tag
 _ELEMENT_SIZE = 4  # each bundle element is preceded by its int32 size
@@ -68,6 +69,32 @@ class VmcConfig:
                               f"[0, 1)")
         if len(self.head_offset_m) != 3:
             raise ConfigError(f"VMC head_offset_m is {self.head_offset_m!r}: expected (x, y, z)")
+
+
+_FILE_SUFFIXES = (".npz", ".json", ".vasatrack", ".vasab", ".csv", ".wav", ".png", ".jpg", ".jpeg",
+                  ".webp")
+
+
+def parse_host_port(text: str, default_port: int = 39539) -> tuple[str, int]:
+    """'HOST:PORT', 'HOST', ':PORT' or '[v6]:PORT' -> (host, port)."""
+    host, port = text, str(default_port)
+    if text.startswith("["):  # [::1]:39539
+        end = text.find("]")
+        host, rest = text[1:end], text[end + 1:]
+        port = rest[1:] if rest.startswith(":") else port
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    host = host or "127.0.0.1"
+    try:
+        p = int(port)
+    except ValueError:
+        p = -1
+    # `replay --vmc talk.npz` would otherwise send to a host named "talk.npz".
+    looks_like_file = "/" in host or "\\" in host or host.lower().endswith(_FILE_SUFFIXES)
+    if not 1 <= p <= 65535 or looks_like_file or any(c.isspace() for c in host):
+        raise ConfigError(f"--vmc is {text!r}: expected HOST:PORT such as {DEFAULT_VMC} "
+                          f"(write --vmc=HOST:PORT when a positional argument follows)")
+    return host, p
 
 
 def _msg(address: str, *args) -> OscMessage:

@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -32,10 +33,11 @@ import numpy as np
 from ..errors import ConfigError, VasaError
 from ..motion.frame import MotionFrame
 from ..motion.names import ARKIT_NAMES, INDEX, to_pascal
-from .outputs import MotionSink
+from .sink import MotionSink
 
 log = logging.getLogger("vasa_bridge.vts")
 
+DEFAULT_VTS = "ws://localhost:8001"
 API_NAME = "VTubeStudioPublicAPI"
 API_VERSION = "1.0"
 
@@ -64,9 +66,20 @@ CUSTOM_NAMES: tuple[str, ...] = tuple(CUSTOM_PREFIX + to_pascal(n) for n in ARKI
 CM_PER_M = 100.0  # FacePosition unit: we send centimetres
 
 
+def default_token_path() -> Path:
+    """Where the VTube Studio plugin token is kept between runs (the user's config directory)."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "vasa_bridge" / "vts_token.txt"
+
+
 @dataclass(frozen=True)
 class VtsConfig:
-    url: str = "ws://localhost:8001"
+    url: str = DEFAULT_VTS
     token_path: Path | None = None  # where the token is kept; None: keep it in memory only
     plugin_name: str = "vasa_bridge"  # 3..32 characters, shown in VTube Studio's popup
     plugin_developer: str = "vasa_bridge developers"  # 3..32 characters
@@ -83,7 +96,7 @@ class VtsConfig:
     def __post_init__(self) -> None:
         if not str(self.url).startswith(("ws://", "wss://")):
             raise ConfigError(f"VTube Studio url is {self.url!r}: expected ws://HOST:PORT such "
-                              f"as ws://localhost:8001")
+                              f"as {DEFAULT_VTS}")
         for name in ("plugin_name", "plugin_developer"):
             v = getattr(self, name)
             if not 3 <= len(v) <= 32:

@@ -1,23 +1,18 @@
 """Replay a motion track at real-time pace: motion, audio and events on the wire, and any extra
-motion sinks (VMC, VTube Studio) fed the same frames."""
+motion sinks (VMC, VTube Studio) fed the same frames through one `FanOut`."""
 
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Sequence
 
 from ..motion.conversions import resample
 from ..motion.frame import MotionFrame, MotionTrack
+from ..outputs.sink import FanOut, MotionSink
 from ..protocol import wire
-from ..transport.publisher import Publisher
-
-
-class MotionSink(Protocol):
-    def send(self, frame: MotionFrame) -> None: ...
-
-    def close(self) -> None: ...
+from .publisher import Publisher
 
 
 @dataclass(frozen=True)
@@ -35,6 +30,7 @@ class ReplayResult:
     frames: int = 0  # motion frames published
     audio_samples: int = 0  # audio samples published
     late_frames: int = 0  # frames sent more than one frame period after their due time
+    sink_errors: int = 0  # sends to an extra sink that raised (that sink skipped the frame)
 
 
 def frame_schedule(index: int, fps: float, start: float) -> tuple[float, int]:
@@ -55,6 +51,7 @@ def replay(track: MotionTrack, publisher: Publisher, config: ReplayConfig = Repl
         track = resample(track, config.fps)
     stop = stop or threading.Event()
     result = ReplayResult()
+    outputs = FanOut(sinks)  # the caller owns the sinks and closes them
     publisher.add_stream(config.stream)
     if config.wait_subscribers:
         publisher.wait_for_subscribers(config.wait_subscribers, config.wait_timeout_s)
@@ -86,8 +83,7 @@ def replay(track: MotionTrack, publisher: Publisher, config: ReplayConfig = Repl
             publisher.audio(audio, pts=pts, rate=track.sample_rate, stream=config.stream,
                             format=config.audio_format)
             result.audio_samples += len(audio)
-        for sink in sinks:
-            sink.send(frame)
+        result.sink_errors += len(outputs.send(frame))
         publisher.hello(pts=pts)
         result.frames += 1
         index += 1

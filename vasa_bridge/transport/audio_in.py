@@ -1,6 +1,7 @@
 """`serve --audio-in ENDPOINT`: game audio pushed over ZeroMQ (PUSH -> our PULL), one clip per
 message in the wire protocol's `audio` format; the topic's stream id picks the face (NPC).
-Equivalent to the control channel's `speak`, without waiting for replies."""
+Equivalent to the control channel's `speak`, without waiting for replies. Bound like the other
+servers (`curve.bind_server`): with the control channel's CURVE keys, only listed clients can push."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import threading
 import numpy as np
 import zmq
 
-from ..errors import ProtocolError, TransportError, VasaError
+from ..audio.pcm import from_s16
+from ..errors import ProtocolError, VasaError
 from ..protocol import wire
-from ..transport.endpoints import check_server_bind
+from .curve import ServerCurve, ZapRegistration, bind_server
+from .endpoints import check_server_bind
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +26,18 @@ class AudioInlet:
     """A PULL socket served by one thread; each `audio` message becomes `target.speak(...)`."""
 
     def __init__(self, target, endpoint: str = DEFAULT_AUDIO_IN, *, insecure: bool = False,
-                 max_seconds: float = 120.0, context: zmq.Context | None = None) -> None:
-        check_server_bind(endpoint, insecure=insecure, what="audio input")
+                 curve: ServerCurve | None = None, max_seconds: float = 120.0,
+                 context: zmq.Context | None = None) -> None:
+        check_server_bind(endpoint, insecure=insecure, secured=curve is not None,
+                          what="audio input")
         self._target = target
         self._max_seconds = max_seconds
         ctx = context or zmq.Context.instance()
         self._sock = ctx.socket(zmq.PULL)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.MAXMSGSIZE, wire.MAX_MESSAGE_BYTES)
-        try:
-            self._sock.bind(endpoint)
-        except zmq.ZMQError as e:
-            self._sock.close(0)
-            raise TransportError(f"cannot bind audio input to {endpoint!r}: {e}") from None
+        self._zap: ZapRegistration | None = bind_server(self._sock, endpoint, curve, ctx,
+                                                        "audio input")
         self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.clips = 0
         self.refused = 0
@@ -62,9 +64,9 @@ class AudioInlet:
         msg = wire.decode(parts)
         if msg.kind != "audio":
             raise ProtocolError(f"audio input got a {msg.kind!r} message: expected 'audio'")
-        samples = msg.audio_samples().astype(np.float32)
-        if msg.header["format"] == "s16":
-            samples /= 32768.0
+        samples = msg.audio_samples()
+        samples = from_s16(samples) if msg.header["format"] == "s16" else \
+            samples.astype(np.float32)
         seconds = len(samples) / msg.header["rate"]
         if seconds > self._max_seconds:
             raise ProtocolError(f"audio clip is {seconds:.1f} s long: the limit is "
@@ -78,3 +80,5 @@ class AudioInlet:
             self._stop.set()
             self._thread.join()
             self._sock.close(0)
+            if self._zap is not None:
+                self._zap.release()
