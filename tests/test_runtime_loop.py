@@ -40,8 +40,9 @@ class FakePacer:
     """Sample position `end` is due at end / RATE on the fake clock; after `limit` samples the
     runtime is stopped."""
 
-    def __init__(self, clock, limit):
+    def __init__(self, clock, limit, capture_s=0.0):
         self.clock, self.limit, self.runtime = clock, limit, None
+        self.capture_s = capture_s  # the device's input latency
         self.started = False
 
     def start(self):
@@ -54,6 +55,9 @@ class FakePacer:
 
     def due(self, end):
         return end / RATE
+
+    def capture_delay_s(self):
+        return self.capture_s
 
 
 class Recording:
@@ -96,9 +100,9 @@ class Recording:
         return [m for m in self.sent if m[0] == "event" and m[3][0] == name]
 
 
-def loop(seconds, *, config=None, **kw):
+def loop(seconds, *, config=None, capture_s=0.0, **kw):
     clock = Clock()
-    pacer = FakePacer(clock, int(seconds * RATE))
+    pacer = FakePacer(clock, int(seconds * RATE), capture_s)
     rec = Recording(clock)
     rt = Runtime(config or ServeConfig(frames=False), rec, engine_factory=kw.pop(
         "engine_factory", LoudnessEngine), pacer=pacer, clock=clock, sleep=clock.sleep, **kw)
@@ -266,6 +270,26 @@ def test_the_picture_governor_steps_down_under_load_and_back_up():
     assert (widths < 512).any() and widths[-10:].tolist() == [512] * 10
     status = Commands(rt).status()["picture"]
     assert status["level"] == 0 and status["size"] == 512
+
+
+def test_the_reported_av_delay_counts_the_microphones_input_latency():
+    """`av_delay_ms` is what a viewer sees between the voice in the room and its lips: the
+    capture device's input latency (60 ms here) adds to the loop's own delay, and nothing else
+    (pacing and the governor still run on delivery times: the same frames come out)."""
+    delays, frames = [], []
+    for capture_s in (0.0, 0.06):
+        clock = Clock()
+        renderer = CostlyRenderer(clock, lambda t: 0.005)
+        rt, rec, clock = loop(3.0, config=ServeConfig(), capture_s=capture_s,
+                              main_source=ArraySource(tone(3.0)), renderer=renderer,
+                              portrait=Portrait(512), portrait_source="face")
+        renderer.clock = clock
+        rt.run()
+        delays.append(Commands(rt).status()["av_delay_ms"])
+        frames.append([m[1] for m in rec.of("frame")])
+    assert delays[0] > 0
+    assert delays[1] - delays[0] == pytest.approx(60.0, abs=0.5)
+    assert frames[0] == frames[1]
 
 
 @pytest.mark.parametrize("fps", [25.0, 30.0])

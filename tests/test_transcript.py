@@ -294,6 +294,9 @@ class InstantPacer:
     def due(self, end):
         return 0.0
 
+    def capture_delay_s(self):
+        return 0.0
+
 
 def run_clip(text):
     from vasa_bridge.runtime.engine import LoudnessEngine

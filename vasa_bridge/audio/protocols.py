@@ -41,3 +41,8 @@ class Pacer(Protocol):
     def due(self, end: int) -> float:
         """The clock time (the runtime's clock) at which position `end` is (or was) due."""
         ...
+
+    def capture_delay_s(self) -> float:
+        """How long before it was due the sound was captured: a device's input latency (what
+        a viewer's delay includes beyond ours); 0 for a clock."""
+        ...

@@ -96,10 +96,12 @@ class PictureStage:
             self.stats.frames_late += 1
         self._newest = out
 
-    def render(self, arrived: float, end: int, caught_up: bool) -> None:
+    def render(self, arrived: float, end: int, caught_up: bool,
+               heard: float | None = None) -> None:
         """Picture the newest offered frame if the loop has caught up (or the last picture is
         getting old), at the governor's level. `arrived`: when this hop's audio (up to sample
-        `end`) was due."""
+        `end`) was due; `heard`: when that sound was captured (a microphone's input latency
+        earlier), the start of the delay a viewer sees (default: `arrived`)."""
         s = self.settings
         newest, self._newest = self._newest, None
         self._render_s = None
@@ -126,8 +128,9 @@ class PictureStage:
             self._fault("render", e)
             return
         self.publisher.frame(image, pts=newest.pts, stream=self.main.id)
-        # The frame shows sound that arrived (end - pts) before this hop's audio did.
-        self.stats.av_delay_ms.append((self._clock() - arrived + end / RATE - newest.pts / 1e9)
+        # The frame shows sound captured (end - pts) before this hop's audio was.
+        heard = arrived if heard is None else heard
+        self.stats.av_delay_ms.append((self._clock() - heard + end / RATE - newest.pts / 1e9)
                                       * 1000)
         full = getattr(self.portrait, "size", None)
         if len(self.frame_sinks):

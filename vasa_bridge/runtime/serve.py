@@ -193,7 +193,8 @@ class Runtime:
         for stream in streams:
             self._advance(stream, end)  # audio -> gate -> motion -> blend -> publish
         caught_up = self.pacer.wait_s(self.timebase.sample(hop + 2)) > 0
-        self.pictures.render(arrived, end, caught_up)  # render -> publish
+        heard = arrived - self.pacer.capture_delay_s()  # in the room, before the device
+        self.pictures.render(arrived, end, caught_up, heard)  # render -> publish
         done = self._clock()
         self.stats.loop_lag_ms.append((done - arrived) * 1000)
         self.pictures.govern(done, done - arrived, done - t0)
