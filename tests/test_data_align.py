@@ -24,6 +24,7 @@ def test_number_words_and_normalisation():
 
 
 @pytest.mark.parametrize("engine,voice", [("festival", "voice_kal_diphone"),
+                                          ("festival", "voice_ked_diphone"),
                                           ("festival", "voice_cmu_us_slt_arctic_hts"),
                                           ("espeak", "en-us+m1")])
 def test_alignment_matches_engine_timings(engine, voice):
