@@ -75,17 +75,18 @@ def _decoder():
 
 @dataclass(frozen=True)
 class SpeechEdges:
-    """Where a forced alignment's speech may end: pocketsphinx lets the phone next to a silence
-    run on into it (the last phone of "front right" holds ~150 ms of the trailing silence, the
-    first takes the leading one), and the teacher keeps the mouth open over it. A phone that
-    borders silence (the clip's ends or a `sil`) is cut back to the audio's own speech level."""
+    """Where a forced alignment's speech may start and end: pocketsphinx lets a phone next to a
+    silence run on into it (the final /t/ of alsa-utils' "rear right" by 100 ms, the first phone
+    of pocketsphinx's cards/001 takes 180 ms of room noise), and the teacher holds the mouth at
+    that phone's shape over the silence. A phone that borders silence (the clip's ends or a
+    `sil`) is cut back to the audio's own speech level."""
 
     frame_s: float = 0.01  # level frames, as pocketsphinx's
     window_s: float = 0.02  # RMS window around each frame's centre
     floor_percentile: float = 10.0  # the clip's quietest frames give its noise floor
     rise_db: float = 12.0  # speech rises at least this far above the noise floor
-    range_db: float = 40.0  # and is no further than this under the clip's peak (a clean
-    #                         studio tail at -110 dB is still silence 50 dB under the peak)
+    range_db: float = 40.0  # and lies within this of the clip's peak (a gated studio
+    #                         recording's floor is digital silence: its room tone is not speech)
     loud_db: float = 20.0  # within this of the peak is speech whatever the floor (a clip
     #                        with no silence has no floor)
     silence_db: float = -80.0  # dBFS: never speech (16-bit dither is ~ -100)
@@ -98,14 +99,15 @@ def speech_frames(audio: np.ndarray, rate: int = SAMPLE_RATE,
                   edges: SpeechEdges = SpeechEdges()) -> np.ndarray:
     """(F,) bool: frame k (k * frame_s .. (k + 1) * frame_s) holds speech by level."""
     hop = int(round(edges.frame_s * rate))
-    win = int(round(edges.window_s * rate))
+    half = int(round(edges.window_s * rate)) // 2
     n = int(np.ceil(len(audio) / hop))
-    x = np.pad(np.asarray(audio, np.float64), (win // 2, win))
-    centre = np.arange(n) * hop + hop // 2 + win // 2
-    power = np.array([np.mean(x[c - win // 2:c + win // 2] ** 2) for c in centre])
-    db = 10 * np.log10(power + 1e-12)  # (F,)
     if not n:
         return np.zeros(0, bool)
+    x = np.pad(np.asarray(audio, np.float64), (half, 2 * half + hop))
+    energy = np.concatenate([[0.0], np.cumsum(x ** 2)])
+    centre = np.arange(n) * hop + hop // 2 + half  # (F,) in x
+    power = (energy[centre + half] - energy[centre - half]) / (2 * half)
+    db = 10 * np.log10(np.maximum(power, 0.0) + 1e-12)  # (F,)
     peak, floor = np.percentile(db, [99, edges.floor_percentile])
     level = min(max(floor + edges.rise_db, peak - edges.range_db), peak - edges.loud_db)
     return db > max(level, edges.silence_db)
