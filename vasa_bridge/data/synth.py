@@ -29,9 +29,10 @@ from .teacher import Speaker, TeacherConfig, teach
 from .text import LANGUAGES, make_text
 
 AVERAGE_CLIP_S = 7.0  # planning guess (measured ~7 s); real durations decide when to stop
-# Speakers added after the documented corpora were made (docs/model.md's data card). A new
-# speaker reshuffles the seeded held-out speakers and the voice draws, so these join a corpus
-# only when asked (`more_voices`); without it a seed makes the same corpus as before.
+# Speakers added after the documented corpora were made (docs/model.md's data card). They join
+# a corpus only when asked (`more_voices`: they change the voice draws, so without it a seed
+# makes the same corpus as before) and are never held out, so a seed holds out the same
+# speakers with or without them and models stay comparable on the same validation voices.
 LATER_SPEAKERS = frozenset({"festival:ked"})  # festvox-kdlpc16k (issue 15)
 
 
@@ -108,11 +109,11 @@ def voice_catalogue(config: SynthConfig) -> dict[tuple[str, str], list[Voice]]:
 
 def validation_speakers(config: SynthConfig, catalogue) -> list[str]:
     """Whole speakers held out for validation: a seeded choice, at least one, never an engine's
-    last training speaker."""
+    last training speaker nor one of LATER_SPEAKERS."""
     by_engine: dict[str, set[str]] = {}
     for (_, eng), voices in catalogue.items():
         by_engine.setdefault(eng, set()).update(v.speaker for v in voices)
-    speakers = sorted(set().union(*by_engine.values()))
+    speakers = sorted(set().union(*by_engine.values()) - LATER_SPEAKERS)
     rng = np.random.default_rng([config.seed, 0x5A17])
     order = [speakers[i] for i in rng.permutation(len(speakers))]
     want = max(1, round(config.validation_fraction * len(speakers)))
