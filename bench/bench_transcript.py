@@ -18,9 +18,12 @@ largest difference from the audio-only bake in head pose, eyes and brows.
 Then the fit check: alignment score per speech frame of right and of wrong transcripts (every
 clip with another clip's transcript, and near misses that change one word), natural TTS voices
 (festival) and the formant voices of espeak-ng; and German, French and Spanish clips from espeak-ng
-with their text: the language message and an audio-only bake.
+with their text: the language message and an audio-only bake. Also how open the `--text` mouth
+is where the recording is silent (60 ms or more before or after the speech, by level), with the
+alignment as it ships (cut back to the speech) and with pocketsphinx's raw boundaries.
 
     OMP_NUM_THREADS=1 python bench/bench_transcript.py [--json out.json]
+        [--festival-voices voice_kal_diphone,voice_cmu_us_slt_arctic_hts]
 """
 
 from __future__ import annotations
@@ -163,17 +166,56 @@ def routes(clips, den, aligner) -> tuple[dict, list]:
     return {k: v.result() for k, v in acc.items()} | {"head_pose_max_diff": head_diff}, rows
 
 
-def festival_clips() -> dict[str, tuple[np.ndarray, str]]:
-    """Natural TTS (festival's two English voices) reading lines full of /p b m/."""
+def _voices(eng, names: list[str] | None):
+    """The engine's English voices, or only those named (in the engine's order)."""
+    voices = eng.voices("en")
+    return voices if names is None else [v for v in voices if v.name in names]
+
+
+def festival_clips(names: list[str] | None = None) -> dict[str, tuple[np.ndarray, str]]:
+    """Natural TTS (festival's English voices, or those named) reading lines full of /p b m/."""
     from vasa_bridge.data.engines import Prosody, open_engine
     lines = ("Bob bought a big black bag.", "Maybe the map is in my pocket.",
              "Please bring some bread and butter, mum.", "Pam keeps a pet lamb by the pump.")
     eng = open_engine("festival")
     try:
         return {f"{v.name}/{k}": (eng.synth(t, v, Prosody()).audio, t)
-                for v in eng.voices("en") for k, t in enumerate(lines)}
+                for v in _voices(eng, names) for k, t in enumerate(lines)}
     finally:
         eng.close()
+
+
+def outside_speech(clips, margin_s: float = 0.06) -> dict:
+    """The `--text` mouth where the recording is silent: frames lying wholly `margin_s` or more
+    before the speech starts or after it ends (by level, `data.align.speech_frames`), with the
+    alignment cut back to the speech (what ships) and with pocketsphinx's own boundaries."""
+    from vasa_bridge.data.align import speech_frames
+    fps = 25.0
+    out = {}
+    for key, aligner in (("the alignment", Aligner()),
+                         ("pocketsphinx's raw boundaries", Aligner(edges=None))):
+        frames = apart = 0
+        max_jaw, close_ms = 0.0, []
+        for audio, text in clips.values():
+            timeline = aligner.align(audio, text)[0]
+            n = int(np.ceil(len(audio) / 16000 * fps))
+            mouth_ = teacher_mouth(timeline, n, fps)
+            gap = mouth_[:, JAW] - mouth_[:, CLOSE]
+            speech = np.flatnonzero(speech_frames(audio))
+            start, end = speech[0] * 0.01, (speech[-1] + 1) * 0.01
+            t = np.arange(n) / fps
+            outside = (t >= end + margin_s) | (t + 1 / fps <= start - margin_s)
+            frames += int(outside.sum())
+            apart += int((outside & (gap >= SEAL_APERTURE)).sum())
+            if outside.any():
+                max_jaw = max(max_jaw, float(mouth_[outside, JAW].max()))
+            closed = np.flatnonzero((t >= end) & (gap < 0.05))
+            if len(closed):
+                close_ms.append((t[closed[0]] - end) * 1000)
+        out[key] = {"frames": frames, "apart": apart, "max_jaw": max_jaw,
+                    "close_ms_median": float(np.median(close_ms)),
+                    "close_ms_max": float(np.max(close_ms))}
+    return out
 
 
 def fit_scores(clips, aligner, min_fit) -> dict:
@@ -207,7 +249,7 @@ def _fit(aligner, audio, text) -> float:
         return -np.inf
 
 
-def tts(aligner, min_fit) -> dict:
+def tts(aligner, min_fit, festival_voices: list[str] | None = None) -> dict:
     from vasa_bridge.data.engines import Prosody, open_engine
     from vasa_bridge.data.text import SENTENCES
     out = {}
@@ -215,7 +257,7 @@ def tts(aligner, min_fit) -> dict:
     for engine in ("festival", "espeak"):
         eng = open_engine(engine)
         try:
-            voices = eng.voices("en")
+            voices = _voices(eng, festival_voices if engine == "festival" else None)
             voices = voices[::max(1, len(voices) // 4)]
             scores = [_fit(aligner, eng.synth(t, v, Prosody()).audio, t)
                       for v in voices for t in texts]
@@ -275,7 +317,10 @@ def print_routes(result: dict) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--json", help="also write the numbers here")
+    p.add_argument("--festival-voices", help="comma-separated festival voices (default: every "
+                   "installed one), e.g. voice_kal_diphone,voice_cmu_us_slt_arctic_hts")
     args = p.parse_args()
+    festival = args.festival_voices.split(",") if args.festival_voices else None
     logging.basicConfig(level=logging.ERROR, stream=io.StringIO())  # fallbacks are counted
     clips = real_clips()
     den = OnnxDenoiser(None, threads=1)
@@ -283,7 +328,8 @@ def main() -> int:
     min_fit = TranscriptConfig().min_fit
     t0 = time.perf_counter()
     result, rows = routes(clips, den, aligner)
-    tts_result, tts_rows = routes(festival_clips(), den, aligner)
+    tts_result, tts_rows = routes(festival_clips(festival), den, aligner)
+    edges = outside_speech(clips)
     seconds = sum(len(a) for a, _ in clips.values()) / 16000
     t_align = time.perf_counter()
     for audio, text in clips.values():
@@ -294,7 +340,8 @@ def main() -> int:
               "festival_used": f"{sum(r[3] for r in tts_rows)}/{len(tts_rows)}",
               "per_clip": [{"clip": n, "text": t, "fit": f, "used": u} for n, t, f, u in rows],
               "fit": fit_scores(clips, aligner, min_fit), "min_fit": min_fit,
-              "tts": tts(aligner, min_fit), "languages": languages(den),
+              "tts": tts(aligner, min_fit, festival), "languages": languages(den),
+              "outside_speech": edges,
               "align_x_realtime": round(seconds / align_s, 1),
               "wall_s": round(time.perf_counter() - t0, 1)}
     print(f"{len(clips)} real recordings, {seconds:.1f} s; transcripts used on "
@@ -304,6 +351,11 @@ def main() -> int:
     print_routes(result)
     print(f"head pose max |diff| with the transcript vs without: "
           f"{result['head_pose_max_diff']:.3g}")
+    for key, e in edges.items():
+        print(f"teacher-mouth on {key}: lips apart on {e['apart']}/{e['frames']} frames lying "
+              f"60 ms or more outside the speech (by level; max jawOpen {e['max_jaw']:.2f}); "
+              f"lips closed {e['close_ms_median']:.0f} ms (median; max {e['close_ms_max']:.0f}) "
+              f"after the words end")
     print(f"festival voices, lines full of /p b m/ (transcripts used on "
           f"{report['festival_used']}):")
     print_routes(tts_result)

@@ -12,7 +12,7 @@ APT_PACKAGES="libportaudio2"
 if [ "$WITH_TESTS" = 1 ]; then
   APT_PACKAGES="$APT_PACKAGES pulseaudio pulseaudio-utils libasound2-plugins"
   # The speech corpus's second engine (vasa_bridge/data): festival with two voices.
-  APT_PACKAGES="$APT_PACKAGES festival festvox-kallpc16k festvox-us-slt-hts"
+  APT_PACKAGES="$APT_PACKAGES festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"
   # Real recorded voices for `vasa-bridge eval --real` and tests/test_realvoice.py.
   APT_PACKAGES="$APT_PACKAGES alsa-utils pocketsphinx-testdata"
   # The web panel's browser tests drive Debian's Chromium headless.

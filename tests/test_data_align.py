@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vasa_bridge.data.align import align, compare_timelines, normalise_text, number_words
+from vasa_bridge.data.align import (Aligner, SpeechEdges, align, compare_timelines, normalise_text,
+                                    number_words, speech_frames, trim_to_speech)
 from vasa_bridge.data.cli import add_cli
 from vasa_bridge.data.dataset import open_dataset
 from vasa_bridge.data.engines import Prosody, open_engine
@@ -23,6 +24,7 @@ def test_number_words_and_normalisation():
 
 
 @pytest.mark.parametrize("engine,voice", [("festival", "voice_kal_diphone"),
+                                          ("festival", "voice_ked_diphone"),
                                           ("festival", "voice_cmu_us_slt_arctic_hts"),
                                           ("espeak", "en-us+m1")])
 def test_alignment_matches_engine_timings(engine, voice):
@@ -83,3 +85,85 @@ def test_aligned_dataset_through_the_cli(tmp_path):
     # the same recording again is skipped
     assert args.func(args) == 0
     assert len(open_dataset(out, "train")) == len(ds)
+
+
+def test_phones_bordering_silence_are_cut_back_to_the_speech_level():
+    edges = SpeechEdges()
+    speech = np.zeros(200, bool)  # 2 s of 10 ms frames: speech 0.30-0.80 and 1.20-1.50
+    speech[30:80] = speech[120:150] = True
+    segs = [("f", 0.10, 0.40), ("ay", 0.40, 0.70), ("v", 0.70, 0.95), ("sil", 0.95, 1.05),
+            ("t", 1.05, 1.30), ("uw", 1.30, 1.80)]
+    out = trim_to_speech(segs, speech, edges)
+    assert out[0] == ("f", pytest.approx(0.30 - edges.onset_s), 0.40)  # leading silence
+    assert out[1] == segs[1]  # inside the speech: untouched
+    assert out[2] == ("v", 0.70, pytest.approx(0.80 + edges.hang_s))  # runs into a pause
+    assert out[3] == segs[3]
+    assert out[4] == ("t", pytest.approx(1.20 - edges.onset_s), 1.30)
+    assert out[5] == ("uw", 1.30, pytest.approx(1.50 + edges.hang_s))  # trailing silence
+    # a phone with no loud frame keeps the shortest phone at its speech side
+    loud = np.r_[np.zeros(30, bool), np.ones(30, bool), np.zeros(60, bool)]  # 0.30-0.60
+    quiet = trim_to_speech([("ah", 0.30, 0.60), ("t", 0.60, 1.10)], loud, edges)
+    assert quiet[1] == ("t", 0.60, pytest.approx(0.60 + edges.min_phone_s))
+    # no speech found at all: nothing is cut
+    assert trim_to_speech(segs, np.zeros(200, bool), edges) == segs
+
+
+def test_speech_frames_find_speech_over_the_clips_own_noise_floor():
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    audio = 0.002 * rng.standard_normal(32000)  # noise at -54 dB
+    audio[8000:24000] += 0.3 * np.sin(2 * np.pi * 220 * t)  # a 1 s tone from 0.5 s
+    sp = np.flatnonzero(speech_frames(audio.astype(np.float32)))
+    assert sp[0] == pytest.approx(50, abs=1) and sp[-1] + 1 == pytest.approx(150, abs=1)
+    assert speech_frames(np.zeros(1600, np.float32)).sum() == 0
+
+
+def _level_extent(audio, rel_db=40.0):
+    """(start, end) s of a clean recording: the first and last 10 ms block within `rel_db` of
+    its loudest block (independent of `speech_frames`, which adapts to the noise floor)."""
+    b = audio[: len(audio) // 160 * 160].reshape(-1, 160).astype(np.float64)
+    db = 10 * np.log10((b ** 2).mean(axis=1) + 1e-12)
+    k = np.flatnonzero(db > db.max() - rel_db)
+    return k[0] * 0.01, (k[-1] + 1) * 0.01
+
+
+def _speech_extent(timeline):
+    spoken = [(s, e) for lab, s, e in zip(timeline.labels, timeline.starts, timeline.ends)
+              if lab != "sil"]
+    return spoken[0][0], spoken[-1][1]
+
+
+def _real_clips_or_skip():
+    from vasa_bridge.model.realvoice import real_clips
+    try:
+        return real_clips()
+    except DataError as e:
+        pytest.skip(str(e))
+
+
+def test_real_recordings_end_where_their_speech_ends():
+    # alsa-utils' announcements are studio-clean with 100-200 ms of trailing silence, into which
+    # pocketsphinx lets the last phone run (measured: 70-100 ms past the speech on 6 of 8).
+    clips = [c for c in _real_clips_or_skip() if c.name.startswith("alsa/")]
+    raw, trimmed = Aligner(edges=None), Aligner()
+    over = []
+    for clip in clips:
+        _, end = _level_extent(clip.audio)
+        over.append(_speech_extent(raw.align(clip.audio, clip.text)[0])[1] - end)
+        last = _speech_extent(trimmed.align(clip.audio, clip.text)[0])[1]
+        assert -0.08 <= last - end <= 0.045, (clip.name, last, end)
+    assert sum(o > 0.06 for o in over) >= 4, over  # without the cut the check fails
+
+
+def test_real_recordings_start_where_their_speech_starts():
+    # cards 001 and 004 begin with 130-180 ms of room noise that the first phone takes
+    clips = {c.name: c for c in _real_clips_or_skip()}
+    raw, trimmed = Aligner(edges=None), Aligner()
+    for name in ("sphinx/cards/001", "sphinx/cards/004"):
+        clip = clips[name]
+        b = clip.audio[: len(clip.audio) // 160 * 160].reshape(-1, 160).astype(np.float64)
+        db = 10 * np.log10((b ** 2).mean(axis=1) + 1e-12)
+        onset = np.flatnonzero(db > np.percentile(db, 10) + 12)[0] * 0.01
+        first = _speech_extent(trimmed.align(clip.audio, clip.text)[0])[0]
+        assert -0.06 <= first - onset <= 0.03, (name, first, onset)
+        assert _speech_extent(raw.align(clip.audio, clip.text)[0])[0] < onset - 0.1

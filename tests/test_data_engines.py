@@ -39,6 +39,54 @@ def test_engine_contract(engine):
     assert slow.duration > fast.duration * 1.2
 
 
+def test_every_festival_voice_speaks_with_phone_timings():
+    # kal and ked (festvox-kallpc16k, festvox-kdlpc16k) are diphone voices cut from recordings of
+    # two real US men, slt an HTS voice; scripts/setup.sh --test installs all three
+    from vasa_bridge.data.engines.festival import VOICES
+    eng = open_engine("festival")
+    try:
+        voices = {v.name: v for v in eng.voices("en")}
+        assert set(voices) == set(VOICES), sorted(voices)
+        assert voices["voice_ked_diphone"].speaker == "festival:ked"
+        text = "Bob bought a big black bag of five fresh figs."
+        utts = {name: eng.synth(text, v, Prosody()) for name, v in voices.items()}
+        for name, utt in utts.items():
+            tl = utt.phonemes
+            assert tl.phoneset == "arpabet" and tl.starts[0] == pytest.approx(0, abs=1e-6)
+            assert tl.ends[-1] == pytest.approx(utt.duration, abs=0.02)
+            labels = [lab for lab in tl.labels if lab != "sil"]
+            assert labels[:3] == ["b", "aa", "b"], (name, labels[:6])
+            assert labels.count("b") == 6 and labels.count("f") == 3, (name, labels)
+            speech = tl.speech_mask(np.arange(len(utt.audio)) / SAMPLE_RATE)
+            assert np.mean(utt.audio[speech] ** 2) > 5 * np.mean(utt.audio[~speech] ** 2)
+        kal, ked = utts["voice_kal_diphone"], utts["voice_ked_diphone"]
+        n = min(len(kal.audio), len(ked.audio))
+        assert abs(np.corrcoef(kal.audio[:n], ked.audio[:n])[0, 1]) < 0.5  # another voice
+        # the diphone voices take the corpus's pitch and rate variation
+        low = eng.synth(text, voices["voice_ked_diphone"], Prosody(pitch=0.8))
+        high = eng.synth(text, voices["voice_ked_diphone"], Prosody(pitch=1.25))
+        slow = eng.synth(text, voices["voice_ked_diphone"], Prosody(rate=0.8))
+    finally:
+        eng.close()
+    assert _mean_f0(high.audio) > 1.2 * _mean_f0(low.audio)
+    assert slow.duration > ked.duration * 1.1
+
+
+def _mean_f0(audio: np.ndarray) -> float:
+    """Median pitch (Hz) of the voiced 40 ms frames, by autocorrelation (60-300 Hz)."""
+    f0 = []
+    for k in range(0, len(audio) - 640, 320):
+        x = audio[k:k + 640] - audio[k:k + 640].mean()
+        if np.sqrt(np.mean(x ** 2)) < 0.02:
+            continue
+        ac = np.correlate(x, x, "full")[639:]
+        lo, hi = SAMPLE_RATE // 300, SAMPLE_RATE // 60
+        lag = lo + int(np.argmax(ac[lo:hi]))
+        if ac[lag] > 0.5 * ac[0]:
+            f0.append(SAMPLE_RATE / lag)
+    return float(np.median(f0))
+
+
 def test_espeak_speaks_every_corpus_language():
     eng = open_engine("espeak")
     for lang in LANGUAGES:

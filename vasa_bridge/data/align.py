@@ -75,6 +75,81 @@ def _decoder():
 
 
 @dataclass(frozen=True)
+class SpeechEdges:
+    """Where a forced alignment's speech may start and end: pocketsphinx lets a phone next to a
+    silence run on into it (the final /t/ of alsa-utils' "rear right" by 100 ms, the first phone
+    of pocketsphinx's cards/001 takes 180 ms of room noise), and the teacher holds the mouth at
+    that phone's shape over the silence. A phone that borders silence (the clip's ends or a
+    `sil`) is cut back to the audio's own speech level."""
+
+    frame_s: float = 0.01  # level frames, as pocketsphinx's
+    window_s: float = 0.02  # RMS window around each frame's centre
+    floor_percentile: float = 10.0  # the clip's quietest frames give its noise floor
+    rise_db: float = 12.0  # speech rises at least this far above the noise floor
+    range_db: float = 40.0  # and lies within this of the clip's peak (a gated studio
+    #                         recording's floor is digital silence: its room tone is not speech)
+    loud_db: float = 20.0  # within this of the peak is speech whatever the floor (a clip
+    #                        with no silence has no floor)
+    silence_db: float = -80.0  # dBFS: never speech (16-bit dither is ~ -100)
+    hang_s: float = 0.03  # speech kept after the last loud frame (decay, release)
+    onset_s: float = 0.04  # and before the first (a weak fricative onset in noise)
+    min_phone_s: float = 0.03  # pocketsphinx's shortest phone (3 frames)
+
+
+def speech_frames(audio: np.ndarray, rate: int = SAMPLE_RATE,
+                  edges: SpeechEdges = SpeechEdges()) -> np.ndarray:
+    """(F,) bool: frame k (k * frame_s .. (k + 1) * frame_s) holds speech by level."""
+    hop = int(round(edges.frame_s * rate))
+    half = int(round(edges.window_s * rate)) // 2
+    n = int(np.ceil(len(audio) / hop))
+    if not n:
+        return np.zeros(0, bool)
+    x = np.pad(np.asarray(audio, np.float64), (half, 2 * half + hop))
+    energy = np.concatenate([[0.0], np.cumsum(x ** 2)])
+    centre = np.arange(n) * hop + hop // 2 + half  # (F,) in x
+    power = (energy[centre + half] - energy[centre - half]) / (2 * half)
+    db = 10 * np.log10(np.maximum(power, 0.0) + 1e-12)  # (F,)
+    peak, floor = np.percentile(db, [99, edges.floor_percentile])
+    level = min(max(floor + edges.rise_db, peak - edges.range_db), peak - edges.loud_db)
+    return db > max(level, edges.silence_db)
+
+
+def trim_to_speech(segments: list[tuple[str, float, float]], speech: np.ndarray,
+                   edges: SpeechEdges = SpeechEdges()) -> list[tuple[str, float, float]]:
+    """Cut phones that border silence back to the speech frames inside them.
+
+    `segments`: (label, start s, end s) in order, silences labelled as `normalise_label` maps
+    to SILENCE or absent (gaps); `speech`: `speech_frames` of the same audio. A phone keeps at
+    least `min_phone_s`; a phone with no loud frame at all keeps that much at its speech side.
+    What is cut becomes a gap (the caller fills gaps with silence)."""
+    out = list(segments)
+    loud = np.flatnonzero(speech)
+    if not len(loud):
+        return out
+    f = edges.frame_s
+
+    def silent(k: int) -> bool:
+        return (k < 0 or k >= len(out)
+                or normalise_label(out[k][0], "arpabet") == SILENCE)
+
+    for k, (label, s, e) in enumerate(out):
+        if silent(k):
+            continue
+        lo, hi = int(round(s / f)), int(round(e / f))
+        inside = loud[(loud >= lo) & (loud < hi)]
+        gap_before = silent(k - 1) or out[k - 1][2] < s - 1e-6
+        gap_after = silent(k + 1) or out[k + 1][1] > e + 1e-6
+        if gap_after:
+            end = (inside[-1] + 1) * f + edges.hang_s if len(inside) else s + edges.min_phone_s
+            e = min(e, max(end, s + edges.min_phone_s))
+        if gap_before:
+            start = inside[0] * f - edges.onset_s if len(inside) else e - edges.min_phone_s
+            s = max(s, min(start, e - edges.min_phone_s))
+        out[k] = (label, s, e)
+    return out
+
+
+@dataclass(frozen=True)
 class AlignmentScore:
     """How well a transcript fits its recording. pocketsphinx scores each frame relative to the
     best-scoring state in that frame, so a phone that the audio does not support scores far
@@ -86,15 +161,19 @@ class AlignmentScore:
     words: int  # transcript words aligned
 
 
-def align(audio: np.ndarray, text: str) -> PhonemeTimeline:
+def align(audio: np.ndarray, text: str,
+          edges: SpeechEdges | None = SpeechEdges()) -> PhonemeTimeline:
     """Force-align 16 kHz mono speech to its transcript; ARPAbet phones, seconds."""
-    return align_scored(audio, text)[0]
+    return align_scored(audio, text, edges=edges)[0]
 
 
-def align_scored(audio: np.ndarray, text: str,
-                 decoder=None) -> tuple[PhonemeTimeline, AlignmentScore]:
+def align_scored(audio: np.ndarray, text: str, decoder=None,
+                 edges: SpeechEdges | None = SpeechEdges()
+                 ) -> tuple[PhonemeTimeline, AlignmentScore]:
     """`align`, plus how well the transcript fits. `decoder`: a pocketsphinx Decoder to reuse
-    (loading one costs ~0.25 s); the caller serialises its use."""
+    (loading one costs ~0.25 s); the caller serialises its use. `edges`: how phones next to
+    silence are cut back to the speech level (None: pocketsphinx's boundaries as they come);
+    the score is pocketsphinx's either way."""
     words = normalise_text(text)
     if not words:
         raise DataError(f"transcript {text[:40]!r} has no words: expected English text")
@@ -131,6 +210,8 @@ def align_scored(audio: np.ndarray, text: str,
     frames = sum(d for d, _ in speech)
     score = AlignmentScore(per_frame=sum(s for _, s in speech) / frames if frames else -1e9,
                            speech_s=frames * FRAME_S, words=len(words))
+    if edges is not None:
+        segs = trim_to_speech(segs, speech_frames(audio, SAMPLE_RATE, edges), edges)
     total = len(audio) / SAMPLE_RATE
     filled, t = [], 0.0
     for label, s, e in segs:
@@ -146,14 +227,15 @@ def align_scored(audio: np.ndarray, text: str,
 class Aligner:
     """One pocketsphinx decoder reused for many alignments, safe to share between threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, edges: SpeechEdges | None = SpeechEdges()) -> None:
         self._decoder = _decoder()
         self._lock = threading.Lock()
+        self._edges = edges
 
     def align(self, audio: np.ndarray, text: str) -> tuple[PhonemeTimeline, AlignmentScore]:
         with self._lock:
             try:
-                return align_scored(audio, text, self._decoder)
+                return align_scored(audio, text, self._decoder, self._edges)
             except DataError:
                 self._decoder = _decoder()  # a failed alignment leaves the search unusable
                 raise

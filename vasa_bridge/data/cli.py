@@ -32,6 +32,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--capture-chain", type=float, default=0.0,
                    help="share of augmented clips given a real capture chain (microphone, room, "
                         "MP3/AAC/Opus, noise, level), for models that must hold on real voices")
+    s.add_argument("--more-voices", action="store_true",
+                   help="also the voices added since the documented corpora (festival ked, "
+                        "festvox-kdlpc16k); they change which speakers a seed holds out")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=_synth)
 
@@ -79,7 +82,8 @@ def _synth(args) -> int:
     config = SynthConfig(out=args.out, hours=args.hours, languages=_list(args.languages),
                          engines=_list(args.engines), seed=args.seed, fps=args.fps,
                          workers=args.workers, validation_fraction=args.validation_fraction,
-                         capture_chain=args.capture_chain, teacher=TeacherConfig(fps=args.fps))
+                         capture_chain=args.capture_chain, more_voices=args.more_voices,
+                         teacher=TeacherConfig(fps=args.fps))
     print("dataset synth:", json.dumps({k: v for k, v in asdict(config).items()}))
     summary = synth_dataset(config, progress=not args.no_progress)
     print(f"{args.out}: {summary['clips']} clips, {summary['hours']:.3f} h "

@@ -1,9 +1,10 @@
-"""festival: the `kal` diphone voice (16 kHz) and the `slt` HTS voice (32 kHz), English only.
+"""festival: the `kal` and `ked` diphone voices (16 kHz, two US men recorded by CMU/OGI) and the
+`slt` HTS voice (32 kHz), English only.
 
 One long-lived `festival --pipe` process per engine object receives Scheme commands on stdin
 (stdout line-buffered through `stdbuf`); each utterance is written to a temporary RIFF file and
 its Segment relation (phone name + end time) is printed back.
-Debian packages: festival festvox-kallpc16k festvox-us-slt-hts.
+Debian packages: festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .base import SAMPLE_RATE, Prosody, Utterance, Voice, to_16k
 # voice function -> (speaker, gender, voice folder that must exist)
 VOICES = {
     "voice_kal_diphone": ("festival:kal", "male", "english/kal_diphone"),
+    "voice_ked_diphone": ("festival:ked", "male", "english/ked_diphone"),  # festvox-kdlpc16k
     "voice_cmu_us_slt_arctic_hts": ("festival:slt", "female", "us/cmu_us_slt_arctic_hts"),
 }
 VOICE_ROOT = Path("/usr/share/festival/voices")
@@ -39,7 +41,8 @@ class FestivalEngine:
         exe = shutil.which("festival")
         if exe is None:
             raise EngineUnavailable("festival is not installed: expected the Debian packages "
-                                    "festival festvox-kallpc16k festvox-us-slt-hts")
+                                    "festival festvox-kallpc16k festvox-kdlpc16k "
+                                    "festvox-us-slt-hts")
         prefix = ["stdbuf", "-oL"] if shutil.which("stdbuf") else []
         self._proc = subprocess.Popen(prefix + [exe, "--pipe"], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -81,10 +84,11 @@ class FestivalEngine:
             self._current = voice.name
         wav = os.path.join(self._tmp.name, "u.wav")
         clean = " ".join(text.split())
-        # Duration_Stretch > 1 is slower speech. int_lr_params (the diphone voice's intonation)
-        # sets its mean pitch and range; the HTS voice ignores them.
+        # Duration_Stretch > 1 is slower speech. int_lr_params (the diphone voices' intonation,
+        # both 105 Hz mean; kal's range 14 Hz, ked's 15) sets the mean pitch and range; the HTS
+        # voice ignores them.
         pitch = ""
-        if voice.name == "voice_kal_diphone":
+        if voice.name in ("voice_kal_diphone", "voice_ked_diphone"):
             pitch = (f"(set! int_lr_params '((target_f0_mean {105 * prosody.pitch:.1f}) "
                      f"(target_f0_std {14 * prosody.range:.1f}) (model_f0_mean 170) "
                      f"(model_f0_std 34)))")
