@@ -25,7 +25,7 @@ import numpy as np
 from ..audio.features import extract, prepare_audio
 from ..audio.pcm import SAMPLE_RATE, from_s16
 from ..errors import DataError
-from .config import JAW, pack_motion, unpack_motion
+from .config import JAW, unpack_motion
 from .evaluate import _Acc, _loudness, _segments, render_table
 from .onnx_runtime import OnnxDenoiser
 from .streaming import LIVE, OFFLINE, Steering, generate
