@@ -85,6 +85,7 @@ def test_real_recording_with_its_transcript_gets_the_aligned_mouth_and_the_model
     assert track.head_rotation.std(axis=0).max() > 0.1  # degrees: a living head, not a still one
 
 
+@pytest.mark.slow
 def test_fit_floor_separates_right_from_wrong_transcripts_on_real_voices():
     aligner = Aligner()
     texts = cards()
@@ -166,6 +167,7 @@ def test_mouth_overlay_lands_on_the_clip_in_the_stream_timeline():
 # --- CLI -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bake_cli_text_flags(tmp_path, capsys, caplog):
     from vasa_bridge.cli import main
     from vasa_bridge.motion.io import load

@@ -152,6 +152,7 @@ def face():
     return prepared(128, alpha=False)
 
 
+@pytest.mark.slow
 def test_http_api_drives_a_real_runtime(face):
     pub, ctl = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
     with LiveRuntime(pub, ctl, face) as rt, start_in_thread("127.0.0.1:0", pub, ctl,
@@ -253,6 +254,7 @@ def test_bridge_encodes_only_the_newest_frame_of_watched_streams():
     assert bridge.stats["frames_unwatched"] == 1 and bridge.stats["frames_encoded"] == 1
 
 
+@pytest.mark.slow
 def test_curve_secured_control_from_web_and_from_serve(face, tmp_path):
     """`web --curve-key/--curve-server` speaks CURVE to the runtime; `serve --http` with
     --curve-secret reaches its own runtime through a private inproc:// control server."""
@@ -388,6 +390,7 @@ def _fuzz_json(rng, depth):
     return {str(rng.randrange(5)): _fuzz_json(rng, depth - 1) for _ in range(rng.randrange(4))}
 
 
+@pytest.mark.slow
 def test_fuzzed_requests_never_break_the_server():
     """400 seeded requests: any method, path, Origin, Content-Type and body. Never a 500, an
     answer every time; every foreign or null Origin is refused before any handler (403), every
@@ -432,6 +435,7 @@ def test_fuzzed_requests_never_break_the_server():
     assert sum(statuses.values()) > 300 and statuses.get(403, 0) > 100, statuses
 
 
+@pytest.mark.slow
 def test_fuzzed_set_requests_never_stop_a_real_runtime(face):
     """150 seeded /api/set bodies (junk types, NaN, huge numbers, control characters) from the
     panel's own origin: each answered 200 or 400, and the runtime keeps publishing."""

@@ -14,8 +14,9 @@ from vasa_bridge.web.cdp import Browser, find_chromium
 from vasa_bridge.web.server import start_in_thread
 from vasa_bridge.web.testing import LiveRuntime, free_port, prepared, tone
 
-pytestmark = pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed "
-                                "(apt-get install chromium): the browser tests need it")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed "
+                                 "(apt-get install chromium): the browser tests need it")]
 
 CANVAS = """(() => {{ const c = document.getElementById('face');
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
