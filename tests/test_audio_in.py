@@ -72,6 +72,7 @@ def messages():
                      st.sampled_from(["npc1", "npc2", "default"]), header_edits).map(build)
 
 
+@pytest.mark.slow
 def test_fuzzed_audio_messages_are_played_or_refused_and_never_break_the_runtime(endpoint):
     pub = Loudest()
     rt = Runtime(ServeConfig(frames=False, max_queued_s=20.0, max_total_queued_s=40.0),

@@ -217,6 +217,7 @@ def test_a_bad_line_is_listed_and_the_batch_goes_on(voice, tmp_path, capsys):
 GOFORWARD = Path("/usr/share/pocketsphinx/test/data/goforward.raw")  # scripts/setup.sh --test
 
 
+@pytest.mark.slow
 def test_a_line_with_its_words_gets_the_aligned_mouth(tmp_path):
     """A real recording ("go forward ten meters", pocketsphinx-testdata) with its words: the
     line's mouth is the transcript's (as `bake_audio(text=...)` makes it), not the audio-only

@@ -35,6 +35,7 @@ def start_listener(*args):
     return proc, first
 
 
+@pytest.mark.slow
 def test_replay_into_listen_json_and_a_plain_pyzmq_script(endpoint):
     """The issue's acceptance check: replay publishes the example track; listen --count 100
     --json and a script written from docs/protocol.md alone both decode 100 motion messages at
@@ -68,6 +69,7 @@ def test_replay_into_listen_json_and_a_plain_pyzmq_script(endpoint):
     assert jaw == pytest.approx(track.frame(first_seq)["jawOpen"], abs=1e-3)
 
 
+@pytest.mark.slow
 def test_replay_publishes_audio_that_tiles_the_track(endpoint):
     listener, _ = start_listener("--sub", endpoint, "--topics", "audio", "--json",
                                  "--timeout", "3")
@@ -162,6 +164,7 @@ def test_replay_refuses_a_busy_port_in_one_line(endpoint):
         s.close(0)
 
 
+@pytest.mark.slow
 def test_doctor_reports_every_check():
     r = run_cli("doctor")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -171,6 +174,7 @@ def test_doctor_reports_every_check():
     assert "core ready" in r.stdout
 
 
+@pytest.mark.slow
 def test_doctor_gives_a_fix_for_what_is_missing(monkeypatch):
     from vasa_bridge import doctor
     monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
@@ -179,6 +183,7 @@ def test_doctor_gives_a_fix_for_what_is_missing(monkeypatch):
     assert "[-- ] OBS Studio: not found" in text and "fix: install OBS Studio" in text
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end():
     r = run_cli("demo", timeout=60)
     assert r.returncode == 0, r.stderr
@@ -193,6 +198,7 @@ def test_parser_has_the_documented_subcommands():
         assert name in text
 
 
+@pytest.mark.slow
 def test_replay_feeds_vmc(tmp_path):
     """`replay --vmc` drives a VMC receiver: one Apply per frame, jawOpen as PascalCase."""
     import threading

@@ -232,6 +232,7 @@ def test_publisher_socket_can_be_secured_with_the_same_helpers(keys):
     ctx.term()
 
 
+@pytest.mark.slow
 def test_publisher_and_subscriber_classes_take_curve_keys(keys):
     """`serve --curve-data` / `listen --curve-key`: the Publisher and Subscriber themselves. A
     listed subscriber decodes the motion; an unlisted one and a plaintext one get nothing."""

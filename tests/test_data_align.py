@@ -23,6 +23,7 @@ def test_number_words_and_normalisation():
     assert normalise_text("It's 3 o'clock, Bob!") == ["it's", "three", "o'clock", "bob"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine,voice", [("festival", "voice_kal_diphone"),
                                           ("festival", "voice_ked_diphone"),
                                           ("festival", "voice_cmu_us_slt_arctic_hts"),

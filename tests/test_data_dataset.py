@@ -82,6 +82,7 @@ def test_rerun_resumes_and_is_deterministic(made, tmp_path):
                                   workers=1, validation_fraction=0.3), progress=False)
 
 
+@pytest.mark.slow
 def test_two_workers_make_the_same_clips(made, tmp_path):
     out = tmp_path / "p"
     synth_dataset(SynthConfig(out=str(out), hours=0.004, languages=("en", "de"), seed=7,

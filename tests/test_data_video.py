@@ -44,6 +44,7 @@ def rendered(tmp_path_factory):
     return path, track
 
 
+@pytest.mark.slow
 def test_round_trip_recovers_the_rendered_motion(rendered, tmp_path, capsys):
     path, track = rendered
     out = tmp_path / "ds"
@@ -104,6 +105,7 @@ def _tone(seconds: float) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_frames_without_one_face_are_dropped_and_counted(tmp_path):
     face = analyse_portrait(skimage.data.astronaut(), PortraitConfig(size=256)).image
     grey = np.full_like(face, 128)

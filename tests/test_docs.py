@@ -175,6 +175,7 @@ def test_every_repository_file_a_command_names_exists():
     assert not missing, "\n".join(missing)
 
 
+@pytest.mark.slow
 def test_the_safe_commands_run():
     runs = sorted({tuple(argv) for _, _, argv, _ in OURS
                    if any(s <= set(argv) for s in SAFE) and not any(map(_placeholder, argv))})

@@ -119,6 +119,7 @@ def test_stream_refuses_nan_chunk():
         FeatureStream().push(np.array([np.nan], np.float32))
 
 
+@pytest.mark.slow
 def test_an_hour_is_processed_in_bounded_chunks():
     # an hour of near-silence: ~90k frames; runs through the same stream in 30 s chunks
     x = np.zeros(SR * 3600, np.float32)

@@ -14,6 +14,7 @@ import time
 
 import msgpack
 import numpy as np
+import pytest
 import zmq
 
 from conftest import ROOT
@@ -186,6 +187,7 @@ def test_restarts_are_reported_as_they_happen(endpoint):
     assert stats["restarts"] == 1
 
 
+@pytest.mark.slow
 def test_cli_json_survives_a_hostile_publisher(endpoint):
     """The real command: every crafted message plus a binary-keyed header, then good ones; it
     prints only the good ones, as ASCII JSON, exits 0 after going idle, no traceback."""

@@ -69,6 +69,7 @@ def wait_until(cond, timeout=5.0):
     return False
 
 
+@pytest.mark.slow
 @needs_pulse
 def test_microphone_is_paced_by_the_device_clock(pulse):
     mic = MicSource(None)
@@ -85,6 +86,7 @@ def test_microphone_is_paced_by_the_device_clock(pulse):
         mic.close()
 
 
+@pytest.mark.slow
 @needs_pulse
 def test_serve_mouth_answers_a_burst_played_into_the_device(pulse, tmp_path, endpoint):
     import soundfile as sf

@@ -88,6 +88,7 @@ def torch_denoise(den):
     return run
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss(trained):
     history = trained[3]["history"]
     assert history[-1]["val_loss"] < history[0]["val_loss"]
@@ -97,6 +98,7 @@ def test_training_lowers_the_loss(trained):
     assert validation_loss(trained[0], val, "cpu") < 0.5 * validation_loss(fresh, val, "cpu")
 
 
+@pytest.mark.slow
 def test_checkpoint_rebuilds_itself_and_gives_the_same_output(trained, corpus):
     den, ck, out, _ = trained
     again, _ = load_checkpoint(out / "checkpoint.pt")
@@ -112,6 +114,7 @@ def test_checkpoint_rebuilds_itself_and_gives_the_same_output(trained, corpus):
 OFFLINE_TINY = StreamConfig(hop=6, overlap=2, steps=6)
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_checkpoint(trained, corpus, tmp_path):
     import shutil
     _, ck, out, _ = trained
@@ -122,6 +125,7 @@ def test_resume_continues_from_the_checkpoint(trained, corpus, tmp_path):
     assert result["steps"] == 1510 and result["history"][0]["step"] == ck["history"][0]["step"]
 
 
+@pytest.mark.slow
 def test_onnx_equals_torch(trained, tmp_path):
     pytest.importorskip("onnxruntime")
     from vasa_bridge.model.export import compare, export_onnx
@@ -138,6 +142,7 @@ def test_onnx_equals_torch(trained, tmp_path):
     np.testing.assert_allclose(a, b, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_jaw_follows_loudness(trained):
     den = trained[0]
     clip = synthetic_clip(300)
@@ -146,6 +151,7 @@ def test_jaw_follows_loudness(trained):
     assert r > 0.7
 
 
+@pytest.mark.slow
 def test_streaming_matches_offline_statistics_without_seams(trained):
     den = trained[0]
     clip = synthetic_clip(301, seconds=8)
@@ -173,6 +179,7 @@ def test_streaming_matches_offline_statistics_without_seams(trained):
         assert boundary.mean() < 2.5 * step.mean() + 0.05
 
 
+@pytest.mark.slow
 def test_seal_head_closes_the_lips_on_its_cue_and_nowhere_else(trained):
     den = trained[0]
     clip = synthetic_clip(305, seconds=10)
@@ -224,6 +231,7 @@ def test_seal_sees_one_frame_ahead_and_only_moves_mouth_close():
     torch.testing.assert_close(den.seal(out, fire, torch.zeros(2, 1)), out)  # no audio, no seal
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cfg", [StreamConfig(hop=4, overlap=2, steps=4),
                                  StreamConfig(hop=1, overlap=0, redo=3, smooth=0.5, steps=3,
                                               frame_noise=True)])
@@ -241,6 +249,7 @@ def test_stream_is_deterministic_given_the_seed_and_chunking_free(trained, cfg):
         ms.push(clip.features[:1])
 
 
+@pytest.mark.slow
 def test_happy_raises_smile(trained):
     den = trained[0]
     feats = synthetic_clip(303).features
@@ -255,6 +264,7 @@ def test_happy_raises_smile(trained):
     assert s2 > s1  # guidance scale > 1 pushes further
 
 
+@pytest.mark.slow
 def test_gaze_follows_its_condition(trained):
     """The tiny model learns gaze from 32 clips only roughly: it must order right/left correctly,
     and guidance > 1 must push further; the shipped model is held to absolute values."""
@@ -273,6 +283,7 @@ def test_gaze_follows_its_condition(trained):
     assert pr - pl > gr - gl  # guidance > 1 follows harder
 
 
+@pytest.mark.slow
 def test_temperature_zero_removes_take_to_take_variety(trained):
     den = trained[0]
     feats = synthetic_clip(306).features
@@ -330,6 +341,7 @@ def test_expression_overlay():
     assert LIVE.lookahead_ms(ModelConfig()) == 80.0
 
 
+@pytest.mark.slow
 def test_init_and_only_fine_tune_just_the_named_module(trained, corpus, tmp_path):
     den, _, out, _ = trained
     tc = TrainConfig(steps=20, batch=8, lr=1e-2, eval_every=10, val_batches=1, threads=1,
@@ -360,6 +372,7 @@ def test_band_shift_moves_the_mel_bands_and_keeps_the_level():
     assert (y[..., fc.n_mels] == 0.5).all()
 
 
+@pytest.mark.slow
 def test_export_sets_the_seal_bias_and_init_reads_the_onnx_back(trained, tmp_path):
     """`export --seal-bias` lowers how readily the head seals; `train --init model.onnx` gets the
     exported weights back (the run folder is not needed to fine-tune)."""

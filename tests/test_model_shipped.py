@@ -98,6 +98,7 @@ def test_seeds_vary_head_motion(den):
     assert np.abs(a - b).mean() > 0.05
 
 
+@pytest.mark.slow
 def test_bake_cli_reads_files_at_any_rate_without_torch(tmp_path):
     import soundfile as sf
     from scipy.signal import resample_poly

@@ -131,6 +131,7 @@ def test_audio_round_trips(values, fmt):
         np.testing.assert_allclose(got / 32767.0, samples, atol=1 / 32767)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.binary(max_size=300), min_size=0, max_size=5))
 def test_random_bytes_never_crash(parts):
@@ -147,6 +148,7 @@ header_values = st.recursive(
                                                                   max_size=5), max_leaves=20)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(sorted(VALID)), st.sampled_from(["v", "seq", "stream", "pts", "sent",
                                                           "names", "head_rotation", "width",

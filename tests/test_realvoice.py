@@ -45,6 +45,7 @@ def test_missing_packages_give_one_clear_error(tmp_path):
         real_clips(alsa_dir=str(tmp_path), sphinx_dir=str(tmp_path / "none"))
 
 
+@pytest.mark.slow
 def test_teacher_against_itself_is_perfect(result):
     t = result["rows"]["teacher"]
     assert t["jaw_r_best"] == pytest.approx(1.0) and t["jaw_r_best_lag_ms"] == 0
@@ -53,6 +54,7 @@ def test_teacher_against_itself_is_perfect(result):
     assert t["closures"][1] == 8 and t["open_vowels"][1] >= 40
 
 
+@pytest.mark.slow
 def test_shipped_model_floors_on_real_voices(result):
     # Floors a little under what the shipped model measures (docs/model.md, "Real voices"), so a
     # regression fails; raise them when the model improves.

@@ -41,6 +41,7 @@ def collect(sub, until, timeout=15.0):
     return got
 
 
+@pytest.mark.slow
 def test_serve_publishes_motion_frames_and_audio_in_sync(endpoint, renderer_state):
     from vasa_bridge.provenance.stamp import Stamp, StampConfig
     from vasa_bridge.provenance.watermark import Detector
@@ -86,10 +87,10 @@ def test_serve_publishes_motion_frames_and_audio_in_sync(endpoint, renderer_stat
     assert det.present and det.payload == stamp.payload
 
 
+@pytest.mark.slow
 def test_control_drives_a_running_runtime(endpoint, renderer_state, tmp_path):
     from PIL import Image
     renderer, state = renderer_state
-    control_ep = endpoint.rsplit(":", 1)[0] + f":{int(endpoint.rsplit(':', 1)[1]) + 1}"
     from vasa_bridge.face.portrait import PortraitConfig
     prepare = lambda image: renderer.prepare(image, PortraitConfig(size=192))  # noqa: E731
     portrait2 = tmp_path / "p2.png"
@@ -102,9 +103,10 @@ def test_control_drives_a_running_runtime(endpoint, renderer_state, tmp_path):
         t = threading.Thread(target=rt.run, args=(stop,), daemon=True)
         t.start()
         try:
-            with ControlServer(Commands(rt), ControlConfig(endpoint=control_ep,
-                                                 portrait_dirs=(tmp_path,))), \
-                    ControlClient(control_ep, timeout_ms=20000) as client:  # loaded CI
+            with ControlServer(Commands(rt), ControlConfig(
+                    endpoint="tcp://127.0.0.1:*",  # any free port
+                    portrait_dirs=(tmp_path,))) as server, \
+                    ControlClient(server.endpoint, timeout_ms=20000) as client:  # loaded CI
                 assert collect(sub, lambda g: any(m.kind == "frame" for m in g))
                 status = client.call("status")
                 assert status["streams"] == ["default"] and status["portrait"] is True
@@ -158,6 +160,7 @@ def test_loudness_engine_chunking_does_not_matter():
     assert whole == parts and len(whole) == 30
 
 
+@pytest.mark.slow
 def test_audio_pushed_over_zeromq_makes_an_npc_speak(endpoint):
     import zmq
     from vasa_bridge.protocol import wire
@@ -189,6 +192,7 @@ def test_audio_pushed_over_zeromq_makes_an_npc_speak(endpoint):
             worker.join(5)
 
 
+@pytest.mark.slow
 def test_npc_lines_are_baked_whole_and_stay_aligned_with_their_sound(endpoint):
     """With a clip baker, an NPC's clip is turned into motion when it arrives; the published
     motion then follows that baked motion frame for frame, in step with the clip's audio."""
@@ -491,6 +495,7 @@ def test_queued_audio_is_capped_per_stream_and_in_total():
     assert rt2.stats.refused_clips == 1
 
 
+@pytest.mark.slow
 def test_a_nan_audio_message_to_audio_in_is_refused_and_counted(endpoint):
     """Regression: one NaN audio message to --audio-in made `serve` exit. Now it is refused,
     counted, and the next good clip plays."""

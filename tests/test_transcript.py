@@ -104,6 +104,7 @@ def test_the_mouth_closes_when_the_words_end(den, name):
     assert teacher_mouth(timeline, len(track), track.fps)[after, JAW].max() > 0.04
 
 
+@pytest.mark.slow
 def test_fit_floor_separates_right_from_wrong_transcripts_on_real_voices():
     aligner = Aligner()
     texts = cards()
@@ -185,6 +186,7 @@ def test_mouth_overlay_lands_on_the_clip_in_the_stream_timeline():
 # --- CLI -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bake_cli_text_flags(tmp_path, capsys, caplog):
     from vasa_bridge.cli import main
     from vasa_bridge.motion.io import load

@@ -49,6 +49,7 @@ def test_marked_png_and_mp4_exit_0(files, capsys):
     assert "frames=20/20" in out[1]  # every frame, B-frames included, decodes on its own
 
 
+@pytest.mark.slow
 def test_unmarked_exit_1(files, capsys):
     assert main(["verify", str(files / "plain.png")]) == EXIT_NOT_MARKED
     assert main(["verify", str(files / "plain.mp4")]) == EXIT_NOT_MARKED

@@ -116,6 +116,7 @@ def test_bad_config_names_the_value(tmp_path):
 # Against the stand-in.
 
 
+@pytest.mark.slow
 def test_authenticates_injects_every_frame_and_keeps_alive(tmp_path):
     track = _track()
     with VtsStandIn() as server:
@@ -151,6 +152,7 @@ def test_authenticates_injects_every_frame_and_keeps_alive(tmp_path):
     assert gaps.max() < 0.9, gaps
 
 
+@pytest.mark.slow
 def test_reuses_stored_token_and_reconnects_after_restart(tmp_path, caplog):
     track = _track(n=6, seed=1)
     caplog.set_level(logging.INFO, logger="vasa_bridge.vts")

@@ -22,6 +22,8 @@ from vasa_bridge.web.server import (
 )
 from vasa_bridge.web.testing import LiveRuntime, free_port, prepared, tone, wav_bytes
 
+ANY = "tcp://127.0.0.1:*"  # ZeroMQ binds a free port; the bound address is read back
+
 
 def http(url, data=None, headers=None, method=None):
     """(status, body as JSON or text)."""
@@ -122,9 +124,9 @@ def test_http_addresses_and_tokens():
 
 
 def test_token_origin_and_host_are_checked():
-    port = free_port()
-    with start_in_thread(f"127.0.0.1:{port}", f"tcp://127.0.0.1:{free_port()}", None,
+    with start_in_thread("127.0.0.1:0", f"tcp://127.0.0.1:{free_port()}", None,
                          token="s3cret") as h:
+        port = int(h.url.rsplit(":", 1)[1])
         assert http(h.url + "/api/status")[0] == 401
         assert http(h.url + "/overlay?token=wrong")[0] == 401
         status, body = http(h.url + "/api/status?token=s3cret")
@@ -152,10 +154,10 @@ def face():
     return prepared(128, alpha=False)
 
 
+@pytest.mark.slow
 def test_http_api_drives_a_real_runtime(face):
-    pub, ctl = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
-    with LiveRuntime(pub, ctl, face) as rt, start_in_thread("127.0.0.1:0", pub, ctl,
-                                                              control_timeout_ms=1500) as h:
+    with LiveRuntime(ANY, ANY, face) as rt, start_in_thread(
+            "127.0.0.1:0", rt.pub.endpoint, rt.control.endpoint, control_timeout_ms=1500) as h:
         deadline = time.time() + 10
         while time.time() < deadline:
             status, body = http(h.url + "/api/status")
@@ -253,6 +255,7 @@ def test_bridge_encodes_only_the_newest_frame_of_watched_streams():
     assert bridge.stats["frames_unwatched"] == 1 and bridge.stats["frames_encoded"] == 1
 
 
+@pytest.mark.slow
 def test_curve_secured_control_from_web_and_from_serve(face, tmp_path):
     """`web --curve-key/--curve-server` speaks CURVE to the runtime; `serve --http` with
     --curve-secret reaches its own runtime through a private inproc:// control server."""
@@ -264,12 +267,12 @@ def test_curve_secured_control_from_web_and_from_serve(face, tmp_path):
     from vasa_bridge.web.cli import add_serve_options, start_from_serve_args
     keys = tmp_path / "keys"
     generate_keys(keys, ("panel",))
-    pub, ctl, secure = (f"tcp://127.0.0.1:{free_port()}" for _ in range(3))
     body = json.dumps({"emotion": "sad"}).encode()
     json_type = {"Content-Type": "application/json"}
-    with LiveRuntime(pub, ctl, face) as rt, ControlServer(rt.commands, ControlConfig(
-            endpoint=secure, curve_secret_key=keys / "server.key_secret",
-            curve_allowed_clients=keys / "allowed_clients")):
+    with LiveRuntime(ANY, ANY, face) as rt, ControlServer(rt.commands, ControlConfig(
+            endpoint=ANY, curve_secret_key=keys / "server.key_secret",
+            curve_allowed_clients=keys / "allowed_clients")) as secured:
+        pub, secure = rt.pub.endpoint, secured.endpoint
         curve = ClientCurve.load(keys / "panel.key_secret", keys / "server.key")
         with start_in_thread("127.0.0.1:0", pub, secure, control_curve=curve,
                              control_timeout_ms=3000) as h:
@@ -388,6 +391,7 @@ def _fuzz_json(rng, depth):
     return {str(rng.randrange(5)): _fuzz_json(rng, depth - 1) for _ in range(rng.randrange(4))}
 
 
+@pytest.mark.slow
 def test_fuzzed_requests_never_break_the_server():
     """400 seeded requests: any method, path, Origin, Content-Type and body. Never a 500, an
     answer every time; every foreign or null Origin is refused before any handler (403), every
@@ -432,15 +436,16 @@ def test_fuzzed_requests_never_break_the_server():
     assert sum(statuses.values()) > 300 and statuses.get(403, 0) > 100, statuses
 
 
+@pytest.mark.slow
 def test_fuzzed_set_requests_never_stop_a_real_runtime(face):
     """150 seeded /api/set bodies (junk types, NaN, huge numbers, control characters) from the
     panel's own origin: each answered 200 or 400, and the runtime keeps publishing."""
     import random
     from vasa_bridge.transport import Subscriber, SubscriberConfig
     rng = random.Random(16)
-    pub, ctl = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
-    with LiveRuntime(pub, ctl, face) as rt, start_in_thread("127.0.0.1:0", pub, ctl) as h, \
-            Subscriber(SubscriberConfig(endpoint=pub, kinds=("motion",))) as sub:
+    with LiveRuntime(ANY, ANY, face) as rt, \
+            start_in_thread("127.0.0.1:0", rt.pub.endpoint, rt.control.endpoint) as h, \
+            Subscriber(SubscriberConfig(endpoint=rt.pub.endpoint, kinds=("motion",))) as sub:
         answers = {}
         for i in range(150):
             value = _fuzz_json(rng, 2)

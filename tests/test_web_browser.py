@@ -12,10 +12,11 @@ from vasa_bridge.motion.names import INDEX
 from vasa_bridge.transport import ControlClient, Subscriber, SubscriberConfig
 from vasa_bridge.web.cdp import Browser, find_chromium
 from vasa_bridge.web.server import start_in_thread
-from vasa_bridge.web.testing import LiveRuntime, free_port, prepared, tone
+from vasa_bridge.web.testing import LiveRuntime, prepared, tone
 
-pytestmark = pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed "
-                                "(apt-get install chromium): the browser tests need it")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed "
+                                 "(apt-get install chromium): the browser tests need it")]
 
 CANVAS = """(() => {{ const c = document.getElementById('face');
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -44,8 +45,7 @@ def opaque_face():
     return prepared(192, alpha=False)
 
 
-def endpoints():
-    return f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+ANY = "tcp://127.0.0.1:*"  # ZeroMQ binds a free port; the bound address is read back
 
 
 def stats(browser, obj="vasaOverlay"):
@@ -53,10 +53,10 @@ def stats(browser, obj="vasaOverlay"):
 
 
 def test_overlay_moves_plays_sound_and_survives_restarts(browser, opaque_face):
-    pub, ctl = endpoints()
-    port = free_port()
-    rt = LiveRuntime(pub, ctl, opaque_face)
-    web = start_in_thread(f"127.0.0.1:{port}", pub, ctl)
+    rt = LiveRuntime(ANY, ANY, opaque_face)
+    pub, ctl = rt.pub.endpoint, rt.control.endpoint  # the restarts below reuse these
+    web = start_in_thread("127.0.0.1:0", pub, ctl)
+    port = int(web.url.rsplit(":", 1)[1])
     try:
         browser.goto(web.url + "/overlay?stream=default")
         browser.wait_for("vasaOverlay.stats.framesPainted > 10")
@@ -93,11 +93,11 @@ def test_overlay_moves_plays_sound_and_survives_restarts(browser, opaque_face):
 
 
 def test_overlay_is_transparent_where_the_frames_are(browser):
-    pub, ctl = endpoints()
     face = prepared(192, alpha=True)
-    with LiveRuntime(pub, ctl, face, alpha=True), \
-            Subscriber(SubscriberConfig(endpoint=pub, kinds=("frame",))) as sub, \
-            start_in_thread("127.0.0.1:0", pub, ctl, token="t0k3n") as web:
+    with LiveRuntime(ANY, ANY, face, alpha=True) as rt, \
+            Subscriber(SubscriberConfig(endpoint=rt.pub.endpoint, kinds=("frame",))) as sub, \
+            start_in_thread("127.0.0.1:0", rt.pub.endpoint, rt.control.endpoint,
+                            token="t0k3n") as web:
         msg = None
         deadline = time.time() + 10
         while msg is None and time.time() < deadline + 10:
@@ -117,11 +117,11 @@ def test_overlay_is_transparent_where_the_frames_are(browser):
 
 
 def test_panel_steers_the_runtime_and_shows_refusals(browser, opaque_face, tmp_path):
-    pub, ctl = endpoints()
-    with LiveRuntime(pub, ctl, opaque_face) as rt, \
-            Subscriber(SubscriberConfig(endpoint=pub, kinds=("motion",), stream="default")) \
-            as sub, start_in_thread("127.0.0.1:0", pub, ctl) as web, \
-            ControlClient(ctl) as client:
+    with LiveRuntime(ANY, ANY, opaque_face) as rt, \
+            Subscriber(SubscriberConfig(endpoint=rt.pub.endpoint, kinds=("motion",),
+                                        stream="default")) as sub, \
+            start_in_thread("127.0.0.1:0", rt.pub.endpoint, rt.control.endpoint) as web, \
+            ControlClient(rt.control.endpoint) as client:
         browser.goto(web.url + "/")
         browser.wait_for("vasaPanel.status && vasaPanel.status.runtime && vasaPanel.motion")
         assert browser.wait_for("document.querySelectorAll('#bars b').length") == 52
@@ -178,10 +178,10 @@ def test_panel_steers_the_runtime_and_shows_refusals(browser, opaque_face, tmp_p
 def test_panel_microphone_source_drives_the_face(browser, opaque_face):
     """Chromium's fake capture device (a beep) -> 250 ms clips through /api/speak -> the runtime
     speaks: the published motion says so, and the jaw opens."""
-    pub, ctl = endpoints()
-    with LiveRuntime(pub, ctl, opaque_face), \
-            Subscriber(SubscriberConfig(endpoint=pub, kinds=("motion",), stream="default")) \
-            as sub, start_in_thread("127.0.0.1:0", pub, ctl) as web:
+    with LiveRuntime(ANY, ANY, opaque_face) as rt, \
+            Subscriber(SubscriberConfig(endpoint=rt.pub.endpoint, kinds=("motion",),
+                                        stream="default")) as sub, \
+            start_in_thread("127.0.0.1:0", rt.pub.endpoint, rt.control.endpoint) as web:
         browser.goto(web.url + "/")
         browser.wait_for("vasaPanel.status && vasaPanel.status.runtime")
         browser.eval("document.querySelector('input[name=src][value=mic]').click()")
@@ -269,9 +269,8 @@ def test_pages_of_other_origins_cannot_drive_the_avatar(browser, opaque_face, tm
     uploads, stop, a text/plain form, the WebSocket. The server refuses each (counted in
     /api/status) and nothing changes; then the panel's own page steers it."""
     from vasa_bridge.web.testing import wav_bytes
-    pub, ctl = endpoints()
-    with LiveRuntime(pub, ctl, opaque_face) as rt, \
-            start_in_thread("127.0.0.1:0", pub, ctl) as web:
+    with LiveRuntime(ANY, ANY, opaque_face) as rt, \
+            start_in_thread("127.0.0.1:0", rt.pub.endpoint, rt.control.endpoint) as web:
         attack = ATTACK.replace("TARGET", web.url).replace(
             "WAV", base64.b64encode(wav_bytes(tone(0.3))).decode())
         (tmp_path / "attack.html").write_text(attack)
@@ -326,8 +325,8 @@ def test_panel_text_box_sends_the_words_with_the_audio_file(browser, opaque_face
                             {{type: 'audio/wav'}}));
       const input = document.getElementById('speech-file');
       input.files = dt.files; input.dispatchEvent(new Event('change')); }})()"""
-    pub, ctl = endpoints()
-    with LiveRuntime(pub, ctl, opaque_face), start_in_thread("127.0.0.1:0", pub, ctl) as web:
+    with LiveRuntime(ANY, ANY, opaque_face) as rt, \
+            start_in_thread("127.0.0.1:0", rt.pub.endpoint, rt.control.endpoint) as web:
         browser.goto(web.url + "/")
         browser.wait_for("vasaPanel.status && vasaPanel.status.runtime")
         browser.eval("document.querySelector('input[name=src][value=file]').click()")
