@@ -60,8 +60,12 @@ def test_a_file_runs_to_its_end_and_everything_is_closed(tmp_path, capsys):
     with Session(config) as session:
         assert not _bindable(pub) and not _bindable(ctl)
         session.run(stop)  # --once: returns when the file ends
+        with pytest.raises(RuntimeError, match="runs once"):
+            session.run(stop)
         assert session.runtime.status()["published"]["motion"] >= 25  # 1 s at 25 fps
     assert stop.is_set() and _bindable(pub, ctl, wait_s=2)
+    with pytest.raises(RuntimeError, match="before the session started"):
+        session.run(stop)  # closed
     err = capsys.readouterr().err
     assert f"data {pub}, control {ctl}, audio from {tmp_path / 'one_second.wav'}, motion " \
            f"loudness" in err

@@ -93,6 +93,7 @@ class Session:
         self._stack = ExitStack()
         self._main_source = None
         self._hello = None
+        self._ran = False
 
     def __enter__(self) -> "Session":
         try:
@@ -104,6 +105,7 @@ class Session:
 
     def __exit__(self, *exc) -> None:
         self._stack.close()
+        self.runtime = None  # closed: run() now refuses
 
     def _open(self) -> None:
         from .audio.sources import ArraySource, MicSource
@@ -188,6 +190,12 @@ class Session:
         starts at once; the panel (aiohttp's import is the slowest piece left) comes up beside the
         running loop, then the ready line, the browser, the hello. An error there (e.g. --http on
         a port in use) stops the loop and is raised here."""
+        if self.runtime is None:
+            raise RuntimeError("Session.run before the session started: use `with Session("
+                               "config) as session: session.run(stop)`")
+        if self._ran:
+            raise RuntimeError("Session.run called twice: a session runs once")
+        self._ran = True
         started: dict = {}  # what _finish_start made: "web", "error"
         finish = threading.Thread(target=self._finish_start, name="vasa-start",
                                   args=(stop, started), daemon=True)
