@@ -16,7 +16,8 @@ from .common import show, stop_on_signals
 def add_cli(subparsers) -> argparse.ArgumentParser:
     li = subparsers.add_parser("listen", help="print what a publisher sends, with rates and "
                                               "latency")
-    li.add_argument("--sub", default=DEFAULT_PUB, help=f"endpoint to connect (default {DEFAULT_PUB})")
+    li.add_argument("--sub", default=DEFAULT_PUB,
+                    help=f"endpoint to connect (default {DEFAULT_PUB})")
     li.add_argument("--topics", nargs="+", default=["motion"],
                     choices=[*wire.KINDS, "all"], help="kinds to receive (default: motion)")
     li.add_argument("--stream", help="only this stream id")

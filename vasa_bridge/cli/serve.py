@@ -1,5 +1,5 @@
-"""`vasa-bridge serve`: options -> SessionConfig -> Session -> run until Ctrl-C (vasa_bridge/session.py
-starts and stops everything)."""
+"""`vasa-bridge serve`: options -> SessionConfig -> Session -> run until Ctrl-C
+(vasa_bridge/session.py starts and stops everything)."""
 
 from __future__ import annotations
 
