@@ -65,7 +65,7 @@ def burners(n: int) -> list[subprocess.Popen]:
 def one_run(args, busy: int) -> dict:
     import skimage.data
     from vasa_bridge.audio.sources import ArraySource
-    from vasa_bridge.cli import example_track_path
+    from vasa_bridge.samples import example_track_path
     from vasa_bridge.face.portrait import PortraitConfig
     from vasa_bridge.motion import load
     from vasa_bridge.provenance.stamp import Stamp, StampConfig

@@ -47,7 +47,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import skimage.data
-    from vasa_bridge.cli import example_track_path
+    from vasa_bridge.samples import example_track_path
     from vasa_bridge.face.portrait import PortraitConfig
     from vasa_bridge.motion import load
     from vasa_bridge.provenance.stamp import Stamp, StampConfig

@@ -131,7 +131,7 @@ def bench_browser(size: int, seconds: float, alpha: bool) -> None:
 def screenshots(out: Path, size: int) -> None:
     """docs/web-panel.png (mid-speech, happy, a minute of plots so far) and docs/web-overlay.png
     (the cut-out face on a transparent page, as OBS composites it)."""
-    from vasa_bridge.cli import example_track_path
+    from vasa_bridge.samples import example_track_path
     from vasa_bridge.motion.io import load
     from vasa_bridge.provenance.stamp import Stamp, StampConfig
     from vasa_bridge.transport import ControlClient

@@ -9,7 +9,7 @@ import soundfile as sf
 
 from vasa_bridge.data.align import (Aligner, SpeechEdges, align, compare_timelines, normalise_text,
                                     number_words, speech_frames, trim_to_speech)
-from vasa_bridge.data.cli import add_cli
+from vasa_bridge.cli.data import add_cli
 from vasa_bridge.data.dataset import open_dataset
 from vasa_bridge.data.engines import Prosody, open_engine
 from vasa_bridge.errors import DataError

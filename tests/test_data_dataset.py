@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from vasa_bridge.data.cli import add_cli
+from vasa_bridge.cli.data import add_cli
 from vasa_bridge.data.dataset import load_clip, open_dataset, read_manifest
 from vasa_bridge.data.stats import dataset_stats
 from vasa_bridge.data.synth import SynthConfig, synth_dataset

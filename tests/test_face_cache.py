@@ -8,7 +8,7 @@ from vasa_bridge.face import cache as C
 from vasa_bridge.face.portrait import PortraitConfig, analyse_portrait
 from vasa_bridge.motion.frame import MotionFrame
 from vasa_bridge.render.base import RenderConfig, get_backend
-from vasa_bridge.runtime.serve_cli import builtin_portrait
+from vasa_bridge.samples import builtin_portrait
 
 PHOTO = str(builtin_portrait())
 CONFIG = PortraitConfig(size=256)

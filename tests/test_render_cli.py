@@ -9,7 +9,7 @@ from PIL import Image
 
 from vasa_bridge.errors import RenderError
 from vasa_bridge.motion import MotionTrack, save
-from vasa_bridge.render.cli import add_cli
+from vasa_bridge.cli.render import add_cli
 
 
 @pytest.fixture(scope="module")

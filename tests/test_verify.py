@@ -9,7 +9,7 @@ import pytest
 from skimage import data
 
 from vasa_bridge.cli import main
-from vasa_bridge.provenance.cli import EXIT_ERROR, EXIT_MARKED, EXIT_NOT_MARKED
+from vasa_bridge.cli.provenance import EXIT_ERROR, EXIT_MARKED, EXIT_NOT_MARKED
 from vasa_bridge.provenance.payload import Payload
 from vasa_bridge.provenance.watermark import WatermarkConfig, Watermarker
 

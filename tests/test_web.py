@@ -198,14 +198,14 @@ def test_http_api_drives_a_real_runtime(face):
 def test_cli_options_for_web_and_serve():
     import argparse
 
-    from vasa_bridge.web.cli import add_cli, add_serve_options, start_from_serve_args
+    from vasa_bridge.cli.web import add_cli, add_serve_options, start_from_serve_args
     top = argparse.ArgumentParser()
     add_cli(top.add_subparsers())
     args = top.parse_args(["web", "--sub", "tcp://127.0.0.1:7001", "--http", "0.0.0.0:9000",
                            "--alpha-codec", "webp"])
     assert (args.sub, args.http, args.alpha_codec, args.http_token) == (
         "tcp://127.0.0.1:7001", "0.0.0.0:9000", "webp", None)
-    from vasa_bridge.web.cli import run
+    from vasa_bridge.cli.web import run
     with pytest.raises(ConfigError, match="go together"):
         run(top.parse_args(["web", "--curve-key", "panel.key_secret"]))
     serve = argparse.ArgumentParser()
@@ -264,7 +264,7 @@ def test_curve_secured_control_from_web_and_from_serve(face, tmp_path):
     from vasa_bridge.transport import ControlConfig, ControlServer
     from vasa_bridge.cli.options import add_control_options as add_cli_options
     from vasa_bridge.transport.curve import ClientCurve, generate_keys
-    from vasa_bridge.web.cli import add_serve_options, start_from_serve_args
+    from vasa_bridge.cli.web import add_serve_options, start_from_serve_args
     keys = tmp_path / "keys"
     generate_keys(keys, ("panel",))
     body = json.dumps({"emotion": "sad"}).encode()

@@ -4,16 +4,13 @@ VTuber-app outputs (`serve`, `replay`). Library modules take the frozen configs 
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..outputs.sink import MotionSink
 from ..outputs.vmc import DEFAULT_VMC, parse_host_port
 from ..outputs.vts import DEFAULT_VTS, default_token_path
-from ..transport.control import ControlConfig
-
-log = logging.getLogger("vasa_bridge.outputs")
+from ..transport import ControlConfig
 
 
 def add_control_options(parser: argparse.ArgumentParser) -> None:
@@ -71,31 +68,30 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
                    help="mirror left/right (head yaw and roll, eyes) for VTube Studio")
 
 
-def sinks_from_args(args: argparse.Namespace) -> list[MotionSink]:
-    """Build the sinks the parsed options ask for (none when neither --vmc nor --vts is given)."""
-    from ..outputs.vmc import VmcConfig, VmcSender
-    from ..outputs.vts import VtsConfig, VtsPlugin
+def output_configs(args: argparse.Namespace) -> tuple:
+    """The VmcConfig / VtsConfig the parsed options ask for (none without --vmc and --vts)."""
+    from ..outputs.vmc import VmcConfig
+    from ..outputs.vts import VtsConfig
 
-    sinks: list[MotionSink] = []
-    try:
-        if getattr(args, "vmc", None):
-            host, port = parse_host_port(args.vmc)
-            cfg = VmcConfig(host=host, port=port, names=args.vmc_names,
-                            bundled=not args.vmc_unbundled, max_datagram=args.vmc_max_datagram)
-            log.info("VMC: %s", cfg)
-            sinks.append(VmcSender(cfg))
-        if getattr(args, "vts", None):
-            url = args.vts
-            if not url.startswith(("ws://", "wss://")):
-                raise ConfigError(f"--vts is {url!r}: expected a WebSocket URL such as "
-                                  f"{DEFAULT_VTS} (write --vts=URL when a positional argument "
-                                  f"follows)")
-            cfg = VtsConfig(url=url, token_path=args.vts_token_file or default_token_path(),
-                            custom_parameters=args.vts_custom_params, mirror=args.vts_mirror)
-            log.info("VTube Studio: %s", cfg)
-            sinks.append(VtsPlugin(cfg))
-    except BaseException:
-        for s in sinks:
-            s.close()
-        raise
-    return sinks
+    configs: list = []
+    if getattr(args, "vmc", None):
+        host, port = parse_host_port(args.vmc)
+        configs.append(VmcConfig(host=host, port=port, names=args.vmc_names,
+                                 bundled=not args.vmc_unbundled,
+                                 max_datagram=args.vmc_max_datagram))
+    if getattr(args, "vts", None):
+        url = args.vts
+        if not url.startswith(("ws://", "wss://")):
+            raise ConfigError(f"--vts is {url!r}: expected a WebSocket URL such as "
+                              f"{DEFAULT_VTS} (write --vts=URL when a positional argument "
+                              f"follows)")
+        configs.append(VtsConfig(url=url, token_path=args.vts_token_file or default_token_path(),
+                                 custom_parameters=args.vts_custom_params,
+                                 mirror=args.vts_mirror))
+    return tuple(configs)
+
+
+def sinks_from_args(args: argparse.Namespace) -> list[MotionSink]:
+    """Open the sinks the parsed options ask for (none when neither --vmc nor --vts is given)."""
+    from ..session import open_sinks
+    return open_sinks(output_configs(args))

@@ -71,6 +71,12 @@ def mime_type(path: Path) -> str:
 
 # -- local identity ------------------------------------------------------------------------------
 
+def default_identity_dir() -> Path:
+    """Where the local signing identity lives: $XDG_CONFIG_HOME/vasa_bridge/c2pa (~/.config/...)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "vasa_bridge" / "c2pa"
+
+
 def ensure_local_identity(directory: Path, common_name: str = "vasa_bridge local signer") -> SigningConfig:
     """Create (once) a local root CA + leaf under `directory`; return the matching SigningConfig."""
     directory = Path(directory)

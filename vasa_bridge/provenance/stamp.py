@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .credentials import MIME_TYPES, SigningConfig, ensure_local_identity, sign_file
+from .credentials import (MIME_TYPES, SigningConfig, default_identity_dir, ensure_local_identity,
+                          sign_file)
 from .label import label
 from .payload import Payload, new_session_payload
 from .watermark import Watermarker, WatermarkConfig
@@ -49,7 +50,6 @@ class Stamp:
         if c.cert_chain and c.private_key:
             return SigningConfig(Path(c.cert_chain), Path(c.private_key))
         if c.identity_dir is None:
-            from .cli import default_identity_dir
             return ensure_local_identity(default_identity_dir())
         return ensure_local_identity(Path(c.identity_dir))
 

@@ -9,6 +9,7 @@ from ..errors import TransportError
 
 DEFAULT_PUB = "tcp://127.0.0.1:5555"  # data: motion, frames, audio, events, hello
 DEFAULT_CONTROL = "tcp://127.0.0.1:5556"  # control: request-reply
+DEFAULT_HTTP = "127.0.0.1:8765"  # the web panel (HOST:PORT) unless told otherwise
 
 _TCP = re.compile(r"^tcp://(\[[^\]]+\]|[^:/]+):(\d+|\*)$")
 

@@ -49,7 +49,7 @@ from ..model.config import EMOTIONS
 from ..transport.control import ControlClient
 from ..transport.endpoints import DEFAULT_CONTROL, DEFAULT_PUB
 from .bridge import Bridge, BridgeConfig
-from .cli import DEFAULT_HTTP  # noqa: F401  (one definition; the CLI must not import aiohttp)
+from ..transport.endpoints import DEFAULT_HTTP  # noqa: F401  (the CLI must not import aiohttp)
 from .codec import CodecConfig
 
 log = logging.getLogger(__name__)

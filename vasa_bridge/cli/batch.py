@@ -42,8 +42,8 @@ def refuse_batch_options(args) -> None:
 
 
 def cmd_batch(args, bake_config, show) -> int:
-    from .batch import BatchConfig, run_batch
-    from .manifest import read_manifest
+    from ..bake.batch import BatchConfig, run_batch
+    from ..bake.manifest import read_manifest
 
     config = BatchConfig(bake=bake_config, formats=tuple(args.formats.split(",")),
                          workers=args.workers, ray=args.ray, chunk=args.chunk, force=args.force)

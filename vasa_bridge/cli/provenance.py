@@ -1,7 +1,5 @@
 """`vasa-bridge verify FILE...` and `vasa-bridge sign FILE -o OUT`.
 
-Registered on the main CLI by `add_cli`.
-
 verify exit codes (for scripts):
     0  every file carries the vasa_bridge watermark (and, with --require-credentials, a Valid or
        Trusted C2PA manifest declaring AI generation)
@@ -13,24 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from ..errors import VasaError
+from ..provenance.credentials import default_identity_dir
+from .common import EXIT_ERROR
 
-EXIT_MARKED, EXIT_NOT_MARKED, EXIT_ERROR = 0, 1, 2
-
-
-def default_identity_dir() -> Path:
-    """Where the local signing identity lives: $XDG_CONFIG_HOME/vasa_bridge/c2pa (~/.config/...)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "vasa_bridge" / "c2pa"
+EXIT_MARKED, EXIT_NOT_MARKED = 0, 1  # EXIT_ERROR (2): an error
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import VerifyConfig, describe, to_json, verify_file
-    from .watermark import Detector
+    from ..provenance.verify import VerifyConfig, describe, to_json, verify_file
+    from ..provenance.watermark import Detector
 
     if args.max_frames < 1:
         print(f"vasa-bridge verify: error: --max-frames must be >= 1, got {args.max_frames}", file=sys.stderr)
@@ -64,7 +57,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    from .credentials import SigningConfig, ensure_local_identity, sign_file
+    from ..provenance.credentials import SigningConfig, ensure_local_identity, sign_file
 
     if (args.cert is None) != (args.key is None):
         print("vasa-bridge sign: error: pass both --cert and --key, or neither (local identity)",

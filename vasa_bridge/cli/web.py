@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from ..errors import ConfigError
-from ..transport.endpoints import DEFAULT_CONTROL, DEFAULT_PUB
-from .codec import ALPHA_CODECS, CodecConfig
-
-DEFAULT_HTTP = "127.0.0.1:8765"  # the panel's address unless told otherwise
+from ..transport.endpoints import DEFAULT_CONTROL, DEFAULT_HTTP, DEFAULT_PUB
+from ..web.codec import ALPHA_CODECS, CodecConfig
+from .common import stop_on_signals
+from .options import control_config
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -48,55 +48,23 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
 
 def start_from_serve_args(args: argparse.Namespace, pub_endpoint: str,
                           control_endpoint: str | None, runtime=None, announce: bool = True):
-    """For serve_cli: the web handle when --http was given, else None. Close it on the way out.
-
-    When the runtime's control channel is CURVE-secured (--curve-secret) and `runtime` is given,
-    the in-process pages talk to it through a private inproc:// control server with the same
-    portrait rules instead (nothing outside this process can reach inproc://).
-
-    `announce=False`: the caller prints the addresses itself (serve's ready line); a generated
-    token is still printed, since that is the only time it is shown."""
+    """The web handle when `serve --http` was given, else None (close it on the way out): the
+    parsed options as a PanelConfig for `session.start_panel`."""
     if not getattr(args, "http", None):
         return None
-    from .server import start_in_thread
-    private = None
-    if control_endpoint and runtime is not None and getattr(args, "curve_secret", None):
-        import dataclasses
-
-        from ..cli.options import control_config
-        from ..transport.control import ControlServer
-        config = dataclasses.replace(
-            control_config(args, f"inproc://vasa-web-control-{id(runtime)}", False),
-            curve_secret_key=None, curve_allowed_clients=None)
-        private = ControlServer(runtime, config)
-        control_endpoint = private.endpoint
-    try:
-        handle = start_in_thread(args.http, pub_endpoint, control_endpoint,
-                                 token=args.http_token, announce=announce,
-                                 codec=CodecConfig(alpha_codec=args.alpha_codec))
-    except BaseException:
-        if private is not None:
-            private.close()
-        raise
-    if private is not None:
-        handle.on_close(private.close)
-    return handle
-
-
-def has_viewer(handle) -> bool:
-    """Whether a page of this in-process web server shows the face (frames and sound) now."""
-    from .server import STATE
-    if handle.app is None:
-        return False
-    try:  # the set belongs to the server's loop thread: a change mid-copy just means "ask again"
-        return any(v.media for v in list(handle.app[STATE].viewers))
-    except RuntimeError:
-        return False
+    from ..session import PanelConfig, start_panel
+    control = None
+    if getattr(args, "curve_secret", None):  # the private control server's portrait rules
+        control = control_config(args, control_endpoint or "", False)
+    return start_panel(PanelConfig(http=args.http, token=args.http_token,
+                                   alpha_codec=args.alpha_codec),
+                       pub_endpoint, control_endpoint, runtime=runtime, control=control,
+                       announce=announce)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import _stop_on_signals
-    from .server import parse_http, start_in_thread
+    from ..web import start_in_thread
+    from ..web.server import parse_http
     host, port = parse_http(args.http)  # validates before anything starts
     control = None if args.control == "none" else args.control
     curve = None
@@ -108,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         curve = ClientCurve.load(args.curve_key, args.curve_server)
     print(f"[web] http={host}:{port} sub={args.sub} control={control or 'off'} "
           f"alpha_codec={args.alpha_codec} curve={'on' if curve else 'off'}", file=sys.stderr)
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     handle = start_in_thread(args.http, args.sub, control, token=args.http_token,
                              codec=CodecConfig(alpha_codec=args.alpha_codec), control_curve=curve)
     try:

@@ -1,7 +1,4 @@
-"""`vasa-bridge render`: animate one portrait with a motion track, to MP4, WebM or PNGs.
-
-Registered on the main CLI by `add_cli`.
-"""
+"""`vasa-bridge render`: animate one portrait with a motion track, to MP4, WebM or PNGs."""
 
 from __future__ import annotations
 
@@ -9,7 +6,7 @@ import argparse
 import sys
 
 from ..face.portrait import FRAMINGS, PortraitConfig
-from .base import RenderConfig
+from ..render.base import RenderConfig
 
 
 def add_cli(subparsers) -> argparse.ArgumentParser:
@@ -28,7 +25,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                                      "shipped model first, and muxed in")
     p.add_argument("--emotion", default="neutral", help="with --audio: the emotion condition")
     p.add_argument("--seed", type=int, default=0, help="with --audio: sampling seed")
-    from ..model.cli import add_text_options
+    from .model import add_text_options
     add_text_options(p, "with --audio: ")
     p.add_argument("-o", "--output", required=True, help="OUT.mp4, OUT.webm, or a PNG dir/pattern")
     p.add_argument("--size", type=int, default=512, help="frame width in pixels, a multiple of 8 "
@@ -57,17 +54,17 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ..motion import io as motion_io
     from ..motion.conversions import resample
-    from .video import output_spec, prepare_output, render_file
+    from ..render.video import output_spec, prepare_output, render_file
 
     portrait_config = PortraitConfig.framed(args.framing, size=args.size, crop=not args.no_crop,
                                             face_index=args.face)
     if args.image is None:
-        from ..runtime.serve_cli import builtin_portrait
+        from ..samples import builtin_portrait
         args.image = str(builtin_portrait())
     render_config = RenderConfig(alpha=args.alpha)
     # Refuse a bad output (name, or a folder that cannot be created) before any work.
     prepare_output(output_spec(args.output, args.alpha))
-    from ..model.cli import text_from_args, transcript_config
+    from .model import text_from_args, transcript_config
     text = text_from_args(args)
     if args.audio:
         from ..model.bake import BakeConfig, bake_file_track

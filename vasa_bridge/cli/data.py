@@ -1,5 +1,5 @@
 """`vasa-bridge dataset synth | aligned | video | stats`: validate, print the resolved config,
-call one library function. Wired into vasa_bridge/cli.py with `add_cli(subparsers)`."""
+call one library function."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import argparse
 import json
 from dataclasses import asdict
 
-from .engines import ENGINES
-from .teacher import TeacherConfig
-from .text import LANGUAGES
+from ..data.engines import ENGINES
+from ..data.teacher import TeacherConfig
+from ..data.text import LANGUAGES
 
 
 def add_cli(subparsers) -> argparse.ArgumentParser:
@@ -78,7 +78,7 @@ def _list(value: str) -> tuple[str, ...]:
 
 
 def _synth(args) -> int:
-    from .synth import SynthConfig, synth_dataset
+    from ..data.synth import SynthConfig, synth_dataset
     config = SynthConfig(out=args.out, hours=args.hours, languages=_list(args.languages),
                          engines=_list(args.engines), seed=args.seed, fps=args.fps,
                          workers=args.workers, validation_fraction=args.validation_fraction,
@@ -93,7 +93,7 @@ def _synth(args) -> int:
 
 
 def _aligned(args) -> int:
-    from .align import AlignConfig, build_aligned
+    from ..data.align import AlignConfig, build_aligned
     teacher = TeacherConfig(fps=args.fps)
     config = AlignConfig(max_clip_s=args.max_clip)
     print("dataset aligned:", json.dumps({"audio": args.audio, "text": args.text,
@@ -110,7 +110,7 @@ def _aligned(args) -> int:
 
 
 def _video(args) -> int:
-    from .video import VideoConfig, build_video
+    from ..data.video import VideoConfig, build_video
     config = VideoConfig(fps=args.fps, neutral_percentile=args.neutral_percentile,
                          smooth_s=args.smooth)
     print("dataset video:", json.dumps({"clips": args.clips, "out": args.out,
@@ -124,7 +124,7 @@ def _video(args) -> int:
 
 
 def _stats(args) -> int:
-    from .stats import dataset_stats, format_stats
+    from ..data.stats import dataset_stats, format_stats
     s = dataset_stats(args.dir)
     print(json.dumps(s, indent=1) if args.json else format_stats(s))
     return 0

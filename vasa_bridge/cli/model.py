@@ -1,5 +1,5 @@
-"""Subcommands of the motion model: train, export, bake, eval. Wired into `vasa_bridge/cli/`
-with `model_cli.add_cli(sub)`. Each validates, prints its resolved config, calls one function."""
+"""`vasa-bridge train | export | bake | eval`: the motion model's commands. Each validates,
+prints its resolved config and calls one function."""
 
 from __future__ import annotations
 
@@ -9,11 +9,7 @@ import json
 import sys
 
 from ..errors import ConfigError
-
-
-def _show(name: str, config) -> None:
-    fields = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
-    print(f"[{name}] " + json.dumps(fields, default=str), file=sys.stderr, flush=True)
+from .common import show_json as _show
 
 
 def _gaze(text: str) -> tuple:
@@ -36,12 +32,12 @@ def _guidance(items) -> tuple:
 
 
 def cmd_train(args) -> int:
-    from .config import ModelConfig
-    from .train import TrainConfig, load_corpus, train
+    from ..model.config import ModelConfig
+    from ..model.train import TrainConfig, load_corpus, train
 
     model = ModelConfig(layers=args.layers, width=args.width, heads=args.heads,
                         context=args.context, max_window=args.window, seal=args.seal)
-    from .windows import DropoutConfig
+    from ..model.windows import DropoutConfig
     tc = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr,
                      dropout=DropoutConfig(context_noise=args.context_noise,
                                            context_jitter=args.context_jitter),
@@ -63,7 +59,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export_run
+    from ..model.export import export_run
     _show("export", {"run": args.run, "out": args.output, "tolerance": args.tolerance,
                      "seal_bias": args.seal_bias})
     info = export_run(args.run, args.output, args.tolerance, args.seal_bias)
@@ -75,8 +71,8 @@ def cmd_export(args) -> int:
 def _bake_config(args):
     from dataclasses import replace
 
-    from .bake import BakeConfig
-    from .streaming import OFFLINE, Steering
+    from ..model.bake import BakeConfig
+    from ..model.streaming import OFFLINE, Steering
 
     return BakeConfig(model=args.model,
                       stream=replace(OFFLINE, hop=args.hop, overlap=args.overlap,
@@ -91,8 +87,8 @@ def _bake_config(args):
 
 
 def cmd_bake(args) -> int:
-    from ..bake import cli as batch_cli
-    from .bake import bake_file
+    from . import batch as batch_cli
+    from ..model.bake import bake_file
 
     if args.manifest:
         if args.text is not None or args.text_file is not None:
@@ -115,7 +111,7 @@ def text_from_args(args) -> str | None:
     """--text or --text-file -> the transcript (None: neither), checked for length."""
     from pathlib import Path
 
-    from .transcript import check_text
+    from ..model.transcript import check_text
     if args.text is not None and args.text_file is not None:
         raise ConfigError("--text and --text-file both given: expected one of them")
     if args.text_file is None:
@@ -134,7 +130,7 @@ def text_from_args(args) -> str | None:
 def add_text_options(parser, what: str = "") -> None:
     """--text, --text-file, --language, --min-fit (read back with `text_from_args` and
     `transcript_config`)."""
-    from .transcript import MIN_FIT
+    from ..model.transcript import MIN_FIT
     parser.add_argument("--text", help=f"{what}the words spoken: their forced alignment drives "
                                        f"the mouth (English; falls back to the audio with a "
                                        f"warning when the words do not fit)")
@@ -150,7 +146,7 @@ def add_text_options(parser, what: str = "") -> None:
 
 
 def transcript_config(args):
-    from .transcript import TranscriptConfig
+    from ..model.transcript import TranscriptConfig
     return TranscriptConfig(language=args.language, min_fit=args.min_fit)
 
 
@@ -160,8 +156,8 @@ def cmd_eval(args) -> int:
     if not args.data:
         raise SystemExit("eval: expected --data DATASET (held-out synthetic voices) or --real "
                          "(real recordings from Debian packages)")
-    from .evaluate import EvalConfig, evaluate, format_table
-    from .streaming import OFFLINE
+    from ..model.evaluate import EvalConfig, evaluate, format_table
+    from ..model.streaming import OFFLINE
     OFFLINE_GUIDANCE = OFFLINE.guidance
     config = EvalConfig(data=args.data, model=args.model, split=args.split, limit=args.limit,
                         start=args.start, unseen_text=tuple(args.unseen_text),
@@ -178,7 +174,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_eval_real(args) -> int:
-    from .realvoice import RealEvalConfig, evaluate_real, format_real
+    from ..model.realvoice import RealEvalConfig, evaluate_real, format_real
     config = RealEvalConfig(model=args.model)
     _show("eval --real", config)
     result = evaluate_real(config, progress=True)
@@ -199,9 +195,9 @@ def _temperature_args(parser, stream) -> None:
 
 def add_cli(subparsers) -> None:
     """Register train, export, bake and eval on an argparse subparsers object."""
-    from .config import EMOTIONS, ModelConfig
-    from .sampling import SAMPLERS
-    from .streaming import OFFLINE
+    from ..model.config import EMOTIONS, ModelConfig
+    from ..model.sampling import SAMPLERS
+    from ..model.streaming import OFFLINE
     d = ModelConfig()
 
     t = subparsers.add_parser("train", help="train the audio-to-motion model on a dataset")
@@ -281,7 +277,7 @@ def add_cli(subparsers) -> None:
     b.add_argument("--no-audio", action="store_true",
                    help="leave the audio out of .npz tracks (games ship it separately)")
     _temperature_args(b, OFFLINE)
-    from ..bake import cli as batch_cli
+    from . import batch as batch_cli
     batch_cli.add_options(b)
     b.set_defaults(func=cmd_bake)
 

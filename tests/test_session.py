@@ -1,0 +1,98 @@
+"""vasa_bridge.session: serve's start-up and shut-down, without the command line."""
+
+import socket
+import threading
+import time
+from contextlib import ExitStack
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import free_port
+from vasa_bridge.errors import ConfigError, VasaError
+from vasa_bridge.runtime.serve import ServeConfig
+from vasa_bridge.session import PanelConfig, Session, SessionConfig, open_sinks
+from vasa_bridge.transport import ControlConfig
+
+
+def _bindable(*endpoints: str, wait_s: float = 0.0) -> bool:
+    """Whether every tcp:// endpoint can be bound again (its owner closed it), trying for up
+    to `wait_s` (ZeroMQ releases a closed socket's port on its I/O thread, a moment later)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with ExitStack() as stack:
+                for e in endpoints:
+                    host, port = e.removeprefix("tcp://").rsplit(":", 1)
+                    s = stack.enter_context(socket.socket())
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind((host, int(port)))
+            return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+def test_config_refuses_mistakes_before_any_work():
+    with pytest.raises(ConfigError, match="--once needs --audio"):
+        SessionConfig(serve=ServeConfig(stop_after_source=True))
+    with pytest.raises(ConfigError, match="--virtualcam needs frames"):
+        SessionConfig(serve=ServeConfig(frames=False), virtualcam="")
+    with pytest.raises(ConfigError, match="--threads is 0"):
+        SessionConfig(serve=ServeConfig(), threads=0)
+    assert SessionConfig(serve=ServeConfig(), motion="loudness", threads=0).threads == 0
+    with pytest.raises(ConfigError, match="expected a VmcConfig or a VtsConfig"):
+        open_sinks(("vmc",))
+
+
+def test_a_file_runs_to_its_end_and_everything_is_closed(tmp_path, capsys):
+    t = np.arange(16000) / 16000
+    speech = (0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(
+        np.float32)
+    sf.write(tmp_path / "one_second.wav", speech, 16000)
+    pub, ctl = (f"tcp://127.0.0.1:{free_port()}" for _ in range(2))
+    config = SessionConfig(serve=ServeConfig(frames=False, stop_after_source=True), pub=pub,
+                           control=ControlConfig(endpoint=ctl),
+                           audio=str(tmp_path / "one_second.wav"), motion="loudness")
+    stop = threading.Event()
+    with Session(config) as session:
+        assert not _bindable(pub) and not _bindable(ctl)
+        session.run(stop)  # --once: returns when the file ends
+        with pytest.raises(RuntimeError, match="runs once"):
+            session.run(stop)
+        assert session.runtime.status()["published"]["motion"] >= 25  # 1 s at 25 fps
+    assert stop.is_set() and _bindable(pub, ctl, wait_s=2)
+    with pytest.raises(RuntimeError, match="before the session started"):
+        session.run(stop)  # closed
+    err = capsys.readouterr().err
+    assert f"data {pub}, control {ctl}, audio from {tmp_path / 'one_second.wav'}, motion " \
+           f"loudness" in err
+    assert "[serve] stopped: " in err
+
+
+def test_a_taken_panel_port_fails_when_asked_for_and_is_skipped_otherwise(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        http = f"127.0.0.1:{busy.getsockname()[1]}"
+        pub = f"tcp://127.0.0.1:{free_port()}"
+        config = SessionConfig(serve=ServeConfig(frames=False), pub=pub, motion="loudness",
+                               panel=PanelConfig(http=http, explicit=True))
+        with pytest.raises(VasaError, match="cannot serve HTTP"):
+            with Session(config) as session:
+                session.run(threading.Event())  # the panel's error stops the loop
+        assert _bindable(pub, wait_s=2)
+
+        stop = threading.Event()
+        config = SessionConfig(serve=ServeConfig(frames=False), pub=pub, motion="loudness",
+                               panel=PanelConfig(http=http, explicit=False))
+        with Session(config) as session:
+            timer = threading.Timer(4.0, stop.set)  # the panel is tried, the ready line shown
+            timer.start()
+            session.run(stop)
+            timer.join()
+    err = capsys.readouterr().err
+    assert "[serve] panel off: " in err and f"data {pub}, control off" in err
+    assert _bindable(pub, wait_s=2)

@@ -1,0 +1,32 @@
+"""What every command shares: the error exit status, printing a resolved config, and a stop
+event for Ctrl-C and SIGTERM."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import sys
+import threading
+
+EXIT_ERROR = 2  # a VasaError (bad input, a missing file): one line on stderr
+
+
+def show(name: str, config) -> None:
+    """Print a resolved config (a dataclass or a dict) as `[name] key=value ...` on stderr."""
+    fields = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
+    print(f"[{name}] " + " ".join(f"{k}={v}" for k, v in fields.items()), file=sys.stderr)
+
+
+def show_json(name: str, config) -> None:
+    """Print a resolved config as `[name] {json}` on stderr (the model commands: nested configs)."""
+    fields = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
+    print(f"[{name}] " + json.dumps(fields, default=str), file=sys.stderr, flush=True)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM, so long-running commands shut down cleanly."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop

@@ -1,0 +1,26 @@
+"""The samples that ship inside the package: the portrait, the example motion track and the
+built-in face's greeting (files under vasa_bridge/assets/)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+
+def _asset(name: str) -> Path:
+    return Path(str(resources.files("vasa_bridge") / "assets" / name))
+
+
+def builtin_portrait() -> Path:
+    """The sample portrait (NASA's public-domain astronaut photo, as in scikit-image)."""
+    return _asset("portrait.jpg")
+
+
+def example_track_path() -> Path:
+    """The example track: 8 s of synthetic speech with motion."""
+    return _asset("example_track.npz")
+
+
+def greeting_path() -> Path:
+    """The built-in face's hello, 16 kHz mono FLAC (scripts/make_greeting.py)."""
+    return _asset("greeting.flac")
