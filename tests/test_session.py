@@ -62,7 +62,7 @@ def test_a_file_runs_to_its_end_and_everything_is_closed(tmp_path, capsys):
         session.run(stop)  # --once: returns when the file ends
         with pytest.raises(RuntimeError, match="runs once"):
             session.run(stop)
-        assert session.runtime.status()["published"]["motion"] >= 25  # 1 s at 25 fps
+        assert session.commands.status()["published"]["motion"] >= 25  # 1 s at 25 fps
     assert stop.is_set() and _bindable(pub, ctl, wait_s=2)
     with pytest.raises(RuntimeError, match="before the session started"):
         session.run(stop)  # closed
