@@ -1,52 +1,32 @@
-"""The control channel: msgpack request-reply on its own endpoint (docs/protocol.md, "Control").
+"""The control channel's requests (docs/protocol.md, "Control"): its config, its limits and the
+checks every request passes before a handler sees it. Pure functions, tested directly.
 
-`ControlServer` (a ROUTER socket served by one thread) validates every request before it reaches
-the handler, answers anything malformed with an error reply, and keeps serving. The handler is
-any object with some of the methods `status()`, `set(**values)`, `speak(audio, rate, stream)`
-(or `speak(audio, rate, stream, text=None, language="en")` to accept the words spoken),
-`load_portrait(path=None, image=None, framing=None)`, `stop()`; a command whose method is missing
-answers
-`unsupported`. `ControlClient` is the matching REQ client.
-
-Security (docs/protocol.md, "Security"): the server binds loopback unless it has CURVE keys (and
-then lets in only the client public keys in its allowed-clients folder) or `insecure=True`.
 Requests are capped in size, and large ones in object count and nesting depth before they are
-unpacked (`check_msgpack_shape`); `speak` audio in length; `load_portrait` images in encoded size
-and pixel dimensions (read from the header, never decoded here), and `load_portrait` paths must
-resolve (symlinks and `..` followed) to a .png/.jpg/.jpeg/.webp file inside an allowed folder.
-
-Slow commands (`speak`: resampling, baking an NPC line; `load_portrait`: analysing a photo) run
-on worker threads, one queue per stream (a stream's clips keep their order); the serving thread
-goes on answering everything else meanwhile and sends each reply when its work is done. At most
-`max_pending` slow requests wait at once; more are answered `busy`. A `speak` transcript is
-capped in characters.
+unpacked (`check_msgpack_shape`); `speak` audio in length and its transcript in characters;
+`load_portrait` images in encoded size and pixel dimensions (read from the header, never decoded
+here), and `load_portrait` paths must resolve (symlinks and `..` followed) to a
+.png/.jpg/.jpeg/.webp file inside an allowed folder. A refusal is a `RequestError` carrying the
+reply's code.
 """
 
 from __future__ import annotations
 
-import inspect
 import io
-import collections
 import logging
 import math
 import os
-import queue
 import re
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgpack
 import numpy as np
-import zmq
 
-from ..audio.sources import check_clip
-from ..errors import AudioError, BusyError, ConfigError, ControlError, VasaError
-from ..protocol import wire
-from .curve import ClientCurve, ServerCurve, ZapRegistration, bind_server, secure_client
-from .endpoints import DEFAULT_CONTROL, check_server_bind
+from ...audio.sources import check_clip
+from ...errors import AudioError, ConfigError, VasaError
+from ...protocol import wire
+from ..endpoints import DEFAULT_CONTROL
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +80,7 @@ def _plain(obj: Any) -> Any:
     raise TypeError(f"cannot send a {type(obj).__name__} in a control reply")
 
 
-def _pack(obj: dict) -> bytes:
+def pack(obj: dict) -> bytes:
     return msgpack.packb(obj, use_bin_type=True, default=_plain)
 
 
@@ -405,371 +385,38 @@ def parse_load_portrait(req: dict, config: ControlConfig = ControlConfig(),
     return {"path": str(check_portrait_path(path, config, folders)), **extra}
 
 
-# --- server ----------------------------------------------------------------------------------
+def decode_request(body: list[bytes], config: ControlConfig) -> dict:
+    """A request's frames (after the routing envelope) -> its map, checked for size and shape
+    before unpacking; RequestError otherwise."""
+    if len(body) != 1:
+        raise RequestError("malformed", f"request has {len(body)} frames: expected 1 "
+                                        f"msgpack map")
+    if len(body[0]) > config.max_request_bytes:
+        raise RequestError("too_large", f"request is {len(body[0])} bytes: the cap is "
+                                        f"{config.max_request_bytes} bytes")
+    check_msgpack_shape(body[0], config.max_objects, config.max_depth)
+    try:
+        req = msgpack.unpackb(body[0], raw=False, strict_map_key=True)
+    except Exception as e:  # msgpack raises several types on garbage
+        raise RequestError("malformed", f"request is not valid msgpack ({type(e).__name__})"
+                                        f": expected a map like {{'cmd': 'status'}}") from None
+    if not isinstance(req, dict):
+        raise RequestError("malformed", f"request is a {type(req).__name__}: expected a map "
+                                        f"like {{'cmd': 'status'}}")
+    bad_keys = [k for k in req if not isinstance(k, str)]
+    if bad_keys:
+        raise RequestError("malformed", f"request key {_brief(bad_keys[0])} is "
+                                        f"{type(bad_keys[0]).__name__}: expected str keys")
+    return req
 
 
-def _server_curve(config: ControlConfig) -> ServerCurve | None:
-    secret, allowed = config.curve_secret_key, config.curve_allowed_clients
-    if (secret is None) != (allowed is None):
-        raise ConfigError(f"CURVE needs both the server secret key file and the allowed-clients "
-                          f"folder: got secret key {secret!r} and allowed clients {allowed!r}")
-    return None if secret is None else ServerCurve.load(secret, allowed)
-
-
-def split_envelope(parts: list[bytes]) -> tuple[list[bytes], list[bytes]]:
-    """ROUTER frames -> (routing envelope, request body). The envelope runs to the first empty
-    frame (REQ adds one, after its request id when REQ_CORRELATE is on); a DEALER that sends no
-    delimiter gets just its identity back."""
-    for i in range(1, len(parts)):
-        if parts[i] == b"":
-            return parts[: i + 1], parts[i + 1:]
-    return parts[:1], parts[1:]
-
-
-class ControlServer:
-    """Serves control requests on a thread. Context manager; `close()` stops and joins."""
-
-    def __init__(self, handler: Any, config: ControlConfig = ControlConfig(), *,
-                 context: zmq.Context | None = None) -> None:
-        curve = _server_curve(config)
-        check_server_bind(config.endpoint, insecure=config.insecure, secured=curve is not None)
-        self.config = config
-        self.handler = handler
-        self.portrait_folders = portrait_folders(config)
-        self._ctx = context or zmq.Context.instance()
-        sock = self._ctx.socket(zmq.ROUTER)
-        sock.setsockopt(zmq.LINGER, 100)
-        # ZeroMQ drops (and disconnects) anything beyond twice the cap before we see it; between
-        # the cap and that we still answer too_large.
-        sock.setsockopt(zmq.MAXMSGSIZE, 2 * config.max_request_bytes)
-        self._zap: ZapRegistration | None = bind_server(sock, config.endpoint, curve, self._ctx,
-                                                        "control channel")
-        self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT) or config.endpoint
-        self._sock = sock
-        self.requests = 0
-        self.errors = 0
-        self.busy = 0  # slow requests answered busy (too many pending)
-        self._jobs = _KeyedJobs(config.workers)
-        self._done: queue.SimpleQueue = queue.SimpleQueue()  # (envelope, reply, after)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="vasa-control", daemon=True)
-        self._thread.start()
-
-    def __enter__(self) -> "ControlServer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if not self._stop.is_set():
-            self._stop.set()
-            self._thread.join()
-            self._jobs.close()
-            self._sock.close()
-            if self._zap is not None:
-                self._zap.release()
-
-    @property
-    def secured(self) -> bool:
-        """True when only CURVE clients with an allowed key can connect."""
-        return self._zap is not None
-
-    @property
-    def pending(self) -> int:
-        """Slow requests queued or running on the workers."""
-        return self._jobs.pending
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            self._send_finished()
-            # While slow work is out, wake often to send its replies as soon as they are ready.
-            if not self._sock.poll(5 if self._jobs.pending else self.config.poll_ms):
-                continue
-            try:
-                parts = self._sock.recv_multipart()
-            except zmq.ZMQError:  # pragma: no cover - socket torn down under us
-                continue
-            envelope, body = split_envelope(parts)
-            req, reply = self._open(body)
-            if req is not None and req["cmd"] in SLOW_COMMANDS and \
-                    getattr(self.handler, req["cmd"], None) is not None:
-                if self._jobs.pending >= self.config.max_pending:
-                    self.busy += 1
-                    reply = self._error_reply(req, "busy", f"{self._jobs.pending} slow requests "
-                                              f"are in progress: the limit is "
-                                              f"{self.config.max_pending}; retry later")
-                else:
-                    self._jobs.submit(self._job_key(req), self._worker(envelope, req))
-                    continue
-            after = None
-            if reply is None:
-                reply, after = self._answer(req)
-            self._send(envelope, reply)
-            if after is not None:
-                after()
-        self._send_finished()
-
-    def _worker(self, envelope: list[bytes], req: dict):
-        def work() -> None:
-            reply, after = self._answer(req)
-            self._done.put((envelope, reply, after))
-        return work
-
-    @staticmethod
-    def _job_key(req: dict) -> str:
-        """Requests with the same key run one after another, in arrival order (a stream's clips
-        must queue in the order they were sent); different keys run side by side."""
-        if req["cmd"] == "speak":
-            stream = req.get("stream", wire.DEFAULT_STREAM)
-            return "speak:" + (stream if isinstance(stream, str) else "?")
-        return req["cmd"]
-
-    def _send_finished(self) -> None:
-        while True:
-            try:
-                envelope, reply, after = self._done.get_nowait()
-            except queue.Empty:
-                return
-            self._send(envelope, reply)
-            if after is not None:
-                after()
-
-    def _send(self, envelope: list[bytes], reply: dict) -> None:
-        try:
-            self._sock.send_multipart(envelope + [_pack(reply)], flags=zmq.NOBLOCK)
-        except zmq.ZMQError as e:
-            log.warning("control reply could not be sent: %s", e)
-
-    def handle(self, body: list[bytes]) -> tuple[dict, Any]:
-        """One request's frames -> (reply map, an optional action to run after replying), all on
-        the calling thread."""
-        req, reply = self._open(body)
-        if reply is not None:
-            return reply, None
-        return self._answer(req)
-
-    def _open(self, body: list[bytes]) -> tuple[dict | None, dict | None]:
-        """Decode and check a request: (request, None), or (None, the error reply)."""
-        self.requests += 1
-        req = None
-        try:
-            req = self._decode(body)
-            self._check(req)
-            return req, None
-        except RequestError as e:
-            self.errors += 1
-            return None, self._error_reply(req, e.code, str(e))
-
-    @staticmethod
-    def _with_id(req: dict | None, reply: dict) -> dict:
-        """`reply` carrying the request's `id` (an int or str), so a client can match them."""
-        req_id = req.get("id") if req is not None else None
-        if isinstance(req_id, (int, str)) and not isinstance(req_id, bool):
-            reply["id"] = req_id
-        return reply
-
-    @classmethod
-    def _error_reply(cls, req: dict | None, code: str, message: str) -> dict:
-        return cls._with_id(req, {"ok": False, "error": message, "code": code})
-
-    def _answer(self, req: dict) -> tuple[dict, Any]:
-        """Run a checked request's command -> (reply, an optional action after replying)."""
-        try:
-            result, after = self._dispatch(req)
-            return self._with_id(req, {"ok": True, "result": result}), after
-        except RequestError as e:
-            self.errors += 1
-            return self._error_reply(req, e.code, str(e)), None
-        except BusyError as e:
-            self.errors += 1
-            return self._error_reply(req, "busy", str(e)), None
-        except VasaError as e:
-            self.errors += 1
-            return self._error_reply(req, "failed", str(e)), None
-        except Exception as e:  # a handler bug must not take the channel down
-            self.errors += 1
-            log.exception("control handler failed")
-            return self._error_reply(req, "failed", f"internal error: {type(e).__name__}: "
-                                                    f"{e}"), None
-
-    def _decode(self, body: list[bytes]) -> dict:
-        if len(body) != 1:
-            raise RequestError("malformed", f"request has {len(body)} frames: expected 1 "
-                                            f"msgpack map")
-        if len(body[0]) > self.config.max_request_bytes:
-            raise RequestError("too_large", f"request is {len(body[0])} bytes: the cap is "
-                                            f"{self.config.max_request_bytes} bytes")
-        check_msgpack_shape(body[0], self.config.max_objects, self.config.max_depth)
-        try:
-            req = msgpack.unpackb(body[0], raw=False, strict_map_key=True)
-        except Exception as e:  # msgpack raises several types on garbage
-            raise RequestError("malformed", f"request is not valid msgpack ({type(e).__name__})"
-                                            f": expected a map like {{'cmd': 'status'}}") from None
-        if not isinstance(req, dict):
-            raise RequestError("malformed", f"request is a {type(req).__name__}: expected a map "
-                                            f"like {{'cmd': 'status'}}")
-        bad_keys = [k for k in req if not isinstance(k, str)]
-        if bad_keys:
-            raise RequestError("malformed", f"request key {_brief(bad_keys[0])} is "
-                                            f"{type(bad_keys[0]).__name__}: expected str keys")
-        return req
-
-    def _check(self, req: dict) -> None:
-        if "v" in req and req["v"] != wire.VERSION:
-            raise RequestError("version", f"request version {_brief(req['v'])} is not supported: "
-                                          f"this server speaks version {wire.VERSION}")
-        cmd = req.get("cmd")
-        if cmd not in COMMANDS:
-            raise RequestError("unknown_command" if isinstance(cmd, str) else "malformed",
-                               f"command {_brief(cmd)} is unknown: expected one of "
-                               f"{list(COMMANDS)}")
-
-    def _dispatch(self, req: dict) -> tuple[dict, Any]:
-        cmd = req["cmd"]
-        method = getattr(self.handler, cmd, None)
-        if method is None:
-            raise RequestError("unsupported", f"this server does not support {cmd!r}")
-        if cmd == "status":
-            return method(), None
-        if cmd == "set":
-            return method(**parse_set(req)), None
-        if cmd == "speak":
-            args = parse_speak(req, self.config.max_audio_s, self.config.max_text_chars)
-            if "text" in args and "text" not in inspect.signature(method).parameters:
-                raise RequestError("unsupported", "this server's speak takes no text: send the "
-                                                  "audio alone")
-            return method(**args), None
-        if cmd == "load_portrait":
-            return method(**parse_load_portrait(req, self.config, self.portrait_folders)), None
-        return {}, method  # stop: reply first, then stop
-
-
-class _KeyedJobs:
-    """A small thread pool where jobs with the same key run one at a time, in submission order,
-    and jobs with different keys run side by side."""
-
-    def __init__(self, workers: int) -> None:
-        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="vasa-control-work")
-        self._lock = threading.Lock()
-        self._queues: dict[str, collections.deque] = {}
-        self.pending = 0
-
-    def submit(self, key: str, job) -> None:
-        with self._lock:
-            self.pending += 1
-            waiting = self._queues.get(key)
-            if waiting is not None:  # this key is busy: run after the ones before it
-                waiting.append(job)
-                return
-            self._queues[key] = collections.deque()
-        self._pool.submit(self._run, key, job)
-
-    def _run(self, key: str, job) -> None:
-        while True:
-            try:
-                job()
-            except Exception:  # pragma: no cover - jobs catch their own errors
-                log.exception("control worker job failed")
-            with self._lock:
-                self.pending -= 1
-                waiting = self._queues[key]
-                if not waiting:
-                    del self._queues[key]
-                    return
-                job = waiting.popleft()
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=False)
-
-
-# --- client ----------------------------------------------------------------------------------
-
-
-class ControlClient:
-    """A REQ client. `call` returns the result map or raises ControlError with the server's
-    message. Survives timeouts (REQ_RELAXED + REQ_CORRELATE)."""
-
-    def __init__(self, endpoint: str = DEFAULT_CONTROL, *, timeout_ms: int = 5000,
-                 context: zmq.Context | None = None, curve: ClientCurve | None = None) -> None:
-        self.endpoint = endpoint
-        self.timeout_ms = timeout_ms
-        self._ctx = context or zmq.Context.instance()
-        self._sock = self._ctx.socket(zmq.REQ)
-        self._sock.setsockopt(zmq.LINGER, 0)
-        self._sock.setsockopt(zmq.REQ_RELAXED, 1)
-        self._sock.setsockopt(zmq.REQ_CORRELATE, 1)
-        # After a refused CURVE handshake nothing ever connects: a send must not wait forever.
-        self._sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
-        self._monitor = None
-        if curve is not None:
-            secure_client(self._sock, curve)
-            # A refused handshake is silent on a REQ socket; the monitor lets a timeout say why.
-            self._monitor = self._sock.get_monitor_socket(
-                zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-        self._sock.connect(endpoint)
-        self._next_id = 0
-
-    def __enter__(self) -> "ControlClient":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._monitor is not None:
-            self._sock.disable_monitor()
-            self._monitor.close(0)
-            self._monitor = None
-        self._sock.close(0)
-
-    def request(self, req: dict) -> dict:
-        """Send one raw request map; return the raw reply map."""
-        try:
-            self._sock.send(_pack(req))
-        except zmq.Again:
-            raise ControlError(f"could not send to {self.endpoint} within {self.timeout_ms} ms: "
-                               f"is vasa-bridge running there, and does it accept this client?") \
-                from None
-        if not self._sock.poll(self.timeout_ms):
-            refused = self._handshake_failure()
-            if refused:
-                raise ControlError(f"{self.endpoint} refused this client's CURVE handshake "
-                                   f"({refused}): expected the server's public key to be right "
-                                   f"and this client's public key to be in its allowed-clients "
-                                   f"folder")
-            raise ControlError(f"no reply from {self.endpoint} within {self.timeout_ms} ms: is "
-                               f"vasa-bridge running there?")
-        return msgpack.unpackb(self._sock.recv(), raw=False)
-
-    def _handshake_failure(self) -> str | None:
-        """The last CURVE handshake failure the monitor saw, in words; None if none."""
-        if self._monitor is None:
-            return None
-        from zmq.utils.monitor import recv_monitor_message
-
-        found = None
-        while self._monitor.poll(0):
-            event = recv_monitor_message(self._monitor)
-            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                found = f"authentication failed, ZAP status {event['value']}"
-            elif found is None:
-                found = "handshake failed: wrong server key or not a CURVE server"
-        return found
-
-    def call(self, cmd: str, **args: Any) -> dict:
-        self._next_id += 1
-        reply = self.request({"cmd": cmd, "id": self._next_id, **args})
-        if not reply.get("ok"):
-            raise ControlError(f"{cmd} refused ({reply.get('code')}): {reply.get('error')}")
-        return reply.get("result", {})
-
-    def speak(self, audio: np.ndarray, rate: int, stream: str = wire.DEFAULT_STREAM,
-              text: str | None = None, language: str | None = None) -> dict:
-        """Send a mono float clip as s16 PCM; `text` (the words spoken, with their `language`)
-        lets the server drive the mouth from their forced alignment."""
-        pcm = (np.clip(np.asarray(audio, np.float32), -1, 1) * 32767).round().astype("<i2")
-        extra = {k: v for k, v in (("text", text), ("language", language)) if v is not None}
-        return self.call("speak", audio=pcm.tobytes(), rate=int(rate), format="s16",
-                         stream=stream, **extra)
+def check_command(req: dict) -> None:
+    """Refuse a request of another protocol version or for an unknown command."""
+    if "v" in req and req["v"] != wire.VERSION:
+        raise RequestError("version", f"request version {_brief(req['v'])} is not supported: "
+                                      f"this server speaks version {wire.VERSION}")
+    cmd = req.get("cmd")
+    if cmd not in COMMANDS:
+        raise RequestError("unknown_command" if isinstance(cmd, str) else "malformed",
+                           f"command {_brief(cmd)} is unknown: expected one of "
+                           f"{list(COMMANDS)}")
