@@ -58,7 +58,7 @@ def start_from_serve_args(args: argparse.Namespace, pub_endpoint: str,
     token is still printed, since that is the only time it is shown."""
     if not getattr(args, "http", None):
         return None
-    from .server import start_in_thread
+    from .app import start_in_thread
     private = None
     if control_endpoint and runtime is not None and getattr(args, "curve_secret", None):
         import dataclasses
@@ -85,7 +85,7 @@ def start_from_serve_args(args: argparse.Namespace, pub_endpoint: str,
 
 def has_viewer(handle) -> bool:
     """Whether a page of this in-process web server shows the face (frames and sound) now."""
-    from .server import STATE
+    from .app import STATE
     if handle.app is None:
         return False
     try:  # the set belongs to the server's loop thread: a change mid-copy just means "ask again"
@@ -96,7 +96,8 @@ def has_viewer(handle) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import _stop_on_signals
-    from .server import parse_http, start_in_thread
+    from .app import start_in_thread
+    from .security import parse_http
     host, port = parse_http(args.http)  # validates before anything starts
     control = None if args.control == "none" else args.control
     curve = None
