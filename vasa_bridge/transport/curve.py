@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 SERVER = "server"
 ALLOWED = "allowed_clients"
 _Z85_KEY = re.compile(rb"^[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
+ZAP_ENDPOINT = "inproc://zeromq.zap.01"  # fixed by the ZAP specification
+_ids = itertools.count(1)  # ZAP domains and authenticator pipes: unique in this process
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -235,19 +237,46 @@ def load_allowed(directory: str | Path) -> frozenset[bytes]:
 
 class _CurveAuthenticator(ThreadAuthenticator):
     """pyzmq's ZAP authenticator thread, made to fail closed: only CURVE gets through (its
-    default admits NULL), and a request it cannot handle is refused instead of ending the
-    thread (which would leave every later client waiting)."""
+    default admits NULL), and every request gets an answer, a malformed or failing one a
+    refusal, so one bad request never leaves every later client waiting."""
+
+    def __init__(self, ctx: zmq.Context) -> None:
+        super().__init__(ctx, log=log)
+        # pyzmq names its control pipe after id(self), which a new authenticator can reuse
+        # while the old pipe's address is still taken: a fresh name each time.
+        self.pipe_endpoint = f"inproc://vasa-zap-pipe-{os.getpid()}-{next(_ids)}"
+
+    def stop(self) -> None:
+        """Stop the thread (if it runs: a send to a pipe nobody reads would wait for ever), and
+        free the ZAP address before closing its socket, since closing frees it only later, on
+        libzmq's own thread, and the next authenticator on this context must bind it."""
+        if self.is_alive():
+            self.pipe.send(b"TERMINATE")
+            self.thread.join()
+        if self.pipe is not None:
+            self.pipe.close(linger=0)
+        if self.zap_socket is not None:
+            with contextlib.suppress(zmq.ZMQError):  # not bound if start failed
+                self.zap_socket.unbind(ZAP_ENDPOINT)
+            self.zap_socket.close(linger=0)
+        self.thread = self.pipe = self.zap_socket = None
 
     async def handle_zap_message(self, msg: list[bytes]) -> None:
-        if len(msg) >= 6 and msg[0] == b"1.0" and msg[5] != b"CURVE":
-            self._send_zap_reply(msg[1], b"400", b"CURVE required")
+        request_id = msg[1] if len(msg) > 1 else b""
+        # A REP socket must answer each request before it can take the next: pyzmq's handler
+        # leaves a request of fewer than two frames unanswered, and then answers no one again.
+        if len(msg) < 6 or msg[0] != b"1.0":
+            self._send_zap_reply(request_id, b"400", b"malformed ZAP request")
+            return
+        if msg[5] != b"CURVE":
+            self._send_zap_reply(request_id, b"400", b"CURVE required")
             return
         try:
             await super().handle_zap_message(msg)
         except Exception:  # pragma: no cover - a pyzmq bug or a race must not stop the thread
             log.exception("ZAP request failed: refusing it")
-            with contextlib.suppress(zmq.ZMQError):
-                self._send_zap_reply(msg[1], b"400", b"internal error")
+            with contextlib.suppress(zmq.ZMQError):  # unless the reply went out already
+                self._send_zap_reply(request_id, b"400", b"internal error")
 
 
 class _AllowedKeys:
@@ -266,7 +295,6 @@ class _AllowedKeys:
 
 _lock = threading.Lock()  # guards _authenticators and the domains configured on them
 _authenticators: dict[int, _CurveAuthenticator] = {}  # id(context) -> its one authenticator
-_domain_counter = itertools.count(1)
 
 
 def context_authenticator(ctx: zmq.Context) -> ThreadAuthenticator | None:
@@ -288,7 +316,7 @@ class ZapRegistration:
         with _lock:
             auth = _authenticators.get(id(ctx))
             if auth is None:
-                auth = _CurveAuthenticator(ctx, log=log)
+                auth = _CurveAuthenticator(ctx)
                 try:
                     auth.start()
                 except zmq.ZMQError as e:
@@ -315,7 +343,7 @@ class ZapRegistration:
 def secure_server(sock: zmq.Socket, curve: ServerCurve, ctx: zmq.Context) -> ZapRegistration:
     """Make `sock` (before bind) a CURVE server that only lets `curve.allowed` clients in.
     Call `.release()` on the result after closing `sock`."""
-    domain = f"vasa-{os.getpid()}-{next(_domain_counter)}"
+    domain = f"vasa-{os.getpid()}-{next(_ids)}"
     zap = ZapRegistration.register(ctx, domain, curve.allowed)
     sock.setsockopt(zmq.CURVE_SERVER, 1)
     sock.setsockopt(zmq.CURVE_SECRETKEY, curve.keys.secret)
