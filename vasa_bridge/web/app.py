@@ -67,20 +67,6 @@ class WebConfig:
     control_curve: Any = None  # transport.curve.ClientCurve for a CURVE-secured control channel
 
 
-def _control_client(endpoint: str, timeout_ms: int, curve) -> ControlClient:
-    client = ControlClient(endpoint, timeout_ms=timeout_ms, curve=curve)
-    # A REQ socket whose CURVE handshake never completes has no peer, and send() then waits
-    # for ever (ControlClient sets no send timeout): bound it, so a wrong key costs one timeout
-    # and shutdown never hangs on a stuck executor thread.
-    client._sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
-    return client
-
-
-def _send_timeout(endpoint: str, timeout_ms: int) -> str:
-    return (f"could not send to {endpoint} within {timeout_ms} ms: no connection completed "
-            f"(a CURVE-secured runtime needs web --curve-key and --curve-server)")
-
-
 # --- state on the event loop ------------------------------------------------------------------
 
 
@@ -115,10 +101,13 @@ class WebApp:
         self.bridge = Bridge(BridgeConfig(c.sub_endpoint, c.codec), loop, self.deliver,
                              lambda: self.hub.wanted)
         if c.control_endpoint:
-            self._poll_client = _control_client(c.control_endpoint, int(c.status_poll_s * 900),
-                                                c.control_curve)
-            self._cmd_client = _control_client(c.control_endpoint, c.control_timeout_ms,
-                                               c.control_curve)
+            # ControlClient bounds its sends too, so a wrong CURVE key costs one timeout and
+            # shutdown never hangs on a stuck executor thread.
+            self._poll_client = ControlClient(c.control_endpoint,
+                                              timeout_ms=int(c.status_poll_s * 900),
+                                              curve=c.control_curve)
+            self._cmd_client = ControlClient(c.control_endpoint, timeout_ms=c.control_timeout_ms,
+                                             curve=c.control_curve)
             self._tasks.append(loop.create_task(self._poll_status()))
         self._tasks.append(loop.create_task(self._check_watermark()))
 
@@ -176,10 +165,6 @@ class WebApp:
             reply = await asyncio.get_running_loop().run_in_executor(None, call)
         except ControlError as e:
             return 503, {"ok": False, "error": str(e), "code": "unreachable"}
-        except zmq.Again:
-            return 503, {"ok": False, "error": _send_timeout(self.config.control_endpoint,
-                                                             self.config.control_timeout_ms),
-                         "code": "unreachable"}
         except zmq.ZMQError as e:  # the web server is shutting down under this request
             return 503, {"ok": False, "error": f"control client closed ({e})", "code": "closed"}
         if reply.get("ok"):
@@ -200,10 +185,6 @@ class WebApp:
                     self.status, self.status_error = reply["result"], None
                 else:
                     self.status_error = reply.get("error")
-            except zmq.Again:
-                self.status = None
-                self.status_error = _send_timeout(self.config.control_endpoint,
-                                                  int(self.config.status_poll_s * 900))
             except (ControlError, zmq.ZMQError) as e:
                 self.status, self.status_error = None, str(e)
             entry = {"t": time.time(), "status": self.status, "error": self.status_error}
