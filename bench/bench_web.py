@@ -85,7 +85,7 @@ def pct(values, q):
 
 def bench_browser(size: int, seconds: float, alpha: bool) -> None:
     from vasa_bridge.web.cdp import Browser
-    from vasa_bridge.web.server import STATE, start_in_thread
+    from vasa_bridge.web.app import STATE, start_in_thread
     pub, ctl = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
     face = prepared(size, alpha)
     label = "RGBA cut out, raw" if alpha else "opaque, JPEG"
@@ -136,7 +136,7 @@ def screenshots(out: Path, size: int) -> None:
     from vasa_bridge.provenance.stamp import Stamp, StampConfig
     from vasa_bridge.transport import ControlClient
     from vasa_bridge.web.cdp import Browser
-    from vasa_bridge.web.server import start_in_thread
+    from vasa_bridge.web.app import start_in_thread
     speech = load(example_track_path()).audio
     out.mkdir(parents=True, exist_ok=True)
     for alpha in (False, True):

@@ -19,9 +19,10 @@ from vasa_bridge.cli.keys import add_cli
 from vasa_bridge.cli.options import add_control_options as add_cli_options
 from vasa_bridge.cli.options import control_config as config_from_args
 from vasa_bridge.transport.control import RequestError, parse_load_portrait, portrait_folders
-from vasa_bridge.transport.curve import (ALLOWED, ClientCurve, KeyPair, ServerCurve, ZapHandler,
-                                         generate_keys, load_keypair, secure_client,
-                                         secure_server, write_keypair)
+from vasa_bridge.transport.curve import (ALLOWED, ClientCurve, KeyPair, ServerCurve,
+                                         ZapRegistration, context_authenticator, generate_keys,
+                                         load_keypair, secure_client, secure_server,
+                                         write_keypair)
 
 from conftest import free_port
 
@@ -109,25 +110,114 @@ def test_curve_config_needs_both_fields(tmp_path):
                                                curve_secret_key=tmp_path / "server.key_secret"))
 
 
-def test_zap_decide_admits_only_listed_curve_keys():
+def test_zap_authenticator_admits_only_listed_curve_keys():
+    """The context's authenticator (pyzmq's ThreadAuthenticator), asked over the ZAP endpoint
+    exactly as libzmq asks it: a listed key gets 200 and its Z85 key as user id; anything else,
+    including NULL, PLAIN and a malformed request, gets 400, and the thread keeps serving."""
     ctx = zmq.Context()
     allowed = KeyPair(*zmq.curve_keypair())
     stranger = KeyPair(*zmq.curve_keypair())
-    handler = ZapHandler.register(ctx, "d1", frozenset({allowed.public}))
+    zap = ZapRegistration.register(ctx, "d1", frozenset({allowed.public}))
+    auth = context_authenticator(ctx)
+    zap_client = ctx.socket(zmq.REQ)
+    zap_client.connect("inproc://zeromq.zap.01")
     try:
+        def ask(*frames):
+            zap_client.send_multipart(list(frames))
+            assert zap_client.poll(3000), "the authenticator did not answer"
+            version, request_id, code, text, user, _ = zap_client.recv_multipart()
+            assert (version, request_id) == (b"1.0", b"7")
+            return code, text, user
+
         def req(domain, mech, *creds):
-            return [b"1.0", b"7", domain, b"127.0.0.1", b"", mech, *creds]
+            return ask(b"1.0", b"7", domain, b"127.0.0.1", b"", mech, *creds)
         raw = zmq.utils.z85.decode
-        assert handler.decide(req(b"d1", b"CURVE", raw(allowed.public)))[0] == b"200"
-        assert handler.decide(req(b"d1", b"CURVE", raw(stranger.public)))[:2] == \
-            (b"400", b"client key not allowed")
-        assert handler.decide(req(b"d2", b"CURVE", raw(allowed.public)))[1] == b"unknown domain"
-        assert handler.decide(req(b"d1", b"NULL"))[1] == b"CURVE required"
-        assert handler.decide(req(b"d1", b"PLAIN", b"user", b"pw"))[1] == b"CURVE required"
-        assert handler.decide([b"2.0", b"x"])[1] == b"malformed ZAP request"
+        assert req(b"d1", b"CURVE", raw(allowed.public)) == (b"200", b"OK", allowed.public)
+        assert req(b"d1", b"CURVE", raw(stranger.public))[:2] == (b"400", b"Unknown key")
+        assert req(b"d2", b"CURVE", raw(allowed.public))[:2] == (b"400", b"Unknown domain")
+        assert req(b"d1", b"NULL")[:2] == (b"400", b"CURVE required")
+        assert req(b"d1", b"PLAIN", b"user", b"pw")[:2] == (b"400", b"CURVE required")
+        assert req(b"d1", b"CURVE", b"a", b"b")[0] == b"400"
+        assert ask(b"2.0", b"7", b"d1", b"127.0.0.1", b"", b"CURVE", raw(allowed.public))[:2] \
+            == (b"400", b"malformed ZAP request")
+        zap_client.send(b"1.0")  # pyzmq's own handler leaves this unanswered, then hangs
+        assert zap_client.poll(3000) and zap_client.recv_multipart()[2:4] == \
+            [b"400", b"malformed ZAP request"]
+        assert auth.is_alive()
+        assert req(b"d1", b"CURVE", raw(allowed.public))[0] == b"200"  # still serving
     finally:
-        handler.unregister("d1")
-        ctx.term()
+        zap_client.close(0)
+        zap.release()
+    assert context_authenticator(ctx) is None and not auth.is_alive()
+    ctx.term()
+
+
+def test_authenticator_restarts_at_once_on_the_same_context():
+    """Releasing the last domain stops the authenticator and frees the ZAP address at once: the
+    next secured socket on that context starts a new one straight away (closing the socket
+    alone frees it later, and a restart then failed with 'Address already in use')."""
+    ctx = zmq.Context()
+    key = KeyPair(*zmq.curve_keypair())
+    previous = None
+    for i in range(50):
+        zap = ZapRegistration.register(ctx, f"d{i}", frozenset({key.public}))
+        auth = context_authenticator(ctx)
+        assert auth is not previous and auth.is_alive()
+        asker = ctx.socket(zmq.REQ)
+        asker.connect("inproc://zeromq.zap.01")
+        asker.send_multipart([b"1.0", b"1", f"d{i}".encode(), b"", b"", b"CURVE",
+                              zmq.utils.z85.decode(key.public)])
+        assert asker.poll(3000) and asker.recv_multipart()[2] == b"200"
+        asker.close(0)
+        zap.release()
+        assert not auth.is_alive()
+        previous = auth
+    ctx.term()
+
+
+def test_one_authenticator_per_context_outlives_its_first_client(keys):
+    """Two secured sockets share their context's authenticator. The first client to connect
+    does not end it (the hand-made ZAP thread this replaced once died on its first client): a
+    listed client gets in, an unlisted one is refused, a listed one gets in again. Closing the
+    last secured socket stops it, and a new one starts cleanly."""
+    d, elsewhere = keys
+    ctx = zmq.Context()
+    curve = ServerCurve.load(d / "server.key_secret", d / ALLOWED)
+    good = ClientCurve.load(d / "good.key_secret", d / "server.key")
+    stranger = ClientCurve.load(elsewhere / "stranger.key_secret", d / "server.key")
+    pub = ctx.socket(zmq.XPUB)
+    pub_zap = secure_server(pub, curve, ctx)
+    pub.bind_to_random_port("tcp://127.0.0.1")
+    auth = context_authenticator(ctx)
+    for _ in range(2):
+        cfg = ControlConfig(endpoint="tcp://127.0.0.1:0", curve_secret_key=d / "server.key_secret",
+                            curve_allowed_clients=d / ALLOWED)
+        with ControlServer(Handler(), cfg, context=ctx) as server:
+            assert context_authenticator(ctx) is auth and auth.is_alive()
+            for curve_keys, timeout, ok in ((good, 3000, True), (stranger, 700, False),
+                                            (good, 3000, True)):
+                with ControlClient(server.endpoint, timeout_ms=timeout, curve=curve_keys,
+                                   context=ctx) as client:
+                    if ok:
+                        assert client.call("status") == {"fps": 25.0}
+                    else:
+                        with pytest.raises(ControlError, match="ZAP status 400"):
+                            client.call("status")
+                assert auth.is_alive()
+            assert server.requests == 2
+    pub.close(0)
+    pub_zap.release()
+    assert context_authenticator(ctx) is None and not auth.is_alive()
+    with ControlServer(Handler(), ControlConfig(endpoint="tcp://127.0.0.1:0",
+                                                curve_secret_key=d / "server.key_secret",
+                                                curve_allowed_clients=d / ALLOWED),
+                       context=ctx) as server:
+        fresh = context_authenticator(ctx)
+        assert fresh is not auth and fresh.is_alive()
+        with ControlClient(server.endpoint, timeout_ms=3000, curve=good, context=ctx) as client:
+            assert client.call("status") == {"fps": 25.0}
+    assert context_authenticator(ctx) is None and not fresh.is_alive()
+    ctx.term()
 
 
 # --- CURVE on a live control channel -------------------------------------------------------------

@@ -415,7 +415,7 @@ def test_npc_line_with_text_joins_mid_stream_with_its_mouth_in_step():
 
 def test_web_speak_sends_the_text_box_with_the_clip(endpoint):
     from vasa_bridge.transport import ControlConfig, ControlServer
-    from vasa_bridge.web.server import start_in_thread
+    from vasa_bridge.web.app import start_in_thread
     from conftest import free_port
     handler = TextHandler()
     pub = f"tcp://127.0.0.1:{free_port()}"

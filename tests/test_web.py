@@ -14,12 +14,8 @@ from PIL import Image
 from vasa_bridge.errors import ConfigError
 from vasa_bridge.protocol import wire
 from vasa_bridge.web import codec
-from vasa_bridge.web.server import (
-    needs_token,
-    parse_http,
-    resolve_token,
-    start_in_thread,
-)
+from vasa_bridge.web.app import start_in_thread
+from vasa_bridge.web.security import needs_token, parse_http, resolve_token
 from vasa_bridge.web.testing import LiveRuntime, free_port, prepared, tone, wav_bytes
 
 ANY = "tcp://127.0.0.1:*"  # ZeroMQ binds a free port; the bound address is read back

@@ -11,7 +11,7 @@ import pytest
 from vasa_bridge.motion.names import INDEX
 from vasa_bridge.transport import ControlClient, Subscriber, SubscriberConfig
 from vasa_bridge.web.cdp import Browser, find_chromium
-from vasa_bridge.web.server import start_in_thread
+from vasa_bridge.web.app import start_in_thread
 from vasa_bridge.web.testing import LiveRuntime, prepared, tone
 
 pytestmark = [pytest.mark.slow,

@@ -330,7 +330,7 @@ def start_panel(config: PanelConfig, pub_endpoint: str, control_endpoint: str | 
 
 def has_viewer(handle) -> bool:
     """Whether a page of this in-process web server shows the face (frames and sound) now."""
-    from .web.server import STATE
+    from .web.app import STATE
     if handle.app is None:
         return False
     try:  # the set belongs to the server's loop thread: a change mid-copy just means "ask again"

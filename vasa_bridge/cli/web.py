@@ -64,7 +64,7 @@ def start_from_serve_args(args: argparse.Namespace, pub_endpoint: str,
 
 def run(args: argparse.Namespace) -> int:
     from ..web import start_in_thread
-    from ..web.server import parse_http
+    from ..web.security import parse_http
     host, port = parse_http(args.http)  # validates before anything starts
     control = None if args.control == "none" else args.control
     curve = None

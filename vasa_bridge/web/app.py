@@ -13,26 +13,17 @@ its control endpoint, so it runs either beside the runtime (`vasa-bridge web`) o
     POST /api/load_portrait  an image (body or multipart field `file`); ?framing=bust|head
     POST /api/stop
 
-Security: binds 127.0.0.1 by default. Any other bind needs a token (generated and printed once
-when not given) on every request: `?token=`, header `X-Vasa-Token`, or the cookie the pages get.
-A request whose Origin is not exactly this panel's own (`http://HOST:PORT` as the browser
-reached it) is refused, `Origin: null` included (sandboxed frames, `file:` and `data:` pages);
-so is a POST or WebSocket that the browser marks cross-site (`Sec-Fetch-Site`), and a Host name
-that is not ours on a loopback bind (DNS rebinding). `/api/set` takes only
-`Content-Type: application/json`, and no API takes a `text/*` body (those skip the CORS
-preflight): 415. Every refusal is counted in `/api/status` (`web.refused`).
+Refusals (token, origin, media type, host) are in `security`; the WebSocket viewers and the
+fan-out of frames to them in `viewers`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import hmac
 import io
-import ipaddress
 import json
 import logging
-import secrets
 import sys
 import threading
 import time
@@ -42,21 +33,20 @@ from typing import Any
 
 import numpy as np
 import zmq
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from ..errors import ConfigError, ControlError
 from ..model.config import EMOTIONS
 from ..transport.control import ControlClient
 from ..transport.endpoints import DEFAULT_CONTROL, DEFAULT_PUB
 from .bridge import Bridge, BridgeConfig
-from ..transport.endpoints import DEFAULT_HTTP  # noqa: F401  (the CLI must not import aiohttp)
 from .codec import CodecConfig
+from .security import (MAX_UPLOAD_BYTES, json_error, parse_http, request_guard,
+                       resolve_token)
+from .viewers import Viewer, ViewerHub
 
 log = logging.getLogger(__name__)
 
-TOKEN_COOKIE = "vasa_token"
-MAX_UPLOAD_BYTES = 32 * 1024 * 1024
-JSON_TYPE = "application/json"
 STATE: web.AppKey[WebApp] = web.AppKey("state")
 
 
@@ -76,96 +66,16 @@ class WebConfig:
     control_curve: Any = None  # transport.curve.ClientCurve for a CURVE-secured control channel
 
 
-def parse_http(value: str) -> tuple[str, int]:
-    """'HOST:PORT', ':PORT', 'PORT' or 'HOST' -> (host, port)."""
-    value = value.strip()
-    host, port = "127.0.0.1", 8765
-    if value.startswith("["):  # [::1]:8765
-        end = value.find("]")
-        host, rest = value[1:end], value[end + 1:]
-        port_s = rest[1:] if rest.startswith(":") else ""
-    elif value.count(":") == 1:
-        host, port_s = value.split(":")
-        host = host or "127.0.0.1"
-    elif value.isdigit():
-        port_s = value
-    else:
-        host, port_s = value, ""
-    if port_s:
-        if not port_s.isdigit() or not 0 <= int(port_s) <= 65535:
-            raise ConfigError(f"--http {value!r}: expected HOST:PORT with a port in 0..65535")
-        port = int(port_s)
-    return host, port
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def needs_token(host: str) -> bool:
-    return not is_loopback_host(host)
-
-
-def _host_name(host_header: str) -> str:
-    """'127.0.0.1:8765' -> '127.0.0.1'; '[::1]:8765' -> '::1'."""
-    if host_header.startswith("["):
-        return host_header[1:host_header.find("]")]
-    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
-
-
-def _control_client(endpoint: str, timeout_ms: int, curve) -> ControlClient:
-    client = ControlClient(endpoint, timeout_ms=timeout_ms, curve=curve)
-    # A REQ socket whose CURVE handshake never completes has no peer, and send() then waits
-    # for ever (ControlClient sets no send timeout): bound it, so a wrong key costs one timeout
-    # and shutdown never hangs on a stuck executor thread.
-    client._sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
-    return client
-
-
-def _send_timeout(endpoint: str, timeout_ms: int) -> str:
-    return (f"could not send to {endpoint} within {timeout_ms} ms: no connection completed "
-            f"(a CURVE-secured runtime needs web --curve-key and --curve-server)")
-
-
 # --- state on the event loop ------------------------------------------------------------------
 
 
-class Viewer:
-    """One WebSocket: what it wants, and a latest-only slot for frames."""
-
-    def __init__(self, ws: web.WebSocketResponse, stream: str, media: bool, motion: bool,
-                 panel: bool, maxlen: int) -> None:
-        self.ws = ws
-        self.stream = stream
-        self.media = media  # frames + audio
-        self.motion = motion
-        self.panel = panel  # status updates
-        self.queue: collections.deque = collections.deque(maxlen=maxlen)
-        self.frame: bytes | None = None
-        self.wake = asyncio.Event()
-        self.dropped_frames = 0
-
-    def post(self, item) -> None:
-        self.queue.append(item)
-        self.wake.set()
-
-    def post_frame(self, packet: bytes) -> None:
-        if self.frame is not None:
-            self.dropped_frames += 1
-        self.frame = packet
-        self.wake.set()
-
-
 class WebApp:
+    """The server's state on its event loop: the bridge from the runtime, the viewer hub, the
+    control clients, the polled status and the watermark check."""
+
     def __init__(self, config: WebConfig) -> None:
         self.config = config
-        self.viewers: set[Viewer] = set()
-        self._wanted: frozenset = frozenset()
+        self.hub = ViewerHub(config.client_queue, self._welcome)
         n = max(2, int(config.history_s / config.status_poll_s))
         self.history: collections.deque = collections.deque(maxlen=n)
         self.status: dict | None = None
@@ -188,20 +98,22 @@ class WebApp:
         loop = asyncio.get_running_loop()
         c = self.config
         self.bridge = Bridge(BridgeConfig(c.sub_endpoint, c.codec), loop, self.deliver,
-                             lambda: self._wanted)
+                             lambda: self.hub.wanted)
         if c.control_endpoint:
-            self._poll_client = _control_client(c.control_endpoint, int(c.status_poll_s * 900),
-                                                c.control_curve)
-            self._cmd_client = _control_client(c.control_endpoint, c.control_timeout_ms,
-                                               c.control_curve)
+            # ControlClient bounds its sends too, so a wrong CURVE key costs one timeout and
+            # shutdown never hangs on a stuck executor thread.
+            self._poll_client = ControlClient(c.control_endpoint,
+                                              timeout_ms=int(c.status_poll_s * 900),
+                                              curve=c.control_curve)
+            self._cmd_client = ControlClient(c.control_endpoint, timeout_ms=c.control_timeout_ms,
+                                             curve=c.control_curve)
             self._tasks.append(loop.create_task(self._poll_status()))
         self._tasks.append(loop.create_task(self._check_watermark()))
 
     async def stop(self, app: web.Application) -> None:
         for t in self._tasks:
             t.cancel()
-        for v in list(self.viewers):
-            await v.ws.close()
+        await self.hub.close()
         loop = asyncio.get_running_loop()
         if self.bridge is not None:
             await loop.run_in_executor(None, self.bridge.close)
@@ -218,30 +130,24 @@ class WebApp:
 
     # -- data from the bridge ----------------------------------------------------------------
 
-    def _update_wanted(self) -> None:
-        self._wanted = frozenset(v.stream for v in self.viewers if v.media)
+    @property
+    def viewers(self) -> set[Viewer]:
+        return self.hub.viewers
 
     def deliver(self, kind: str, stream: str, item) -> None:
+        """A message from the bridge: the raw frame kept for the watermark check, the rest to
+        the viewers."""
         if kind == "frame_raw":
             self._latest_raw[stream] = item
             return
         if kind == "hello":
             self.hello = item
-        for v in self.viewers:
-            if kind == "frame":
-                if v.media and v.stream == stream:
-                    v.post_frame(item)
-            elif kind == "audio":
-                if v.media and v.stream == stream:
-                    v.post(item)
-            elif kind == "motion":
-                if v.motion and v.stream == stream:
-                    v.post(item)
-            elif kind == "event":
-                if v.stream == stream or v.panel:
-                    v.post(item)
-            elif kind == "hello":
-                v.post(item)
+        self.hub.deliver(kind, stream, item)
+
+    def _welcome(self, panel: bool) -> list:
+        """What a new viewer gets first: the hello, and for a panel the status with history."""
+        return ([self.hello] if self.hello else []) + \
+            ([{"type": "status", **self.snapshot(history=True)}] if panel else [])
 
     # -- control ---------------------------------------------------------------------------
 
@@ -258,10 +164,6 @@ class WebApp:
             reply = await asyncio.get_running_loop().run_in_executor(None, call)
         except ControlError as e:
             return 503, {"ok": False, "error": str(e), "code": "unreachable"}
-        except zmq.Again:
-            return 503, {"ok": False, "error": _send_timeout(self.config.control_endpoint,
-                                                             self.config.control_timeout_ms),
-                         "code": "unreachable"}
         except zmq.ZMQError as e:  # the web server is shutting down under this request
             return 503, {"ok": False, "error": f"control client closed ({e})", "code": "closed"}
         if reply.get("ok"):
@@ -282,19 +184,12 @@ class WebApp:
                     self.status, self.status_error = reply["result"], None
                 else:
                     self.status_error = reply.get("error")
-            except zmq.Again:
-                self.status = None
-                self.status_error = _send_timeout(self.config.control_endpoint,
-                                                  int(self.config.status_poll_s * 900))
             except (ControlError, zmq.ZMQError) as e:
                 self.status, self.status_error = None, str(e)
             entry = {"t": time.time(), "status": self.status, "error": self.status_error}
             if self.status is not None:
                 self.history.append(entry)
-            msg = {"type": "status", **self.snapshot()}
-            for v in self.viewers:
-                if v.panel:
-                    v.post(msg)
+            self.hub.post_panels({"type": "status", **self.snapshot()})
             await asyncio.sleep(max(0.05, self.config.status_poll_s - (time.monotonic() - t0)))
 
     async def _check_watermark(self) -> None:
@@ -329,7 +224,7 @@ class WebApp:
                     "received": dict(b.stats) if b else {},
                     "encode_ms_mean": round(b.encode_ms / b.stats["frames_encoded"], 2)
                     if b and b.stats["frames_encoded"] else None,
-                    "dropped_frames": sum(v.dropped_frames for v in self.viewers),
+                    "dropped_frames": self.hub.dropped_frames,
                     "restarts_seen": b.restarts if b else 0,
                     "refused": dict(self.refused),
                     "codec": {"opaque": "jpeg", "alpha": self.config.codec.alpha_codec}},
@@ -337,51 +232,6 @@ class WebApp:
         if history:
             out["history"] = list(self.history)
         return out
-
-    # -- WebSocket ---------------------------------------------------------------------------
-
-    async def ws_handler(self, request: web.Request) -> web.WebSocketResponse:
-        q = request.query
-        # No permessage-deflate: JPEG does not shrink, and deflating 1 MiB raw RGBA frames costs
-        # more than the whole rest of the feed (bench/bench_web.py).
-        ws = web.WebSocketResponse(heartbeat=10, max_msg_size=MAX_UPLOAD_BYTES, compress=False)
-        await ws.prepare(request)
-        viewer = Viewer(ws, q.get("stream", "default"), q.get("media", "1") != "0",
-                        q.get("motion", "0") == "1", q.get("panel", "0") == "1",
-                        self.config.client_queue)
-        self.viewers.add(viewer)
-        self._update_wanted()
-        if self.hello:
-            viewer.post(self.hello)
-        if viewer.panel:
-            viewer.post({"type": "status", **self.snapshot(history=True)})
-        sender = asyncio.get_running_loop().create_task(self._send_loop(viewer))
-        try:
-            async for msg in ws:  # viewers only listen; this notices when they leave
-                if msg.type == WSMsgType.TEXT and msg.data == "ping":
-                    viewer.post({"type": "pong", "t": time.time()})
-        finally:
-            self.viewers.discard(viewer)
-            self._update_wanted()
-            sender.cancel()
-        return ws
-
-    async def _send_loop(self, v: Viewer) -> None:
-        try:
-            while not v.ws.closed:
-                await v.wake.wait()
-                v.wake.clear()
-                while v.queue:
-                    item = v.queue.popleft()
-                    if isinstance(item, bytes):
-                        await v.ws.send_bytes(item)
-                    else:
-                        await v.ws.send_str(json.dumps(item, separators=(",", ":")))
-                if v.frame is not None:
-                    frame, v.frame = v.frame, None
-                    await v.ws.send_bytes(frame)
-        except (ConnectionError, RuntimeError):  # the viewer left mid-send
-            pass
 
 
 def _detect(detector, msg):
@@ -436,56 +286,6 @@ async def _upload_fields(request: web.Request, fields: tuple[str, ...] = (),
     return data, values
 
 
-def _json_error(status: int, message: str, code: str = "bad_argument") -> web.Response:
-    return web.json_response({"ok": False, "error": message, "code": code}, status=status)
-
-
-def own_origin(request: web.Request) -> str:
-    """The origin of pages this server served, as the browser reached it."""
-    return f"{request.scheme}://{request.host}"
-
-
-def origin_refusal(request: web.Request) -> str | None:
-    """Why this request may not reach the panel's API, or None. A browser names the page that
-    made a request in `Origin` (`null` for an opaque origin: a sandboxed iframe, a `file:` or
-    `data:` page); only our own pages may act. Requests without Origin (curl, scripts, page
-    navigations) pass, unless the browser marks a POST or WebSocket as cross-site."""
-    origin = request.headers.get("Origin")
-    own = own_origin(request)
-    if origin == "null":
-        return (f"requests from an opaque origin (Origin: null: a sandboxed frame, a file: or "
-                f"data: page) are refused: expected this panel's own origin {own!r}")
-    if origin is not None and origin != own:
-        return (f"requests from origin {_short(origin)} are refused: expected this panel's own "
-                f"origin {own!r}")
-    acting = request.method not in ("GET", "HEAD") or request.path == "/ws"
-    site = request.headers.get("Sec-Fetch-Site")
-    if origin is None and acting and site not in (None, "same-origin", "none"):
-        return (f"a {_short(site, 20)[1:-1]} {request.method} to {_short(request.path)[1:-1]} is "
-                f"refused: expected a request from this panel's own pages")
-    return None
-
-
-def _short(text: str, limit: int = 80) -> str:
-    """A sender's string for an error line: repr (escapes), cut to `limit` characters."""
-    return repr(text[:limit] + ("..." if len(text) > limit else ""))
-
-
-def media_type_refusal(request: web.Request, json_only: bool) -> str | None:
-    """Why this POST's Content-Type is refused (415), or None. `text/*` bodies are what a page
-    of another origin can post without a CORS preflight; JSON endpoints take only JSON."""
-    raw = request.headers.get("Content-Type")
-    media = (raw or "").split(";", 1)[0].strip().lower()
-    if json_only and media != JSON_TYPE:
-        return (f"{_short(request.path)[1:-1]} body has Content-Type {_short(raw or '')}: "
-                f"expected '{JSON_TYPE}'")
-    if media.startswith("text/"):
-        return (f"{_short(request.path)[1:-1]} body has Content-Type {_short(raw)}: expected a "
-                f"file's own type (audio/wav, image/png, application/octet-stream, "
-                f"multipart/form-data)")
-    return None
-
-
 def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
     """Any WAV/FLAC/OGG soundfile reads -> (mono float32, rate)."""
     import soundfile as sf
@@ -502,37 +302,6 @@ def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
 def build_app(config: WebConfig) -> web.Application:
     state = WebApp(config)
     token = config.token
-
-    @web.middleware
-    async def guard(request: web.Request, handler):
-        if not needs_token(config.host) and not is_loopback_host(_host_name(request.host)):
-            state.refused["host"] += 1
-            return web.Response(status=403, text=f"Host {_short(request.host)} is not this "
-                                                 f"server: expected 127.0.0.1 or localhost")
-        why = origin_refusal(request)
-        if why is not None:
-            state.refused["origin"] += 1
-            if state.refused["origin"] <= 5:  # then only counted: a page may retry for ever
-                log.warning("refused %s %s: %s", request.method, _short(request.path), why)
-            return web.Response(status=403, text=why)
-        set_cookie = False
-        if token is not None:
-            given = (request.query.get("token") or request.headers.get("X-Vasa-Token")
-                     or request.cookies.get(TOKEN_COOKIE) or "")
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                state.refused["token"] += 1
-                return web.Response(status=401, text="missing or wrong token: add ?token=... "
-                                                     "(printed when the server started)")
-            set_cookie = request.query.get("token") is not None
-        if request.method == "POST":
-            why = media_type_refusal(request, json_only=request.path == "/api/set")
-            if why is not None:
-                state.refused["media_type"] += 1
-                return _json_error(415, why, "unsupported_media_type")
-        response = await handler(request)
-        if set_cookie and not isinstance(response, web.WebSocketResponse):
-            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict")
-        return response
 
     async def page(request: web.Request) -> web.Response:
         name = "overlay.html" if request.path.startswith("/overlay") else "index.html"
@@ -559,12 +328,12 @@ def build_app(config: WebConfig) -> web.Application:
         try:
             body = await request.json()
         except (ValueError, UnicodeDecodeError):
-            return _json_error(400, "set body is not JSON: expected e.g. {\"emotion\": \"happy\"}")
+            return json_error(400, "set body is not JSON: expected e.g. {\"emotion\": \"happy\"}")
         if not isinstance(body, dict):
-            return _json_error(400, f"set body is a {type(body).__name__}: expected a JSON object")
+            return json_error(400, f"set body is a {type(body).__name__}: expected a JSON object")
         body.pop("cmd", None)
         if isinstance(body.get("emotion"), str) and body["emotion"] not in EMOTIONS:
-            return _json_error(400, f"set emotion is {body['emotion'][:40]!r}: expected one of "
+            return json_error(400, f"set emotion is {body['emotion'][:40]!r}: expected one of "
                                     f"{list(EMOTIONS)}")  # bad_argument (docs/protocol.md)
         status, reply = await state.command("set", **body)
         return web.json_response(reply, status=status)
@@ -574,7 +343,7 @@ def build_app(config: WebConfig) -> web.Application:
         try:
             audio, rate = decode_wav(data)
         except ConfigError as e:
-            return _json_error(400, str(e))
+            return json_error(400, str(e))
         args = {"audio": audio.astype("<f4").tobytes(), "rate": rate, "format": "f32"}
         if "stream" in request.query:
             args["stream"] = request.query["stream"]
@@ -588,7 +357,7 @@ def build_app(config: WebConfig) -> web.Application:
     async def api_load_portrait(request: web.Request) -> web.Response:
         data = await _upload(request)
         if not data:
-            return _json_error(400, "no image uploaded: expected a PNG, JPEG or WebP file")
+            return json_error(400, "no image uploaded: expected a PNG, JPEG or WebP file")
         extra = {"framing": request.query["framing"]} if "framing" in request.query else {}
         status, reply = await state.command("load_portrait", image=data, **extra)
         return web.json_response(reply, status=status)
@@ -597,6 +366,7 @@ def build_app(config: WebConfig) -> web.Application:
         status, reply = await state.command("stop")
         return web.json_response(reply, status=status)
 
+    guard = request_guard(config.host, token, state.refused)
     app = web.Application(middlewares=[guard], client_max_size=MAX_UPLOAD_BYTES)
     app[STATE] = state
     app.on_startup.append(state.start)
@@ -604,7 +374,7 @@ def build_app(config: WebConfig) -> web.Application:
     app.router.add_get("/", page)
     app.router.add_get("/overlay", page)
     app.router.add_get("/static/{name}", static)
-    app.router.add_get("/ws", state.ws_handler)
+    app.router.add_get("/ws", state.hub.ws_handler)
     app.router.add_get("/api/status", api_status)
     app.router.add_post("/api/set", api_set)
     app.router.add_post("/api/speak", api_speak)
@@ -692,13 +462,6 @@ class WebHandle:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def resolve_token(host: str, token: str | None) -> tuple[str | None, bool]:
-    """(token, generated): a non-loopback bind without a token gets a fresh one."""
-    if token is None and needs_token(host):
-        return secrets.token_urlsafe(18), True
-    return token, False
 
 
 def start_in_thread(http: str, sub_endpoint: str, control_endpoint: str | None,
