@@ -26,7 +26,6 @@ import numpy as np
 
 from ..errors import MessageTooLarge, ProtocolError, VersionError
 from ..motion.frame import MotionFrame
-from ..motion.names import ARKIT_NAMES
 from . import fixtures, wire
 
 SEED = 16  # the issue that asked for the corpus

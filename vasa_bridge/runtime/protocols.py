@@ -11,7 +11,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..motion.frame import MotionFrame
-from ..outputs.sink import MotionSink  # noqa: F401  (the one motion sink type, re-exported for the loop)
 
 
 class MotionPublisher(Protocol):

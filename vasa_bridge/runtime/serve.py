@@ -37,11 +37,11 @@ from ..audio.sources import RATE, ArraySource, ClipQueue, ClockPacer
 from ..errors import BusyError, ConfigError
 from ..model.config import EMOTIONS  # the set the model was trained with (serve_cli reuses it)
 from ..motion.frame import MotionFrame
-from ..outputs.sink import FanOut
+from ..outputs.sink import FanOut, MotionSink
 from ..protocol import wire
 from .engine import MotionEngine, PrebakedEngine
 from .pictures import PictureSettings, PictureStage
-from .protocols import ClipBaker, FrameSink, MotionPublisher, MotionSink, Portrait, Renderer, \
+from .protocols import ClipBaker, FrameSink, MotionPublisher, Portrait, Renderer, \
     Stamp
 from .stats import Stats, StageTimer
 from .streams import MainFace, NpcVoice, Output, Stream
