@@ -35,7 +35,7 @@ import numpy as np
 from ..audio.protocols import AudioSource, Pacer
 from ..audio.sources import RATE, ArraySource, ClipQueue, ClockPacer
 from ..errors import BusyError, ConfigError
-from ..model.config import EMOTIONS  # the set the model was trained with (serve_cli reuses it)
+from ..model.config import EMOTIONS  # the set the model was trained with (cli/serve.py reuses it)
 from ..motion.frame import MotionFrame
 from ..outputs.sink import FanOut, MotionSink
 from ..protocol import wire
