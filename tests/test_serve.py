@@ -113,6 +113,7 @@ def test_control_drives_a_running_runtime(endpoint, renderer_state, tmp_path):
                 assert client.call("set", emotion="happy")["emotion"] == "happy"
                 bad = client.request({"cmd": "set", "emotion": "smug"})
                 assert bad["ok"] is False and "expected one of" in bad["error"]
+                assert bad["code"] == "bad_argument"  # as docs/protocol.md and /api/set say
                 clip = bursts(1.0)
                 r = client.speak(clip, RATE, stream="npc1")
                 assert r["stream"] == "npc1" and r["duration"] == pytest.approx(1.0)

@@ -215,6 +215,9 @@ class ControlServer:
         except BusyError as e:
             self.errors += 1
             return self._error_reply(req, "busy", str(e)), None
+        except ConfigError as e:  # the handler refused a value (an emotion the model lacks)
+            self.errors += 1
+            return self._error_reply(req, "bad_argument", str(e)), None
         except VasaError as e:
             self.errors += 1
             return self._error_reply(req, "failed", str(e)), None
