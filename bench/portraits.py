@@ -22,6 +22,8 @@ PORTRAITS = {
     "obama_standing": "darker skin, closed mouth at rest, soft (upscaled) crop",
     "obama_desk": "darker skin, head bowed and turned over a desk, eyes looking down, closed mouth",
     "donilon": "older face, closed mouth, slight turn, small face in a group photo (soft)",
+    "brennan": "glasses (thin rims), older face, closed mouth, slight turn; a ~80-pixel face "
+               "enlarged (soft), James Clapper's face beside it",
     "dahlgren": "beard and moustache, older face, slight turn; an old sepia print (grain, low contrast)",
 }
 
