@@ -388,3 +388,34 @@ def test_the_lower_lip_moves_as_a_band_and_the_opening_is_a_lens(cpu):
     moved = (uv[lower, 1] - rest[lower, 1])[1:-1]  # corners excluded
     middle = moved[len(moved) // 2]
     assert moved[0] < 0.8 * middle and moved[-1] < 0.8 * middle, moved
+
+
+def test_a_toned_print_gets_a_mouth_in_its_own_tone():
+    """A sepia print (biden's photo made monochrome and toned): the synthetic teeth, tongue and
+    cavity take the print's tone (its red/green and blue/green ratios), not a pink tongue and
+    red mucosa in a brown picture; the colour photo keeps its colours (the tongue is redder)."""
+    import cv2
+
+    from bench.portraits import load
+
+    tone = np.array([1.0, 0.92, 0.78], np.float32)
+    photo = load("biden")
+    grey = photo.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    sepia = np.clip(grey[..., None] * tone / (tone @ [0.299, 0.587, 0.114]), 0, 255)
+    backend = get_backend("cpu")
+    frame = MotionFrame.from_named({"jawOpen": 0.8})
+    ratios = []
+    for img in (sepia.astype(np.uint8), photo):
+        state = backend.prepare(img)
+        out = backend.render(state, frame).astype(np.float32)
+        uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
+        ring = np.round(uv[list(M.INNER_MOUTH_RING)]).astype(np.int32)
+        inside = cv2.erode(cv2.fillPoly(np.zeros(out.shape[:2], np.uint8), [ring], 1),
+                           np.ones((3, 3), np.uint8)).astype(bool)
+        px = out[inside]
+        px = px[px[:, 1] > 20]  # ratios of the darkest pixels are rounding noise
+        assert len(px) > 50
+        ratios.append((np.median(px[:, 0] / px[:, 1]), np.median(px[:, 2] / px[:, 1])))
+    (rg, bg), (rg_colour, _) = ratios
+    assert abs(rg - tone[0] / tone[1]) < 0.06 and abs(bg - tone[2] / tone[1]) < 0.06, ratios
+    assert rg_colour > rg + 0.15, ratios

@@ -47,6 +47,9 @@ LOWER_OVERBITE = 0.015  # IOD: lower incisal edge above the lower lip's inner ed
 SHADOW_IOD = 0.05  # reach of the upper lip's shadow
 DEPTH_IOD = 0.35  # teeth this far back along the arch are 1/e as bright
 OPEN_GAP = 0.04  # IOD: a photo whose lips part by more than this brings its own interior
+# Lips redder than the cheeks by this share (red/green ratio) or more: a colour photo (the test
+# portraits: 0.11-0.33); a sepia print's are not (0.004): the mouth takes the print's tone.
+MONO_REDDER = 0.08
 
 
 def _line(points: np.ndarray):
@@ -329,6 +332,18 @@ class MouthLayer:
         synth_teeth, tongue_col = scene_colours(image, landmarks, iod)
         teeth = synth_teeth if teeth is None else teeth.astype(np.float32)
         gum = np.clip(0.85 * lip_colour + [12, -4, -4], 0, 255).astype(np.float32)
+        deep = (0.16 * lip_colour + [4, 1, 1]).astype(np.float32)
+        near = (0.3 * lip_colour + 0.4 * tongue_col).astype(np.float32)
+        # A toned monochrome print (sepia, black and white) has lips no redder than the skin:
+        # the mouth's colours then take the print's tone at their own brightness.
+        cheek = np.mean(_cheeks(image, landmarks, iod), axis=0)
+        redder = (lip_colour[0] / max(lip_colour[1], 1.0)) / (cheek[0] / max(cheek[1], 1.0)) - 1
+        colour = float(np.clip(redder / MONO_REDDER, 0.0, 1.0))
+        if colour < 1.0:
+            cast = cheek / max(float(_luma(cheek[None].astype(np.float32))[0]), 1.0)
+            teeth, gum, tongue_col, deep, near = (
+                np.clip(colour * c + (1 - colour) * _luma(c[None])[0] * cast, 0, 255)
+                .astype(np.float32) for c in (teeth, gum, tongue_col, deep, near))
 
         def lower_edge(x):
             return low_line(x) - LOWER_OVERBITE * iod
@@ -347,8 +362,6 @@ class MouthLayer:
         top = lo_y + TONGUE_BELOW * iod
         gb = (bx0, int(top) - 2, bx1, int(top + 0.5 * iod) + 2)
         tongue = tongue_sprite(gb, mid_x, top, 0.85 * half_w, iod, tongue_col, light_x)
-        deep = (0.16 * lip_colour + [4, 1, 1]).astype(np.float32)
-        near = (0.3 * lip_colour + 0.4 * tongue_col).astype(np.float32)
         return cls(float(iod), upper_teeth, lower_teeth, tongue,
                    interior_upper, interior_dark, rest_gap, deep, near)
 
