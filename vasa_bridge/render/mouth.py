@@ -452,6 +452,9 @@ class MouthLayer:
         span = (xs > uv[M.MOUTH_RIGHT, 0]) & (xs < uv[M.MOUTH_LEFT, 0])
         on_lip = np.clip(ys - np.maximum(upper, lower) + 0.5, 0, 1) * np.clip(outer - ys, 0, 1)
         cover = (a * on_lip * span[None, :] * weight).astype(np.float32)
+        if self.soften > 0.0:
+            rgb = cv2.GaussianBlur(rgb, (0, 0), self.soften)
+            cover = cv2.GaussianBlur(cover, (0, 0), self.soften)
         roi = out[y0:y1, x0:x1]
         # The teeth's edge shades the lip just below it.
         edge_shadow = np.clip(ys - np.maximum(upper, lower), 0, None)
