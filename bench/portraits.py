@@ -1,5 +1,5 @@
 """The portraits the renderer is checked on: the built-in astronaut (scikit-image) and public-
-domain photographs cut from a registry package (tests/fixtures/portraits/README.md).
+domain photographs cut from registry packages (tests/fixtures/portraits/README.md).
 
     from bench.portraits import PORTRAITS, load
     rgb = load("biden")                      # (H, W, 3) uint8 RGB
@@ -20,6 +20,11 @@ PORTRAITS = {
     "obama": "darker skin, broad smile with both rows of teeth at rest",
     "biden": "older face, closed mouth at rest, slight turn and head tilt",
     "obama_standing": "darker skin, closed mouth at rest, soft (upscaled) crop",
+    "obama_desk": "darker skin, head bowed and turned over a desk, eyes looking down, closed mouth",
+    "donilon": "older face, closed mouth, slight turn, small face in a group photo (soft)",
+    "brennan": "glasses (thin rims), older face, closed mouth, slight turn; a ~80-pixel face "
+               "enlarged (soft), James Clapper's face beside it",
+    "dahlgren": "beard and moustache, older face, slight turn; an old sepia print (grain, low contrast)",
 }
 
 

@@ -388,3 +388,74 @@ def test_the_lower_lip_moves_as_a_band_and_the_opening_is_a_lens(cpu):
     moved = (uv[lower, 1] - rest[lower, 1])[1:-1]  # corners excluded
     middle = moved[len(moved) // 2]
     assert moved[0] < 0.8 * middle and moved[-1] < 0.8 * middle, moved
+
+
+def test_a_toned_print_gets_a_mouth_in_its_own_tone():
+    """A sepia print (biden's photo made monochrome and toned): the synthetic teeth, tongue and
+    cavity take the print's tone (its red/green and blue/green ratios), not a pink tongue and
+    red mucosa in a brown picture; the colour photo keeps its colours (the tongue is redder)."""
+    import cv2
+
+    from bench.portraits import load
+
+    tone = np.array([1.0, 0.92, 0.78], np.float32)
+    photo = load("biden")
+    grey = photo.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    sepia = np.clip(grey[..., None] * tone / (tone @ [0.299, 0.587, 0.114]), 0, 255)
+    backend = get_backend("cpu")
+    frame = MotionFrame.from_named({"jawOpen": 0.8})
+    ratios = []
+    for img in (sepia.astype(np.uint8), photo):
+        state = backend.prepare(img)
+        out = backend.render(state, frame).astype(np.float32)
+        uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
+        ring = np.round(uv[list(M.INNER_MOUTH_RING)]).astype(np.int32)
+        inside = cv2.erode(cv2.fillPoly(np.zeros(out.shape[:2], np.uint8), [ring], 1),
+                           np.ones((3, 3), np.uint8)).astype(bool)
+        px = out[inside]
+        px = px[px[:, 1] > 20]  # ratios of the darkest pixels are rounding noise
+        assert len(px) > 50
+        ratios.append((np.median(px[:, 0] / px[:, 1]), np.median(px[:, 2] / px[:, 1])))
+    (rg, bg), (rg_colour, _) = ratios
+    assert abs(rg - tone[0] / tone[1]) < 0.06 and abs(bg - tone[2] / tone[1]) < 0.06, ratios
+    assert rg_colour > rg + 0.15, ratios
+
+
+def test_the_mouth_is_drawn_as_soft_as_the_photo():
+    """The photo's blur is measured around the lips: the sharp astronaut gets none added; the
+    same photo blurred (sigma 2) is measured near 2 and its drawn mouth is blurred by most of
+    it, so crisp synthetic teeth do not sit in a blurred face."""
+    import cv2
+
+    from vasa_bridge.render.mouth import extra_blur, photo_blur
+
+    backend = get_backend("cpu")
+    sharp = backend.prepare(skimage.data.astronaut())
+    soft = backend.prepare(cv2.GaussianBlur(skimage.data.astronaut(), (0, 0), 2.0))
+    assert sharp.cache.mouth.soften == 0.0
+    outer = soft.portrait.landmarks[list(M.OUTER_MOUTH_RING), :2]
+    assert 1.6 < photo_blur(soft.portrait.image, outer) < 2.6
+    assert 1.3 < soft.cache.mouth.soften == extra_blur(soft.portrait.image, outer)
+    frame = MotionFrame.from_named({"jawOpen": 0.8})
+    # The drawn opening's sharpest step (the teeth's edges) is gentler than that of the same
+    # layer unblurred, drawn over the same soft frame.
+    import dataclasses
+
+    from vasa_bridge.render.mouth import motion_affines
+
+    prep = soft.cache
+    uv = prep.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))[:M.NUM_LANDMARKS]
+    skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, np.zeros(3),
+                                np.zeros(3))
+    base = backend.render(soft, frame).astype(np.float32)
+    a, b = base.copy(), base.copy()
+    prep.mouth.draw(a, uv, skull, jaw)
+    dataclasses.replace(prep.mouth, soften=0.0).draw(b, uv, skull, jaw)
+    ring = np.round(uv[list(M.INNER_MOUTH_RING)]).astype(np.int32)
+    inside = cv2.fillPoly(np.zeros(a.shape[:2], np.uint8), [ring], 1).astype(bool)
+
+    def steepest(img):
+        g = img @ np.array([0.299, 0.587, 0.114], np.float32)
+        return np.abs(np.diff(g, axis=0))[inside[1:]].max()
+
+    assert steepest(a) < 0.8 * steepest(b), (steepest(a), steepest(b))

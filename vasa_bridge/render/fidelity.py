@@ -58,18 +58,24 @@ def frame_for(channel: str, value: float) -> MotionFrame:
 def run_sweep(backend: Backend, state: PortraitState, channel: str, steps: int = 9) -> SweepResult:
     size = state.size
     rest = backend.render(state, MotionFrame.neutral())
-    faces = detect_faces(rest[..., :3], max_faces=1)
-    ref = calibrate(faces[0].landmarks, size)
+    # The animated face: the one the portrait picked (a group photo has others beside it).
+    centre = state.portrait.landmarks[:, :2].mean(0)
+    ref = calibrate(_nearest(detect_faces(rest[..., :3], max_faces=4), centre).landmarks, size)
     values = sweep_values(channel, steps)
     got = np.full(steps, np.nan)
     missed = 0
     for i, v in enumerate(values):
         img = backend.render(state, frame_for(channel, float(v)))[..., :3]
-        found = detect_faces(img, max_faces=1)
+        found = detect_faces(img, max_faces=4)
         if not found:
             missed += 1
             continue
-        f = solve(found[0].landmarks, size, ref)
+        f = solve(_nearest(found, centre).landmarks, size, ref)
         got[i] = (f.head_rotation[POSE_SWEEPS[channel]] if channel in POSE_SWEEPS
                   else f.blendshapes[INDEX[channel]])
     return SweepResult(channel, values, got, missed)
+
+
+def _nearest(faces, centre: np.ndarray):
+    """The detected face whose landmarks' mean is nearest `centre` (pixels)."""
+    return min(faces, key=lambda f: float(np.linalg.norm(f.landmarks[:, :2].mean(0) - centre)))

@@ -47,6 +47,14 @@ LOWER_OVERBITE = 0.015  # IOD: lower incisal edge above the lower lip's inner ed
 SHADOW_IOD = 0.05  # reach of the upper lip's shadow
 DEPTH_IOD = 0.35  # teeth this far back along the arch are 1/e as bright
 OPEN_GAP = 0.04  # IOD: a photo whose lips part by more than this brings its own interior
+# Lips redder than the cheeks by this share (red/green ratio) or more: a colour photo (the test
+# portraits: 0.11-0.33); a sepia print's are not (0.004): the mouth takes the print's tone.
+MONO_REDDER = 0.08
+# Softness: the mouth is drawn as sharp as a sharp photo's (measured blur <= SHARP_BLUR pixels;
+# the test portraits: astronaut, obama, obama_desk 0.82-0.84, biden 0.65); a soft photo's
+# (enlarged faces: donilon 1.47, brennan, obama_standing, dahlgren ~1.03) gets the difference.
+SHARP_BLUR = 0.9
+REBLUR = 2.0  # pixels: the re-blur `photo_blur` measures against
 
 
 def _line(points: np.ndarray):
@@ -280,6 +288,7 @@ class MouthLayer:
     rest_gap: float  # pixels: the photo's own lip gap at the middle
     cavity_deep: np.ndarray  # (3,) RGB at the back of the mouth
     cavity_lip: np.ndarray  # (3,) RGB of the mucosa next to the lips
+    soften: float = 0.0  # pixels: Gaussian sigma the drawn mouth is blurred by (a soft photo)
 
     @classmethod
     def prepare(cls, image: np.ndarray, landmarks: np.ndarray, iod: float) -> "MouthLayer":
@@ -329,6 +338,18 @@ class MouthLayer:
         synth_teeth, tongue_col = scene_colours(image, landmarks, iod)
         teeth = synth_teeth if teeth is None else teeth.astype(np.float32)
         gum = np.clip(0.85 * lip_colour + [12, -4, -4], 0, 255).astype(np.float32)
+        deep = (0.16 * lip_colour + [4, 1, 1]).astype(np.float32)
+        near = (0.3 * lip_colour + 0.4 * tongue_col).astype(np.float32)
+        # A toned monochrome print (sepia, black and white) has lips no redder than the skin:
+        # the mouth's colours then take the print's tone at their own brightness.
+        cheek = np.mean(_cheeks(image, landmarks, iod), axis=0)
+        redder = (lip_colour[0] / max(lip_colour[1], 1.0)) / (cheek[0] / max(cheek[1], 1.0)) - 1
+        colour = float(np.clip(redder / MONO_REDDER, 0.0, 1.0))
+        if colour < 1.0:
+            cast = cheek / max(float(_luma(cheek[None].astype(np.float32))[0]), 1.0)
+            teeth, gum, tongue_col, deep, near = (
+                np.clip(colour * c + (1 - colour) * _luma(c[None])[0] * cast, 0, 255)
+                .astype(np.float32) for c in (teeth, gum, tongue_col, deep, near))
 
         def lower_edge(x):
             return low_line(x) - LOWER_OVERBITE * iod
@@ -347,10 +368,9 @@ class MouthLayer:
         top = lo_y + TONGUE_BELOW * iod
         gb = (bx0, int(top) - 2, bx1, int(top + 0.5 * iod) + 2)
         tongue = tongue_sprite(gb, mid_x, top, 0.85 * half_w, iod, tongue_col, light_x)
-        deep = (0.16 * lip_colour + [4, 1, 1]).astype(np.float32)
-        near = (0.3 * lip_colour + 0.4 * tongue_col).astype(np.float32)
         return cls(float(iod), upper_teeth, lower_teeth, tongue,
-                   interior_upper, interior_dark, rest_gap, deep, near)
+                   interior_upper, interior_dark, rest_gap, deep, near,
+                   extra_blur(image, outer))
 
     def draw(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray, jaw: np.ndarray,
              roll_lower: float = 0.0) -> None:
@@ -405,6 +425,10 @@ class MouthLayer:
             canvas += (rgb - canvas) * (a * (1 - opened))[..., None]
             rgb, a = self.interior_upper.warp(skull, (x0, y0), size)
             canvas += (rgb - canvas) * a[..., None]
+        if self.soften > 0.0:
+            # As soft as the photo around it: crisp teeth in a blurred face look pasted in.
+            canvas = cv2.GaussianBlur(canvas, (0, 0), self.soften)
+            mask = cv2.GaussianBlur(mask, (0, 0), self.soften)
         roi = out[y0:y1, x0:x1]
         roi += (canvas - roi) * mask[..., None]
 
@@ -428,12 +452,43 @@ class MouthLayer:
         span = (xs > uv[M.MOUTH_RIGHT, 0]) & (xs < uv[M.MOUTH_LEFT, 0])
         on_lip = np.clip(ys - np.maximum(upper, lower) + 0.5, 0, 1) * np.clip(outer - ys, 0, 1)
         cover = (a * on_lip * span[None, :] * weight).astype(np.float32)
+        if self.soften > 0.0:
+            rgb = cv2.GaussianBlur(rgb, (0, 0), self.soften)
+            cover = cv2.GaussianBlur(cover, (0, 0), self.soften)
         roi = out[y0:y1, x0:x1]
         # The teeth's edge shades the lip just below it.
         edge_shadow = np.clip(ys - np.maximum(upper, lower), 0, None)
         shade = 1 - 0.35 * weight * on_lip * (1 - a) * np.exp(-edge_shadow / (0.04 * self.iod))
         roi *= shade[..., None].astype(np.float32)
         roi += (rgb - roi) * cover[..., None]
+
+
+def photo_blur(image: np.ndarray, outer: np.ndarray) -> float:
+    """Blur (Gaussian sigma, pixels) of the photo's strongest edges around the lips (outer: the
+    outer lip ring), by re-blurring: an edge of blur s blurred again by r keeps 1 / R of its
+    peak gradient, R = sqrt(s^2 + r^2) / s. Includes the Sobel kernel's own ~0.8 px."""
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = _box(outer, 2.5, w, h)
+    g = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    g = g.astype(np.float32)
+
+    def grad(a):
+        return np.hypot(cv2.Sobel(a, cv2.CV_32F, 1, 0, ksize=3),
+                        cv2.Sobel(a, cv2.CV_32F, 0, 1, ksize=3))
+
+    g0, g1 = grad(g), grad(cv2.GaussianBlur(g, (0, 0), REBLUR))
+    strong = g0 > np.percentile(g0, 95)
+    if not strong.any():
+        return 0.0
+    ratio = float(np.median(g0[strong] / np.maximum(g1[strong], 1e-3)))
+    return REBLUR / float(np.sqrt(max(ratio * ratio - 1.0, 1e-3)))
+
+
+def extra_blur(image: np.ndarray, outer: np.ndarray) -> float:
+    """Sigma (pixels) to blur the drawn mouth by so it is as soft as the photo: none for a
+    sharp photo (`SHARP_BLUR` or less), and only what the photo has beyond that."""
+    s = photo_blur(image, outer)
+    return float(np.sqrt(s * s - SHARP_BLUR ** 2)) if s > SHARP_BLUR else 0.0
 
 
 def opening_area(uv: np.ndarray) -> float:
