@@ -19,13 +19,8 @@ Needs pulseaudio, paplay, obs and obsws-python (FACTS.md).
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,9 +28,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "obs-plugin" / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from smoke_obs import connect, free_port  # noqa: E402  (the OBS smoke test's helpers)
+from obs_session import ObsSession  # noqa: E402
 
 from vasa_bridge.transport import ControlClient  # noqa: E402
 
@@ -89,111 +84,52 @@ def describe(name: str, found, every_ms: float = 900.0) -> float | None:
     return lag
 
 
-def write_profile(home: Path, rec_dir: Path) -> None:
-    prof = home / ".config/obs-studio/basic/profiles/Untitled"
-    prof.mkdir(parents=True, exist_ok=True)
-    (prof / "basic.ini").write_text(
-        "[General]\nName=Untitled\n\n[Output]\nMode=Simple\n\n"
-        f"[SimpleOutput]\nFilePath={rec_dir}\nRecFormat=mkv\nRecQuality=Stream\n"
-        "VBitrate=800\nABitrate=160\n\n[Video]\nBaseCX=320\nBaseCY=240\nOutputCX=320\n"
-        "OutputCY=240\nFPSCommon=30\n\n[Audio]\nSampleRate=48000\nChannelSetup=Mono\n")
+def record(s: ObsSession, clip: Path, name: str) -> Path:
+    before = set(s.rec_dir.iterdir())
+    s.obs.start_record()
+    time.sleep(0.5)
+    subprocess.run(["paplay", str(clip)], env=s.env, check=True)
+    time.sleep(1.0)
+    s.obs.stop_record()
+    time.sleep(1.5)
+    new = sorted(set(s.rec_dir.iterdir()) - before)
+    if not new:
+        raise RuntimeError(f"{name}: OBS wrote no recording in {s.rec_dir}")
+    return new[-1]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--plugin-dir", type=Path, required=True)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="vasa-obs-sync-"))
-    pa_dir = work / "pulse"
-    pa_dir.mkdir()
-    (pa_dir / "pa.pa").write_text(
-        "load-module module-native-protocol-unix\nload-module module-null-sink sink_name=room\n"
-        "set-default-source room.monitor\nset-default-sink room\n")
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(pa_dir))
-    procs = []
-
-    def start(cmd, **kw):
-        p = subprocess.Popen(cmd, **kw)
-        procs.append(p)
-        return p
-
-    try:
-        start(["pulseaudio", "-n", "-F", str(pa_dir / "pa.pa"), "--daemonize=no",
-               "--exit-idle-time=-1"], env=dict(env, HOME=str(work)),
-              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(2)
-        pub, ctl = (f"tcp://127.0.0.1:{free_port()}" for _ in range(2))
-        start([sys.executable, "-m", "vasa_bridge.cli", "serve", "--mic", "--no-http",
-               "--no-greeting", "--pub", pub, "--control", ctl],
-              env=dict(env, PYTHONPATH=str(ROOT)), cwd=ROOT, stderr=subprocess.DEVNULL)
-        home = work / "home"
-        port, password = free_port(), secrets.token_hex(16)
-        config = home / ".config" / "obs-studio"
-        shutil.copytree(args.plugin_dir, config / "plugins" / "vasa-bridge")
-        (config / "global.ini").write_text(
-            "[General]\nFirstRun=true\nEnableAutoUpdates=false\n\n[OBSWebSocket]\n"
-            f"FirstLoad=false\nServerEnabled=true\nServerPort={port}\nAuthRequired=true\n"
-            f"ServerPassword={password}\nAlertsEnabled=false\n")
-        rec_dir = work / "rec"
-        rec_dir.mkdir()
-        write_profile(home, rec_dir)
-        obs = start(["obs", "--multi", "--disable-shutdown-check", "--minimize-to-tray"],
-                    env=dict(env, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config")),
-                    stdout=open(work / "obs.log", "w"), stderr=subprocess.STDOUT, cwd=home)
-        client = connect(port, password, obs, 60)
-        scene = client.get_current_program_scene().current_program_scene_name
-        client.create_input(scene, "mic", "pulse_input_capture", {"device_id": "room.monitor"},
-                            True)
-        client.create_input(scene, "VASA face", "vasa_bridge_source",
-                            {"endpoint": pub, "stream": "default"}, True)
-        clip = work / "bursts.wav"
+    with ObsSession(args.plugin_dir, ["--mic"], prefix="vasa-obs-sync-") as s:
+        s.obs.create_input(s.scene, "mic", "pulse_input_capture", {"device_id": "room.monitor"},
+                           True)
+        s.add_vasa_source()
+        clip = s.work / "bursts.wav"
         bursts(clip)
         time.sleep(3)  # serve warm, sources connected
-        with ControlClient(ctl) as c:
+        with ControlClient(s.control) as c:
             c.call("status")
-
-        def record(name: str) -> Path:
-            before = set(rec_dir.iterdir())
-            client.start_record()
-            time.sleep(0.5)
-            subprocess.run(["paplay", str(clip)], env=env, check=True)
-            time.sleep(1.0)
-            client.stop_record()
-            time.sleep(1.5)
-            new = sorted(set(rec_dir.iterdir()) - before)
-            if not new:
-                raise RuntimeError(f"{name}: OBS wrote no recording in {rec_dir}")
-            return new[-1]
-
-        specials = client.get_special_inputs()
-        for special in (getattr(specials, a) for a in specials.attrs()):
-            if isinstance(special, str) and special:  # OBS's own Desktop Audio / Mic/Aux would add copies of the room
-                client.set_input_mute(special, True)
-        client.set_input_volume("mic", vol_mul=0.33)
-        client.set_input_mute("VASA face", True)
-        describe("microphone only", onsets_ms(record("mic only")))
-        client.set_input_mute("VASA face", False)
-        lag = describe("both, no offset (the echo)", onsets_ms(record("both")))
-        with ControlClient(ctl) as c:
+        s.mute_obs_own_audio()
+        s.obs.set_input_volume("mic", vol_mul=0.33)
+        s.obs.set_input_mute("VASA face", True)
+        describe("microphone only", onsets_ms(record(s, clip, "mic only")))
+        s.obs.set_input_mute("VASA face", False)
+        lag = describe("both, no offset (the echo)", onsets_ms(record(s, clip, "both")))
+        with ControlClient(s.control) as c:
             delay = c.call("status")["av_delay_ms"]
         offset = int(round(delay))
-        client.set_input_audio_sync_offset("mic", offset)
+        s.obs.set_input_audio_sync_offset("mic", offset)
         time.sleep(2)  # OBS applies the offset to the next audio it buffers
-        read = client.get_input_audio_sync_offset("mic").input_audio_sync_offset
+        read = s.obs.get_input_audio_sync_offset("mic").input_audio_sync_offset
         print(f"runtime av_delay_ms {delay}: microphone Sync Offset {read} ms; the VASA "
               f"source's sound came {lag} ms after the microphone's")
-        describe("both, microphone delayed", onsets_ms(record("offset")))
-        client.set_input_audio_sync_offset("mic", 0)
-        client.set_input_mute("mic", True)
-        describe("VASA source only", onsets_ms(record("vasa only")))
-    finally:
-        for p in reversed(procs):
-            p.send_signal(signal.SIGINT if p.args[0] == sys.executable else signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    print(f"work folder (recordings, obs.log): {work}")
+        describe("both, microphone delayed", onsets_ms(record(s, clip, "offset")))
+        s.obs.set_input_audio_sync_offset("mic", 0)
+        s.obs.set_input_mute("mic", True)
+        describe("VASA source only", onsets_ms(record(s, clip, "vasa only")))
+    print(f"work folder (recordings, obs.log): {s.work}")
     return 0
 
 

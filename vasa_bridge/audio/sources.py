@@ -155,21 +155,10 @@ class CaptureBuffer:
         # at RATE: the ring itself when the device runs at RATE, else what the reader resampled
         self._out = self.ring if self._resample is None else RingBuffer(int(capacity_s * RATE))
         self.bad_samples = 0  # non-finite or out-of-range samples the device sent (cleaned)
-        self.ages: collections.deque = collections.deque(maxlen=64)  # see capture_delay_s
 
-    def write(self, block: np.ndarray, age_s: float | None = None) -> None:
-        """The device's thread: copy, nothing else. `age_s`: how long before this call the
-        block's last sample was captured, when the device says (`block_age_s`)."""
+    def write(self, block: np.ndarray) -> None:  # the device's thread: copy, nothing else
         self.ring.write(block)
         self.arrivals.append((self.ring.total_written, self._clock()))
-        if age_s is not None:
-            self.ages.append(age_s)
-
-    def capture_delay_s(self) -> float:
-        """The device's input latency: the median age of its blocks' last samples on arrival
-        (0 when it gives no timestamps)."""
-        ages = list(self.ages)  # a copy: the callback appends meanwhile
-        return float(np.median(ages)) if ages else 0.0
 
     def _timeline(self) -> RingBuffer:
         """The samples at RATE, after resampling whatever the device delivered since."""
@@ -215,18 +204,6 @@ class CaptureBuffer:
         return None
 
 
-def block_age_s(time_info, frames: int, rate: int) -> float | None:
-    """How long before a PortAudio input callback its block's last sample was captured, from
-    the callback's timestamps (`currentTime`, `inputBufferAdcTime`, one clock); None when the
-    host API gives none (zeros) or an age that cannot be (negative, or a second or more)."""
-    adc = getattr(time_info, "inputBufferAdcTime", 0.0)
-    now = getattr(time_info, "currentTime", 0.0)
-    if not adc or not now:
-        return None
-    age = now - adc - frames / rate
-    return age if 0.0 <= age < 1.0 else None
-
-
 class MicSource:
     """A capture device. The PortAudio callback copies into a ring buffer at the device's rate
     and nothing else; the runtime reads fixed spans at RATE from it, resampled on its side (the
@@ -267,7 +244,7 @@ class MicSource:
     def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio's thread
         if status:
             self.status_flags += 1
-        self.capture.write(indata[:, 0], block_age_s(time_info, frames, self.rate_in))
+        self.capture.write(indata[:, 0])
 
     @property
     def bad_samples(self) -> int:
@@ -292,8 +269,11 @@ class MicSource:
         return time.monotonic() + self.wait_s(end)
 
     def capture_delay_s(self) -> float:
-        """How long the sound took from the room to our callback (PortAudio's timestamps)."""
-        return self.capture.capture_delay_s()
+        """How long the sound takes from the room to our callback: the input latency PortAudio
+        reports for the stream. (Its per-callback ADC timestamps are not used: through ALSA's
+        PulseAudio plugin they drift by ~9 ms per block.)"""
+        latency = float(self._stream.latency)
+        return latency if 0.0 <= latency < 1.0 else 0.0
 
     busy = False
 
