@@ -120,8 +120,14 @@ def main() -> int:
         with ControlClient(s.control) as c:
             delay = c.call("status")["av_delay_ms"]
         offset = int(round(delay))
+        # OBS (libobs source_output_audio_data) re-places a running source's audio at its new
+        # offset only when the offset changes from a non-zero one: a first change from 0 keeps
+        # appending at the old place. Typing a number in Advanced Audio Properties passes
+        # through its first digits; set it in two steps, as typing does.
+        s.obs.set_input_audio_sync_offset("mic", offset - 1)
+        time.sleep(0.5)
         s.obs.set_input_audio_sync_offset("mic", offset)
-        time.sleep(2)  # OBS applies the offset to the next audio it buffers
+        time.sleep(2)
         read = s.obs.get_input_audio_sync_offset("mic").input_audio_sync_offset
         print(f"runtime av_delay_ms {delay}: microphone Sync Offset {read} ms; the VASA "
               f"source's sound came {lag} ms after the microphone's")
