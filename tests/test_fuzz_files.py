@@ -1,0 +1,477 @@
+"""Fuzzing every file a command reads (issue 16, item 6: CLI files).
+
+For each kind of file, a seeded, bounded set of mutations of a valid file (truncations, bit flips,
+byte insertions and deletions, wrong magic, the wrong suffix, huge declared sizes and
+dimensions, NaN and infinite values, absurd rates and frame counts, deep JSON, wrong types,
+non-UTF-8 text) goes to the library loader the command uses. Each must either load to a valid
+object or raise a `VasaError` whose message is one line, names the file and says what was
+expected: never another exception, never past a deadline (SIGALRM), never more than
+`MEMORY_CAP` of traced allocations (numpy's arrays are traced, so a header declaring 2^40
+samples has to be refused before the allocation). A few end-to-end runs through
+`vasa_bridge.cli.main` check that the command exits 2 with one `error:` line.
+
+`pytest tests/test_fuzz_files.py -s` prints the counts tried per kind (docs/protocol.md, "Files
+the commands read").
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import signal
+import struct
+import tracemalloc
+import zipfile
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vasa_bridge.errors import VasaError
+
+pytestmark = pytest.mark.slow
+
+SEED = 16
+DEADLINE_S = 10.0  # per load
+MEMORY_CAP = 256 * 2**20  # peak traced allocations per load
+ASSETS = Path(__file__).resolve().parents[1] / "vasa_bridge" / "assets"
+
+
+# --- the harness ---------------------------------------------------------------------------------
+
+
+class Hang(Exception):
+    pass
+
+
+@contextmanager
+def deadline(seconds: float):
+    def alarm(signum, frame):
+        raise Hang(f"still running after {seconds:g} s")
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+class Fuzz:
+    """Runs cases of one kind and keeps the counts and every broken promise."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.loaded = self.refused = 0
+        self.failures: list[str] = []
+
+    def attempt(self, name: str, load, check=None, mentions: str | None = None):
+        """load() must return (then check(obj) must pass) or raise a VasaError whose message is
+        one line, contains `mentions` (the file's name) and says what was expected."""
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        try:
+            with deadline(DEADLINE_S):
+                obj = load()
+        except Hang as e:
+            self.failures.append(f"{name}: hang ({e})")
+            return None
+        except VasaError as e:
+            self.refused += 1
+            msg = str(e)
+            if "\n" in msg or "\r" in msg or not msg.strip():
+                self.failures.append(f"{name}: message is not one line: {msg[:300]!r}")
+            elif "expected" not in msg and "limit" not in msg:
+                self.failures.append(f"{name}: message says nothing expected: {msg[:300]!r}")
+            elif mentions is not None and mentions not in msg:
+                self.failures.append(f"{name}: message does not name {mentions!r}: {msg[:300]!r}")
+            return None
+        except Exception as e:  # noqa: BLE001 - the point: nothing but VasaError may escape
+            self.failures.append(f"{name}: {type(e).__name__}: {str(e)[:300]}")
+            return None
+        finally:
+            peak = tracemalloc.get_traced_memory()[1] - before
+            if peak > MEMORY_CAP:
+                self.failures.append(f"{name}: {peak / 2**20:.0f} MiB allocated (cap "
+                                     f"{MEMORY_CAP / 2**20:.0f} MiB)")
+        self.loaded += 1
+        if check is not None:
+            try:
+                check(obj)
+            except AssertionError as e:
+                self.failures.append(f"{name}: loaded an invalid object: {e}")
+        return obj
+
+    def files(self, folder: Path, cases, suffix: str, load, check=None):
+        """Write each (name, bytes) case as folder/NAME+suffix and attempt load(path)."""
+        for name, data in cases:
+            path = folder / f"{_safe(name)}{suffix}"
+            path.write_bytes(data)
+            self.attempt(f"{name}{suffix}", lambda p=path: load(p), check, mentions=path.name)
+            path.unlink()
+
+    @property
+    def tried(self) -> int:
+        return self.loaded + self.refused + len([f for f in self.failures if "invalid" not in f])
+
+    def finish(self) -> None:
+        if os.environ.get("FUZZ_DUMP"):
+            with open(os.environ["FUZZ_DUMP"], "a") as f:
+                f.writelines(f"{self.kind} | {x}\n" for x in self.failures)
+        print(f"\n[fuzz] {self.kind}: {self.loaded + self.refused} tried, {self.loaded} loaded, "
+              f"{self.refused} refused, {len(self.failures)} failures")
+        assert not self.failures, f"{self.kind}: {len(self.failures)} failures:\n" + \
+            "\n".join(self.failures[:25])
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:60]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def traced():
+    tracemalloc.start()
+    yield
+    tracemalloc.stop()
+
+
+# --- byte-level mutations (every kind) -----------------------------------------------------------
+
+MAGICS = {"riff": b"RIFF", "flac": b"fLaC", "png": b"\x89PNG", "zip": b"PK\x03\x04",
+          "vasab": b"VASB", "jpeg": b"\xff\xd8\xff\xe0", "json": b'{"a"', "ogg": b"OggS",
+          "id3": b"ID3\x04", "nul": b"\0\0\0\0"}
+
+
+def byte_mutations(data: bytes, rng: random.Random, *, cuts: int = 24, flips: int = 24,
+                   inserts: int = 8, deletes: int = 4, head: int = 256) -> list[tuple[str, bytes]]:
+    """Truncations (the header densely, the rest spread), single-bit flips (half in the first
+    `head` bytes), inserted and deleted bytes, and every other format's magic."""
+    n = len(data)
+    out = [("empty", b"")]
+    points = {1, 2, 3, 4, 5, 8, 12, 16, 24, 32, 44, 64, 100, n - 1, n // 2}
+    points |= {int(n * i / cuts) for i in range(1, cuts)}
+    points = sorted(p for p in points if 0 < p < n)
+    if len(points) > cuts:
+        keep = set(points[:12]) | set(rng.sample(points[12:], cuts - 12))
+        points = sorted(keep)
+    out += [(f"cut{p}", data[:p]) for p in points]
+    for i in range(flips):
+        pos = rng.randrange(min(head, n)) if i % 2 == 0 else rng.randrange(n)
+        b = bytearray(data)
+        b[pos] ^= 1 << rng.randrange(8)
+        out.append((f"flip{pos}", bytes(b)))
+    for i in range(inserts):
+        pos = rng.randrange(n)
+        junk = bytes(rng.randrange(256) for _ in range(rng.choice((1, 3, 16)))) if i % 2 else \
+            b"\xff" * rng.choice((4, 64))
+        out.append((f"insert{pos}", data[:pos] + junk + data[pos:]))
+    for _ in range(deletes):
+        pos = rng.randrange(n)
+        out.append((f"delete{pos}", data[:pos] + data[pos + rng.choice((1, 7)):]))
+    for name, magic in MAGICS.items():
+        if not data.startswith(magic[:2]):
+            out.append((f"magic_{name}", magic + data[len(magic):]))
+    return out
+
+
+def text_mutations(text: str, rng: random.Random) -> list[tuple[str, bytes]]:
+    """Text-specific damage: non-UTF-8, NUL and control characters, a BOM, CR line ends."""
+    raw = text.encode()
+    mid = len(raw) // 2
+    return [
+        ("latin1", raw[:mid] + b"\xe9\xff\xfe" + raw[mid:]),
+        ("lone_continuation", b"\x80" + raw),
+        ("utf16", text.encode("utf-16")),
+        ("nul", raw[:mid] + b"\0" + raw[mid:]),
+        ("controls", raw[:mid] + b"\x1b[2J\x07\x08" + raw[mid:]),
+        ("bom", b"\xef\xbb\xbf" + raw),
+        ("crlf", raw.replace(b"\n", b"\r\n")),
+        ("cr_only", raw.replace(b"\n", b"\r")),
+        ("surrogate", raw[:mid] + b"\xed\xa0\x80" + raw[mid:]),
+    ]
+
+
+# --- motion tracks -------------------------------------------------------------------------------
+
+
+def _track(audio: bool = True):
+    from vasa_bridge.motion.frame import MotionTrack
+    rng = np.random.default_rng(SEED)
+    t = 12
+    kw = {}
+    if audio:
+        kw = dict(audio=(0.1 * np.sin(np.arange(7680) / 9.0)).astype(np.float32),
+                  sample_rate=16000)
+    return MotionTrack(rng.uniform(0, 1, (t, 52)).astype(np.float32),
+                       rng.uniform(-10, 10, (t, 3)).astype(np.float32),
+                       rng.uniform(-0.02, 0.02, (t, 3)).astype(np.float32), 25.0, start=0.5, **kw)
+
+
+def _check_track(track) -> None:
+    from vasa_bridge.motion.frame import MotionTrack
+    assert isinstance(track, MotionTrack), type(track)
+    assert len(track) >= 1
+    assert np.isfinite(track.start), f"start {track.start}"
+    assert 0 < track.fps <= 1000 and np.isfinite(track.fps), f"fps {track.fps}"
+    for a in (track.blendshapes, track.head_rotation, track.head_translation):
+        assert np.isfinite(a).all()
+    if track.audio is not None:
+        assert track.audio.ndim == 1 and np.isfinite(track.audio).all()
+        assert 1000 <= track.sample_rate <= 384000
+
+
+def _npz(arrays: dict, compressed: bool = False) -> bytes:
+    buf = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
+    return buf.getvalue()
+
+
+def _npz_arrays(track) -> dict:
+    from vasa_bridge.motion.names import ARKIT_NAMES
+    return dict(blendshapes=track.blendshapes, names=np.array(ARKIT_NAMES),
+                head_rotation=track.head_rotation, head_translation=track.head_translation,
+                fps=np.float64(track.fps), start=np.float64(track.start), audio=track.audio,
+                sample_rate=np.int64(track.sample_rate))
+
+
+def _npy_header_only(shape, descr: str = "<f4", tail: bytes = b"\0" * 64) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False,
+                                               "shape": shape})
+    return buf.getvalue() + tail
+
+
+def _npz_with_member(arrays: dict, key: str, member: bytes) -> bytes:
+    """A valid .npz in which `key`.npy is replaced by raw `member` bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for k, v in arrays.items():
+            if k == key:
+                z.writestr(f"{k}.npy", member)
+            else:
+                b = io.BytesIO()
+                np.save(b, v)
+                z.writestr(f"{k}.npy", b.getvalue())
+    return buf.getvalue()
+
+
+ODD_VALUES = {
+    "nan": np.float64("nan"), "inf": np.float64("inf"), "neg": np.float64(-1.0),
+    "zero": np.float64(0.0), "huge": np.float64(1e300), "complex": np.complex128(1 + 2j),
+    "vector": np.array([25.0, 30.0]), "empty": np.zeros(0), "string": np.array("25"),
+    "bool": np.array(True), "int_huge": np.int64(2**62), "matrix": np.ones((2, 2)),
+    "uint8": np.uint8(200), "float16": np.float16(25),
+}
+
+
+def npz_structured(track) -> list[tuple[str, bytes]]:
+    base = _npz_arrays(track)
+    out = []
+    for key in ("fps", "start", "sample_rate"):
+        for vname, v in ODD_VALUES.items():
+            out.append((f"{key}_{vname}", _npz({**base, key: v})))
+    for key in ("blendshapes", "head_rotation", "head_translation", "audio"):
+        a = base[key]
+        for vname, v in (("nan", np.where(np.arange(a.size).reshape(a.shape) == 3, np.nan, a)),
+                         ("inf", np.full_like(a, np.inf)), ("huge", np.full_like(a, 1e30)),
+                         ("int64", np.full(a.shape, 2**40, np.int64)),
+                         ("complex", a.astype(np.complex64)), ("bool", a > 0.5),
+                         ("str", a.astype(str)), ("transposed", a.T),
+                         ("flat", a.reshape(-1)), ("3d", a[None]), ("empty", a[:0]),
+                         ("scalar", np.float32(0.5))):
+            out.append((f"{key}_{vname}", _npz({**base, key: v})))
+    for key in base:
+        out.append((f"missing_{key}", _npz({k: v for k, v in base.items() if k != key})))
+    out.append(("names_reversed", _npz({**base, "names": base["names"][::-1]})))
+    out.append(("names_ints", _npz({**base, "names": np.arange(52)})))
+    out.append(("names_bytes", _npz({**base, "names": base["names"].astype("S")})))
+    out.append(("audio_10min_of_16k", _npz({**base, "audio": np.zeros(16000 * 600, np.float32)},
+                                           compressed=True)))
+    # huge declared shapes: a header claiming more than any machine holds, and a few bytes
+    for key, shape in (("blendshapes", (2**40, 52)), ("audio", (2**40,)),
+                       ("audio", (2**33,)), ("blendshapes", (2**28, 52)),
+                       ("head_rotation", (2**62, 3)), ("names", (2**40,))):
+        descr = "<U16" if key == "names" else "<f4"
+        out.append((f"declared_{key}_{shape[0]}",
+                    _npz_with_member(base, key, _npy_header_only(shape, descr))))
+    out.append(("object_dtype", _npz_with_member(base, "fps", _npy_header_only((), "|O"))))
+    out.append(("bad_descr", _npz_with_member(base, "fps", _npy_header_only((), "<q9"))))
+    out.append(("npy_not_zip", _npy_header_only((12, 52))))
+    return out
+
+
+def _json_doc(track) -> dict:
+    from vasa_bridge.motion import io as motion_io
+    return json.loads(motion_io.encode(track, ".json"))
+
+
+def _deep(depth: int, leaf="0") -> str:
+    return "[" * depth + leaf + "]" * depth
+
+
+def json_structured(track) -> list[tuple[str, bytes]]:
+    doc = _json_doc(track)
+    enc = lambda d: json.dumps(d).encode()  # noqa: E731
+    out = []
+    odd = {"null": None, "str": "25", "list": [25], "dict": {"a": 1}, "bool": True,
+           "neg": -3, "zero": 0, "huge_int": 10**400, "huge_float": 1e308}
+    for key in ("format", "version", "fps", "start", "names", "frames"):
+        for vname, v in odd.items():
+            out.append((f"{key}_{vname}", enc({**doc, key: v})))
+        out.append((f"missing_{key}", enc({k: v for k, v in doc.items() if k != key})))
+    frame0 = doc["frames"][0]
+    for key in ("blendshapes", "head_rotation", "head_translation", "time"):
+        for vname, v in {**odd, "short": [0.5], "nested": [[0.5] * 52],
+                         "strings": ["0.5"] * 52}.items():
+            out.append((f"frame_{key}_{vname}",
+                        enc({**doc, "frames": [{**frame0, key: v}] + doc["frames"][1:]})))
+        out.append((f"frame_missing_{key}", enc({**doc, "frames": [
+            {k: v for k, v in frame0.items() if k != key}] + doc["frames"][1:]})))
+    text = json.dumps(doc)
+    for lit in ("NaN", "Infinity", "-Infinity", "1e400", "1" + "0" * 400, "-0"):
+        out.append((f"literal_{lit[:8]}", text.replace('"head_rotation": [', f'"head_rotation": [{lit}, ', 1).encode()))
+    out.append(("fps_nan_literal", text.replace(f'"fps": {doc["fps"]}', '"fps": NaN').encode()))
+    out.append(("start_nan_literal", text.replace(f'"start": {doc["start"]}', '"start": NaN').encode()))
+    for depth in (100, 1000, 100_000):
+        out.append((f"deep_{depth}", _deep(depth).encode()))
+        out.append((f"deep_frames_{depth}", enc({**doc, "frames": "X"}).replace(
+            b'"X"', _deep(depth).encode())))
+    out.append(("deep_objects", ('{"a":' * 50_000 + "1" + "}" * 50_000).encode()))
+    out.append(("top_list", b"[1, 2, 3]"))
+    out.append(("top_string", b'"vasa-motion"'))
+    out.append(("frames_many_empty", enc({**doc, "frames": [{}] * 20_000})))
+    out.append(("names_53", enc({**doc, "names": doc["names"] + ["extra"]})))
+    return out
+
+
+def csv_structured(track) -> list[tuple[str, bytes]]:
+    from vasa_bridge.motion import io as motion_io
+    text = motion_io.encode(track, ".csv").decode()
+    lines = text.splitlines()
+    head, rows = lines[0], lines[1:]
+    join = lambda rs: ("\n".join([head] + rs) + "\n").encode()  # noqa: E731
+    cells = rows[0].split(",")
+    out = [
+        ("header_only", (head + "\n").encode()),
+        ("one_row", join(rows[:1])),
+        ("same_times", join([r.split(",", 1)[0] and "0.5," + r.split(",", 1)[1] for r in rows])),
+        ("reversed_times", join(rows[::-1])),
+        ("uneven_times", join(rows[:3] + rows[5:])),
+        ("nan_time", join(["nan," + rows[0].split(",", 1)[1]] + rows[1:])),
+        ("inf_times", join(["inf," + r.split(",", 1)[1] for r in rows])),
+        ("huge_times", join([f"{1e300 * (i + 1)}," + r.split(",", 1)[1]
+                             for i, r in enumerate(rows)])),
+        ("tiny_steps", join([f"{1e-300 * i}," + r.split(",", 1)[1] for i, r in enumerate(rows)])),
+        ("nan_value", join([",".join(cells[:5] + ["nan"] + cells[6:])] + rows[1:])),
+        ("inf_value", join([",".join(cells[:5] + ["inf"] + cells[6:])] + rows[1:])),
+        ("word_value", join([",".join(cells[:5] + ["jaw"] + cells[6:])] + rows[1:])),
+        ("short_row", join([",".join(cells[:10])] + rows[1:])),
+        ("long_row", join([rows[0] + ",1,2,3"] + rows[1:])),
+        ("huge_cell", join([",".join(cells[:5] + ["1" * 200_000] + cells[6:])] + rows[1:])),
+        ("quoted_newline", join(['"0.5\n"' + rows[0][3:]] + rows[1:])),
+        ("unterminated_quote", join(['"' + rows[0]] + rows[1:])),
+        ("no_header", join(rows)[len(head) + 1:]),
+        ("header_renamed", join(rows).replace(b"jawOpen", b"JawOpen")),
+        ("many_rows", join(rows * 2000)),
+    ]
+    return out
+
+
+def _vasab_head(data: bytes, **fields) -> bytes:
+    names = ("magic", "version", "n", "count", "fps", "start")
+    values = dict(zip(names, struct.unpack_from("<4sHHIdd", data)))
+    values.update(fields)
+    return struct.pack("<4sHHIdd", *(values[k] for k in names)) + data[struct.calcsize("<4sHHIdd"):]
+
+
+def vasab_structured(data: bytes) -> list[tuple[str, bytes]]:
+    out = []
+    for name, fields in (("count_max", {"count": 2**32 - 1}), ("count_zero", {"count": 0}),
+                         ("count_plus1", {"count": 13}), ("n_zero", {"n": 0}),
+                         ("n_53", {"n": 53}), ("n_max", {"n": 65535}), ("n_51", {"n": 51}),
+                         ("version_2", {"version": 2}), ("version_max", {"version": 65535}),
+                         ("fps_nan", {"fps": float("nan")}), ("fps_inf", {"fps": float("inf")}),
+                         ("fps_zero", {"fps": 0.0}), ("fps_neg", {"fps": -25.0}),
+                         ("fps_huge", {"fps": 1e300}), ("start_nan", {"start": float("nan")}),
+                         ("start_inf", {"start": float("inf")}),
+                         ("start_huge", {"start": 1e300})):
+        out.append((name, _vasab_head(data, **fields)))
+    head = struct.calcsize("<4sHHIdd")
+    out.append(("name_len_zero", data[:head] + b"\0" + data[head + 1:]))
+    out.append(("name_len_max", data[:head] + b"\xff" + data[head + 1:]))
+    out.append(("name_non_ascii", data[:head + 1] + b"\xe9" + data[head + 2:]))
+    second = head + 1 + data[head]  # names[1] -> a copy of names[0]
+    first = data[head:second]
+    out.append(("name_twice", data[:second] + first + data[second + len(first):]
+                if data[second] == data[head] else data))
+    rot = bytearray(data)  # the last frame's pitch: NaN, then 1e30
+    struct.pack_into("<f", rot, len(data) - 24, float("nan"))
+    out.append(("rotation_nan", bytes(rot)))
+    struct.pack_into("<f", rot, len(data) - 24, 1e30)
+    out.append(("rotation_huge", bytes(rot)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def track():
+    return _track()
+
+
+def test_fuzz_motion_npz(tmp_path, track):
+    from vasa_bridge.motion import io as motion_io
+    fz = Fuzz("motion .npz")
+    rng = random.Random(SEED)
+    valid = motion_io.encode(track, ".npz")
+    plain = _npz(_npz_arrays(track))
+    fz.files(tmp_path, [("valid", valid)], ".npz", motion_io.load, _check_track)
+    assert fz.loaded == 1
+    fz.files(tmp_path, byte_mutations(valid, rng), ".npz", motion_io.load, _check_track)
+    fz.files(tmp_path, byte_mutations(plain, rng, flips=40, head=4096), ".npz", motion_io.load,
+             _check_track)
+    fz.files(tmp_path, npz_structured(track), ".npz", motion_io.load, _check_track)
+    for suffix in (".json", ".csv", ".vasab", ".vasatrack", ".NPZ", ".npy", ".txt", ""):
+        fz.files(tmp_path, [(f"npz_as{suffix}", valid)], suffix, motion_io.load, _check_track)
+    fz.finish()
+
+
+def test_fuzz_motion_json(tmp_path, track):
+    from vasa_bridge.motion import io as motion_io
+    fz = Fuzz("motion .json/.vasatrack")
+    rng = random.Random(SEED + 1)
+    valid = motion_io.encode(track, ".json")
+    for suffix in (".json", ".vasatrack"):
+        fz.files(tmp_path, [("valid", valid)], suffix, motion_io.load, _check_track)
+    fz.files(tmp_path, byte_mutations(valid, rng), ".json", motion_io.load, _check_track)
+    fz.files(tmp_path, text_mutations(valid.decode(), rng), ".vasatrack", motion_io.load,
+             _check_track)
+    fz.files(tmp_path, json_structured(track), ".json", motion_io.load, _check_track)
+    fz.finish()
+
+
+def test_fuzz_motion_csv(tmp_path, track):
+    from vasa_bridge.motion import io as motion_io
+    fz = Fuzz("motion .csv")
+    rng = random.Random(SEED + 2)
+    valid = motion_io.encode(track, ".csv")
+    fz.files(tmp_path, [("valid", valid)], ".csv", motion_io.load, _check_track)
+    fz.files(tmp_path, byte_mutations(valid, rng), ".csv", motion_io.load, _check_track)
+    fz.files(tmp_path, text_mutations(valid.decode(), rng), ".csv", motion_io.load, _check_track)
+    fz.files(tmp_path, csv_structured(track), ".csv", motion_io.load, _check_track)
+    fz.finish()
+
+
+def test_fuzz_motion_vasab(tmp_path, track):
+    from vasa_bridge.motion import io as motion_io
+    fz = Fuzz("motion .vasab")
+    rng = random.Random(SEED + 3)
+    valid = motion_io.encode(track, ".vasab")
+    fz.files(tmp_path, [("valid", valid)], ".vasab", motion_io.load, _check_track)
+    fz.files(tmp_path, byte_mutations(valid, rng, flips=48, head=700), ".vasab", motion_io.load,
+             _check_track)
+    fz.files(tmp_path, vasab_structured(valid), ".vasab", motion_io.load, _check_track)
+    fz.finish()
