@@ -475,3 +475,137 @@ def test_fuzz_motion_vasab(tmp_path, track):
              _check_track)
     fz.files(tmp_path, vasab_structured(valid), ".vasab", motion_io.load, _check_track)
     fz.finish()
+
+
+# --- audio files (render --audio, bake --audio, serve --audio, bake manifests) -------------------
+
+
+def _speech(rate: int = 16000, seconds: float = 0.3) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (0.3 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 3 * t)).astype(np.float32)
+
+
+def _soundfile_bytes(fmt: str, subtype: str | None = None, rate: int = 16000) -> bytes:
+    import soundfile as sf
+    buf = io.BytesIO()
+    sf.write(buf, _speech(rate), rate, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+def _mp3_bytes() -> bytes:
+    import av
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=16000, layout="mono")
+        a = _speech()
+        for i in range(0, len(a), 1152):
+            frame = av.AudioFrame.from_ndarray(a[None, i:i + 1152], format="fltp", layout="mono")
+            frame.sample_rate = 16000
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def _check_speech(result) -> None:
+    audio, rate = result
+    assert rate == 16000, rate
+    assert isinstance(audio, np.ndarray) and audio.dtype == np.float32 and audio.ndim == 1
+    assert audio.size > 0 and np.isfinite(audio).all(), "empty or non-finite samples"
+
+
+def _chunk(data: bytes, cid: bytes) -> int:
+    return data.index(cid)
+
+
+def wav_structured(wav: bytes, float_wav: bytes) -> list[tuple[str, bytes]]:
+    fmt = _chunk(wav, b"fmt ") + 8  # format(2) channels(2) rate(4) byterate(4) align(2) bits(2)
+    data = _chunk(wav, b"data") + 4
+
+    def patch(src: bytes, offset: int, code: str, value) -> bytes:
+        b = bytearray(src)
+        struct.pack_into(code, b, offset, value)
+        return bytes(b)
+
+    out = []
+    for name, value in (("riff_size_max", 2**32 - 1), ("riff_size_zero", 0)):
+        out.append((name, patch(wav, 4, "<I", value)))
+    for name, value in (("data_size_max", 2**32 - 1), ("data_size_zero", 0),
+                        ("data_size_odd", 7), ("data_size_2x", 2 * (len(wav) - data - 4))):
+        out.append((name, patch(wav, data, "<I", value)))
+    for rate in (0, 1, 999, 7999, 191999, 384001, 2**31 - 1, 2**32 - 1):
+        out.append((f"rate_{rate}", patch(wav, fmt + 4, "<I", rate)))
+    for channels in (0, 2, 9, 255, 65535):
+        out.append((f"channels_{channels}", patch(wav, fmt + 2, "<H", channels)))
+    for bits in (0, 1, 7, 12, 64, 65535):
+        out.append((f"bits_{bits}", patch(wav, fmt + 14, "<H", bits)))
+    for tag in (0, 2, 3, 6, 0x55, 0xFFFE, 0xFFFF):
+        out.append((f"format_{tag}", patch(wav, fmt, "<H", tag)))
+    out.append(("align_zero", patch(wav, fmt + 12, "<H", 0)))
+    fdata = _chunk(float_wav, b"data") + 8
+    n = (len(float_wav) - fdata) // 4
+    for name, value in (("nan", np.nan), ("inf", np.inf), ("huge", 1e20), ("max", 3.4e38),
+                        ("over_one", 1.5), ("neg_huge", -1e30)):
+        samples = np.frombuffer(float_wav, "<f4", n, fdata).copy()
+        samples[n // 2:n // 2 + 10] = value
+        out.append((f"float_{name}", float_wav[:fdata] + samples.tobytes()))
+    out.append(("float_all_nan", float_wav[:fdata] + np.full(n, np.nan, "<f4").tobytes()))
+    out.append(("header_only", wav[:data + 4]))
+    return out
+
+
+def _flac_streaminfo(flac: bytes, *, rate=None, channels=None, bits=None, total=None) -> bytes:
+    """FLAC STREAMINFO (bytes 8..41): rate 20 bits, channels-1 3, bits-1 5, total samples 36."""
+    b = bytearray(flac)
+    packed = int.from_bytes(b[18:26], "big")
+    f_rate, f_ch, f_bits, f_total = packed >> 44, (packed >> 41) & 7, (packed >> 36) & 31, \
+        packed & (2**36 - 1)
+    f_rate = f_rate if rate is None else rate
+    f_ch = f_ch if channels is None else channels - 1
+    f_bits = f_bits if bits is None else bits - 1
+    f_total = f_total if total is None else total
+    packed = (f_rate << 44) | (f_ch << 41) | (f_bits << 36) | f_total
+    b[18:26] = packed.to_bytes(8, "big")
+    return bytes(b)
+
+
+def flac_structured(flac: bytes) -> list[tuple[str, bytes]]:
+    out = [(f"total_{t}", _flac_streaminfo(flac, total=t))
+           for t in (0, 1, 2**32, 2**36 - 1)]
+    out += [(f"rate_{r}", _flac_streaminfo(flac, rate=r)) for r in (0, 1, 191999, 2**20 - 1)]
+    out += [(f"channels_{c}", _flac_streaminfo(flac, channels=c)) for c in (2, 8)]
+    out += [(f"bits_{b}", _flac_streaminfo(flac, bits=b)) for b in (4, 24, 32)]
+    out.append(("streaminfo_length_max", flac[:5] + b"\xff\xff\xff" + flac[8:]))
+    out.append(("streaminfo_length_zero", flac[:5] + b"\0\0\0" + flac[8:]))
+    return out
+
+
+def test_fuzz_audio_files(tmp_path):
+    from vasa_bridge.audio.io import load_speech
+    fz = Fuzz("audio (WAV/FLAC/OGG/MP3)")
+    rng = random.Random(SEED + 4)
+    wav = _soundfile_bytes("WAV", "PCM_16")
+    float_wav = _soundfile_bytes("WAV", "FLOAT")
+    flac = _soundfile_bytes("FLAC", "PCM_16")
+    ogg = _soundfile_bytes("OGG", "VORBIS")
+    mp3 = _mp3_bytes()
+    valid = {".wav": wav, ".flac": flac, ".ogg": ogg, ".mp3": mp3}
+    for suffix, data in valid.items():
+        fz.files(tmp_path, [("valid", data)], suffix, load_speech, _check_speech)
+    assert fz.loaded == 4, fz.failures
+    fz.files(tmp_path, [("valid_float", float_wav)], ".wav", load_speech, _check_speech)
+    fz.files(tmp_path, [("rate_44100", _soundfile_bytes("WAV", "PCM_16", 44100)),
+                        ("rate_8000", _soundfile_bytes("WAV", "PCM_16", 8000)),
+                        ("pcm_u8", _soundfile_bytes("WAV", "PCM_U8"))], ".wav", load_speech,
+             _check_speech)
+    for suffix, data in valid.items():
+        fz.files(tmp_path, byte_mutations(data, rng, cuts=16, flips=16, inserts=6, deletes=3,
+                                          head=128), suffix, load_speech, _check_speech)
+        for other in (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aiff", ".txt"):
+            if other != suffix:
+                fz.files(tmp_path, [(f"{suffix[1:]}_as", data)], other, load_speech,
+                         _check_speech)
+    fz.files(tmp_path, wav_structured(wav, float_wav), ".wav", load_speech, _check_speech)
+    fz.files(tmp_path, flac_structured(flac), ".flac", load_speech, _check_speech)
+    fz.finish()
