@@ -609,3 +609,130 @@ def test_fuzz_audio_files(tmp_path):
     fz.files(tmp_path, wav_structured(wav, float_wav), ".wav", load_speech, _check_speech)
     fz.files(tmp_path, flac_structured(flac), ".flac", load_speech, _check_speech)
     fz.finish()
+
+
+# --- portraits (render --image, serve --image) ----------------------------------------------------
+
+
+def _portrait_pil(size: int = 96):
+    from PIL import Image
+    with Image.open(ASSETS / "portrait.jpg") as im:
+        return im.convert("RGB").resize((size, size))
+
+
+def _image_bytes(im, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _png_ihdr(png: bytes, **fields) -> bytes:
+    """Rewrite IHDR fields (width, height, depth, colour, compression, filter, interlace) with a
+    correct CRC, so the header itself is believed."""
+    names = ("width", "height", "depth", "colour", "compression", "filter", "interlace")
+    values = dict(zip(names, struct.unpack_from(">IIBBBBB", png, 16)))
+    values.update(fields)
+    body = b"IHDR" + struct.pack(">IIBBBBB", *(values[k] for k in names))
+    return png[:12] + body + struct.pack(">I", zlib.crc32(body)) + png[33:]
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_structured(png: bytes) -> list[tuple[str, bytes]]:
+    out = []
+    for w, h in ((0, 96), (96, 0), (2**31 - 1, 96), (96, 2**31 - 1), (65535, 65535),
+                 (20000, 20000), (12000, 9000), (100_000, 1), (2**32 - 1, 2**32 - 1)):
+        out.append((f"ihdr_{w}x{h}", _png_ihdr(png, width=w, height=h)))
+    for depth, colour in ((16, 2), (1, 2), (3, 2), (8, 7), (8, 3), (16, 6), (8, 4)):
+        out.append((f"ihdr_depth{depth}_colour{colour}", _png_ihdr(png, depth=depth, colour=colour)))
+    out.append(("ihdr_interlace", _png_ihdr(png, interlace=1)))
+    out.append(("ihdr_compression", _png_ihdr(png, compression=1)))
+    # a real decompression bomb: 20000 x 20000 grey zeros, deflated to ~400 KB
+    row = b"\0" + b"\0" * 20000
+    bomb = zlib.compress(row * 20000, 9)
+    head = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 0,
+                                                                  0, 0, 0))
+    out.append(("bomb_20000x20000", head + _png_chunk(b"IDAT", bomb) + _png_chunk(b"IEND", b"")))
+    iend = png.rindex(b"IEND") - 4
+    out.append(("text_chunk_huge", png[:iend] + _png_chunk(b"tEXt", b"k\0" + b"v" * 2_000_000)
+                + png[iend:]))
+    out.append(("exif_garbage", png[:iend] + _png_chunk(b"eXIf", b"MM\0*" + os.urandom(0) +
+                                                         b"\0\0\0\x08\xff\xff" + b"\x01" * 64)
+                + png[iend:]))
+    out.append(("idat_length_max", png[:33] + b"\xff\xff\xff\xff" + png[37:]))
+    return out
+
+
+def jpeg_structured(jpeg: bytes) -> list[tuple[str, bytes]]:
+    sof = jpeg.index(b"\xff\xc0")
+    out = []
+    for w, h in ((0, 96), (96, 0), (65535, 65535), (65535, 1), (30000, 30000)):
+        b = bytearray(jpeg)
+        struct.pack_into(">HH", b, sof + 5, h, w)
+        out.append((f"sof_{w}x{h}", bytes(b)))
+    b = bytearray(jpeg)
+    b[sof + 9] = 0  # no components
+    out.append(("sof_components_0", bytes(b)))
+    b = bytearray(jpeg)
+    b[sof + 4] = 16  # 16-bit baseline
+    out.append(("sof_precision_16", bytes(b)))
+    return out
+
+
+def _exif_jpeg(im, orientation) -> bytes:
+    from PIL import Image
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return _image_bytes(im, "JPEG", exif=exif.tobytes())
+
+
+def _check_image(loaded) -> None:
+    from vasa_bridge.face.image import LoadedImage
+    assert isinstance(loaded, LoadedImage), type(loaded)
+    h, w, c = loaded.rgb.shape
+    assert c == 3 and h >= 1 and w >= 1 and loaded.rgb.dtype == np.uint8
+    assert loaded.alpha is None or loaded.alpha.shape == (h, w)
+
+
+def test_fuzz_portraits(tmp_path):
+    from PIL import Image
+
+    from vasa_bridge.face.image import load_image
+    fz = Fuzz("portraits (PNG/JPEG/WebP)")
+    rng = random.Random(SEED + 5)
+    im = _portrait_pil()
+    png = _image_bytes(im, "PNG")
+    jpeg = _image_bytes(im, "JPEG", quality=85)
+    webp = _image_bytes(im, "WEBP", quality=80)
+    valid = {".png": png, ".jpg": jpeg, ".webp": webp}
+    for suffix, data in valid.items():
+        fz.files(tmp_path, [("valid", data)], suffix, load_image, _check_image)
+    assert fz.loaded == 3, fz.failures
+    variants = [
+        ("grey16", _image_bytes(Image.fromarray((np.asarray(im.convert("L"), np.uint16) * 257)),
+                                "PNG")),
+        ("rgba", _image_bytes(im.convert("RGBA"), "PNG")),
+        ("palette_transparent", _image_bytes(im.convert("P"), "PNG", transparency=0)),
+        ("one_bit", _image_bytes(im.convert("1"), "PNG")),
+        ("la", _image_bytes(im.convert("LA"), "PNG")),
+        ("cmyk_jpeg", _image_bytes(im.convert("CMYK"), "JPEG")),
+        ("one_pixel", _image_bytes(im.resize((1, 1)), "PNG")),
+        ("gif", _image_bytes(im, "GIF")),
+        ("bmp", _image_bytes(im, "BMP")),
+        ("tiff_float", _image_bytes(Image.fromarray(np.full((8, 8), np.nan, np.float32)), "TIFF")),
+        ("tiff_int32", _image_bytes(Image.fromarray(np.full((8, 8), -5, np.int32)), "TIFF")),
+    ]
+    variants += [(f"exif_orientation_{o}", _exif_jpeg(im, o)) for o in (0, 2, 5, 8, 9, 255, 65535)]
+    fz.files(tmp_path, variants, ".png", load_image, _check_image)
+    for suffix, data in valid.items():
+        fz.files(tmp_path, byte_mutations(data, rng, cuts=16, flips=20, inserts=6, deletes=3,
+                                          head=200), suffix, load_image, _check_image)
+        fz.files(tmp_path, [(f"{suffix[1:]}_as", data)], ".jpeg" if suffix != ".jpg" else ".png",
+                 load_image, _check_image)
+    fz.files(tmp_path, png_structured(png), ".png", load_image, _check_image)
+    fz.files(tmp_path, jpeg_structured(jpeg), ".jpg", load_image, _check_image)
+    fz.files(tmp_path, [("text", b"not an image\n"), ("svg", b"<svg xmlns='http://www.w3.org/2000/svg' width='99999' height='99999'/>")],
+             ".png", load_image, _check_image)
+    fz.finish()
