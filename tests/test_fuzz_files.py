@@ -103,8 +103,9 @@ class Fuzz:
         if check is not None:
             try:
                 check(obj)
-            except AssertionError as e:
-                self.failures.append(f"{name}: loaded an invalid object: {e}")
+            except Exception as e:  # noqa: BLE001
+                self.failures.append(f"{name}: loaded an invalid object: {type(e).__name__}: "
+                                     f"{str(e)[:300]}")
         return obj
 
     def files(self, folder: Path, cases, suffix: str, load, check=None):
@@ -157,7 +158,8 @@ def byte_mutations(data: bytes, rng: random.Random, *, cuts: int = 24, flips: in
     points |= {int(n * i / cuts) for i in range(1, cuts)}
     points = sorted(p for p in points if 0 < p < n)
     if len(points) > cuts:
-        keep = set(points[:12]) | set(rng.sample(points[12:], cuts - 12))
+        first = min(12, cuts)
+        keep = set(points[:first]) | set(rng.sample(points[first:], cuts - first))
         points = sorted(keep)
     out += [(f"cut{p}", data[:p]) for p in points]
     for i in range(flips):
@@ -946,4 +948,186 @@ def test_fuzz_curve_keys(tmp_path):
         for rel, data in files.items():
             (folder / rel).write_bytes(data)
         fz.attempt(f"allowed_{name}", lambda f=folder: load_allowed(f), None)
+    fz.finish()
+
+
+# --- exported models (--model ONNX) --------------------------------------------------------------
+
+
+def _probe_model(den) -> None:
+    """A loaded model must run on inputs shaped by its own metadata."""
+    from vasa_bridge.model.streaming import Steering, make_conditions
+    c = den.config
+    window = 5
+    audio = np.zeros((1, c.context + window + c.lookahead, c.audio_dim), np.float32)
+    context = np.zeros((1, c.context, c.motion_dim), np.float32)
+    cond = make_conditions(c, audio, context, Steering(), True)
+    out = den(np.zeros((1, window, c.motion_dim), np.float32), np.full((1,), 0.7, np.float32),
+              cond)
+    assert out.shape == (1, window, c.motion_dim), out.shape
+    assert np.isfinite(out).all(), "non-finite output"
+
+
+def model_metadata_cases(model_bytes: bytes) -> list[tuple[str, bytes]]:
+    import onnx
+    base = onnx.load_from_string(model_bytes)
+    meta = {p.key: p.value for p in base.metadata_props}
+    config = json.loads(meta["vasa_bridge.model_config"])
+
+    def with_meta(**changes) -> bytes:
+        m = onnx.ModelProto()
+        m.CopyFrom(base)
+        del m.metadata_props[:]
+        for k, v in {**meta, **changes}.items():
+            if v is not None:
+                entry = m.metadata_props.add()
+                entry.key, entry.value = k, v
+        return m.SerializeToString()
+
+    key = "vasa_bridge.model_config"
+    out = [("config_missing", with_meta(**{key: None})),
+           ("inputs_missing", with_meta(**{"vasa_bridge.inputs": None})),
+           ("config_not_json", with_meta(**{key: "{not json"})),
+           ("config_list", with_meta(**{key: "[1, 2]"})),
+           ("config_deep", with_meta(**{key: _deep(100_000)})),
+           ("inputs_not_json", with_meta(**{"vasa_bridge.inputs": "x, sigma"})),
+           ("inputs_dict", with_meta(**{"vasa_bridge.inputs": '{"x": 1}'})),
+           ("inputs_short", with_meta(**{"vasa_bridge.inputs": '["x"]'})),
+           ("inputs_renamed", with_meta(**{"vasa_bridge.inputs": json.dumps(
+               ["a", "b", "c", "d", "e", "f", "g", "h"])})),
+           ("inputs_deep", with_meta(**{"vasa_bridge.inputs": _deep(100_000)}))]
+    odd = {"null": None, "str": "4", "neg": -4, "zero": 0, "float": 2.5, "huge": 10**12,
+           "list": [1], "nan": float("nan")}
+    for field in ("layers", "width", "heads", "context", "max_window", "lookahead", "seal",
+                  "motion_std", "motion_mean", "features", "diffusion"):
+        for vname, v in odd.items():
+            out.append((f"{field}_{vname}", with_meta(**{key: json.dumps({**config, field: v})})))
+    out.append(("unknown_field", with_meta(**{key: json.dumps({**config, "extra": 1})})))
+    out.append(("n_mels_changed", with_meta(**{key: json.dumps(
+        {**config, "features": {**config["features"], "n_mels": 40}})})))
+    out.append(("width_changed", with_meta(**{key: json.dumps({**config, "width": 96,
+                                                               "heads": 4})})))
+    return out
+
+
+def test_fuzz_models(tmp_path):
+    from vasa_bridge.model.onnx_runtime import OnnxDenoiser, default_model_path
+    fz = Fuzz("exported models (ONNX)")
+    rng = random.Random(SEED + 9)
+    model = default_model_path().read_bytes()
+    fz.files(tmp_path, [("valid", model)], ".onnx", OnnxDenoiser, _probe_model)
+    assert fz.loaded == 1, fz.failures
+    n = len(model)
+    cases = [("empty", b"")] + [(f"cut{p}", model[:p]) for p in
+                                (1, 4, 16, 100, 4096, n // 4, n // 2, n - 4096, n - 100, n - 1)]
+    for i in range(24):  # header, anywhere, and the tail (graph and metadata sit at the end)
+        pos = (rng.randrange(4096), rng.randrange(n), n - 1 - rng.randrange(8192))[i % 3]
+        b = bytearray(model)
+        b[pos] ^= 1 << rng.randrange(8)
+        cases.append((f"flip{pos}", bytes(b)))
+    cases += [(f"magic_{k}", m + model[len(m):]) for k, m in MAGICS.items()]
+    cases.append(("text", b"not a model\n"))
+    fz.files(tmp_path, cases, ".onnx", OnnxDenoiser, _probe_model)
+    fz.files(tmp_path, model_metadata_cases(model), ".onnx", OnnxDenoiser, _probe_model)
+    fz.attempt("folder", lambda: OnnxDenoiser(tmp_path), _probe_model, mentions=str(tmp_path))
+    fz.finish()
+
+
+# --- verify (images, videos, C2PA manifests, --trust) --------------------------------------------
+
+
+def _mp4_bytes(size: int = 96, frames: int = 6) -> bytes:
+    import av
+    buf = io.BytesIO()
+    im = np.asarray(_portrait_pil(size))
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.roll(im, i, axis=1).copy(), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def _sign(source: Path, dest: Path, identity, watermark_data=None) -> None:
+    import c2pa
+
+    from vasa_bridge.provenance.credentials import (WATERMARK_ASSERTION, manifest_definition,
+                                                    mime_type)
+    manifest = manifest_definition(identity, dest.name)
+    if watermark_data is not None:
+        manifest["assertions"].append({"label": WATERMARK_ASSERTION, "data": watermark_data})
+    info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, identity.cert_chain.read_bytes(),
+                               identity.private_key.read_bytes(), None)
+    with c2pa.Signer.from_info(info) as signer, c2pa.Builder(manifest) as builder:
+        with open(source, "rb") as src, open(dest, "wb") as dst:
+            builder.sign(signer, mime_type(source), src, dst)
+
+
+def _check_verify(result) -> None:
+    from vasa_bridge.provenance.verify import VerifyResult, describe, to_json
+    assert isinstance(result, VerifyResult)
+    assert 0.0 <= result.confidence <= 1.0 or not np.isfinite(result.confidence) is False
+    describe(result)
+    json.dumps(to_json(result))
+
+
+def test_fuzz_verify(tmp_path):
+    from vasa_bridge.provenance.credentials import ensure_local_identity, read_credentials
+    from vasa_bridge.provenance.verify import VerifyConfig, verify_file
+    from vasa_bridge.provenance.watermark import Detector
+    fz = Fuzz("verify (images, videos, C2PA, --trust)")
+    rng = random.Random(SEED + 10)
+    detector = Detector()
+    config = VerifyConfig(max_frames=4)
+    verify = lambda p: verify_file(p, detector, config)  # noqa: E731
+    im = _portrait_pil(128)
+    png, jpeg, mp4 = _image_bytes(im, "PNG"), _image_bytes(im, "JPEG"), _mp4_bytes()
+    identity = ensure_local_identity(tmp_path / "identity")
+    plain = tmp_path / "plain.jpg"
+    plain.write_bytes(jpeg)
+    signed = tmp_path / "signed.jpg"
+    _sign(plain, signed, identity)
+    signed_bytes = signed.read_bytes()
+    valid = {".png": png, ".jpg": signed_bytes, ".mp4": mp4}
+    for suffix, data in valid.items():
+        fz.files(tmp_path, [("valid", data)], suffix, verify, _check_verify)
+    assert fz.loaded == 3, fz.failures
+    for suffix, data in valid.items():
+        fz.files(tmp_path, byte_mutations(data, rng, cuts=10, flips=12, inserts=4, deletes=2,
+                                          head=300), suffix, verify, _check_verify)
+    small = [(f"{w}x{h}", _image_bytes(im.resize((w, h)), "PNG"))
+             for w, h in ((1, 1), (47, 47), (48, 48), (60, 60), (72, 72), (800, 8), (2000, 60))]
+    fz.files(tmp_path, small, ".png", verify, _check_verify)
+    fz.files(tmp_path, [(f"video_{s}", _mp4_bytes(s, 3)) for s in (16, 48, 64)], ".mp4", verify,
+             _check_verify)
+    fz.files(tmp_path, [(name, data) for name, data in png_structured(png)
+                        if name.startswith(("ihdr_", "bomb"))], ".png", verify, _check_verify)
+    fz.files(tmp_path, [("png_as", png)], ".mp4", verify, _check_verify)
+    fz.files(tmp_path, [("mp4_as", mp4)], ".png", verify, _check_verify)
+    fz.files(tmp_path, [("text", b"hello\n")], ".mov", verify, _check_verify)
+    # manifests whose watermark assertion is not what vasa_bridge writes
+    for name, data in (("empty", {}), ("strings", {"generator_id": "x", "session_id": "y"}),
+                       ("huge", {"generator_id": 10**30, "session_id": -1}),
+                       ("lists", {"generator_id": [1], "session_id": None})):
+        dest = tmp_path / f"wm_{name}.jpg"
+        _sign(plain, dest, identity, data)
+        fz.attempt(f"watermark_assertion_{name}", lambda d=dest: verify(d), _check_verify,
+                   mentions=dest.name)
+    # --trust PEM files
+    root = (identity.cert_chain.parent / "root.pem").read_bytes()
+    trust_cases = [("valid", root)] + byte_mutations(root, rng, cuts=8, flips=10, inserts=3,
+                                                     deletes=2, head=100)
+    trust_cases += text_mutations(root.decode(), rng)[:3]
+    for name, data in trust_cases:
+        pem = tmp_path / f"trust_{_safe(name)}.pem"
+        pem.write_bytes(data)
+        fz.attempt(f"trust_{name}", lambda p=pem: read_credentials(signed, p), None,
+                   mentions=pem.name)
+    fz.attempt("trust_missing", lambda: read_credentials(signed, tmp_path / "nope.pem"), None,
+               mentions="nope.pem")
     fz.finish()
