@@ -1131,3 +1131,85 @@ def test_fuzz_verify(tmp_path):
     fz.attempt("trust_missing", lambda: read_credentials(signed, tmp_path / "nope.pem"), None,
                mentions="nope.pem")
     fz.finish()
+
+
+# --- end to end: the commands exit 2 with one `error:` line ---------------------------------------
+
+
+def _run_cli(capsys, argv: list[str]) -> tuple[int, str]:
+    from vasa_bridge.cli import main
+    capsys.readouterr()
+    with deadline(60):
+        code = main(argv)
+    return code, capsys.readouterr().err
+
+
+def test_cli_refuses_mutated_files(tmp_path, capsys, monkeypatch, track):
+    """Each command on a damaged file: exit status 2, exactly one `error:` line naming the file,
+    no traceback. The files are mutations the fuzz above produced defects with."""
+    from vasa_bridge.motion import io as motion_io
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    good_track = tmp_path / "good.npz"
+    motion_io.save(track, good_track)
+    good_wav = tmp_path / "good.wav"
+    good_wav.write_bytes(_soundfile_bytes("WAV", "PCM_16"))
+    npz = dict(npz_structured(track))
+    files = {
+        "declared.npz": npz["declared_audio_1099511627776"],
+        "deep.json": _deep(100_000).encode(),
+        "latin1.csv": text_mutations(motion_io.encode(track, ".csv").decode(),
+                                     random.Random(0))[0][1],
+        "count.vasab": _vasab_head(motion_io.encode(track, ".vasab"), count=2**32 - 1),
+        "start.vasab": _vasab_head(motion_io.encode(track, ".vasab"), start=float("nan")),
+        "huge.flac": _flac_streaminfo(_soundfile_bytes("FLAC", "PCM_16"), total=2**36 - 1),
+        "cut.wav": _soundfile_bytes("WAV", "PCM_16")[:30],
+        "bomb.png": dict(png_structured(_image_bytes(_portrait_pil(), "PNG")))["ihdr_65535x65535"],
+        "tiny.png": _image_bytes(_portrait_pil().resize((40, 40)), "PNG"),
+        "latin1.txt": b"caf\xe9 au lait\n",
+        "bad.onnx": b"\0" * 64,
+        "latin1.jsonl": b'{"audio": "caf\xe9.wav"}\n',
+        "latin1.pem": b"-----BEGIN CERTIFICATE-----\n\xe9\n",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    f = lambda name: str(tmp_path / name)  # noqa: E731
+    out = str(tmp_path / "out")
+    runs = [
+        ["replay", f("declared.npz")],
+        ["replay", f("deep.json")],
+        ["replay", f("latin1.csv")],
+        ["replay", f("count.vasab")],
+        ["replay", f("start.vasab")],
+        ["render", "--motion", f("deep.json"), "-o", out + ".mp4", "--no-credentials"],
+        ["render", "--audio", f("huge.flac"), "-o", out + ".mp4", "--no-credentials"],
+        ["render", "--image", f("bomb.png"), "--motion", str(good_track), "-o", out + ".mp4",
+         "--no-credentials", "--quiet"],
+        ["bake", "--audio", f("cut.wav"), "-o", out + ".npz"],
+        ["bake", "--audio", f("huge.flac"), "-o", out + ".npz"],
+        ["bake", "--audio", str(good_wav), "--text-file", f("latin1.txt"), "-o", out + ".npz"],
+        ["bake", "--audio", str(good_wav), "--model", f("bad.onnx"), "-o", out + ".npz"],
+        ["verify", f("tiny.png")],
+        ["verify", f("bomb.png")],
+        ["verify", "--trust", f("latin1.pem"), f("tiny.png")],
+        ["serve", "--audio", f("huge.flac"), "--no-http", "--control", "none", "--once"],
+    ]
+    problems = []
+    for argv in runs:
+        code, err = _run_cli(capsys, argv)
+        errors = [line for line in err.splitlines() if "error:" in line]
+        named = [line for line in errors if any(Path(a).name in line for a in argv[1:]
+                                                if a.startswith(str(tmp_path)))]
+        if code != 2 or len(errors) != 1 or not named or "Traceback" in err:
+            problems.append(f"{argv[0]} {' '.join(Path(a).name for a in argv[1:])}: exit {code}, "
+                            f"stderr {err[-400:]!r}")
+    # a manifest that is not UTF-8 is refused as a whole; one bad JSONL line fails only itself
+    code, err = _run_cli(capsys, ["bake", "--manifest", f("latin1.csv"), "-o", out])
+    if code != 2 or len([x for x in err.splitlines() if "error:" in x]) != 1:
+        problems.append(f"bake --manifest latin1.csv: exit {code}, stderr {err[-400:]!r}")
+    code, err = _run_cli(capsys, ["bake", "--manifest", f("latin1.jsonl"), "-o", out,
+                                  "--no-progress"])
+    if code != 1 or "line 1" not in err or "not UTF-8" not in err:
+        problems.append(f"bake --manifest latin1.jsonl: exit {code}, stderr {err[-400:]!r}")
+    print(f"\n[fuzz] end to end: {len(runs) + 2} command runs on damaged files")
+    assert not problems, "\n".join(problems)
