@@ -53,18 +53,25 @@ class VerifyResult:
     credentials: CredentialReport = field(default_factory=lambda: CredentialReport(found=False))
 
 
-def _declared_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the image's header, without decoding it (None: Pillow cannot say)."""
+def _check_declared_size(path: Path, data: bytes) -> None:
+    """Refuse an image whose header declares more than MAX_PIXELS, without decoding it. Formats
+    Pillow cannot parse are left to OpenCV (which has its own limit of 2^30 pixels)."""
     import io
+    import warnings
 
     from PIL import Image
+    limit = f"expected at most {MAX_PIXELS // 1_000_000} megapixels"
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            return im.size
-    except Image.DecompressionBombError:
-        return (2**31, 2**31)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                w, h = im.size
+    except Image.DecompressionBombError as e:
+        raise VerifyError(f"{path}: {e}: {limit}") from None
     except Exception:  # noqa: BLE001 - any failure here only means "OpenCV decides"
-        return None
+        return
+    if w * h > MAX_PIXELS:
+        raise VerifyError(f"{path}: the header declares {w}x{h} pixels: {limit}")
 
 
 def _read_image(path: Path) -> np.ndarray | None:
@@ -73,10 +80,7 @@ def _read_image(path: Path) -> np.ndarray | None:
         raise VerifyError(f"{path}: {size} bytes: {EXPECTED_IMAGE} of at most {MAX_IMAGE_BYTES} "
                           f"bytes")
     data = path.read_bytes()
-    declared = _declared_size(data)
-    if declared is not None and declared[0] * declared[1] > MAX_PIXELS:
-        raise VerifyError(f"{path}: the header declares {declared[0]}x{declared[1]} pixels: "
-                          f"expected at most {MAX_PIXELS // 1_000_000} megapixels")
+    _check_declared_size(path, data)
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:  # empty buffer, or past OpenCV's own pixel limit
