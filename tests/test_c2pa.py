@@ -135,3 +135,12 @@ def test_bad_trust_anchors_are_a_credentials_error(identity, tmp_path, content, 
         trust.write_bytes(content)
     with pytest.raises(CredentialsError, match=message):
         read_credentials(signed, trust)  # were FileNotFoundError, UnicodeDecodeError, C2paError
+
+
+def test_signing_failure_names_the_certificate_and_key(identity, tmp_path):
+    cert = tmp_path / "mine.pem"
+    cert.write_bytes(identity.cert_chain.read_bytes()[:40])  # cut short
+    with pytest.raises(CredentialsError, match=r"certificate '.*mine\.pem' and key .* failed "
+                                               r"\(.*\): expected a PEM chain"):
+        sign_file(_asset(tmp_path, "jpg"), tmp_path / "out.jpg",
+                  SigningConfig(cert, identity.private_key))

@@ -1213,3 +1213,102 @@ def test_cli_refuses_mutated_files(tmp_path, capsys, monkeypatch, track):
         problems.append(f"bake --manifest latin1.jsonl: exit {code}, stderr {err[-400:]!r}")
     print(f"\n[fuzz] end to end: {len(runs) + 2} command runs on damaged files")
     assert not problems, "\n".join(problems)
+
+
+# --- training checkpoints (export RUN, train --init RUN) -----------------------------------------
+
+
+class _Payload:
+    """Unpickling this writes a file: a checkpoint must never run it."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "pwned"))
+
+
+def checkpoint_cases(tmp_path: Path) -> tuple[bytes, list[tuple[str, bytes]], Path]:
+    import torch
+
+    from vasa_bridge.model.config import ModelConfig
+    from vasa_bridge.model.train import TrainConfig, build, save_checkpoint
+    config = ModelConfig(layers=1, width=16, heads=2, context=2, max_window=4)
+    den = build(config)
+    opt = torch.optim.AdamW(den.parameters())
+    path = tmp_path / "ck.pt"
+    save_checkpoint(path, den, den, opt, 3, TrainConfig(steps=3), [{"step": 3, "loss": 0.5}], {})
+    valid = path.read_bytes()
+    ck = torch.load(path, weights_only=True)
+
+    def saved(obj) -> bytes:
+        buf = io.BytesIO()
+        torch.save(obj, buf)
+        return buf.getvalue()
+
+    other = build(ModelConfig(layers=1, width=32, heads=2, context=2, max_window=4))
+    marker = tmp_path / "pwned.txt"
+    cases = [
+        ("no_model_config", saved({k: v for k, v in ck.items() if k != "model_config"})),
+        ("config_list", saved({**ck, "model_config": [1, 2]})),
+        ("config_width_str", saved({**ck, "model_config": {**ck["model_config"], "width": "16"}})),
+        ("config_unknown", saved({**ck, "model_config": {**ck["model_config"], "x": 1}})),
+        ("weights_other_width", saved({**ck, "ema": other.state_dict()})),
+        ("weights_missing", saved({k: v for k, v in ck.items() if k != "ema"})),
+        ("weights_list", saved({**ck, "ema": [1, 2]})),
+        ("top_list", saved([ck])),
+        ("pickle_payload", saved({**ck, "history": _Payload(str(marker))})),
+    ]
+    return valid, cases, marker
+
+
+def test_fuzz_checkpoints(tmp_path):
+    from vasa_bridge.model.train import load_checkpoint
+    fz = Fuzz("training checkpoints (checkpoint.pt)")
+    rng = random.Random(SEED + 11)
+    valid, cases, marker = checkpoint_cases(tmp_path)
+    load = lambda p: load_checkpoint(p)[0]  # noqa: E731
+    check = lambda den: den.config.width == 16  # noqa: E731
+    fz.files(tmp_path, [("valid", valid)], ".pt", load, check)
+    assert fz.loaded == 1, fz.failures
+    fz.files(tmp_path, byte_mutations(valid, rng, cuts=16, flips=24, inserts=4, deletes=2,
+                                      head=2048), ".pt", load, check)
+    fz.files(tmp_path, cases, ".pt", load, check)
+    assert not marker.exists(), "loading a checkpoint ran code from its pickle"
+    fz.finish()
+
+
+# --- signing identities (sign --cert/--key, render --cert/--key) ---------------------------------
+
+
+def test_fuzz_signing_identity(tmp_path):
+    from vasa_bridge.provenance.credentials import (SigningConfig, ensure_local_identity,
+                                                    sign_file)
+    fz = Fuzz("signing identities (--cert/--key PEM)")
+    rng = random.Random(SEED + 12)
+    identity = ensure_local_identity(tmp_path / "identity")
+    source = tmp_path / "in.jpg"
+    source.write_bytes(_image_bytes(_portrait_pil(64), "JPEG"))
+    chain, key = identity.cert_chain.read_bytes(), identity.private_key.read_bytes()
+    dest = tmp_path / "out.jpg"
+
+    def check(_):
+        assert dest.is_file() and dest.stat().st_size > source.stat().st_size
+
+    def sign_with(cert_bytes: bytes, key_bytes: bytes, name: str):
+        c, k = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+        c.write_bytes(cert_bytes)
+        k.write_bytes(key_bytes)
+        return lambda: sign_file(source, dest, SigningConfig(c, k))
+
+    fz.attempt("valid", sign_with(chain, key, "valid"), check)
+    assert fz.loaded == 1, fz.failures
+    for name, data in byte_mutations(chain, rng, cuts=8, flips=12, inserts=3, deletes=2,
+                                     head=100):
+        fz.attempt(f"cert_{name}", sign_with(data, key, "cert"), check, mentions="cert.pem")
+    for name, data in byte_mutations(key, rng, cuts=8, flips=12, inserts=3, deletes=2, head=100):
+        fz.attempt(f"key_{name}", sign_with(chain, data, "key"), check, mentions="key.key")
+    leaf_only = chain[:chain.index(b"-----END CERTIFICATE-----") + 26]
+    fz.attempt("leaf_only", sign_with(leaf_only, key, "leaf"), check, mentions="leaf.pem")
+    fz.attempt("swapped", sign_with(key, chain, "swap"), check, mentions="swap.pem")
+    fz.finish()

@@ -161,7 +161,12 @@ def sign_file(source: Path, dest: Path, config: SigningConfig, watermark: Payloa
                 builder.sign(signer, fmt, src, dst)
     except c2pa.C2paError as e:
         dest.unlink(missing_ok=True)
-        raise CredentialsError(f"C2PA signing of {source} failed: {e}") from e
+        reason = " ".join(str(e).split())
+        raise CredentialsError(
+            f"C2PA signing of {source} with certificate {str(config.cert_chain)!r} and key "
+            f"{str(config.private_key)!r} failed ({reason}): expected a PEM chain (leaf first, "
+            f"then its CA; ES256 on P-256, not self-signed), the leaf's PEM private key, and a "
+            f"readable {fmt} file") from e
 
 
 # -- reading -------------------------------------------------------------------------------------
