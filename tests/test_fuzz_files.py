@@ -1312,3 +1312,65 @@ def test_fuzz_signing_identity(tmp_path):
     fz.attempt("leaf_only", sign_with(leaf_only, key, "leaf"), check, mentions="leaf.pem")
     fz.attempt("swapped", sign_with(key, chain, "swap"), check, mentions="swap.pem")
     fz.finish()
+
+
+# --- the portrait cache (read by serve and render at every start) --------------------------------
+
+
+class CacheMiss(VasaError):
+    pass
+
+
+def test_fuzz_portrait_cache(tmp_path):
+    from vasa_bridge.face import cache as face_cache
+    from vasa_bridge.face.image import load_image
+    from vasa_bridge.face.portrait import Portrait, PortraitConfig
+    fz = Fuzz("portrait cache entries")
+    rng = random.Random(SEED + 13)
+    cache = face_cache.PortraitCache(tmp_path / "cache")
+    loaded = load_image(ASSETS / "portrait.jpg")
+    config = PortraitConfig(size=256)
+    fresh = cache.analyse(loaded, config)
+    key = face_cache.cache_key(loaded, config)
+    entry = cache.path(key)
+    valid = entry.read_bytes()
+
+    def load(data: bytes):
+        entry.write_bytes(data)
+        portrait = cache.load(key)  # None: unreadable, analysed again by `analyse`
+        if portrait is None:
+            raise CacheMiss(f"{entry.name}: unreadable entry: expected a fresh analysis")
+        return portrait
+
+    def check(p):
+        assert isinstance(p, Portrait)
+        assert p.image.shape == fresh.image.shape and p.image.dtype == np.uint8
+        assert p.person_alpha.shape == fresh.image.shape[:2]
+        assert np.isfinite(p.landmarks).all() and p.landmarks.shape[1] == 3
+
+    arrays = dict(read_npz_bytes(valid))
+    structured = []
+    for name, change in (("image_2d", {"image": arrays["image"][..., 0]}),
+                         ("image_float", {"image": arrays["image"].astype(np.float32)}),
+                         ("alpha_small", {"person_alpha": arrays["person_alpha"][:5]}),
+                         ("alpha_nan", {"person_alpha": arrays["person_alpha"] * np.nan}),
+                         ("landmarks_nan", {"landmarks": arrays["landmarks"] * np.nan}),
+                         ("landmarks_flat", {"landmarks": arrays["landmarks"].reshape(-1)}),
+                         ("crop_box_3", {"crop_box": arrays["crop_box"][:3]}),
+                         ("version_2", {"version": np.array(2)}),
+                         ("no_rest", {k: None for k in arrays if k.startswith("rest_")})):
+        structured.append((name, _npz({k: v for k, v in {**arrays, **change}.items()
+                                       if v is not None})))
+    structured.append(("declared_image", _npz_with_member(arrays, "image", _npy_header_only(
+        (2**20, 2**20, 3), "|u1"))))
+    cases = [("valid", valid)] + byte_mutations(valid, rng, cuts=16, flips=24, inserts=4,
+                                                deletes=2, head=2048) + structured
+    for name, data in cases:
+        fz.attempt(name, lambda d=data: load(d), check, mentions=entry.name)
+    assert fz.loaded >= 1
+    fz.finish()
+
+
+def read_npz_bytes(data: bytes) -> dict:
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}

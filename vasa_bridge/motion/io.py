@@ -107,7 +107,7 @@ def _save_npz(track: MotionTrack, f) -> None:
 
 
 def _load_npz(path: Path) -> MotionTrack:
-    arrays = _read_npz(path)
+    arrays = read_npz(path)
     for key in ("blendshapes", "names", "head_rotation", "head_translation", "fps"):
         if key not in arrays:
             raise MotionFormatError(f"array {key!r} is missing: expected {NPZ_KEYS}")
@@ -144,8 +144,9 @@ def _scalar(arrays: dict, key: str) -> float:
     return value
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every .npy member of the archive, each header checked before its data is read."""
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every .npy member of a .npz archive, each header checked before its data is read (the
+    portrait cache reads its entries with this too). Refusals are MotionFormatErrors."""
     try:
         with zipfile.ZipFile(path) as z:
             return {info.filename[:-4]: _read_member(z, info) for info in z.infolist()
