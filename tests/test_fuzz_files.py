@@ -1374,3 +1374,35 @@ def test_fuzz_portrait_cache(tmp_path):
 def read_npz_bytes(data: bytes) -> dict:
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+# --- dataset aligned AUDIO TEXT ------------------------------------------------------------------
+
+
+def test_fuzz_dataset_aligned_inputs(tmp_path):
+    from vasa_bridge.data.align import build_aligned, read_audio
+    fz = Fuzz("dataset aligned (recording, transcript)")
+    rng = random.Random(SEED + 14)
+    wav, float_wav = _soundfile_bytes("WAV", "PCM_16"), _soundfile_bytes("WAV", "FLOAT")
+    flac = _soundfile_bytes("FLAC", "PCM_16")
+
+    def check(audio):
+        assert audio.dtype == np.float32 and audio.ndim == 1 and np.isfinite(audio).all()
+
+    fz.files(tmp_path, [("valid", wav)], ".wav", read_audio, check)
+    assert fz.loaded == 1, fz.failures
+    fz.files(tmp_path, wav_structured(wav, float_wav), ".wav", read_audio, check)
+    fz.files(tmp_path, flac_structured(flac), ".flac", read_audio, check)
+    fz.files(tmp_path, byte_mutations(flac, rng, cuts=8, flips=8, inserts=2, deletes=2,
+                                      head=64), ".flac", read_audio, check)
+    good = tmp_path / "good.wav"
+    good.write_bytes(wav)
+    # transcripts that cannot be read are refused before the dataset folder is touched
+    for name, data in text_mutations("go forward ten meters\n", rng)[:3]:
+        text = tmp_path / f"{name}.txt"
+        text.write_bytes(data)
+        out = tmp_path / f"out_{name}"
+        fz.attempt(f"transcript_{name}", lambda t=text, o=out: build_aligned(good, t, o), None,
+                   mentions=text.name)
+        assert not out.exists() or fz.loaded, "a refused transcript left a dataset folder"
+    fz.finish()
