@@ -1406,3 +1406,100 @@ def test_fuzz_dataset_aligned_inputs(tmp_path):
                    mentions=text.name)
         assert not out.exists() or fz.loaded, "a refused transcript left a dataset folder"
     fz.finish()
+
+
+# --- dataset video CLIPS -------------------------------------------------------------------------
+
+
+def _talking_mp4(size: int = 64, seconds: float = 0.4) -> bytes:
+    import av
+    buf = io.BytesIO()
+    im = np.asarray(_portrait_pil(size))
+    with av.open(buf, "w", format="mp4") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width = vs.height = size
+        vs.pix_fmt = "yuv420p"
+        aus = out.add_stream("aac", rate=16000, layout="mono")
+        for i in range(int(25 * seconds)):
+            for p in vs.encode(av.VideoFrame.from_ndarray(np.roll(im, i, 0).copy(), "rgb24")):
+                out.mux(p)
+        a = _speech(16000, seconds)
+        for i in range(0, len(a), 1024):
+            frame = av.AudioFrame.from_ndarray(a[None, i:i + 1024], format="fltp", layout="mono")
+            frame.sample_rate = 16000
+            frame.pts = i
+            for p in aus.encode(frame):
+                out.mux(p)
+        for p in list(vs.encode(None)) + list(aus.encode(None)):
+            out.mux(p)
+    return buf.getvalue()
+
+
+def test_fuzz_dataset_video_clips(tmp_path):
+    from vasa_bridge.data.video import probe, read_audio
+    fz = Fuzz("dataset video clips (probe + sound)")
+    rng = random.Random(SEED + 15)
+    mp4 = _talking_mp4()
+
+    def load(path):
+        info = probe(path)
+        audio, start = read_audio(path)
+        return info, audio, start
+
+    def check(result):
+        info, audio, start = result
+        assert info.width >= 1 and info.height >= 1
+        assert audio.dtype == np.float32 and audio.size and np.isfinite(audio).all()
+        assert np.isfinite(start)
+
+    fz.files(tmp_path, [("valid", mp4)], ".mp4", load, check)
+    assert fz.loaded == 1, fz.failures
+    fz.files(tmp_path, byte_mutations(mp4, rng, cuts=16, flips=24, inserts=4, deletes=2,
+                                      head=1024), ".mp4", load, check)
+    fz.files(tmp_path, [("as_mkv", mp4), ("wav_as", _soundfile_bytes("WAV", "PCM_16"))], ".mkv",
+             load, check)
+    fz.finish()
+
+
+# --- dataset clips (train --data, eval --data) ---------------------------------------------------
+
+
+def test_fuzz_dataset_clips(tmp_path, track):
+    from vasa_bridge.data.dataset import Clip, load_clip, write_clip
+    from vasa_bridge.data.phonemes import PhonemeTimeline
+    fz = Fuzz("dataset clips (train/eval --data)")
+    rng = random.Random(SEED + 16)
+    phones = PhonemeTimeline(("h", "a"), np.array([0.0, 0.1]), np.array([0.1, 0.3]), "ipa")
+    meta = {"split": "train", "engine": "test", "voice": "v", "speaker": "s", "gender": "x",
+            "language": "en", "text": "ha"}
+    audio = _speech(16000, 0.48)
+    write_clip(tmp_path, 0, audio, phones, track.with_audio(audio, 16000), meta)
+    clip_file = next(tmp_path.rglob("*.npz"))
+    valid = clip_file.read_bytes()
+    arrays = read_npz_bytes(valid)
+
+    def check(clip):
+        assert isinstance(clip, Clip) and isinstance(clip.meta, dict)
+        assert np.isfinite(clip.audio).all() and len(clip.motion) >= 1
+
+    fz.files(tmp_path, [("valid", valid)], ".npz", load_clip, check)
+    assert fz.loaded == 1, fz.failures
+    fz.files(tmp_path, byte_mutations(valid, rng, cuts=16, flips=24, inserts=4, deletes=2,
+                                      head=2048), ".npz", load_clip, check)
+    odd = []
+    for key, values in (("sample_rate", (np.int64(0), np.int64(2**40), np.float64("nan"),
+                                         np.zeros(2))),
+                        ("audio", (arrays["audio"].astype(np.float32) * np.nan,
+                                   arrays["audio"][None], np.zeros(0, np.int16))),
+                        ("meta", (np.array("[1]"), np.array("{"), np.array("[" * 100_000),
+                                  np.array(5))),
+                        ("phone_starts", (np.array([np.nan, 0.1]), np.zeros(5))),
+                        ("phoneset", (np.array("klingon"),)),
+                        ("fps", (np.float64("inf"), np.zeros(3)))):
+        for i, v in enumerate(values):
+            odd.append((f"{key}_{i}", _npz({**arrays, key: v})))
+    odd.append(("declared_audio", _npz_with_member(arrays, "audio", _npy_header_only(
+        (2**40,), "<i2"))))
+    odd.append(("missing_phoneset", _npz({k: v for k, v in arrays.items() if k != "phoneset"})))
+    fz.files(tmp_path, odd, ".npz", load_clip, check)
+    fz.finish()
