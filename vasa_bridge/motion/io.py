@@ -180,11 +180,11 @@ def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
             raise MotionFormatError(f"array {key!r} declares shape {shape} ({size} bytes) in a "
                                     f"{info.file_size}-byte member: expected at most "
                                     f"{min(MAX_ARRAY_BYTES, info.file_size)} bytes")
-        data = f.read(size)
-        if len(data) != size or f.read(1):
-            raise MotionFormatError(f"array {key!r} holds {len(data)} bytes of data or more: "
+        array = np.empty(count, dtype)  # writable, as np.load gives; filled in place
+        got = f.readinto(memoryview(array).cast("B")) if size else 0
+        if got != size or f.read(1):
+            raise MotionFormatError(f"array {key!r} holds {got} bytes of data or more: "
                                     f"expected {size} for shape {shape}")
-    array = np.frombuffer(data, dtype, count)
     return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
 
 
