@@ -11,7 +11,7 @@ samples has to be refused before the allocation). A few end-to-end runs through
 `vasa_bridge.cli.main` check that the command exits 2 with one `error:` line.
 
 `pytest tests/test_fuzz_files.py -s` prints the counts tried per kind (docs/protocol.md, "Files
-the commands read").
+the commands read"); FUZZ_DUMP=FILE appends every failure, one per line, for triage.
 """
 
 from __future__ import annotations
@@ -980,7 +980,8 @@ def _probe_model(den) -> None:
     assert np.isfinite(out).all(), "non-finite output"
 
 
-def model_metadata_cases(model_bytes: bytes) -> list[tuple[str, bytes]]:
+def model_metadata_cases(model_bytes: bytes):
+    """(name, bytes) of the model with its metadata changed, made one at a time (4.5 MB each)."""
     import onnx
     base = onnx.load_from_string(model_bytes)
     meta = {p.key: p.value for p in base.metadata_props}
@@ -997,29 +998,28 @@ def model_metadata_cases(model_bytes: bytes) -> list[tuple[str, bytes]]:
         return m.SerializeToString()
 
     key = "vasa_bridge.model_config"
-    out = [("config_missing", with_meta(**{key: None})),
-           ("inputs_missing", with_meta(**{"vasa_bridge.inputs": None})),
-           ("config_not_json", with_meta(**{key: "{not json"})),
-           ("config_list", with_meta(**{key: "[1, 2]"})),
-           ("config_deep", with_meta(**{key: _deep(100_000)})),
-           ("inputs_not_json", with_meta(**{"vasa_bridge.inputs": "x, sigma"})),
-           ("inputs_dict", with_meta(**{"vasa_bridge.inputs": '{"x": 1}'})),
-           ("inputs_short", with_meta(**{"vasa_bridge.inputs": '["x"]'})),
-           ("inputs_renamed", with_meta(**{"vasa_bridge.inputs": json.dumps(
-               ["a", "b", "c", "d", "e", "f", "g", "h"])})),
-           ("inputs_deep", with_meta(**{"vasa_bridge.inputs": _deep(100_000)}))]
+    changes = [("config_missing", {key: None}),
+               ("inputs_missing", {"vasa_bridge.inputs": None}),
+               ("config_not_json", {key: "{not json"}),
+               ("config_list", {key: "[1, 2]"}),
+               ("config_deep", {key: _deep(100_000)}),
+               ("inputs_not_json", {"vasa_bridge.inputs": "x, sigma"}),
+               ("inputs_dict", {"vasa_bridge.inputs": '{"x": 1}'}),
+               ("inputs_short", {"vasa_bridge.inputs": '["x"]'}),
+               ("inputs_renamed", {"vasa_bridge.inputs": json.dumps(list("abcdefgh"))}),
+               ("inputs_deep", {"vasa_bridge.inputs": _deep(100_000)})]
     odd = {"null": None, "str": "4", "neg": -4, "zero": 0, "float": 2.5, "huge": 10**12,
            "nan": float("nan")}
     for field in ("layers", "heads", "context", "lookahead", "motion_std", "features",
                   "diffusion"):
         for vname, v in odd.items():
-            out.append((f"{field}_{vname}", with_meta(**{key: json.dumps({**config, field: v})})))
-    out.append(("unknown_field", with_meta(**{key: json.dumps({**config, "extra": 1})})))
-    out.append(("n_mels_changed", with_meta(**{key: json.dumps(
-        {**config, "features": {**config["features"], "n_mels": 40}})})))
-    out.append(("width_changed", with_meta(**{key: json.dumps({**config, "width": 96,
-                                                               "heads": 4})})))
-    return out
+            changes.append((f"{field}_{vname}", {key: json.dumps({**config, field: v})}))
+    changes.append(("unknown_field", {key: json.dumps({**config, "extra": 1})}))
+    changes.append(("n_mels_changed", {key: json.dumps(
+        {**config, "features": {**config["features"], "n_mels": 40}})}))
+    changes.append(("width_changed", {key: json.dumps({**config, "width": 96, "heads": 4})}))
+    for name, change in changes:
+        yield name, with_meta(**change)
 
 
 def test_fuzz_models(tmp_path):
@@ -1030,16 +1030,21 @@ def test_fuzz_models(tmp_path):
     fz.files(tmp_path, [("valid", model)], ".onnx", OnnxDenoiser, _probe_model)
     assert fz.loaded == 1, fz.failures
     n = len(model)
-    cases = [("empty", b"")] + [(f"cut{p}", model[:p]) for p in
-                                (1, 4, 16, 100, 4096, n // 4, n // 2, n - 4096, n - 100, n - 1)]
-    for i in range(24):  # header, anywhere, and the tail (graph and metadata sit at the end)
-        pos = (rng.randrange(4096), rng.randrange(n), n - 1 - rng.randrange(8192))[i % 3]
-        b = bytearray(model)
-        b[pos] ^= 1 << rng.randrange(8)
-        cases.append((f"flip{pos}", bytes(b)))
-    cases += [(f"magic_{k}", m + model[len(m):]) for k, m in MAGICS.items()]
-    cases.append(("text", b"not a model\n"))
-    fz.files(tmp_path, cases, ".onnx", OnnxDenoiser, _probe_model)
+
+    def cases():  # made one at a time: each is 4.5 MB
+        yield "empty", b""
+        for p in (1, 4, 16, 100, 4096, n // 4, n // 2, n - 4096, n - 100, n - 1):
+            yield f"cut{p}", model[:p]
+        for i in range(24):  # header, anywhere, and the tail (graph and metadata at the end)
+            pos = (rng.randrange(4096), rng.randrange(n), n - 1 - rng.randrange(8192))[i % 3]
+            b = bytearray(model)
+            b[pos] ^= 1 << rng.randrange(8)
+            yield f"flip{pos}", bytes(b)
+        for k, m in MAGICS.items():
+            yield f"magic_{k}", m + model[len(m):]
+        yield "text", b"not a model\n"
+
+    fz.files(tmp_path, cases(), ".onnx", OnnxDenoiser, _probe_model)
     fz.files(tmp_path, model_metadata_cases(model), ".onnx", OnnxDenoiser, _probe_model)
     fz.attempt("folder", lambda: OnnxDenoiser(tmp_path), _probe_model, mentions=str(tmp_path))
     fz.finish()
