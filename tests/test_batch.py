@@ -314,3 +314,23 @@ def test_ray_equals_a_single_process(voice, tmp_path, local_ray):
     assert workers.ray_capacity() == 2
     bake_three_ways(voice, tmp_path, ray="auto")
     assert local_ray.is_initialized()  # the batch used the running Ray and left it running
+
+
+# --- regressions found by tests/test_fuzz_files.py (issue 16) -------------------------------------
+
+
+def test_manifest_damage_is_listed_or_refused_not_a_traceback(tmp_path):
+    from vasa_bridge.bake.manifest import read_manifest
+    from vasa_bridge.errors import ConfigError
+    jsonl = tmp_path / "lines.jsonl"
+    jsonl.write_bytes(b'{"audio": "a.wav"}\n{"audio": "caf\xe9.wav"}\n' + b"[" * 100_000
+                      + b"]" * 100_000 + b'\n{"audio": "b.wav", "intensity": 1' + b"0" * 400
+                      + b'}\n{"audio": "c.wav", "gaze": [1' + b"0" * 400 + b', 0]}\n')
+    lines = read_manifest(jsonl)  # were UnicodeDecodeError, RecursionError, OverflowError
+    assert [line.error is None for line in lines] == [True, False, False, False, False]
+    assert "not UTF-8" in lines[1].error and "nested too deeply" in lines[2].error
+    assert "intensity" in lines[3].error and "gaze" in lines[4].error
+    big = tmp_path / "big.csv"
+    big.write_text("audio,text\na.wav," + "x" * 200_000 + "\n")
+    with pytest.raises(ConfigError, match=r"'.*big\.csv' line 2 is not readable CSV"):
+        read_manifest(big)  # was csv.Error: field larger than field limit

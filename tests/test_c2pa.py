@@ -92,3 +92,55 @@ def test_sign_errors(identity, tmp_path):
     with pytest.raises(CredentialsError, match="in.png"):
         sign_file(src, tmp_path / "o.png", SigningConfig(identity.cert_chain, other.private_key))
     assert not (tmp_path / "o.png").exists()
+
+
+# --- regressions found by tests/test_fuzz_files.py (issue 16) -------------------------------------
+
+
+def _sign_with_watermark_data(identity, source, dest, data):
+    """Sign with a hand-made org.vasa_bridge.watermark assertion, as any third party could."""
+    import c2pa
+
+    from vasa_bridge.provenance.credentials import WATERMARK_ASSERTION, manifest_definition
+    manifest = manifest_definition(identity, dest.name)
+    manifest["assertions"].append({"label": WATERMARK_ASSERTION, "data": data})
+    info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, identity.cert_chain.read_bytes(),
+                               identity.private_key.read_bytes(), None)
+    with c2pa.Signer.from_info(info) as signer, c2pa.Builder(manifest) as builder:
+        with open(source, "rb") as src, open(dest, "wb") as dst:
+            builder.sign(signer, "image/jpeg", src, dst)
+
+
+@pytest.mark.parametrize("data", [{}, {"generator_id": "x", "session_id": "y"},
+                                  {"generator_id": 10**30, "session_id": -1},
+                                  {"generator_id": [1], "session_id": None}])
+def test_malformed_watermark_assertion_is_reported_not_raised(identity, tmp_path, data):
+    signed = tmp_path / "odd.jpg"
+    _sign_with_watermark_data(identity, _asset(tmp_path, "jpg"), signed, data)
+    report = read_credentials(signed)  # were KeyError, ValueError and ConfigError
+    assert report.found and report.state == "Valid" and report.watermark is None
+    assert "org.vasa_bridge.watermark malformed" in report.errors
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "do not exist: expected a PEM file"),
+    (b"-----BEGIN CERTIFICATE-----\n\xe9\n", "are not PEM text: expected"),
+    (b"", "are not usable"),
+])
+def test_bad_trust_anchors_are_a_credentials_error(identity, tmp_path, content, message):
+    signed = tmp_path / "signed.jpg"
+    sign_file(_asset(tmp_path, "jpg"), signed, identity)
+    trust = tmp_path / "trust.pem"
+    if content is not None:
+        trust.write_bytes(content)
+    with pytest.raises(CredentialsError, match=message):
+        read_credentials(signed, trust)  # were FileNotFoundError, UnicodeDecodeError, C2paError
+
+
+def test_signing_failure_names_the_certificate_and_key(identity, tmp_path):
+    cert = tmp_path / "mine.pem"
+    cert.write_bytes(identity.cert_chain.read_bytes()[:40])  # cut short
+    with pytest.raises(CredentialsError, match=r"certificate '.*mine\.pem' and key .* failed "
+                                               r"\(.*\): expected a PEM chain"):
+        sign_file(_asset(tmp_path, "jpg"), tmp_path / "out.jpg",
+                  SigningConfig(cert, identity.private_key))

@@ -168,3 +168,30 @@ def test_real_recordings_start_where_their_speech_starts():
         first = _speech_extent(trimmed.align(clip.audio, clip.text)[0])[0]
         assert -0.06 <= first - onset <= 0.03, (name, first, onset)
         assert _speech_extent(raw.align(clip.audio, clip.text)[0])[0] < onset - 0.1
+
+
+def test_unusable_recordings_and_transcripts_are_data_errors(tmp_path):
+    # found by tests/test_fuzz_files.py (issue 16): a non-UTF-8 transcript raised
+    # UnicodeDecodeError after the dataset folder was made; a FLAC header claiming 2^36 samples
+    # raised MemoryError; NaN float samples went into the dataset
+    from vasa_bridge.data.align import build_aligned, read_audio
+    wav = tmp_path / "ok.wav"
+    sf.write(str(wav), np.zeros(1600, np.float32), 16000)
+    text = tmp_path / "latin1.txt"
+    text.write_bytes(b"caf\xe9\n")
+    with pytest.raises(DataError, match=r"latin1\.txt' is not UTF-8 text"):
+        build_aligned(wav, text, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    flac = tmp_path / "claim.flac"
+    sf.write(str(flac), np.zeros(1600, np.float32), 16000, format="FLAC")
+    b = bytearray(flac.read_bytes())
+    b[18:26] = ((int.from_bytes(b[18:26], "big") & ~(2**36 - 1)) | (2**36 - 1)).to_bytes(8, "big")
+    flac.write_bytes(bytes(b))
+    try:
+        assert len(read_audio(flac)) <= 1600
+    except DataError as e:
+        assert "claim.flac" in str(e)
+    nan = tmp_path / "nan.wav"
+    sf.write(str(nan), np.full(1600, np.nan, np.float32), 16000, subtype="FLOAT")
+    with pytest.raises(DataError, match=r"nan\.wav' is not usable .*non-finite"):
+        read_audio(nan)

@@ -149,3 +149,32 @@ def test_later_voices_join_a_corpus_only_when_asked(tmp_path):
         assert validation_speakers(config, voice_catalogue(config)) == [
             "espeak:benjamin", "espeak:f2", "espeak:f4", "espeak:m1", "espeak:zac"]
     assert "more_voices" not in base.identity() and more.identity()["more_voices"] is True
+
+
+def test_damaged_clip_files_are_data_errors(tmp_path):
+    # found by tests/test_fuzz_files.py (issue 16): a flipped data byte raised BadZipFile, a
+    # header claiming 2^40 samples MemoryError, a JSON list as meta loaded as the clip's meta
+    import io
+
+    from vasa_bridge.data.dataset import write_clip
+    from vasa_bridge.data.phonemes import PhonemeTimeline
+    t = 10
+    motion = MotionTrack(np.zeros((t, 52)), np.zeros((t, 3)), np.zeros((t, 3)), 25.0)
+    audio = np.zeros(6400, np.float32)
+    write_clip(tmp_path, 0, audio, PhonemeTimeline(("a",), [0.0], [0.2], "ipa"),
+               motion.with_audio(audio, 16000), {"split": "train", "engine": "e", "voice": "v",
+                                                 "speaker": "s", "gender": "x",
+                                                 "language": "en"})
+    path = next(tmp_path.rglob("*.npz"))
+    good = path.read_bytes()
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x04
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(DataError, match=r"bad\.npz' is unreadable"):
+        load_clip(bad)
+    with np.load(io.BytesIO(good)) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez(bad, **{**arrays, "meta": np.array(json.dumps([1]))})
+    with pytest.raises(DataError, match="meta is a JSON list: expected an object"):
+        load_clip(bad)

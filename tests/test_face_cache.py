@@ -1,5 +1,7 @@
 import dataclasses
+import io
 import logging
+import zipfile
 
 import numpy as np
 import pytest
@@ -74,3 +76,44 @@ def test_the_cache_lives_in_the_users_cache_folder(tmp_path):
     assert C.default_cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == \
         tmp_path / "vasa-bridge" / "portraits"
     assert C.default_cache_dir({}).parts[-3:] == (".cache", "vasa-bridge", "portraits")
+
+
+def _entry(tmp_path, fresh):
+    cache = C.PortraitCache(tmp_path)
+    key = C.cache_key(C.load_image(PHOTO), CONFIG)
+    cache.save(key, fresh)
+    return cache, key, cache.path(key)
+
+
+def test_damaged_entries_are_analysed_again_not_a_crash(tmp_path, fresh):
+    # found by tests/test_fuzz_files.py (issue 16): a flipped data byte (zip CRC) raised
+    # BadZipFile, a header claiming 3 TB raised MemoryError, NaN landmarks were returned
+    cache, key, path = _entry(tmp_path, fresh)
+    good = path.read_bytes()
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x10
+    path.write_bytes(bytes(flipped))
+    assert cache.load(key) is None
+    with np.load(io.BytesIO(good)) as z:
+        arrays = {k: z[k] for k in z.files}
+    for change in ({"landmarks": arrays["landmarks"] * np.nan},
+                   {"person_alpha": arrays["person_alpha"][:5]},
+                   {"image": arrays["image"][..., 0]}):
+        buf = io.BytesIO()
+        np.savez(buf, **{**arrays, **change})
+        path.write_bytes(buf.getvalue())
+        assert cache.load(key) is None, list(change)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for k, v in arrays.items():
+            member = io.BytesIO()
+            if k == "image":
+                np.lib.format.write_array_header_1_0(member, {"descr": "|u1", "shape": (
+                    2**20, 2**20, 3), "fortran_order": False})
+                member.write(b"\0" * 64)
+            else:
+                np.save(member, v)
+            z.writestr(f"{k}.npy", member.getvalue())
+    path.write_bytes(buf.getvalue())
+    assert cache.load(key) is None
+    assert cache.analyse(PHOTO, CONFIG).image.shape == fresh.image.shape  # and analysed again

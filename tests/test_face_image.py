@@ -66,3 +66,45 @@ def test_arrays_float_and_wrong_shape():
     assert got.rgb.dtype == np.uint8 and int(got.rgb[0, 0, 0]) == 128
     with pytest.raises(ImageReadError, match="shape"):
         from_array(np.zeros((4, 5, 7)))
+
+
+# --- regressions found by tests/test_fuzz_files.py (issue 16) -------------------------------------
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    import io
+    import struct
+    import zlib
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "PNG")
+    png = buf.getvalue()
+    body = b"IHDR" + struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return png[:12] + body + struct.pack(">I", zlib.crc32(body)) + png[33:]
+
+
+@pytest.mark.parametrize("width,height", [(65535, 65535), (20000, 20000), (12000, 9000)])
+def test_header_declaring_too_many_pixels_is_refused_before_decoding(tmp_path, width, height):
+    p = tmp_path / "huge.png"
+    p.write_bytes(_png_declaring(width, height))
+    with pytest.raises(ImageReadError, match=r"'.*huge\.png' is .*expected at most 80 megapixels"):
+        load_image(p)  # was Pillow's DecompressionBombError (not an ImageReadError)
+
+
+def test_chunk_length_does_not_size_a_read(tmp_path):
+    import io
+    import tracemalloc
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "PNG")
+    png = buf.getvalue()
+    p = tmp_path / "length.png"
+    p.write_bytes(png[:33] + b"\xff\xff\xff\xff" + png[37:])  # IDAT claims 4 GiB
+    tracemalloc.start()
+    try:
+        try:
+            load_image(p)
+        except ImageReadError:
+            pass
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20  # was a 4 GiB read buffer

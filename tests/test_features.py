@@ -204,3 +204,79 @@ def test_decode_audio_from_bytes_matches_the_file(tmp_path):
     assert rate == ref_rate == 22050 and np.array_equal(audio, ref)
     with pytest.raises(AudioError, match="cannot read 'junk.wav'"):
         decode_audio(b"not audio", "junk.wav")
+
+
+# --- regressions found by tests/test_fuzz_files.py (issue 16) -------------------------------------
+
+
+def _flac_claiming(path, total: int) -> None:
+    """A short FLAC whose STREAMINFO claims `total` samples (36-bit field)."""
+    import soundfile as sf
+    sf.write(str(path), speechlike(0.2), 16000, format="FLAC")
+    b = bytearray(path.read_bytes())
+    packed = int.from_bytes(b[18:26], "big")
+    packed = (packed & ~(2**36 - 1)) | total
+    b[18:26] = packed.to_bytes(8, "big")
+    path.write_bytes(bytes(b))
+
+
+@pytest.mark.parametrize("total", [0, 2**32, 2**36 - 1])
+def test_flac_header_claiming_huge_length_is_never_allocated(tmp_path, total):
+    import tracemalloc
+    path = tmp_path / "claim.flac"
+    _flac_claiming(path, total)
+    tracemalloc.start()
+    try:
+        try:
+            audio, rate = read_audio(path)  # was MemoryError (2^36), 16 GiB (2^32), ValueError (0)
+            assert rate == 16000 and 0 < len(audio) <= 0.2 * 16000
+        except AudioError as e:
+            assert "claim.flac" in str(e) and "expected" in str(e)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20
+
+
+def test_decoding_stops_past_the_sample_limit(tmp_path, monkeypatch):
+    import soundfile as sf
+    from vasa_bridge.audio import io as audio_io
+    monkeypatch.setattr(audio_io, "MAX_SAMPLES", 1000)
+    monkeypatch.setattr(audio_io, "BLOCK_FRAMES", 256)
+    sf.write(str(tmp_path / "long.wav"), speechlike(0.5), 16000)
+    with pytest.raises(AudioError, match="'.*long.wav' decodes to more than 1024 samples: the "
+                                         "limit is 1000"):
+        read_audio(tmp_path / "long.wav")
+
+
+def test_mp3_with_undecodable_tags_is_an_audio_error(tmp_path):
+    import io
+
+    import av
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=16000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(speechlike(0.1)[None], format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for packet in list(stream.encode(frame)) + list(stream.encode(None)):
+            out.mux(packet)
+    data = bytearray(buf.getvalue())
+    text = data.index(b"Lavf")  # the ID3v2 TSSE frame, declared UTF-8 (encoding byte 3)
+    assert data[text - 1] == 3
+    data[text] = 0xCC  # not UTF-8: PyAV raised UnicodeDecodeError while opening the file
+    path = tmp_path / "tags.mp3"
+    path.write_bytes(bytes(data))
+    with pytest.raises(AudioError, match=r"cannot decode '.*tags\.mp3' \(.*\): expected"):
+        read_audio(path)
+
+
+def test_load_speech_names_the_file_when_its_rate_is_refused(tmp_path):
+    import soundfile as sf
+    import struct
+    path = tmp_path / "rate.wav"
+    sf.write(str(path), speechlike(0.2), 16000, subtype="PCM_16")
+    b = bytearray(path.read_bytes())
+    struct.pack_into("<I", b, b.index(b"fmt ") + 12, 999)  # sample rate 999 Hz
+    path.write_bytes(bytes(b))
+    with pytest.raises(AudioError, match=r"'.*rate\.wav': sample rate is 999 Hz: expected"):
+        load_speech(path)

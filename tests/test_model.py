@@ -2,6 +2,8 @@
 drives the jaw; per-clip gaze and head motion): training lowers the loss, checkpoints rebuild
 themselves, ONNX equals torch, streaming matches offline without seams, guidance steers."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -410,3 +412,37 @@ def test_a_model_trained_at_another_sample_rate_is_refused_when_it_loads(tmp_pat
         load_checkpoint(tmp_path / "ck.pt")
     at_16k = build(tiny_config()).eval()
     assert OnnxDenoiser(export_onnx(at_16k, tmp_path / "m16k.onnx")).config == at_16k.config
+
+
+# --- regressions found by tests/test_fuzz_files.py (issue 16) -------------------------------------
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "ran"))
+
+
+def test_checkpoint_pickles_never_run_code_and_damage_is_a_model_error(tmp_path):
+    from vasa_bridge.model.train import save_checkpoint
+    den = build(ModelConfig(layers=1, width=16, heads=2, context=2, max_window=4))
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, den, den, torch.optim.AdamW(den.parameters()), 1, TrainConfig(), [], {})
+    ck = torch.load(good, weights_only=True)
+    marker = tmp_path / "ran.txt"
+    evil = tmp_path / "evil.pt"
+    torch.save({**ck, "history": _RunsCode(marker)}, evil)
+    with pytest.raises(ModelError, match=r"cannot read '.*evil\.pt' as a checkpoint"):
+        load_checkpoint(evil)  # weights_only=False unpickled it: the file was written
+    assert not marker.exists()
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(good.read_bytes()[:500])
+    with pytest.raises(ModelError, match=r"cannot read '.*cut\.pt' as a checkpoint"):
+        load_checkpoint(cut)  # was RuntimeError from torch
+    other = tmp_path / "other.pt"
+    torch.save({**ck, "ema": build(ModelConfig(layers=1, width=32, heads=2, context=2,
+                                               max_window=4)).state_dict()}, other)
+    with pytest.raises(ModelError, match="does not match its own model_config"):
+        load_checkpoint(other)  # was RuntimeError from load_state_dict

@@ -168,3 +168,48 @@ def test_weights_rebuild_from_the_onnx_file_for_fine_tuning(den):
         got = torch_den(*(torch.from_numpy(a) for a in args)).numpy()
     assert np.abs(got - den.run(*args)).max() < 1e-4
     assert torch_den.config.seal == den.config.seal and torch_den.config.seal_jaw > 0
+
+
+# --- regressions found by tests/test_fuzz_files.py (issue 16) -------------------------------------
+
+
+def _model_with_metadata(tmp_path, **changes) -> str:
+    import json
+
+    import onnx
+    model = onnx.load(str(default_model_path()))
+    meta = {p.key: p.value for p in model.metadata_props}
+    config = json.loads(meta["vasa_bridge.model_config"])
+    for key, value in changes.items():
+        if key == "inputs":
+            meta["vasa_bridge.inputs"] = value
+        elif key == "raw_config":
+            meta["vasa_bridge.model_config"] = value
+        else:
+            config[key] = value
+            meta["vasa_bridge.model_config"] = json.dumps(config)
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    path = tmp_path / "odd.onnx"
+    onnx.save(model, str(path))
+    return str(path)
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"raw_config": "[" * 100_000 + "]" * 100_000}, "model config metadata is unreadable"),
+    ({"raw_config": "{not json"}, "model config metadata is unreadable"),
+    ({"features": 4}, "features is 4: expected a FeatureConfig"),
+    ({"heads": 0}, "heads is 0: expected >= 1"),
+    ({"lookahead": 10**12}, "lookahead is 1000000000000: expected a whole number up to"),
+    ({"layers": 2.5}, "layers is 2.5: expected a whole number"),
+    ({"context": 12}, "input 'context' has size 10 on axis 1 but its model config implies 12"),
+    ({"inputs": '["x"]'}, "input list metadata is"),
+    ({"inputs": "x, sigma"}, "input list metadata is"),
+])
+def test_inconsistent_export_metadata_is_a_model_error(tmp_path, changes, message):
+    path = _model_with_metadata(tmp_path, **changes)
+    with pytest.raises(ModelError, match=message) as err:
+        OnnxDenoiser(path)  # were RecursionError, JSONDecodeError, AttributeError,
+    assert "odd.onnx" in str(err.value)  # ZeroDivisionError, or a model failing its first window

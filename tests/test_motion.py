@@ -206,3 +206,114 @@ def test_audio_for_frame_partitions_audio():
     parts = [tr.audio_for_frame(i) for i in range(len(tr))]
     assert sum(len(p) for p in parts) == len(tr.audio)
     np.testing.assert_array_equal(np.concatenate(parts), tr.audio)
+
+
+# --- regressions found by tests/test_fuzz_files.py (issue 16) -------------------------------------
+
+
+def _npz_claiming(key: str, shape: tuple) -> bytes:
+    """A .npz whose `key` member declares `shape` but holds 64 bytes."""
+    import io
+    import zipfile
+    tr = random_track(T=3)
+    arrays = dict(blendshapes=tr.blendshapes, names=np.array(ARKIT_NAMES),
+                  head_rotation=tr.head_rotation, head_translation=tr.head_translation,
+                  fps=np.float64(25), audio=np.zeros(10, np.float32), sample_rate=np.int64(16000))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for k, v in arrays.items():
+            member = io.BytesIO()
+            if k == key:
+                np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "shape": shape,
+                                                              "fortran_order": False})
+                member.write(b"\0" * 64)
+            else:
+                np.save(member, v)
+            z.writestr(f"{k}.npy", member.getvalue())
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("key,shape", [("audio", (2**40,)), ("blendshapes", (2**33, 52))])
+def test_npz_declaring_terabytes_is_refused_before_allocating(tmp_path, key, shape):
+    p = tmp_path / "claim.npz"
+    p.write_bytes(_npz_claiming(key, shape))
+    with pytest.raises(MotionFormatError, match=rf"claim.npz: array '{key}' declares shape"):
+        load(p)  # was MemoryError: Unable to allocate 4 TiB
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("fps", np.complex128(25 + 1j), "dtype complex128: expected real numbers"),
+    ("sample_rate", np.array([16000, 8000]), r"sample_rate has shape \(2,\): expected a scalar"),
+    ("sample_rate", np.float64("nan"), "sample_rate is nan: expected a finite number"),
+    ("sample_rate", np.float64(16000.5), "expected a whole number of Hz"),
+    ("start", np.float64("inf"), "start is inf: expected a finite number"),
+    ("start", np.zeros(3), r"start has shape \(3,\): expected a scalar"),
+])
+def test_npz_scalars_of_the_wrong_kind_are_motion_format_errors(tmp_path, field, value, message):
+    tr = random_track(T=3, audio=True)
+    arrays = dict(blendshapes=tr.blendshapes, names=np.array(ARKIT_NAMES),
+                  head_rotation=tr.head_rotation, head_translation=tr.head_translation,
+                  fps=np.float64(25), audio=tr.audio, sample_rate=np.int64(16000),
+                  start=np.float64(0))
+    arrays[field] = value
+    p = tmp_path / "odd.npz"
+    np.savez(p, **arrays)
+    with pytest.raises(MotionFormatError, match=message):
+        load(p)  # were TypeError, ValueError, OverflowError or a track starting at NaN
+
+
+def test_track_start_must_be_finite():
+    tr = random_track(T=2)
+    with pytest.raises(MotionFormatError, match="start is nan: expected a finite number"):
+        MotionTrack(tr.blendshapes, tr.head_rotation, tr.head_translation, 25.0,
+                    start=float("nan"))
+
+
+def test_vasab_with_nan_start_is_refused(tmp_path):
+    import struct
+    good = bytearray(save(random_track(T=3), tmp_path / "good.vasab").read_bytes())
+    struct.pack_into("<d", good, 20, float("nan"))
+    (tmp_path / "nan.vasab").write_bytes(bytes(good))
+    with pytest.raises(MotionFormatError, match="start is nan"):
+        load(tmp_path / "nan.vasab")  # loaded a track whose times were all NaN
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    (lambda d: json.dumps({**d, "fps": [25]}), "fps is '\\[25\\]': expected a number"),
+    (lambda d: json.dumps({**d, "start": {"s": 1}}), "expected a number"),
+    (lambda d: json.dumps({**d, "names": None}), "names is a NoneType: expected a list"),
+    (lambda d: json.dumps({**d, "start": 10**400}), "start is inf: expected a finite number"),
+    (lambda d: json.dumps(d).replace(f'"start": {d["start"]}', '"start": NaN'),
+     "start is nan: expected a finite number"),
+])
+def test_json_track_damage_is_a_motion_format_error(tmp_path, change, message):
+    p = save(random_track(T=3), tmp_path / "t.json")
+    doc = json.loads(p.read_text())
+    p.write_text(change(doc))
+    with pytest.raises(MotionFormatError, match=message):
+        load(p)  # were RecursionError, TypeError and OverflowError
+
+
+def test_csv_track_damage_is_a_motion_format_error(tmp_path):
+    p = save(random_track(T=4), tmp_path / "t.csv")
+    text = p.read_text()
+    lines = text.splitlines()
+    cases = {
+        "latin1": text.encode()[:50] + b"\xe9" + text.encode()[50:],
+        "same_times": "\n".join([lines[0]] + ["0.5," + r.split(",", 1)[1] for r in lines[1:]]
+                                ).encode(),
+        "huge_cell": "\n".join([lines[0], "1" * 200_000] + lines[1:]).encode(),
+        "short_row": "\n".join([lines[0], "0,1,2"] + lines[2:]).encode(),
+    }
+    messages = {"latin1": "not UTF-8 text", "same_times": "expected finite, increasing times",
+                "huge_cell": "not readable CSV", "short_row": "row 2 has 3 cells: expected 59"}
+    for name, data in cases.items():
+        p.write_bytes(data)
+        with pytest.raises(MotionFormatError, match=messages[name]):
+            load(p)  # were UnicodeDecodeError, ZeroDivisionError and csv.Error
+
+
+def test_unsupported_suffix_names_the_file(tmp_path):
+    with pytest.raises(MotionFormatError, match=r"'.*x\.txt' has suffix '\.txt': expected"):
+        load(tmp_path / "x.txt")

@@ -443,3 +443,16 @@ def test_web_speak_sends_the_text_box_with_the_clip(endpoint):
                               (800, 16000, "default", None, "en")]
     page = (Path(__file__).parents[1] / "vasa_bridge/web/static/index.html").read_text()
     assert 'id="speech-text"' in page and 'id="speech-language"' in page
+
+
+def test_text_file_over_the_limit_names_the_file(tmp_path):
+    # found by tests/test_fuzz_files.py (issue 16): the refusal did not say which file
+    import argparse
+
+    from vasa_bridge.errors import ConfigError
+    from vasa_bridge.model.cli import text_from_args
+    from vasa_bridge.model.transcript import MAX_TEXT_CHARS
+    path = tmp_path / "long.txt"
+    path.write_text("a" * (MAX_TEXT_CHARS + 1))
+    with pytest.raises(ConfigError, match=r"--text-file '.*long\.txt': transcript is .* the limit"):
+        text_from_args(argparse.Namespace(text=None, text_file=str(path)))

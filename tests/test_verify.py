@@ -93,3 +93,48 @@ def test_sign_then_verify_with_credentials(files, tmp_path, capsys, monkeypatch)
     tampered.write_bytes(bytes(data_))
     assert main(["verify", "--require-credentials", str(tampered)]) == EXIT_NOT_MARKED
     assert "c2pa: Invalid" in capsys.readouterr().out
+
+
+# --- regressions found by tests/test_fuzz_files.py (issue 16) -------------------------------------
+
+
+def _png(path, side):
+    cv2.imwrite(str(path), cv2.resize(data.astronaut(), (side, side)))
+    return path
+
+
+def test_small_images_and_videos_get_a_clear_answer(tmp_path, capsys):
+    assert main(["verify", "--no-credentials", str(_png(tmp_path / "s60.png", 60))]) == \
+        EXIT_NOT_MARKED  # was IndexError
+    assert main(["verify", "--no-credentials", str(_png(tmp_path / "s40.png", 40))]) == EXIT_ERROR
+    assert "s40.png: 40x40 pixels: expected at least 48x48" in capsys.readouterr().err
+    video = tmp_path / "tiny.mp4"
+    with av.open(str(video), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width = s.height = 32
+        s.pix_fmt = "yuv420p"
+        for _ in range(3):
+            for p in s.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8),
+                                                         format="rgb24")):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    assert main(["verify", "--no-credentials", str(video)]) == EXIT_ERROR  # was IndexError
+    assert "expected at least 48x48" in capsys.readouterr().err
+
+
+def test_huge_or_empty_images_are_refused_before_decoding(tmp_path, capsys):
+    import struct
+    import zlib
+    png = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))[1].tobytes()
+    body = b"IHDR" + struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png[:12] + body + struct.pack(">I", zlib.crc32(body)) + png[33:])
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    assert main(["verify", "--no-credentials", str(bomb)]) == EXIT_ERROR  # took 2.6 GiB, > 10 s
+    err = capsys.readouterr().err
+    assert "bomb.png: " in err and "400000000 pixels" in err and "expected at most 80 megapixels" \
+        in err
+    assert main(["verify", "--no-credentials", str(empty)]) == EXIT_ERROR  # was cv2.error
+    assert "empty.png: not a readable .png image: expected" in capsys.readouterr().err

@@ -202,3 +202,12 @@ def test_unmarked_material_is_not_detected(detector):
 
 def test_other_key_does_not_detect(marker):
     assert not Detector(key=1234).detect(marker.embed(IMAGES["astronaut"]())).present
+
+
+def test_detect_on_images_just_above_the_minimum_size():
+    # 48..72 px images left no candidate period: IndexError (issue 16, found by fuzzing)
+    rng = np.random.default_rng(0)
+    det = Detector()
+    for side in (48, 60, 72):
+        result = det.detect(rng.integers(0, 256, (side, side, 3), dtype=np.uint8))
+        assert not result.present

@@ -17,6 +17,12 @@ from ..errors import AudioError
 from .features import FeatureConfig, prepare_audio
 
 SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif"}
+EXPECTED = "expected a WAV, FLAC, OGG or MP3 speech file"
+# Samples (frames x channels) one file may decode to: 2 GiB of float32, over 3 hours of 48 kHz
+# mono. Headers are not trusted for this (a FLAC header may claim 2^36 samples): decoding stops
+# when the samples actually read pass the limit.
+MAX_SAMPLES = 1 << 29
+BLOCK_FRAMES = 1 << 16  # frames read at a time through libsndfile
 
 
 def read_audio(path) -> tuple[np.ndarray, int]:
@@ -44,14 +50,34 @@ def _decode(source, suffix: str, label: str) -> tuple[np.ndarray, int]:
     return audio, rate
 
 
+def _too_long(label: str, samples: int) -> AudioError:
+    return AudioError(f"audio file {label!r} decodes to more than {samples} samples: the limit "
+                      f"is {MAX_SAMPLES} (frames x channels)")
+
+
 def _read_soundfile(source, suffix: str, label: str) -> tuple[np.ndarray, int]:
+    """Read in blocks: the frame count in the header is never used to size an array."""
     import soundfile as sf
     try:
-        audio, rate = sf.read(source, dtype="float32", always_2d=False)
+        with sf.SoundFile(source) as f:
+            rate, channels = f.samplerate, f.channels
+            if channels < 1:
+                raise AudioError(f"audio file {label!r} has {channels} channels: expected 1..8")
+            blocks, total = [], 0
+            while True:
+                block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                blocks.append(block)
+                total += block.size
+                if total > MAX_SAMPLES:
+                    raise _too_long(label, total)
+                if len(block) < BLOCK_FRAMES:
+                    break
     except (RuntimeError, sf.LibsndfileError) as exc:  # LibsndfileError subclasses RuntimeError
         reason = getattr(exc, "error_string", None) or exc  # without libsndfile's "Error opening"
-        raise AudioError(f"cannot read {label!r} as {suffix} audio: {reason}") from exc
-    return np.asarray(audio, np.float32), int(rate)
+        raise AudioError(f"cannot read {label!r} as {suffix} audio ({reason}): "
+                         f"{EXPECTED}") from exc
+    audio = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    return (audio[:, 0] if channels == 1 else audio), int(rate)
 
 
 def _read_av(source, label: str) -> tuple[np.ndarray, int]:
@@ -59,18 +85,22 @@ def _read_av(source, label: str) -> tuple[np.ndarray, int]:
     try:
         with av.open(source) as container:
             if not container.streams.audio:
-                raise AudioError(f"{label!r} has no audio stream: expected a speech file")
+                raise AudioError(f"{label!r} has no audio stream: {EXPECTED}")
             stream = container.streams.audio[0]
-            rate = stream.codec_context.sample_rate or stream.rate
-            chunks = []
+            rate = stream.codec_context.sample_rate or stream.rate or 0
+            chunks, total = [], 0
             for frame in container.decode(stream):
+                channels = len(frame.layout.channels)
+                if channels < 1:
+                    raise AudioError(f"{label!r} has a frame of {channels} channels: expected "
+                                     f"1..8")
                 a = frame.to_ndarray()  # planar: (C, n); packed: (1, n * C)
-                if frame.format.is_planar:
-                    chunks.append(a.T)
-                else:
-                    chunks.append(a.reshape(-1, len(frame.layout.channels)))
-    except av.error.FFmpegError as exc:
-        raise AudioError(f"cannot decode {label!r}: {exc}") from exc
+                chunks.append(a.T if frame.format.is_planar else a.reshape(-1, channels))
+                total += a.size
+                if total > MAX_SAMPLES:
+                    raise _too_long(label, total)
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:  # tags are decoded as UTF-8
+        raise AudioError(f"cannot decode {label!r} ({exc}): {EXPECTED}") from exc
     if not chunks:
         return np.zeros((0,), np.float32), int(rate)
     audio = np.concatenate(chunks, axis=0)
@@ -83,4 +113,7 @@ def _read_av(source, label: str) -> tuple[np.ndarray, int]:
 def load_speech(path, config: FeatureConfig = FeatureConfig()) -> tuple[np.ndarray, int]:
     """File -> (float32 mono at `config.sample_rate`, that rate)."""
     audio, rate = read_audio(path)
-    return prepare_audio(audio, rate, config), config.sample_rate
+    try:
+        return prepare_audio(audio, rate, config), config.sample_rate
+    except AudioError as e:  # the rate, channels or samples: say which file
+        raise AudioError(f"audio file {str(path)!r}: {e}") from None

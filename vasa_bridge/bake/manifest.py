@@ -73,8 +73,17 @@ def _read_csv(path: Path) -> list[Line]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # spreadsheets often write a BOM
     except UnicodeDecodeError as e:
-        raise ConfigError(f"manifest {str(path)!r} is not UTF-8 text ({e})") from None
+        raise ConfigError(f"manifest {str(path)!r} is not UTF-8 text ({e}): expected a UTF-8 "
+                          f"CSV file") from None
     reader = csv.reader(text.splitlines(keepends=True))
+    try:
+        return _csv_lines(path, reader)
+    except csv.Error as e:
+        raise ConfigError(f"manifest {str(path)!r} line {reader.line_num} is not readable CSV "
+                          f"({e}): expected a header row and one row per voice line") from None
+
+
+def _csv_lines(path: Path, reader) -> list[Line]:
     header = [h.strip() for h in next(reader, [])]
     if "audio" not in header:
         raise ConfigError(f"manifest {str(path)!r} header is {header!r}: expected an 'audio' "
@@ -99,14 +108,29 @@ def _read_csv(path: Path) -> list[Line]:
 
 
 def _read_jsonl(path: Path) -> list[Line]:
+    """Each line stands alone: one that is not UTF-8 or not JSON is listed as failed."""
     lines = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):  # a byte-order mark
+        data = data[3:]
+    for number, raw_bytes in enumerate(data.split(b"\n"), 1):
+        try:
+            raw = raw_bytes.decode("utf-8")
+        except UnicodeDecodeError as e:
+            lines.append(Line(number, "", error=f"not UTF-8 text ({e}): expected a JSON object "
+                                                f"in UTF-8"))
+            continue
         if not raw.strip():
             continue
         try:
             fields = json.loads(raw)
         except json.JSONDecodeError as e:
-            lines.append(Line(number, "", error=f"not valid JSON ({e})"))
+            lines.append(Line(number, "", error=f"not valid JSON ({e}): expected an object such "
+                                                f"as {{\"audio\": \"line.wav\"}}"))
+            continue
+        except RecursionError:
+            lines.append(Line(number, "", error="JSON nested too deeply: expected an object "
+                                                "such as {\"audio\": \"line.wav\"}"))
             continue
         if not isinstance(fields, dict):
             lines.append(Line(number, "", error=f"{type(fields).__name__}: expected an object "
@@ -155,7 +179,7 @@ def _number(value) -> float | None:
         if isinstance(value, bool):
             raise ValueError
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"intensity {value!r}: expected a number in 0..5 (1 = average head "
                          f"motion)") from None
 
@@ -167,7 +191,7 @@ def _gaze(value) -> tuple | None:
         else value
     try:
         x, y = (float(v) for v in parts if not (isinstance(v, str) and v == ""))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"gaze {value!r}: expected X,Y with both in [-1, 1], such as "
                          f"\"0.3,-0.1\"") from None
     return (x, y)

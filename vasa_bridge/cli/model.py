@@ -122,6 +122,8 @@ def text_from_args(args) -> str | None:
                           f"file with the words spoken")
     try:
         return check_text(path.read_text(encoding="utf-8"))
+    except ConfigError as e:  # too long: say which file
+        raise ConfigError(f"--text-file {str(path)!r}: {e}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"--text-file {str(path)!r} is not UTF-8 text: expected the words "
                           f"spoken") from None

@@ -279,14 +279,25 @@ def cut_points(timeline: PhonemeTimeline, config: AlignConfig) -> list[float]:
 
 
 def read_audio(path: str | Path) -> np.ndarray:
-    """Any file soundfile reads (wav, flac, ogg) -> 16 kHz mono float32."""
-    import soundfile as sf
+    """A speech file (wav, flac, ogg, mp3) -> 16 kHz mono float32. Read through audio.io (no
+    header sizes an array; a size limit) and checked by to_float_mono (rate, NaN, range)."""
+    from ..audio.features import to_float_mono
+    from ..audio.io import read_audio as read_file
+    from ..errors import AudioError
     try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, OSError) as e:  # soundfile raises LibsndfileError(RuntimeError)
-        raise DataError(f"audio file {str(path)!r} could not be read ({e}): expected wav, flac "
-                        f"or ogg") from None
-    return to_16k(audio.mean(axis=1), rate)
+        audio, rate = read_file(path)
+        mono = to_float_mono(audio, rate)
+    except AudioError as e:
+        raise DataError(f"audio file {str(path)!r} is not usable ({e})") from None
+    return to_16k(mono, rate)
+
+
+def read_transcript(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(f"transcript {str(path)!r} is not UTF-8 text ({e}): expected the words "
+                        f"spoken, in UTF-8") from None
 
 
 def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path, *,
@@ -299,6 +310,7 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
     text_path = Path(text_path)
     if not text_path.is_file():
         raise DataError(f"transcript {str(text_path)!r} does not exist: expected a text file")
+    text = read_transcript(text_path)
     audio = read_audio(audio_path)
     digest = hashlib.sha1(audio.tobytes()).hexdigest()[:16]
     out = Path(out)
@@ -306,7 +318,7 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
                                  {"teacher": asdict(teacher), "recordings": {}})
     if digest in info.get("recordings", {}):
         return {"clips": 0, "skipped": True, "seconds": 0.0}
-    timeline = align(audio, text_path.read_text(encoding="utf-8"))
+    timeline = align(audio, text)
     bounds = [0.0] + cut_points(timeline, config) + [len(audio) / SAMPLE_RATE]
     index = max((r["index"] for r in rows), default=-1) + 1
     made = []
@@ -318,7 +330,7 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
         motion = teach(tl, a, SAMPLE_RATE, config=teacher, seed=clip_seed, speaker=style)
         meta = {"engine": "recording", "voice": speaker, "speaker": f"recording:{speaker}",
                 "gender": "unknown", "language": "en", "text": " ".join(
-                    w for w in normalise_text(text_path.read_text(encoding="utf-8"))) if
+                    w for w in normalise_text(text)) if
                 len(bounds) == 2 else None, "kind": None, "seed": seed, "index": index,
                 "teacher_seed": clip_seed, "style": style.as_dict(), "augmentation": None,
                 "split": split, "source": "aligned", "recording": str(audio_path),

@@ -19,8 +19,9 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..audio.pcm import SAMPLE_RATE, from_s16, to_s16
-from ..errors import DataError
+from ..errors import DataError, MotionFormatError
 from ..motion import MotionTrack
+from ..motion.io import read_npz
 from ..motion.names import ARKIT_NAMES
 from .phonemes import PhonemeTimeline
 
@@ -87,35 +88,47 @@ def read_row(root: Path, index: int) -> dict | None:
     if not path.is_file():
         return None
     try:
-        with np.load(path) as z:
-            meta = json.loads(str(z["meta"]))
-            n = int(z["audio"].shape[0])
-            frames = int(z["blendshapes"].shape[0])
-            phones = int(z["phone_starts"].shape[0])
-    except (OSError, ValueError, KeyError, EOFError):
+        z = read_npz(path)  # sizes checked before reading; MotionFormatError is a ValueError
+        meta = json.loads(str(z["meta"]))
+        n = int(z["audio"].shape[0])
+        frames = int(z["blendshapes"].shape[0])
+        phones = int(z["phone_starts"].shape[0])
+    except (OSError, ValueError, KeyError, IndexError, RecursionError):
+        return None
+    if not isinstance(meta, dict):
         return None
     return manifest_row(index, rel, meta, n / SAMPLE_RATE, frames, phones)
 
 
 def load_clip(path: str | Path, clip_id: str | None = None) -> Clip:
     path = Path(path)
+    expected = "expected an .npz clip written by `vasa-bridge dataset` (docs/data.md)"
     try:
-        z = np.load(path)
-    except (OSError, ValueError) as e:
-        raise DataError(f"clip file {str(path)!r} is unreadable ({e}): expected an .npz clip") \
-            from None
-    with z:
-        missing = {"audio", "blendshapes", "head_rotation", "head_translation", "fps",
-                   "phone_labels", "meta"} - set(z.files)
-        if missing:
-            raise DataError(f"clip file {str(path)!r} lacks {sorted(missing)}: expected the "
-                            f"arrays of docs/data.md")
+        z = read_npz(path)  # every header checked before its data is read
+    except (OSError, MotionFormatError) as e:
+        raise DataError(f"clip file {str(path)!r} is unreadable ({e}): {expected}") from None
+    missing = {"audio", "blendshapes", "head_rotation", "head_translation", "fps", "sample_rate",
+               "phone_labels", "phone_starts", "phone_ends", "phoneset", "meta"} - set(z)
+    if missing:
+        raise DataError(f"clip file {str(path)!r} lacks {sorted(missing)}: expected the "
+                        f"arrays of docs/data.md")
+    try:
+        if z["audio"].dtype != np.int16 or z["audio"].ndim != 1:
+            raise DataError(f"audio is {z['audio'].dtype} {z['audio'].shape}: expected (S,) "
+                            f"int16")
         sr = int(z["sample_rate"])
         audio = from_s16(z["audio"])
         motion = MotionTrack(z["blendshapes"], z["head_rotation"], z["head_translation"],
                              float(z["fps"]), audio=audio, sample_rate=sr)
         phonemes = PhonemeTimeline.from_arrays(z)
         meta = json.loads(str(z["meta"]))
+        if not isinstance(meta, dict):
+            raise DataError(f"meta is a JSON {type(meta).__name__}: expected an object")
+    except (DataError, MotionFormatError) as e:
+        raise DataError(f"clip file {str(path)!r}: {e}") from None
+    except (TypeError, ValueError, OverflowError, RecursionError) as e:
+        raise DataError(f"clip file {str(path)!r} is malformed ({type(e).__name__}: "
+                        f"{str(e)[:200]}): {expected}") from None
     return Clip(clip_id or path.stem, motion.audio, sr, motion, phonemes, meta)
 
 

@@ -55,7 +55,7 @@ class PhonemeTimeline:
             raise DataError(f"timeline has {len(labels)} labels, {len(starts)} starts and "
                             f"{len(ends)} ends: expected the same count")
         if len(starts) and (not np.all(np.isfinite(starts)) or not np.all(np.isfinite(ends))):
-            raise DataError("timeline times must be finite seconds")
+            raise DataError("timeline times are not all finite: expected finite seconds")
         if np.any(ends < starts):
             i = int(np.argmax(ends < starts))
             raise DataError(f"segment {i} ({labels[i]!r}) ends at {ends[i]:.3f} s before it starts "

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..motion.io import read_npz
 from .image import LoadedImage, from_array, load_image
 from .portrait import Portrait, PortraitConfig, analyse_portrait
 from .solver import Measurements
@@ -63,6 +64,21 @@ def _to_arrays(p: Portrait) -> dict[str, np.ndarray]:
     return out
 
 
+def _check_entry(z) -> None:
+    """The arrays a Portrait's users index without checking: a damaged entry is refused here
+    (ValueError: analysed again) rather than failing inside the renderer."""
+    image, alpha, marks = z["image"], z["person_alpha"], z["landmarks"]
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or min(image.shape) < 1:
+        raise ValueError(f"image {image.dtype} {image.shape}: expected (H, W, 3) uint8")
+    if alpha.shape != image.shape[:2] or alpha.dtype.kind != "f" or not np.isfinite(alpha).all():
+        raise ValueError(f"person_alpha {alpha.dtype} {alpha.shape}: expected finite (H, W)")
+    if marks.ndim != 2 or marks.shape[1] != 3 or marks.dtype.kind != "f" \
+            or not np.isfinite(marks).all():
+        raise ValueError(f"landmarks {marks.dtype} {marks.shape}: expected finite (N, 3)")
+    if z["crop_box"].shape != (4,):
+        raise ValueError(f"crop_box {z['crop_box'].shape}: expected 4 numbers")
+
+
 def _from_arrays(z) -> Portrait:
     if int(z["version"]) != CACHE_VERSION:
         raise ValueError(f"cache version {int(z['version'])}: expected {CACHE_VERSION}")
@@ -70,6 +86,7 @@ def _from_arrays(z) -> Portrait:
     for f in dataclasses.fields(Measurements):
         v = z["rest_" + f.name]
         rest[f.name] = float(v) if v.ndim == 0 else v
+    _check_entry(z)
     return Portrait(image=z["image"], person_alpha=z["person_alpha"], landmarks=z["landmarks"],
                     rest=Measurements(**rest), crop_box=tuple(int(v) for v in z["crop_box"]),
                     num_faces=int(z["num_faces"]), eyes_closed=bool(z["eyes_closed"]),
@@ -91,10 +108,9 @@ class PortraitCache:
         path = self.path(key)
         if not path.is_file():
             return None
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return _from_arrays(z)
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        try:  # sizes checked before reading: a damaged entry cannot claim terabytes
+            return _from_arrays(read_npz(path))
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
             log.warning("portrait cache entry %s is unreadable (%s): analysing again", path, e)
             return None
 

@@ -5,12 +5,18 @@ Everything comes out as (H, W, 3) uint8 RGB plus an optional (H, W) uint8 alpha.
 
 from __future__ import annotations
 
+import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ImageReadError
+
+# Refused before decoding: a PNG or JPEG header can declare 4 billion pixels in a few bytes.
+MAX_PIXELS = 80_000_000  # 80 megapixels (10000 x 8000); below Pillow's bomb warning (89 M)
+MAX_FILE_BYTES = 256 * 2**20  # the file is read into memory, so no header sizes a read
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,19 @@ def load_image(path: str | Path) -> LoadedImage:
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"portrait {str(path)!r} does not exist: expected an image file")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ImageReadError(f"portrait {str(path)!r} is {size} bytes: expected at most "
+                             f"{MAX_FILE_BYTES} (a PNG, JPEG or WebP photo)")
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():  # Pillow warns from 89 MP; ours is the clear refusal
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(path.read_bytes()))
+        with im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise ImageReadError(f"portrait {str(path)!r} is {w}x{h} pixels: expected at "
+                                     f"most {MAX_PIXELS // 1_000_000} megapixels")
             im = ImageOps.exif_transpose(im)
             mode = im.mode
             if mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -78,6 +95,9 @@ def load_image(path: str | Path) -> LoadedImage:
                 a = np.array(im.convert("RGBA"))
             else:
                 a = np.array(im.convert("RGB"))
+    except Image.DecompressionBombError as exc:  # Image.open refuses > 2x its own limit
+        raise ImageReadError(f"portrait {str(path)!r} is too large ({exc}): expected at most "
+                             f"{MAX_PIXELS // 1_000_000} megapixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ImageReadError(f"portrait {str(path)!r} could not be decoded ({exc}): expected a "
                              f"PNG, JPEG or WebP image") from None

@@ -8,6 +8,7 @@ the feature config; the motion normalisation (per-dimension mean and spread) fro
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
@@ -54,6 +55,9 @@ class DiffusionConfig:
             raise ModelError(f"prediction {self.prediction!r}: expected 'x0' or 'edm'")
 
 
+MAX_SIZE = 10_000  # any size in a model config (layers, width, frames of context, ...)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -81,6 +85,21 @@ class ModelConfig:
             object.__setattr__(self, "diffusion", DiffusionConfig(**self.diffusion))
         object.__setattr__(self, "motion_mean", tuple(float(v) for v in self.motion_mean))
         object.__setattr__(self, "motion_std", tuple(float(v) for v in self.motion_std))
+        for name in ("features", "diffusion"):
+            want = FeatureConfig if name == "features" else DiffusionConfig
+            if not isinstance(getattr(self, name), want):
+                raise ModelError(f"{name} is {getattr(self, name)!r}: expected a {want.__name__} "
+                                 f"(a JSON object of its fields)")
+        for name in ("layers", "width", "heads", "ff_mult", "context", "max_window", "lookahead",
+                     "seal"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value > MAX_SIZE:
+                raise ModelError(f"{name} is {value!r}: expected a whole number up to {MAX_SIZE}")
+        for name in ("layers", "width", "heads", "max_window"):
+            if getattr(self, name) < 1:
+                raise ModelError(f"{name} is {getattr(self, name)}: expected >= 1")
+        if not all(math.isfinite(v) for v in self.motion_mean + self.motion_std):
+            raise ModelError("motion_mean/std hold a non-finite value: expected finite numbers")
         if len(self.motion_mean) != MOTION_DIM or len(self.motion_std) != MOTION_DIM:
             raise ModelError(f"motion_mean/std have {len(self.motion_mean)}/"
                              f"{len(self.motion_std)} entries: expected {MOTION_DIM}")

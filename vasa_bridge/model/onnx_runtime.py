@@ -27,6 +27,53 @@ def default_model_path() -> Path:
     return Path(str(resources.files("vasa_bridge") / "assets" / "model" / DEFAULT_MODEL))
 
 
+EXPECTED = "expected a model exported by `vasa-bridge export`"
+
+
+def _config(path: Path, text: str) -> ModelConfig:
+    """The model config from the export's metadata, refused as a whole when it does not parse."""
+    try:
+        doc = json.loads(text)
+        if not isinstance(doc, dict):
+            raise TypeError(f"a JSON {type(doc).__name__}, not an object")
+        return ModelConfig.from_dict(doc)
+    except ModelError as e:
+        raise ModelError(f"{str(path)!r}: its model config is inconsistent ({e}): "
+                         f"{EXPECTED}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError,
+            RecursionError) as e:
+        raise ModelError(f"{str(path)!r}: its model config metadata is unreadable "
+                         f"({type(e).__name__}: {str(e)[:200]}): {EXPECTED}") from None
+
+
+def _input_names(path: Path, text: str, session) -> list[str]:
+    """The metadata's input order (what `run` feeds), which must name the graph's inputs."""
+    graph = sorted(i.name for i in session.get_inputs())
+    try:
+        names = json.loads(text)
+    except (ValueError, RecursionError):
+        names = None
+    if not isinstance(names, list) or sorted(map(str, names)) != graph or len(names) != 8:
+        raise ModelError(f"{str(path)!r}: its input list metadata is {text[:120]!r}: expected "
+                         f"the 8 graph inputs {graph} in the order x, sigma, audio, context, "
+                         f"emotion, gaze, intensity, keep")
+    return names
+
+
+def _check_shapes(path: Path, config: ModelConfig, session) -> None:
+    """Fixed sizes of the graph's inputs must be those the config implies, or the first window
+    would fail inside ONNX Runtime instead of here."""
+    want = {"x": {2: config.motion_dim}, "audio": {2: config.audio_dim},
+            "context": {1: config.context, 2: config.motion_dim}}
+    for node in session.get_inputs():
+        for axis, size in want.get(node.name, {}).items():
+            got = node.shape[axis] if len(node.shape) > axis else None
+            if isinstance(got, int) and got != size:
+                raise ModelError(f"{str(path)!r}: input {node.name!r} has size {got} on axis "
+                                 f"{axis} but its model config implies {size}: {EXPECTED} "
+                                 f"(graph and config from one run)")
+
+
 class OnnxDenoiser:
     """Callable as `denoise_cond(x, sigma_batch, conditions)` for `sampling.guided`."""
 
@@ -51,18 +98,22 @@ class OnnxDenoiser:
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=providers)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise ModelError(f"cannot load {str(path)!r} as an ONNX model: {exc}") from exc
+            reason = " ".join(str(exc).split())[:300]  # one line
+            raise ModelError(f"cannot load {str(path)!r} as an ONNX model ({reason}): "
+                             f"{EXPECTED}") from exc
         if device == "cuda" and self.session.get_providers()[0] != "CUDAExecutionProvider":
             log.warning("ONNX Runtime fell back to %s", self.session.get_providers()[0])
         meta = self.session.get_modelmeta().custom_metadata_map
-        if "vasa_bridge.model_config" not in meta:
-            raise ModelError(f"{str(path)!r} carries no vasa_bridge.model_config metadata: "
-                             f"expected a model exported by `vasa-bridge export`")
+        for key in ("vasa_bridge.model_config", "vasa_bridge.inputs"):
+            if key not in meta:
+                raise ModelError(f"{str(path)!r} carries no {key} metadata: expected a model "
+                                 f"exported by `vasa-bridge export`")
         self.path = path
         self.metadata = meta
-        self.config = ModelConfig.from_json(meta["vasa_bridge.model_config"])
+        self.config = _config(path, meta["vasa_bridge.model_config"])
         check_sample_rate(self.config, repr(str(path)))
-        self.input_names = json.loads(meta["vasa_bridge.inputs"])
+        self.input_names = _input_names(path, meta["vasa_bridge.inputs"], self.session)
+        _check_shapes(path, self.config, self.session)
 
     def run(self, x, sigma, audio, context, emotion, gaze, intensity, keep) -> np.ndarray:
         feeds = dict(zip(self.input_names, (x, sigma, audio, context, emotion, gaze, intensity,

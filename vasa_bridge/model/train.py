@@ -75,13 +75,28 @@ def load_checkpoint(path, ema: bool = True, device: str = "cpu") -> tuple[Denois
     if not path.is_file():
         raise ModelError(f"no checkpoint at {str(path)!r}: expected a RUN folder made by "
                          f"`vasa-bridge train` or its {CHECKPOINT}")
-    ck = torch.load(path, map_location=device, weights_only=False)
-    if "model_config" not in ck:
-        raise ModelError(f"{str(path)!r} has no model_config: expected a vasa_bridge checkpoint")
-    config = ModelConfig.from_dict(ck["model_config"])
-    check_sample_rate(config, repr(str(path)))
-    den = build(config).to(device)
-    den.load_state_dict(ck["ema" if ema else "model"])
+    expected = f"expected a {CHECKPOINT} written by `vasa-bridge train`"
+    try:
+        # weights_only: tensors, numbers, strings and containers only. A checkpoint is a pickle,
+        # and a full unpickler would run whatever code a downloaded one carries.
+        ck = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, UnpicklingError, zip, EOF...
+        reason = " ".join(str(e).split())[:200]
+        raise ModelError(f"cannot read {str(path)!r} as a checkpoint ({type(e).__name__}: "
+                         f"{reason}): {expected}") from None
+    if not isinstance(ck, dict) or not isinstance(ck.get("model_config"), dict):
+        raise ModelError(f"{str(path)!r} has no model_config: {expected}")
+    try:
+        config = ModelConfig.from_dict(ck["model_config"])
+        check_sample_rate(config, repr(str(path)))
+        den = build(config).to(device)
+        den.load_state_dict(ck["ema" if ema else "model"])
+    except ModelError as e:
+        raise ModelError(f"{str(path)!r}: {e}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:  # load_state_dict: RuntimeError
+        reason = " ".join(str(e).split())[:200]
+        raise ModelError(f"{str(path)!r} does not match its own model_config ({type(e).__name__}:"
+                         f" {reason}): {expected}") from None
     den.eval()
     return den, ck
 
@@ -132,7 +147,7 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
     history: list[dict] = []
     step = 0
     if resume and ck_path.is_file():
-        ck = torch.load(ck_path, map_location=tc.device, weights_only=False)
+        ck = torch.load(ck_path, map_location=tc.device, weights_only=True)
         config = ModelConfig.from_dict(ck["model_config"])
         den = build(config).to(tc.device)
         den.load_state_dict(ck["model"])

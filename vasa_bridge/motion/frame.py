@@ -37,7 +37,8 @@ def _check_range(name: str, values: np.ndarray, lo: float, hi: float, unit: str)
     if bad.any():
         where = np.argwhere(bad)[0].tolist()
         raise MotionFormatError(f"{name} value {float(values[tuple(where)]):g} at index {where} is "
-                                f"outside [{lo:g}, {hi:g}] {unit}".rstrip())
+                                f"outside [{lo:g}, {hi:g}] {unit}".rstrip()
+                                + ": expected every value in that range")
 
 
 def check_names(names: Sequence[str]) -> None:
@@ -150,6 +151,11 @@ class MotionTrack:
         if not np.isfinite(fps) or not 0 < fps <= 1000:
             raise MotionFormatError(f"fps is {self.fps!r}: expected a number in (0, 1000]")
         object.__setattr__(self, "fps", fps)
+        start = float(self.start)
+        if not np.isfinite(start):
+            raise MotionFormatError(f"start is {self.start!r}: expected a finite number of "
+                                    f"seconds")
+        object.__setattr__(self, "start", start)
         if self.audio is not None:
             audio = np.array(self.audio, dtype=np.float32)
             if audio.ndim != 1:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,11 @@ BINARY_MAGIC = b"VASB"
 BINARY_VERSION = 1
 SUFFIXES = f".npz, .json, {UNITY_SUFFIX}, {BINARY_SUFFIX} or .csv"
 POSE_COLUMNS = ("pitch", "yaw", "roll", "tx", "ty", "tz")
+CSV_COLUMNS = 1 + len(ARKIT_NAMES) + len(POSE_COLUMNS)
+# One array of a .npz track: an hour of 48 kHz float32 audio is 0.7 GB. A header declaring more
+# is refused before anything is allocated (a .npz is a zip: 1 KB can claim terabytes).
+MAX_ARRAY_BYTES = 1 << 30
+NPZ_KEYS = "blendshapes, names, head_rotation, head_translation, fps"
 
 
 def save(track: MotionTrack, path: str | Path) -> Path:
@@ -67,14 +74,24 @@ def load(path: str | Path) -> MotionTrack:
     reader = {".npz": _load_npz, ".json": _load_json, UNITY_SUFFIX: _load_json,
               BINARY_SUFFIX: _load_binary, ".csv": _load_csv}.get(path.suffix.lower())
     if reader is None:
-        raise MotionFormatError(f"motion file suffix {path.suffix!r} is not supported: expected "
+        raise MotionFormatError(f"motion file {str(path)!r} has suffix {path.suffix!r}: expected "
                                 f"{SUFFIXES}")
     if not path.is_file():
-        raise MotionFormatError(f"motion file {str(path)!r} does not exist")
+        raise MotionFormatError(f"motion file {str(path)!r} does not exist: expected a track "
+                                f"file ({SUFFIXES})")
     try:
         return reader(path)
     except MotionFormatError as e:
-        raise MotionFormatError(f"{path}: {e}") from None
+        raise MotionFormatError(" ".join(f"{path}: {e}".split())) from None  # one line
+
+
+def _text(path: Path) -> str:
+    """A text track's contents (UTF-8, with or without a byte-order mark)."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise MotionFormatError(f"not UTF-8 text ({e}): expected a {path.suffix} track written "
+                                f"as UTF-8") from None
 
 
 # --- npz ---------------------------------------------------------------------------------------
@@ -90,30 +107,85 @@ def _save_npz(track: MotionTrack, f) -> None:
 
 
 def _load_npz(path: Path) -> MotionTrack:
-    try:
-        data = np.load(path, allow_pickle=False)
-        arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise MotionFormatError(f"not a readable .npz archive ({e})") from None
+    arrays = read_npz(path)
     for key in ("blendshapes", "names", "head_rotation", "head_translation", "fps"):
         if key not in arrays:
-            raise MotionFormatError(f"array {key!r} is missing: expected blendshapes, names, "
-                                    f"head_rotation, head_translation, fps")
-    for key in ("blendshapes", "head_rotation", "head_translation", "fps"):
-        if not np.issubdtype(arrays[key].dtype, np.number):
-            raise MotionFormatError(f"array {key!r} has dtype {arrays[key].dtype}: expected "
+            raise MotionFormatError(f"array {key!r} is missing: expected {NPZ_KEYS}")
+    for key in ("blendshapes", "head_rotation", "head_translation", "fps", "audio",
+                "sample_rate", "start"):
+        if key in arrays and arrays[key].dtype.kind not in "iuf":
+            raise MotionFormatError(f"array {key!r} has dtype {arrays[key].dtype}: expected real "
                                     f"numbers")
     check_names(arrays["names"].tolist())
-    if arrays["fps"].shape != ():
-        raise MotionFormatError(f"fps has shape {arrays['fps'].shape}: expected a scalar")
     audio = arrays.get("audio")
     rate = arrays.get("sample_rate")
     if (audio is None) != (rate is None):
         raise MotionFormatError("audio and sample_rate must come together: found only "
-                                f"{'audio' if rate is None else 'sample_rate'}")
+                                f"{'audio' if rate is None else 'sample_rate'}, expected both or "
+                                f"neither")
+    fps = _scalar(arrays, "fps")
+    start = _scalar(arrays, "start") if "start" in arrays else 0.0
+    if rate is not None:
+        rate = _scalar(arrays, "sample_rate")
+        if not rate.is_integer():
+            raise MotionFormatError(f"sample_rate is {rate!r}: expected a whole number of Hz")
+        rate = int(rate)
     return MotionTrack(arrays["blendshapes"], arrays["head_rotation"], arrays["head_translation"],
-                       float(arrays["fps"]), audio, None if rate is None else int(rate),
-                       float(arrays.get("start", 0.0)))
+                       fps, audio, rate, start)
+
+
+def _scalar(arrays: dict, key: str) -> float:
+    value = arrays[key]
+    if value.shape != ():
+        raise MotionFormatError(f"{key} has shape {value.shape}: expected a scalar")
+    value = float(value)
+    if not math.isfinite(value):
+        raise MotionFormatError(f"{key} is {value!r}: expected a finite number")
+    return value
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every .npy member of a .npz archive, each header checked before its data is read (the
+    portrait cache reads its entries with this too). Refusals are MotionFormatErrors."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return {info.filename[:-4]: _read_member(z, info) for info in z.infolist()
+                    if info.filename.endswith(".npy")}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            RuntimeError, ValueError, TypeError, SyntaxError) as e:
+        if isinstance(e, MotionFormatError):
+            raise
+        raise MotionFormatError(f"not a readable .npz archive ({e}): expected a zip of .npy "
+                                f"arrays ({NPZ_KEYS})") from None
+
+
+def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    fmt = np.lib.format
+    key = info.filename[:-4]
+    with z.open(info) as f:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = fmt.read_array_header_2_0(f)
+        else:
+            raise MotionFormatError(f"array {key!r} is .npy format {version}: expected 1.0 or "
+                                    f"2.0")
+        if dtype.hasobject:
+            raise MotionFormatError(f"array {key!r} holds Python objects: expected numbers or "
+                                    f"names (pickles are never loaded)")
+        count = math.prod(shape)
+        size = count * dtype.itemsize
+        if size > min(MAX_ARRAY_BYTES, info.file_size):
+            raise MotionFormatError(f"array {key!r} declares shape {shape} ({size} bytes) in a "
+                                    f"{info.file_size}-byte member: expected at most "
+                                    f"{min(MAX_ARRAY_BYTES, info.file_size)} bytes")
+        array = np.empty(count, dtype)  # writable, as np.load gives; filled in place
+        got = f.readinto(memoryview(array).cast("B")) if size else 0
+        if got != size or f.read(1):
+            raise MotionFormatError(f"array {key!r} holds {got} bytes of data or more: "
+                                    f"expected {size} for shape {shape}")
+    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
 
 
 # --- json --------------------------------------------------------------------------------------
@@ -135,15 +207,23 @@ def _save_json(track: MotionTrack, f) -> None:
 
 def _load_json(path: Path) -> MotionTrack:
     try:
-        doc = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise MotionFormatError(f"not valid JSON ({e})") from None
+        doc = json.loads(_text(path))
+    except json.JSONDecodeError as e:
+        raise MotionFormatError(f"not valid JSON ({e}): expected a {JSON_FORMAT!r} document") \
+            from None
+    except RecursionError:
+        raise MotionFormatError(f"JSON nested too deeply: expected a {JSON_FORMAT!r} document "
+                                f"(frames inside one list)") from None
     if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
         raise MotionFormatError(f"format is {doc.get('format') if isinstance(doc, dict) else doc!r}"
                                 f": expected {JSON_FORMAT!r}")
     if doc.get("version") != JSON_VERSION:
         raise MotionFormatError(f"version is {doc.get('version')!r}: expected {JSON_VERSION}")
-    check_names(doc.get("names", []))
+    names = doc.get("names", [])
+    if not isinstance(names, list):
+        raise MotionFormatError(f"names is a {type(names).__name__}: expected a list of the "
+                                f"52 ARKit names")
+    check_names(names)
     frames = doc.get("frames")
     if not isinstance(frames, list) or not frames:
         raise MotionFormatError("frames is missing or empty: expected a list of frames")
@@ -151,10 +231,24 @@ def _load_json(path: Path) -> MotionTrack:
         shapes = np.array([f["blendshapes"] for f in frames], np.float32)
         rot = np.array([f["head_rotation"] for f in frames], np.float32)
         trans = np.array([f["head_translation"] for f in frames], np.float32)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise MotionFormatError(f"a frame is malformed ({e!r}): expected blendshapes (52 numbers), "
                                 f"head_rotation and head_translation (3 numbers each)") from None
-    return MotionTrack(shapes, rot, trans, doc.get("fps"), start=float(doc.get("start", 0.0)))
+    return MotionTrack(shapes, rot, trans, _json_number(doc, "fps", None),
+                       start=_json_number(doc, "start", 0.0))
+
+
+def _json_number(doc: dict, key: str, default) -> float:
+    value = doc.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MotionFormatError(f"{key} is {str(value)[:40]!r}: expected a number")
+    try:
+        value = float(value)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise MotionFormatError(f"{key} is {value!r}: expected a finite number")
+    return value
 
 
 # --- vasab (compact binary) ----------------------------------------------------------------------
@@ -226,7 +320,11 @@ def _save_csv(track: MotionTrack, f) -> None:
 
 
 def _load_csv(path: Path) -> MotionTrack:
-    rows = list(csv.reader(io.StringIO(path.read_text())))
+    try:
+        rows = list(csv.reader(io.StringIO(_text(path), newline="")))
+    except csv.Error as e:
+        raise MotionFormatError(f"not readable CSV ({e}): expected a header row and one row of "
+                                f"{CSV_COLUMNS} numbers per frame") from None
     expected = ["time", *ARKIT_NAMES, *POSE_COLUMNS]
     if not rows or rows[0] != expected:
         got = rows[0][:4] if rows else []
@@ -234,14 +332,23 @@ def _load_csv(path: Path) -> MotionTrack:
                                 f"{', '.join(POSE_COLUMNS)}")
     if len(rows) < 2:
         raise MotionFormatError("no frames: expected at least one row after the header")
+    for number, row in enumerate(rows[1:], 2):
+        if len(row) != CSV_COLUMNS:
+            raise MotionFormatError(f"row {number} has {len(row)} cells: expected {CSV_COLUMNS} "
+                                    f"(time, 52 blendshapes, 6 pose values)")
     try:
         table = np.array(rows[1:], np.float64)
     except ValueError as e:
-        raise MotionFormatError(f"a row is not all numbers ({e})") from None
+        raise MotionFormatError(f"a row is not all numbers ({e}): expected {CSV_COLUMNS} "
+                                f"numbers per row") from None
     times = table[:, 0]
     if len(times) > 1:
         steps = np.diff(times)
-        fps = 1.0 / float(np.median(steps))
+        step = float(np.median(steps))
+        if not np.isfinite(times).all() or not step > 0 or not np.isfinite(1.0 / step):
+            raise MotionFormatError(f"time column runs from {times[0]!r} in steps of {step!r}: "
+                                    f"expected finite, increasing times")
+        fps = 1.0 / step
         if np.any(np.abs(steps - 1.0 / fps) > 0.25 / fps):
             raise MotionFormatError("time column is not evenly spaced: expected one row per frame "
                                     "at a fixed rate")

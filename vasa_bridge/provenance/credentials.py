@@ -167,7 +167,12 @@ def sign_file(source: Path, dest: Path, config: SigningConfig, watermark: Payloa
                 builder.sign(signer, fmt, src, dst)
     except c2pa.C2paError as e:
         dest.unlink(missing_ok=True)
-        raise CredentialsError(f"C2PA signing of {source} failed: {e}") from e
+        reason = " ".join(str(e).split())
+        raise CredentialsError(
+            f"C2PA signing of {source} with certificate {str(config.cert_chain)!r} and key "
+            f"{str(config.private_key)!r} failed ({reason}): expected a PEM chain (leaf first, "
+            f"then its CA; ES256 on P-256, not self-signed), the leaf's PEM private key, and a "
+            f"readable {fmt} file") from e
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -182,9 +187,7 @@ def read_credentials(path: Path, trust_anchors: Path | None = None) -> Credentia
         return CredentialReport(found=False)
     context = None
     if trust_anchors is not None:
-        pem = Path(trust_anchors).read_text()
-        context = c2pa.Context(settings=c2pa.Settings.from_dict(
-            {"verify": {"verify_trust": True}, "trust": {"trust_anchors": pem}}))
+        context = _trust_context(Path(trust_anchors))
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -197,20 +200,69 @@ def read_credentials(path: Path, trust_anchors: Path | None = None) -> Credentia
     with reader:
         state = reader.get_validation_state()
         store = json.loads(reader.json())
-    active = store.get("manifests", {}).get(store.get("active_manifest", ""), {})
+    # Anyone can sign a manifest: every value below is read as untrusted JSON.
+    active = _obj(_obj(store.get("manifests")).get(store.get("active_manifest", "")))
     ai = False
     watermark = None
-    for assertion in active.get("assertions", []):
+    errors = []
+    for assertion in _list(active.get("assertions")):
+        assertion = _obj(assertion)
         label = assertion.get("label", "")
+        label = label if isinstance(label, str) else ""
         if label.startswith("c2pa.actions"):
-            ai |= any(a.get("digitalSourceType") == DIGITAL_SOURCE_TYPE
-                      for a in assertion.get("data", {}).get("actions", []))
+            ai |= any(_obj(a).get("digitalSourceType") == DIGITAL_SOURCE_TYPE
+                      for a in _list(_obj(assertion.get("data")).get("actions")))
         elif label == WATERMARK_ASSERTION:
-            d = assertion.get("data", {})
-            watermark = Payload(int(d["generator_id"]), int(d["session_id"]))
-    gen = (active.get("claim_generator_info") or [{}])[0].get("name")
-    failures = tuple(s.get("code", "?") for s in store.get("validation_status", []) or []
-                     if "failure" in s.get("code", "") or "mismatch" in s.get("code", ""))
-    return CredentialReport(found=True, state=state, ai_generated=ai, generator=gen,
-                            signer=(active.get("signature_info") or {}).get("issuer"),
-                            watermark=watermark, errors=failures)
+            watermark = _watermark(_obj(assertion.get("data")))
+            if watermark is None:
+                errors.append(f"{WATERMARK_ASSERTION} malformed")
+    gen = _obj((_list(active.get("claim_generator_info")) or [{}])[0]).get("name")
+    for status in _list(store.get("validation_status")):
+        code = _obj(status).get("code", "?")
+        code = code if isinstance(code, str) else "?"
+        if "failure" in code or "mismatch" in code:
+            errors.append(code)
+    signer = _obj(active.get("signature_info")).get("issuer")
+    return CredentialReport(found=True, state=state, ai_generated=ai,
+                            generator=gen if isinstance(gen, str) else None,
+                            signer=signer if isinstance(signer, str) else None,
+                            watermark=watermark, errors=tuple(errors))
+
+
+def _obj(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _watermark(data: dict) -> Payload | None:
+    """The payload a manifest records, or None when it is not two integers in range."""
+    g, s = data.get("generator_id"), data.get("session_id")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (g, s)):
+        return None
+    try:
+        return Payload(g, s)
+    except ConfigError:
+        return None
+
+
+def _trust_context(trust_anchors: Path):
+    """A c2pa context that trusts the PEM roots in `trust_anchors` (verify --trust)."""
+    import c2pa
+
+    if not trust_anchors.is_file():
+        raise CredentialsError(f"trust anchors {str(trust_anchors)!r} do not exist: expected a "
+                               f"PEM file of root certificates")
+    try:
+        pem = trust_anchors.read_bytes().decode("ascii")
+    except UnicodeDecodeError:
+        raise CredentialsError(f"trust anchors {str(trust_anchors)!r} are not PEM text: expected "
+                               f"ASCII '-----BEGIN CERTIFICATE-----' blocks") from None
+    try:
+        return c2pa.Context(settings=c2pa.Settings.from_dict(
+            {"verify": {"verify_trust": True}, "trust": {"trust_anchors": pem}}))
+    except c2pa.C2paError as e:
+        raise CredentialsError(f"trust anchors {str(trust_anchors)!r} are not usable ({e}): "
+                               f"expected PEM root certificates") from None

@@ -23,6 +23,10 @@ from .payload import Payload
 from .watermark import Detection, Detector
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+MIN_SIDE = 48  # pixels: the detector needs this much of a frame
+MAX_PIXELS = 80_000_000  # an image header declaring more is refused before decoding
+MAX_IMAGE_BYTES = 256 * 2**20  # image files are read whole
+EXPECTED_IMAGE = "expected a PNG, JPEG, WebP, BMP or TIFF image"
 
 
 class VerifyError(VasaError):
@@ -49,9 +53,38 @@ class VerifyResult:
     credentials: CredentialReport = field(default_factory=lambda: CredentialReport(found=False))
 
 
+def _check_declared_size(path: Path, data: bytes) -> None:
+    """Refuse an image whose header declares more than MAX_PIXELS, without decoding it. Formats
+    Pillow cannot parse are left to OpenCV (which has its own limit of 2^30 pixels)."""
+    import io
+    import warnings
+
+    from PIL import Image
+    limit = f"expected at most {MAX_PIXELS // 1_000_000} megapixels"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                w, h = im.size
+    except Image.DecompressionBombError as e:
+        raise VerifyError(f"{path}: {e}: {limit}") from None
+    except Exception:  # noqa: BLE001 - any failure here only means "OpenCV decides"
+        return
+    if w * h > MAX_PIXELS:
+        raise VerifyError(f"{path}: the header declares {w}x{h} pixels: {limit}")
+
+
 def _read_image(path: Path) -> np.ndarray | None:
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    size = path.stat().st_size
+    if size > MAX_IMAGE_BYTES:
+        raise VerifyError(f"{path}: {size} bytes: {EXPECTED_IMAGE} of at most {MAX_IMAGE_BYTES} "
+                          f"bytes")
+    data = path.read_bytes()
+    _check_declared_size(path, data)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # empty buffer, or past OpenCV's own pixel limit
+        return None
     if img is None:
         return None
     if img.dtype == np.uint16:
@@ -70,34 +103,46 @@ def _video_lumas(path: Path, max_frames: int) -> list[np.ndarray]:
             if not container.streams.video:
                 raise VerifyError(f"{path}: no video stream (expected an image or a video file)")
             stream = container.streams.video[0]
+            w, h = stream.codec_context.width, stream.codec_context.height
+            if w * h > MAX_PIXELS:
+                raise VerifyError(f"{path}: video frames of {w}x{h} pixels: expected at most "
+                                  f"{MAX_PIXELS // 1_000_000} megapixels")
             total = stream.frames or 0
             step = max(1, -(-total // max_frames)) if total else 1
             lumas = []
             for i, frame in enumerate(container.decode(stream)):
                 if i % step == 0:
+                    if min(frame.width, frame.height) < MIN_SIDE:
+                        raise VerifyError(f"{path}: video frames of {frame.width}x{frame.height} "
+                                          f"pixels: expected at least {MIN_SIDE}x{MIN_SIDE} to "
+                                          f"carry the watermark")
                     lumas.append(frame.to_ndarray(format="gray").astype(np.float32))
                     if len(lumas) >= max_frames:
                         break
-    except av.FFmpegError as e:
-        raise VerifyError(f"{path}: not a readable image or video ({e})") from e
+    except (av.FFmpegError, UnicodeDecodeError) as e:  # tags are decoded as UTF-8
+        raise VerifyError(f"{path}: not a readable image or video ({e}): expected an image or "
+                          f"a video file") from e
     if not lumas:
-        raise VerifyError(f"{path}: the video has no decodable frames")
+        raise VerifyError(f"{path}: the video has no decodable frames: expected at least one")
     return lumas
 
 
 def verify_file(path: Path, detector: Detector, config: VerifyConfig = VerifyConfig()) -> VerifyResult:
     path = Path(path)
     if not path.is_file():
-        raise VerifyError(f"{path}: no such file")
+        raise VerifyError(f"{path}: no such file: expected an image or a video file")
     creds = read_credentials(path, config.trust_anchors) if config.check_credentials \
         else CredentialReport(found=False)
     image = _read_image(path) if path.suffix.lower() in IMAGE_EXTENSIONS else None
     if image is not None:
+        if min(image.shape[:2]) < MIN_SIDE:
+            raise VerifyError(f"{path}: {image.shape[1]}x{image.shape[0]} pixels: expected at "
+                              f"least {MIN_SIDE}x{MIN_SIDE} to carry the watermark")
         det = detector.detect(image)
         return VerifyResult(path, "image", det.present, det.payload, det.confidence,
                             frames_marked=int(det.present), credentials=creds)
     if path.suffix.lower() in IMAGE_EXTENSIONS:
-        raise VerifyError(f"{path}: not a readable {path.suffix} image")
+        raise VerifyError(f"{path}: not a readable {path.suffix} image: {EXPECTED_IMAGE}")
     lumas = _video_lumas(path, config.max_frames)
     return _vote(path, lumas, detector, creds)
 

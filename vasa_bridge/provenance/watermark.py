@@ -201,6 +201,8 @@ class Detector:
         ac = (ac / overlap / (ac[0, 0] / (hh * ww))).astype(np.float32)
         lim_y, lim_x = hh * 0.6, ww * 0.6
         periods = np.arange(40.0 / down, min(hh, ww) * 0.55, 0.25 / down)
+        if periods.size == 0:
+            return []  # too small for two tiles of the smallest period: the common scales only
         total = np.zeros_like(periods)
         count = np.zeros_like(periods)
         for m in range(0, int(lim_y / periods[0]) + 1):

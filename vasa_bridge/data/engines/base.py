@@ -55,11 +55,9 @@ class Engine(Protocol):
 
 
 def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
-    """Resample mono audio to SAMPLE_RATE (polyphase, exact ratio)."""
+    """Resample mono audio to SAMPLE_RATE (polyphase; exact for every common rate, odd rates
+    such as 191999 Hz approximated as audio.features.resample_ratio explains: the exact ratio
+    needed a filter of millions of taps and seconds per clip)."""
+    from ...audio.features import resample
     audio = np.asarray(audio, np.float32)
-    if rate == SAMPLE_RATE:
-        return audio
-    from scipy.signal import resample_poly  # scipy.signal costs ~0.5 s: only when resampling
-
-    g = np.gcd(int(rate), SAMPLE_RATE)
-    return resample_poly(audio, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
+    return resample(audio, int(rate), SAMPLE_RATE)
