@@ -874,7 +874,7 @@ def test_fuzz_manifests(tmp_path):
 
 
 def test_fuzz_transcripts(tmp_path):
-    from vasa_bridge.model.cli import text_from_args
+    from vasa_bridge.cli.model import text_from_args
     from vasa_bridge.model.transcript import MAX_TEXT_CHARS
     fz = Fuzz("transcripts (--text-file)")
     rng = random.Random(SEED + 7)

@@ -450,7 +450,7 @@ def test_text_file_over_the_limit_names_the_file(tmp_path):
     import argparse
 
     from vasa_bridge.errors import ConfigError
-    from vasa_bridge.model.cli import text_from_args
+    from vasa_bridge.cli.model import text_from_args
     from vasa_bridge.model.transcript import MAX_TEXT_CHARS
     path = tmp_path / "long.txt"
     path.write_text("a" * (MAX_TEXT_CHARS + 1))
