@@ -8,7 +8,10 @@ the microphone's Sync Offset set to the runtime's `av_delay_ms`; the VASA Bridge
 (Way 1).
 
 It prints, per recording, how many copies of each burst it holds and how far apart they are
-(onsets of the peak envelope); OBS's own Desktop Audio and Mic/Aux are muted first.
+(onsets of the peak envelope); OBS's own Desktop Audio and Mic/Aux are muted first. Then,
+for each way of docs/streaming.md, where the viewer's eye meets their ear: when the recorded
+picture's mouth starts to move after each burst they hear (the face in its head framing,
+fitted to the 320x240 canvas; motion energy in the mouth's box, 30 fps).
 
     xvfb-run -a env PYTHONPATH=. .venv/bin/python bench/check_obs_sync.py \
         --plugin-dir obs-plugin/build-ci/plugin/vasa-bridge
@@ -49,21 +52,64 @@ def bursts(path: Path, n: int = 6, every_s: float = 0.9) -> None:
     sf.write(str(path), out.astype(np.float32), RATE)
 
 
-def onsets_ms(recording: Path) -> np.ndarray:
-    """Times (ms) where the recording's 1 ms peak envelope rises past a quarter of its peak."""
+def onsets_ms(recording: Path, *, absolute: bool = False) -> np.ndarray:
+    """Times (ms) where the recording's 1 ms peak envelope rises past a tenth of its peak (from
+    the first sound sample; `absolute`: on the container's clock, the one its pictures use)."""
     import av
     with av.open(str(recording)) as c:
         stream = c.streams.audio[0]
         rate = stream.codec_context.sample_rate
+        frames = list(c.decode(stream))
         chunks = [f.to_ndarray().reshape(-1, len(f.layout.channels)) if not f.format.is_planar
-                  else f.to_ndarray().T for f in c.decode(stream)]
+                  else f.to_ndarray().T for f in frames]
     audio = np.concatenate(chunks).astype(np.float64).mean(axis=1)
     hop = rate // 1000
     env = np.abs(audio[:len(audio) // hop * hop]).reshape(-1, hop).max(axis=1)
     above = env > 0.1 * env.max()
     on = np.flatnonzero(above[1:] & ~above[:-1]) + 1
     peaks = [float(env[t:t + 30].max()) for t in on]
+    if absolute:
+        on = on + float(frames[0].time) * 1000
     return on, np.array(peaks)
+
+
+def mouth_motion(recording: Path, box: tuple[float, float, float, float]):
+    """(times ms on the container's clock, motion energy) of the recorded picture in `box`
+    (x0, y0, x1, y1 as fractions of the frame: the face's mouth), frame to frame."""
+    import av
+    times, energy, last = [], [], None
+    with av.open(str(recording)) as c:
+        for f in c.decode(c.streams.video[0]):
+            g = f.to_ndarray(format="gray").astype(np.float32)
+            h, w = g.shape
+            x0, y0, x1, y1 = box
+            roi = g[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w)]
+            if last is not None:
+                times.append(float(f.time) * 1000)
+                energy.append(float(np.abs(roi - last).mean()))
+            last = roi
+    return np.array(times), np.array(energy)
+
+
+def lips_after_voice(recording: Path, box) -> list[float]:
+    """Per burst the viewer hears: when the mouth starts to move (the first frame whose motion
+    energy passes half of that burst's peak over the frames before it) minus when the sound
+    starts, in ms. Positive: the lips come late."""
+    voice, _ = onsets_ms(recording, absolute=True)
+    t, e = mouth_motion(recording, box)
+    out = []
+    for v in voice:
+        win = (t >= v - 300) & (t < v + 500)
+        if win.sum() < 5:
+            continue
+        base = np.median(e[(t >= v - 300) & (t < v)]) if ((t >= v - 300) & (t < v)).any() \
+            else e[win].min()
+        peak = e[win].max()
+        if peak <= base:
+            continue
+        first = np.flatnonzero(win & (e > base + 0.5 * (peak - base)))[0]
+        out.append(round(float(t[first] - v), 1))
+    return out
 
 
 def describe(name: str, found, every_ms: float = 900.0) -> float | None:
@@ -102,10 +148,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--plugin-dir", type=Path, required=True)
     args = ap.parse_args()
-    with ObsSession(args.plugin_dir, ["--mic"], prefix="vasa-obs-sync-") as s:
+    with ObsSession(args.plugin_dir, ["--mic", "--framing", "head"],
+                    prefix="vasa-obs-sync-") as s:
         s.obs.create_input(s.scene, "mic", "pulse_input_capture", {"device_id": "room.monitor"},
                            True)
-        s.add_vasa_source()
+        s.add_vasa_source(fit=True)
         clip = s.work / "bursts.wav"
         bursts(clip)
         time.sleep(3)  # serve warm, sources connected
@@ -135,6 +182,22 @@ def main() -> int:
         s.obs.set_input_audio_sync_offset("mic", 0)
         s.obs.set_input_mute("mic", True)
         describe("VASA source only", onsets_ms(record(s, clip, "vasa only")))
+        # Where the viewer's eye meets their ear: the lips in the recorded picture against
+        # the sound they hear, for both ways. The frame is 30 fps: a step is 33 ms.
+        mouth = (0.40, 0.60, 0.60, 0.90)  # the mouth of the head framing, fitted to the canvas
+        s.obs.set_input_mute("VASA face", False)
+        way1 = lips_after_voice(record(s, clip, "way 1 lips"), mouth)
+        print(f"Way 1 (the source's sound): lips after the voice {way1} ms (median "
+              f"{np.median(way1) if way1 else None})")
+        s.obs.set_input_mute("VASA face", True)
+        s.obs.set_input_mute("mic", False)
+        s.obs.set_input_audio_sync_offset("mic", offset - 1)
+        time.sleep(0.5)
+        s.obs.set_input_audio_sync_offset("mic", offset)
+        time.sleep(2)
+        way2 = lips_after_voice(record(s, clip, "way 2 lips"), mouth)
+        print(f"Way 2 (the microphone, Sync Offset {offset} ms): lips after the voice {way2} ms "
+              f"(median {np.median(way2) if way2 else None})")
     print(f"work folder (recordings, obs.log): {s.work}")
     return 0
 

@@ -99,9 +99,17 @@ class ObsSession:
             if isinstance(special, str) and special:
                 self.obs.set_input_mute(special, True)
 
-    def add_vasa_source(self, name: str = "VASA face") -> None:
+    def add_vasa_source(self, name: str = "VASA face", *, fit: bool = False) -> None:
+        """The VASA Bridge source on the main stream; `fit`: scaled into the canvas, centred
+        (else at its own size from the top-left corner)."""
         self.obs.create_input(self.scene, name, "vasa_bridge_source",
                               {"endpoint": self.pub, "stream": "default"}, True)
+        if fit:
+            item = self.obs.get_scene_item_id(self.scene, name).scene_item_id
+            self.obs.set_scene_item_transform(self.scene, item, {
+                "boundsType": "OBS_BOUNDS_SCALE_INNER", "boundsAlignment": 0,
+                "boundsWidth": 320.0, "boundsHeight": 240.0, "positionX": 0.0,
+                "positionY": 0.0})
 
     def close(self) -> None:
         for p in reversed(self._procs):
