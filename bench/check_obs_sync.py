@@ -144,6 +144,17 @@ def record(s: ObsSession, clip: Path, name: str) -> Path:
     return new[-1]
 
 
+def set_sync_offset(s: ObsSession, name: str, offset_ms: int) -> None:
+    """OBS (libobs source_output_audio_data) re-places a running source's audio at its new
+    offset only when the offset changes from a non-zero one: a first change from 0 keeps
+    appending at the old place. Typing a number in Advanced Audio Properties passes through its
+    first digits; set it in two steps, as typing does."""
+    s.obs.set_input_audio_sync_offset(name, offset_ms - 1)
+    time.sleep(0.5)
+    s.obs.set_input_audio_sync_offset(name, offset_ms)
+    time.sleep(2)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--plugin-dir", type=Path, required=True)
@@ -167,14 +178,7 @@ def main() -> int:
         with ControlClient(s.control) as c:
             delay = c.call("status")["av_delay_ms"]
         offset = int(round(delay))
-        # OBS (libobs source_output_audio_data) re-places a running source's audio at its new
-        # offset only when the offset changes from a non-zero one: a first change from 0 keeps
-        # appending at the old place. Typing a number in Advanced Audio Properties passes
-        # through its first digits; set it in two steps, as typing does.
-        s.obs.set_input_audio_sync_offset("mic", offset - 1)
-        time.sleep(0.5)
-        s.obs.set_input_audio_sync_offset("mic", offset)
-        time.sleep(2)
+        set_sync_offset(s, "mic", offset)
         read = s.obs.get_input_audio_sync_offset("mic").input_audio_sync_offset
         print(f"runtime av_delay_ms {delay}: microphone Sync Offset {read} ms; the VASA "
               f"source's sound came {lag} ms after the microphone's")
@@ -191,10 +195,7 @@ def main() -> int:
               f"{np.median(way1) if way1 else None})")
         s.obs.set_input_mute("VASA face", True)
         s.obs.set_input_mute("mic", False)
-        s.obs.set_input_audio_sync_offset("mic", offset - 1)
-        time.sleep(0.5)
-        s.obs.set_input_audio_sync_offset("mic", offset)
-        time.sleep(2)
+        set_sync_offset(s, "mic", offset)
         way2 = lips_after_voice(record(s, clip, "way 2 lips"), mouth)
         print(f"Way 2 (the microphone, Sync Offset {offset} ms): lips after the voice {way2} ms "
               f"(median {np.median(way2) if way2 else None})")
