@@ -26,6 +26,7 @@ from vasa_bridge.audio.features import extract, prepare_audio
 from vasa_bridge.model.config import pack_motion, unpack_motion
 from vasa_bridge.model.evaluate import _Acc, _loudness, _segments
 from vasa_bridge.model.onnx_runtime import OnnxDenoiser
+from vasa_bridge.model.phones import LivePhones, PhoneConfig
 from vasa_bridge.model.streaming import (LIVE, OFFLINE, MotionStream, Steering, StreamConfig,
                                          generate)
 
@@ -62,25 +63,38 @@ def run_offline(den, clips, stream: StreamConfig):
     return t_total / dur, t_feat / dur, acc.result(fc.fps)
 
 
-def run_streaming(den, clips, stream: StreamConfig):
-    """Per-frame compute of the live loop, and its output statistics next to offline's."""
+def run_streaming(den, clips, stream: StreamConfig, phones: PhoneConfig | None = None):
+    """Per-frame compute of the live loop (with `phones`: the phone recogniser's share of each
+    frame too, as `ModelEngine` runs it), and its output statistics next to offline's."""
     fc = den.config.features
-    times = []
+    times, phone_times = [], []
     acc = _Acc()
+    hop = fc.sample_rate * fc.hop_ms // 1000
+    lookahead = stream.lookahead_ms(den.config) / 1000.0
     for audio, teacher, segs in clips:
         ms = MotionStream(den, den.config, stream, Steering("neutral"), seed=0)
+        heard = LivePhones(fc.fps, phones) if phones is not None else None
         feats = extract(audio, fc.sample_rate, fc)
         out = []
         for j in range(len(feats)):  # one feature frame arrives every 40 ms
             t0 = time.perf_counter()
             out.append(ms.push(feats[j:j + 1]))
             times.append(time.perf_counter() - t0)
+            if heard is not None:  # the hop's audio in, the frame with its look-ahead out
+                t0 = time.perf_counter()
+                heard.push(audio[j * hop:(j + 1) * hop])
+                k = int(np.floor(((j + 1) * hop / fc.sample_rate - lookahead) * fc.fps))
+                if k >= 0:
+                    heard.mouth(k)
+                phone_times.append(time.perf_counter() - t0)
         out.append(ms.flush())
         raw = np.concatenate(out)
         m = min(len(raw), len(teacher))
         shapes, rot, _ = unpack_motion(raw[:m])
         acc.add(shapes, rot, teacher[:m, :52], _loudness(audio, fc, m), segs, fc.fps)
     t = np.array(times) * 1000
+    if phone_times:
+        t = t + np.array(phone_times) * 1000
     return float(t.mean()), float(np.percentile(t, 95)), acc.result(fc.fps)
 
 
@@ -133,6 +147,10 @@ def main() -> None:
           f"{live.steps} steps): look-ahead "
           f"{live.lookahead_ms(den.config):.0f} ms + compute {mean_ms:.1f} ms mean, "
           f"{p95_ms:.1f} ms p95 per 40 ms frame (RTF {mean_ms / fc.hop_ms:.3f})")
+    ph_mean, ph_p95, _ = run_streaming(den, clips, live, PhoneConfig())
+    print(f"streaming with the phone layer (as serve runs it, model/phones.py): compute "
+          f"{ph_mean:.1f} ms mean, {ph_p95:.1f} ms p95 per 40 ms frame (model alone above: "
+          f"x{ph_p95 / p95_ms:.2f} at p95)")
     print("statistics      | jaw r | mouth MAE | closure | false seals | head deg/s | head std deg "
           "| blinks/min")
     for name, r in (("offline", q), ("streaming", ql)):

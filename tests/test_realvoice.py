@@ -58,13 +58,23 @@ def test_teacher_against_itself_is_perfect(result):
 def test_shipped_model_floors_on_real_voices(result):
     # Floors a little under what the shipped model measures (docs/model.md, "Real voices"), so a
     # regression fails; raise them when the model improves.
+    # "model offline/live" are what bake and serve make (the phones heard steer the mouth);
+    # "model alone" rows are the network by itself.
     off, live, loud = (result["rows"][k] for k in ("model offline", "model live", "loudness"))
-    assert off["jaw_r_best"] >= 0.75 and live["jaw_r_best"] >= 0.72
-    assert off["jaw_r_best"] > loud["jaw_r_best"] + 0.05
-    assert off["closure_rate"] >= 0.74 and live["closure_rate"] >= 0.62
-    assert off["false_seal_rate"] <= 0.22 and live["false_seal_rate"] <= 0.20
-    assert off["open_vowel_rate"] >= 0.95 and live["open_vowel_rate"] >= 0.93
+    assert off["jaw_r_best"] >= 0.85 and live["jaw_r_best"] >= 0.82
+    assert off["jaw_r_best"] > loud["jaw_r_best"] + 0.15
+    assert off["closure_rate"] >= 0.74 and live["closure_rate"] >= 0.74
+    assert off["false_seal_rate"] <= 0.13 and live["false_seal_rate"] <= 0.18
+    assert off["open_vowel_rate"] >= 0.97 and live["open_vowel_rate"] >= 0.95
     assert abs(off["offset_vs_teacher_ms"]) <= 40 and abs(live["offset_vs_teacher_ms"]) <= 40
+    alone_off, alone_live = (result["rows"][k] for k in ("model alone offline",
+                                                         "model alone live"))
+    assert alone_off["jaw_r_best"] >= 0.75 and alone_live["jaw_r_best"] >= 0.72
+    assert alone_off["closure_rate"] >= 0.74 and alone_live["closure_rate"] >= 0.62
+    assert alone_off["false_seal_rate"] <= 0.22 and alone_live["false_seal_rate"] <= 0.20
+    # the phones are worth having on real voices, offline and live
+    assert off["jaw_r_best"] > alone_off["jaw_r_best"] + 0.05
+    assert live["jaw_r_best"] > alone_live["jaw_r_best"] + 0.05
 
 
 def _track(jaw, close=None):

@@ -24,3 +24,9 @@ def example_track_path() -> Path:
 def greeting_path() -> Path:
     """The built-in face's hello, 16 kHz mono FLAC (scripts/make_greeting.py)."""
     return _asset("greeting.flac")
+
+
+def phone_dictionary_path() -> Path:
+    """A one-word pocketsphinx dictionary: the phone-loop search needs one but reads no words,
+    and the full CMU dictionary costs 45 MB and 70 ms per decoder (model/phones.py)."""
+    return _asset("phones.dict")

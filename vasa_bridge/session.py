@@ -21,6 +21,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from .errors import ConfigError, VasaError
+from .model.phones import PhoneConfig
 from .runtime.serve import ServeConfig
 from .transport import ControlConfig
 from .transport.endpoints import DEFAULT_PUB
@@ -63,6 +64,7 @@ class SessionConfig:
     motion: str = "model"  # model or loudness
     model: str | None = None  # ONNX model (None: the shipped one)
     threads: int = 1  # ONNX Runtime threads
+    phones: PhoneConfig | None = PhoneConfig()  # the heard phones steer the mouth (None: off)
     portrait: PortraitSetup = field(default_factory=PortraitSetup)
     outputs: tuple = ()  # VmcConfig / VtsConfig of the VTuber sinks
     virtualcam: str | None = None  # None: off; "": the default device; else a device name
@@ -352,7 +354,7 @@ def _engines(c: SessionConfig):
         from .runtime.engine import LoudnessEngine
         return LoudnessEngine, None
     from .runtime.model_engine import load_model
-    return load_model(c.model, threads=c.threads)
+    return load_model(c.model, threads=c.threads, phones=c.phones)
 
 
 def _portrait(c: SessionConfig):

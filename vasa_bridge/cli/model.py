@@ -83,7 +83,7 @@ def _bake_config(args):
                       steering=Steering(emotion=args.emotion, gaze=args.gaze,
                                         intensity=args.intensity),
                       seed=args.seed, threads=args.threads, keep_audio=not args.no_audio,
-                      transcript=transcript_config(args))
+                      transcript=transcript_config(args), phones=phones_config(args))
 
 
 def cmd_bake(args) -> int:
@@ -138,8 +138,12 @@ def add_text_options(parser, what: str = "") -> None:
                                        f"warning when the words do not fit)")
     parser.add_argument("--text-file", metavar="FILE", help="the same, from a UTF-8 text file")
     parser.add_argument("--language", default="en",
-                        help="language of the text (default en; only English has an aligner: "
-                             "others bake from the audio with a warning)")
+                        help="language spoken (default en). English: the phones heard in the "
+                             "voice steer the mouth, and --text is aligned; others: the "
+                             "model's mouth alone, and --text is ignored with a warning")
+    parser.add_argument("--no-phones", action="store_true",
+                        help="the model's mouth alone: do not let the phones recognised in the "
+                             "voice steer it")
     parser.add_argument("--min-fit", type=float, default=MIN_FIT, metavar="SCORE",
                         help=f"alignment score per speech frame below which the text is taken "
                              f"not to fit the audio (default {MIN_FIT:g}, calibrated on real "
@@ -150,6 +154,12 @@ def add_text_options(parser, what: str = "") -> None:
 def transcript_config(args):
     from ..model.transcript import TranscriptConfig
     return TranscriptConfig(language=args.language, min_fit=args.min_fit)
+
+
+def phones_config(args):
+    """The phone layer `--language` and `--no-phones` ask for (None: off)."""
+    from ..model.phones import phones_for
+    return phones_for(args.language, not args.no_phones)
 
 
 def cmd_eval(args) -> int:
@@ -165,7 +175,8 @@ def cmd_eval(args) -> int:
                         start=args.start, unseen_text=tuple(args.unseen_text),
                         seeds=args.seeds, steps=args.steps,
                         guidance=_guidance(args.guidance) or OFFLINE_GUIDANCE,
-                        temperature=args.temperature, mouth_temperature=args.mouth_temperature)
+                        temperature=args.temperature, mouth_temperature=args.mouth_temperature,
+                        phones=not args.no_phones)
     _show("eval", config)
     result = evaluate(config)
     print(format_table(result))
@@ -177,7 +188,8 @@ def cmd_eval(args) -> int:
 
 def cmd_eval_real(args) -> int:
     from ..model.realvoice import RealEvalConfig, evaluate_real, format_real
-    config = RealEvalConfig(model=args.model)
+    from ..model.phones import phones_for
+    config = RealEvalConfig(model=args.model, phones=phones_for("en", not args.no_phones))
     _show("eval --real", config)
     result = evaluate_real(config, progress=True)
     print(format_real(result))
@@ -290,6 +302,10 @@ def add_cli(subparsers) -> None:
                         "pocketsphinx-testdata) against the teacher on their forced alignment: "
                         "the model offline and live, and the loudness baseline")
     v.add_argument("--model", help="model.onnx (default: the shipped model)")
+    v.add_argument("--no-phones", action="store_true",
+                   help="measure the model's mouth alone (by default the model rows are what "
+                        "bake and serve make: with the phones heard in English voices, and a "
+                        "'model alone' row beside)")
     v.add_argument("--split", default="validation")
     v.add_argument("--limit", type=int, default=40, help="clips to evaluate")
     v.add_argument("--start", type=int, default=0, help="first clip to evaluate")

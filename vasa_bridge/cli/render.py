@@ -64,14 +64,15 @@ def run(args: argparse.Namespace) -> int:
     render_config = RenderConfig(alpha=args.alpha)
     # Refuse a bad output (name, or a folder that cannot be created) before any work.
     prepare_output(output_spec(args.output, args.alpha))
-    from .model import text_from_args, transcript_config
+    from .model import phones_config, text_from_args, transcript_config
     text = text_from_args(args)
     if args.audio:
         from ..model.bake import BakeConfig, bake_file_track
         from ..model.streaming import Steering
         track = bake_file_track(args.audio, BakeConfig(steering=Steering(emotion=args.emotion),
                                                        seed=args.seed,
-                                                       transcript=transcript_config(args)),
+                                                       transcript=transcript_config(args),
+                                                       phones=phones_config(args)),
                                 text=text)
     elif text is not None:
         from ..errors import ConfigError

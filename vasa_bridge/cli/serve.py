@@ -54,6 +54,12 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                                                    "(default: the one shipped in the package)")
     p.add_argument("--threads", type=int, default=1,
                    help="ONNX Runtime threads for the model (default 1)")
+    p.add_argument("--language", default="en",
+                   help="language spoken (default en). English: the phones heard in the voice "
+                        "steer the mouth; others: the model's mouth alone")
+    p.add_argument("--no-phones", action="store_true",
+                   help="the model's mouth alone: do not let the phones recognised in the voice "
+                        "steer it")
     p.add_argument("--label", action="store_true", help="draw a visible 'AI-generated' mark")
     p.add_argument("--stream", default=wire.DEFAULT_STREAM, help="the main face's stream id")
     p.add_argument("--once", action="store_true", help="with --audio: stop when the file ends")
@@ -107,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
 def session_config(args: argparse.Namespace):
     """The SessionConfig the parsed options ask for (validated by SessionConfig itself)."""
+    from ..model.phones import phones_for
     from ..session import PanelConfig, PortraitSetup, SessionConfig
 
     serve = ServeConfig(fps=args.fps, frames=not args.no_frames, alpha=args.alpha,
@@ -130,6 +137,7 @@ def session_config(args: argparse.Namespace):
         serve=serve, pub=args.pub, control=control, data_curve=data_curve,
         audio_in=args.audio_in, insecure=args.insecure, audio=args.audio, mic=args.mic,
         motion=args.motion, model=args.model, threads=args.threads,
+        phones=phones_for(args.language, not args.no_phones),
         portrait=PortraitSetup(image=args.image, size=args.size, framing=args.framing,
                                cache=not args.no_portrait_cache, label=args.label),
         outputs=output_configs(args), virtualcam=args.virtualcam, panel=panel,

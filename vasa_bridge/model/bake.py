@@ -14,6 +14,7 @@ from ..audio.io import load_speech
 from ..motion import MotionTrack
 from .config import unpack_motion
 from .onnx_runtime import OnnxDenoiser
+from .phones import PhoneConfig, PhoneRecognizer, apply_phones
 from .streaming import OFFLINE, Steering, StreamConfig, generate
 from .transcript import TextOutcome, TranscriptConfig, apply_text
 
@@ -29,6 +30,7 @@ class BakeConfig:
     threads: int = 1  # ONNX Runtime intra-op threads
     keep_audio: bool = True  # store the (16 kHz mono) audio in the track
     transcript: TranscriptConfig = TranscriptConfig()  # language and fit floor for `text`
+    phones: PhoneConfig | None = PhoneConfig()  # the heard phones steer the mouth (None: off)
 
 
 def bake_audio(audio: np.ndarray, sample_rate: int, config: BakeConfig = BakeConfig(),
@@ -41,9 +43,12 @@ def bake_audio(audio: np.ndarray, sample_rate: int, config: BakeConfig = BakeCon
 
 def bake_audio_text(audio: np.ndarray, sample_rate: int, config: BakeConfig = BakeConfig(),
                     denoiser: OnnxDenoiser | None = None, text: str | None = None,
-                    aligner=None) -> tuple[MotionTrack, TextOutcome | None]:
+                    aligner=None, recognizer: PhoneRecognizer | None = None
+                    ) -> tuple[MotionTrack, TextOutcome | None]:
     """`bake_audio`, plus what became of the transcript (None without one or with a blank one).
-    `aligner`: a data.align.Aligner to reuse across calls."""
+    `aligner`: a data.align.Aligner to reuse across calls; `recognizer`: a phones.PhoneRecognizer
+    to reuse (the mouth follows the phones heard in the audio unless `config.phones` is None;
+    a transcript that fits replaces that mouth with its own)."""
     from ..audio.features import prepare_audio
     if text is not None and not text.strip():
         text = None  # a blank transcript (an empty text box, a batch row without one): none
@@ -54,14 +59,16 @@ def bake_audio_text(audio: np.ndarray, sample_rate: int, config: BakeConfig = Ba
     feats = extract(prepared, fc.sample_rate, fc)
     raw = generate(den, den.config, feats, config.stream, config.steering, config.seed)
     shapes, rot, trans = unpack_motion(raw)
+    speech = prepared if fc.sample_rate == ALIGN_RATE else \
+        prepare_audio(audio, sample_rate, replace(fc, sample_rate=ALIGN_RATE))
+    if config.phones is not None:
+        shapes = apply_phones(shapes, speech, ALIGN_RATE, fc.fps, config.phones, recognizer)
     track = MotionTrack(shapes, rot, trans, fps=fc.fps,
                         audio=prepared if config.keep_audio else None,
                         sample_rate=fc.sample_rate if config.keep_audio else None)
     if text is None:
         return track, None
-    if fc.sample_rate != ALIGN_RATE:
-        prepared = prepare_audio(audio, sample_rate, replace(fc, sample_rate=ALIGN_RATE))
-    return apply_text(track, prepared, text, config.transcript, aligner)
+    return apply_text(track, speech, text, config.transcript, aligner)
 
 
 def bake_file_track(audio_path, config: BakeConfig = BakeConfig(),

@@ -51,6 +51,8 @@ class EvalConfig:
     closure_threshold: float = SEAL_APERTURE  # lip aperture (jawOpen - mouthClose) counted as closed
     closure_slack: float = 0.08  # s: widen each /p b m/ segment by this on both sides
     threads: int = 1
+    phones: bool = True  # the "model" row as bake makes it: with the phones heard in each
+    #                      English clip (model/phones.py), a "model alone" row beside
 
 
 def _aperture(shapes: np.ndarray) -> np.ndarray:
@@ -182,6 +184,19 @@ class _Acc:
         }
 
 
+def _heard(gen, audio: np.ndarray, language: str, fc: FeatureConfig, recognizer):
+    """One generation (shapes, rot, trans) with the phones heard in the clip's audio, as bake
+    makes it for speech in `language` (English only: other languages are left alone)."""
+    from .phones import PHONE_RATE, apply_phones, phones_for
+    phones = phones_for(language) if language != "und" else None
+    if phones is None:
+        return gen
+    if fc.sample_rate != PHONE_RATE:
+        audio = prepare_audio(audio, fc.sample_rate, replace(fc, sample_rate=PHONE_RATE))
+    shapes = apply_phones(gen[0], audio, PHONE_RATE, fc.fps, phones, recognizer)
+    return (shapes,) + tuple(gen[1:])
+
+
 def _segments(timeline) -> list[tuple[str, float, float]]:
     from ..data.teacher import viseme_segments
     from ..data.visemes import VISEMES
@@ -210,6 +225,11 @@ def evaluate(config: EvalConfig, progress: bool = True) -> dict:
     first = min(config.start, len(ds))
     n = min(config.limit, len(ds) - first)
     rows = {"model": _Acc(), "loudness": _Acc(), "teacher": _Acc()}
+    recognizer = None
+    if config.phones:
+        from .phones import PhoneRecognizer
+        recognizer = PhoneRecognizer()
+        rows = {"model": _Acc(), "model alone": _Acc(), "loudness": _Acc(), "teacher": _Acc()}
     for acc in rows.values():
         acc._threshold = config.closure_threshold
         acc._slack = config.closure_slack
@@ -236,6 +256,10 @@ def evaluate(config: EvalConfig, progress: bool = True) -> dict:
         segs = _segments(clip.phonemes)
         gens = [unpack_motion(generate(den, den.config, feats, stream, Steering("neutral"),
                                        seed=s)[:m]) for s in range(config.seeds)]
+        if recognizer is not None:
+            rows["model alone"].add(gens[0][0], gens[0][1], teacher[:m, :52], loud, segs, fps,
+                                    [g[1] for g in gens])
+            gens[0] = _heard(gens[0], audio, clip.meta.get("language", "und"), fc, recognizer)
         rows["model"].add(gens[0][0], gens[0][1], teacher[:m, :52], loud, segs, fps,
                           [g[1] for g in gens])
         rows["teacher"].add(teacher[:m, :52], teacher[:m, 52:55], teacher[:m, :52], loud, segs,

@@ -28,6 +28,7 @@ from ..errors import DataError
 from .config import JAW, unpack_motion
 from .evaluate import _Acc, _loudness, _segments, render_table
 from .onnx_runtime import OnnxDenoiser
+from .phones import PhoneConfig, PhoneRecognizer, apply_phones, blend, live_track
 from .streaming import LIVE, OFFLINE, Steering, generate
 
 ALSA_DIR = "/usr/share/sounds/alsa"
@@ -57,6 +58,7 @@ class RealEvalConfig:
     seed: int = 0  # generation seed (the mouth starts from the mean: seeds hardly matter)
     best_lag_ms: float = 60.0  # jawOpen r is the best within +- this lag
     threads: int = 1
+    phones: PhoneConfig | None = PhoneConfig()  # as serve and bake use them (None: off)
 
 
 def _missing(path: Path, package: str) -> DataError:
@@ -107,17 +109,24 @@ def reference(clip: RealClip, fps: float, aligner=None):
     return track.blendshapes, _segments(timeline)
 
 
-ROWS = ("model offline", "model live", "loudness", "teacher")
+ROWS = ("model offline", "model live", "model alone offline", "model alone live", "loudness",
+        "teacher")
 
 
 def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = False) -> dict:
-    """All four rows over all clips, pooled; per-clip jawOpen r of the model rows beside."""
+    """All rows over all clips, pooled; per-clip jawOpen r of the model rows beside. "model
+    offline"/"model live" are what bake and serve make: the model's motion with the mouth of the
+    phones heard in the voice (model/phones.py) unless `config.phones` is None; "model alone"
+    rows are the model without them."""
     clips = real_clips(config.alsa_dir, config.sphinx_dir)
     den = OnnxDenoiser(config.model, threads=config.threads)
     fc = den.config.features
     fps = fc.fps
-    rows = {name: _Acc() for name in ROWS}
+    names = ROWS if config.phones is not None else \
+        tuple(r for r in ROWS if not r.startswith("model alone"))
+    rows = {name: _Acc() for name in names}
     streams = {"model offline": OFFLINE, "model live": LIVE}
+    recognizer = PhoneRecognizer(config.phones) if config.phones is not None else None
     per_clip, loud_all, jaw_all, items = [], [], [], []
     from ..data.align import Aligner
     aligner = Aligner()  # one pocketsphinx decoder for all clips
@@ -136,6 +145,12 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
         for name, stream in streams.items():
             raw = generate(den, den.config, feats, stream, Steering("neutral"), seed=config.seed)
             shapes, rot, _ = unpack_motion(raw[:m])
+            if recognizer is not None:
+                alone = name.replace("model", "model alone")
+                rows[alone].add(shapes, rot, ts, loud, segs, fps)
+                rec[alone] = float(np.corrcoef(shapes[:, JAW], ts[:, JAW])[0, 1])
+                shapes = _with_phones(shapes, clip.audio, stream, den.config, config.phones,
+                                      recognizer)
             rows[name].add(shapes, rot, ts, loud, segs, fps)
             rec[name] = float(np.corrcoef(shapes[:, JAW], ts[:, JAW])[0, 1])
         rows["teacher"].add(ts, None, ts, loud, segs, fps)
@@ -153,6 +168,18 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
     return {"config": asdict(config), "model": str(den.path), "clips": len(clips),
             "seconds": seconds, "fps": fps, "per_clip": per_clip,
             "rows": {k: v.result(fps, config.best_lag_ms) for k, v in rows.items()}}
+
+
+def _with_phones(shapes: np.ndarray, audio_16k: np.ndarray, stream, model_config,
+                 phones: PhoneConfig, recognizer: PhoneRecognizer) -> np.ndarray:
+    """The model's shapes with the heard phones' mouth, as bake (whole clip) or serve (live,
+    frame by frame with the stream's look-ahead) make it."""
+    fps = model_config.features.fps
+    if stream is LIVE:
+        mouths, known = live_track(audio_16k, len(shapes), fps,
+                                   stream.lookahead_ms(model_config) / 1000.0, phones)
+        return blend(shapes, mouths, phones, known)
+    return apply_phones(shapes, audio_16k, SAMPLE_RATE, fps, phones, recognizer)
 
 
 COLUMNS = [("jaw_r_best", "jawOpen r", "{:.3f}"), ("jaw_r_best_lag_ms", "at lag ms", "{:+.0f}"),

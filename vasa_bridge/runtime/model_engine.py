@@ -14,18 +14,23 @@ import numpy as np
 from ..audio.features import FeatureStream
 from ..model.config import unpack_motion
 from ..model.onnx_runtime import OnnxDenoiser
+from ..model.phones import LivePhones, PhoneConfig, blend
 from ..model.streaming import LIVE, MotionStream, Steering, StreamConfig
 from ..motion.frame import MotionFrame
 
 
 class ModelEngine:
     def __init__(self, denoiser: OnnxDenoiser, stream: StreamConfig = LIVE,
-                 steering: Steering = Steering(), seed: int = 0) -> None:
+                 steering: Steering = Steering(), seed: int = 0,
+                 phones: PhoneConfig | None = PhoneConfig()) -> None:
         config = denoiser.config
         self.fps = config.features.fps
         self.lookahead_s = stream.lookahead_ms(config) / 1000.0
         self._features = FeatureStream(config.features)
         self._motion = MotionStream(denoiser, config, stream, steering, seed)
+        # The phones heard so far steer the mouth of each frame the model emits: the model emits
+        # frame k with its look-ahead of audio after it, so the phones add no latency.
+        self._phones = LivePhones(self.fps, phones) if phones is not None else None
         self._index = 0
 
     def set_conditions(self, *, emotion: str | None = None, gaze=None,
@@ -37,12 +42,18 @@ class ModelEngine:
             intensity=s.intensity if head_motion is None else float(head_motion))
 
     def push(self, audio: np.ndarray) -> list[MotionFrame]:
+        if self._phones is not None:
+            self._phones.push(audio)
         raw = self._motion.push(self._features.push(audio))
         if not len(raw):
             return []
         shapes, rot, trans = unpack_motion(raw)
         frames = []
         for b, r, t in zip(shapes, rot, trans):
+            if self._phones is not None:
+                heard = self._phones.mouth(self._index)
+                if heard is not None:
+                    b = blend(b[None], heard[None], self._phones.config)[0]
             frames.append(MotionFrame(b, r, t, self._index / self.fps))
             self._index += 1
         return frames
@@ -52,25 +63,29 @@ class ClipBaker:
     """Whole clips -> motion with the offline windows (what `bake` does): for NPC lines, which
     arrive whole (runtime.engine.PrebakedEngine)."""
 
-    def __init__(self, denoiser: OnnxDenoiser) -> None:
+    def __init__(self, denoiser: OnnxDenoiser, phones: PhoneConfig | None = PhoneConfig()) -> None:
         self._denoiser = denoiser
+        self._phones = phones
         self.fps = denoiser.config.features.fps
 
     def bake(self, audio: np.ndarray, emotion: str, seed: int) -> list[MotionFrame]:
         from ..model.bake import BakeConfig, bake_audio
         track = bake_audio(audio, self._denoiser.config.features.sample_rate,
                            BakeConfig(steering=Steering(emotion=emotion), seed=seed,
-                                      keep_audio=False), self._denoiser)
+                                      keep_audio=False, phones=self._phones), self._denoiser)
         return list(track)
 
 
 def load_model(model: str | None = None, *, threads: int = 1, stream: StreamConfig = LIVE,
-               device: str = "cpu") -> tuple[Callable[[], ModelEngine], ClipBaker]:
+               device: str = "cpu", phones: PhoneConfig | None = PhoneConfig()
+               ) -> tuple[Callable[[], ModelEngine], ClipBaker]:
     """One loaded model (the shipped one by default) behind a factory of live engines — each new
-    engine gets the next seed, so faces do not move in lockstep — and a clip baker."""
+    engine gets the next seed, so faces do not move in lockstep — and a clip baker. `phones`:
+    how the phones heard in the voice steer the mouth (None: the model's mouth alone)."""
     denoiser = OnnxDenoiser(model, threads=threads, device=device)
     counter = iter(range(1 << 30))
-    return (lambda: ModelEngine(denoiser, stream, seed=next(counter))), ClipBaker(denoiser)
+    return (lambda: ModelEngine(denoiser, stream, seed=next(counter), phones=phones)), \
+        ClipBaker(denoiser, phones)
 
 
 def default_engine_factory(model: str | None = None, **kw) -> Callable[[], ModelEngine]:

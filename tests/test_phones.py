@@ -1,0 +1,144 @@
+"""The phone layer (model/phones.py): phones recognised in real voices steer the mouth, offline
+(bake) and live (serve's ModelEngine), English only, and never in the way of the rest."""
+
+import numpy as np
+import pytest
+
+from vasa_bridge.errors import ConfigError, DataError
+from vasa_bridge.model.config import JAW
+from vasa_bridge.model.phones import (LivePhones, PhoneConfig, PhoneRecognizer, blend,
+                                      live_track, phones_for)
+from vasa_bridge.model.transcript import MODEL_CHANNELS, teacher_mouth_at
+from vasa_bridge.motion.names import INDEX
+
+pytest.importorskip("pocketsphinx")
+
+DATA = "/usr/share/pocketsphinx/test/data"
+FPS = 25.0
+
+
+def goforward():
+    """pocketsphinx-testdata's "go forward ten meters" (a real voice, 16 kHz)."""
+    from pathlib import Path
+    path = Path(DATA) / "goforward.raw"
+    if not path.is_file():
+        pytest.skip("pocketsphinx-testdata is not installed")
+    return (np.fromfile(path, "<i2") / 32768.0).astype(np.float32)
+
+
+def aligned_mouth(audio, text, n):
+    from vasa_bridge.data.align import align
+    return teacher_mouth_at(align(audio, text), np.arange(n) / FPS)
+
+
+def test_recognised_phones_of_a_real_voice_give_the_aligned_mouth_shape():
+    audio = goforward()
+    timeline = PhoneRecognizer().timeline(audio)
+    assert timeline.phoneset == "arpabet"
+    assert timeline.ends[-1] == pytest.approx(len(audio) / 16000, abs=0.011)
+    speech = [lab for lab in timeline.labels if lab != "sil"]
+    assert 8 <= len(speech) <= 40 and {"f", "r"} & set(speech)
+    n = int(len(audio) / 16000 * FPS)
+    heard = teacher_mouth_at(timeline, np.arange(n) / FPS)
+    ref = aligned_mouth(audio, "go forward ten meters", n)
+    assert np.corrcoef(heard[:, JAW], ref[:, JAW])[0, 1] > 0.8
+    # and silence is heard as silence: the mouth stays shut
+    quiet = PhoneRecognizer().timeline(np.zeros(16000, np.float32))
+    assert set(quiet.labels) == {"sil"}
+
+
+def test_blend_takes_articulation_from_the_phones_and_keeps_the_rest():
+    rng = np.random.default_rng(0)
+    model = rng.random((10, 52)).astype(np.float32)
+    phones = rng.random((10, 52)).astype(np.float32)
+    out = blend(model, phones, PhoneConfig(teacher_weight=0.25))
+    np.testing.assert_array_equal(out[:, MODEL_CHANNELS], model[:, MODEL_CHANNELS])
+    funnel = INDEX["mouthFunnel"]
+    np.testing.assert_array_equal(out[:, funnel], phones[:, funnel])
+    np.testing.assert_allclose(out[:, JAW], 0.25 * phones[:, JAW] + 0.75 * model[:, JAW],
+                               rtol=1e-6)
+    known = np.arange(10) >= 4
+    part = blend(model, phones, known=known)
+    np.testing.assert_array_equal(part[:4], model[:4])
+    assert not np.array_equal(part[4:], model[4:])
+
+
+def test_live_phones_follow_the_offline_ones_with_the_streams_lookahead():
+    audio = goforward()
+    n = int(len(audio) / 16000 * FPS)
+    mouths, known = live_track(audio, n, FPS, 0.08)
+    assert known.mean() > 0.9  # phones from the first 50 ms or so on
+    offline = teacher_mouth_at(PhoneRecognizer().timeline(audio), np.arange(n) / FPS)
+    r = max(np.corrcoef(mouths[k:, JAW], offline[:n - k, JAW])[0, 1] for k in range(3))
+    assert r > 0.8  # the same phones, decided with 80 ms of look-ahead (a frame or two late)
+
+
+def test_live_phones_before_any_audio_and_across_long_streams():
+    live = LivePhones(FPS, PhoneConfig(restart_s=1.0, pause_s=0.2))
+    assert live.mouth(0) is None
+    audio = goforward()
+    silence = np.zeros(8000, np.float32)
+    for _ in range(3):  # speech, pause, speech, pause ...: a new utterance at each long pause
+        for piece in (audio, silence):
+            for i in range(0, len(piece), 640):
+                live.push(piece[i:i + 640])
+    assert live.utterances >= 2
+    k = int(live.seconds * FPS) - 3
+    m = live.mouth(k)
+    assert m is not None and m.shape == (52,) and np.all((m >= 0) & (m <= 1))
+    assert m[JAW] < 0.1  # the stream ended in silence
+    live.close()
+
+
+def test_model_engine_lays_the_live_phones_over_its_frames():
+    pytest.importorskip("onnxruntime")
+    from vasa_bridge.model.onnx_runtime import OnnxDenoiser
+    from vasa_bridge.runtime.model_engine import ModelEngine
+    den = OnnxDenoiser(None, threads=1)
+    audio = goforward()
+    with_phones = ModelEngine(den, seed=3)
+    alone = ModelEngine(den, seed=3, phones=None)
+    mirror = LivePhones(with_phones.fps)
+    checked = 0
+    for i in range(0, len(audio), 640):
+        chunk = audio[i:i + 640]
+        mirror.push(chunk)
+        got, ref = with_phones.push(chunk), alone.push(chunk)
+        assert len(got) == len(ref)
+        for a, b in zip(got, ref):
+            k = round(a.time * with_phones.fps)
+            heard = mirror.mouth(k)
+            want = b.blendshapes if heard is None else \
+                blend(b.blendshapes[None], heard[None])[0]
+            np.testing.assert_allclose(a.blendshapes, want, atol=1e-6)
+            np.testing.assert_array_equal(a.head_rotation, b.head_rotation)
+            checked += heard is not None
+    assert checked > 20
+
+
+def test_language_decides_and_bad_settings_are_refused():
+    assert phones_for("en") == PhoneConfig() and phones_for("en-GB") is not None
+    assert phones_for("de") is None and phones_for("fr") is None
+    assert phones_for("en", enabled=False) is None
+    with pytest.raises(ConfigError, match="'english!'"):
+        phones_for("english!")
+    with pytest.raises(DataError, match="teacher_weight is 1.5"):
+        PhoneConfig(teacher_weight=1.5)
+    with pytest.raises(DataError, match="16000 Hz"):
+        PhoneRecognizer().timeline(np.zeros(100, np.float32), rate=48000)
+
+
+def test_cli_language_and_no_phones_reach_the_engines(tmp_path):
+    from vasa_bridge.cli import build_parser
+    from vasa_bridge.cli.model import _bake_config
+    from vasa_bridge.cli.serve import session_config
+    parser = build_parser()
+    assert session_config(parser.parse_args(["serve", "--no-http"])).phones == PhoneConfig()
+    assert session_config(parser.parse_args(["serve", "--no-http", "--language", "de"])).phones \
+        is None
+    assert session_config(parser.parse_args(["serve", "--no-http", "--no-phones"])).phones is None
+    bake = parser.parse_args(["bake", "--audio", "a.wav", "-o", str(tmp_path / "t.npz"),
+                              "--no-phones"])
+    assert _bake_config(bake).phones is None
+    bake = parser.parse_args(["bake", "--audio", "a.wav", "-o", str(tmp_path / "t.npz")])
+    assert _bake_config(bake).phones == PhoneConfig()

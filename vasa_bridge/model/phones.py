@@ -1,0 +1,302 @@
+"""Phones heard in the voice: a phone recogniser trained on real speech steers the mouth.
+
+The motion model learned from synthetic speech only, so on real recorded voices its lips follow
+little more than loudness. pocketsphinx ships an English acoustic model trained on real speech
+and a phone language model; its phone-loop ("allphone") search recognises the phones of any
+voice, without a transcript, at ~0.03 x real time. The viseme teacher (data/teacher.py, what the
+model is trained to imitate) turns those phones into a mouth, and that mouth is blended with the
+model's:
+
+    16 kHz audio -> pocketsphinx allphone -> ARPAbet phone timeline
+                 -> teacher mouth (transcript.teacher_mouth_at)
+                 -> lips, rounding and tongue from the phones (transcript.combine), and the lip
+                    aperture (jawOpen, mouthClose) `teacher_weight` of the phones', the rest the
+                    model's; head, eyes, brows and expression stay the model's own.
+
+Offline (`bake`, `render`, NPC clips) the whole clip is recognised at once (`recognise`). Live
+(`serve`), `LivePhones` is pushed the same audio as the model and asked for each frame the model
+emits: the model emits frame k once it has its look-ahead (80 ms) of audio after it, and the
+phones decided by then (the search reports phones up to ~60 ms behind the newest audio; the phone
+in progress is taken to go on) drive that frame. So phones add no latency.
+
+Measured in docs/model.md (`vasa-bridge eval --real`, `eval --data`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..audio.pcm import SAMPLE_RATE, to_s16
+from ..errors import DataError
+from ..motion.names import INDEX
+from .transcript import combine, teacher_mouth_at
+
+PHONE_LANGUAGES = {"en": "pocketsphinx en-us"}  # languages with a phone recogniser here
+FRAME_S = 0.01  # pocketsphinx frame period
+PHONE_RATE = 16000  # Hz: the en-us acoustic model's rate
+_JAW, _CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
+
+
+@dataclass(frozen=True)
+class PhoneConfig:
+    teacher_weight: float = 0.5  # share of the phones' mouth in the lip aperture (jaw, close)
+    language_weight: float = 2.0  # pocketsphinx lw: the phone LM against the acoustics (its
+    #                               default 6.5 lets the LM hold one phone for seconds)
+    window_s: float = 1.0  # live: phone history the teacher sees around a frame
+    restart_s: float = 20.0  # live: a new utterance at the next pause after this long
+    pause_s: float = 0.3  # live: silence this long is a pause
+    max_utterance_s: float = 60.0  # live: a new utterance after this long, pause or not
+    silence_db: float = -55.0  # dBFS: a phone whose 10 ms frames all stay under this is silence
+    #                            (the search names a phone even in digital silence)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.teacher_weight <= 1.0:
+            raise DataError(f"phones teacher_weight is {self.teacher_weight}: expected 0..1")
+        if not 0.1 <= self.language_weight <= 20.0:
+            raise DataError(f"phones language_weight is {self.language_weight}: expected 0.1..20")
+        if not 0.2 <= self.window_s <= 5.0:
+            raise DataError(f"phones window_s is {self.window_s}: expected 0.2..5 s")
+
+
+def phones_for(language: str = "en", enabled: bool = True) -> PhoneConfig | None:
+    """The phone layer for speech in `language` (a BCP-47 code), or None: off when asked, or
+    when the language has no phone recogniser here (the model's mouth alone then; English phones
+    heard in other languages' voices would misplace the lips)."""
+    from .transcript import check_language
+    check_language(language)
+    base = language.split("-")[0].split("_")[0].lower()
+    return PhoneConfig() if enabled and base in PHONE_LANGUAGES else None
+
+
+def _decoder(config: PhoneConfig):
+    try:
+        from pocketsphinx import Decoder, get_model_path
+    except ImportError:
+        raise DataError("pocketsphinx is not installed: expected it for phone recognition "
+                        "(pip install pocketsphinx)") from None
+    lm = os.path.join(get_model_path(), "en-us", "en-us-phone.lm.bin")
+    if not os.path.isfile(lm):
+        raise DataError(f"pocketsphinx's phone language model is missing at {lm!r}: expected "
+                        f"the pocketsphinx wheel's en-us-phone.lm.bin")
+    from ..samples import phone_dictionary_path
+    return Decoder(samprate=PHONE_RATE, loglevel="FATAL", allphone=lm, lw=config.language_weight,
+                   beam=1e-20, pbeam=1e-20, dict=str(phone_dictionary_path()))
+
+
+def _check_rate(rate: int) -> None:
+    if rate != PHONE_RATE or SAMPLE_RATE != PHONE_RATE:
+        raise DataError(f"phone recognition needs {PHONE_RATE} Hz audio: got {rate} Hz")
+
+
+def _levels(audio: np.ndarray) -> np.ndarray:
+    """(N // 160,) dBFS RMS of each 10 ms frame."""
+    n = len(audio) // 160
+    frames = np.asarray(audio[:n * 160], np.float64).reshape(n, 160)
+    return 10.0 * np.log10(np.mean(frames * frames, axis=1) + 1e-12)
+
+
+def _hush(segs, levels: np.ndarray, first: int, floor_db: float):
+    """Segments (seconds on the stream's clock) whose frames all lie under `floor_db` become
+    silence; `levels[i]` is frame `first + i`."""
+    out = []
+    for label, s, e in segs:
+        a = max(int(round(s / FRAME_S)) - first, 0)
+        b = min(int(round(e / FRAME_S)) - first, len(levels))
+        if b > a and levels[a:b].max() < floor_db:
+            label = "sil"
+        out.append((label, s, e))
+    return out
+
+
+def _segments(decoder, offset_s: float = 0.0) -> list[tuple[str, float, float]]:
+    """The decoder's current phone segmentation, (label, start s, end s) on the stream's clock."""
+    return [(s.word, offset_s + s.start_frame * FRAME_S, offset_s + (s.end_frame + 1) * FRAME_S)
+            for s in (decoder.seg() or []) if s.end_frame >= s.start_frame]
+
+
+class PhoneRecognizer:
+    """One pocketsphinx phone-loop decoder for whole clips (not thread-safe: one per worker)."""
+
+    def __init__(self, config: PhoneConfig = PhoneConfig()) -> None:
+        self.config = config
+        self._decoder = _decoder(config)
+
+    def timeline(self, audio: np.ndarray, rate: int = PHONE_RATE):
+        """(N,) float 16 kHz mono -> ARPAbet PhonemeTimeline covering the whole clip."""
+        from ..data.phonemes import PhonemeTimeline
+        _check_rate(rate)
+        dec = self._decoder
+        dec.start_utt()
+        dec.process_raw(to_s16(np.asarray(audio, np.float32)).tobytes(), full_utt=True)
+        dec.end_utt()
+        total = len(audio) / rate
+        segs = [(lab, s, min(e, total)) for lab, s, e in _segments(dec)]
+        segs = _hush(segs, _levels(audio), 0, self.config.silence_db)
+        return PhonemeTimeline.from_segments(_fill(segs, total), "arpabet")
+
+
+def _fill(segs, total: float) -> list[tuple[str, float, float]]:
+    """Segments with the gaps (and the tail up to `total`) filled by silence."""
+    out, t = [], 0.0
+    for label, s, e in segs:
+        if s > t + 1e-6:
+            out.append(("sil", t, s))
+        if e > max(s, t):
+            out.append((label, max(s, t), e))
+            t = e
+    if t < total - 1e-6:
+        out.append(("sil", t, total))
+    return out
+
+
+def blend(model_shapes: np.ndarray, phone_shapes: np.ndarray,
+          config: PhoneConfig = PhoneConfig(), known: np.ndarray | None = None) -> np.ndarray:
+    """(T, 52) the model's shapes and the teacher's mouth on the heard phones -> the mouth:
+    articulation from the phones, the lip aperture `teacher_weight` of theirs (jaw and the
+    lips' seal move together, so a sealed /p b m/ in both stays sealed). `known` (T,) bool:
+    frames with phones (the others keep the model's shapes); None: all."""
+    w = config.teacher_weight
+    out = combine(model_shapes, phone_shapes)
+    for c in (_JAW, _CLOSE):
+        out[:, c] = w * phone_shapes[:, c] + (1.0 - w) * model_shapes[:, c]
+    if known is not None:
+        out[~known] = model_shapes[~known]
+    return out
+
+
+def apply_phones(shapes: np.ndarray, audio: np.ndarray, rate: int, fps: float,
+                 config: PhoneConfig = PhoneConfig(),
+                 recognizer: PhoneRecognizer | None = None) -> np.ndarray:
+    """A whole clip's model shapes (frame i at i / fps) -> with the mouth of its heard phones."""
+    timeline = (recognizer or PhoneRecognizer(config)).timeline(audio, rate)
+    teacher = teacher_mouth_at(timeline, np.arange(len(shapes)) / fps)
+    return blend(shapes, teacher, config)
+
+
+class LivePhones:
+    """Streaming phone recognition for one live stream. `push` the stream's 16 kHz audio as it
+    arrives; `mouth(k)` is the teacher's mouth for output frame k (time k / fps) from the phones
+    decided so far, or None before any speech-or-silence was decided."""
+
+    def __init__(self, fps: float, config: PhoneConfig = PhoneConfig()) -> None:
+        self.fps = float(fps)
+        self.config = config
+        self._decoder = _decoder(config)
+        self._received = 0  # samples pushed
+        self._utt_start = 0  # sample where the current utterance began
+        self._in_utt = False
+        self.utterances = 0  # utterances begun (a long stream is cut at pauses)
+        self._done: list[tuple[str, float, float]] = []  # segments of finished utterances
+        self._current: list[tuple[str, float, float]] = []  # the current utterance's, so far
+        self._levels = np.zeros(0)  # dBFS per 10 ms frame, from frame `_levels_first` on
+        self._levels_first = 0
+        self._tail = np.zeros(0, np.float32)  # samples short of a whole 10 ms frame
+
+    @property
+    def seconds(self) -> float:
+        return self._received / PHONE_RATE
+
+    def push(self, audio: np.ndarray) -> None:
+        """(N,) float32 16 kHz mono, in stream order."""
+        audio = np.asarray(audio, np.float32).reshape(-1)
+        if not len(audio):
+            return
+        dec = self._decoder
+        if not self._in_utt:
+            dec.start_utt()
+            self._in_utt = True
+            self.utterances += 1
+            self._utt_start = self._received
+        dec.process_raw(to_s16(audio).tobytes(), full_utt=False)
+        self._received += len(audio)
+        self._add_levels(audio)
+        self._current = self._quiet(_segments(dec, self._utt_start / PHONE_RATE))
+        self._maybe_restart()
+
+    def _add_levels(self, audio: np.ndarray) -> None:
+        joined = np.concatenate([self._tail, audio])
+        whole = len(joined) // 160 * 160
+        self._tail = joined[whole:]
+        self._levels = np.concatenate([self._levels, _levels(joined[:whole])])
+        keep = int((2 * self.config.window_s + self.config.max_utterance_s) / FRAME_S)
+        if len(self._levels) > 2 * keep:  # a long stream: forget what no segment can reach
+            drop = len(self._levels) - keep
+            self._levels = self._levels[drop:]
+            self._levels_first += drop
+
+    def _quiet(self, segs):
+        return _hush(segs, self._levels, self._levels_first, self.config.silence_db)
+
+    def _maybe_restart(self) -> None:
+        """End the utterance at a pause once it is long (the search's history grows with it)."""
+        c = self.config
+        length = (self._received - self._utt_start) / PHONE_RATE
+        if length < c.restart_s:
+            return
+        tail = self._current[-1] if self._current else None
+        paused = tail is not None and tail[0].lower() in ("sil", "<sil>") \
+            and tail[2] - tail[1] >= c.pause_s
+        if paused or length >= c.max_utterance_s:
+            self._decoder.end_utt()
+            self._done.extend(self._quiet(_segments(self._decoder,
+                                                    self._utt_start / PHONE_RATE)))
+            horizon = self.seconds - 2 * c.window_s
+            self._done = [s for s in self._done if s[2] > horizon]
+            self._current = []
+            self._in_utt = False
+
+    def mouth(self, k: int) -> np.ndarray | None:
+        """(52,) the phones' mouth at output frame k, or None when no phone is known yet."""
+        t = k / self.fps
+        now = self.seconds
+        lo = t - self.config.window_s
+        segs = [s for s in self._done + self._current if s[2] > lo]
+        if not segs:
+            return None
+        label, s0, s1 = segs[-1]
+        segs[-1] = (label, s0, max(s1, now + 0.5))  # the phone in progress goes on
+        from ..data.phonemes import PhonemeTimeline
+        timeline = PhonemeTimeline.from_segments(_fill(segs, now + 0.5), "arpabet")
+        # The teacher's closures need the frames around k on one grid (a lone frame would
+        # widen every /p b m/ plateau to reach it): evaluate the window, keep frame k.
+        first = max(0, int(np.floor(lo * self.fps)))
+        times = np.arange(first, k + 2) / self.fps
+        return teacher_mouth_at(timeline, times)[k - first].astype(np.float32)
+
+    def close(self) -> None:
+        if self._in_utt:
+            self._decoder.end_utt()
+            self._in_utt = False
+
+
+def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
+               config: PhoneConfig = PhoneConfig(), hop: int = 640
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """((n_frames, 52) mouths, (n_frames,) known) the phones' mouth as a live stream makes it
+    (`ModelEngine`): `audio` (16 kHz) pushed `hop` samples at a time, frame k asked for once
+    `lookahead_s` of audio after it has arrived. `known` is False before any phone was decided
+    (the model's mouth is kept there: `blend(..., known=)`). For evaluations of the live path
+    (`eval --real`)."""
+    live = LivePhones(fps, config)
+    out = np.zeros((n_frames, 52), np.float32)
+    known = np.zeros(n_frames, bool)
+    k, pushed = 0, 0
+    audio = np.asarray(audio, np.float32)
+    while k < n_frames:
+        chunk = audio[pushed:pushed + hop]
+        live.push(chunk if len(chunk) else np.zeros(hop, np.float32))  # silence after the end
+        pushed += hop
+        while k < n_frames and (k / fps + lookahead_s) * PHONE_RATE <= pushed + 1e-6:
+            m = live.mouth(k)
+            if m is not None:
+                out[k], known[k] = m, True
+            k += 1
+    live.close()
+    return out, known
+
+
+__all__ = ["live_track", "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones", "blend", "phones_for",
+           "PHONE_LANGUAGES"]
