@@ -383,7 +383,7 @@ def test_npc_line_with_text_joins_mid_stream_with_its_mouth_in_step():
     class StillBaker:  # the model's part: a still face, so the mouth seen is the overlay's
         fps = 25.0
 
-        def bake(self, audio, emotion, seed):
+        def bake(self, audio, emotion, seed, language="en"):
             return [MotionFrame.neutral() for _ in range(int(round(len(audio) * 25 / RATE)))]
 
     audio = raw("goforward.raw")

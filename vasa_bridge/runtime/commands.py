@@ -110,7 +110,7 @@ class Commands:
             with self._seed_lock:
                 self._bakes += 1
                 seed = self._bakes
-            frames = rt.clip_baker.bake(audio, rt.conditions["emotion"], seed)
+            frames = rt.clip_baker.bake(audio, rt.conditions["emotion"], seed, language)
         start = rt.queue_clip(stream, audio, frames, phones)
         reply = {"stream": stream, "pts": int(start * 1e9), "duration": len(audio) / RATE}
         if outcome is not None:

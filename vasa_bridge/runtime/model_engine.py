@@ -68,11 +68,15 @@ class ClipBaker:
         self._phones = phones
         self.fps = denoiser.config.features.fps
 
-    def bake(self, audio: np.ndarray, emotion: str, seed: int) -> list[MotionFrame]:
+    def bake(self, audio: np.ndarray, emotion: str, seed: int,
+             language: str = "en") -> list[MotionFrame]:
+        """A clip in `language` -> its frames (the phone layer only for a language it hears)."""
         from ..model.bake import BakeConfig, bake_audio
+        from ..model.phones import phones_for
+        phones = self._phones if phones_for(language) is not None else None
         track = bake_audio(audio, self._denoiser.config.features.sample_rate,
                            BakeConfig(steering=Steering(emotion=emotion), seed=seed,
-                                      keep_audio=False, phones=self._phones), self._denoiser)
+                                      keep_audio=False, phones=phones), self._denoiser)
         return list(track)
 
 

@@ -62,4 +62,5 @@ class ClipBaker(Protocol):
 
     fps: float
 
-    def bake(self, audio: np.ndarray, emotion: str, seed: int) -> list[MotionFrame]: ...
+    def bake(self, audio: np.ndarray, emotion: str, seed: int,
+             language: str = "en") -> list[MotionFrame]: ...
