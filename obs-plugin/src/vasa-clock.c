@@ -13,6 +13,7 @@ void vasa_clock_reset(struct vasa_clock *c)
 	if (c->valid)
 		c->restarts++;
 	c->valid = false;
+	c->sound_seen = false;
 }
 
 bool vasa_clock_note_seq(struct vasa_clock *c, int kind, uint64_t seq)
@@ -53,5 +54,28 @@ uint64_t vasa_clock_map(struct vasa_clock *c, int64_t pts, uint64_t now_ns)
 	}
 	c->last_pts = pts;
 	int64_t mapped = pts + c->offset;
+	return mapped > 0 ? (uint64_t)mapped : 0;
+}
+
+uint64_t vasa_clock_map_sound(struct vasa_clock *c, int64_t pts, uint64_t now_ns)
+{
+	uint64_t mapped = vasa_clock_map(c, pts, now_ns);
+	c->sound_seen = true;
+	return mapped;
+}
+
+uint64_t vasa_clock_map_picture(struct vasa_clock *c, int64_t pts, uint64_t now_ns)
+{
+	if (!c->valid || !c->sound_seen)
+		return vasa_clock_map(c, pts, now_ns);
+	int64_t now = (int64_t)now_ns;
+	int64_t mapped = pts + c->offset;
+	if (pts < c->last_pts - VASA_CLOCK_MAX_BACK_NS || now - mapped > VASA_CLOCK_MAX_DRIFT_NS) {
+		c->late_pictures++;
+		return now_ns;
+	}
+	/* a picture never runs ahead of its arrival, and never moves the sound's offset */
+	if (mapped > now)
+		mapped = now;
 	return mapped > 0 ? (uint64_t)mapped : 0;
 }

@@ -30,6 +30,8 @@ struct vasa_clock {
 	uint64_t last_seq[VASA_CLOCK_KINDS];
 	uint64_t dropped;  /* messages missing from the seq runs (publisher or socket drops) */
 	uint32_t restarts; /* times the mapping started again after the first */
+	bool sound_seen;   /* the sound has set the mapping: pictures follow it */
+	uint64_t late_pictures; /* pictures too far behind the sound, shown at once */
 };
 
 void vasa_clock_init(struct vasa_clock *c);
@@ -41,8 +43,18 @@ void vasa_clock_reset(struct vasa_clock *c);
  * publisher restarted: the mapping resets and this returns true. Gaps add to `dropped`. */
 bool vasa_clock_note_seq(struct vasa_clock *c, int kind, uint64_t seq);
 
-/* The OBS timestamp (ns) for media time `pts`, received at OBS time `now_ns`. */
+/* The OBS timestamp (ns) for media time `pts`, received at OBS time `now_ns`: for the sound,
+ * which owns the mapping (and for pictures of a stream without sound). */
 uint64_t vasa_clock_map(struct vasa_clock *c, int64_t pts, uint64_t now_ns);
+
+/* vasa_clock_map for a block of sound: from then on pictures follow the sound's mapping. */
+uint64_t vasa_clock_map_sound(struct vasa_clock *c, int64_t pts, uint64_t now_ns);
+
+/* The same for a picture. Pictures follow the sound's mapping and never change it once sound
+ * has arrived: a picture the renderer delivered late (CPU overload) is shown at once (its
+ * timestamp is `now_ns`, counted in `late_pictures`) instead of re-timing the sound, whose
+ * timeline OBS would otherwise restart. Before any sound, pictures map as vasa_clock_map. */
+uint64_t vasa_clock_map_picture(struct vasa_clock *c, int64_t pts, uint64_t now_ns);
 
 #ifdef __cplusplus
 }

@@ -3,8 +3,9 @@
  * A receive thread subscribes to frame/STREAM/, audio/STREAM/ and hello/ on the runtime's
  * ZeroMQ publisher, decodes each message (vasa-protocol.c) and hands it to OBS with
  * obs_source_output_video / obs_source_output_audio. Both carry pts mapped onto OBS's clock
- * (vasa-clock.c), so OBS keeps picture and sound together. The thread never renders; it stops
- * on an event and is joined before any setting changes. ZeroMQ reconnects by itself when the
+ * (vasa-clock.c), so OBS keeps picture and sound together; the sound owns the mapping, and a
+ * picture that comes too late for it is shown at once rather than re-timing the sound. The
+ * thread never renders; it stops on an event and is joined before any setting changes. ZeroMQ reconnects by itself when the
  * runtime restarts; the clock mapping starts again when seq or pts go back. */
 #include <obs-module.h>
 #include <util/bmem.h>
@@ -92,7 +93,7 @@ static void output_frame(struct vasa_source *vs, const struct vasa_message *m)
 	frame.height = m->u.frame.height;
 	frame.format = m->u.frame.format == VASA_RGBA8 ? VIDEO_FORMAT_RGBA : VIDEO_FORMAT_BGRA;
 	frame.full_range = true;
-	frame.timestamp = vasa_clock_map(&vs->clock, m->pts, now);
+	frame.timestamp = vasa_clock_map_picture(&vs->clock, m->pts, now);
 
 	bool premultiplied = vs->alpha == ALPHA_PREMULTIPLIED ||
 			     (vs->alpha == ALPHA_AUTO && m->u.frame.alpha == VASA_ALPHA_PREMULTIPLIED);
@@ -152,7 +153,7 @@ static void output_audio(struct vasa_source *vs, const struct vasa_message *m)
 	audio.speakers = speakers;
 	audio.format = m->u.audio.format == VASA_S16 ? AUDIO_FORMAT_16BIT : AUDIO_FORMAT_FLOAT;
 	audio.samples_per_sec = m->u.audio.rate;
-	audio.timestamp = vasa_clock_map(&vs->clock, m->pts, os_gettime_ns());
+	audio.timestamp = vasa_clock_map_sound(&vs->clock, m->pts, os_gettime_ns());
 	obs_source_output_audio(vs->source, &audio);
 	vs->audio_blocks++;
 	vs->last_sound_ns = os_gettime_ns();
@@ -315,9 +316,10 @@ static void *receive_thread(void *data)
 	if (ctx)
 		zmq_ctx_term(ctx);
 	vb_log(LOG_INFO, "'%s': stopped after %" PRIu64 " frames, %" PRIu64
-			 " audio blocks, %" PRIu64 " refused, %" PRIu64 " missing (seq gaps)",
+			 " audio blocks, %" PRIu64 " refused, %" PRIu64 " missing (seq gaps), %" PRIu64
+			 " pictures late behind the sound (shown at once)",
 	       obs_source_get_name(vs->source), vs->frames, vs->audio_blocks, vs->refused,
-	       vs->clock.dropped);
+	       vs->clock.dropped, vs->clock.late_pictures);
 	return NULL;
 }
 

@@ -76,6 +76,32 @@ int main(void)
 	EXPECT_EQ(vasa_clock_map(&c, 10 * MS, 5 * MS), 5 * MS, "young clock");
 	EXPECT_EQ(vasa_clock_map(&c, 2 * MS, 6 * MS), 0, "clamped at 0, not wrapped");
 
+	/* the sound owns the mapping: a picture the renderer delivered late (CPU overload) is
+	 * shown at once and never re-times the sound (OBS would restart the source's audio) */
+	vasa_clock_init(&c);
+	EXPECT_EQ(vasa_clock_map_picture(&c, 0, t0), t0, "a picture first: it maps");
+	EXPECT_EQ(vasa_clock_map_sound(&c, 0, t0 + 2 * MS), t0, "its sound");
+	EXPECT_EQ(vasa_clock_map_sound(&c, 1000 * MS, t0 + 1003 * MS), t0 + 1000 * MS, "sound 1 s");
+	EXPECT_EQ(vasa_clock_map_picture(&c, 960 * MS, t0 + 1090 * MS), t0 + 960 * MS,
+		  "a picture 130 ms after its sound keeps its place");
+	EXPECT_EQ(vasa_clock_map_picture(&c, 400 * MS, t0 + 1100 * MS), t0 + 1100 * MS,
+		  "0.6 s behind the sound: shown at once");
+	EXPECT_EQ(vasa_clock_map_sound(&c, 1100 * MS, t0 + 1101 * MS), t0 + 1100 * MS,
+		  "the sound's timeline unmoved");
+	EXPECT_EQ(vasa_clock_map_picture(&c, 1100 * MS, t0 + 3500 * MS), t0 + 3500 * MS,
+		  "2.4 s late: shown at once");
+	EXPECT_EQ(vasa_clock_map_sound(&c, 3480 * MS, t0 + 3501 * MS), t0 + 3480 * MS,
+		  "sound still on its timeline");
+	EXPECT_EQ(c.restarts, 0, "late pictures restart nothing");
+	EXPECT_EQ(c.late_pictures, 2, "late pictures counted");
+	EXPECT_EQ(vasa_clock_map_picture(&c, 3600 * MS, t0 + 3550 * MS), t0 + 3550 * MS,
+		  "a picture never lies after its arrival");
+	EXPECT_EQ(vasa_clock_map_sound(&c, 3520 * MS, t0 + 3560 * MS), t0 + 3520 * MS,
+		  "nor does it move the sound's offset");
+	vasa_clock_reset(&c);
+	EXPECT_EQ(vasa_clock_map_picture(&c, 5000 * MS, t0 + 9000 * MS), t0 + 9000 * MS,
+		  "after a restart a picture maps again until sound comes");
+
 	printf("clock: %d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }
