@@ -81,7 +81,8 @@ def one_run(args, busy: int) -> dict:
     audio = np.tile(speech, int(np.ceil(total * 16000 / len(speech))))[:int(total * 16000)]
     renderer = get_backend("cpu", RenderConfig())
     image = skimage.data.astronaut()
-    config = PortraitConfig(size=args.size)
+    # the astronaut's parted-lips smile is its known rest pose (as serve's built-in portrait)
+    config = PortraitConfig(size=args.size, open_mouth_ok=True)
     portrait = renderer.prepare(image, config)
     import dataclasses
     prepare_at = lambda source, size: renderer.prepare(  # noqa: E731
