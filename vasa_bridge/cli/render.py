@@ -59,8 +59,12 @@ def run(args: argparse.Namespace) -> int:
     portrait_config = PortraitConfig.framed(args.framing, size=args.size, crop=not args.no_crop,
                                             face_index=args.face)
     if args.image is None:
+        from dataclasses import replace
+
         from ..samples import builtin_portrait
         args.image = str(builtin_portrait())
+        # the built-in face's parted-lips smile is its known rest pose: no warning (as serve)
+        portrait_config = replace(portrait_config, open_mouth_ok=True)
     render_config = RenderConfig(alpha=args.alpha)
     # Refuse a bad output (name, or a folder that cannot be created) before any work.
     prepare_output(output_spec(args.output, args.alpha))
