@@ -144,6 +144,19 @@ def record(s: ObsSession, clip: Path, name: str) -> Path:
     return new[-1]
 
 
+def lips_in_the_content(clip: Path, work: Path, box) -> list[float]:
+    """The same measure on the face rendered offline from the same bursts (`vasa-bridge render`,
+    head framing, sound and pictures on one timeline in the file): where the lips meet the voice
+    with no streaming at all, the mark the two ways are read against (the model's lips lead a
+    sound, as speakers' do)."""
+    out = work / "content.mp4"
+    subprocess.run([str(Path(sys.executable).parent / "vasa-bridge"), "render", "--audio", str(clip),
+                    "--framing", "head", "--size", "240", "--quiet", "--no-credentials",
+                    "-o", str(out)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return lips_after_voice(out, box)
+
+
 def set_sync_offset(s: ObsSession, name: str, offset_ms: int) -> None:
     """OBS (libobs source_output_audio_data) re-places a running source's audio at its new
     offset only when the offset changes from a non-zero one: a first change from 0 keeps
@@ -199,6 +212,14 @@ def main() -> int:
         way2 = lips_after_voice(record(s, clip, "way 2 lips"), mouth)
         print(f"Way 2 (the microphone, Sync Offset {offset} ms): lips after the voice {way2} ms "
               f"(median {np.median(way2) if way2 else None})")
+        mark = lips_in_the_content(clip, s.work, mouth)
+        mid = float(np.median(mark)) if mark else None
+        print(f"the same bursts rendered offline (no streaming): lips after the voice {mark} ms "
+              f"(median {mid})")
+        if mid is not None and way1 and way2:
+            print(f"against it, the voice a viewer hears comes {mid - np.median(way1):+.0f} ms "
+                  f"(Way 1) and {mid - np.median(way2):+.0f} ms (Way 2) from where the lips "
+                  f"put it (+: later; one picture frame is 33-40 ms)")
     print(f"work folder (recordings, obs.log): {s.work}")
     return 0
 
