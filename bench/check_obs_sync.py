@@ -150,10 +150,10 @@ def lips_in_the_content(clip: Path, work: Path, box) -> list[float]:
     with no streaming at all, the mark the two ways are read against (the model's lips lead a
     sound, as speakers' do)."""
     out = work / "content.mp4"
-    subprocess.run([str(Path(sys.executable).parent / "vasa-bridge"), "render", "--audio", str(clip),
-                    "--framing", "head", "--size", "240", "--quiet", "--no-credentials",
-                    "-o", str(out)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    cli = str(Path(sys.executable).parent / "vasa-bridge")
+    subprocess.run([cli, "render", "--audio", str(clip), "--framing", "head", "--size", "240",
+                    "--quiet", "--no-credentials", "-o", str(out)], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return lips_after_voice(out, box)
 
 
