@@ -71,7 +71,8 @@ def main() -> None:
     ref = measure_revision(args) if args.ref else None
     runs = measure(args, verbose=ref is None)
     if args.json:
-        args.json.write_text(json.dumps({"runs": runs}))
+        args.json.write_text(json.dumps({"runs": runs} if ref is None else
+                                        {"runs": runs, "ref": args.ref, "ref_runs": ref}))
     if ref is None:
         if args.noise:
             print_bands(runs, args)
