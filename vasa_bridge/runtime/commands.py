@@ -120,17 +120,18 @@ class Commands:
     def _align(self, audio: np.ndarray, text: str, language: str):
         """Forced alignment of a clip's transcript -> (phone timeline or None, TextOutcome).
         ~2 % of the clip's duration once the decoder is loaded."""
-        from ..errors import DataError
         from ..model.transcript import TranscriptConfig, align_text, has_aligner
         config = TranscriptConfig(language=language)
         with self._aligner_lock:
             if self._aligner is None and has_aligner(language):
-                from ..data.align import Aligner
                 try:
-                    self._aligner = Aligner()
-                except DataError:
+                    import pocketsphinx  # noqa: F401
+                except ImportError:
                     pass  # pocketsphinx missing: align_text says so
-            timeline, outcome = align_text(audio, text, config, self._aligner)
+                else:  # aligned in a child process: pocketsphinx would hold the loop's GIL
+                    from ..model.sphinx_worker import shared_worker
+                    self._aligner = shared_worker().aligner()
+        timeline, outcome = align_text(audio, text, config, self._aligner)
         if outcome.used:
             log.info("speak: %s", outcome.message)
         else:

@@ -71,12 +71,16 @@ class ClipBaker:
     def bake(self, audio: np.ndarray, emotion: str, seed: int,
              language: str = "en") -> list[MotionFrame]:
         """A clip in `language` -> its frames (the phone layer only for a language it hears)."""
-        from ..model.bake import BakeConfig, bake_audio
+        from ..model.bake import BakeConfig, bake_audio_text
         from ..model.phones import phones_for
+        from ..model.sphinx_worker import shared_worker
         phones = self._phones if phones_for(language) is not None else None
-        track = bake_audio(audio, self._denoiser.config.features.sample_rate,
-                           BakeConfig(steering=Steering(emotion=emotion), seed=seed,
-                                      keep_audio=False, phones=phones), self._denoiser)
+        # the phones are heard in a child process: pocketsphinx would hold the loop's GIL
+        recognizer = shared_worker().recognizer(phones) if phones is not None else None
+        track, _ = bake_audio_text(audio, self._denoiser.config.features.sample_rate,
+                                   BakeConfig(steering=Steering(emotion=emotion), seed=seed,
+                                              keep_audio=False, phones=phones), self._denoiser,
+                                   recognizer=recognizer)
         return list(track)
 
 

@@ -8,13 +8,19 @@ they are published for every frame whatever the level.
 
     step down: the predicted cost of the loop's work has exceeded `busy` of its budget, or the
                loop has been behind (a hop done more than `behind_s` after it was due) while
-               pictures cost more than `room` of it, for `down_after_s`;
+               pictures alone cost more than `pictures_matter` of it, for `down_after_s`;
     step up:   for `up_after_s` the loop has kept up and a better level's predicted cost fits in
-               `room` of its budget; it jumps straight to the best level that fits.
+               `room` of its budget; it jumps straight to the best level that fits, and may
+               step up again `up_again_s` later.
 
-The cost of a frame is predicted from the render time measured at the current size, scaled by
-area (rendering is per pixel), plus the rest of the hop's work. The gap between `busy` and `room`,
-and the two hold times, are the hysteresis: a level is not left as soon as it was entered.
+The cost of a frame is predicted from the render time measured at the current size, times what
+a frame at the other size costs relative to one at this size, plus the rest of the hop's work.
+That relative cost starts as the ratio of areas and is learned at each step down, from the last
+frames before it and the first after it (both under the same load): rendering is not purely per
+pixel (the 384² frame of the shipped renderer costs about 0.8 of a 512² one, not 0.56), and a
+guess by area kept the picture degraded for seconds after the load had gone. The gap between
+`busy` and `room`, and the two hold times, are the hysteresis: a level is not left as soon as it
+was entered.
 """
 
 from __future__ import annotations
@@ -29,9 +35,12 @@ class PictureConfig:
     divisors: tuple[int, ...] = (2, 3, 5)  # then render one frame in 2, 3, 5 at the smallest size
     behind_s: float = 0.12  # a hop finished this late counts as "behind"
     busy: float = 0.9  # a frame costing more than this share of its budget is too expensive
-    room: float = 0.5  # step up only to a level whose frames cost at most this share
+    room: float = 0.6  # step up only to a level whose frames cost at most this share
+    pictures_matter: float = 0.25  # being behind steps down only while pictures take more
     down_after_s: float = 0.4  # behind or too expensive this long -> one step down
     up_after_s: float = 0.5  # keeping up with room to spare this long -> step up
+    up_again_s: float = 0.2  # after a step up, the next one may follow this soon (as the load
+    # fades the running costs fall over a few tenths of a second: the first jump can fall short)
     smoothing: float = 0.3  # weight of a new measurement in the running cost estimates
 
 
@@ -62,7 +71,11 @@ class PictureGovernor:
             [Level(smallest, d) for d in config.divisors]
         self.index = 0
         self.reason = ""  # why the level is not 0 ("cpu-starved"), empty at full quality
-        self._cost_px: float | None = None  # render seconds per pixel (running)
+        self._cost: float | None = None  # render seconds per frame at `_at` width (running)
+        self._at: int | None = None  # the width `_cost` was measured at
+        self._relative: dict[int, float] = {}  # learned: a frame's cost at a width / full's
+        self._before: tuple[int, float] | None = None  # (width, cost) just before a size change
+        self._after: list[float] = []  # render times since that change
         self._other_s: float = 0.0  # the rest of a hop's work, seconds (running)
         self._bad_since: float | None = None
         self._good_since: float | None = None
@@ -78,14 +91,54 @@ class PictureGovernor:
     def _width(self, level: Level, current_width: int) -> int:
         return level.size or self.full_size or current_width
 
-    def predicted_load(self, level: Level, current_width: int) -> float | None:
-        """Share of the hop budget the loop would use at `level` (1 = all of it); None before
-        the first measurement."""
-        if self._cost_px is None:
+    def relative_cost(self, width: int) -> float:
+        """A frame's render cost at `width` relative to one at the full width: learned at size
+        changes, the ratio of areas until then."""
+        full = self.full_size or width
+        return self._relative.get(width, (width / full) ** 2)
+
+    def predicted_render(self, level: Level, current_width: int) -> float | None:
+        """Share of the hop budget pictures would take at `level`; None before the first
+        measurement."""
+        if self._cost is None or self._at is None:
             return None
         w = self._width(level, current_width)
-        render = self._cost_px * w * w / level.every
-        return (render + self._other_s) * self.config.fps
+        render = self._cost * self.relative_cost(w) / self.relative_cost(self._at) / level.every
+        return render * self.config.fps
+
+    def predicted_load(self, level: Level, current_width: int) -> float | None:
+        """Share of the hop budget the loop would use at `level` (1 = all of it): pictures and
+        the rest of the work; None before the first measurement."""
+        render = self.predicted_render(level, current_width)
+        return None if render is None else render + self._other_s * self.config.fps
+
+    def _measure(self, render_s: float, width: int) -> None:
+        """One render time at `width`. After a size change the running cost starts afresh, and
+        after a step down the first frames at the new size (the very first skipped: caches are
+        cold) against the last cost at the old one give their relative cost."""
+        k = self.config.smoothing
+        if width == self._at and self._cost is not None:
+            self._cost = (1 - k) * self._cost + k * render_s
+        else:
+            # Only a step down teaches: it comes after a steady 0.4 s at the old size, while a
+            # step up comes as the load fades and the old size's running cost is still falling.
+            self._before = None
+            if self._cost is not None and self._at is not None and width < self._at:
+                self._before = (self._at, self._cost)
+            self._after = []
+            self._cost, self._at = render_s, width
+        if self._before is None:
+            return
+        self._after.append(render_s)
+        if len(self._after) < 5:
+            return
+        old, old_cost = self._before
+        self._before = None
+        after = sorted(self._after[1:])
+        ratio = (after[1] + after[2]) / 2 / max(old_cost, 1e-9)  # new / old, median of four
+        full = self.full_size or width
+        learned = self.relative_cost(old) * ratio
+        self._relative[width] = min(1.0, max((width / full) ** 2, learned))
 
     def observe(self, now: float, lag_s: float, work_s: float, render_s: float | None,
                 width: int) -> bool:
@@ -95,16 +148,17 @@ class PictureGovernor:
         c = self.config
         k = c.smoothing
         if render_s is not None and width > 0:
-            px = render_s / (width * width)
-            self._cost_px = px if self._cost_px is None else (1 - k) * self._cost_px + k * px
+            self._measure(render_s, width)
             other = max(work_s - render_s, 0.0)
         else:
             other = work_s
         self._other_s = (1 - k) * self._other_s + k * other
         load = self.predicted_load(self.level, width)
+        pictures = self.predicted_render(self.level, width)
         # Behind only counts when pictures are a real share of the work: a loop that is late for
-        # other reasons (a slow engine, a sleepy scheduler) gains nothing from smaller pictures.
-        behind = lag_s > c.behind_s and load is not None and load > c.room
+        # other reasons (the motion model on a starved CPU, a sleepy scheduler) gains little from
+        # smaller pictures, and stepping down for it left 5 pictures a second where 12 fitted.
+        behind = lag_s > c.behind_s and pictures is not None and pictures > c.pictures_matter
         too_dear = load is not None and load > c.busy
         if behind or too_dear:
             self._good_since = None
@@ -137,7 +191,7 @@ class PictureGovernor:
             return False
         self.index = best
         self.reason = "" if best == 0 else "cpu-starved"
-        self._good_since = now
+        self._good_since = now - (c.up_after_s - c.up_again_s)
         self.changes += 1
         return True
 

@@ -1,0 +1,71 @@
+"""pocketsphinx in a child process (model/sphinx_worker.py): the same phones and alignments as
+in-process, errors raised again in the caller, a dead child started again, and the runtime's
+clip baker using it."""
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pocketsphinx")
+
+from vasa_bridge.data.align import Aligner  # noqa: E402
+from vasa_bridge.errors import DataError  # noqa: E402
+from vasa_bridge.model.phones import PhoneConfig, PhoneRecognizer  # noqa: E402
+from vasa_bridge.model.sphinx_worker import SphinxWorker, shared_worker  # noqa: E402
+from vasa_bridge.motion import load  # noqa: E402
+from vasa_bridge.samples import example_track_path  # noqa: E402
+
+
+def _front_center():
+    """A real recorded voice saying "front center" (alsa-utils)."""
+    from vasa_bridge.model.realvoice import ALSA_DIR
+    from vasa_bridge.data.align import read_audio
+    path = os.path.join(ALSA_DIR, "Front_Center.wav")
+    if not os.path.isfile(path):
+        pytest.skip(f"{path} is missing: install alsa-utils")
+    return read_audio(path)
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return load(example_track_path()).audio[:3 * 16000]
+
+
+def test_decodes_in_another_process_what_the_caller_would(speech):
+    with SphinxWorker() as worker:
+        assert worker.call("pid") != os.getpid()
+        remote = worker.recognizer(PhoneConfig()).timeline(speech, 16000)
+        local = PhoneRecognizer(PhoneConfig()).timeline(speech, 16000)
+        assert remote.labels == local.labels and len(remote.labels) > 5
+        np.testing.assert_allclose(remote.starts, local.starts)
+        voice = _front_center()
+        timeline, score = worker.aligner().align(voice, "front center")
+        timeline2, score2 = Aligner().align(voice, "front center")
+        assert timeline.labels == timeline2.labels and score == score2 and score.words == 2
+
+
+def test_errors_come_back_as_the_same_exception(speech):
+    with SphinxWorker() as worker:
+        with pytest.raises(DataError, match="no words"):
+            worker.aligner().align(speech, "")
+        with pytest.raises(DataError, match="16000 Hz"):
+            worker.recognizer().timeline(speech, 8000)
+        assert worker.call("pid") > 0  # still answering
+
+
+def test_a_dead_child_is_started_again(speech):
+    with SphinxWorker() as worker:
+        first = worker.call("pid")
+        worker._child.kill()
+        worker._child.wait()
+        assert len(worker.recognizer().timeline(speech, 16000).labels) > 5
+        assert worker.call("pid") != first and worker.restarts == 1
+
+
+def test_the_runtime_bakes_npc_clips_with_the_shared_worker(speech):
+    from vasa_bridge.runtime.model_engine import load_model
+    _, baker = load_model()
+    frames = baker.bake(speech, "neutral", seed=1)
+    assert len(frames) == int(np.ceil(len(speech) / 16000 * baker.fps - 1e-9))
+    assert shared_worker()._child is not None and shared_worker()._child.poll() is None

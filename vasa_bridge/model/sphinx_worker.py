@@ -1,0 +1,181 @@
+"""pocketsphinx off the runtime's interpreter lock.
+
+pocketsphinx's decoder holds Python's GIL for the whole of a call: recognising the phones of a
+3 s clip froze every other thread for 73 ms, a 120 s NPC clip for seconds. `serve` bakes and
+aligns clips on control worker threads while its loop publishes 25 frames a second, so the phone
+recogniser and the forced aligner it uses run in one child process instead (spawned on first use,
+~0.3 s, and again if it ever dies; a plain child process, not multiprocessing, which would
+import the caller's main module again). `recognizer()` and `aligner()` give objects with the same
+`timeline` / `align` as the in-process `phones.PhoneRecognizer` and `data.align.Aligner`; the
+results are the same, since the same code runs there.
+
+The CLI's offline commands (`bake`, `render`, `eval`) have no loop to keep going and decode in
+their own process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+
+import numpy as np
+
+from ..errors import DataError
+from .phones import PhoneConfig
+
+log = logging.getLogger(__name__)
+
+# In the child: one decoder of each kind, made on first use and kept.
+_recognizers: dict = {}
+_aligner = None
+
+
+def _timeline(audio: np.ndarray, rate: int, config: PhoneConfig):
+    from .phones import PhoneRecognizer
+    if config not in _recognizers:
+        _recognizers[config] = PhoneRecognizer(config)
+    return _recognizers[config].timeline(audio, rate)
+
+
+def _align(audio: np.ndarray, text: str):
+    global _aligner
+    if _aligner is None:
+        from ..data.align import Aligner
+        _aligner = Aligner()
+    return _aligner.align(audio, text)
+
+
+_CALLS = {"timeline": _timeline, "align": _align, "pid": os.getpid}
+
+
+def _send(stream, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream):
+    head = stream.read(8)
+    if len(head) < 8:
+        raise EOFError("the other end closed the pipe")
+    (n,) = struct.unpack("<Q", head)
+    data = stream.read(n)
+    if len(data) < n:
+        raise EOFError("the other end closed the pipe mid-message")
+    return pickle.loads(data)  # only ever from our own parent or child process
+
+
+def _serve() -> None:
+    """The child's loop: (name, args) in, ("ok", result) or ("error", exception) out, until
+    the parent closes the pipe. A plain child process (not multiprocessing), so the caller's
+    main module is never imported again."""
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print must not corrupt the replies
+    requests = sys.stdin.buffer
+    while True:
+        try:
+            name, args = _receive(requests)
+        except EOFError:
+            return
+        try:
+            _send(replies, ("ok", _CALLS[name](*args)))
+        except Exception as e:  # the parent raises it again: DataError for a bad alignment
+            _send(replies, ("error", e))
+
+
+class SphinxWorker:
+    """One child process for pocketsphinx; safe to call from many threads (calls queue)."""
+
+    def __init__(self) -> None:
+        self._child: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+        self.restarts = 0  # times the child had died and was started again
+
+    def _start(self) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def call(self, name: str, *args):
+        with self._lock:  # one call at a time: the child decodes one clip after another
+            if self._child is None or self._child.poll() is not None:
+                if self._child is not None:
+                    self.restarts += 1
+                self._child = self._start()
+            child = self._child
+            try:
+                _send(child.stdin, (name, args))
+                status, value = _receive(child.stdout)
+            except (EOFError, OSError):
+                child.kill()
+                child.wait()
+                raise DataError("the pocketsphinx process stopped during a call: expected it "
+                                "to answer (it is started again for the next clip)") from None
+        if status == "error":
+            raise value
+        return value
+
+    def recognizer(self, config: PhoneConfig = PhoneConfig()) -> "RemoteRecognizer":
+        return RemoteRecognizer(self, config)
+
+    def aligner(self) -> "RemoteAligner":
+        return RemoteAligner(self)
+
+    def close(self) -> None:
+        with self._lock:
+            child, self._child = self._child, None
+        if child is not None:
+            child.stdin.close()
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            child.stdout.close()
+
+    def __enter__(self) -> "SphinxWorker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class RemoteRecognizer:
+    """`phones.PhoneRecognizer.timeline`, decoded in the worker's process."""
+
+    def __init__(self, worker: SphinxWorker, config: PhoneConfig) -> None:
+        self.worker, self.config = worker, config
+
+    def timeline(self, audio: np.ndarray, rate: int):
+        return self.worker.call("timeline", np.asarray(audio, np.float32), int(rate), self.config)
+
+
+class RemoteAligner:
+    """`data.align.Aligner.align`, decoded in the worker's process."""
+
+    def __init__(self, worker: SphinxWorker) -> None:
+        self.worker = worker
+
+    def align(self, audio: np.ndarray, text: str):
+        return self.worker.call("align", np.asarray(audio, np.float32), str(text))
+
+
+_shared: SphinxWorker | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_worker() -> SphinxWorker:
+    """The process's one worker (the runtime's clip baker and its transcript aligner share it)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = SphinxWorker()
+        return _shared
+
+
+if __name__ == "__main__":
+    _serve()
