@@ -84,7 +84,8 @@ def main() -> None:
     from vasa_bridge.render.base import RenderConfig, get_backend
     from vasa_bridge.provenance.stamp import Stamp, StampConfig
     renderer = get_backend("cpu", RenderConfig())
-    portrait = renderer.prepare(skimage.data.astronaut(), PortraitConfig(size=args.size))
+    portrait = renderer.prepare(skimage.data.astronaut(),  # its parted lips: the known rest pose
+                                PortraitConfig(size=args.size, open_mouth_ok=True))
     audio, onsets = burst_signal(args.bursts)
     endpoint = "ipc://" + tempfile.mkdtemp() + "/lat"
     mic = None

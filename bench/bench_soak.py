@@ -59,7 +59,7 @@ def main() -> None:
     speech = load(example_track_path()).audio
     audio = np.tile(speech, int(np.ceil(seconds * 16000 / len(speech))))[:int(seconds * 16000)]
     renderer = get_backend("cpu", RenderConfig())
-    config = PortraitConfig(size=args.size)
+    config = PortraitConfig(size=args.size, open_mouth_ok=True)  # the astronaut: known rest pose
     image = skimage.data.astronaut()
     portrait = renderer.prepare(image, config)
     endpoint = "ipc://" + tempfile.mkdtemp() + "/soak"
