@@ -1,5 +1,5 @@
 """The main face's picture: render its newest motion frame when the loop has room, at the level
-`picture.PictureGovernor` chooses, and publish it (docs/runtime.md, Overload).
+`governor.PictureGovernor` chooses, and publish it (docs/runtime.md, Overload).
 
 The loop offers every main-face frame (`offer`) and, once per hop, asks for a picture
 (`render`). Only the newest offered frame can get one: an older one was already late. A loop
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..audio.sources import RATE
 from ..outputs.sink import FanOut
-from .picture import PictureConfig, PictureGovernor, degraded_sizes
+from .governor import PictureConfig, PictureGovernor, degraded_sizes
 from .protocols import FrameSink, MotionPublisher, Renderer, Stamp
 from .stats import Stats, StageTimer
 from .streams import Output, Stream

@@ -12,7 +12,7 @@ streams are motion + audio only. Every pts comes from one `Timebase` (timebase.p
 
 Overload (docs/runtime.md): motion and audio are published for every frame, always; the picture
 (pictures.py) is rendered for the newest motion frame whenever the loop has caught up, and
-`picture.PictureGovernor` steps it down (smaller size, then fewer frames) while the loop is
+`governor.PictureGovernor` steps it down (smaller size, then fewer frames) while the loop is
 starved and back up when there is room.
 
 Faults: a failure inside one stream (its source, gate or engine) resets that stream — the audio

@@ -1,7 +1,7 @@
 """The picture governor: steps down under load, holds (hysteresis), jumps back up when there is
 room. Pure: fed made-up costs on a made-up clock."""
 
-from vasa_bridge.runtime.picture import Level, PictureConfig, PictureGovernor, degraded_sizes
+from vasa_bridge.runtime.governor import Level, PictureConfig, PictureGovernor, degraded_sizes
 
 
 def feed(gov, t0, seconds, render_512, lag=0.0, fps=25.0):
