@@ -1053,7 +1053,9 @@ def test_fuzz_models(tmp_path):
 # --- verify (images, videos, C2PA manifests, --trust) --------------------------------------------
 
 
-def _mp4_bytes(size: int = 96, frames: int = 6) -> bytes:
+def _mp4_bytes(size: int = 96, frames: int = 6, speech: bool = False) -> bytes:
+    """An H.264 MP4 of the test portrait sliding sideways; with `speech`, an AAC track of
+    speech-like sound as long as the video (16 kHz mono)."""
     import av
     buf = io.BytesIO()
     im = np.asarray(_portrait_pil(size))
@@ -1061,11 +1063,22 @@ def _mp4_bytes(size: int = 96, frames: int = 6) -> bytes:
         stream = out.add_stream("libx264", rate=25)
         stream.width = stream.height = size
         stream.pix_fmt = "yuv420p"
+        sound = out.add_stream("aac", rate=16000, layout="mono") if speech else None
+        packets = []
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(np.roll(im, i, axis=1).copy(), format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
+            packets += stream.encode(frame)
+        packets += stream.encode(None)
+        if sound is not None:
+            a = _speech(16000, frames / 25)
+            for i in range(0, len(a), 1024):
+                block = av.AudioFrame.from_ndarray(a[None, i:i + 1024], format="fltp",
+                                                   layout="mono")
+                block.sample_rate = 16000
+                block.pts = i
+                packets += sound.encode(block)
+            packets += sound.encode(None)
+        for packet in packets:
             out.mux(packet)
     return buf.getvalue()
 
@@ -1428,35 +1441,11 @@ def test_fuzz_dataset_aligned_inputs(tmp_path):
 # --- dataset video CLIPS -------------------------------------------------------------------------
 
 
-def _talking_mp4(size: int = 64, seconds: float = 0.4) -> bytes:
-    import av
-    buf = io.BytesIO()
-    im = np.asarray(_portrait_pil(size))
-    with av.open(buf, "w", format="mp4") as out:
-        vs = out.add_stream("libx264", rate=25)
-        vs.width = vs.height = size
-        vs.pix_fmt = "yuv420p"
-        aus = out.add_stream("aac", rate=16000, layout="mono")
-        for i in range(int(25 * seconds)):
-            for p in vs.encode(av.VideoFrame.from_ndarray(np.roll(im, i, 0).copy(), "rgb24")):
-                out.mux(p)
-        a = _speech(16000, seconds)
-        for i in range(0, len(a), 1024):
-            frame = av.AudioFrame.from_ndarray(a[None, i:i + 1024], format="fltp", layout="mono")
-            frame.sample_rate = 16000
-            frame.pts = i
-            for p in aus.encode(frame):
-                out.mux(p)
-        for p in list(vs.encode(None)) + list(aus.encode(None)):
-            out.mux(p)
-    return buf.getvalue()
-
-
 def test_fuzz_dataset_video_clips(tmp_path):
     from vasa_bridge.data.video import probe, read_audio
     fz = Fuzz("dataset video clips (probe + sound)")
     rng = random.Random(SEED + 15)
-    mp4 = _talking_mp4()
+    mp4 = _mp4_bytes(64, 10, speech=True)
 
     def load(path):
         info = probe(path)
