@@ -69,3 +69,33 @@ def test_the_runtime_bakes_npc_clips_with_the_shared_worker(speech):
     frames = baker.bake(speech, "neutral", seed=1)
     assert len(frames) == int(np.ceil(len(speech) / 16000 * baker.fps - 1e-9))
     assert shared_worker()._child is not None and shared_worker()._child.poll() is None
+
+
+def test_a_call_past_its_time_limit_kills_the_child_and_the_next_starts_afresh(speech):
+    from vasa_bridge.model.sphinx_worker import WorkerError
+    with SphinxWorker(timeout_s=0.0, timeout_per_s=0.0) as hasty:
+        with pytest.raises(WorkerError, match="did not answer in 0 s"):
+            hasty.recognizer().timeline(speech, 16000)  # a 3 s clip takes ~0.1 s
+        hasty.timeout_s = 30.0
+        assert len(hasty.recognizer().timeline(speech, 16000).labels) > 5
+        assert hasty.restarts == 1
+
+
+def test_an_npc_clip_still_plays_when_the_decoder_fails(speech, caplog):
+    """The clip keeps its motion (the model's mouth alone), the failure is counted and logged
+    once; the next clip gets its phones again."""
+    from vasa_bridge.runtime.model_engine import load_model
+    _, baker = load_model()
+    with SphinxWorker(timeout_s=0.0, timeout_per_s=0.0) as hasty:
+        baker._worker = hasty
+        with caplog.at_level("WARNING"):
+            frames = baker.bake(speech, "neutral", seed=1)
+        assert baker.phone_failures == 1 and "model's alone" in caplog.text
+        hasty.timeout_s = 30.0
+        again = baker.bake(speech, "neutral", seed=1)
+        assert baker.phone_failures == 1 and len(again) == len(frames)
+        # the same seed: the head is the same, the mouth differs by the phones it now has
+        np.testing.assert_allclose(np.stack([f.head_rotation for f in frames]),
+                                   np.stack([f.head_rotation for f in again]))
+        assert not np.allclose(np.stack([f.blendshapes for f in frames]),
+                               np.stack([f.blendshapes for f in again]))

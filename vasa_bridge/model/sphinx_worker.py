@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import select
 import struct
 import subprocess
 import sys
@@ -88,19 +89,32 @@ def _serve() -> None:
             _send(replies, ("error", e))
 
 
-class SphinxWorker:
-    """One child process for pocketsphinx; safe to call from many threads (calls queue)."""
+class WorkerError(DataError):
+    """The pocketsphinx process died or did not answer in time; it is started again for the
+    next call."""
 
-    def __init__(self) -> None:
+
+class SphinxWorker:
+    """One child process for pocketsphinx; safe to call from many threads (calls queue).
+
+    A call that has not answered after `timeout_s` plus `timeout_per_s` per second of its audio
+    (decoding takes ~0.03 s per second) kills the child and raises `WorkerError`."""
+
+    def __init__(self, timeout_s: float = 30.0, timeout_per_s: float = 0.5) -> None:
         self._child: subprocess.Popen | None = None
         self._lock = threading.Lock()
-        self.restarts = 0  # times the child had died and was started again
+        self.timeout_s = timeout_s
+        self.timeout_per_s = timeout_per_s
+        self.restarts = 0  # times the child had died or hung and was started again
 
     def _start(self) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
-    def call(self, name: str, *args):
+    def call(self, name: str, *args, audio_s: float = 0.0):
+        """`name` (a function of the child's) on `args`; `audio_s`: seconds of audio in them,
+        for the time limit."""
+        limit = self.timeout_s + self.timeout_per_s * audio_s
         with self._lock:  # one call at a time: the child decodes one clip after another
             if self._child is None or self._child.poll() is not None:
                 if self._child is not None:
@@ -109,12 +123,17 @@ class SphinxWorker:
             child = self._child
             try:
                 _send(child.stdin, (name, args))
+                ready, _, _ = select.select([child.stdout], [], [], limit)
+                if not ready:
+                    raise TimeoutError
                 status, value = _receive(child.stdout)
-            except (EOFError, OSError):
+            except (EOFError, OSError) as e:
                 child.kill()
                 child.wait()
-                raise DataError("the pocketsphinx process stopped during a call: expected it "
-                                "to answer (it is started again for the next clip)") from None
+                what = f"did not answer in {limit:.3g} s" if isinstance(e, TimeoutError) else \
+                    "stopped during a call"
+                raise WorkerError(f"the pocketsphinx process {what}: expected it to answer (it "
+                                  f"is started again for the next clip)") from None
         if status == "error":
             raise value
         return value
@@ -151,7 +170,9 @@ class RemoteRecognizer:
         self.worker, self.config = worker, config
 
     def timeline(self, audio: np.ndarray, rate: int):
-        return self.worker.call("timeline", np.asarray(audio, np.float32), int(rate), self.config)
+        audio = np.asarray(audio, np.float32)
+        return self.worker.call("timeline", audio, int(rate), self.config,
+                                audio_s=len(audio) / max(int(rate), 1))
 
 
 class RemoteAligner:
@@ -161,7 +182,8 @@ class RemoteAligner:
         self.worker = worker
 
     def align(self, audio: np.ndarray, text: str):
-        return self.worker.call("align", np.asarray(audio, np.float32), str(text))
+        audio = np.asarray(audio, np.float32)
+        return self.worker.call("align", audio, str(text), audio_s=len(audio) / 16000)
 
 
 _shared: SphinxWorker | None = None

@@ -7,6 +7,7 @@ keeps its own feature statistics, window state and seed.
 
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 import numpy as np
@@ -17,6 +18,8 @@ from ..model.onnx_runtime import OnnxDenoiser
 from ..model.phones import LivePhones, PhoneConfig, blend
 from ..model.streaming import LIVE, MotionStream, Steering, StreamConfig
 from ..motion.frame import MotionFrame
+
+log = logging.getLogger(__name__)
 
 
 class ModelEngine:
@@ -63,24 +66,36 @@ class ClipBaker:
     """Whole clips -> motion with the offline windows (what `bake` does): for NPC lines, which
     arrive whole (runtime.engine.PrebakedEngine)."""
 
-    def __init__(self, denoiser: OnnxDenoiser, phones: PhoneConfig | None = PhoneConfig()) -> None:
+    def __init__(self, denoiser: OnnxDenoiser, phones: PhoneConfig | None = PhoneConfig(),
+                 worker=None) -> None:
         self._denoiser = denoiser
         self._phones = phones
+        self._worker = worker  # a model.sphinx_worker.SphinxWorker; None: the shared one
         self.fps = denoiser.config.features.fps
+        self.phone_failures = 0  # clips baked without their phones (the decoder failed)
 
     def bake(self, audio: np.ndarray, emotion: str, seed: int,
              language: str = "en") -> list[MotionFrame]:
         """A clip in `language` -> its frames (the phone layer only for a language it hears)."""
         from ..model.bake import BakeConfig, bake_audio_text
         from ..model.phones import phones_for
-        from ..model.sphinx_worker import shared_worker
+        from ..model.sphinx_worker import WorkerError, shared_worker
         phones = self._phones if phones_for(language) is not None else None
         # the phones are heard in a child process: pocketsphinx would hold the loop's GIL
-        recognizer = shared_worker().recognizer(phones) if phones is not None else None
-        track, _ = bake_audio_text(audio, self._denoiser.config.features.sample_rate,
-                                   BakeConfig(steering=Steering(emotion=emotion), seed=seed,
-                                              keep_audio=False, phones=phones), self._denoiser,
-                                   recognizer=recognizer)
+        worker = self._worker or shared_worker()
+        rate = self._denoiser.config.features.sample_rate
+
+        def bake(phones):
+            recognizer = worker.recognizer(phones) if phones is not None else None
+            return bake_audio_text(audio, rate, BakeConfig(
+                steering=Steering(emotion=emotion), seed=seed, keep_audio=False, phones=phones),
+                self._denoiser, recognizer=recognizer)[0]
+        try:
+            track = bake(phones)
+        except WorkerError as e:  # the clip still plays, with the model's mouth alone
+            self.phone_failures += 1
+            log.warning("%s: this clip's mouth is the model's alone", e)
+            track = bake(None)
         return list(track)
 
 
