@@ -92,8 +92,8 @@ class PictureGovernor:
         return level.size or self.full_size or current_width
 
     def relative_cost(self, width: int) -> float:
-        """A frame's render cost at `width` relative to one at the full width: learned at size
-        changes, the ratio of areas until then."""
+        """A frame's render cost at `width` relative to one at the full width: learned at the
+        steps down, the ratio of areas until then."""
         full = self.full_size or width
         return self._relative.get(width, (width / full) ** 2)
 
