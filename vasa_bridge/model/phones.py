@@ -13,11 +13,17 @@ model's:
                     aperture (jawOpen, mouthClose) `teacher_weight` of the phones', the rest the
                     model's; head, eyes, brows and expression stay the model's own.
 
-Offline (`bake`, `render`, NPC clips) the whole clip is recognised at once (`recognise`). Live
+Offline (`bake`, `render`, NPC clips) the whole clip is recognised at once (`hear`). Live
 (`serve`), `LivePhones` is pushed the same audio as the model and asked for each frame the model
 emits: the model emits frame k once it has its look-ahead (80 ms) of audio after it, and the
 phones decided by then (the search reports phones up to ~60 ms behind the newest audio; the phone
 in progress is taken to go on) drive that frame. So phones add no latency.
+
+Offline, only where the recogniser knows the voice: a clip whose acoustic score per phone frame
+(`hear`'s fit) is under `PhoneConfig.min_fit` (most espeak-ng voices, which an acoustic model
+trained on real speech hears poorly) keeps the model's mouth alone. Live streams are not gated:
+the live decoder's cepstral normalisation takes seconds to settle, and until then it scores real
+voices as low as synthetic ones.
 
 Measured in docs/model.md (`vasa-bridge eval --real`, `eval --data`).
 """
@@ -51,6 +57,11 @@ class PhoneConfig:
     max_utterance_s: float = 60.0  # live: a new utterance after this long, pause or not
     silence_db: float = -55.0  # dBFS: a phone whose 10 ms frames all stay under this is silence
     #                            (the search names a phone even in digital silence)
+    min_fit: float = -11.0  # offline: acoustic score per phone frame (pocketsphinx's log
+    #   units, base 1.0001) under which the recogniser is taken not to hear the clip's voice as
+    #   speech it knows (many espeak-ng voices): the model's mouth alone then. Chosen on the
+    #   synthetic training corpus: the lowest value at which gating leaves its clips no worse on
+    #   average than the model alone (docs/model.md, "Phones heard in the voice").
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.teacher_weight <= 1.0:
@@ -111,6 +122,23 @@ def _hush(segs, levels: np.ndarray, first: int, floor_db: float):
     return out
 
 
+_NOT_PHONES = ("sil", "<sil>", "+spn+", "+nsn+")
+
+
+def _fit(decoder) -> tuple[float, int]:
+    """(acoustic score summed over the decoder's current non-silent phones, their 10 ms
+    frames), in pocketsphinx's log units; the mean is how well its acoustic model knows the
+    voice (real voices score higher than most formant-synthesised ones)."""
+    logmath = decoder.get_logmath()
+    total, frames = 0.0, 0
+    for s in decoder.seg() or []:
+        if s.end_frame < s.start_frame or s.word.lower() in _NOT_PHONES:
+            continue
+        total += float(logmath.log(max(float(s.ascore), 1e-300)))
+        frames += s.end_frame - s.start_frame + 1
+    return total, frames
+
+
 def _segments(decoder, offset_s: float = 0.0) -> list[tuple[str, float, float]]:
     """The decoder's current phone segmentation, (label, start s, end s) on the stream's clock."""
     return [(s.word, offset_s + s.start_frame * FRAME_S, offset_s + (s.end_frame + 1) * FRAME_S)
@@ -126,6 +154,11 @@ class PhoneRecognizer:
 
     def timeline(self, audio: np.ndarray, rate: int = PHONE_RATE):
         """(N,) float 16 kHz mono -> ARPAbet PhonemeTimeline covering the whole clip."""
+        return self.hear(audio, rate)[0]
+
+    def hear(self, audio: np.ndarray, rate: int = PHONE_RATE):
+        """(N,) float 16 kHz mono -> (ARPAbet PhonemeTimeline covering the whole clip, its fit:
+        the acoustic score per phone frame, None when no phone was heard)."""
         from ..data.phonemes import PhonemeTimeline
         _check_rate(rate)
         dec = self._decoder
@@ -135,7 +168,9 @@ class PhoneRecognizer:
         total = len(audio) / rate
         segs = [(lab, s, min(e, total)) for lab, s, e in _segments(dec)]
         segs = _hush(segs, _levels(audio), 0, self.config.silence_db)
-        return PhonemeTimeline.from_segments(_fill(segs, total), "arpabet")
+        score, frames = _fit(dec)
+        fit = score / frames if frames else None
+        return PhonemeTimeline.from_segments(_fill(segs, total), "arpabet"), fit
 
 
 def _fill(segs, total: float) -> list[tuple[str, float, float]]:
@@ -170,8 +205,11 @@ def blend(model_shapes: np.ndarray, phone_shapes: np.ndarray,
 def apply_phones(shapes: np.ndarray, audio: np.ndarray, rate: int, fps: float,
                  config: PhoneConfig = PhoneConfig(),
                  recognizer: PhoneRecognizer | None = None) -> np.ndarray:
-    """A whole clip's model shapes (frame i at i / fps) -> with the mouth of its heard phones."""
-    timeline = (recognizer or PhoneRecognizer(config)).timeline(audio, rate)
+    """A whole clip's model shapes (frame i at i / fps) -> with the mouth of its heard phones;
+    unchanged when the recogniser does not know the voice (fit under `config.min_fit`)."""
+    timeline, fit = (recognizer or PhoneRecognizer(config)).hear(audio, rate)
+    if fit is not None and fit < config.min_fit:
+        return shapes
     teacher = teacher_mouth_at(timeline, np.arange(len(shapes)) / fps)
     return blend(shapes, teacher, config)
 
@@ -243,6 +281,7 @@ class LivePhones:
             self._decoder.end_utt()
             self._done.extend(self._quiet(_segments(self._decoder,
                                                     self._utt_start / PHONE_RATE)))
+
             horizon = self.seconds - 2 * c.window_s
             self._done = [s for s in self._done if s[2] > horizon]
             self._current = []

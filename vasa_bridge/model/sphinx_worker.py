@@ -36,11 +36,11 @@ _recognizers: dict = {}
 _aligner = None
 
 
-def _timeline(audio: np.ndarray, rate: int, config: PhoneConfig):
+def _hear(audio: np.ndarray, rate: int, config: PhoneConfig):
     from .phones import PhoneRecognizer
     if config not in _recognizers:
         _recognizers[config] = PhoneRecognizer(config)
-    return _recognizers[config].timeline(audio, rate)
+    return _recognizers[config].hear(audio, rate)
 
 
 def _align(audio: np.ndarray, text: str):
@@ -51,7 +51,7 @@ def _align(audio: np.ndarray, text: str):
     return _aligner.align(audio, text)
 
 
-_CALLS = {"timeline": _timeline, "align": _align, "pid": os.getpid}
+_CALLS = {"hear": _hear, "align": _align, "pid": os.getpid}
 
 
 def _send(stream, obj) -> None:
@@ -164,15 +164,18 @@ class SphinxWorker:
 
 
 class RemoteRecognizer:
-    """`phones.PhoneRecognizer.timeline`, decoded in the worker's process."""
+    """`phones.PhoneRecognizer.hear` / `timeline`, decoded in the worker's process."""
 
     def __init__(self, worker: SphinxWorker, config: PhoneConfig) -> None:
         self.worker, self.config = worker, config
 
-    def timeline(self, audio: np.ndarray, rate: int):
+    def hear(self, audio: np.ndarray, rate: int):
         audio = np.asarray(audio, np.float32)
-        return self.worker.call("timeline", audio, int(rate), self.config,
+        return self.worker.call("hear", audio, int(rate), self.config,
                                 audio_s=len(audio) / max(int(rate), 1))
+
+    def timeline(self, audio: np.ndarray, rate: int):
+        return self.hear(audio, rate)[0]
 
 
 class RemoteAligner:
