@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import select
+import queue
 import struct
 import subprocess
 import sys
@@ -89,6 +89,27 @@ def _serve() -> None:
             _send(replies, ("error", e))
 
 
+def _reply(child: subprocess.Popen, limit: float):
+    """The child's answer within `limit` seconds (TimeoutError otherwise). Read on a helper
+    thread, since a pipe cannot be waited on with a timeout everywhere (select() takes only
+    sockets on Windows); killing the child ends that read."""
+    box: queue.Queue = queue.Queue()
+
+    def read():
+        try:
+            box.put((True, _receive(child.stdout)))
+        except BaseException as e:  # EOFError when the child dies; handed to the caller
+            box.put((False, e))
+    threading.Thread(target=read, name="vasa-sphinx-reply", daemon=True).start()
+    try:
+        ok, value = box.get(timeout=limit)
+    except queue.Empty:
+        raise TimeoutError from None
+    if not ok:
+        raise value
+    return value
+
+
 class WorkerError(DataError):
     """The pocketsphinx process died or did not answer in time; it is started again for the
     next call."""
@@ -123,10 +144,7 @@ class SphinxWorker:
             child = self._child
             try:
                 _send(child.stdin, (name, args))
-                ready, _, _ = select.select([child.stdout], [], [], limit)
-                if not ready:
-                    raise TimeoutError
-                status, value = _receive(child.stdout)
+                status, value = _reply(child, limit)
             except (EOFError, OSError) as e:
                 child.kill()
                 child.wait()
