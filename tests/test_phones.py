@@ -179,3 +179,17 @@ def test_a_voice_the_recogniser_does_not_know_keeps_the_models_mouth():
         shapes = rng.uniform(0, 1, (n, 52)).astype(np.float32)
         out = apply_phones(shapes, audio, 16000, FPS, config, rec)
         assert np.array_equal(out, shapes) == kept
+
+
+def test_too_few_phones_to_judge_keep_the_models_mouth():
+    """Noise or a hum: the recogniser hears (almost) no phone, and its silence would shut a
+    mouth that is sounding; the model's mouth is kept."""
+    from vasa_bridge.model.phones import apply_phones
+    rng = np.random.default_rng(1)
+    t = np.arange(32000) / 16000
+    for audio in (0.1 * rng.standard_normal(32000).astype(np.float32),
+                  (0.3 * np.sin(2 * np.pi * 120 * t)).astype(np.float32)):
+        timeline, fit = PhoneRecognizer().hear(audio)
+        assert fit is None
+        shapes = rng.uniform(0, 1, (50, 52)).astype(np.float32)
+        assert np.array_equal(apply_phones(shapes, audio, 16000, FPS), shapes)

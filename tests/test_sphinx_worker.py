@@ -99,3 +99,17 @@ def test_an_npc_clip_still_plays_when_the_decoder_fails(speech, caplog):
                                    np.stack([f.head_rotation for f in again]))
         assert not np.allclose(np.stack([f.blendshapes for f in frames]),
                                np.stack([f.blendshapes for f in again]))
+
+
+def test_a_decode_that_fails_midway_leaves_the_next_call_working(speech):
+    """An empty clip makes pocketsphinx fail inside its utterance; the decoder is made afresh
+    instead of refusing every later clip ("Failed to start utterance processing")."""
+    with SphinxWorker() as worker:
+        with pytest.raises(Exception):
+            worker.recognizer().timeline(np.zeros(0, np.float32), 16000)
+        assert len(worker.recognizer().timeline(speech, 16000).labels) > 5
+        assert worker.restarts == 0  # the same child, not a restart
+    rec = PhoneRecognizer()
+    with pytest.raises(Exception):
+        rec.timeline(np.zeros(0, np.float32), 16000)
+    assert len(rec.timeline(speech, 16000).labels) > 5

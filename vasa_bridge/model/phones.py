@@ -62,6 +62,8 @@ class PhoneConfig:
     #   speech it knows (many espeak-ng voices): the model's mouth alone then. Chosen on the
     #   synthetic training corpus: the lowest value at which gating leaves its clips no worse on
     #   average than the model alone (docs/model.md, "Phones heard in the voice").
+    min_fit_s: float = 0.3  # offline: fewer phone frames than this give no fit to judge by (a
+    #   mean over a handful of frames is noise): the model's mouth alone then
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.teacher_weight <= 1.0:
@@ -158,18 +160,23 @@ class PhoneRecognizer:
 
     def hear(self, audio: np.ndarray, rate: int = PHONE_RATE):
         """(N,) float 16 kHz mono -> (ARPAbet PhonemeTimeline covering the whole clip, its fit:
-        the acoustic score per phone frame, None when no phone was heard)."""
+        the acoustic score per phone frame, None when under `min_fit_s` of phones were heard,
+        too few to judge by)."""
         from ..data.phonemes import PhonemeTimeline
         _check_rate(rate)
         dec = self._decoder
-        dec.start_utt()
-        dec.process_raw(to_s16(np.asarray(audio, np.float32)).tobytes(), full_utt=True)
-        dec.end_utt()
+        try:
+            dec.start_utt()
+            dec.process_raw(to_s16(np.asarray(audio, np.float32)).tobytes(), full_utt=True)
+            dec.end_utt()
+        except Exception:
+            self._decoder = _decoder(self.config)  # one stuck mid-utterance refuses the next
+            raise
         total = len(audio) / rate
         segs = [(lab, s, min(e, total)) for lab, s, e in _segments(dec)]
         segs = _hush(segs, _levels(audio), 0, self.config.silence_db)
         score, frames = _fit(dec)
-        fit = score / frames if frames else None
+        fit = score / frames if frames * FRAME_S >= self.config.min_fit_s else None
         return PhonemeTimeline.from_segments(_fill(segs, total), "arpabet"), fit
 
 
@@ -206,9 +213,10 @@ def apply_phones(shapes: np.ndarray, audio: np.ndarray, rate: int, fps: float,
                  config: PhoneConfig = PhoneConfig(),
                  recognizer: PhoneRecognizer | None = None) -> np.ndarray:
     """A whole clip's model shapes (frame i at i / fps) -> with the mouth of its heard phones;
-    unchanged when the recogniser does not know the voice (fit under `config.min_fit`)."""
+    unchanged when the recogniser does not know the voice (fit under `config.min_fit`) or heard
+    too few phones to tell (a grunt, a hum, noise: the phones would shut a sounding mouth)."""
     timeline, fit = (recognizer or PhoneRecognizer(config)).hear(audio, rate)
-    if fit is not None and fit < config.min_fit:
+    if fit is None or fit < config.min_fit:
         return shapes
     teacher = teacher_mouth_at(timeline, np.arange(len(shapes)) / fps)
     return blend(shapes, teacher, config)

@@ -15,6 +15,7 @@ their own process.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import pickle
@@ -34,6 +35,12 @@ log = logging.getLogger(__name__)
 # In the child: one decoder of each kind, made on first use and kept.
 _recognizers: dict = {}
 _aligner = None
+
+
+def _forget() -> None:
+    global _aligner
+    _recognizers.clear()
+    _aligner = None
 
 
 def _hear(audio: np.ndarray, rate: int, config: PhoneConfig):
@@ -68,7 +75,11 @@ def _receive(stream):
     data = stream.read(n)
     if len(data) < n:
         raise EOFError("the other end closed the pipe mid-message")
-    return pickle.loads(data)  # only ever from our own parent or child process
+    try:
+        return pickle.loads(data)  # only ever from our own parent or child process
+    except Exception as e:  # read whole: the pipe is still in step
+        raise WorkerError(f"an answer of the pocketsphinx process could not be read "
+                          f"({type(e).__name__}: {e})") from None
 
 
 def _serve() -> None:
@@ -86,6 +97,12 @@ def _serve() -> None:
         try:
             _send(replies, ("ok", _CALLS[name](*args)))
         except Exception as e:  # the parent raises it again: DataError for a bad alignment
+            if not isinstance(e, DataError):  # a decoder may be mid-utterance: fresh ones
+                _forget()
+            try:
+                pickle.loads(pickle.dumps(e))
+            except Exception:  # (this module runs as __main__ here: its own classes would
+                e = DataError(f"pocketsphinx failed: {type(e).__name__}: {e}")  # not unpickle)
             _send(replies, ("error", e))
 
 
@@ -108,6 +125,14 @@ def _reply(child: subprocess.Popen, limit: float):
     if not ok:
         raise value
     return value
+
+
+def _close_pipes(child: subprocess.Popen) -> None:
+    for pipe in (child.stdin, child.stdout):
+        try:
+            pipe.close()
+        except OSError:
+            pass  # a broken pipe to a dead child
 
 
 class WorkerError(DataError):
@@ -140,6 +165,7 @@ class SphinxWorker:
             if self._child is None or self._child.poll() is not None:
                 if self._child is not None:
                     self.restarts += 1
+                    _close_pipes(self._child)
                 self._child = self._start()
             child = self._child
             try:
@@ -148,6 +174,7 @@ class SphinxWorker:
             except (EOFError, OSError) as e:
                 child.kill()
                 child.wait()
+                _close_pipes(child)
                 what = f"did not answer in {limit:.3g} s" if isinstance(e, TimeoutError) else \
                     "stopped during a call"
                 raise WorkerError(f"the pocketsphinx process {what}: expected it to answer (it "
@@ -166,13 +193,16 @@ class SphinxWorker:
         with self._lock:
             child, self._child = self._child, None
         if child is not None:
-            child.stdin.close()
+            try:
+                child.stdin.close()  # the child ends its current call, then exits
+            except OSError:
+                pass
             try:
                 child.wait(5)
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-            child.stdout.close()
+            _close_pipes(child)
 
     def __enter__(self) -> "SphinxWorker":
         return self
@@ -217,6 +247,7 @@ def shared_worker() -> SphinxWorker:
     with _shared_lock:
         if _shared is None:
             _shared = SphinxWorker()
+            atexit.register(_shared.close)  # a child busy (or hung) at exit does not outlive us
         return _shared
 
 

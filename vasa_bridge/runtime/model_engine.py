@@ -92,9 +92,12 @@ class ClipBaker:
                 self._denoiser, recognizer=recognizer)[0]
         try:
             track = bake(phones)
-        except WorkerError as e:  # the clip still plays, with the model's mouth alone
+        except Exception as e:  # the clip still plays, with the model's mouth alone
+            if phones is None:
+                raise
             self.phone_failures += 1
-            log.warning("%s: this clip's mouth is the model's alone", e)
+            log.warning("%s: this clip's mouth is the model's alone",
+                        e if isinstance(e, WorkerError) else f"phone layer failed ({e!r})")
             track = bake(None)
         return list(track)
 
