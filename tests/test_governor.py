@@ -94,3 +94,16 @@ def test_learns_that_smaller_pictures_save_less_than_their_area():
     assert 0.6 < gov.relative_cost(256) < 0.65  # learned: 0.005 / 0.008 (by area: 0.25)
     t, seen = hops(gov, t, 2.0, 1.0)
     assert gov.index == 0 and seen.index(0) <= 25
+
+
+def test_pictures_are_not_cut_to_a_trickle_when_the_rest_of_the_work_fills_the_budget():
+    """The motion model on a starved CPU takes 85 % of the budget: smaller pictures help while
+    pictures are a real share of the work, fewer pictures would save almost nothing."""
+    gov = PictureGovernor(PictureConfig(sizes=(384, 256), divisors=(2, 3, 5)), full_size=512)
+    t = 0.0
+    for _ in range(int(6 * 25)):
+        width = gov.level.size or 512
+        render = 0.020 * (width / 512) ** 2
+        gov.observe(t, 0.0, render + 0.034, render, width)
+        t += 1 / 25
+    assert gov.level == Level(256, 1)  # 256², every frame: pictures 12.5 % of the budget

@@ -7,7 +7,7 @@ smallest size, every 2nd, 3rd ... frame (`divisors`). Motion and audio are never
 they are published for every frame whatever the level.
 
     step down: the predicted cost of the loop's work has exceeded `busy` of its budget, or the
-               loop has been behind (a hop done more than `behind_s` after it was due) while
+               loop has been behind (a hop done more than `behind_s` after it was due), while
                pictures alone cost more than `pictures_matter` of it, for `down_after_s`;
     step up:   for `up_after_s` the loop has kept up and a better level's predicted cost fits in
                `room` of its budget; it jumps straight to the best level that fits, and may
@@ -36,7 +36,7 @@ class PictureConfig:
     behind_s: float = 0.12  # a hop finished this late counts as "behind"
     busy: float = 0.9  # a frame costing more than this share of its budget is too expensive
     room: float = 0.6  # step up only to a level whose frames cost at most this share
-    pictures_matter: float = 0.25  # being behind steps down only while pictures take more
+    pictures_matter: float = 0.25  # a step down only while pictures take more than this share
     down_after_s: float = 0.4  # behind or too expensive this long -> one step down
     up_after_s: float = 0.5  # keeping up with room to spare this long -> step up
     up_again_s: float = 0.2  # after a step up, the next one may follow this soon (as the load
@@ -159,7 +159,10 @@ class PictureGovernor:
         # other reasons (the motion model on a starved CPU, a sleepy scheduler) gains little from
         # smaller pictures, and stepping down for it left 5 pictures a second where 12 fitted.
         behind = lag_s > c.behind_s and pictures is not None and pictures > c.pictures_matter
-        too_dear = load is not None and load > c.busy
+        # Likewise too dear: when the rest of the work alone nearly fills the budget, fewer
+        # pictures save little (one run fell to one frame in 5, 9.5 pictures/s, where one in 2
+        # kept up).
+        too_dear = load is not None and load > c.busy and pictures > c.pictures_matter
         if behind or too_dear:
             self._good_since = None
             if self._bad_since is None:
