@@ -73,9 +73,9 @@ def test_a_late_loop_with_cheap_pictures_is_not_degraded():
 
 def test_learns_that_smaller_pictures_save_less_than_their_area():
     """A renderer with a fixed share per frame (as the shipped one: a 256² frame costs about half
-    a 512² one or more, not a quarter). Priced by area alone, the full size looks too dear from 256² after
-    the load has gone, and the picture stayed degraded; the cost learned at the size changes
-    brings it back within a second."""
+    a 512² one or more, not a quarter). Priced by area alone, the full size looks too dear from
+    256² after the load has gone, and the picture stayed degraded; the cost learned at the steps
+    down brings it back within a second."""
     def hops(gov, t, seconds, scale, other=0.010):
         seen = []
         for _ in range(int(seconds * 25)):

@@ -124,17 +124,16 @@ def _hush(segs, levels: np.ndarray, first: int, floor_db: float):
     return out
 
 
-_NOT_PHONES = ("sil", "<sil>", "+spn+", "+nsn+")
-
-
 def _fit(decoder) -> tuple[float, int]:
     """(acoustic score summed over the decoder's current non-silent phones, their 10 ms
     frames), in pocketsphinx's log units; the mean is how well its acoustic model knows the
-    voice (real voices score higher than most formant-synthesised ones)."""
+    voice (real voices score higher than most formant-synthesised ones). Silence and fillers
+    (+SPN+, +NSN+) are left out, as in the alignment's score (data/align.py)."""
+    from ..data.phonemes import SILENCE, normalise_label
     logmath = decoder.get_logmath()
     total, frames = 0.0, 0
     for s in decoder.seg() or []:
-        if s.end_frame < s.start_frame or s.word.lower() in _NOT_PHONES:
+        if s.end_frame < s.start_frame or normalise_label(s.word, "arpabet") == SILENCE:
             continue
         total += float(logmath.log(max(float(s.ascore), 1e-300)))
         frames += s.end_frame - s.start_frame + 1
@@ -345,5 +344,5 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
     return out, known
 
 
-__all__ = ["live_track", "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones", "blend", "phones_for",
-           "PHONE_LANGUAGES"]
+__all__ = ["live_track", "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones", "blend",
+           "phones_for", "PHONE_LANGUAGES"]

@@ -16,7 +16,6 @@ their own process.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import pickle
 import queue
@@ -29,8 +28,6 @@ import numpy as np
 
 from ..errors import DataError
 from .phones import PhoneConfig
-
-log = logging.getLogger(__name__)
 
 # In the child: one decoder of each kind, made on first use and kept.
 _recognizers: dict = {}

@@ -91,11 +91,14 @@ class PictureGovernor:
     def _width(self, level: Level, current_width: int) -> int:
         return level.size or self.full_size or current_width
 
+    def _area(self, width: int) -> float:
+        """A frame's area at `width` relative to the full width's."""
+        return (width / (self.full_size or width)) ** 2
+
     def relative_cost(self, width: int) -> float:
         """A frame's render cost at `width` relative to one at the full width: learned at the
         steps down, the ratio of areas until then."""
-        full = self.full_size or width
-        return self._relative.get(width, (width / full) ** 2)
+        return self._relative.get(width, self._area(width))
 
     def predicted_render(self, level: Level, current_width: int) -> float | None:
         """Share of the hop budget pictures would take at `level`; None before the first
@@ -136,9 +139,8 @@ class PictureGovernor:
         self._before = None
         after = sorted(self._after[1:])
         ratio = (after[1] + after[2]) / 2 / max(old_cost, 1e-9)  # new / old, median of four
-        full = self.full_size or width
         learned = self.relative_cost(old) * ratio
-        self._relative[width] = min(1.0, max((width / full) ** 2, learned))
+        self._relative[width] = min(1.0, max(self._area(width), learned))  # area <= it <= 1
 
     def observe(self, now: float, lag_s: float, work_s: float, render_s: float | None,
                 width: int) -> bool:
