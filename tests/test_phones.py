@@ -63,12 +63,82 @@ def test_blend_takes_articulation_from_the_phones_and_keeps_the_rest():
     assert not np.array_equal(part[4:], model[4:])
 
 
+def test_phones_that_fit_closely_decide_whether_the_lips_meet():
+    """With `seal`, where the blend and the phones disagree on a seal (aperture jawOpen -
+    mouthClose under 0.1), the phones' aperture: a heard /p b m/ seals a mouth the model holds
+    open, and a heard vowel opens lips the model's seal head shut; where they agree, the
+    blend."""
+    model = np.zeros((3, 52), np.float32)
+    phones = np.zeros((3, 52), np.float32)
+    model[:, JAW] = [0.40, 0.00, 0.30]  # open, sealed, open
+    phones[:, JAW] = [0.05, 0.15, 0.50]  # sealed, open (a /t/), open: blends 0.225, 0.075, 0.4
+    out = blend(model, phones, seal=True)
+    gap = out[:, JAW] - out[:, INDEX["mouthClose"]]
+    assert gap[0] < 0.1 and gap[1] >= 0.1
+    np.testing.assert_allclose(out[:2, JAW], phones[:2, JAW])
+    assert out[2, JAW] == pytest.approx(0.40)  # agreed (both open): half and half
+    off = blend(model, phones)
+    np.testing.assert_allclose(off[:, JAW], [0.225, 0.075, 0.40])
+
+
+def test_offline_phones_follow_the_recognised_words():
+    """Offline the recogniser also hears words (pocketsphinx's English language model) and the
+    phones are their forced alignment; where they do not align, the phone loop's phones and
+    `apply_phones` keeps the model's mouth."""
+    from vasa_bridge.model.phones import apply_phones
+    audio = goforward()
+    rec = PhoneRecognizer()
+    heard = rec.hear(audio)
+    assert heard.words == "go forward ten meters" and heard.words_fit > -14
+    n = int(len(audio) / 16000 * FPS)
+    ref = aligned_mouth(audio, "go forward ten meters", n)
+    np.testing.assert_allclose(teacher_mouth_at(heard.timeline, np.arange(n) / FPS), ref,
+                               atol=1e-5)  # the words' alignment, exactly
+    loop = PhoneRecognizer(PhoneConfig(words=False)).hear(audio)
+    assert loop.fit == heard.fit and loop.words is None
+    assert not np.allclose(teacher_mouth_at(loop.timeline, np.arange(n) / FPS), ref)
+
+    class Refuses:
+        def align(self, audio, text):
+            raise DataError("pocketsphinx could not align the recording to its transcript")
+    rec._aligner = Refuses()
+    fallback = rec.hear(audio)
+    assert fallback.words is None and fallback.timeline.labels == loop.timeline.labels
+    shapes = np.random.default_rng(2).uniform(0, 1, (n, 52)).astype(np.float32)
+    assert np.array_equal(apply_phones(shapes, audio, 16000, FPS, recognizer=rec), shapes)
+
+
+def test_offline_mouth_seals_the_words_bilabials():
+    """A real voice's /m/ ("something", pocketsphinx-testdata): the baked mouth seals it even
+    where the model's own mouth stays apart, and only there."""
+    from vasa_bridge.model.phones import apply_phones
+    from pathlib import Path
+    path = Path(DATA) / "something.raw"
+    if not path.is_file():
+        pytest.skip("pocketsphinx-testdata is not installed")
+    audio = (np.fromfile(path, "<i2") / 32768.0).astype(np.float32)
+    n = int(len(audio) / 16000 * FPS)
+    rec = PhoneRecognizer()
+    timeline = rec.hear(audio).timeline
+    model = np.zeros((n, 52), np.float32)
+    model[:, JAW] = 0.3  # a model that never closes its lips
+    out = apply_phones(model, audio, 16000, FPS, recognizer=rec)
+    gap = out[:, JAW] - out[:, INDEX["mouthClose"]]
+    t = np.arange(n) / FPS
+    for label, s, e in zip(timeline.labels, timeline.starts, timeline.ends):
+        if label == "m":
+            assert gap[(t >= s - 0.04) & (t < e + 0.04)].min() < 0.1, (s, e)
+    loop = apply_phones(model, audio, 16000, FPS, PhoneConfig(seal_min_fit=None), rec)
+    assert (loop[:, JAW] - loop[:, INDEX["mouthClose"]]).min() >= 0.1  # no rule: never sealed
+
+
 def test_live_phones_follow_the_offline_ones_with_the_streams_lookahead():
     audio = goforward()
     n = int(len(audio) / 16000 * FPS)
     mouths, known = live_track(audio, n, FPS, 0.08)
     assert known.mean() > 0.9  # phones from the first 50 ms or so on
-    offline = teacher_mouth_at(PhoneRecognizer().timeline(audio), np.arange(n) / FPS)
+    loop = PhoneRecognizer(PhoneConfig(words=False))  # live decodes the phone loop
+    offline = teacher_mouth_at(loop.timeline(audio), np.arange(n) / FPS)
     r = max(np.corrcoef(mouths[k:, JAW], offline[:n - k, JAW])[0, 1] for k in range(3))
     assert r > 0.8  # the same phones, decided with 80 ms of look-ahead (a frame or two late)
 
@@ -189,7 +259,6 @@ def test_too_few_phones_to_judge_keep_the_models_mouth():
     t = np.arange(32000) / 16000
     for audio in (0.1 * rng.standard_normal(32000).astype(np.float32),
                   (0.3 * np.sin(2 * np.pi * 120 * t)).astype(np.float32)):
-        timeline, fit = PhoneRecognizer().hear(audio)
-        assert fit is None
+        assert PhoneRecognizer().hear(audio).fit is None
         shapes = rng.uniform(0, 1, (50, 52)).astype(np.float32)
         assert np.array_equal(apply_phones(shapes, audio, 16000, FPS), shapes)

@@ -81,11 +81,12 @@ def test_a_call_past_its_time_limit_kills_the_child_and_the_next_starts_afresh(s
         assert hasty.restarts == 1
 
 
-def test_an_npc_clip_still_plays_when_the_decoder_fails(speech, caplog):
+def test_an_npc_clip_still_plays_when_the_decoder_fails(caplog):
     """The clip keeps its motion (the model's mouth alone), the failure is counted and logged
-    once; the next clip gets its phones again."""
+    once; the next clip gets its phones again (a real voice: the phones are used)."""
     from vasa_bridge.runtime.model_engine import load_model
     _, baker = load_model()
+    speech = _front_center()
     with SphinxWorker(timeout_s=0.0, timeout_per_s=0.0) as hasty:
         baker._worker = hasty
         with caplog.at_level("WARNING"):

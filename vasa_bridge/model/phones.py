@@ -13,17 +13,22 @@ model's:
                     aperture (jawOpen, mouthClose) `teacher_weight` of the phones', the rest the
                     model's; head, eyes, brows and expression stay the model's own.
 
-Offline (`bake`, `render`, NPC clips) the whole clip is recognised at once (`hear`). Live
-(`serve`), `LivePhones` is pushed the same audio as the model and asked for each frame the model
-emits: the model emits frame k once it has its look-ahead (80 ms) of audio after it, and the
-phones decided by then (the search reports phones up to ~60 ms behind the newest audio; the phone
-in progress is taken to go on) drive that frame. So phones add no latency.
+Offline (`bake`, `render`, NPC clips) the whole clip is recognised at once (`hear`): the phone
+loop, and pocketsphinx's word search with its English language model and dictionary (as Rhubarb
+Lip Sync does), whose words are force-aligned as a transcript is. The words' alignment gives the
+phones; where it fits closely (`seal_min_fit`), the phones also decide whether the lips meet.
+Live (`serve`), `LivePhones` is pushed the same audio as the model and asked for each frame the
+model emits: the model emits frame k once it has its look-ahead (80 ms) of audio after it, and the
+phone loop's phones decided by then (the search reports phones up to ~60 ms behind the newest
+audio; the phone in progress is taken to go on) drive that frame. So phones add no latency.
+(Words are offline only: a word search streamed this way guesses the word in progress badly.)
 
-Offline, only where the recogniser knows the voice: a clip whose acoustic score per phone frame
-(`hear`'s fit) is under `PhoneConfig.min_fit` (most espeak-ng voices, which an acoustic model
-trained on real speech hears poorly) keeps the model's mouth alone. Live streams are not gated:
-the live decoder's cepstral normalisation takes seconds to settle, and until then it scores real
-voices as low as synthetic ones.
+Offline, only where the recogniser knows the voice: a clip whose phone loop's acoustic score per
+phone frame (`hear`'s fit) is under `PhoneConfig.min_fit` (most espeak-ng voices, which an
+acoustic model trained on real speech hears poorly), or whose recognised words do not fit as a
+transcript must, keeps the model's mouth alone. Live streams are not gated: the live decoder's
+cepstral normalisation takes seconds to settle, and until then it scores real voices as low as
+synthetic ones.
 
 Measured in docs/model.md (`vasa-bridge eval --real`, `eval --data`).
 """
@@ -32,13 +37,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from ..audio.pcm import SAMPLE_RATE, to_s16
 from ..errors import DataError
 from ..motion.names import INDEX
-from .transcript import combine, teacher_mouth_at
+from .config import SEAL_APERTURE
+from .transcript import MIN_FIT, combine, teacher_mouth_at
 
 PHONE_LANGUAGES = {"en": "pocketsphinx en-us"}  # languages with a phone recogniser here
 FRAME_S = 0.01  # pocketsphinx frame period
@@ -64,6 +71,16 @@ class PhoneConfig:
     #   average than the model alone (docs/model.md, "Phones heard in the voice").
     min_fit_s: float = 0.3  # offline: fewer phone frames than this give no fit to judge by (a
     #   mean over a handful of frames is noise): the model's mouth alone then
+    words: bool = True  # offline: recognise words (pocketsphinx's English language model and
+    #   dictionary, as Rhubarb Lip Sync does) and force-align them: the phones then follow the
+    #   words' pronunciations. Live streams use the phone loop (whole words come too late).
+    words_min_fit: float = MIN_FIT  # offline: the recognised words are used when their
+    #   alignment fits as a given transcript must (`bake --text`'s rule); under it, or with no
+    #   word heard, the model's mouth alone
+    seal_min_fit: float | None = -14.0  # offline: where the words' alignment scores at least
+    #   this, the phones decide whether the lips meet (`blend(seal=True)`). Chosen on the
+    #   synthetic training corpus: the lowest value at which that costs its clips nothing
+    #   (bench/bench_phone_gate.py). None: never.
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.teacher_weight <= 1.0:
@@ -146,25 +163,44 @@ def _segments(decoder, offset_s: float = 0.0) -> list[tuple[str, float, float]]:
             for s in (decoder.seg() or []) if s.end_frame >= s.start_frame]
 
 
+def _word_decoder():
+    from pocketsphinx import Decoder  # _decoder checked that it is installed
+    return Decoder(samprate=PHONE_RATE, loglevel="FATAL")  # the wheel's en-us LM and dictionary
+
+
+class Heard(NamedTuple):
+    """What `PhoneRecognizer.hear` made of a clip."""
+    timeline: object  # ARPAbet PhonemeTimeline over the whole clip: the words' alignment, or
+    #                   (no words asked for, heard or aligned) the phone loop's phones
+    fit: float | None  # the phone loop's acoustic score per phone frame (None: too few phones)
+    words: str | None = None  # the recognised words the timeline aligns
+    words_fit: float | None = None  # their alignment's score per speech frame
+
+
 class PhoneRecognizer:
-    """One pocketsphinx phone-loop decoder for whole clips (not thread-safe: one per worker)."""
+    """pocketsphinx decoders for whole clips (not thread-safe: one per worker): the phone loop,
+    and with `config.words` the word search and the aligner (loaded on first use)."""
 
     def __init__(self, config: PhoneConfig = PhoneConfig()) -> None:
         self.config = config
         self._decoder = _decoder(config)
+        self._words = self._aligner = None
 
     def timeline(self, audio: np.ndarray, rate: int = PHONE_RATE):
         """(N,) float 16 kHz mono -> ARPAbet PhonemeTimeline covering the whole clip."""
         return self.hear(audio, rate)[0]
 
-    def hear(self, audio: np.ndarray, rate: int = PHONE_RATE):
-        """(N,) float 16 kHz mono -> (ARPAbet PhonemeTimeline covering the whole clip, its fit:
-        the acoustic score per phone frame, None when under `min_fit_s` of phones were heard,
-        too few to judge by)."""
+    def hear(self, audio: np.ndarray, rate: int = PHONE_RATE) -> Heard:
+        """(N,) float 16 kHz mono -> `Heard`: the phone loop's fit (the acoustic score per phone
+        frame, None when under `min_fit_s` of phones were heard, too few to judge by) and, with
+        `config.words` and a fit, the recognised words' alignment; else the loop's phones."""
         from ..data.phonemes import PhonemeTimeline
         _check_rate(rate)
         dec = self._decoder
         try:
+            # The cepstral mean adapts across utterances: reset it, so a clip is heard the same
+            # whatever was heard before it (as data/align.py does).
+            dec.reinit_feat()
             dec.start_utt()
             dec.process_raw(to_s16(np.asarray(audio, np.float32)).tobytes(), full_utt=True)
             dec.end_utt()
@@ -176,7 +212,39 @@ class PhoneRecognizer:
         segs = _hush(segs, _levels(audio), 0, self.config.silence_db)
         score, frames = _fit(dec)
         fit = score / frames if frames * FRAME_S >= self.config.min_fit_s else None
-        return PhonemeTimeline.from_segments(_fill(segs, total), "arpabet"), fit
+        from ..data.phonemes import SILENCE, normalise_label
+        sounded = sum(e - s for lab, s, e in segs if normalise_label(lab, "arpabet") != SILENCE)
+        if self.config.words and fit is not None and sounded >= self.config.min_fit_s:
+            aligned = self._aligned_words(audio)
+            if aligned is not None:
+                return Heard(aligned[0], fit, aligned[2], aligned[1])
+        return Heard(PhonemeTimeline.from_segments(_fill(segs, total), "arpabet"), fit)
+
+    def _aligned_words(self, audio: np.ndarray):
+        """(timeline, score per speech frame, words): the clip's recognised words force-aligned
+        as a transcript is (phones that border silence cut back to the speech level), or None:
+        no word heard, or the words do not align."""
+        from ..data.align import Aligner
+        if self._words is None:
+            self._words, self._aligner = _word_decoder(), Aligner()
+        dec = self._words
+        try:
+            dec.reinit_feat()
+            dec.start_utt()
+            dec.process_raw(to_s16(np.asarray(audio, np.float32)).tobytes(), full_utt=True)
+            dec.end_utt()
+            hyp = dec.hyp()
+        except Exception:
+            self._words = _word_decoder()
+            return None
+        text = hyp.hypstr.strip() if hyp is not None else ""
+        if not text:
+            return None
+        try:
+            timeline, score = self._aligner.align(audio, text)
+        except DataError:
+            return None
+        return timeline, score.per_frame, text
 
 
 def _fill(segs, total: float) -> list[tuple[str, float, float]]:
@@ -194,15 +262,24 @@ def _fill(segs, total: float) -> list[tuple[str, float, float]]:
 
 
 def blend(model_shapes: np.ndarray, phone_shapes: np.ndarray,
-          config: PhoneConfig = PhoneConfig(), known: np.ndarray | None = None) -> np.ndarray:
+          config: PhoneConfig = PhoneConfig(), known: np.ndarray | None = None,
+          seal: bool = False) -> np.ndarray:
     """(T, 52) the model's shapes and the teacher's mouth on the heard phones -> the mouth:
     articulation from the phones, the lip aperture `teacher_weight` of theirs (jaw and the
     lips' seal move together, so a sealed /p b m/ in both stays sealed). `known` (T,) bool:
-    frames with phones (the others keep the model's shapes); None: all."""
+    frames with phones (the others keep the model's shapes); None: all. `seal`: the phones
+    decide whether the lips meet (where the blend and the phones disagree on a seal, lip
+    aperture jawOpen - mouthClose under SEAL_APERTURE, the phones' aperture), for phones that
+    can be trusted with /p b m/: recognised words that fit closely."""
     w = config.teacher_weight
     out = combine(model_shapes, phone_shapes)
     for c in (_JAW, _CLOSE):
         out[:, c] = w * phone_shapes[:, c] + (1.0 - w) * model_shapes[:, c]
+    if seal:
+        sealed = phone_shapes[:, _JAW] - phone_shapes[:, _CLOSE] < SEAL_APERTURE
+        differ = sealed != (out[:, _JAW] - out[:, _CLOSE] < SEAL_APERTURE)
+        for c in (_JAW, _CLOSE):
+            out[differ, c] = phone_shapes[differ, c]
     if known is not None:
         out[~known] = model_shapes[~known]
     return out
@@ -212,13 +289,19 @@ def apply_phones(shapes: np.ndarray, audio: np.ndarray, rate: int, fps: float,
                  config: PhoneConfig = PhoneConfig(),
                  recognizer: PhoneRecognizer | None = None) -> np.ndarray:
     """A whole clip's model shapes (frame i at i / fps) -> with the mouth of its heard phones;
-    unchanged when the recogniser does not know the voice (fit under `config.min_fit`) or heard
-    too few phones to tell (a grunt, a hum, noise: the phones would shut a sounding mouth)."""
-    timeline, fit = (recognizer or PhoneRecognizer(config)).hear(audio, rate)
-    if fit is None or fit < config.min_fit:
+    unchanged when the recogniser does not know the voice (fit under `config.min_fit`), heard
+    too few phones to tell (a grunt, a hum, noise: the phones would shut a sounding mouth) or,
+    with `config.words`, heard no words that fit (under `config.words_min_fit`)."""
+    heard = (recognizer or PhoneRecognizer(config)).hear(audio, rate)
+    if heard.fit is None or heard.fit < config.min_fit:
         return shapes
-    teacher = teacher_mouth_at(timeline, np.arange(len(shapes)) / fps)
-    return blend(shapes, teacher, config)
+    seal = False
+    if config.words:
+        if heard.words is None or heard.words_fit < config.words_min_fit:
+            return shapes
+        seal = config.seal_min_fit is not None and heard.words_fit >= config.seal_min_fit
+    teacher = teacher_mouth_at(heard.timeline, np.arange(len(shapes)) / fps)
+    return blend(shapes, teacher, config, seal=seal)
 
 
 class LivePhones:
@@ -344,5 +427,6 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
     return out, known
 
 
-__all__ = ["live_track", "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones", "blend",
+__all__ = ["live_track", "Heard", "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones",
+           "blend",
            "phones_for", "PHONE_LANGUAGES"]
