@@ -59,7 +59,9 @@ def measure(args) -> tuple[np.ndarray, np.ndarray]:
     /p b m/ sealed and present, false seals and frames the teacher keeps apart)."""
     den = OnnxDenoiser(args.model, threads=1)
     fc = den.config.features
-    rec, loop = PhoneRecognizer(PhoneConfig()), PhoneRecognizer(PhoneConfig(words=False))
+    # words for every clip, whatever its fit (each gate below is tried)
+    rec = PhoneRecognizer(PhoneConfig(min_fit=-1e9))
+    loop = PhoneRecognizer(PhoneConfig(words=False))
     ds = open_dataset(args.data, args.split)
     fits, scores = [], []
     for i in range(len(ds)):

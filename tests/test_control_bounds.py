@@ -195,7 +195,7 @@ class HeldBaker:
         self.release = threading.Event()
         self.baking = threading.Event()
 
-    def bake(self, audio, emotion, seed, language="en"):
+    def bake(self, audio, emotion, seed, language="en", hear=True):
         from vasa_bridge.motion import MotionFrame
         self.baking.set()
         assert self.release.wait(60)

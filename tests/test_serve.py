@@ -202,7 +202,7 @@ def test_npc_lines_are_baked_whole_and_stay_aligned_with_their_sound(endpoint):
     class RampBaker:
         fps = 25.0
 
-        def bake(self, audio, emotion, seed, language="en"):  # jawOpen = frame index / 100: easy to follow
+        def bake(self, audio, emotion, seed, language="en", hear=True):  # jawOpen = frame index / 100: easy to follow
             n = int(round(len(audio) * self.fps / RATE))
             return [MotionFrame.from_named({"jawOpen": min(k / 100, 1.0)}) for k in range(n)]
 

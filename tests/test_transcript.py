@@ -383,7 +383,10 @@ def test_npc_line_with_text_joins_mid_stream_with_its_mouth_in_step():
     class StillBaker:  # the model's part: a still face, so the mouth seen is the overlay's
         fps = 25.0
 
-        def bake(self, audio, emotion, seed, language="en"):
+        heard = []
+
+        def bake(self, audio, emotion, seed, language="en", hear=True):
+            self.heard.append(hear)
             return [MotionFrame.neutral() for _ in range(int(round(len(audio) * 25 / RATE)))]
 
     audio = raw("goforward.raw")
@@ -399,6 +402,7 @@ def test_npc_line_with_text_joins_mid_stream_with_its_mouth_in_step():
     pacer.release.set()
     worker.join(60)
     assert reply["text"]["used"] and reply["pts"] == 1_000_000_000
+    assert StillBaker.heard == [False]  # the transcript gives the mouth: no phones heard
     frames = {pts: f for s, pts, f in pub.motion_frames if s == "npc1"}
     first = min(frames)
     assert first == 1_000_000_000  # the NPC joins the main face's timeline where it is now

@@ -193,7 +193,8 @@ class PhoneRecognizer:
     def hear(self, audio: np.ndarray, rate: int = PHONE_RATE) -> Heard:
         """(N,) float 16 kHz mono -> `Heard`: the phone loop's fit (the acoustic score per phone
         frame, None when under `min_fit_s` of phones were heard, too few to judge by) and, with
-        `config.words` and a fit, the recognised words' alignment; else the loop's phones."""
+        `config.words` and a fit of at least `min_fit`, the recognised words' alignment; else
+        the loop's phones."""
         from ..data.phonemes import PhonemeTimeline
         _check_rate(rate)
         dec = self._decoder
@@ -214,7 +215,8 @@ class PhoneRecognizer:
         fit = score / frames if frames * FRAME_S >= self.config.min_fit_s else None
         from ..data.phonemes import SILENCE, normalise_label
         sounded = sum(e - s for lab, s, e in segs if normalise_label(lab, "arpabet") != SILENCE)
-        if self.config.words and fit is not None and sounded >= self.config.min_fit_s:
+        if self.config.words and fit is not None and fit >= self.config.min_fit \
+                and sounded >= self.config.min_fit_s:  # the word search costs ~0.3 x real time
             aligned = self._aligned_words(audio)
             if aligned is not None:
                 return Heard(aligned[0], fit, aligned[2], aligned[1])

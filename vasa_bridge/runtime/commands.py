@@ -110,7 +110,9 @@ class Commands:
             with self._seed_lock:
                 self._bakes += 1
                 seed = self._bakes
-            frames = rt.clip_baker.bake(audio, rt.conditions["emotion"], seed, language)
+            # a transcript that aligned gives the mouth: no need to hear the clip's phones
+            frames = rt.clip_baker.bake(audio, rt.conditions["emotion"], seed, language,
+                                        hear=phones is None)
         start = rt.queue_clip(stream, audio, frames, phones)
         reply = {"stream": stream, "pts": int(start * 1e9), "duration": len(audio) / RATE}
         if outcome is not None:

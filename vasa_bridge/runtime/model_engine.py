@@ -74,13 +74,14 @@ class ClipBaker:
         self.fps = denoiser.config.features.fps
         self.phone_failures = 0  # clips baked without their phones (the decoder failed)
 
-    def bake(self, audio: np.ndarray, emotion: str, seed: int,
-             language: str = "en") -> list[MotionFrame]:
-        """A clip in `language` -> its frames (the phone layer only for a language it hears)."""
+    def bake(self, audio: np.ndarray, emotion: str, seed: int, language: str = "en",
+             hear: bool = True) -> list[MotionFrame]:
+        """A clip in `language` -> its frames (the phone layer only for a language it hears;
+        `hear` False: none, for a clip whose transcript's alignment gives the mouth instead)."""
         from ..model.bake import BakeConfig, bake_audio_text
         from ..model.phones import phones_for
         from ..model.sphinx_worker import WorkerError, shared_worker
-        phones = self._phones if phones_for(language) is not None else None
+        phones = self._phones if hear and phones_for(language) is not None else None
         # the phones are heard in a child process: pocketsphinx would hold the loop's GIL
         worker = self._worker or shared_worker()
         rate = self._denoiser.config.features.sample_rate

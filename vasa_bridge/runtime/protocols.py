@@ -62,5 +62,5 @@ class ClipBaker(Protocol):
 
     fps: float
 
-    def bake(self, audio: np.ndarray, emotion: str, seed: int,
-             language: str = "en") -> list[MotionFrame]: ...
+    def bake(self, audio: np.ndarray, emotion: str, seed: int, language: str = "en",
+             hear: bool = True) -> list[MotionFrame]: ...  # hear: the phone layer
