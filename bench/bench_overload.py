@@ -9,7 +9,7 @@ messages; and after the load ends, how long until pictures are back at full size
 
     python bench/bench_overload.py [--busy 3] [--warm 3] [--load 15] [--after 8]
                                    [--engine loudness|model] [--size 512] [--no-compare]
-    python bench/bench_overload.py --control-p99 [--voice]  # control replies while an NPC clip bakes
+    python bench/bench_overload.py --control-p99 [--voice]  # replies while an NPC clip bakes
 
 Targets (issue 16): with 3 busy processes on 2 cores, >= 10 pictures/s with no gap over 0.5 s,
 no motion or audio lost, full rate again within 1 s of the load ending; control p99 <= 50 ms
@@ -223,8 +223,9 @@ def control_p99(args) -> None:
         stop.set()
         loop.join(5)
     ms = np.array(times)
-    print(f"120 s NPC clip of {'real speech' if voice else 'noise'}: speak answered after {done['s']:.2f} s (bake + resample on a "
-          f"worker); {len(ms)} status replies meanwhile: p50 {np.percentile(ms, 50):.1f} ms, "
+    print(f"120 s NPC clip of {'real speech' if voice else 'noise'}: speak answered after "
+          f"{done['s']:.2f} s (bake + resample on a worker); {len(ms)} status replies "
+          f"meanwhile: p50 {np.percentile(ms, 50):.1f} ms, "
           f"p99 {np.percentile(ms, 99):.1f} ms, max {ms.max():.1f} ms; "
           f"loop lag p95 {np.percentile(rt.stats.loop_lag_ms, 95):.1f} ms")
 
