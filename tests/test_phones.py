@@ -262,3 +262,25 @@ def test_too_few_phones_to_judge_keep_the_models_mouth():
         assert PhoneRecognizer().hear(audio).fit is None
         shapes = rng.uniform(0, 1, (50, 52)).astype(np.float32)
         assert np.array_equal(apply_phones(shapes, audio, 16000, FPS), shapes)
+
+
+def test_a_transcript_that_fits_spares_hearing_the_phones():
+    """`bake --text`: a transcript that aligns gives the mouth, so the phones (the word search
+    costs ~0.3 x real time) are not heard; one that does not fit falls back to them."""
+    from vasa_bridge.model.bake import BakeConfig, bake_audio_text
+    audio = goforward()
+
+    class Counting(PhoneRecognizer):
+        calls = 0
+
+        def hear(self, audio, rate=16000):
+            Counting.calls += 1
+            return super().hear(audio, rate)
+    rec = Counting()
+    config = BakeConfig(phones=PhoneConfig(), keep_audio=False)
+    _, outcome = bake_audio_text(audio, 16000, config, text="go forward ten meters",
+                                 recognizer=rec)
+    assert outcome.used and Counting.calls == 0
+    _, outcome = bake_audio_text(audio, 16000, config, recognizer=rec,
+                                 text="she sells sea shells by the sea shore every summer")
+    assert not outcome.used and Counting.calls == 1

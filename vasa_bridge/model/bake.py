@@ -16,7 +16,7 @@ from .config import unpack_motion
 from .onnx_runtime import OnnxDenoiser
 from .phones import PhoneConfig, PhoneRecognizer, apply_phones
 from .streaming import OFFLINE, Steering, StreamConfig, generate
-from .transcript import TextOutcome, TranscriptConfig, apply_text
+from .transcript import TextOutcome, TranscriptConfig, align_text, use_alignment
 
 ALIGN_RATE = 16000  # Hz: pocketsphinx's en-us model
 
@@ -61,14 +61,16 @@ def bake_audio_text(audio: np.ndarray, sample_rate: int, config: BakeConfig = Ba
     shapes, rot, trans = unpack_motion(raw)
     speech = prepared if fc.sample_rate == ALIGN_RATE else \
         prepare_audio(audio, sample_rate, replace(fc, sample_rate=ALIGN_RATE))
-    if config.phones is not None:
+    # A transcript that fits gives the mouth; the phones heard are only needed without one.
+    aligned = align_text(speech, text, config.transcript, aligner) if text is not None else None
+    if config.phones is not None and (aligned is None or aligned[0] is None):
         shapes = apply_phones(shapes, speech, ALIGN_RATE, fc.fps, config.phones, recognizer)
     track = MotionTrack(shapes, rot, trans, fps=fc.fps,
                         audio=prepared if config.keep_audio else None,
                         sample_rate=fc.sample_rate if config.keep_audio else None)
-    if text is None:
+    if aligned is None:
         return track, None
-    return apply_text(track, speech, text, config.transcript, aligner)
+    return use_alignment(track, *aligned)
 
 
 def bake_file_track(audio_path, config: BakeConfig = BakeConfig(),

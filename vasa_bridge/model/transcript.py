@@ -172,12 +172,11 @@ def align_text(audio_16k: np.ndarray, text: str, config: TranscriptConfig = Tran
                                        f"{score.per_frame:.1f} per frame)", score.per_frame)
 
 
-def apply_text(track: MotionTrack, audio_16k: np.ndarray, text: str,
-               config: TranscriptConfig = TranscriptConfig(),
-               aligner=None) -> tuple[MotionTrack, TextOutcome]:
-    """A model track of `audio_16k` (frame i at i / fps) -> the same track with the mouth from
-    the transcript, or unchanged with the reason logged as one warning."""
-    timeline, outcome = align_text(audio_16k, text, config, aligner)
+def use_alignment(track: MotionTrack, timeline, outcome: "TextOutcome"
+                  ) -> tuple[MotionTrack, "TextOutcome"]:
+    """A model track (frame i at i / fps) and `align_text`'s answer -> the track with the mouth
+    from `timeline`, or (None: the transcript did not fit) unchanged, the reason logged as one
+    warning."""
     if timeline is None:
         log.warning(outcome.message)
         return track, outcome
