@@ -181,6 +181,21 @@ def test_resume_skips_unchanged_lines_and_rebakes_what_changed(voice, tmp_path):
     assert run(force=True).count("done") == 4
 
 
+def test_the_key_changes_with_everything_that_changes_the_mouth():
+    """A resumed batch re-bakes lines whose phone layer or transcript language changed
+    (`--no-phones`, `--language`): both decide the track."""
+    from dataclasses import replace
+    from vasa_bridge.bake.batch import line_key
+    from vasa_bridge.model.phones import PhoneConfig
+    from vasa_bridge.model.transcript import TranscriptConfig
+    base = BakeConfig()
+    keys = {line_key(b"pcm", c, None, "sha") for c in (
+        base, replace(base, phones=None), replace(base, phones=PhoneConfig(words=False)),
+        replace(base, transcript=TranscriptConfig(language="de")))}
+    assert len(keys) == 4
+    assert line_key(b"pcm", BakeConfig(), None, "sha") == line_key(b"pcm", base, None, "sha")
+
+
 def test_a_bad_line_is_listed_and_the_batch_goes_on(voice, tmp_path, capsys):
     from vasa_bridge.cli import main
     (voice / "corrupt.wav").write_bytes(b"RIFF not really a wave file")

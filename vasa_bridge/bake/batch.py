@@ -112,7 +112,9 @@ def line_key(audio: bytes, config: BakeConfig, text: str | None, model_sha: str)
     settings = {"audio": hashlib.sha256(audio).hexdigest(), "model": model_sha,
                 "version": __version__, "text": text, "seed": config.seed,
                 "keep_audio": config.keep_audio, "stream": dataclasses.asdict(config.stream),
-                "steering": dataclasses.asdict(config.steering)}
+                "steering": dataclasses.asdict(config.steering),
+                "phones": None if config.phones is None else dataclasses.asdict(config.phones),
+                "transcript": dataclasses.asdict(config.transcript)}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 

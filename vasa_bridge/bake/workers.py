@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 _DENOISERS: dict = {}  # (model path, threads) -> OnnxDenoiser, one per worker process
 _ALIGNER = None  # data.align.Aligner, one per worker process, made for the first transcript
+_RECOGNIZERS: dict = {}  # PhoneConfig -> model.phones.PhoneRecognizer, one per worker process
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,21 @@ def _denoiser(model: str | None, threads: int):
         from ..model.onnx_runtime import OnnxDenoiser
         _DENOISERS[key] = OnnxDenoiser(model, threads=threads)
     return _DENOISERS[key]
+
+
+def _recognizer(phones):
+    """The worker's phone recogniser for `phones` (a PhoneConfig, or None: the phone layer off):
+    its decoders (the phone loop, the word search, the aligner) cost ~0.7 s to load."""
+    if phones is None:
+        return None
+    if phones not in _RECOGNIZERS:
+        from ..errors import DataError
+        from ..model.phones import PhoneRecognizer
+        try:
+            _RECOGNIZERS[phones] = PhoneRecognizer(phones)
+        except DataError:
+            return None  # no pocketsphinx: apply_phones says so, as for a line baked alone
+    return _RECOGNIZERS[phones]
 
 
 def _aligner(text: str | None, language: str):
@@ -86,7 +102,8 @@ def bake_job(job: Job) -> Outcome:
         audio, rate = decode_audio(job.data, job.name)
         audio = prepare_audio(audio, rate, fc)  # the one resample: bake_audio_text's is a no-op
         aligner = _aligner(job.text, job.config.transcript.language)
-        track = bake_audio_text(audio, fc.sample_rate, job.config, den, job.text, aligner)[0]
+        track = bake_audio_text(audio, fc.sample_rate, job.config, den, job.text, aligner,
+                                recognizer=_recognizer(job.config.phones))[0]
         files = {s: encode(track, s) for s in job.suffixes}
     except VasaError as e:
         return Outcome(job.number, error=str(e))

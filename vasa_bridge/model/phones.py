@@ -163,6 +163,16 @@ def _segments(decoder, offset_s: float = 0.0) -> list[tuple[str, float, float]]:
             for s in (decoder.seg() or []) if s.end_frame >= s.start_frame]
 
 
+def _decode_clip(dec, audio: np.ndarray) -> None:
+    """One whole clip through a pocketsphinx decoder. The cepstral mean adapts across
+    utterances: it is reset first, so a clip is heard the same whatever was heard before it
+    (as data/align.py does)."""
+    dec.reinit_feat()
+    dec.start_utt()
+    dec.process_raw(to_s16(np.asarray(audio, np.float32)).tobytes(), full_utt=True)
+    dec.end_utt()
+
+
 def _word_decoder():
     from pocketsphinx import Decoder  # _decoder checked that it is installed
     return Decoder(samprate=PHONE_RATE, loglevel="FATAL")  # the wheel's en-us LM and dictionary
@@ -199,12 +209,7 @@ class PhoneRecognizer:
         _check_rate(rate)
         dec = self._decoder
         try:
-            # The cepstral mean adapts across utterances: reset it, so a clip is heard the same
-            # whatever was heard before it (as data/align.py does).
-            dec.reinit_feat()
-            dec.start_utt()
-            dec.process_raw(to_s16(np.asarray(audio, np.float32)).tobytes(), full_utt=True)
-            dec.end_utt()
+            _decode_clip(dec, audio)
         except Exception:
             self._decoder = _decoder(self.config)  # one stuck mid-utterance refuses the next
             raise
@@ -231,10 +236,7 @@ class PhoneRecognizer:
             self._words, self._aligner = _word_decoder(), Aligner()
         dec = self._words
         try:
-            dec.reinit_feat()
-            dec.start_utt()
-            dec.process_raw(to_s16(np.asarray(audio, np.float32)).tobytes(), full_utt=True)
-            dec.end_utt()
+            _decode_clip(dec, audio)
             hyp = dec.hyp()
         except Exception:
             self._words = _word_decoder()
@@ -245,6 +247,10 @@ class PhoneRecognizer:
         try:
             timeline, score = self._aligner.align(audio, text)
         except DataError:
+            return None
+        except Exception:  # not the aligner's own refusal: make it afresh, keep the phones
+            from ..data.align import Aligner
+            self._aligner = Aligner()
             return None
         return timeline, score.per_frame, text
 
