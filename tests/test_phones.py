@@ -291,3 +291,26 @@ def test_a_transcript_that_fits_spares_hearing_the_phones():
     _, outcome = bake_audio_text(audio, 16000, config, recognizer=rec,
                                  text="she sells sea shells by the sea shore every summer")
     assert not outcome.used and Counting.calls == 1
+
+
+def test_a_long_clips_words_are_aligned_a_stretch_at_a_time():
+    """Aligned whole, a long clip's words cost gigabytes (a 600 s clip: 6 GB) and fit worse, so
+    they are aligned in stretches cut at pauses; the stretches tile the clip."""
+    from vasa_bridge.model.phones import _word_chunks
+    one = goforward()
+    audio = np.concatenate([np.concatenate([one, np.zeros(8000, np.float32)])] * 6)
+    total = len(audio) / 16000
+    rec = PhoneRecognizer(PhoneConfig(align_chunk_s=5.0))
+    heard = rec.hear(audio)
+    chunks = _word_chunks(rec._words, total, 5.0)  # the decoder still holds this clip's words
+    assert len(chunks) >= 3 and chunks[0][0] == 0.0 and chunks[-1][1] == total
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))  # contiguous, no word twice
+    assert " ".join(c[2] for c in chunks) == heard.words
+    assert heard.words.count("forward") == 6 and heard.words_fit > -14
+    assert heard.timeline.ends[-1] == pytest.approx(total, abs=0.011)
+    assert np.all(np.diff(heard.timeline.starts) >= 0)
+    n = int(total * FPS)
+    whole = PhoneRecognizer(PhoneConfig(align_chunk_s=1000.0)).hear(audio)
+    t = np.arange(n) / FPS
+    a, b = (teacher_mouth_at(h.timeline, t)[:, JAW] for h in (heard, whole))
+    assert np.corrcoef(a, b)[0, 1] > 0.9  # the same words, the same mouth

@@ -77,6 +77,8 @@ class PhoneConfig:
     words_min_fit: float = MIN_FIT  # offline: the recognised words are used when their
     #   alignment fits as a given transcript must (`bake --text`'s rule); under it, or with no
     #   word heard, the model's mouth alone
+    align_chunk_s: float = 12.0  # offline: the recognised words are aligned in stretches of
+    #   about this long, cut at pauses (a whole long clip at once costs gigabytes)
     seal_min_fit: float | None = -14.0  # offline: where the words' alignment scores at least
     #   this, the phones decide whether the lips meet (`blend(seal=True)`). Chosen on the
     #   synthetic training corpus: the lowest value at which that costs its clips nothing
@@ -244,15 +246,50 @@ class PhoneRecognizer:
         text = hyp.hypstr.strip() if hyp is not None else ""
         if not text:
             return None
-        try:
-            timeline, score = self._aligner.align(audio, text)
-        except DataError:
+        # Aligned whole, a long clip's words take memory and time that grow much faster than its
+        # length (a 600 s clip: 6 GB) and fit worse: each stretch of up to `align_chunk_s`
+        # between pauses is aligned on its own.
+        segs, fits, speech = [], 0.0, 0.0
+        rate = PHONE_RATE
+        for a, b, words in _word_chunks(dec, len(audio) / rate, self.config.align_chunk_s):
+            first = int(a * rate)
+            a = first / rate  # the slice's own start, to the sample
+            try:
+                timeline, score = self._aligner.align(audio[first:int(b * rate)], words)
+            except DataError:
+                return None
+            except Exception:  # not the aligner's own refusal: make it afresh, keep the phones
+                from ..data.align import Aligner
+                self._aligner = Aligner()
+                return None
+            segs += [(lab, a + s0, a + s1) for lab, s0, s1 in
+                     zip(timeline.labels, timeline.starts, timeline.ends)]
+            fits += score.per_frame * score.speech_s
+            speech += score.speech_s
+        if not speech:
             return None
-        except Exception:  # not the aligner's own refusal: make it afresh, keep the phones
-            from ..data.align import Aligner
-            self._aligner = Aligner()
-            return None
-        return timeline, score.per_frame, text
+        from ..data.phonemes import PhonemeTimeline
+        return PhonemeTimeline.from_segments(segs, "arpabet"), fits / speech, text
+
+
+def _word_chunks(dec, total: float, chunk_s: float) -> list[tuple[float, float, str]]:
+    """The word search's words in stretches of up to about `chunk_s` seconds, cut in the middle
+    of the pauses between words: [(start s, end s, words)], covering 0..`total` (a stretch with
+    no pause runs on to the next one)."""
+    words = [(s.word.split("(")[0], s.start_frame * FRAME_S, (s.end_frame + 1) * FRAME_S)
+             for s in (dec.seg() or []) if s.end_frame >= s.start_frame
+             and not s.word.startswith(("<", "[", "+"))]
+    chunks, start, current, last_end = [], 0.0, [], 0.0
+    for word, s, e in words:
+        if current and s - start > chunk_s and s - last_end >= 0.1:
+            cut = 0.5 * (last_end + s)
+            chunks.append((start, cut, " ".join(current)))
+            start, current = cut, []
+        current.append(word)
+        last_end = e
+    if current:
+        chunks.append((start, total, " ".join(current)))
+    return chunks
 
 
 def _fill(segs, total: float) -> list[tuple[str, float, float]]:
