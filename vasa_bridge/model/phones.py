@@ -239,27 +239,24 @@ class PhoneRecognizer:
         dec = self._words
         try:
             _decode_clip(dec, audio)
-            hyp = dec.hyp()
+            # Aligned whole, a long clip's words take memory and time that grow much faster
+            # than its length (a 600 s clip: 6 GB) and fit worse: each stretch of up to
+            # `align_chunk_s` between pauses is aligned on its own.
+            chunks = _word_chunks(dec, len(audio) / PHONE_RATE, self.config.align_chunk_s)
         except Exception:
             self._words = _word_decoder()
             return None
-        text = hyp.hypstr.strip() if hyp is not None else ""
-        if not text:
+        if not chunks:
             return None
-        # Aligned whole, a long clip's words take memory and time that grow much faster than its
-        # length (a 600 s clip: 6 GB) and fit worse: each stretch of up to `align_chunk_s`
-        # between pauses is aligned on its own.
         segs, fits, speech = [], 0.0, 0.0
-        rate = PHONE_RATE
-        for a, b, words in _word_chunks(dec, len(audio) / rate, self.config.align_chunk_s):
-            first = int(a * rate)
-            a = first / rate  # the slice's own start, to the sample
+        for a, b, words in chunks:
+            first = int(a * PHONE_RATE)
+            a = first / PHONE_RATE  # the slice's own start, to the sample
             try:
-                timeline, score = self._aligner.align(audio[first:int(b * rate)], words)
+                timeline, score = self._aligner.align(audio[first:int(b * PHONE_RATE)], words)
             except DataError:
                 return None
             except Exception:  # not the aligner's own refusal: make it afresh, keep the phones
-                from ..data.align import Aligner
                 self._aligner = Aligner()
                 return None
             segs += [(lab, a + s0, a + s1) for lab, s0, s1 in
@@ -269,6 +266,7 @@ class PhoneRecognizer:
         if not speech:
             return None
         from ..data.phonemes import PhonemeTimeline
+        text = " ".join(words for _, _, words in chunks)  # exactly the words aligned
         return PhonemeTimeline.from_segments(segs, "arpabet"), fits / speech, text
 
 
@@ -416,7 +414,6 @@ class LivePhones:
             self._decoder.end_utt()
             self._done.extend(self._quiet(_segments(self._decoder,
                                                     self._utt_start / PHONE_RATE)))
-
             horizon = self.seconds - 2 * c.window_s
             self._done = [s for s in self._done if s[2] > horizon]
             self._current = []
@@ -473,5 +470,4 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
 
 
 __all__ = ["live_track", "Heard", "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones",
-           "blend",
-           "phones_for", "PHONE_LANGUAGES"]
+           "blend", "phones_for", "PHONE_LANGUAGES"]
