@@ -307,6 +307,11 @@ def test_a_long_clips_words_are_aligned_a_stretch_at_a_time():
     assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))  # contiguous, no word twice
     assert " ".join(c[2] for c in chunks) == heard.words
     assert heard.words.count("forward") == 6 and heard.words_fit > -14
+    from vasa_bridge.data.align import Aligner
+    scores = [Aligner().align(audio[int(a * 16000):int(b * 16000)], words)[1]
+              for a, b, words in chunks]  # each stretch aligned on its own, fits by speech
+    assert heard.words_fit == pytest.approx(sum(s.per_frame * s.speech_s for s in scores)
+                                            / sum(s.speech_s for s in scores))
     assert heard.timeline.ends[-1] == pytest.approx(total, abs=0.011)
     assert np.all(np.diff(heard.timeline.starts) >= 0)
     n = int(total * FPS)
