@@ -15,6 +15,11 @@ teacher speaking styles), /p b m/ sealed (lip gap jawOpen - mouthClose < 0.1 wit
 the segment, pooled), false seals (frames the reference opens that come out sealed), and the
 largest difference from the audio-only bake in head pose, eyes and brows.
 
+Words missing: each transcript with only the first or the second half of its words, against the
+reference on the whole transcript: the audio-only bake, the partial transcript's mouth everywhere
+(as before `TextOutcome.unspoken`) and as shipped; `--margin-sweep` runs only that, at several
+margins around the stretches without words.
+
 Then the fit check: alignment score per speech frame of right and of wrong transcripts (every
 clip with another clip's transcript, and near misses that change one word), natural TTS voices
 (festival) and the formant voices of espeak-ng; and German, French and Spanish clips from espeak-ng
@@ -23,7 +28,7 @@ is where the recording is silent (60 ms or more before or after the speech, by l
 alignment as it ships (cut back to the speech) and with pocketsphinx's raw boundaries.
 
     OMP_NUM_THREADS=1 python bench/bench_transcript.py [--json out.json]
-        [--festival-voices voice_kal_diphone,voice_cmu_us_slt_arctic_hts]
+        [--festival-voices voice_kal_diphone,voice_cmu_us_slt_arctic_hts] [--margin-sweep]
 """
 
 from __future__ import annotations
@@ -166,6 +171,87 @@ def routes(clips, den, aligner) -> tuple[dict, list]:
     return {k: v.result() for k, v in acc.items()} | {"head_pose_max_diff": head_diff}, rows
 
 
+def words_missing(clips, den, aligner) -> dict:
+    """Transcripts that leave words out (the second half of the words, or the first): the
+    audio-only bake, the transcript's mouth everywhere (before: the stretch it has no words for
+    gets the teacher's silence, a shut mouth) and as shipped (the audio's mouth in the stretches
+    `TextOutcome.unspoken` names), each against the reference on the whole transcript; and the
+    longest stretch of speech left outside the phones, with right and with partial transcripts
+    (what UNSPOKEN_MIN_S is set between)."""
+    from vasa_bridge.model.transcript import combine
+    acc = {"model": Acc(), "teacher everywhere": Acc(), "shipped": Acc()}
+    runs = {"right": [], "partial": []}
+    used = flagged = tried = 0
+    for audio, text in clips.values():
+        words = text.split()
+        base = None
+        for part in ([], words[:len(words) // 2], words[len(words) // 2:]):
+            partial = " ".join(part) if part else text
+            try:
+                timeline, score = aligner.align(audio, partial)
+            except Exception:
+                continue
+            unspoken = score.unspoken
+            runs["partial" if part else "right"].append(
+                max((b - a for a, b in _uncovered(audio, timeline)), default=0.0))
+            if not part or len(words) < 2:
+                continue
+            tried += 1
+            if base is None:
+                base, _ = bake_audio_text(audio, 16000, BakeConfig(keep_audio=False), den)
+                ref_tl, _ = aligner.align(audio, text)
+                n, fps = len(base), base.fps
+                ref = teacher_mouth(ref_tl, n, fps)
+                styles = [ref]
+                segs = _segments(ref_tl)
+            track, outcome = bake_audio_text(audio, 16000, BakeConfig(keep_audio=False), den,
+                                             text=partial, aligner=aligner)
+            if not outcome.used:
+                continue
+            used += 1
+            flagged += bool(unspoken)
+            everywhere = combine(base.blendshapes, teacher_mouth(timeline, n, fps))
+            for key, shapes in (("model", base.blendshapes), ("teacher everywhere", everywhere),
+                                ("shipped", track.blendshapes)):
+                acc[key].add(shapes, base.blendshapes, ref, styles, segs, fps)
+    return {"tried": tried, "used": used, "flagged": flagged,
+            "routes": {k: v.result() for k, v in acc.items()},
+            "longest_right": max(runs["right"]), "shortest_longest_partial":
+                min(runs["partial"]), "partial_runs": len(runs["partial"])}
+
+
+def margin_sweep(festival) -> int:
+    """The words-missing "shipped" route at several margins around the stretches without words
+    (chosen on festival's voices; the real recordings reported)."""
+    import vasa_bridge.model.transcript as transcript
+    logging.basicConfig(level=logging.ERROR, stream=io.StringIO())
+    den, aligner = OnnxDenoiser(None, threads=1), Aligner()
+    shipped = transcript.UNSPOKEN_MARGIN_S
+    for key, clips in (("festival", festival_clips(festival)), ("real", real_clips())):
+        for margin in (0.0, 0.08, 0.12, 0.16, 0.2):
+            transcript.UNSPOKEN_MARGIN_S = margin
+            r = words_missing(clips, den, aligner)["routes"]["shipped"]
+            print(f"{key:<8} margin {margin:.2f} s{' (shipped)' if margin == shipped else ''}: "
+                  f"jawOpen r {r['jaw_r']:.3f}, sealed {r['sealed']:.1%}, false seals "
+                  f"{r['false_seals']:.1%}", flush=True)
+    transcript.UNSPOKEN_MARGIN_S = shipped
+    return 0
+
+
+def _uncovered(audio, timeline):
+    """Runs (start s, end s) of speech by level outside every speech phone of `timeline`."""
+    from vasa_bridge.data.align import speech_frames
+    from vasa_bridge.data.phonemes import SILENCE, normalise_label
+    loud = speech_frames(audio)
+    inside = np.zeros(len(loud), bool)
+    for lab, s, e in zip(timeline.labels, timeline.starts, timeline.ends):
+        if normalise_label(lab, "arpabet") != SILENCE:
+            inside[int(round(s / 0.01)):int(round(e / 0.01))] = True
+    out = np.concatenate([[0], (loud & ~inside).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(out))
+    return [(a * 0.01, b * 0.01) for a, b in zip(edges[::2], edges[1::2])]
+
+
 def _voices(eng, names: list[str] | None):
     """The engine's English voices, or only those named (in the engine's order)."""
     voices = eng.voices("en")
@@ -305,9 +391,9 @@ class _Capture(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def print_routes(result: dict) -> None:
+def print_routes(result: dict, keys=("model", "seal-only", "teacher-mouth")) -> None:
     """One table row per mouth route."""
-    for key in ("model", "seal-only", "teacher-mouth"):
+    for key in keys:
         r = result[key]
         print(f"{key:<14} {r['jaw_r']:6.3f} {r['jaw_r_styles']:8.3f} "
               f"{r['sealed']:7.1%} {r['false_seals']:6.1%} "
@@ -319,8 +405,12 @@ def main() -> int:
     p.add_argument("--json", help="also write the numbers here")
     p.add_argument("--festival-voices", help="comma-separated festival voices (default: every "
                    "installed one), e.g. voice_kal_diphone,voice_cmu_us_slt_arctic_hts")
+    p.add_argument("--margin-sweep", action="store_true", help="only the words-missing routes "
+                   "with text_weights' margin at 0, 0.08, 0.12, 0.16 and 0.2 s")
     args = p.parse_args()
     festival = args.festival_voices.split(",") if args.festival_voices else None
+    if args.margin_sweep:
+        return margin_sweep(festival)
     logging.basicConfig(level=logging.ERROR, stream=io.StringIO())  # fallbacks are counted
     clips = real_clips()
     den = OnnxDenoiser(None, threads=1)
@@ -330,6 +420,8 @@ def main() -> int:
     result, rows = routes(clips, den, aligner)
     tts_result, tts_rows = routes(festival_clips(festival), den, aligner)
     edges = outside_speech(clips)
+    missing = {"real": words_missing(clips, den, aligner),
+               "festival": words_missing(festival_clips(festival), den, aligner)}
     seconds = sum(len(a) for a, _ in clips.values()) / 16000
     t_align = time.perf_counter()
     for audio, text in clips.values():
@@ -341,7 +433,7 @@ def main() -> int:
               "per_clip": [{"clip": n, "text": t, "fit": f, "used": u} for n, t, f, u in rows],
               "fit": fit_scores(clips, aligner, min_fit), "min_fit": min_fit,
               "tts": tts(aligner, min_fit, festival), "languages": languages(den),
-              "outside_speech": edges,
+              "outside_speech": edges, "words_missing": missing,
               "align_x_realtime": round(seconds / align_s, 1),
               "wall_s": round(time.perf_counter() - t0, 1)}
     print(f"{len(clips)} real recordings, {seconds:.1f} s; transcripts used on "
@@ -359,6 +451,13 @@ def main() -> int:
     print(f"festival voices, lines full of /p b m/ (transcripts used on "
           f"{report['festival_used']}):")
     print_routes(tts_result)
+    for key, m in missing.items():
+        print(f"words missing ({key}: each transcript's first or second half of the words "
+              f"alone; used {m['used']}/{m['tried']}, stretches without words found on "
+              f"{m['flagged']}); longest speech outside the phones: right transcripts "
+              f"{m['longest_right']:.2f} s, partial ones at least "
+              f"{m['shortest_longest_partial']:.2f} s (of {m['partial_runs']})")
+        print_routes(m["routes"], ("model", "teacher everywhere", "shipped"))
     f = report["fit"]
     print(f"fit (score per speech frame, floor {min_fit:g}): right {f['right']['min']:.1f}.."
           f"{f['right']['max']:.1f} used {f['right']['used']}/{f['right']['n']}; wrong used "

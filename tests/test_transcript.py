@@ -29,6 +29,9 @@ ALSA = Path("/usr/share/sounds/alsa")
 LOGGER = "vasa_bridge.model.transcript"
 
 
+SPHINX_NUMBERS = "thirty three four or six ninety two"  # pocketsphinx's own recognition
+
+
 def raw(name: str) -> np.ndarray:
     return np.frombuffer((DATA / name).read_bytes(), "<i2").astype(np.float32) / 32768
 
@@ -102,6 +105,56 @@ def test_the_mouth_closes_when_the_words_end(den, name):
     # pocketsphinx's own boundaries keep it open: the check can fail
     timeline, _ = align_scored(audio, text, edges=None)
     assert teacher_mouth(timeline, len(track), track.fps)[after, JAW].max() > 0.04
+
+
+@pytest.mark.parametrize("clip,text,part", [("goforward.raw", "go forward ten meters", "go forward"),
+                                            ("goforward.raw", "go forward ten meters", "ten meters"),
+                                            ("numbers.raw", SPHINX_NUMBERS, "thirty three four")])
+def test_a_transcript_missing_words_leaves_the_audio_its_mouth_where_they_were_spoken(
+        den, caplog, clip, text, part):
+    # A transcript that leaves words out aligned what it had and called the rest silence: the
+    # mouth stayed shut through the words it lacked, and the fit (of the words it has) passed.
+    audio = raw(clip)
+    config = BakeConfig(keep_audio=False)
+    base = bake_audio(audio, RATE, config, den)  # audio only (the heard words' mouth)
+    right = bake_audio_text(audio, RATE, config, den, text=text)[1]
+    assert right.used and right.unspoken == ()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        track, outcome = bake_audio_text(audio, RATE, config, den, text=part)
+    assert outcome.used and outcome.unspoken, outcome
+    assert "has no words in it" in outcome.message and \
+        [r.getMessage() for r in caplog.records] == [outcome.message]
+    assert outcome.as_dict()["unspoken"] == [[round(a, 2), round(b, 2)] for a, b in
+                                             outcome.unspoken]
+    t = np.arange(len(track)) / track.fps
+    inside = np.zeros(len(t), bool)
+    for a, b in outcome.unspoken:
+        inside |= (t >= a) & (t <= b)
+    timeline, _ = align_scored(audio, part)
+    alone = teacher_mouth(timeline, len(track), track.fps)
+    assert np.median(alone[inside, JAW]) < 0.02  # the partial alignment alone: shut there
+    np.testing.assert_array_equal(track.blendshapes[inside], base.blendshapes[inside])
+    assert track.blendshapes[inside, JAW].max() > 0.15  # the audio's mouth: talking
+    far = np.ones(len(t), bool)  # beyond the stretches' margins and ramps: the transcript's
+    for a, b in outcome.unspoken:
+        far &= (t < a - 0.2 - 1e-9) | (t > b + 0.2 + 1e-9)
+    assert far.sum() >= 5
+    np.testing.assert_allclose(track.blendshapes[far, JAW], alone[far, JAW], atol=1e-6)
+    whole, _ = align_scored(audio, text)
+    ref = teacher_mouth(whole, len(track), track.fps)[:, JAW]
+    r_now = np.corrcoef(track.blendshapes[:, JAW], ref)[0, 1]
+    r_shut = np.corrcoef(alone[:, JAW], ref)[0, 1]
+    assert r_now >= 0.85 and r_now > r_shut + 0.2, (r_now, r_shut)
+
+
+def test_text_weights_leave_a_margin_and_ramp_around_the_stretches_without_words():
+    from vasa_bridge.model.transcript import text_weights
+    assert text_weights((), np.arange(10) / 25) is None
+    t = np.array([0.0, 0.5, 0.8, 0.82, 0.86, 0.9, 1.0, 1.5, 2.0, 2.12, 2.16, 2.2, 2.3])
+    w = text_weights(((1.0, 2.0),), t, margin_s=0.12, ramp_s=0.08)
+    np.testing.assert_allclose(w, [1, 1, 1, 0.75, 0.25, 0, 0, 0, 0, 0, 0.5, 1, 1], atol=1e-9)
+    two = text_weights(((0.05, 0.25), (1.0, 2.0)), t, margin_s=0.12, ramp_s=0.08)
+    assert two[0] == 0.0 and two[1] == 1.0 and np.array_equal(two[2:], w[2:])
 
 
 @pytest.mark.slow
@@ -412,6 +465,48 @@ def test_npc_line_with_text_joins_mid_stream_with_its_mouth_in_step():
     ref = teacher_mouth(timeline, n, 25.0)
     np.testing.assert_allclose(clip[:, JAW], ref[:, JAW], atol=1e-4)  # float rounding of times
     assert sealed(clip, timeline, 25.0) == (1, 1)
+
+
+def test_npc_line_whose_text_lacks_words_keeps_the_baked_mouth_where_they_were_spoken():
+    from vasa_bridge.motion import MotionFrame
+    from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.commands import Commands
+    from vasa_bridge.runtime.serve import Runtime, ServeConfig
+
+    class OpenBaker:  # the baked line's mouth: half open throughout, to tell it apart
+        fps = 25.0
+        heard = []
+
+        def bake(self, audio, emotion, seed, language="en", hear=True):
+            self.heard.append(hear)
+            return [MotionFrame.from_named({"jawOpen": 0.3})
+                    for _ in range(int(round(len(audio) * 25 / RATE)))]
+
+    audio = raw("goforward.raw")
+    pub = RecordingPublisher()
+    pacer = InstantPacer(len(audio) + RATE // 2)
+    rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine, pacer=pacer,
+                 clip_baker=OpenBaker())
+    pacer.runtime = rt
+    reply = Commands(rt).speak(audio, RATE, "npc1", text="go forward")  # "ten meters" left out
+    worker = threading.Thread(target=rt.run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive()
+    spans = reply["text"]["unspoken"]
+    assert reply["text"]["used"] and spans and "has no words" in reply["text"]["message"]
+    assert OpenBaker.heard == [True]  # the words it lacks: the line's phones are heard
+    frames = sorted((pts, f) for s, pts, f in pub.motion_frames if s == "npc1")
+    t = np.array([pts for pts, _ in frames]) / 1e9 - reply["pts"] / 1e9
+    jaw = np.array([f.blendshapes[JAW] for _, f in frames])
+    timeline, _ = align_scored(audio, "go forward")
+    alone = teacher_mouth(timeline, len(t), 25.0)
+    for a, b in spans:  # in the stretch: the baked mouth; well before it: the transcript's
+        inside = (t >= a) & (t <= b)
+        assert inside.sum() >= 5 and np.all(np.abs(jaw[inside] - 0.3) < 1e-6)
+    words = t < spans[0][0] - 0.2
+    assert words.sum() >= 10
+    np.testing.assert_allclose(jaw[words], alone[:len(t)][words, JAW], atol=1e-4)
 
 
 # --- web panel ------------------------------------------------------------------------------

@@ -26,6 +26,11 @@ from .teacher import Speaker, TeacherConfig, teach
 from .visemes import to_visemes
 
 FRAME_S = 0.01  # pocketsphinx frames are 10 ms
+# Speech by level that the alignment leaves this long or longer outside every phone is speech
+# the transcript has no words for. Right transcripts of the real recordings leave at most
+# 0.15 s (goforward's trailing release), transcripts missing their second half 0.24-0.98 s
+# (bench/bench_transcript.py, "words missing").
+UNSPOKEN_MIN_S = 0.2
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
          "fifteen sixteen seventeen eighteen nineteen").split()
@@ -159,6 +164,12 @@ class AlignmentScore:
     per_frame: float  # mean acoustic score per aligned speech (non-silence) frame, <= 0
     speech_s: float  # seconds of aligned speech phones
     words: int  # transcript words aligned
+    coverage: float = 1.0  # share of the recording's speech frames (by level, `speech_frames`)
+    #                        that lie inside aligned speech phones: a transcript that leaves
+    #                        words out aligns what it has and calls the rest silence
+    unspoken: tuple = ()  # ((start s, end s), ...): stretches of UNSPOKEN_MIN_S or more of
+    #                       speech by level that no aligned phone covers (words the transcript
+    #                       lacks), in order
 
 
 def align(audio: np.ndarray, text: str,
@@ -208,10 +219,13 @@ def align_scored(audio: np.ndarray, text: str, decoder=None,
     speech = [(dur, score) for name, _, dur, score in phones
               if normalise_label(name, "arpabet") != SILENCE]
     frames = sum(d for d, _ in speech)
+    loud = speech_frames(audio, SAMPLE_RATE, edges or SpeechEdges())
     score = AlignmentScore(per_frame=sum(s for _, s in speech) / frames if frames else -1e9,
-                           speech_s=frames * FRAME_S, words=len(words))
+                           speech_s=frames * FRAME_S, words=len(words),
+                           coverage=_coverage(loud, phones),
+                           unspoken=_unspoken(loud, phones))
     if edges is not None:
-        segs = trim_to_speech(segs, speech_frames(audio, SAMPLE_RATE, edges), edges)
+        segs = trim_to_speech(segs, loud, edges)
     total = len(audio) / SAMPLE_RATE
     filled, t = [], 0.0
     for label, s, e in segs:
@@ -222,6 +236,31 @@ def align_scored(audio: np.ndarray, text: str, decoder=None,
     if t < total:
         filled.append(("sil", t, total))
     return PhonemeTimeline.from_segments(filled, "arpabet"), score
+
+
+def _inside(n: int, phones) -> np.ndarray:
+    """(n,) bool: frames inside aligned phones that are not silence. `phones`: (name, start
+    frame, frames, score)."""
+    inside = np.zeros(n, bool)
+    for name, start, dur, _ in phones:
+        if normalise_label(name, "arpabet") != SILENCE:
+            inside[max(start, 0):start + dur] = True
+    return inside
+
+
+def _coverage(loud: np.ndarray, phones) -> float:
+    """Share of the loud frames inside aligned speech phones (1.0: no loud frame at all)."""
+    return float(_inside(len(loud), phones)[loud].mean()) if loud.any() else 1.0
+
+
+def _unspoken(loud: np.ndarray, phones) -> tuple:
+    """((start s, end s), ...): runs of loud frames outside every aligned speech phone, each
+    UNSPOKEN_MIN_S or longer (shorter ones are a breath, a click or an edge the search drew a
+    little early)."""
+    out = loud & ~_inside(len(loud), phones)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], out.astype(np.int8), [0]])))
+    return tuple((a * FRAME_S, b * FRAME_S) for a, b in zip(edges[::2], edges[1::2])
+                 if (b - a) * FRAME_S >= UNSPOKEN_MIN_S - 1e-9)
 
 
 class Aligner:

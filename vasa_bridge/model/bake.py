@@ -61,9 +61,11 @@ def bake_audio_text(audio: np.ndarray, sample_rate: int, config: BakeConfig = Ba
     shapes, rot, trans = unpack_motion(raw)
     speech = prepared if fc.sample_rate == ALIGN_RATE else \
         prepare_audio(audio, sample_rate, replace(fc, sample_rate=ALIGN_RATE))
-    # A transcript that fits gives the mouth; the phones heard are only needed without one.
+    # A transcript that fits gives the mouth; the phones heard are only needed without one, or
+    # where it has no words for some of the speech.
     aligned = align_text(speech, text, config.transcript, aligner) if text is not None else None
-    if config.phones is not None and (aligned is None or aligned[0] is None):
+    if config.phones is not None and (aligned is None or aligned[0] is None
+                                      or aligned[1].unspoken):
         shapes = apply_phones(shapes, speech, ALIGN_RATE, fc.fps, config.phones, recognizer)
     track = MotionTrack(shapes, rot, trans, fps=fc.fps,
                         audio=prepared if config.keep_audio else None,

@@ -45,6 +45,7 @@ _TEACHER_NAMES = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthS
 _SHARED_NAMES = ("mouthSmileLeft", "mouthSmileRight")
 TEACHER_CHANNELS = np.array([INDEX[n] for n in _TEACHER_NAMES])
 SHARED_CHANNELS = np.array([INDEX[n] for n in _SHARED_NAMES])
+_MOVED = np.concatenate([TEACHER_CHANNELS, SHARED_CHANNELS])
 MODEL_CHANNELS = np.array(sorted(set(range(NUM_BLENDSHAPES)) - set(TEACHER_CHANNELS)
                                  - set(SHARED_CHANNELS)))
 _LANGUAGE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
@@ -66,10 +67,13 @@ class TextOutcome:
     used: bool
     message: str  # one line: what happened (the warning text when not used)
     fit: float | None = None  # pocketsphinx score per speech frame (None: not aligned)
+    unspoken: tuple = ()  # ((start s, end s), ...) of the clip: speech the transcript has no
+    #                       words for (a sentence left out); the audio's own mouth there
 
     def as_dict(self) -> dict:
         return {"used": self.used, "message": self.message,
-                "fit": None if self.fit is None else round(self.fit, 2)}
+                "fit": None if self.fit is None else round(self.fit, 2),
+                "unspoken": [[round(a, 2), round(b, 2)] for a, b in self.unspoken]}
 
 
 def check_language(language: str) -> str:
@@ -113,15 +117,18 @@ class MouthOverlay:
 
     first: int  # output frame index of shapes[0]
     shapes: np.ndarray  # (n, 52) teacher mouth at output frames first .. first + n - 1
+    weights: np.ndarray | None = None  # (n,) the teacher's share (`text_weights`); None: all
 
     @classmethod
     def at(cls, timeline, start_sample: int, n_samples: int, rate: int,
-           fps: float) -> "MouthOverlay":
-        """A clip whose first sample is at stream position `start_sample` (frame j at j / fps)."""
+           fps: float, unspoken=()) -> "MouthOverlay":
+        """A clip whose first sample is at stream position `start_sample` (frame j at j / fps);
+        `unspoken`: `TextOutcome.unspoken` (seconds of the clip), where the engine's mouth stays."""
         first = int(np.ceil(start_sample * fps / rate - 1e-9))
         end = int(np.ceil((start_sample + n_samples) * fps / rate - 1e-9))
         times = np.arange(first, max(end, first)) / fps - start_sample / rate
-        return cls(first, teacher_mouth_at(timeline, times).astype(np.float32))
+        return cls(first, teacher_mouth_at(timeline, times).astype(np.float32),
+                   text_weights(unspoken, times))
 
     @property
     def end(self) -> int:
@@ -131,15 +138,23 @@ class MouthOverlay:
         """(52,) one output frame's shapes -> with the clip's articulation (unchanged outside)."""
         if not self.first <= index < self.end:
             return shapes
-        return combine(shapes[None], self.shapes[index - self.first][None])[0]
+        k = index - self.first
+        return combine(shapes[None], self.shapes[k][None],
+                       None if self.weights is None else self.weights[k:k + 1])[0]
 
 
-def combine(model_shapes: np.ndarray, teacher_shapes: np.ndarray) -> np.ndarray:
-    """(T, 52) model + teacher -> articulation from the teacher, the rest from the model."""
+def combine(model_shapes: np.ndarray, teacher_shapes: np.ndarray,
+            weights: np.ndarray | None = None) -> np.ndarray:
+    """(T, 52) model + teacher -> articulation from the teacher, the rest from the model.
+    `weights` (T,): the teacher's share per frame (None: 1 everywhere)."""
     out = np.array(model_shapes, np.float32, copy=True)
     out[:, TEACHER_CHANNELS] = teacher_shapes[:, TEACHER_CHANNELS]
     out[:, SHARED_CHANNELS] = np.maximum(model_shapes[:, SHARED_CHANNELS],
                                          teacher_shapes[:, SHARED_CHANNELS])
+    if weights is not None:
+        w = np.asarray(weights, np.float32)[:, None]
+        moved = _MOVED
+        out[:, moved] = w * out[:, moved] + (1.0 - w) * np.asarray(model_shapes)[:, moved]
     return out
 
 
@@ -167,9 +182,14 @@ def align_text(audio_16k: np.ndarray, text: str, config: TranscriptConfig = Tran
                                         f"(alignment score {score.per_frame:.1f} per frame, "
                                         f"expected >= {config.min_fit:g}): the mouth follows "
                                         f"the audio only", score.per_frame)
-    return timeline, TextOutcome(True, f"transcript aligned ({score.words} words, "
-                                       f"{score.speech_s:.2f} s of speech, score "
-                                       f"{score.per_frame:.1f} per frame)", score.per_frame)
+    message = (f"transcript aligned ({score.words} words, {score.speech_s:.2f} s of speech, "
+               f"score {score.per_frame:.1f} per frame)")
+    if score.unspoken:
+        missing = sum(b - a for a, b in score.unspoken)
+        message += (f"; {missing:.2f} s of speech in {len(score.unspoken)} stretch"
+                    f"{'es' if len(score.unspoken) > 1 else ''} has no words in it (first at "
+                    f"{score.unspoken[0][0]:.2f} s): the mouth follows the audio there")
+    return timeline, TextOutcome(True, message, score.per_frame, score.unspoken)
 
 
 def use_alignment(track: MotionTrack, timeline, outcome: "TextOutcome"
@@ -180,9 +200,33 @@ def use_alignment(track: MotionTrack, timeline, outcome: "TextOutcome"
     if timeline is None:
         log.warning(outcome.message)
         return track, outcome
-    log.info(outcome.message)
-    shapes = combine(track.blendshapes, teacher_mouth(timeline, len(track), track.fps))
+    (log.warning if outcome.unspoken else log.info)(outcome.message)
+    teacher = teacher_mouth(timeline, len(track), track.fps)
+    shapes = combine(track.blendshapes, teacher,
+                     text_weights(outcome.unspoken, np.arange(len(track)) / track.fps))
     return replace(track, blendshapes=shapes), outcome
+
+
+UNSPOKEN_MARGIN_S = 0.12
+UNSPOKEN_RAMP_S = 0.08
+
+
+def text_weights(unspoken, times: np.ndarray, margin_s: float | None = None,
+                 ramp_s: float | None = None) -> np.ndarray | None:
+    """(T,) how much of the transcript's mouth to use at `times` (seconds of the clip): 0 in
+    the stretches of speech it has no words for and `margin_s` around them (the lips move
+    before the sound starts and after it stops), 1 elsewhere, ramping over `ramp_s` beyond
+    that so the mouth does not jump; None when there is no such stretch."""
+    if not unspoken:
+        return None
+    margin_s = UNSPOKEN_MARGIN_S if margin_s is None else margin_s
+    ramp_s = UNSPOKEN_RAMP_S if ramp_s is None else ramp_s
+    times = np.asarray(times, np.float64)
+    w = np.ones(len(times))
+    for a, b in unspoken:
+        away = np.maximum(a - times, times - b) - margin_s  # <= 0 within the margin
+        w = np.minimum(w, np.clip(away / max(ramp_s, 1e-9), 0.0, 1.0))
+    return w
 
 
 def _brief(text: str, limit: int = 40) -> str:

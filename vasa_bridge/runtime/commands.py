@@ -110,10 +110,12 @@ class Commands:
             with self._seed_lock:
                 self._bakes += 1
                 seed = self._bakes
-            # a transcript that aligned gives the mouth: no need to hear the clip's phones
+            # a transcript that aligned gives the mouth: no need to hear the clip's phones,
+            # unless it lacks words for some of the speech (the audio's mouth there)
             frames = rt.clip_baker.bake(audio, rt.conditions["emotion"], seed, language,
-                                        hear=phones is None)
-        start = rt.queue_clip(stream, audio, frames, phones)
+                                        hear=phones is None or bool(outcome.unspoken))
+        start = rt.queue_clip(stream, audio, frames, phones,
+                              outcome.unspoken if phones is not None else ())
         reply = {"stream": stream, "pts": int(start * 1e9), "duration": len(audio) / RATE}
         if outcome is not None:
             reply["text"] = outcome.as_dict()

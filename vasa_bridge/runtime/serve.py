@@ -333,10 +333,12 @@ class Runtime:
                 del self._reserved[stream]
 
     def queue_clip(self, stream: str, audio: np.ndarray, frames: list | None = None,
-                   phones: Any = None) -> float:
+                   phones: Any = None, unspoken: tuple = ()) -> float:
         """Queue a 16 kHz clip on `stream` (an NPC voice is created on first use, joining the
         main face's timeline), with its baked motion `frames` and its transcript's phone
-        timeline `phones` if any. Returns when the clip starts, in seconds of media time."""
+        timeline `phones` if any (`unspoken`: the clip's stretches of speech the transcript has
+        no words for, `TextOutcome.unspoken`). Returns when the clip starts, in seconds of
+        media time."""
         c = self.config
         with self.lock:
             state = self.streams.get(stream)
@@ -363,5 +365,5 @@ class Runtime:
             if phones is not None:
                 from ..model.transcript import MouthOverlay
                 state.mouths.append(MouthOverlay.at(phones, first_sample, len(audio), RATE,
-                                                    c.fps))
+                                                    c.fps, unspoken))
         return self.timebase.seconds(self.main.index) + ahead
