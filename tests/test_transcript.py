@@ -107,9 +107,10 @@ def test_the_mouth_closes_when_the_words_end(den, name):
     assert teacher_mouth(timeline, len(track), track.fps)[after, JAW].max() > 0.04
 
 
-@pytest.mark.parametrize("clip,text,part", [("goforward.raw", "go forward ten meters", "go forward"),
-                                            ("goforward.raw", "go forward ten meters", "ten meters"),
-                                            ("numbers.raw", SPHINX_NUMBERS, "thirty three four")])
+@pytest.mark.parametrize("clip,text,part", [
+    ("goforward.raw", "go forward ten meters", "go forward"),
+    ("goforward.raw", "go forward ten meters", "ten meters"),
+    ("numbers.raw", SPHINX_NUMBERS, "thirty three four")])
 def test_a_transcript_missing_words_leaves_the_audio_its_mouth_where_they_were_spoken(
         den, caplog, clip, text, part):
     # A transcript that leaves words out aligned what it had and called the rest silence: the
