@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import re
 import threading
+import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -53,7 +54,8 @@ def number_words(n: int) -> str:
 
 def normalise_text(text: str) -> list[str]:
     """Transcript -> lower-case dictionary words: numbers spelled out, punctuation dropped."""
-    text = text.lower().replace("’", "'")
+    text = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
+    text = "".join(c for c in text if not unicodedata.combining(c))  # "café" -> "cafe"
     text = re.sub(r"\d+", lambda m: " " + number_words(int(m.group())) + " "
                   if len(m.group()) < 10 else " ".join(_ONES[int(d)] for d in m.group()), text)
     text = re.sub(r"[^a-z' ]+", " ", text)
@@ -167,6 +169,7 @@ class AlignmentScore:
     coverage: float = 1.0  # share of the recording's speech frames (by level, `speech_frames`)
     #                        that lie inside aligned speech phones: a transcript that leaves
     #                        words out aligns what it has and calls the rest silence
+    guessed: tuple = ()  # words outside the CMU dictionary, pronounced by espeak-ng's rules
     unspoken: tuple = ()  # ((start s, end s), ...): stretches of UNSPOKEN_MIN_S or more of
     #                       speech by level that no aligned phone covers (words the transcript
     #                       lacks), in order
@@ -189,10 +192,11 @@ def align_scored(audio: np.ndarray, text: str, decoder=None,
     if not words:
         raise DataError(f"transcript {text[:40]!r} has no words: expected English text")
     dec = decoder or _decoder()
-    missing = sorted({w for w in words if dec.lookup_word(w) is None})
+    guessed, missing = _add_pronunciations(dec, {w for w in words if dec.lookup_word(w) is None})
     if missing:
-        raise DataError(f"transcript words {missing[:10]} are not in the CMU dictionary: "
-                        f"expected dictionary words (spell names and acronyms as they sound)")
+        raise DataError(f"transcript words {missing[:10]} are not in the CMU dictionary and "
+                        f"espeak-ng gave no pronunciation: expected dictionary words (spell "
+                        f"names and acronyms as they sound)")
     pcm = to_s16(np.asarray(audio, np.float32)).tobytes()
     dec.set_align_text(" ".join(words))
     # The cepstral mean adapts across utterances: reset the feature state, so a reused decoder
@@ -223,7 +227,7 @@ def align_scored(audio: np.ndarray, text: str, decoder=None,
     score = AlignmentScore(per_frame=sum(s for _, s in speech) / frames if frames else -1e9,
                            speech_s=frames * FRAME_S, words=len(words),
                            coverage=_coverage(loud, phones),
-                           unspoken=_unspoken(loud, phones))
+                           unspoken=_unspoken(loud, phones), guessed=guessed)
     if edges is not None:
         segs = trim_to_speech(segs, loud, edges)
     total = len(audio) / SAMPLE_RATE
@@ -236,6 +240,25 @@ def align_scored(audio: np.ndarray, text: str, decoder=None,
     if t < total:
         filled.append(("sil", t, total))
     return PhonemeTimeline.from_segments(filled, "arpabet"), score
+
+
+def _add_pronunciations(dec, unknown: set[str]) -> tuple[tuple[str, ...], list[str]]:
+    """Words the decoder's dictionary lacks (names: "geralt") -> added with espeak-ng's
+    pronunciation (data/pronounce.py). Returns (the words added, sorted; those that could not
+    be, sorted). A decoder keeps what was added to it."""
+    from .pronounce import pronounce
+    added, missing = [], []
+    for word in sorted(unknown):
+        phones = pronounce(word)
+        try:
+            if phones is None:
+                raise RuntimeError(word)
+            dec.add_word(word, phones, True)
+        except RuntimeError:
+            missing.append(word)
+        else:
+            added.append(word)
+    return tuple(added), missing
 
 
 def _inside(n: int, phones) -> np.ndarray:

@@ -184,6 +184,10 @@ def align_text(audio_16k: np.ndarray, text: str, config: TranscriptConfig = Tran
                                         f"the audio only", score.per_frame)
     message = (f"transcript aligned ({score.words} words, {score.speech_s:.2f} s of speech, "
                f"score {score.per_frame:.1f} per frame)")
+    if score.guessed:
+        message += (f"; pronounced by espeak-ng's rules (not in the CMU dictionary): "
+                    f"{', '.join(repr(w) for w in score.guessed[:10])}"
+                    f"{' ...' if len(score.guessed) > 10 else ''}")
     if score.unspoken:
         missing = sum(b - a for a, b in score.unspoken)
         message += (f"; {missing:.2f} s of speech in {len(score.unspoken)} stretch"
