@@ -437,6 +437,9 @@ def test_runtime_speak_with_text_lays_the_aligned_mouth_over_the_live_engine(cap
     assert any("does not fit" in r.getMessage() for r in caplog.records)
     _, _, audio_only = run_clip(None)
     np.testing.assert_array_equal(wrong, audio_only)  # words that do not fit leave no mouth
+    _, reply, guessed = run_clip("go forwurd ten meeters")  # pronounced in the aligner's child
+    assert reply["text"]["used"] is True and "'meeters'" in reply["text"]["message"]
+    np.testing.assert_array_equal(guessed, shapes)
 
 
 class HeldPacer(InstantPacer):
