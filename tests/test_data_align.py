@@ -197,3 +197,62 @@ def test_unusable_recordings_and_transcripts_are_data_errors(tmp_path):
     sf.write(str(nan), np.full(1600, np.nan, np.float32), 16000, subtype="FLOAT")
     with pytest.raises(DataError, match=r"nan\.wav' is not usable .*non-finite"):
         read_audio(nan)
+
+
+def test_transcript_cuts_pair_each_pause_with_its_own_words_when_the_text_repeats():
+    from vasa_bridge.data.align import transcript_cuts
+    # the same sentence four times, 6 s each with 0.4 s pauses; the search mishears a word in
+    # two of them and hears an extra one in another
+    sentence = "the ten of clubs and the seven of hearts".split()
+    words, heard, t = sentence * 4, [], 0.0
+    for k in range(4):
+        said = list(sentence)
+        if k == 1:
+            said[1] = "tan"
+        if k == 2:
+            said.insert(4, "uh")
+        if k == 3:
+            said[7] = "off"
+        for w in said:
+            heard.append((w, t, t + 0.6))
+            t += 0.6
+        t += 0.4
+    cuts = transcript_cuts(words, heard, stretch_s=5.0)
+    assert [n for _, n in cuts] == [9, 18, 27]  # each cut after a whole sentence
+    ends = [s for w, s, e in heard if w == "the"][2::2]  # where sentences 2-4 start
+    assert [c for c, _ in cuts] == pytest.approx([e - 0.2 for e in ends])
+    assert transcript_cuts(words, heard, stretch_s=100.0) == []  # nothing long enough
+    assert transcript_cuts(words, [], stretch_s=5.0) == []
+
+
+def _cards_recording(cycles: int):
+    """pocketsphinx-testdata's cards 001-005 (one speaker), `cycles` times over with 0.25 s
+    gaps: (audio, transcript, [(start s, end s, transcript)] per recording)."""
+    from vasa_bridge.model.realvoice import real_clips
+    clips = [c for c in real_clips() if c.name.startswith("sphinx/cards/")]
+    gap = np.zeros(4000, np.float32)
+    parts, texts, spans, t = [], [], [], 0.0
+    for _ in range(cycles):
+        for c in clips:
+            parts += [c.audio, gap]
+            texts.append(c.text)
+            spans.append((t, t + len(c.audio) / 16000, c.text))
+            t += (len(c.audio) + len(gap)) / 16000
+    return np.concatenate(parts), " ".join(texts), spans
+
+
+@pytest.mark.slow
+def test_a_long_recording_is_aligned_in_stretches_as_its_parts_are():
+    audio, text, spans = _cards_recording(2)  # 43 s; `long_s` lowered so it counts as long
+    timeline, score = Aligner(long_s=20.0, stretch_s=8.0).align(audio, text)
+    assert score.stretches >= 3 and score.per_frame >= -18 and score.words == len(
+        normalise_text(text))
+    assert timeline.ends[-1] == pytest.approx(len(audio) / 16000, abs=0.01)
+    whole, whole_score = Aligner(long_s=1e9).align(audio, text)
+    assert whole_score.stretches == 1
+    one_by_one = Aligner()
+    for s, e, words in spans:  # every recording's words land where it says them
+        own = one_by_one.align(audio[int(s * 16000):int(e * 16000)], words)[0]
+        part = timeline.slice(s, e)  # re-timed to start at 0, as `own`
+        r = compare_timelines(own, part)
+        assert r["matched"] >= 0.9 and r["median_ms"] <= 20, (words, r)

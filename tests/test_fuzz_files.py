@@ -875,7 +875,7 @@ def test_fuzz_manifests(tmp_path):
 
 def test_fuzz_transcripts(tmp_path):
     from vasa_bridge.cli.model import text_from_args
-    from vasa_bridge.model.transcript import MAX_TEXT_CHARS
+    from vasa_bridge.model.transcript import MAX_FILE_TEXT_CHARS
     fz = Fuzz("transcripts (--text-file)")
     rng = random.Random(SEED + 7)
     text = "Hello there. The quick brown fox jumps over the lazy dog!\n"
@@ -884,14 +884,14 @@ def test_fuzz_transcripts(tmp_path):
         return text_from_args(argparse.Namespace(text=None, text_file=str(path)))
 
     def check(result):
-        assert isinstance(result, str) and len(result) <= MAX_TEXT_CHARS
+        assert isinstance(result, str) and len(result) <= MAX_FILE_TEXT_CHARS
 
     fz.files(tmp_path, [("valid", text.encode())], ".txt", load, check)
     assert fz.loaded == 1
     fz.files(tmp_path, byte_mutations(text.encode(), rng, cuts=12, flips=16), ".txt", load, check)
     fz.files(tmp_path, text_mutations(text, rng), ".txt", load, check)
-    fz.files(tmp_path, [("at_limit", b"a" * MAX_TEXT_CHARS),
-                        ("over_limit", b"a" * (MAX_TEXT_CHARS + 1)),
+    fz.files(tmp_path, [("at_limit", b"a" * MAX_FILE_TEXT_CHARS),
+                        ("over_limit", b"a" * (MAX_FILE_TEXT_CHARS + 1)),
                         ("huge", b"word " * 2_000_000), ("binary", bytes(range(256)))],
              ".txt", load, check)
     fz.attempt("folder", lambda: load(tmp_path), check, mentions=str(tmp_path))

@@ -21,8 +21,9 @@ from vasa_bridge.model.bake import BakeConfig, bake_audio, bake_audio_text
 from vasa_bridge.model.config import CLOSE, JAW, SEAL_APERTURE
 from vasa_bridge.model.evaluate import _segments
 from vasa_bridge.model.onnx_runtime import OnnxDenoiser
-from vasa_bridge.model.transcript import (MAX_TEXT_CHARS, MIN_FIT, MODEL_CHANNELS, MouthOverlay,
-                                          TranscriptConfig, teacher_mouth)
+from vasa_bridge.model.transcript import (MAX_FILE_TEXT_CHARS, MAX_TEXT_CHARS, MIN_FIT,
+                                          MODEL_CHANNELS, MouthOverlay, TranscriptConfig,
+                                          teacher_mouth)
 
 DATA = Path("/usr/share/pocketsphinx/test/data")
 ALSA = Path("/usr/share/sounds/alsa")
@@ -291,7 +292,7 @@ def test_bake_cli_text_flags(tmp_path, capsys, caplog):
     capsys.readouterr()
     for argv, says in ((["--text", "a", "--text-file", str(words)], "both given"),
                        (["--text-file", str(tmp_path / "none.txt")], "does not exist"),
-                       (["--text", "x" * (MAX_TEXT_CHARS + 1)], "the limit is 4000"),
+                       (["--text", "x" * (MAX_FILE_TEXT_CHARS + 1)], "the limit is 40000"),
                        (["--text", "hello", "--language", "en gb"], "not a language code")):
         assert main(["bake", "--audio", str(audio), "-o", str(out), *argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()[-1]
@@ -581,8 +582,10 @@ def test_text_file_over_the_limit_names_the_file(tmp_path):
 
     from vasa_bridge.errors import ConfigError
     from vasa_bridge.cli.model import text_from_args
-    from vasa_bridge.model.transcript import MAX_TEXT_CHARS
+    from vasa_bridge.model.transcript import MAX_FILE_TEXT_CHARS
     path = tmp_path / "long.txt"
-    path.write_text("a" * (MAX_TEXT_CHARS + 1))
+    path.write_text("a " * (MAX_TEXT_CHARS // 2 + 1))  # over the control channel's cap: a file
+    assert len(text_from_args(argparse.Namespace(text=None, text_file=str(path)))) > 4000
+    path.write_text("a" * (MAX_FILE_TEXT_CHARS + 1))
     with pytest.raises(ConfigError, match=r"--text-file '.*long\.txt': transcript is .* the limit"):
         text_from_args(argparse.Namespace(text=None, text_file=str(path)))

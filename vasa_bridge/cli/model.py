@@ -111,17 +111,17 @@ def text_from_args(args) -> str | None:
     """--text or --text-file -> the transcript (None: neither), checked for length."""
     from pathlib import Path
 
-    from ..model.transcript import check_text
+    from ..model.transcript import MAX_FILE_TEXT_CHARS, check_text
     if args.text is not None and args.text_file is not None:
         raise ConfigError("--text and --text-file both given: expected one of them")
     if args.text_file is None:
-        return None if args.text is None else check_text(args.text)
+        return None if args.text is None else check_text(args.text, MAX_FILE_TEXT_CHARS)
     path = Path(args.text_file)
     if not path.is_file():
         raise ConfigError(f"--text-file {str(path)!r} does not exist: expected a UTF-8 text "
                           f"file with the words spoken")
     try:
-        return check_text(path.read_text(encoding="utf-8"))
+        return check_text(path.read_text(encoding="utf-8"), MAX_FILE_TEXT_CHARS)
     except ConfigError as e:  # too long: say which file
         raise ConfigError(f"--text-file {str(path)!r}: {e}") from None
     except UnicodeDecodeError:
@@ -152,8 +152,9 @@ def add_text_options(parser, what: str = "") -> None:
 
 
 def transcript_config(args):
-    from ..model.transcript import TranscriptConfig
-    return TranscriptConfig(language=args.language, min_fit=args.min_fit)
+    from ..model.transcript import MAX_FILE_TEXT_CHARS, TranscriptConfig
+    return TranscriptConfig(language=args.language, min_fit=args.min_fit,
+                            max_chars=MAX_FILE_TEXT_CHARS)
 
 
 def phones_config(args):

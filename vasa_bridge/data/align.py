@@ -32,6 +32,9 @@ FRAME_S = 0.01  # pocketsphinx frames are 10 ms
 # 0.15 s (goforward's trailing release), transcripts missing their second half 0.24-0.98 s
 # (bench/bench_transcript.py, "words missing").
 UNSPOKEN_MIN_S = 0.2
+# Recordings longer than this are aligned in stretches of about STRETCH_S (`Aligner`).
+LONG_S = 150.0
+STRETCH_S = 20.0
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
          "fifteen sixteen seventeen eighteen nineteen").split()
@@ -170,6 +173,7 @@ class AlignmentScore:
     #                        that lie inside aligned speech phones: a transcript that leaves
     #                        words out aligns what it has and calls the rest silence
     guessed: tuple = ()  # words outside the CMU dictionary, pronounced by espeak-ng's rules
+    stretches: int = 1  # aligned in this many stretches (a long recording: `Aligner`)
     unspoken: tuple = ()  # ((start s, end s), ...): stretches of UNSPOKEN_MIN_S or more of
     #                       speech by level that no aligned phone covers (words the transcript
     #                       lacks), in order
@@ -177,8 +181,9 @@ class AlignmentScore:
 
 def align(audio: np.ndarray, text: str,
           edges: SpeechEdges | None = SpeechEdges()) -> PhonemeTimeline:
-    """Force-align 16 kHz mono speech to its transcript; ARPAbet phones, seconds."""
-    return align_scored(audio, text, edges=edges)[0]
+    """Force-align 16 kHz mono speech to its transcript; ARPAbet phones, seconds (a long
+    recording in stretches: `Aligner`)."""
+    return Aligner(edges).align(audio, text)[0]
 
 
 def align_scored(audio: np.ndarray, text: str, decoder=None,
@@ -287,20 +292,146 @@ def _unspoken(loud: np.ndarray, phones) -> tuple:
 
 
 class Aligner:
-    """One pocketsphinx decoder reused for many alignments, safe to share between threads."""
+    """One pocketsphinx decoder reused for many alignments, safe to share between threads.
 
-    def __init__(self, edges: SpeechEdges | None = SpeechEdges()) -> None:
+    A recording longer than `long_s` is aligned in stretches of about `stretch_s` (aligned whole,
+    memory grows much faster than the length: 5 minutes took 1.9 GB, 8 minutes 4 GB): pocketsphinx's
+    word search (its wheel's English language model) hears the words with their times, the
+    transcript is matched to them word by word, and the recording and the transcript are cut
+    together in pauses between words heard as the transcript has them. Where too few words are
+    heard as written to cut at, the recording is aligned whole."""
+
+    def __init__(self, edges: SpeechEdges | None = SpeechEdges(), long_s: float = LONG_S,
+                 stretch_s: float = STRETCH_S) -> None:
         self._decoder = _decoder()
         self._lock = threading.Lock()
         self._edges = edges
+        self._long_s, self._stretch_s = long_s, stretch_s
+        self._search = None  # the word search, loaded for the first long recording
 
     def align(self, audio: np.ndarray, text: str) -> tuple[PhonemeTimeline, AlignmentScore]:
         with self._lock:
             try:
+                if len(audio) / SAMPLE_RATE > self._long_s:
+                    cuts = self._cuts(audio, text)
+                    if cuts:
+                        return self._align_stretches(audio, normalise_text(text), cuts)
                 return align_scored(audio, text, self._decoder, self._edges)
             except DataError:
                 self._decoder = _decoder()  # a failed alignment leaves the search unusable
                 raise
+
+    def _cuts(self, audio: np.ndarray, text: str) -> list[tuple[float, int]]:
+        """[(time s, transcript words before it)] to cut a long recording at ([]: none)."""
+        if self._search is None:
+            from pocketsphinx import Decoder
+            self._search = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+        dec = self._search
+        try:
+            dec.reinit_feat()
+            dec.start_utt()
+            dec.process_raw(to_s16(np.asarray(audio, np.float32)).tobytes(), full_utt=True)
+            dec.end_utt()
+            heard = [(seg.word.split("(")[0], seg.start_frame * FRAME_S,
+                      (seg.end_frame + 1) * FRAME_S) for seg in (dec.seg() or [])
+                     if seg.end_frame >= seg.start_frame
+                     and not seg.word.startswith(("<", "[", "+"))]
+        except Exception:  # the search failed: align whole, as before
+            self._search = None
+            return []
+        return transcript_cuts(normalise_text(text), heard, self._stretch_s)
+
+    def _align_stretches(self, audio: np.ndarray, words: list[str],
+                         cuts: list[tuple[float, int]]) -> tuple[PhonemeTimeline, AlignmentScore]:
+        total = len(audio) / SAMPLE_RATE
+        bounds = [(0.0, 0)] + cuts + [(total, len(words))]
+        segs, scores = [], []
+        for (t0, w0), (t1, w1) in zip(bounds, bounds[1:]):
+            first, last = int(round(t0 * SAMPLE_RATE)), int(round(t1 * SAMPLE_RATE))
+            t0 = first / SAMPLE_RATE
+            piece = " ".join(words[w0:w1])
+            try:
+                timeline, score = align_scored(audio[first:last], piece, self._decoder,
+                                               self._edges)
+            except DataError as e:
+                raise DataError(f"{t0:.1f}-{last / SAMPLE_RATE:.1f} s of the recording: {e}") \
+                    from None
+            segs += [(lab, t0 + a, t0 + b) for lab, a, b in
+                     zip(timeline.labels, timeline.starts, timeline.ends)]
+            scores.append((t0, last / SAMPLE_RATE, score))
+        speech = sum(sc.speech_s for _, _, sc in scores)
+        score = AlignmentScore(
+            per_frame=sum(sc.per_frame * sc.speech_s for _, _, sc in scores) / speech
+            if speech else -1e9,
+            speech_s=speech, words=len(words),
+            coverage=sum(sc.coverage * (b - a) for a, b, sc in scores) / total,
+            guessed=tuple(sorted({w for _, _, sc in scores for w in sc.guessed})),
+            unspoken=tuple((a + x, a + y) for a, _, sc in scores for x, y in sc.unspoken),
+            stretches=len(scores))
+        return PhonemeTimeline.from_segments(segs, "arpabet"), score
+
+
+def transcript_cuts(words: list[str], heard: list[tuple[str, float, float]],
+                    stretch_s: float, min_pause_s: float = 0.1) -> list[tuple[float, int]]:
+    """Where to cut a long recording and its transcript together: `words` the transcript's
+    (normalised), `heard` the word search's (word, start s, end s) in order. A cut lies in the
+    middle of a pause of `min_pause_s` or more between two words heard one after the other
+    exactly as the transcript has them, once `stretch_s` have passed since the last cut. The
+    transcript is matched to the words heard one window at a time from the last cut (up to
+    3 x `stretch_s` of words heard), by the fewest word edits: a text that repeats itself cannot
+    pair a pause with the wrong repetition. Returns [(time s, transcript words before it)]."""
+    ids: dict[str, int] = {}
+    text = np.array([ids.setdefault(w, len(ids)) for w in words], np.int64)
+    said = np.array([ids.setdefault(w, len(ids)) for w, _, _ in heard], np.int64)
+    cuts, last, w0, j0 = [], 0.0, 0, 0
+    while j0 < len(heard) and w0 < len(words):
+        j1 = j0
+        while j1 < len(heard) and heard[j1][1] < last + 3 * stretch_s:
+            j1 += 1
+        pairs = _matched(text[w0:w0 + 2 * (j1 - j0) + 20], said[j0:j1])
+        matched = set(pairs)
+        cut = None
+        for i, j in pairs:
+            end, start = heard[j0 + j][2], heard[j0 + j + 1][1] if j0 + j + 1 < len(heard) \
+                else np.inf
+            if (i + 1, j + 1) in matched and start - end >= min_pause_s \
+                    and start - last >= stretch_s:
+                cut = (0.5 * (end + start), w0 + i + 1, j0 + j + 1)
+                break
+        if cut is None:
+            break
+        last, w0, j0 = cut
+        cuts.append((last, w0))
+    return cuts
+
+
+def _matched(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:
+    """The word pairs (i, j), a[i] == b[j], on a path of fewest edits (substitutions,
+    insertions, deletions) from the start of both to the end of `b`; `a`'s tail is free."""
+    n, m = len(a), len(b)
+    if not n or not m:
+        return []
+    cols = np.arange(m + 1)
+    d = np.empty((n + 1, m + 1), np.int64)
+    d[0] = cols
+    for i in range(1, n + 1):
+        row = np.empty(m + 1, np.int64)
+        row[0] = i
+        row[1:] = np.minimum(d[i - 1, 1:] + 1, d[i - 1, :-1] + (b != a[i - 1]))
+        d[i] = np.minimum.accumulate(row - cols) + cols  # words heard that the text lacks
+    i, j = int(np.argmin(d[:, m])), m
+    pairs = []
+    while i > 0 and j > 0:
+        if a[i - 1] == b[j - 1] and d[i, j] == d[i - 1, j - 1]:
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif d[i, j] == d[i - 1, j] + 1:
+            i -= 1
+        elif d[i, j] == d[i, j - 1] + 1:
+            j -= 1
+        else:
+            i, j = i - 1, j - 1
+    return pairs[::-1]
 
 
 def compare_timelines(reference: PhonemeTimeline, other: PhonemeTimeline) -> dict:

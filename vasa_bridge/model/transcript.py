@@ -33,7 +33,9 @@ from ..motion.names import INDEX, NUM_BLENDSHAPES
 log = logging.getLogger(__name__)
 
 ALIGNERS = {"en": "pocketsphinx en-us"}  # languages with a forced aligner here
-MAX_TEXT_CHARS = 4000  # longest transcript accepted (the control channel's cap too)
+MAX_TEXT_CHARS = 4000  # longest transcript accepted by default (the control channel's cap too)
+MAX_FILE_TEXT_CHARS = 40000  # `bake --text/--text-file`: about 45 minutes of speech, aligned in
+#                              stretches (data/align.py `Aligner`)
 MIN_FIT = -18.0  # mean acoustic score per aligned speech frame below which text does not fit
 
 # The articulation: every channel a viseme moves (data/visemes.py TARGETS), from the teacher.
@@ -55,6 +57,7 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 class TranscriptConfig:
     language: str = "en"  # language of the transcript (only "en" has an aligner)
     min_fit: float = MIN_FIT  # pocketsphinx score per speech frame: below it, fall back
+    max_chars: int = MAX_TEXT_CHARS  # longest transcript accepted
 
     def __post_init__(self) -> None:
         check_language(self.language)
@@ -84,12 +87,11 @@ def check_language(language: str) -> str:
     return language
 
 
-def check_text(text: str) -> str:
+def check_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
     if not isinstance(text, str):
         raise ConfigError(f"transcript is a {type(text).__name__}: expected text")
-    if len(text) > MAX_TEXT_CHARS:
-        raise ConfigError(f"transcript is {len(text)} characters: the limit is "
-                          f"{MAX_TEXT_CHARS}")
+    if len(text) > limit:
+        raise ConfigError(f"transcript is {len(text)} characters: the limit is {limit}")
     return text
 
 
@@ -162,18 +164,15 @@ def align_text(audio_16k: np.ndarray, text: str, config: TranscriptConfig = Tran
                aligner=None):
     """-> (phone timeline or None, TextOutcome). Never raises for a transcript that does not
     fit, a language without an aligner or a missing pocketsphinx: it says why instead."""
-    check_text(text)
+    check_text(text, config.max_chars)
     lang = config.language
     if not has_aligner(lang):
         return None, TextOutcome(False, f"no forced aligner for language {lang!r} (only "
                                         f"{', '.join(ALIGNERS)}: {', '.join(ALIGNERS.values())})"
                                         f": the mouth follows the audio only")
-    from ..data.align import align_scored
+    from ..data.align import Aligner
     try:
-        if aligner is not None:
-            timeline, score = aligner.align(audio_16k, text)
-        else:
-            timeline, score = align_scored(audio_16k, text)
+        timeline, score = (aligner or Aligner()).align(audio_16k, text)
     except DataError as e:
         return None, TextOutcome(False, f"transcript not used ({e}): the mouth follows the "
                                         f"audio only")
@@ -182,8 +181,10 @@ def align_text(audio_16k: np.ndarray, text: str, config: TranscriptConfig = Tran
                                         f"(alignment score {score.per_frame:.1f} per frame, "
                                         f"expected >= {config.min_fit:g}): the mouth follows "
                                         f"the audio only", score.per_frame)
+    stretches = score.stretches
     message = (f"transcript aligned ({score.words} words, {score.speech_s:.2f} s of speech, "
-               f"score {score.per_frame:.1f} per frame)")
+               f"score {score.per_frame:.1f} per frame"
+               f"{f', in {stretches} stretches' if stretches > 1 else ''})")
     if score.guessed:
         message += (f"; pronounced by espeak-ng's rules (not in the CMU dictionary): "
                     f"{', '.join(repr(w) for w in score.guessed[:10])}"

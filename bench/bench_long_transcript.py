@@ -1,0 +1,69 @@
+"""A long recording with its transcript, aligned whole and in stretches (data/align.py
+`Aligner`): peak memory, time, fit and stretches. The recording is pocketsphinx-testdata's
+cards 001-005 (one real speaker) over and over with 0.25 s gaps, to `--seconds`, and the
+transcript their words in the same order. Each alignment runs in its own process, so its peak
+resident memory is its own.
+
+    OMP_NUM_THREADS=1 python bench/bench_long_transcript.py [--seconds 300] [--only stretches]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def recording(seconds: float):
+    import numpy as np
+    from vasa_bridge.model.realvoice import real_clips
+    clips = [c for c in real_clips() if c.name.startswith("sphinx/cards/")]
+    gap = np.zeros(4000, np.float32)
+    parts, words, t = [], [], 0.0
+    while t < seconds:
+        for c in clips:
+            parts += [c.audio, gap]
+            words.append(c.text)
+            t += (len(c.audio) + len(gap)) / 16000
+    return np.concatenate(parts), " ".join(words)
+
+
+def one(seconds: float, how: str) -> dict:
+    from vasa_bridge.data.align import Aligner
+    audio, text = recording(seconds)
+    aligner = Aligner(long_s=1e9) if how == "whole" else Aligner()
+    t0 = time.perf_counter()
+    _, score = aligner.align(audio, text)
+    return {"how": how, "seconds": round(len(audio) / 16000, 1), "chars": len(text),
+            "wall_s": round(time.perf_counter() - t0, 1), "fit": round(score.per_frame, 2),
+            "stretches": score.stretches,
+            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--seconds", type=float, default=300.0)
+    p.add_argument("--only", choices=("whole", "stretches"))
+    p.add_argument("--child", choices=("whole", "stretches"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(one(args.seconds, args.child)))
+        return 0
+    for how in [args.only] if args.only else ["whole", "stretches"]:
+        out = subprocess.run([sys.executable, __file__, "--seconds", str(args.seconds),
+                              "--child", how], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{r['how']:<9} {r['seconds']:7.1f} s of speech, {r['chars']} characters: "
+              f"peak {r['peak_mb']} MB, {r['wall_s']} s, fit {r['fit']} per frame, "
+              f"{r['stretches']} stretch(es)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
