@@ -222,6 +222,9 @@ def test_transcript_cuts_pair_each_pause_with_its_own_words_when_the_text_repeat
     ends = [s for w, s, e in heard if w == "the"][2::2]  # where sentences 2-4 start
     assert [c for c, _ in cuts] == pytest.approx([e - 0.2 for e in ends])
     assert transcript_cuts(words, heard, stretch_s=100.0) == []  # nothing long enough
+    quiet = [(w, s + 100 * (k >= 18), e + 100 * (k >= 18))  # 100 s silent before sentence 3
+             for k, (w, s, e) in enumerate(heard)]
+    assert [n for _, n in transcript_cuts(words, quiet, stretch_s=5.0)] == [9, 18, 27]
     assert transcript_cuts(words, [], stretch_s=5.0) == []
 
 

@@ -385,17 +385,18 @@ def transcript_cuts(words: list[str], heard: list[tuple[str, float, float]],
     said = np.array([ids.setdefault(w, len(ids)) for w, _, _ in heard], np.int64)
     cuts, last, w0, j0 = [], 0.0, 0, 0
     while j0 < len(heard) and w0 < len(words):
-        j1 = j0
-        while j1 < len(heard) and heard[j1][1] < last + 3 * stretch_s:
+        j1, limit = j0, max(last, heard[j0][1]) + 3 * stretch_s  # (a long silence: go past it)
+        while j1 < len(heard) and heard[j1][1] < limit:
             j1 += 1
+        j1 = min(j1 + 5, len(heard))  # and the words just after: a pause has two sides
         pairs = _matched(text[w0:w0 + 2 * (j1 - j0) + 20], said[j0:j1])
         matched = set(pairs)
         cut = None
         for i, j in pairs:
-            end, start = heard[j0 + j][2], heard[j0 + j + 1][1] if j0 + j + 1 < len(heard) \
-                else np.inf
-            if (i + 1, j + 1) in matched and start - end >= min_pause_s \
-                    and start - last >= stretch_s:
+            if (i + 1, j + 1) not in matched:
+                continue
+            end, start = heard[j0 + j][2], heard[j0 + j + 1][1]
+            if start - end >= min_pause_s and start - last >= stretch_s:
                 cut = (0.5 * (end + start), w0 + i + 1, j0 + j + 1)
                 break
         if cut is None:
