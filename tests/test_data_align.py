@@ -246,7 +246,7 @@ def _cards_recording(cycles: int):
 
 @pytest.mark.slow
 def test_a_long_recording_is_aligned_in_stretches_as_its_parts_are():
-    audio, text, spans = _cards_recording(2)  # 43 s; `long_s` lowered so it counts as long
+    audio, text, spans = _cards_recording(4)  # 43 s; `long_s` lowered so it counts as long
     timeline, score = Aligner(long_s=20.0, stretch_s=8.0).align(audio, text)
     assert score.stretches >= 3 and score.per_frame >= -18 and score.words == len(
         normalise_text(text))
@@ -259,3 +259,37 @@ def test_a_long_recording_is_aligned_in_stretches_as_its_parts_are():
         part = timeline.slice(s, e)  # re-timed to start at 0, as `own`
         r = compare_timelines(own, part)
         assert r["matched"] >= 0.9 and r["median_ms"] <= 20, (words, r)
+
+
+def parse_and_run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    add_cli(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_dataset_aligned_refuses_words_not_said_and_leaves_out_speech_without_words(
+        tmp_path, capsys):
+    # A user's recording with the wrong transcript went into the training set as it was; one
+    # whose transcript lacks a sentence taught the model a shut mouth through that sentence.
+    audio, text, spans = _cards_recording(2)  # cards 001-005 twice, one real speaker, 21.8 s
+    wav = tmp_path / "cards.wav"
+    sf.write(str(wav), audio, 16000)
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text(" ".join(t for _, _, t in spans[4::-1]))  # the cards in the wrong order
+    with pytest.raises(DataError, match=r"wrong\.txt' does not fit .*cards\.wav' \(alignment "
+                                        r"score -\d+\.\d per frame, expected >= -25\)"):
+        parse_and_run(["dataset", "aligned", str(wav), str(wrong), "--out",
+                       str(tmp_path / "refused")])
+    assert not (tmp_path / "refused").exists()
+    partial = tmp_path / "partial.txt"  # the last card's words left out
+    partial.write_text(" ".join(t for _, _, t in spans[:-1]))
+    assert parse_and_run(["dataset", "aligned", str(wav), str(partial), "--out",
+                          str(tmp_path / "ds"), "--max-clip", "6"]) == 0
+    out = capsys.readouterr()
+    assert "left out 1 clip(s)" in out.err and "has no words for" in out.err
+    s, e, _ = spans[-1]
+    kept = [(c.meta["offset_s"], c.meta["offset_s"] + c.duration)
+            for c in open_dataset(tmp_path / "ds")]
+    assert len(kept) >= 2 and not any(a < e and b > s for a, b in kept)  # not the last card
+    assert sum(b - a for a, b in kept) >= 10.0  # the rest is kept

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
 
 from ..data.engines import ENGINES
@@ -48,6 +49,10 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--fps", type=float, default=25.0)
     a.add_argument("--max-clip", type=float, default=12.0, help="seconds per clip at most")
+    a.add_argument("--min-fit", type=float, default=-25.0, metavar="SCORE",
+                   help="alignment score per speech frame under which the transcript is "
+                        "refused as not what is said (default -25; right transcripts of real "
+                        "voices score -13 or above, formant voices such as espeak-ng about -40)")
     a.set_defaults(func=_aligned)
 
     v = sub.add_parser("video", help="extract motion from talking videos (face mesh + solver)")
@@ -95,7 +100,7 @@ def _synth(args) -> int:
 def _aligned(args) -> int:
     from ..data.align import AlignConfig, build_aligned
     teacher = TeacherConfig(fps=args.fps)
-    config = AlignConfig(max_clip_s=args.max_clip)
+    config = AlignConfig(max_clip_s=args.max_clip, min_fit=args.min_fit)
     print("dataset aligned:", json.dumps({"audio": args.audio, "text": args.text,
                                           "out": args.out, "speaker": args.speaker,
                                           "split": args.split, "align": asdict(config),
@@ -104,8 +109,18 @@ def _aligned(args) -> int:
                       seed=args.seed, teacher=teacher, config=config)
     if r["skipped"]:
         print(f"{args.audio}: already in {args.out}, skipped")
-    else:
-        print(f"{args.out}: added {r['clips']} clips, {r['seconds']:.1f} s")
+        return 0
+    print(f"{args.out}: added {r['clips']} clips, {r['seconds']:.1f} s (alignment score "
+          f"{r['fit']:.1f} per frame)")
+    if r["guessed"]:
+        print(f"pronounced by espeak-ng's rules (not in the CMU dictionary): "
+              f"{', '.join(r['guessed'])}")
+    if r["left_out"]:
+        t0, t1 = r["left_out"][0]
+        print(f"left out {len(r['left_out'])} clip(s), "
+              f"{sum(b - a for a, b in r['left_out']):.1f} s, with speech the transcript has no "
+              f"words for (the first {t0:.1f}-{t1:.1f} s): add the missing words to the "
+              f"transcript to keep them", file=sys.stderr)
     return 0
 
 

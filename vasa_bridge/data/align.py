@@ -70,6 +70,11 @@ class AlignConfig:
     max_clip_s: float = 12.0  # recordings are cut at pauses into clips up to this long
     min_clip_s: float = 2.0  # shortest clip worth keeping
     min_pause_s: float = 0.15  # a silence at least this long may be a cut point
+    min_fit: float = -25.0  # alignment score per speech frame under which the transcript is
+    #   not what the recording says. Laxer than `bake --text`'s -18 (model/transcript.py
+    #   MIN_FIT): right transcripts of real voices score -13 or above, of festival's diphone
+    #   voices down to -18.1, words in the wrong order -40 and below; formant voices (espeak-ng)
+    #   score about -40 even with the right words (use `dataset synth` for those, or lower it)
 
 
 def _decoder():
@@ -508,15 +513,30 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
     audio = read_audio(audio_path)
     digest = hashlib.sha1(audio.tobytes()).hexdigest()[:16]
     out = Path(out)
+    new = not out.exists()
     info, rows = open_for_append(out, "aligned", teacher.fps,
                                  {"teacher": asdict(teacher), "recordings": {}})
     if digest in info.get("recordings", {}):
         return {"clips": 0, "skipped": True, "seconds": 0.0}
-    timeline = align(audio, text)
+    try:
+        timeline, score = Aligner().align(audio, text)
+        if score.per_frame < config.min_fit:
+            raise DataError(f"transcript {str(text_path)!r} does not fit {str(audio_path)!r} "
+                            f"(alignment score {score.per_frame:.1f} per frame, expected >= "
+                            f"{config.min_fit:g}): expected the words said in the recording")
+    except DataError:
+        if new:
+            out.rmdir()  # made for this recording, still empty: a refusal leaves nothing
+        raise
     bounds = [0.0] + cut_points(timeline, config) + [len(audio) / SAMPLE_RATE]
     index = max((r["index"] for r in rows), default=-1) + 1
-    made = []
+    made, left_out = [], []
     for k, (t0, t1) in enumerate(zip(bounds[:-1], bounds[1:])):
+        if any(a < t1 and b > t0 for a, b in score.unspoken):
+            # speech the transcript has no words for: the teacher would keep the mouth shut
+            # through it, and the model would learn to
+            left_out.append((t0, t1))
+            continue
         a = audio[int(round(t0 * SAMPLE_RATE)):int(round(t1 * SAMPLE_RATE))]
         tl = timeline.slice(t0, t1)
         clip_seed = int(np.random.default_rng([seed, index]).integers(0, 2**31 - 1))
@@ -536,4 +556,6 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
     write_json(out / "dataset.json", info)
     write_manifest(out, rows + made)
     return {"clips": len(made), "skipped": False,
-            "seconds": sum(r["duration_s"] for r in made)}
+            "seconds": sum(r["duration_s"] for r in made), "fit": score.per_frame,
+            "guessed": list(score.guessed), "unspoken": [list(u) for u in score.unspoken],
+            "left_out": [list(c) for c in left_out]}
