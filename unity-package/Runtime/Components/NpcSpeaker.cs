@@ -15,6 +15,12 @@ namespace VasaBridge
     {
         [Tooltip("Said on Speak() with no argument (Load Type 'Decompress On Load', so its samples can be read).")]
         public AudioClip line;
+        [Tooltip("The words of the line (optional, e.g. its subtitle): exact lips where they fit the sound. "
+                 + "Names outside the dictionary are pronounced by rule; words that do not fit leave the mouth to the sound.")]
+        [TextArea(2, 5)]
+        public string lineText;
+        [Tooltip("Language of the words (a code such as 'en'); only English is aligned, other languages are answered with a reason.")]
+        public string language = "en";
         public bool speakOnStart = false;
 
         /// <summary>The runtime accepted the line: it starts at result.Pts on result.Stream.</summary>
@@ -32,15 +38,18 @@ namespace VasaBridge
         protected override void Subscribe(VasaBridgeClient c) { }
         protected override void Unsubscribe(VasaBridgeClient c) { }
 
-        void Start() { if (speakOnStart && line != null) Speak(line); }
+        void Start() { if (speakOnStart && line != null) Speak(line, lineText); }
 
-        public void Speak() { Speak(line); }
+        public void Speak() { Speak(line, lineText); }
 
-        /// <summary>Send a clip; returns false (and logs why) when it cannot be sent.</summary>
-        public bool Speak(AudioClip clip)
+        /// <summary>Send a clip, with its words if known (`text`: null or blank for none); returns
+        /// false (and logs why) when it cannot be sent.</summary>
+        public bool Speak(AudioClip clip, string text = null)
         {
             if (clip == null) { Fail("no AudioClip to speak"); return false; }
             if (client == null) { Fail("no VasaBridgeClient for this NPC"); return false; }
+            if (text != null && text.Trim().Length == 0) text = null;
+            string lang = text != null && !string.IsNullOrEmpty(language) ? language : null;
             // GetData must run on the main thread and needs decompressed samples.
             var samples = new float[clip.samples * clip.channels];
             if (!clip.GetData(samples, 0))
@@ -59,9 +68,10 @@ namespace VasaBridge
             {
                 try
                 {
-                    var r = control.Speak(samples, rate, channels, stream);
-                    results.Enqueue(() => { LastResult = r; LastError = null; if (Accepted != null) Accepted(r); });
+                    var r = control.Speak(samples, rate, channels, stream, text, lang);
+                    results.Enqueue(() => Accept(r));
                 }
+                catch (ArgumentException e) { results.Enqueue(() => Report(new ControlException("bad_argument", e.Message))); }
                 catch (ControlException e) { results.Enqueue(() => Report(e)); }
                 catch (Exception e) { results.Enqueue(() => Report(new ControlException("failed", e.GetType().Name + ": " + e.Message))); }
                 finally
@@ -78,6 +88,17 @@ namespace VasaBridge
         {
             Action a;
             while (results.TryDequeue(out a)) a();
+        }
+
+        void Accept(SpeakResult r)
+        {
+            LastResult = r;
+            LastError = null;
+            // The line plays either way; words that did not drive the mouth (or left some of the
+            // speech to the sound) are worth a line in the console.
+            if (r.Text != null && (!r.Text.Used || r.Text.Unspoken.Length > 0))
+                Debug.LogWarning("[vasa_bridge] NPC '" + name + "': " + r.Text.Message, this);
+            if (Accepted != null) Accepted(r);
         }
 
         void Report(ControlException e)

@@ -210,6 +210,57 @@ namespace VasaBridge.Tests
         }
 
         [Test]
+        public void SpeakWithTextCarriesTheWordsAndReadsWhatBecameOfThem()
+        {
+            var f = new FakeFactory();
+            f.Server = request => new MsgPackWriter().WriteValue(new Dictionary<string, object> {
+                { "ok", true }, { "result", new Dictionary<string, object> {
+                    { "stream", "npc1" }, { "pts", 5L }, { "duration", 1.5 },
+                    { "text", new Dictionary<string, object> {
+                        { "used", true }, { "message", "transcript aligned (2 words ...)" }, { "fit", -10.6 },
+                        { "unspoken", new List<object> { new List<object> { 0.5, 1.12 } } } } } } } }).ToArray();
+            var r = new ControlClient(f).Speak(new[] { 0f, 0.5f }, 16000, 1, "npc1", "Geralt, the café is closed", "en");
+            var req = (Dictionary<string, object>)MsgPackReader.Read(f.LastRequest, 0, f.LastRequest.Length, new MsgPackLimits { MaxBinBytes = 1 << 26 });
+            Assert.AreEqual("Geralt, the café is closed", req["text"], "UTF-8 words arrive as written");
+            Assert.AreEqual("en", req["language"]);
+            Assert.IsTrue(r.Text.Used);
+            Assert.AreEqual(-10.6, r.Text.Fit.Value, 1e-12);
+            StringAssert.StartsWith("transcript aligned", r.Text.Message);
+            Assert.AreEqual(1, r.Text.Unspoken.Length);
+            Assert.AreEqual(new[] { 0.5, 1.12 }, r.Text.Unspoken[0]);
+
+            // without text the request holds neither field, and the reply's outcome is null
+            f.Server = request => new MsgPackWriter().WriteValue(new Dictionary<string, object> {
+                { "ok", true }, { "result", new Dictionary<string, object> { { "stream", "npc1" } } } }).ToArray();
+            Assert.IsNull(new ControlClient(f).Speak(new[] { 0f }, 16000, 1, "npc1").Text);
+            req = (Dictionary<string, object>)MsgPackReader.Read(f.LastRequest, 0, f.LastRequest.Length, new MsgPackLimits { MaxBinBytes = 1 << 26 });
+            Assert.IsFalse(req.ContainsKey("text") || req.ContainsKey("language"));
+
+            // a text outcome that is not a map of the expected shape is malformed
+            f.Server = request => new MsgPackWriter().WriteValue(new Dictionary<string, object> {
+                { "ok", true }, { "result", new Dictionary<string, object> { { "stream", "npc1" },
+                    { "text", new Dictionary<string, object> { { "used", true }, { "unspoken", new List<object> { 3L } } } } } } }).ToArray();
+            Assert.AreEqual("malformed", Assert.Throws<ControlException>(
+                () => new ControlClient(f).Speak(new[] { 0f }, 16000, 1, "npc1", "hi")).Code);
+        }
+
+        [Test]
+        public void SpeakTextIsCheckedBeforeSending()
+        {
+            var pcm = new byte[4];
+            Func<string, string, TestDelegate> speak = (text, lang) =>
+                () => ControlMessages.Speak(pcm, 16000, SampleFormat.S16, 1, "default", text: text, language: lang);
+            StringAssert.Contains("the limit is 4000", Assert.Throws<ArgumentException>(speak(new string('a', 4001), null)).Message);
+            StringAssert.Contains("blank", Assert.Throws<ArgumentException>(speak("   ", null)).Message);
+            StringAssert.Contains("without text", Assert.Throws<ArgumentException>(speak(null, "en")).Message);
+            StringAssert.Contains("language code", Assert.Throws<ArgumentException>(speak("hi", "english!")).Message);
+            Assert.DoesNotThrow(speak(new string('a', 4000), "pt-BR"));
+            Assert.IsTrue(ControlMessages.IsLanguageCode("de"));
+            Assert.IsFalse(ControlMessages.IsLanguageCode("EN"));
+            Assert.IsFalse(ControlMessages.IsLanguageCode("e n"));
+        }
+
+        [Test]
         public void SpeakArgumentsAreCheckedBeforeSending()
         {
             Assert.Throws<ArgumentException>(() => ControlMessages.Speak(new byte[3], 16000, SampleFormat.S16, 1, "default"));

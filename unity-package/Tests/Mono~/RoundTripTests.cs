@@ -159,6 +159,14 @@ namespace VasaBridge.Tests
             Assert.AreEqual(0.25, TestFiles.Num(raw["duration"]), 1e-12, "8000 floats as stereo: 4000 frames");
             Assert.AreEqual(sum / 2, TestFiles.Num(raw["sum"]), 1e-4, "the samples Python read are ours");
 
+            // With the words: they reach Python as written (UTF-8), and the outcome comes back.
+            var said = client.Speak(clip, 16000, 1, "npc1", "Geralt, ¿dónde está el café?", "es");
+            Assert.AreEqual("es: Geralt, ¿dónde está el café?", said.Text.Message);
+            Assert.IsFalse(said.Text.Used);
+            Assert.AreEqual(-9.5, said.Text.Fit.Value, 1e-12);
+            Assert.AreEqual(new[] { 0.25, 0.5 }, said.Text.Unspoken[0]);
+            Assert.IsNull(r.Text, "no words sent, no outcome");
+
             var bad = Assert.Throws<ControlException>(() => client.Speak(new float[100], 5000, 1, "npc1"));
             Assert.AreEqual("bad_argument", bad.Code);
             StringAssert.Contains("5000", bad.Message);

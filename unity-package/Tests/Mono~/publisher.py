@@ -65,10 +65,15 @@ class Handler:
     def status(self) -> dict:
         return {"fps": 25, "streams": ["default", "npc1"]}
 
-    def speak(self, audio: np.ndarray, rate: int, stream: str) -> dict:
+    def speak(self, audio: np.ndarray, rate: int, stream: str, text: str | None = None,
+              language: str = "en") -> dict:
         # `audio` is what the server parsed from the request: mono float32 (channels averaged).
-        return {"stream": stream, "pts": 400 * MS, "duration": len(audio) / rate,
-                "sum": float(audio.astype(np.float64).sum())}
+        reply = {"stream": stream, "pts": 400 * MS, "duration": len(audio) / rate,
+                 "sum": float(audio.astype(np.float64).sum())}
+        if text is not None:  # the words as the server read them, and an outcome to parse
+            reply["text"] = {"used": language == "en", "message": f"{language}: {text}",
+                             "fit": -9.5, "unspoken": [[0.25, 0.5]]}
+        return reply
 
     def stop(self) -> None:
         self.stopped.set()
