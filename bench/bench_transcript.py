@@ -18,7 +18,8 @@ largest difference from the audio-only bake in head pose, eyes and brows.
 Words missing: each transcript with only the first or the second half of its words, against the
 reference on the whole transcript: the audio-only bake, the partial transcript's mouth everywhere
 (as before `TextOutcome.unspoken`) and as shipped; `--margin-sweep` runs only that, at several
-margins around the stretches without words.
+margins around the stretches without words. Then one card's words left out of cards 001-005
+joined (a sentence missing in the middle: the whole does not fit; stretches do).
 
 Then the fit check: alignment score per speech frame of right and of wrong transcripts (every
 clip with another clip's transcript, and near misses that change one word), natural TTS voices
@@ -218,6 +219,42 @@ def words_missing(clips, den, aligner) -> dict:
             "routes": {k: v.result() for k, v in acc.items()},
             "longest_right": max(runs["right"]), "shortest_longest_partial":
                 min(runs["partial"]), "partial_runs": len(runs["partial"])}
+
+
+def middle_missing(clips, den, aligner) -> dict:
+    """Cards 001-005 (one real speaker) joined with 0.25 s gaps, transcribed but for one card's
+    words (each card in turn, first and last included): the whole transcript does not fit, so
+    before, the bake fell back to the audio alone; now the aligner tries again in stretches
+    (`Aligner`, RESCUE_STRETCH_S) and keeps the words of the stretches that fit. Against the
+    reference on the whole transcript."""
+    cards = [clips[f"cards/00{k}"] for k in range(1, 6)]
+    gap = np.zeros(4000, np.float32)
+    audio = np.concatenate([np.concatenate([a, gap]) for a, _ in cards])
+    ref_tl, _ = aligner.align(audio, " ".join(t for _, t in cards))
+    base, _ = bake_audio_text(audio, 16000, BakeConfig(keep_audio=False), den)
+    n, fps = len(base), base.fps
+    ref = teacher_mouth(ref_tl, n, fps)
+    segs = _segments(ref_tl)
+    from vasa_bridge.model.transcript import MIN_FIT, combine
+    acc = {"model": Acc(), "before": Acc(), "shipped": Acc()}
+    used = used_before = 0
+    rows = []
+    for k in range(len(cards)):
+        partial = " ".join(t for j, (_, t) in enumerate(cards) if j != k)
+        whole, score = aligner.align(audio, partial)  # no floor: aligned whole, as before
+        before = base.blendshapes  # the whole did not fit: the audio alone
+        if score.per_frame >= MIN_FIT:  # it did: its mouth everywhere, shut where words lack
+            before = combine(base.blendshapes, teacher_mouth(whole, n, fps))
+            used_before += 1
+        track, outcome = bake_audio_text(audio, 16000, BakeConfig(keep_audio=False), den,
+                                         text=partial, aligner=aligner)
+        used += outcome.used
+        rows.append(outcome.message)
+        for key, shapes in (("model", base.blendshapes), ("before", before),
+                            ("shipped", track.blendshapes)):
+            acc[key].add(shapes, base.blendshapes, ref, [ref], segs, fps)
+    return {"cases": len(cards), "used": used, "used_before": used_before, "messages": rows,
+            "routes": {k: v.result() for k, v in acc.items()}}
 
 
 def margin_sweep(festival) -> int:
@@ -422,6 +459,7 @@ def main() -> int:
     edges = outside_speech(clips)
     missing = {"real": words_missing(clips, den, aligner),
                "festival": words_missing(festival_clips(festival), den, aligner)}
+    middle = middle_missing(clips, den, aligner)
     seconds = sum(len(a) for a, _ in clips.values()) / 16000
     t_align = time.perf_counter()
     for audio, text in clips.values():
@@ -433,7 +471,7 @@ def main() -> int:
               "per_clip": [{"clip": n, "text": t, "fit": f, "used": u} for n, t, f, u in rows],
               "fit": fit_scores(clips, aligner, min_fit), "min_fit": min_fit,
               "tts": tts(aligner, min_fit, festival), "languages": languages(den),
-              "outside_speech": edges, "words_missing": missing,
+              "outside_speech": edges, "words_missing": missing, "middle_missing": middle,
               "align_x_realtime": round(seconds / align_s, 1),
               "wall_s": round(time.perf_counter() - t0, 1)}
     print(f"{len(clips)} real recordings, {seconds:.1f} s; transcripts used on "
@@ -458,6 +496,9 @@ def main() -> int:
               f"{m['longest_right']:.2f} s, partial ones at least "
               f"{m['shortest_longest_partial']:.2f} s (of {m['partial_runs']})")
         print_routes(m["routes"], ("model", "teacher everywhere", "shipped"))
+    print(f"one card's words missing from cards 001-005 joined (each in turn): transcripts "
+          f"used {middle['used']}/{middle['cases']} (before: {middle['used_before']}, whole)")
+    print_routes(middle["routes"], ("model", "before", "shipped"))
     f = report["fit"]
     print(f"fit (score per speech frame, floor {min_fit:g}): right {f['right']['min']:.1f}.."
           f"{f['right']['max']:.1f} used {f['right']['used']}/{f['right']['n']}; wrong used "

@@ -174,6 +174,33 @@ def test_accented_letters_keep_their_words():
         ["cafe", "naive", "zoe", "three", "npcs", "uber", "o'brien"]
 
 
+def test_a_sentence_missing_in_the_middle_spoils_only_its_own_stretch(den):
+    # The cards of pocketsphinx-testdata (one real speaker) one after another, transcribed but
+    # for the third: aligned whole the words do not fit (the bake fell back to the audio alone);
+    # tried again in stretches, every card but the third gets its words.
+    texts = cards()
+    parts = [wav(DATA / "cards" / f"{k}.wav") for k in sorted(texts)]
+    gap = np.zeros(4000, np.float32)
+    audio = np.concatenate([np.concatenate([p, gap]) for p in parts])
+    starts = np.cumsum([0] + [len(p) + len(gap) for p in parts]) / RATE
+    third = (starts[2], starts[2] + len(parts[2]) / RATE)
+    words = [texts[k] for k in sorted(texts)]
+    partial = " ".join(w for k, w in enumerate(words) if k != 2)
+    assert Aligner().align(audio, partial)[1].per_frame < MIN_FIT  # as a whole: no fit
+    config = BakeConfig(keep_audio=False)
+    base = bake_audio(audio, RATE, config, den)
+    track, outcome = bake_audio_text(audio, RATE, config, den, text=partial)
+    assert outcome.used and "stretches" in outcome.message, outcome
+    inside = sum(min(b, third[1]) - max(a, third[0]) for a, b in outcome.unspoken
+                 if a < third[1] and b > third[0])
+    assert inside >= 1.0  # the third card's speech is left to the audio ...
+    assert all(third[0] - 0.3 < a and b < third[1] + 0.3 for a, b in outcome.unspoken)  # only it
+    ref = teacher_mouth(align_scored(audio, " ".join(words))[0], len(track), track.fps)[:, JAW]
+    r_now = np.corrcoef(track.blendshapes[:, JAW], ref)[0, 1]
+    r_audio = np.corrcoef(base.blendshapes[:, JAW], ref)[0, 1]
+    assert r_now >= 0.95 and r_now > r_audio, (r_now, r_audio)
+
+
 def test_text_weights_leave_a_margin_and_ramp_around_the_stretches_without_words():
     from vasa_bridge.model.transcript import text_weights
     assert text_weights((), np.arange(10) / 25) is None

@@ -35,6 +35,8 @@ UNSPOKEN_MIN_S = 0.2
 # Recordings longer than this are aligned in stretches of about STRETCH_S (`Aligner`).
 LONG_S = 150.0
 STRETCH_S = 20.0
+# A transcript that does not fit as a whole is tried again in stretches of about this long.
+RESCUE_STRETCH_S = 4.0
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
          "fifteen sixteen seventeen eighteen nineteen").split()
@@ -179,6 +181,7 @@ class AlignmentScore:
     #                        words out aligns what it has and calls the rest silence
     guessed: tuple = ()  # words outside the CMU dictionary, pronounced by espeak-ng's rules
     stretches: int = 1  # aligned in this many stretches (a long recording: `Aligner`)
+    refused: int = 0  # of them, left to the audio: their words did not fit (`Aligner` min_fit)
     unspoken: tuple = ()  # ((start s, end s), ...): stretches of UNSPOKEN_MIN_S or more of
     #                       speech by level that no aligned phone covers (words the transcript
     #                       lacks), in order
@@ -304,7 +307,13 @@ class Aligner:
     word search (its wheel's English language model) hears the words with their times, the
     transcript is matched to them word by word, and the recording and the transcript are cut
     together in pauses between words heard as the transcript has them. Where too few words are
-    heard as written to cut at, the recording is aligned whole."""
+    heard as written to cut at, the recording is aligned whole.
+
+    With `min_fit` (a floor on the score per speech frame), a transcript that does not fit
+    as a whole is tried again in stretches of about RESCUE_STRETCH_S cut the same way: a sentence
+    left out in the middle, or one said differently, spoils only its own stretch. The stretches
+    that fit keep their words; one that does not is left to the audio (it becomes `unspoken`,
+    whole) and counted in `AlignmentScore.refused`."""
 
     def __init__(self, edges: SpeechEdges | None = SpeechEdges(), long_s: float = LONG_S,
                  stretch_s: float = STRETCH_S) -> None:
@@ -314,20 +323,35 @@ class Aligner:
         self._long_s, self._stretch_s = long_s, stretch_s
         self._search = None  # the word search, loaded for the first long recording
 
-    def align(self, audio: np.ndarray, text: str) -> tuple[PhonemeTimeline, AlignmentScore]:
+    def align(self, audio: np.ndarray, text: str, min_fit: float | None = None
+              ) -> tuple[PhonemeTimeline, AlignmentScore]:
         with self._lock:
+            duration = len(audio) / SAMPLE_RATE
+            if duration > self._long_s:
+                cuts = self._cuts(audio, text, self._stretch_s)
+                if cuts:
+                    return self._align_stretches(audio, normalise_text(text), cuts, min_fit)
             try:
-                if len(audio) / SAMPLE_RATE > self._long_s:
-                    cuts = self._cuts(audio, text)
-                    if cuts:
-                        return self._align_stretches(audio, normalise_text(text), cuts)
-                return align_scored(audio, text, self._decoder, self._edges)
-            except DataError:
+                whole = align_scored(audio, text, self._decoder, self._edges)
+            except DataError as e:
                 self._decoder = _decoder()  # a failed alignment leaves the search unusable
-                raise
+                whole, failure = None, e
+            if min_fit is None or (whole is not None and whole[1].per_frame >= min_fit) \
+                    or duration < 2 * RESCUE_STRETCH_S:
+                if whole is None:
+                    raise failure
+                return whole
+            cuts = self._cuts(audio, text, RESCUE_STRETCH_S)
+            rescued = self._align_stretches(audio, normalise_text(text), cuts, min_fit) \
+                if cuts else None
+            if rescued is not None and rescued[1].speech_s > 0:
+                return rescued
+            if whole is None:
+                raise failure
+            return whole
 
-    def _cuts(self, audio: np.ndarray, text: str) -> list[tuple[float, int]]:
-        """[(time s, transcript words before it)] to cut a long recording at ([]: none)."""
+    def _cuts(self, audio: np.ndarray, text: str, stretch_s: float) -> list[tuple[float, int]]:
+        """[(time s, transcript words before it)] to cut a recording at ([]: none)."""
         if self._search is None:
             from pocketsphinx import Decoder
             self._search = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
@@ -344,35 +368,45 @@ class Aligner:
         except Exception:  # the search failed: align whole, as before
             self._search = None
             return []
-        return transcript_cuts(normalise_text(text), heard, self._stretch_s)
+        return transcript_cuts(normalise_text(text), heard, stretch_s)
 
     def _align_stretches(self, audio: np.ndarray, words: list[str],
-                         cuts: list[tuple[float, int]]) -> tuple[PhonemeTimeline, AlignmentScore]:
+                         cuts: list[tuple[float, int]], min_fit: float | None = None
+                         ) -> tuple[PhonemeTimeline, AlignmentScore]:
+        """Each stretch with its own words. Without `min_fit` a stretch that cannot be aligned
+        is a DataError; with it, such a stretch, or one scoring under it, is left to the audio:
+        silence in the timeline, `unspoken` as a whole, its words not counted."""
         total = len(audio) / SAMPLE_RATE
         bounds = [(0.0, 0)] + cuts + [(total, len(words))]
-        segs, scores = [], []
+        segs, scores, refused = [], [], []
         for (t0, w0), (t1, w1) in zip(bounds, bounds[1:]):
             first, last = int(round(t0 * SAMPLE_RATE)), int(round(t1 * SAMPLE_RATE))
-            t0 = first / SAMPLE_RATE
-            piece = " ".join(words[w0:w1])
+            t0, t1 = first / SAMPLE_RATE, last / SAMPLE_RATE
             try:
-                timeline, score = align_scored(audio[first:last], piece, self._decoder,
-                                               self._edges)
+                timeline, score = align_scored(audio[first:last], " ".join(words[w0:w1]),
+                                               self._decoder, self._edges)
             except DataError as e:
-                raise DataError(f"{t0:.1f}-{last / SAMPLE_RATE:.1f} s of the recording: {e}") \
-                    from None
+                self._decoder = _decoder()
+                if min_fit is None:
+                    raise DataError(f"{t0:.1f}-{t1:.1f} s of the recording: {e}") from None
+                score = None
+            if score is None or (min_fit is not None and score.per_frame < min_fit):
+                segs.append(("sil", t0, t1))
+                refused.append((t0, t1, w1 - w0))
+                continue
             segs += [(lab, t0 + a, t0 + b) for lab, a, b in
                      zip(timeline.labels, timeline.starts, timeline.ends)]
-            scores.append((t0, last / SAMPLE_RATE, score))
+            scores.append((t0, t1, score))
         speech = sum(sc.speech_s for _, _, sc in scores)
+        unspoken = [(a + x, a + y) for a, _, sc in scores for x, y in sc.unspoken]
         score = AlignmentScore(
             per_frame=sum(sc.per_frame * sc.speech_s for _, _, sc in scores) / speech
             if speech else -1e9,
-            speech_s=speech, words=len(words),
+            speech_s=speech, words=len(words) - sum(n for _, _, n in refused),
             coverage=sum(sc.coverage * (b - a) for a, b, sc in scores) / total,
             guessed=tuple(sorted({w for _, _, sc in scores for w in sc.guessed})),
-            unspoken=tuple((a + x, a + y) for a, _, sc in scores for x, y in sc.unspoken),
-            stretches=len(scores))
+            unspoken=tuple(sorted(unspoken + [(a, b) for a, b, _ in refused])),
+            stretches=len(scores) + len(refused), refused=len(refused))
         return PhonemeTimeline.from_segments(segs, "arpabet"), score
 
 
@@ -519,7 +553,7 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
     if digest in info.get("recordings", {}):
         return {"clips": 0, "skipped": True, "seconds": 0.0}
     try:
-        timeline, score = Aligner().align(audio, text)
+        timeline, score = Aligner().align(audio, text, config.min_fit)
         if score.per_frame < config.min_fit:
             raise DataError(f"transcript {str(text_path)!r} does not fit {str(audio_path)!r} "
                             f"(alignment score {score.per_frame:.1f} per frame, expected >= "

@@ -47,12 +47,12 @@ def _hear(audio: np.ndarray, rate: int, config: PhoneConfig):
     return _recognizers[config].hear(audio, rate)
 
 
-def _align(audio: np.ndarray, text: str):
+def _align(audio: np.ndarray, text: str, min_fit: float | None = None):
     global _aligner
     if _aligner is None:
         from ..data.align import Aligner
         _aligner = Aligner()
-    return _aligner.align(audio, text)
+    return _aligner.align(audio, text, min_fit)
 
 
 _CALLS = {"hear": _hear, "align": _align, "pid": os.getpid}
@@ -230,9 +230,9 @@ class RemoteAligner:
     def __init__(self, worker: SphinxWorker) -> None:
         self.worker = worker
 
-    def align(self, audio: np.ndarray, text: str):
+    def align(self, audio: np.ndarray, text: str, min_fit: float | None = None):
         audio = np.asarray(audio, np.float32)
-        return self.worker.call("align", audio, str(text), audio_s=len(audio) / 16000)
+        return self.worker.call("align", audio, str(text), min_fit, audio_s=len(audio) / 16000)
 
 
 _shared: SphinxWorker | None = None

@@ -172,7 +172,7 @@ def align_text(audio_16k: np.ndarray, text: str, config: TranscriptConfig = Tran
                                         f": the mouth follows the audio only")
     from ..data.align import Aligner
     try:
-        timeline, score = (aligner or Aligner()).align(audio_16k, text)
+        timeline, score = (aligner or Aligner()).align(audio_16k, text, config.min_fit)
     except DataError as e:
         return None, TextOutcome(False, f"transcript not used ({e}): the mouth follows the "
                                         f"audio only")
@@ -182,9 +182,11 @@ def align_text(audio_16k: np.ndarray, text: str, config: TranscriptConfig = Tran
                                         f"expected >= {config.min_fit:g}): the mouth follows "
                                         f"the audio only", score.per_frame)
     stretches = score.stretches
+    pieces = f", in {stretches} stretches" if stretches > 1 else ""
+    if score.refused:
+        pieces += f", {score.refused} of them not fitting their words"
     message = (f"transcript aligned ({score.words} words, {score.speech_s:.2f} s of speech, "
-               f"score {score.per_frame:.1f} per frame"
-               f"{f', in {stretches} stretches' if stretches > 1 else ''})")
+               f"score {score.per_frame:.1f} per frame{pieces})")
     if score.guessed:
         message += (f"; pronounced by espeak-ng's rules (not in the CMU dictionary): "
                     f"{', '.join(repr(w) for w in score.guessed[:10])}"
