@@ -253,8 +253,17 @@ def middle_missing(clips, den, aligner) -> dict:
         for key, shapes in (("model", base.blendshapes), ("before", before),
                             ("shipped", track.blendshapes)):
             acc[key].add(shapes, base.blendshapes, ref, [ref], segs, fps)
+    # and wrong transcripts of the same joined recording: the other clips' words, any order
+    import random
+    rng = random.Random(0)
+    others = [t for name, (_, t) in clips.items() if not name.startswith("cards/")]
+    wrong = [" ".join(rng.sample(others, 6)) for _ in range(6)]
+    wrong.append(" ".join(t for _, t in cards[::-1]))  # the right words, the cards reversed
+    from vasa_bridge.model.transcript import align_text
+    wrong_used = sum(align_text(audio, t, aligner=aligner)[1].used for t in wrong)
     return {"cases": len(cards), "used": used, "used_before": used_before, "messages": rows,
-            "routes": {k: v.result() for k, v in acc.items()}}
+            "routes": {k: v.result() for k, v in acc.items()}, "wrong": len(wrong),
+            "wrong_used": wrong_used}
 
 
 def margin_sweep(festival) -> int:
@@ -497,7 +506,9 @@ def main() -> int:
               f"{m['shortest_longest_partial']:.2f} s (of {m['partial_runs']})")
         print_routes(m["routes"], ("model", "teacher everywhere", "shipped"))
     print(f"one card's words missing from cards 001-005 joined (each in turn): transcripts "
-          f"used {middle['used']}/{middle['cases']} (before: {middle['used_before']}, whole)")
+          f"used {middle['used']}/{middle['cases']} (before: {middle['used_before']}, whole); "
+          f"wrong transcripts of the joined recording used {middle['wrong_used']}/"
+          f"{middle['wrong']}")
     print_routes(middle["routes"], ("model", "before", "shipped"))
     f = report["fit"]
     print(f"fit (score per speech frame, floor {min_fit:g}): right {f['right']['min']:.1f}.."
