@@ -260,7 +260,7 @@ $("speech-file").onchange = async (e) => {
   if (!r.ok) return;
   const t = r.result.text;
   message($("source-msg"), `${f.name}: ${r.result.duration.toFixed(1)} s queued on ${r.result.stream}` +
-    (t ? ` · ${t.message}` : ""), !t || t.used);
+    (t ? ` · ${t.message}` : ""), !t || (t.used && !(t.unspoken || []).length));  // words left out: a warning
   e.target.value = ""; // choosing the same file again sends it again
 };
 
