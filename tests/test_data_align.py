@@ -21,6 +21,10 @@ def test_number_words_and_normalisation():
     assert number_words(42) == "forty two"
     assert number_words(1969) == "one thousand nine hundred sixty nine"
     assert normalise_text("It's 3 o'clock, Bob!") == ["it's", "three", "o'clock", "bob"]
+    # what scripts and subtitles write: ordinals, money, symbols
+    assert " ".join(normalise_text("The 1st & 22nd floors: $1, £20, 50% off @ 3rd St.")) == \
+        "the first and twenty second floors one dollar twenty pounds fifty percent off at third st"
+    assert " ".join(normalise_text("12th, 20th, 100th")) == "twelfth twentieth one hundredth"
 
 
 @pytest.mark.slow

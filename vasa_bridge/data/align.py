@@ -57,9 +57,32 @@ def number_words(n: int) -> str:
     raise AssertionError(n)
 
 
+def ordinal_words(n: int) -> str:
+    """English ordinal words for 0 <= n < 10**9 ('21' -> 'twenty first')."""
+    words = number_words(n).split()
+    last = words[-1]
+    words[-1] = _ORDINALS.get(last) or (last[:-1] + "ieth" if last.endswith("y") else last + "th")
+    return " ".join(words)
+
+
+_ORDINALS = {"one": "first", "two": "second", "three": "third", "five": "fifth",
+             "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
+_SYMBOLS = {"&": " and ", "%": " percent ", "@": " at ", "+": " plus "}
+_MONEY = {"$": "dollars", "£": "pounds", "€": "euros"}
+
+
 def normalise_text(text: str) -> list[str]:
-    """Transcript -> lower-case dictionary words: numbers spelled out, punctuation dropped."""
-    text = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
+    """Transcript -> lower-case dictionary words: numbers, ordinals ('2nd'), sums of money
+    ('$5') and the symbols & % @ + spelled out, accents and punctuation dropped."""
+    text = text.lower().replace("’", "'")
+    text = re.sub(r"([$£€])\s?(\d{1,9})\b", lambda m: f" {m.group(2)} "
+                  f"{_MONEY[m.group(1)][:-1] if int(m.group(2)) == 1 else _MONEY[m.group(1)]} ",
+                  text)
+    text = re.sub(r"\b(\d{1,9})(st|nd|rd|th)\b", lambda m: " " + ordinal_words(int(m.group(1)))
+                  + " ", text)
+    for symbol, words in _SYMBOLS.items():
+        text = text.replace(symbol, words)
+    text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))  # "café" -> "cafe"
     text = re.sub(r"\d+", lambda m: " " + number_words(int(m.group())) + " "
                   if len(m.group()) < 10 else " ".join(_ONES[int(d)] for d in m.group()), text)
