@@ -165,6 +165,9 @@ def test_words_outside_the_dictionary_are_pronounced_by_rule_and_align(den, capl
     np.testing.assert_array_equal(track.blendshapes, right.blendshapes)  # the /m/ sealed too
     timeline, score = align_scored(audio, "go forwurd ten meeters")
     assert score.guessed == ("forwurd", "meeters")
+    aligner = Aligner()  # a decoder keeps the words it learnt: they are still named next time
+    assert [aligner.align(audio, "go forwurd ten meters")[1].guessed for _ in range(2)] == \
+        [("forwurd",), ("forwurd",)]
     assert sealed(track.blendshapes, timeline, track.fps) == (1, 1)
 
 

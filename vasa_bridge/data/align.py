@@ -228,7 +228,9 @@ def align_scored(audio: np.ndarray, text: str, decoder=None,
     if not words:
         raise DataError(f"transcript {text[:40]!r} has no words: expected English text")
     dec = decoder or _decoder()
-    guessed, missing = _add_pronunciations(dec, {w for w in words if dec.lookup_word(w) is None})
+    missing = _add_pronunciations(dec, {w for w in words if dec.lookup_word(w) is None})
+    from .pronounce import in_dictionary
+    guessed = tuple(sorted({w for w in words if not in_dictionary(w)} - set(missing)))
     if missing:
         raise DataError(f"transcript words {missing[:10]} are not in the CMU dictionary and "
                         f"espeak-ng gave no pronunciation: expected dictionary words (spell "
@@ -278,12 +280,12 @@ def align_scored(audio: np.ndarray, text: str, decoder=None,
     return PhonemeTimeline.from_segments(filled, "arpabet"), score
 
 
-def _add_pronunciations(dec, unknown: set[str]) -> tuple[tuple[str, ...], list[str]]:
+def _add_pronunciations(dec, unknown: set[str]) -> list[str]:
     """Words the decoder's dictionary lacks (names: "geralt") -> added with espeak-ng's
-    pronunciation (data/pronounce.py). Returns (the words added, sorted; those that could not
-    be, sorted). A decoder keeps what was added to it."""
+    pronunciation (data/pronounce.py). Returns those that could not be, sorted. A decoder keeps
+    what was added to it."""
     from .pronounce import pronounce
-    added, missing = [], []
+    missing = []
     for word in sorted(unknown):
         phones = pronounce(word)
         try:
@@ -292,9 +294,7 @@ def _add_pronunciations(dec, unknown: set[str]) -> tuple[tuple[str, ...], list[s
             dec.add_word(word, phones, True)
         except RuntimeError:
             missing.append(word)
-        else:
-            added.append(word)
-    return tuple(added), missing
+    return missing
 
 
 def _inside(n: int, phones) -> np.ndarray:
