@@ -5,6 +5,10 @@ transcript their words in the same order. Each alignment runs in its own process
 resident memory is its own.
 
     OMP_NUM_THREADS=1 python bench/bench_long_transcript.py [--seconds 300] [--only stretches]
+
+`--refused`: instead, how long a transcript that does not fit takes to be refused (the other
+recordings' words on the same recording, `--seconds` long), aligned whole only and with the
+floor that tries stretches before refusing (`Aligner.align(..., min_fit)`), as a ratio.
 """
 
 from __future__ import annotations
@@ -46,12 +50,40 @@ def one(seconds: float, how: str) -> dict:
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
+def refused(seconds: float, repeats: int = 3) -> int:
+    from vasa_bridge.data.align import Aligner
+    from vasa_bridge.errors import DataError
+    from vasa_bridge.model.realvoice import real_clips
+    from vasa_bridge.model.transcript import MIN_FIT
+    audio, text = recording(seconds)
+    wrong = " ".join(c.text for c in real_clips() if not c.name.startswith("sphinx/cards/"))
+    aligner = Aligner()
+    aligner.align(audio, text)  # decoders loaded
+    took = {}
+    for floor in (None, MIN_FIT):
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            try:
+                score = aligner.align(audio, wrong, floor)[1].per_frame
+            except DataError:
+                score = None
+        took[floor] = (time.perf_counter() - t0) / repeats
+        print(f"wrong transcript, {len(audio) / 16000:.1f} s: {took[floor]:.2f} s "
+              f"({'whole only' if floor is None else 'stretches tried before refusing'}; "
+              f"score {score if score is None else round(score, 1)})")
+    print(f"ratio {took[MIN_FIT] / took[None]:.1f}")
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seconds", type=float, default=300.0)
     p.add_argument("--only", choices=("whole", "stretches"))
     p.add_argument("--child", choices=("whole", "stretches"), help=argparse.SUPPRESS)
+    p.add_argument("--refused", action="store_true")
     args = p.parse_args()
+    if args.refused:
+        return refused(args.seconds)
     if args.child:
         print(json.dumps(one(args.seconds, args.child)))
         return 0
