@@ -37,6 +37,11 @@ MAX_TEXT_CHARS = 4000  # longest transcript accepted by default (the control cha
 MAX_FILE_TEXT_CHARS = 40000  # `bake --text/--text-file`: about 45 minutes of speech, aligned in
 #                              stretches (data/align.py `Aligner`)
 MIN_FIT = -18.0  # mean acoustic score per aligned speech frame below which text does not fit
+# Around speech the transcript has no words for, the audio's mouth this much longer (lip lead and
+# a phone's transition; chosen on festival's voices: bench_transcript.py --margin-sweep), then
+# back to the transcript's over UNSPOKEN_RAMP_S.
+UNSPOKEN_MARGIN_S = 0.12
+UNSPOKEN_RAMP_S = 0.08
 
 # The articulation: every channel a viseme moves (data/visemes.py TARGETS), from the teacher.
 # mouthSmile is also an expression (happy): the larger of the teacher's and the model's.
@@ -155,8 +160,7 @@ def combine(model_shapes: np.ndarray, teacher_shapes: np.ndarray,
                                          teacher_shapes[:, SHARED_CHANNELS])
     if weights is not None:
         w = np.asarray(weights, np.float32)[:, None]
-        moved = _MOVED
-        out[:, moved] = w * out[:, moved] + (1.0 - w) * np.asarray(model_shapes)[:, moved]
+        out[:, _MOVED] = w * out[:, _MOVED] + (1.0 - w) * np.asarray(model_shapes)[:, _MOVED]
     return out
 
 
@@ -212,10 +216,6 @@ def use_alignment(track: MotionTrack, timeline, outcome: "TextOutcome"
     shapes = combine(track.blendshapes, teacher,
                      text_weights(outcome.unspoken, np.arange(len(track)) / track.fps))
     return replace(track, blendshapes=shapes), outcome
-
-
-UNSPOKEN_MARGIN_S = 0.12
-UNSPOKEN_RAMP_S = 0.08
 
 
 def text_weights(unspoken, times: np.ndarray, margin_s: float | None = None,
