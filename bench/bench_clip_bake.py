@@ -2,7 +2,7 @@
 whole-clip bake, phones heard in the shared pocketsphinx child) on real recordings, with the
 phone layer (recognised words) and without it (the model alone: the baseline, same process).
 
-    OMP_NUM_THREADS=1 python bench/bench_clip_bake.py [--repeats 5]
+    OMP_NUM_THREADS=1 python bench/bench_clip_bake.py [--repeats 5] [--no-words]
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ from vasa_bridge.runtime.model_engine import load_model  # noqa: E402
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--no-words", action="store_true",
+                   help="the phone loop only (serve --npc-phone-loop), not recognised words")
     args = p.parse_args()
-    _, baker = load_model(threads=1)
+    from vasa_bridge.model.phones import PhoneConfig
+    _, baker = load_model(threads=1, phones=PhoneConfig(words=not args.no_words))
     lines = [c for c in real_clips() if c.name in ("sphinx/cards/005", "sphinx/goforward",
                                                        "sphinx/numbers", "sphinx/something")]
     seconds = sum(len(c.audio) for c in lines) / 16000

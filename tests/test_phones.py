@@ -214,6 +214,10 @@ def test_cli_language_and_no_phones_reach_the_engines(tmp_path):
     assert session_config(parser.parse_args(["serve", "--no-http", "--language", "de"])).phones \
         is None
     assert session_config(parser.parse_args(["serve", "--no-http", "--no-phones"])).phones is None
+    assert session_config(parser.parse_args(["serve", "--no-http", "--npc-phone-loop"])).phones \
+        == PhoneConfig(words=False)
+    assert session_config(parser.parse_args(["serve", "--no-http", "--npc-phone-loop",
+                                             "--no-phones"])).phones is None
     bake = parser.parse_args(["bake", "--audio", "a.wav", "-o", str(tmp_path / "t.npz"),
                               "--no-phones"])
     assert _bake_config(bake).phones is None

@@ -71,6 +71,25 @@ def test_the_runtime_bakes_npc_clips_with_the_shared_worker(speech):
     assert shared_worker()._child is not None and shared_worker()._child.poll() is None
 
 
+def test_npc_lines_can_hear_the_phone_loop_instead_of_words():
+    # serve --npc-phone-loop: a line is queued ~5x sooner (bench/bench_clip_bake.py --no-words)
+    from vasa_bridge.model.bake import BakeConfig, bake_audio
+    from vasa_bridge.model.phones import PhoneConfig, PhoneRecognizer
+    from vasa_bridge.model.streaming import Steering
+    from vasa_bridge.runtime.model_engine import load_model
+    voice = _front_center()
+    loop = PhoneConfig(words=False)
+    _, baker = load_model(phones=loop)
+    frames = np.stack([f.blendshapes for f in baker.bake(voice, "neutral", seed=1)])
+    local = bake_audio(voice, 16000, BakeConfig(steering=Steering(emotion="neutral"), seed=1,
+                                                keep_audio=False, phones=loop))
+    np.testing.assert_allclose(frames, local.blendshapes, atol=1e-5)  # the loop's mouth
+    assert PhoneRecognizer(loop).hear(voice).words is None  # no word search ran
+    _, with_words = load_model()
+    worded = np.stack([f.blendshapes for f in with_words.bake(voice, "neutral", seed=1)])
+    assert np.abs(worded - frames).max() > 0.05  # the words' mouth is another
+
+
 def test_a_call_past_its_time_limit_kills_the_child_and_the_next_starts_afresh(speech):
     from vasa_bridge.model.sphinx_worker import WorkerError
     with SphinxWorker(timeout_s=0.0, timeout_per_s=0.0) as hasty:

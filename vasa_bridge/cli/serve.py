@@ -60,6 +60,11 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-phones", action="store_true",
                    help="the model's mouth alone: do not let the phones recognised in the voice "
                         "steer it")
+    p.add_argument("--npc-phone-loop", action="store_true",
+                   help="NPC lines: hear their phones only (~0.04 x a line's length before it is "
+                        "queued) instead of recognising their words (~0.2 x); the lips are less "
+                        "exact on real voices (docs/model.md). Lines sent with their text are "
+                        "aligned to it either way")
     p.add_argument("--label", action="store_true", help="draw a visible 'AI-generated' mark")
     p.add_argument("--stream", default=wire.DEFAULT_STREAM, help="the main face's stream id")
     p.add_argument("--once", action="store_true", help="with --audio: stop when the file ends")
@@ -113,7 +118,6 @@ def run(args: argparse.Namespace) -> int:
 
 def session_config(args: argparse.Namespace):
     """The SessionConfig the parsed options ask for (validated by SessionConfig itself)."""
-    from ..model.phones import phones_for
     from ..session import PanelConfig, PortraitSetup, SessionConfig
 
     serve = ServeConfig(fps=args.fps, frames=not args.no_frames, alpha=args.alpha,
@@ -137,12 +141,23 @@ def session_config(args: argparse.Namespace):
         serve=serve, pub=args.pub, control=control, data_curve=data_curve,
         audio_in=args.audio_in, insecure=args.insecure, audio=args.audio, mic=args.mic,
         motion=args.motion, model=args.model, threads=args.threads,
-        phones=phones_for(args.language, not args.no_phones),
+        phones=_phones(args),
         portrait=PortraitSetup(image=args.image, size=args.size, framing=args.framing,
                                cache=not args.no_portrait_cache, label=args.label),
         outputs=output_configs(args), virtualcam=args.virtualcam, panel=panel,
         greeting=not args.no_greeting and args.image is None and not source,
         status=args.status, started=getattr(args, "started", None))
+
+
+def _phones(args: argparse.Namespace):
+    """The phone layer: off with --no-phones or a language without a recogniser; with
+    --npc-phone-loop, baked NPC lines hear the phone loop, not words (live streams always do)."""
+    import dataclasses
+    from ..model.phones import phones_for
+    phones = phones_for(args.language, not args.no_phones)
+    if phones is not None and args.npc_phone_loop:
+        phones = dataclasses.replace(phones, words=False)
+    return phones
 
 
 def _should_open_browser(args: argparse.Namespace) -> bool:
