@@ -87,6 +87,7 @@ def test_aligned_dataset_through_the_cli(tmp_path):
     assert total == pytest.approx(len(audio16) / 16000, abs=0.05)
     for clip in ds:
         assert clip.meta["speaker"] == "recording:alice"
+        assert clip.meta["pronounced_by_rule"] == []  # every word of TEXT is in the dictionary
         assert len(clip.motion) == int(np.ceil(clip.duration * 25 - 1e-9))
         assert clip.phonemes.ends[-1] == pytest.approx(clip.duration, abs=0.02)
     # the same recording again is skipped

@@ -605,7 +605,8 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
                 len(bounds) == 2 else None, "kind": None, "seed": seed, "index": index,
                 "teacher_seed": clip_seed, "style": style.as_dict(), "augmentation": None,
                 "split": split, "source": "aligned", "recording": str(audio_path),
-                "recording_sha1": digest, "offset_s": round(t0, 4)}
+                "recording_sha1": digest, "offset_s": round(t0, 4),
+                "pronounced_by_rule": list(score.guessed)}
         made.append(write_clip(out, index, a, tl, motion, meta))
         index += 1
     info["recordings"][digest] = {"path": str(audio_path), "transcript": str(text_path),
