@@ -199,9 +199,6 @@ class AlignmentScore:
     per_frame: float  # mean acoustic score per aligned speech (non-silence) frame, <= 0
     speech_s: float  # seconds of aligned speech phones
     words: int  # transcript words aligned
-    coverage: float = 1.0  # share of the recording's speech frames (by level, `speech_frames`)
-    #                        that lie inside aligned speech phones: a transcript that leaves
-    #                        words out aligns what it has and calls the rest silence
     guessed: tuple = ()  # words outside the CMU dictionary, pronounced by espeak-ng's rules
     stretches: int = 1  # aligned in this many stretches (a long recording: `Aligner`)
     refused: int = 0  # of them, left to the audio: their words did not fit (`Aligner` min_fit)
@@ -229,8 +226,7 @@ def align_scored(audio: np.ndarray, text: str, decoder=None,
         raise DataError(f"transcript {text[:40]!r} has no words: expected English text")
     dec = decoder or _decoder()
     missing = _add_pronunciations(dec, {w for w in words if dec.lookup_word(w) is None})
-    from .pronounce import in_dictionary
-    guessed = tuple(sorted({w for w in words if not in_dictionary(w)} - set(missing)))
+    guessed = tuple(sorted(set(words) & _PRONOUNCED))  # also those a reused decoder learnt
     if missing:
         raise DataError(f"transcript words {missing[:10]} are not in the CMU dictionary and "
                         f"espeak-ng gave no pronunciation: expected dictionary words (spell "
@@ -264,7 +260,6 @@ def align_scored(audio: np.ndarray, text: str, decoder=None,
     loud = speech_frames(audio, SAMPLE_RATE, edges or SpeechEdges())
     score = AlignmentScore(per_frame=sum(s for _, s in speech) / frames if frames else -1e9,
                            speech_s=frames * FRAME_S, words=len(words),
-                           coverage=_coverage(loud, phones),
                            unspoken=_unspoken(loud, phones), guessed=guessed)
     if edges is not None:
         segs = trim_to_speech(segs, loud, edges)
@@ -280,10 +275,13 @@ def align_scored(audio: np.ndarray, text: str, decoder=None,
     return PhonemeTimeline.from_segments(filled, "arpabet"), score
 
 
+_PRONOUNCED: set[str] = set()  # words outside the CMU dictionary given to a decoder by rule
+
+
 def _add_pronunciations(dec, unknown: set[str]) -> list[str]:
     """Words the decoder's dictionary lacks (names: "geralt") -> added with espeak-ng's
-    pronunciation (data/pronounce.py). Returns those that could not be, sorted. A decoder keeps
-    what was added to it."""
+    pronunciation (data/pronounce.py) and remembered in _PRONOUNCED. Returns those that could
+    not be, sorted. A decoder keeps what was added to it."""
     from .pronounce import pronounce
     missing = []
     for word in sorted(unknown):
@@ -294,6 +292,8 @@ def _add_pronunciations(dec, unknown: set[str]) -> list[str]:
             dec.add_word(word, phones, True)
         except RuntimeError:
             missing.append(word)
+        else:
+            _PRONOUNCED.add(word)
     return missing
 
 
@@ -307,11 +307,6 @@ def _inside(n: int, phones) -> np.ndarray:
     return inside
 
 
-def _coverage(loud: np.ndarray, phones) -> float:
-    """Share of the loud frames inside aligned speech phones (1.0: no loud frame at all)."""
-    return float(_inside(len(loud), phones)[loud].mean()) if loud.any() else 1.0
-
-
 def _unspoken(loud: np.ndarray, phones) -> tuple:
     """((start s, end s), ...): runs of loud frames outside every aligned speech phone, each
     UNSPOKEN_MIN_S or longer (shorter ones are a breath, a click or an edge the search drew a
@@ -320,6 +315,34 @@ def _unspoken(loud: np.ndarray, phones) -> tuple:
     edges = np.flatnonzero(np.diff(np.concatenate([[0], out.astype(np.int8), [0]])))
     return tuple((a * FRAME_S, b * FRAME_S) for a, b in zip(edges[::2], edges[1::2])
                  if (b - a) * FRAME_S >= UNSPOKEN_MIN_S - 1e-9)
+
+
+def decode_whole(dec, audio: np.ndarray) -> None:
+    """One whole clip through a pocketsphinx search (the phone loop, the word search). The
+    cepstral mean adapts across utterances: it is reset first, so a clip is heard the same
+    whatever was heard before it (as `align_scored` does)."""
+    dec.reinit_feat()
+    dec.start_utt()
+    dec.process_raw(to_s16(np.asarray(audio, np.float32)).tobytes(), full_utt=True)
+    dec.end_utt()
+
+
+def word_search():
+    """pocketsphinx's word search with the English language model and dictionary in its wheel."""
+    try:
+        from pocketsphinx import Decoder
+    except ImportError:
+        raise DataError("pocketsphinx is not installed: expected it for word recognition "
+                        "(pip install pocketsphinx)") from None
+    return Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+
+
+def heard_words(dec) -> list[tuple[str, float, float]]:
+    """The words a word search decoded last: [(word, start s, end s)], fillers and silences
+    left out, alternative pronunciations ("read(2)") named by their word."""
+    return [(seg.word.split("(")[0], seg.start_frame * FRAME_S, (seg.end_frame + 1) * FRAME_S)
+            for seg in (dec.seg() or []) if seg.end_frame >= seg.start_frame
+            and not seg.word.startswith(("<", "[", "+"))]
 
 
 class Aligner:
@@ -355,39 +378,28 @@ class Aligner:
                 if cuts:
                     return self._align_stretches(audio, normalise_text(text), cuts, min_fit)
             try:
-                whole = align_scored(audio, text, self._decoder, self._edges)
+                whole, failure = align_scored(audio, text, self._decoder, self._edges), None
             except DataError as e:
                 self._decoder = _decoder()  # a failed alignment leaves the search unusable
                 whole, failure = None, e
-            if min_fit is None or (whole is not None and whole[1].per_frame >= min_fit) \
-                    or duration < 2 * RESCUE_STRETCH_S:
-                if whole is None:
-                    raise failure
-                return whole
-            cuts = self._cuts(audio, text, RESCUE_STRETCH_S)
-            rescued = self._align_stretches(audio, normalise_text(text), cuts, min_fit) \
-                if cuts else None
-            if rescued is not None and rescued[1].speech_s > 0:
-                return rescued
-            if whole is None:
+            if min_fit is not None and duration >= 2 * RESCUE_STRETCH_S \
+                    and (whole is None or whole[1].per_frame < min_fit):
+                cuts = self._cuts(audio, text, RESCUE_STRETCH_S)
+                if cuts:
+                    rescued = self._align_stretches(audio, normalise_text(text), cuts, min_fit)
+                    if rescued[1].speech_s > 0:
+                        return rescued
+            if failure is not None:
                 raise failure
             return whole
 
     def _cuts(self, audio: np.ndarray, text: str, stretch_s: float) -> list[tuple[float, int]]:
         """[(time s, transcript words before it)] to cut a recording at ([]: none)."""
         if self._search is None:
-            from pocketsphinx import Decoder
-            self._search = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
-        dec = self._search
+            self._search = word_search()
         try:
-            dec.reinit_feat()
-            dec.start_utt()
-            dec.process_raw(to_s16(np.asarray(audio, np.float32)).tobytes(), full_utt=True)
-            dec.end_utt()
-            heard = [(seg.word.split("(")[0], seg.start_frame * FRAME_S,
-                      (seg.end_frame + 1) * FRAME_S) for seg in (dec.seg() or [])
-                     if seg.end_frame >= seg.start_frame
-                     and not seg.word.startswith(("<", "[", "+"))]
+            decode_whole(self._search, audio)
+            heard = heard_words(self._search)
         except Exception:  # the search failed: align whole, as before
             self._search = None
             return []
@@ -426,7 +438,6 @@ class Aligner:
             per_frame=sum(sc.per_frame * sc.speech_s for _, _, sc in scores) / speech
             if speech else -1e9,
             speech_s=speech, words=len(words) - sum(n for _, _, n in refused),
-            coverage=sum(sc.coverage * (b - a) for a, b, sc in scores) / total,
             guessed=tuple(sorted({w for _, _, sc in scores for w in sc.guessed})),
             unspoken=tuple(sorted(unspoken + [(a, b) for a, b, _ in refused])),
             stretches=len(scores) + len(refused), refused=len(refused))

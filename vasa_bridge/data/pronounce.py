@@ -39,7 +39,6 @@ _CHARS_UTF8 = 1  # espeak_TextToPhonemes: the text's encoding
 _IPA, _SPACED = 0x02, ord(" ") << 8  # phonememode: IPA names, a space between phones
 _LOCK = threading.Lock()
 _CACHE: dict[str, str | None] = {}
-_DICTIONARY: frozenset | None = None  # the CMU dictionary's words, read on first use
 
 
 def ipa_to_arpabet(phones) -> list[str] | None:
@@ -93,22 +92,6 @@ def pronounce(word: str) -> str | None:
     return result
 
 
-def in_dictionary(word: str) -> bool:
-    """Whether the CMU dictionary in pocketsphinx's wheel has `word` (False without it)."""
-    global _DICTIONARY
-    with _LOCK:
-        if _DICTIONARY is None:
-            try:
-                import os
-                from pocketsphinx import get_model_path
-                path = os.path.join(get_model_path(), "en-us", "cmudict-en-us.dict")
-                with open(path, encoding="utf-8") as fh:
-                    _DICTIONARY = frozenset(line.split(" ", 1)[0].split("(")[0] for line in fh)
-            except (ImportError, OSError):
-                _DICTIONARY = frozenset()
-        return word in _DICTIONARY
-
-
 def _espeak_phones(word: str) -> list[str] | None:
     """espeak-ng's en-us IPA phone names for `word`, or None without espeak-ng."""
     import ctypes
@@ -129,4 +112,4 @@ def _espeak_phones(word: str) -> list[str] | None:
     return out.decode("utf-8", "replace").split() if out else None
 
 
-__all__ = ["IPA_TO_ARPABET", "in_dictionary", "ipa_to_arpabet", "pronounce"]
+__all__ = ["IPA_TO_ARPABET", "ipa_to_arpabet", "pronounce"]

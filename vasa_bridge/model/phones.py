@@ -45,6 +45,7 @@ from ..audio.pcm import SAMPLE_RATE, to_s16
 from ..errors import DataError
 from ..motion.names import INDEX
 from .config import SEAL_APERTURE
+from ..data.align import decode_whole, heard_words, word_search
 from .transcript import MIN_FIT, combine, teacher_mouth_at
 
 PHONE_LANGUAGES = {"en": "pocketsphinx en-us"}  # languages with a phone recogniser here
@@ -165,21 +166,6 @@ def _segments(decoder, offset_s: float = 0.0) -> list[tuple[str, float, float]]:
             for s in (decoder.seg() or []) if s.end_frame >= s.start_frame]
 
 
-def _decode_clip(dec, audio: np.ndarray) -> None:
-    """One whole clip through a pocketsphinx decoder. The cepstral mean adapts across
-    utterances: it is reset first, so a clip is heard the same whatever was heard before it
-    (as data/align.py does)."""
-    dec.reinit_feat()
-    dec.start_utt()
-    dec.process_raw(to_s16(np.asarray(audio, np.float32)).tobytes(), full_utt=True)
-    dec.end_utt()
-
-
-def _word_decoder():
-    from pocketsphinx import Decoder  # _decoder checked that it is installed
-    return Decoder(samprate=PHONE_RATE, loglevel="FATAL")  # the wheel's en-us LM and dictionary
-
-
 class Heard(NamedTuple):
     """What `PhoneRecognizer.hear` made of a clip."""
     timeline: object  # ARPAbet PhonemeTimeline over the whole clip: the words' alignment, or
@@ -211,7 +197,7 @@ class PhoneRecognizer:
         _check_rate(rate)
         dec = self._decoder
         try:
-            _decode_clip(dec, audio)
+            decode_whole(dec, audio)
         except Exception:
             self._decoder = _decoder(self.config)  # one stuck mid-utterance refuses the next
             raise
@@ -235,16 +221,16 @@ class PhoneRecognizer:
         no word heard, or the words do not align."""
         from ..data.align import Aligner
         if self._words is None:
-            self._words, self._aligner = _word_decoder(), Aligner()
+            self._words, self._aligner = word_search(), Aligner()
         dec = self._words
         try:
-            _decode_clip(dec, audio)
+            decode_whole(dec, audio)
             # Aligned whole, a long clip's words take memory and time that grow much faster
             # than its length (a 600 s clip: 6 GB) and fit worse: each stretch of up to
             # `align_chunk_s` between pauses is aligned on its own.
             chunks = _word_chunks(dec, len(audio) / PHONE_RATE, self.config.align_chunk_s)
         except Exception:
-            self._words = _word_decoder()
+            self._words = word_search()
             return None
         if not chunks:
             return None
@@ -274,11 +260,8 @@ def _word_chunks(dec, total: float, chunk_s: float) -> list[tuple[float, float, 
     """The word search's words in stretches of up to about `chunk_s` seconds, cut in the middle
     of the pauses between words: [(start s, end s, words)], covering 0..`total` (a stretch with
     no pause runs on to the next one)."""
-    words = [(s.word.split("(")[0], s.start_frame * FRAME_S, (s.end_frame + 1) * FRAME_S)
-             for s in (dec.seg() or []) if s.end_frame >= s.start_frame
-             and not s.word.startswith(("<", "[", "+"))]
     chunks, start, current, last_end = [], 0.0, [], 0.0
-    for word, s, e in words:
+    for word, s, e in heard_words(dec):
         if current and s - start > chunk_s and s - last_end >= 0.1:
             cut = 0.5 * (last_end + s)
             chunks.append((start, cut, " ".join(current)))
