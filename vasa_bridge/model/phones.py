@@ -295,8 +295,9 @@ def blend(model_shapes: np.ndarray, phone_shapes: np.ndarray,
     lips' seal move together, so a sealed /p b m/ in both stays sealed). `known` (T,) bool:
     frames with phones (the others keep the model's shapes); None: all. `seal`: the phones
     decide whether the lips meet (where the blend and the phones disagree on a seal, lip
-    aperture jawOpen - mouthClose under SEAL_APERTURE, the phones' aperture), for phones that
-    can be trusted with /p b m/: recognised words that fit closely."""
+    aperture jawOpen - mouthClose under SEAL_APERTURE, the phones' aperture; where both seal,
+    the blend's jaw with the phones' lip gap, so the lips meet rather than stay a hair apart),
+    for phones that can be trusted with /p b m/: recognised words that fit closely."""
     w = config.teacher_weight
     out = combine(model_shapes, phone_shapes)
     for c in (_JAW, _CLOSE):
@@ -306,6 +307,9 @@ def blend(model_shapes: np.ndarray, phone_shapes: np.ndarray,
         differ = sealed != (out[:, _JAW] - out[:, _CLOSE] < SEAL_APERTURE)
         for c in (_JAW, _CLOSE):
             out[differ, c] = phone_shapes[differ, c]
+        both = sealed & ~differ
+        gap = phone_shapes[both, _JAW] - phone_shapes[both, _CLOSE]
+        out[both, _CLOSE] = np.clip(out[both, _JAW] - gap, 0.0, 1.0)
     if known is not None:
         out[~known] = model_shapes[~known]
     return out
@@ -318,16 +322,24 @@ def apply_phones(shapes: np.ndarray, audio: np.ndarray, rate: int, fps: float,
     unchanged when the recogniser does not know the voice (fit under `config.min_fit`), heard
     too few phones to tell (a grunt, a hum, noise: the phones would shut a sounding mouth) or,
     with `config.words`, heard no words that fit (under `config.words_min_fit`)."""
+    heard = heard_mouth(audio, rate, len(shapes), fps, config, recognizer)
+    return shapes if heard is None else blend(shapes, heard[0], config, seal=heard[1])
+
+
+def heard_mouth(audio: np.ndarray, rate: int, n_frames: int, fps: float,
+                config: PhoneConfig = PhoneConfig(),
+                recognizer: PhoneRecognizer | None = None) -> tuple[np.ndarray, bool] | None:
+    """((n_frames, 52) the teacher's mouth on a whole clip's heard phones, whether they decide
+    the seals), as `apply_phones` blends it; None where it keeps the model's mouth alone."""
     heard = (recognizer or PhoneRecognizer(config)).hear(audio, rate)
     if heard.fit is None or heard.fit < config.min_fit:
-        return shapes
+        return None
     seal = False
     if config.words:
         if heard.words is None or heard.words_fit < config.words_min_fit:
-            return shapes
+            return None
         seal = config.seal_min_fit is not None and heard.words_fit >= config.seal_min_fit
-    teacher = teacher_mouth_at(heard.timeline, np.arange(len(shapes)) / fps)
-    return blend(shapes, teacher, config, seal=seal)
+    return teacher_mouth_at(heard.timeline, np.arange(n_frames) / fps), seal
 
 
 class LivePhones:
@@ -453,4 +465,4 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
 
 
 __all__ = ["live_track", "Heard", "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones",
-           "blend", "phones_for", "PHONE_LANGUAGES"]
+           "blend", "heard_mouth", "phones_for", "PHONE_LANGUAGES"]
