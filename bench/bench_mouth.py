@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import skimage.data
 
+from vasa_bridge.data.visemes import SHAPES
 from vasa_bridge.motion import MotionFrame
 from vasa_bridge.render import cpu as C
 from vasa_bridge.render import get_backend
@@ -23,6 +24,7 @@ FRAMES = {
     "speech": MotionFrame.from_named({"jawOpen": 0.35, "mouthFunnel": 0.3,
                                       "mouthRollLower": 0.3}, head_rotation=(3, 6, -2)),
     "yaw 20 + jaw 0.3": MotionFrame.from_named({"jawOpen": 0.3}, head_rotation=(0, 20, 0)),
+    "PP (lips sealed)": MotionFrame.from_named(SHAPES["PP"].targets),
 }
 
 

@@ -21,7 +21,7 @@ from ..motion.names import INDEX
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, fill_background
 from .mouth import MouthLayer, motion_affines, opening_area
-from .rig import Rig, Silhouette, build_rig, build_silhouette
+from .rig import Rig, Silhouette, build_rig, build_silhouette, seal_weight
 from .warp import (WarpGrid, backward_field, grid_arrays, grid_from_arrays, make_grid,
                    moving_box, resolve_folds, upsample)
 
@@ -179,7 +179,13 @@ def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFra
     """The mouth layer over a warped image whose top-left is `origin` in the frame (both
     backends); uv: landmark positions in `rgb`'s pixels."""
     roll_lower = float(frame.blendshapes[INDEX["mouthRollLower"]])
-    if prep.mouth is None or (roll_lower <= 0.0 and opening_area(uv) < 1.0):
+    if prep.mouth is None:
+        return
+    if prep.mouth.interior_upper is not None:  # a photo showing its teeth: sealed, a seam
+        seal = seal_weight(frame.blendshapes)
+        if seal > 0.0:
+            prep.mouth.draw_seam(rgb, uv, seal)
+    if roll_lower <= 0.0 and opening_area(uv) < 1.0:
         return  # closed lips, nothing rolled in: the layer would draw nothing
     skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, frame.head_rotation,
                                 frame.head_translation)

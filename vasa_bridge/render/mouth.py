@@ -50,6 +50,10 @@ OPEN_GAP = 0.04  # IOD: a photo whose lips part by more than this brings its own
 # Lips redder than the cheeks by this share (red/green ratio) or more: a colour photo (the test
 # portraits: 0.11-0.33); a sepia print's are not (0.004): the mouth takes the print's tone.
 MONO_REDDER = 0.08
+# Sealed lips over a photo that showed its teeth: the line where they meet, a Gaussian this wide
+# (IOD) darkening the skin by up to this share.
+SEAM_IOD = 0.012
+SEAM_DARK = 0.45
 # Softness: the mouth is drawn as sharp as a sharp photo's (measured blur <= SHARP_BLUR pixels;
 # the test portraits: astronaut, obama, obama_desk 0.82-0.84, biden 0.65); a soft photo's
 # (enlarged faces: donilon 1.47, brennan, obama_standing, dahlgren ~1.03) gets the difference.
@@ -431,6 +435,33 @@ class MouthLayer:
             mask = cv2.GaussianBlur(mask, (0, 0), self.soften)
         roi = out[y0:y1, x0:x1]
         roi += (canvas - roi) * mask[..., None]
+
+    def draw_seam(self, out: np.ndarray, uv: np.ndarray, weight: float) -> None:
+        """Lips pressed together over a photo that showed its teeth: the shadowed line where
+        they meet (the warp brings the two lips together, but the photo has no seam there). The
+        line runs along the inner lips from corner to corner, darkest in the middle and at the
+        corners' creases; `weight` (0..1): how far the lips are sealed."""
+        h, w = out.shape[:2]
+        up = uv[list(M.LIPS_INNER_UPPER)]
+        lo = uv[list(M.LIPS_INNER_LOWER)]
+        x_a, x_b = float(min(up[:, 0].min(), lo[:, 0].min())), float(max(up[:, 0].max(),
+                                                                          lo[:, 0].max()))
+        reach = SEAM_IOD * self.iod * 4
+        x0, x1 = max(int(np.floor(x_a)) - 1, 0), min(int(np.ceil(x_b)) + 2, w)
+        ys_all = np.concatenate([up[:, 1], lo[:, 1]])
+        y0 = max(int(np.floor(ys_all.min() - reach)), 0)
+        y1 = min(int(np.ceil(ys_all.max() + reach)) + 1, h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        xs = np.arange(x0, x1, dtype=np.float32)
+        ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+        line = 0.5 * (_line(up)(xs) + _line(lo)(xs))[None, :]
+        r = np.clip(np.abs(xs - 0.5 * (x_a + x_b)) / max(0.5 * (x_b - x_a), 1.0), 0, 1)
+        along = (1 - _smooth((r - 0.85) / 0.15))[None, :]  # fades out past the corners
+        across = np.exp(-0.5 * ((ys - line) / (SEAM_IOD * self.iod)) ** 2)
+        dark = SEAM_DARK * weight * along * across
+        roi = out[y0:y1, x0:x1]
+        roi *= (1 - dark)[..., None].astype(np.float32)
 
     def _teeth_on_lower_lip(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray,
                             weight: float) -> None:

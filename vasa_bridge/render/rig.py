@@ -280,6 +280,12 @@ def coefficients(blendshapes: np.ndarray) -> np.ndarray:
     return c
 
 
+def seal_weight(blendshapes: np.ndarray) -> float:
+    """How far mouthPress seals the photo's own lip gap (0..1, the mean of the two sides' `EXTRA`
+    rows in `coefficients`)."""
+    return float(coefficients(blendshapes)[NUM_BLENDSHAPES:].mean())
+
+
 @dataclass(frozen=True)
 class Rig:
     """Everything the per-frame geometry needs, in the portrait's pixel frame."""
