@@ -52,8 +52,8 @@ OPEN_GAP = 0.04  # IOD: a photo whose lips part by more than this brings its own
 MONO_REDDER = 0.08
 # Sealed lips over a photo that showed its teeth: the line where they meet, a Gaussian this wide
 # (IOD) darkening the skin by up to this share.
-SEAM_IOD = 0.012
-SEAM_DARK = 0.45
+SEAM_IOD = 0.016
+SEAM_DARK = 0.5
 # Softness: the mouth is drawn as sharp as a sharp photo's (measured blur <= SHARP_BLUR pixels;
 # the test portraits: astronaut, obama, obama_desk 0.82-0.84, biden 0.65); a soft photo's
 # (enlarged faces: donilon 1.47, brennan, obama_standing, dahlgren ~1.03) gets the difference.
@@ -457,7 +457,8 @@ class MouthLayer:
         ys = np.arange(y0, y1, dtype=np.float32)[:, None]
         line = 0.5 * (_line(up)(xs) + _line(lo)(xs))[None, :]
         r = np.clip(np.abs(xs - 0.5 * (x_a + x_b)) / max(0.5 * (x_b - x_a), 1.0), 0, 1)
-        along = (1 - _smooth((r - 0.85) / 0.15))[None, :]  # fades out past the corners
+        # darker into the corners' creases, fading out past them
+        along = ((0.7 + 0.3 * r * r) * (1 - _smooth((r - 0.85) / 0.15)))[None, :]
         across = np.exp(-0.5 * ((ys - line) / (SEAM_IOD * self.iod)) ** 2)
         dark = SEAM_DARK * weight * along * across
         roi = out[y0:y1, x0:x1]
