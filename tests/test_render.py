@@ -409,6 +409,36 @@ def test_sealed_lips_over_a_photo_of_teeth_meet_at_a_seam(portrait):
     assert _seam_ratio(backend.render(closed, frame), uv, closed.cache.rig.iod_px) < 0.72
 
 
+@pytest.mark.parametrize("portrait, floor", [("astronaut", 0.6), ("obama", 0.45)])
+def test_a_raised_upper_lip_uncovers_lit_teeth_on_a_photo_of_teeth(portrait, floor):
+    """mouthUpperUp on a photo showing its teeth lit right up to the lip: the band the lip
+    uncovers (between the raised inner lip and where it lay) shows teeth and gums about as lit
+    as the photo's teeth (astronaut 0.66, obama 0.51 of them), not the lip's shadow (0.50, 0.38
+    when the upper lip's shadow fell on them, a dark band above the teeth)."""
+    from bench.portraits import load
+
+    backend = get_backend("cpu")
+    state = backend.prepare(load(portrait))
+    frame = MotionFrame.from_named({"mouthUpperUpLeft": 1.0, "mouthUpperUpRight": 1.0})
+    img = backend.render(state, frame)
+    w = np.array([0.299, 0.587, 0.114], np.float32)
+    lum, photo = img[..., :3].astype(np.float32) @ w, state.portrait.image.astype(np.float32) @ w
+    rest = state.portrait.landmarks[:, :2]
+    now = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
+    up_now, up_rest = (p[list(M.LIPS_INNER_UPPER)] for p in (now, rest))
+    up_now, up_rest = (p[np.argsort(p[:, 0])] for p in (up_now, up_rest))
+    cx = rest[[M.MOUTH_LEFT, M.MOUTH_RIGHT], 0].mean()
+    half = abs(rest[M.MOUTH_LEFT, 0] - rest[M.MOUTH_RIGHT, 0]) / 2
+    band, teeth = [], []
+    for x in range(int(cx - 0.5 * half), int(cx + 0.5 * half) + 1):
+        a = np.interp(x, up_now[:, 0], up_now[:, 1])
+        b = np.interp(x, up_rest[:, 0], up_rest[:, 1])
+        band += [lum[y, x] for y in range(int(np.ceil(a + 0.5)), int(np.floor(b - 0.5)) + 1)]
+        teeth.append(photo[int(b) + 2:int(b) + 6, x].mean())
+    assert len(band) > 50
+    assert np.mean(band) > floor * np.mean(teeth), (np.mean(band), np.mean(teeth))
+
+
 def test_the_lower_lip_moves_as_a_band_and_the_opening_is_a_lens(cpu):
     """jawOpen 1: the lower lip's red keeps its thickness (within 10%) while it drops by more
     than its own thickness, and the opening narrows towards the corners (a lens, not a box)."""

@@ -45,6 +45,8 @@ CANINE_AT = 0.70  # the canine's distal edge, as a share of the arch's half widt
 UPPER_SHOW = 0.055  # IOD: upper incisal edge below the closed lips' line (hidden at rest)
 LOWER_OVERBITE = 0.015  # IOD: lower incisal edge above the lower lip's inner edge at rest
 SHADOW_IOD = 0.05  # reach of the upper lip's shadow
+# mouthUpperUp from which the teeth that an open photo's raised upper lip uncovers are unshadowed
+LIFT_FULL = 0.25
 DEPTH_IOD = 0.35  # teeth this far back along the arch are 1/e as bright
 OPEN_GAP = 0.04  # IOD: a photo whose lips part by more than this brings its own interior
 # Lips redder than the cheeks by this share (red/green ratio) or more: a colour photo (the test
@@ -293,6 +295,7 @@ class MouthLayer:
     cavity_deep: np.ndarray  # (3,) RGB at the back of the mouth
     cavity_lip: np.ndarray  # (3,) RGB of the mucosa next to the lips
     soften: float = 0.0  # pixels: Gaussian sigma the drawn mouth is blurred by (a soft photo)
+    rest_upper: np.ndarray | None = None  # (K, 2) an open photo's inner upper lip at rest
 
     @classmethod
     def prepare(cls, image: np.ndarray, landmarks: np.ndarray, iod: float) -> "MouthLayer":
@@ -374,14 +377,16 @@ class MouthLayer:
         tongue = tongue_sprite(gb, mid_x, top, 0.85 * half_w, iod, tongue_col, light_x)
         return cls(float(iod), upper_teeth, lower_teeth, tongue,
                    interior_upper, interior_dark, rest_gap, deep, near,
-                   extra_blur(image, outer))
+                   extra_blur(image, outer),
+                   uv[list(M.LIPS_INNER_UPPER)] if interior_upper is not None else None)
 
     def draw(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray, jaw: np.ndarray,
-             roll_lower: float = 0.0) -> None:
+             roll_lower: float = 0.0, lifted: float = 0.0) -> None:
         """Fill the current inner-lip opening. out: (H, W, 3) float32, in place; uv: (478, 2)
         current landmark positions in `out`'s pixels; skull, jaw: 2x3 affines taking the photo's
         rest pixels to `out`'s for what rides the skull and the jaw (`motion_affines`);
-        roll_lower: mouthRollLower (0..1): the upper teeth then rest on the lower lip (/f v/)."""
+        roll_lower: mouthRollLower (0..1): the upper teeth then rest on the lower lip (/f v/);
+        lifted (0..1): how far the upper lip is raised off the teeth (`lift_weight`)."""
         h, w = out.shape[:2]
         if roll_lower > 0.0:
             self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
@@ -419,7 +424,14 @@ class MouthLayer:
         upper_line = _line(uv[list(M.LIPS_INNER_UPPER)])
         upper = upper_line(xs)
         below = np.clip(ys[:, None] - upper[None, :], 0, None)
-        canvas *= (1 - 0.55 * np.exp(-below / (SHADOW_IOD * iod)))[..., None]
+        shadow = 0.55 * np.exp(-below / (SHADOW_IOD * iod))
+        if self.rest_upper is not None and lifted > 0.0:
+            # An open photo shows its teeth lit right up to the lip: where the lip is raised
+            # off them (mouthUpperUp, /f v/), what it uncovers is as lit as the photo's teeth.
+            top = np.hstack([self.rest_upper, np.ones((len(self.rest_upper), 1))]) @ skull.T
+            uncovered = np.clip(_line(top)(xs)[None, :] - ys[:, None] + 0.5, 0.0, 1.0)
+            shadow *= 1.0 - min(lifted, 1.0) * uncovered
+        canvas *= (1 - shadow)[..., None]
         if self.interior_upper is not None:
             # The photo's own interior: at rest exactly the photo; the part below its upper
             # teeth rides the jaw and gives way to the layers above as the lips part.
@@ -529,6 +541,16 @@ def opening_area(uv: np.ndarray) -> float:
     ring = uv[list(M.INNER_MOUTH_RING)]
     return 0.5 * abs(float(np.dot(ring[:, 0], np.roll(ring[:, 1], -1))
                            - np.dot(ring[:, 1], np.roll(ring[:, 0], -1))))
+
+
+def lift_weight(blendshapes: np.ndarray) -> float:
+    """How far the upper lip is raised off the teeth (0..1): mouthUpperUp, full from
+    LIFT_FULL."""
+    from ..motion.names import INDEX
+
+    up = max(float(blendshapes[INDEX["mouthUpperUpLeft"]]),
+             float(blendshapes[INDEX["mouthUpperUpRight"]]))
+    return min(max(up, 0.0) / LIFT_FULL, 1.0)
 
 
 def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: np.ndarray,
