@@ -9,6 +9,11 @@ resident memory is its own.
 `--refused`: instead, how long a transcript that does not fit takes to be refused (the other
 recordings' words on the same recording, `--seconds` long), aligned whole only and with the
 floor that tries stretches before refusing (`Aligner.align(..., min_fit)`), as a ratio.
+
+`--bake`: the whole bake of the recording (`bake_audio_text`, the phone layer on, as `speak`
+bakes a clip) with its transcript, without one and with a wrong one, as ratios to the first.
+The words searched in a clip are kept for the next search of the same clip
+(`align.searched_words`); they are forgotten before each case and each repeat here.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def recording(seconds: float):
 
 
 def one(seconds: float, how: str) -> dict:
-    from vasa_bridge.data.align import Aligner
+    from vasa_bridge.data.align import _SEARCHED, Aligner
     audio, text = recording(seconds)
     aligner = Aligner(long_s=1e9) if how == "whole" else Aligner()
     t0 = time.perf_counter()
@@ -51,9 +56,10 @@ def one(seconds: float, how: str) -> dict:
 
 
 def refused(seconds: float, repeats: int = 3) -> int:
-    from vasa_bridge.data.align import Aligner
+    from vasa_bridge.data.align import _SEARCHED, Aligner
     from vasa_bridge.errors import DataError
     from vasa_bridge.model.realvoice import real_clips
+    from vasa_bridge.data.align import _SEARCHED
     from vasa_bridge.model.transcript import MIN_FIT
     audio, text = recording(seconds)
     wrong = " ".join(c.text for c in real_clips() if not c.name.startswith("sphinx/cards/"))
@@ -63,6 +69,7 @@ def refused(seconds: float, repeats: int = 3) -> int:
     for floor in (None, MIN_FIT):
         t0 = time.perf_counter()
         for _ in range(repeats):
+            _SEARCHED.clear()  # each refusal searches the words afresh, as a new clip would
             try:
                 score = aligner.align(audio, wrong, floor)[1].per_frame
             except DataError:
@@ -75,15 +82,44 @@ def refused(seconds: float, repeats: int = 3) -> int:
     return 0
 
 
+def bake(seconds: float) -> int:
+    import numpy as np
+    from vasa_bridge.data.align import _SEARCHED, Aligner
+    from vasa_bridge.model.bake import BakeConfig, bake_audio_text
+    from vasa_bridge.model.onnx_runtime import OnnxDenoiser
+    from vasa_bridge.model.phones import PhoneRecognizer
+    from vasa_bridge.model.realvoice import real_clips
+    audio, text = recording(seconds)
+    wrong = " ".join(c.text for c in real_clips() if not c.name.startswith("sphinx/cards/"))
+    den, aligner, rec = OnnxDenoiser(None, threads=1), Aligner(), PhoneRecognizer()
+    config = BakeConfig(keep_audio=False)
+    warm = np.concatenate([real_clips()[-1].audio] * 4)  # another clip: every decoder loaded
+    bake_audio_text(warm, 16000, config, den, wrong, aligner, rec)
+    took = {}
+    for case, words in (("its transcript", text), ("no transcript", None),
+                        ("a wrong transcript", wrong)):
+        _SEARCHED.clear()
+        t0 = time.perf_counter()
+        _, outcome = bake_audio_text(audio, 16000, config, den, words, aligner, rec)
+        took[case] = time.perf_counter() - t0
+        used = "" if outcome is None else f", transcript used: {outcome.used}"
+        print(f"{case:18s} {len(audio) / 16000:.1f} s: {took[case]:.2f} s, ratio "
+              f"{took[case] / took['its transcript']:.1f}{used}", flush=True)
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seconds", type=float, default=300.0)
     p.add_argument("--only", choices=("whole", "stretches"))
     p.add_argument("--child", choices=("whole", "stretches"), help=argparse.SUPPRESS)
     p.add_argument("--refused", action="store_true")
+    p.add_argument("--bake", action="store_true")
     args = p.parse_args()
     if args.refused:
         return refused(args.seconds)
+    if args.bake:
+        return bake(args.seconds)
     if args.child:
         print(json.dumps(one(args.seconds, args.child)))
         return 0

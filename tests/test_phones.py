@@ -330,6 +330,41 @@ def test_a_transcript_that_fits_spares_hearing_the_phones():
     assert not outcome.used and Counting.calls == 1
 
 
+def test_a_clip_whose_transcript_does_not_fit_is_searched_for_words_once(monkeypatch):
+    """A wrong transcript of a clip of 8 s or more: the aligner searches the clip's words to
+    retry the transcript in stretches, and the phone layer searches them again for the audio's
+    mouth (~0.2 x real time each). The second search reuses the first's words, and gives the
+    same words and the same mouth as a search of its own."""
+    from vasa_bridge.data import align as A
+    from vasa_bridge.model import phones as P
+    from vasa_bridge.model.bake import BakeConfig, bake_audio_text
+    one = goforward()
+    audio = np.concatenate([np.concatenate([one, np.zeros(4000, np.float32)])] * 3)
+    assert len(audio) / 16000 >= 8.0  # the aligner's retry in stretches
+    calls = []  # word searches (the phone loop's decoder has an `allphone` model)
+    real = A.decode_whole
+
+    def counting(dec, pcm):
+        if dec.config["allphone"] is None:
+            calls.append(len(pcm))
+        return real(dec, pcm)
+    monkeypatch.setattr(A, "decode_whole", counting)
+    monkeypatch.setattr(P, "decode_whole", counting)
+    config = BakeConfig(phones=PhoneConfig(), keep_audio=False)
+    track, outcome = bake_audio_text(audio, 16000, config,
+                                     text="she sells sea shells by the sea shore every summer")
+    assert not outcome.used
+    assert calls == [len(audio)]  # one word search of the whole clip, for both
+    fresh = A.word_search()
+    real(fresh, audio)
+    assert A.searched_words(A.word_search(), audio) == A.heard_words(fresh)
+    assert len(calls) == 1  # kept
+    A._SEARCHED.clear()
+    alone, _ = bake_audio_text(audio, 16000, config)  # searched afresh
+    assert len(calls) == 2
+    np.testing.assert_array_equal(track.blendshapes, alone.blendshapes)
+
+
 def test_a_long_clips_words_are_aligned_a_stretch_at_a_time():
     """Aligned whole, a long clip's words cost gigabytes (a 600 s clip: 6 GB) and fit worse, so
     they are aligned in stretches cut at pauses; the stretches tile the clip."""
@@ -339,7 +374,8 @@ def test_a_long_clips_words_are_aligned_a_stretch_at_a_time():
     total = len(audio) / 16000
     rec = PhoneRecognizer(PhoneConfig(align_chunk_s=5.0))
     heard = rec.hear(audio)
-    chunks = _word_chunks(rec._words, total, 5.0)  # the decoder still holds this clip's words
+    from vasa_bridge.data.align import searched_words
+    chunks = _word_chunks(searched_words(rec._words, audio), total, 5.0)  # kept: not searched again
     assert len(chunks) >= 3 and chunks[0][0] == 0.0 and chunks[-1][1] == total
     assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))  # contiguous, no word twice
     assert " ".join(c[2] for c in chunks) == heard.words

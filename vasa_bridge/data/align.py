@@ -13,6 +13,7 @@ import hashlib
 import re
 import threading
 import unicodedata
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -337,6 +338,31 @@ def word_search():
     return Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
 
 
+_SEARCHED: "OrderedDict[tuple, list]" = OrderedDict()  # audio -> its words, the last few
+_SEARCHED_LOCK = threading.Lock()
+SEARCHED_KEPT = 4
+
+
+def searched_words(dec, audio: np.ndarray) -> list[tuple[str, float, float]]:
+    """`heard_words` of a whole clip through the word search `dec`: the words of the last few
+    clips are kept, so the phone layer and the aligner, which both search a clip whose
+    transcript did not fit (~0.2 x real time each), search it once. Every word search is made
+    by `word_search` and hears a clip afresh (`decode_whole`), so a kept answer is the same."""
+    pcm = np.ascontiguousarray(audio, np.float32)
+    key = (len(pcm), hashlib.blake2b(pcm.tobytes(), digest_size=16).digest())
+    with _SEARCHED_LOCK:
+        if key in _SEARCHED:
+            _SEARCHED.move_to_end(key)
+            return list(_SEARCHED[key])
+    decode_whole(dec, pcm)
+    words = heard_words(dec)
+    with _SEARCHED_LOCK:
+        _SEARCHED[key] = words
+        while len(_SEARCHED) > SEARCHED_KEPT:
+            _SEARCHED.popitem(last=False)
+    return list(words)
+
+
 def heard_words(dec) -> list[tuple[str, float, float]]:
     """The words a word search decoded last: [(word, start s, end s)], fillers and silences
     left out, alternative pronunciations ("read(2)") named by their word."""
@@ -398,8 +424,7 @@ class Aligner:
         if self._search is None:
             self._search = word_search()
         try:
-            decode_whole(self._search, audio)
-            heard = heard_words(self._search)
+            heard = searched_words(self._search, audio)
         except Exception:  # the search failed: align whole, as before
             self._search = None
             return []

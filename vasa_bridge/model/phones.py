@@ -45,7 +45,7 @@ from ..audio.pcm import SAMPLE_RATE, to_s16
 from ..errors import DataError
 from ..motion.names import INDEX
 from .config import SEAL_APERTURE
-from ..data.align import decode_whole, heard_words, word_search
+from ..data.align import decode_whole, searched_words, word_search
 from .transcript import MIN_FIT, combine, teacher_mouth_at
 
 PHONE_LANGUAGES = {"en": "pocketsphinx en-us"}  # languages with a phone recogniser here
@@ -222,13 +222,12 @@ class PhoneRecognizer:
         from ..data.align import Aligner
         if self._words is None:
             self._words, self._aligner = word_search(), Aligner()
-        dec = self._words
         try:
-            decode_whole(dec, audio)
+            words = searched_words(self._words, audio)
             # Aligned whole, a long clip's words take memory and time that grow much faster
             # than its length (a 600 s clip: 6 GB) and fit worse: each stretch of up to
             # `align_chunk_s` between pauses is aligned on its own.
-            chunks = _word_chunks(dec, len(audio) / PHONE_RATE, self.config.align_chunk_s)
+            chunks = _word_chunks(words, len(audio) / PHONE_RATE, self.config.align_chunk_s)
         except Exception:
             self._words = word_search()
             return None
@@ -256,12 +255,12 @@ class PhoneRecognizer:
         return PhonemeTimeline.from_segments(segs, "arpabet"), fits / speech, text
 
 
-def _word_chunks(dec, total: float, chunk_s: float) -> list[tuple[float, float, str]]:
-    """The word search's words in stretches of up to about `chunk_s` seconds, cut in the middle
-    of the pauses between words: [(start s, end s, words)], covering 0..`total` (a stretch with
-    no pause runs on to the next one)."""
+def _word_chunks(heard, total: float, chunk_s: float) -> list[tuple[float, float, str]]:
+    """The word search's words (`searched_words`) in stretches of up to about `chunk_s`
+    seconds, cut in the middle of the pauses between words: [(start s, end s, words)],
+    covering 0..`total` (a stretch with no pause runs on to the next one)."""
     chunks, start, current, last_end = [], 0.0, [], 0.0
-    for word, s, e in heard_words(dec):
+    for word, s, e in heard:
         if current and s - start > chunk_s and s - last_end >= 0.1:
             cut = 0.5 * (last_end + s)
             chunks.append((start, cut, " ".join(current)))
