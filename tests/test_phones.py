@@ -357,7 +357,7 @@ def test_a_clip_whose_transcript_does_not_fit_is_searched_for_words_once(monkeyp
     assert calls == [len(audio)]  # one word search of the whole clip, for both
     fresh = A.word_search()
     real(fresh, audio)
-    assert A.searched_words(A.word_search(), audio) == A.heard_words(fresh)
+    assert A.searched_words(audio) == A.heard_words(fresh)
     assert len(calls) == 1  # kept
     A._SEARCHED.clear()
     alone, _ = bake_audio_text(audio, 16000, config)  # searched afresh
@@ -375,7 +375,7 @@ def test_a_long_clips_words_are_aligned_a_stretch_at_a_time():
     rec = PhoneRecognizer(PhoneConfig(align_chunk_s=5.0))
     heard = rec.hear(audio)
     from vasa_bridge.data.align import searched_words
-    chunks = _word_chunks(searched_words(rec._words, audio), total, 5.0)  # kept: not searched again
+    chunks = _word_chunks(searched_words(audio), total, 5.0)  # kept: not searched again
     assert len(chunks) >= 3 and chunks[0][0] == 0.0 and chunks[-1][1] == total
     assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))  # contiguous, no word twice
     assert " ".join(c[2] for c in chunks) == heard.words

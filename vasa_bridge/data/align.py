@@ -339,28 +339,36 @@ def word_search():
 
 
 _SEARCHED: "OrderedDict[tuple, list]" = OrderedDict()  # audio -> its words, the last few
-_SEARCHED_LOCK = threading.Lock()
+_SEARCH_LOCK = threading.Lock()  # one search at a time (pocketsphinx holds the GIL anyway)
+_SEARCH = None  # the process's word search, loaded on first use (~90 MB)
 SEARCHED_KEPT = 4
 
 
-def searched_words(dec, audio: np.ndarray) -> list[tuple[str, float, float]]:
-    """`heard_words` of a whole clip through the word search `dec`: the words of the last few
-    clips are kept, so the phone layer and the aligner, which both search a clip whose
-    transcript did not fit (~0.2 x real time each), search it once. Every word search is made
-    by `word_search` and hears a clip afresh (`decode_whole`), so a kept answer is the same."""
+def searched_words(audio: np.ndarray) -> list[tuple[str, float, float]]:
+    """`heard_words` of a whole 16 kHz clip through the process's one word search (`word_search`,
+    loaded on first use; the phone layer and the aligner each loaded their own, ~90 MB apiece).
+    The words of the last few clips are kept: the phone layer and the aligner, which both search
+    a clip whose transcript did not fit (~0.2 x real time each), search it once. A search hears
+    a clip afresh (`decode_whole`), so a kept answer is the same. Thread-safe."""
+    global _SEARCH
     pcm = np.ascontiguousarray(audio, np.float32)
     key = (len(pcm), hashlib.blake2b(pcm.tobytes(), digest_size=16).digest())
-    with _SEARCHED_LOCK:
+    with _SEARCH_LOCK:
         if key in _SEARCHED:
             _SEARCHED.move_to_end(key)
             return list(_SEARCHED[key])
-    decode_whole(dec, pcm)
-    words = heard_words(dec)
-    with _SEARCHED_LOCK:
+        if _SEARCH is None:
+            _SEARCH = word_search()
+        try:
+            decode_whole(_SEARCH, pcm)
+            words = heard_words(_SEARCH)
+        except Exception:
+            _SEARCH = None  # one stuck mid-utterance refuses the next: made afresh
+            raise
         _SEARCHED[key] = words
         while len(_SEARCHED) > SEARCHED_KEPT:
             _SEARCHED.popitem(last=False)
-    return list(words)
+        return list(words)
 
 
 def heard_words(dec) -> list[tuple[str, float, float]]:
@@ -393,7 +401,6 @@ class Aligner:
         self._lock = threading.Lock()
         self._edges = edges
         self._long_s, self._stretch_s = long_s, stretch_s
-        self._search = None  # the word search, loaded for the first long recording
 
     def align(self, audio: np.ndarray, text: str, min_fit: float | None = None
               ) -> tuple[PhonemeTimeline, AlignmentScore]:
@@ -421,12 +428,9 @@ class Aligner:
 
     def _cuts(self, audio: np.ndarray, text: str, stretch_s: float) -> list[tuple[float, int]]:
         """[(time s, transcript words before it)] to cut a recording at ([]: none)."""
-        if self._search is None:
-            self._search = word_search()
         try:
-            heard = searched_words(self._search, audio)
+            heard = searched_words(audio)
         except Exception:  # the search failed: align whole, as before
-            self._search = None
             return []
         return transcript_cuts(normalise_text(text), heard, stretch_s)
 

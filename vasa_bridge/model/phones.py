@@ -45,7 +45,7 @@ from ..audio.pcm import SAMPLE_RATE, to_s16
 from ..errors import DataError
 from ..motion.names import INDEX
 from .config import SEAL_APERTURE
-from ..data.align import decode_whole, searched_words, word_search
+from ..data.align import decode_whole, searched_words
 from .transcript import MIN_FIT, combine, teacher_mouth_at
 
 PHONE_LANGUAGES = {"en": "pocketsphinx en-us"}  # languages with a phone recogniser here
@@ -182,7 +182,7 @@ class PhoneRecognizer:
     def __init__(self, config: PhoneConfig = PhoneConfig()) -> None:
         self.config = config
         self._decoder = _decoder(config)
-        self._words = self._aligner = None
+        self._aligner = None
 
     def timeline(self, audio: np.ndarray, rate: int = PHONE_RATE):
         """(N,) float 16 kHz mono -> ARPAbet PhonemeTimeline covering the whole clip."""
@@ -220,16 +220,15 @@ class PhoneRecognizer:
         as a transcript is (phones that border silence cut back to the speech level), or None:
         no word heard, or the words do not align."""
         from ..data.align import Aligner
-        if self._words is None:
-            self._words, self._aligner = word_search(), Aligner()
+        if self._aligner is None:
+            self._aligner = Aligner()
         try:
-            words = searched_words(self._words, audio)
+            words = searched_words(audio)
             # Aligned whole, a long clip's words take memory and time that grow much faster
             # than its length (a 600 s clip: 6 GB) and fit worse: each stretch of up to
             # `align_chunk_s` between pauses is aligned on its own.
             chunks = _word_chunks(words, len(audio) / PHONE_RATE, self.config.align_chunk_s)
-        except Exception:
-            self._words = word_search()
+        except Exception:  # the search failed (it is made afresh for the next clip)
             return None
         if not chunks:
             return None
