@@ -1,3 +1,4 @@
+import random
 import socket
 import sys
 from pathlib import Path
@@ -8,10 +9,27 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "protocol"
 
 
+_HANDED_OUT: set = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port free now, for a server a test starts next. Drawn below the
+    ephemeral range (Linux 32768-60999, Windows and macOS 49152-65535) from which the OS picks
+    the local ports of connecting sockets: a port the OS picked itself (bind to 0) could be
+    handed to another test's client connection before the server binds it. None twice."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free loopback port in 20000-31999: expected one")
 
 
 @pytest.fixture
