@@ -14,7 +14,6 @@ leaf then root. A single self-signed certificate is refused.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -188,18 +187,17 @@ def read_credentials(path: Path, trust_anchors: Path | None = None) -> Credentia
     context = None
     if trust_anchors is not None:
         context = _trust_context(Path(trust_anchors))
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-        reader = c2pa.Reader.try_create(fmt, io.BytesIO(data), None, context) if context else \
-            c2pa.Reader.try_create(fmt, io.BytesIO(data))
-    except c2pa.C2paError as e:
-        return CredentialReport(found=True, state="Invalid", errors=(str(e),))
-    if reader is None:
-        return CredentialReport(found=False)
-    with reader:
-        state = reader.get_validation_state()
-        store = json.loads(reader.json())
+    with open(path, "rb") as f:  # read as the reader needs it: a long video is not held whole
+        try:
+            reader = c2pa.Reader.try_create(fmt, f, None, context) if context else \
+                c2pa.Reader.try_create(fmt, f)
+        except c2pa.C2paError as e:
+            return CredentialReport(found=True, state="Invalid", errors=(str(e),))
+        if reader is None:
+            return CredentialReport(found=False)
+        with reader:
+            state = reader.get_validation_state()
+            store = json.loads(reader.json())
     # Anyone can sign a manifest: every value below is read as untrusted JSON.
     active = _obj(_obj(store.get("manifests")).get(store.get("active_manifest", "")))
     ai = False
