@@ -456,13 +456,12 @@ class MouthLayer:
         h, w = out.shape[:2]
         up = uv[list(M.LIPS_INNER_UPPER)]
         lo = uv[list(M.LIPS_INNER_LOWER)]
-        x_a, x_b = float(min(up[:, 0].min(), lo[:, 0].min())), float(max(up[:, 0].max(),
-                                                                          lo[:, 0].max()))
+        lips = np.vstack([up, lo])
+        x_a, x_b = float(lips[:, 0].min()), float(lips[:, 0].max())
         reach = SEAM_IOD * self.iod * 4
         x0, x1 = max(int(np.floor(x_a)) - 1, 0), min(int(np.ceil(x_b)) + 2, w)
-        ys_all = np.concatenate([up[:, 1], lo[:, 1]])
-        y0 = max(int(np.floor(ys_all.min() - reach)), 0)
-        y1 = min(int(np.ceil(ys_all.max() + reach)) + 1, h)
+        y0 = max(int(np.floor(lips[:, 1].min() - reach)), 0)
+        y1 = min(int(np.ceil(lips[:, 1].max() + reach)) + 1, h)
         if x1 - x0 < 2 or y1 - y0 < 2:
             return
         xs = np.arange(x0, x1, dtype=np.float32)
