@@ -1,5 +1,6 @@
 """The mouth layer's own cost: drawn into a copy of the astronaut's 512^2 frame (float32) minus
 the copy, one core, median of N, as a ratio to a cv2.remap of the 512^2 frame timed in between.
+The last frame is a closed-lip smile on a photo with closed lips (biden: the corners' creases).
 Runs against any tree (the layer's call changed: `cpu.draw_mouth` here, `mouth.draw` on main):
 
     python bench/bench_mouth.py [N]                       # N repeats (default 300)
@@ -9,6 +10,7 @@ Runs against any tree (the layer's call changed: `cpu.draw_mouth` here, `mouth.d
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -26,18 +28,27 @@ FRAMES = {
     "yaw 20 + jaw 0.3": MotionFrame.from_named({"jawOpen": 0.3}, head_rotation=(0, 20, 0)),
     "PP (lips sealed)": MotionFrame.from_named(SHAPES["PP"].targets),
 }
+CLOSED = {"smile 0.7 (biden)": MotionFrame.from_named({"mouthSmileLeft": 0.7,
+                                                        "mouthSmileRight": 0.7})}
 
 
 def main() -> None:
     repeat = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     cv2.setNumThreads(1)
     backend = get_backend("cpu")
-    state = backend.prepare(skimage.data.astronaut())
-    prep = state.cache
-    photo = np.ascontiguousarray(state.portrait.image)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # this script's portraits.py
+    from portraits import load
+
     ys, xs = np.mgrid[0:512, 0:512].astype(np.float32)
     this_tree = hasattr(C, "draw_mouth")
-    for name, f in FRAMES.items():
+    for image, frames in ((skimage.data.astronaut(), FRAMES), (load("biden"), CLOSED)):
+        state = backend.prepare(image)
+        measure(state.cache, np.ascontiguousarray(state.portrait.image), frames, repeat,
+                this_tree, xs, ys)
+
+
+def measure(prep, photo, frames, repeat, this_tree, xs, ys) -> None:
+    for name, f in frames.items():
         uv = C.posed_points(prep, f)[0][:478]
         img = photo.astype(np.float32)
 

@@ -526,3 +526,35 @@ def test_the_mouth_is_drawn_as_soft_as_the_photo():
         return np.abs(np.diff(g, axis=0))[inside[1:]].max()
 
     assert steepest(a) < 0.8 * steepest(b), (steepest(a), steepest(b))
+
+
+def test_a_closed_lip_smile_deepens_the_creases_at_its_corner(monkeypatch):
+    """mouthSmileLeft on a closed mouth in a pale beard (dahlgren): the lips' line next to the
+    corner it draws back (the image's right) darkens, as a smile's crease does (0.85 of the
+    luminance without it); the other corner's half of the mouth is as without it, and a photo
+    showing its teeth (whose smile opens to the layer) is untouched. Without the crease the face
+    mesh lost the smiling corner in the beard (docs/renderer.md)."""
+    from bench.portraits import load
+    from vasa_bridge.render import mouth
+
+    backend = get_backend("cpu")
+    frame = MotionFrame.from_named({"mouthSmileLeft": 1.0})
+    state = backend.prepare(load("dahlgren"))
+    assert state.cache.mouth.interior_upper is None
+    creased = backend.render(state, frame)[..., :3].astype(np.float32)
+    monkeypatch.setattr(mouth, "CREASE_DARK", 0.0)
+    plain = backend.render(state, frame)[..., :3].astype(np.float32)
+    uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
+    w = np.array([0.299, 0.587, 0.114], np.float32)
+    ratio = (creased @ w) / np.maximum(plain @ w, 1.0)
+    smiling, other = uv[M.MOUTH_LEFT], uv[M.MOUTH_RIGHT]  # 291 (image right), 61
+    cx, half = 0.5 * (smiling[0] + other[0]), 0.5 * abs(smiling[0] - other[0])
+    y0, y1 = int(smiling[1] - 0.1 * half), int(smiling[1] + 0.1 * half) + 1
+    near = ratio[y0:y1, int(cx + 0.5 * half):int(smiling[0]) + 1]
+    assert near.min() < 0.9, near.min()
+    assert np.array_equal(creased[:, :int(cx - 0.5 * half)], plain[:, :int(cx - 0.5 * half)])
+    monkeypatch.undo()
+    teeth = backend.prepare(load("astronaut"))
+    a = backend.render(teeth, frame)
+    monkeypatch.setattr(mouth, "CREASE_DARK", 0.0)
+    assert np.array_equal(a, backend.render(teeth, frame))

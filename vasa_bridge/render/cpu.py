@@ -20,7 +20,7 @@ from ..motion.frame import MotionFrame
 from ..motion.names import INDEX
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, fill_background
-from .mouth import MouthLayer, lift_weight, motion_affines, opening_area
+from .mouth import MouthLayer, crease_weights, lift_weight, motion_affines, opening_area
 from .rig import Rig, Silhouette, build_rig, build_silhouette, seal_weight
 from .warp import (WarpGrid, backward_field, grid_arrays, grid_from_arrays, make_grid,
                    moving_box, resolve_folds, upsample)
@@ -185,6 +185,10 @@ def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFra
         seal = seal_weight(frame.blendshapes)
         if seal > 0.0:
             prep.mouth.draw_seam(rgb, uv, seal)
+    else:  # closed lips: a smile deepens the creases at the corners it draws back
+        creases = crease_weights(frame.blendshapes)
+        if max(creases) > 0.0:
+            prep.mouth.draw_seam(rgb, uv, creases, creases_only=True)
     if roll_lower <= 0.0 and opening_area(uv) < 1.0:
         return  # closed lips, nothing rolled in: the layer would draw nothing
     skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, frame.head_rotation,

@@ -56,6 +56,11 @@ MONO_REDDER = 0.08
 # (IOD) darkening the skin by up to this share.
 SEAM_IOD = 0.016
 SEAM_DARK = 0.5
+# Closed lips drawn back in a smile: the creases at the corners deepen, up to this share of the
+# seam's darkness at mouthSmile 1 on that side. Without them a closed mouth in a pale beard or a
+# soft photo lost its corners as it smiled (the face mesh read dahlgren's smiles at r 0.88-0.92,
+# f2d8a42's crude slit at 0.94-0.97; docs/renderer.md).
+CREASE_DARK = 0.5
 # Softness: the mouth is drawn as sharp as a sharp photo's (measured blur <= SHARP_BLUR pixels;
 # the test portraits: astronaut, obama, obama_desk 0.82-0.84, biden 0.65); a soft photo's
 # (enlarged faces: donilon 1.47, brennan, obama_standing, dahlgren ~1.03) gets the difference.
@@ -448,11 +453,14 @@ class MouthLayer:
         roi = out[y0:y1, x0:x1]
         roi += (canvas - roi) * mask[..., None]
 
-    def draw_seam(self, out: np.ndarray, uv: np.ndarray, weight: float) -> None:
+    def draw_seam(self, out: np.ndarray, uv: np.ndarray, weight: float | tuple[float, float],
+                  creases_only: bool = False) -> None:
         """Lips pressed together over a photo that showed its teeth: the shadowed line where
         they meet (the warp brings the two lips together, but the photo has no seam there). The
         line runs along the inner lips from corner to corner, darkest in the middle and at the
-        corners' creases; `weight` (0..1): how far the lips are sealed."""
+        corners' creases; `weight` (0..1): how far the lips are sealed, or (image left, image
+        right): each half its own, blended across the middle. `creases_only`: the corners'
+        creases alone, fading in towards them (a closed-lip smile: `crease_weights`)."""
         h, w = out.shape[:2]
         up = uv[list(M.LIPS_INNER_UPPER)]
         lo = uv[list(M.LIPS_INNER_LOWER)]
@@ -469,7 +477,11 @@ class MouthLayer:
         line = 0.5 * (_line(up)(xs) + _line(lo)(xs))[None, :]
         r = np.clip(np.abs(xs - 0.5 * (x_a + x_b)) / max(0.5 * (x_b - x_a), 1.0), 0, 1)
         # darker into the corners' creases, fading out past them
-        along = ((0.7 + 0.3 * r * r) * (1 - _smooth((r - 0.85) / 0.15)))[None, :]
+        along = ((r * r if creases_only else 0.7 + 0.3 * r * r)
+                 * (1 - _smooth((r - 0.85) / 0.15)))[None, :]
+        if isinstance(weight, tuple):
+            right = _smooth((xs - 0.5 * (x_a + x_b)) / max(0.5 * (x_b - x_a), 1.0) + 0.5)
+            weight = (weight[0] + (weight[1] - weight[0]) * right)[None, :]
         across = np.exp(-0.5 * ((ys - line) / (SEAM_IOD * self.iod)) ** 2)
         dark = SEAM_DARK * weight * along * across
         roi = out[y0:y1, x0:x1]
@@ -550,6 +562,15 @@ def lift_weight(blendshapes: np.ndarray) -> float:
     up = max(float(blendshapes[INDEX["mouthUpperUpLeft"]]),
              float(blendshapes[INDEX["mouthUpperUpRight"]]))
     return min(max(up, 0.0) / LIFT_FULL, 1.0)
+
+
+def crease_weights(blendshapes: np.ndarray) -> tuple[float, float]:
+    """How deep a closed-lip smile's corner creases are, (image left, image right): mouthSmile
+    of the side whose corner is there (the subject's right is the image's left) x CREASE_DARK."""
+    from ..motion.names import INDEX
+
+    return tuple(CREASE_DARK * min(max(float(blendshapes[INDEX[n]]), 0.0), 1.0)
+                 for n in ("mouthSmileRight", "mouthSmileLeft"))
 
 
 def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: np.ndarray,
