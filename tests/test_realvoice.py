@@ -71,6 +71,11 @@ def test_shipped_model_floors_on_real_voices(result):
     assert alsa["jaw_r_best"] >= 0.88 and alsa["false_seal_rate"] <= 0.08
     assert off["open_vowel_rate"] >= 0.97 and live["open_vowel_rate"] >= 0.95
     assert abs(off["offset_vs_teacher_ms"]) <= 40 and abs(live["offset_vs_teacher_ms"]) <= 40
+    # a clip spoken to the live face, once its words are heard whole
+    clip = result["rows"]["live clip, words heard"]
+    assert clip["jaw_r_best"] >= 0.94 and clip["closure_rate"] >= 0.95
+    assert clip["false_seal_rate"] <= 0.05 and clip["open_vowel_rate"] >= 0.97
+    assert result["groups"]["live clip, words heard: alsa-utils"]["jaw_r_best"] >= 0.88
     alone_off, alone_live = (result["rows"][k] for k in ("model alone offline",
                                                          "model alone live"))
     assert alone_off["jaw_r_best"] >= 0.75 and alone_live["jaw_r_best"] >= 0.72

@@ -133,3 +133,29 @@ def test_a_decode_that_fails_midway_leaves_the_next_call_working(speech):
     with pytest.raises(Exception):
         rec.timeline(np.zeros(0, np.float32), 16000)
     assert len(rec.timeline(speech, 16000).labels) > 5
+
+
+def test_the_clip_baker_hears_the_words_of_a_live_faces_clip():
+    """`ClipBaker.hear_words` (a clip spoken to the live face): the phones of the recognised
+    words, as bake trusts them (the same as in-process), or None where bake would not trust
+    them with the seals (pink noise), or where the runtime hears no phones (another language,
+    the phone layer off, the phone loop without words)."""
+    from vasa_bridge.data.align import read_audio
+    from vasa_bridge.model.phones import trusted_words
+    from vasa_bridge.model.realvoice import ALSA_DIR
+    from vasa_bridge.runtime.model_engine import load_model
+    path = "/usr/share/pocketsphinx/test/data/goforward.raw"
+    if not os.path.isfile(path):
+        pytest.skip(f"{path} is missing: install pocketsphinx-testdata")
+    voice = np.fromfile(path, "<i2").astype(np.float32) / 32768
+    _, baker = load_model()
+    timeline = baker.hear_words(voice)
+    heard = PhoneRecognizer(PhoneConfig()).hear(voice, 16000)
+    assert heard.words == "go forward ten meters"
+    local = trusted_words(heard, PhoneConfig())
+    assert timeline.labels == local.labels and "m" in timeline.labels  # of "meters"
+    np.testing.assert_allclose(timeline.starts, local.starts)
+    assert baker.hear_words(voice, "de") is None
+    assert baker.hear_words(read_audio(os.path.join(ALSA_DIR, "Noise.wav"))) is None
+    assert load_model(phones=None)[1].hear_words(voice) is None
+    assert load_model(phones=PhoneConfig(words=False))[1].hear_words(voice) is None

@@ -474,6 +474,95 @@ def test_runtime_speak_with_text_lays_the_aligned_mouth_over_the_live_engine(cap
     np.testing.assert_array_equal(guessed, shapes)
 
 
+class HeardBaker:
+    """The live face's clip heard whole: goforward's words (their forced alignment stands in
+    for the recogniser's), given once `release` is set."""
+
+    fps = 25.0
+
+    def __init__(self, timeline=None):
+        self.timeline, self.release, self.asked = timeline, threading.Event(), []
+
+    def hear_words(self, audio, language="en"):
+        self.asked.append((len(audio), language))
+        assert self.release.wait(60)
+        return self.timeline if len(audio) > RATE else None  # the silence before: no words
+
+
+class FilledPacer(InstantPacer):
+    """Instant; at `hold` samples it lets the baker answer and holds the loop until the clip's
+    mouth has arrived."""
+
+    def __init__(self, limit, hold, baker):
+        super().__init__(limit)
+        self.hold, self.baker = hold, baker
+
+    def wait_s(self, end):
+        if end > self.hold:
+            self.baker.release.set()
+            if not all(getattr(m, "done", True) for m in self.runtime.main.mouths):
+                return 0.01
+        return super().wait_s(end)
+
+
+def run_heard(baker, hold):
+    """goforward spoken to the live face 0.2 s into the stream; the words heard arrive when the
+    stream reaches `hold` samples (0: before the loop starts)."""
+    from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.commands import Commands
+    from vasa_bridge.runtime.serve import Runtime, ServeConfig
+    audio = raw("goforward.raw")
+    pub = RecordingPublisher()
+    pacer = FilledPacer(len(audio) + RATE // 2, hold, baker)
+    rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine, pacer=pacer,
+                 clip_baker=baker)
+    pacer.runtime = rt
+    commands = Commands(rt)
+    commands.speak(np.zeros(RATE // 5, np.float32), RATE, "default")
+    reply = commands.speak(audio, RATE, "default")
+    worker = threading.Thread(target=rt.run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive()
+    return reply, np.stack([f.blendshapes for s, _, f in pub.motion_frames if s == "default"])
+
+
+def test_a_clip_for_the_live_face_gets_the_mouth_of_its_words_as_soon_as_they_are_heard():
+    """A clip without a transcript spoken to the live face starts at once with the live mouth;
+    the words heard in it (`ClipBaker.hear_words`, ~0.2 x its length) then give the mouth of
+    the frames not yet played, eased in over LATE_RAMP frames: heard before the clip starts,
+    the whole clip has their mouth, its /m/ sealed."""
+    from vasa_bridge.model.transcript import LATE_RAMP
+    audio, with_text = raw("goforward.raw"), run_clip("go forward ten meters")[2]
+    _, _, live = run_clip(None)
+    timeline, _ = align_scored(audio, "go forward ten meters")
+    n = int(np.ceil(len(audio) / RATE * 25))
+    ref = teacher_mouth(timeline, n, 25.0)
+
+    early = HeardBaker(timeline)
+    reply, shapes = run_heard(early, hold=0)
+    assert reply["pts"] == 200_000_000 and "text" not in reply
+    assert early.asked == [(RATE // 5, "en"), (len(audio), "en")]  # each clip, whole
+    clip = shapes[5:5 + n]
+    np.testing.assert_allclose(clip[:, JAW], ref[:, JAW], atol=1e-4)
+    assert sealed(clip, timeline, 25.0) == (1, 1)
+    np.testing.assert_allclose(shapes, with_text, atol=1e-5)  # as if its words had been given
+
+    late = HeardBaker(timeline)
+    hold = RATE // 5 + RATE  # heard 1 s into the clip
+    _, shapes = run_heard(late, hold)
+    k = hold // (RATE // 25)  # the first frame that can see them
+    np.testing.assert_array_equal(shapes[:k - 1], live[:k - 1])  # the live mouth until then
+    after = slice(k + LATE_RAMP, 5 + n)
+    np.testing.assert_allclose(shapes[after, JAW], ref[after.start - 5:after.stop - 5, JAW],
+                               atol=1e-4)
+    assert sealed(shapes[5:5 + n], timeline, 25.0) == (1, 1)  # the /m/ of "meters", 1.7 s in
+
+    nothing = HeardBaker(None)  # no words heard well enough: the live mouth throughout
+    _, shapes = run_heard(nothing, hold=0)
+    np.testing.assert_array_equal(shapes, live)
+
+
 class HeldPacer(InstantPacer):
     """Instant, but holds the loop at `hold` samples until `release` is set."""
 

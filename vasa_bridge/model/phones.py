@@ -330,14 +330,31 @@ def heard_mouth(audio: np.ndarray, rate: int, n_frames: int, fps: float,
     """((n_frames, 52) the teacher's mouth on a whole clip's heard phones, whether they decide
     the seals), as `apply_phones` blends it; None where it keeps the model's mouth alone."""
     heard = (recognizer or PhoneRecognizer(config)).hear(audio, rate)
+    seal = _decides(heard, config)
+    if seal is None:
+        return None
+    return teacher_mouth_at(heard.timeline, np.arange(n_frames) / fps), seal
+
+
+def trusted_words(heard: Heard, config: PhoneConfig = PhoneConfig()):
+    """The phone timeline of a whole clip's recognised words where `heard_mouth` trusts them with
+    the lips' seals (words that fit closely: `seal_min_fit`), else None. A live stream's clip,
+    heard whole while it plays, takes its mouth from these (`runtime.model_engine.ClipBaker.
+    hear_words`)."""
+    return heard.timeline if heard.words is not None and _decides(heard, config) else None
+
+
+def _decides(heard: Heard, config: PhoneConfig) -> bool | None:
+    """How a whole clip's heard phones steer its mouth: None, not at all (the recogniser does
+    not know the voice, or with `config.words` no words that fit were heard); else whether they
+    decide the lips' seals."""
     if heard.fit is None or heard.fit < config.min_fit:
         return None
-    seal = False
-    if config.words:
-        if heard.words is None or heard.words_fit < config.words_min_fit:
-            return None
-        seal = config.seal_min_fit is not None and heard.words_fit >= config.seal_min_fit
-    return teacher_mouth_at(heard.timeline, np.arange(n_frames) / fps), seal
+    if not config.words:
+        return False
+    if heard.words is None or heard.words_fit < config.words_min_fit:
+        return None
+    return config.seal_min_fit is not None and heard.words_fit >= config.seal_min_fit
 
 
 class LivePhones:
@@ -463,4 +480,4 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
 
 
 __all__ = ["live_track", "Heard", "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones",
-           "blend", "heard_mouth", "phones_for", "PHONE_LANGUAGES"]
+           "blend", "heard_mouth", "phones_for", "trusted_words", "PHONE_LANGUAGES"]

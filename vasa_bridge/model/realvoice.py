@@ -9,10 +9,12 @@ pocketsphinx-testdata's `cards/*.wav` (with `cards.transcription`), `goforward.r
 `numbers.raw` and `something.raw` (16 kHz s16 raw). Its `librivox/` folder is reserved as an
 independent final check and is never read here.
 
-One run reports three rows and the teacher against itself: the model offline (`OFFLINE`, as
-`bake`), the model live (`LIVE`, as `serve`), and the loudness baseline (a linear map of the
-frame's level, fitted on these very clips). The metrics are `evaluate._Acc`'s, pooled over all
-clips.
+One run reports these rows and the teacher against itself: the model offline (`OFFLINE`, as
+`bake`), the model live (`LIVE`, as `serve` makes a microphone's voice), a clip spoken to the
+live face once its words are heard (`serve`'s `speak`: the live rows' motion with the mouth of
+the words recognised in the whole clip, `phones.trusted_words`), the model alone without the
+phone layer, and the loudness baseline (a linear map of the frame's level, fitted on these very
+clips). The metrics are `evaluate._Acc`'s, pooled over all clips.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from ..errors import DataError
 from .config import JAW, unpack_motion
 from .evaluate import _Acc, _loudness, _segments, render_table
 from .onnx_runtime import OnnxDenoiser
-from .phones import PhoneConfig, PhoneRecognizer, apply_phones, blend, live_track
+from .phones import PhoneConfig, PhoneRecognizer, apply_phones, blend, live_track, trusted_words
 from .streaming import LIVE, OFFLINE, Steering, generate
+from .transcript import combine, teacher_mouth_at
 
 ALSA_DIR = "/usr/share/sounds/alsa"
 SPHINX_DIR = "/usr/share/pocketsphinx/test/data"
@@ -119,8 +122,9 @@ def reference(clip: RealClip, fps: float, aligner=None):
     return track.blendshapes, _segments(timeline)
 
 
-ROWS = ("model offline", "model live", "model alone offline", "model alone live", "loudness",
-        "teacher")
+ROWS = ("model offline", "model live", "live clip, words heard", "model alone offline",
+        "model alone live", "loudness", "teacher")
+CLIP_ROW = "live clip, words heard"  # needs the phone layer, as the "model alone" rows do
 
 
 def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = False) -> dict:
@@ -133,10 +137,10 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
     fc = den.config.features
     fps = fc.fps
     names = ROWS if config.phones is not None else \
-        tuple(r for r in ROWS if not r.startswith("model alone"))
+        tuple(r for r in ROWS if not r.startswith("model alone") and r != CLIP_ROW)
     rows = {name: _Acc() for name in names}
-    by_group = {f"{row}: {g[0]}": _Acc() for row in ("model offline", "model live")
-                for g in GROUPS}
+    by_group = {f"{row}: {g[0]}": _Acc() for row in ("model offline", "model live", CLIP_ROW)
+                if row in names for g in GROUPS}
     streams = {"model offline": OFFLINE, "model live": LIVE}
     recognizer = PhoneRecognizer(config.phones) if config.phones is not None else None
     per_clip, loud_all, jaw_all, items = [], [], [], []
@@ -166,6 +170,15 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
             rows[name].add(shapes, rot, ts, loud, segs, fps)
             by_group[f"{name}: {group_of(clip.name)}"].add(shapes, rot, ts, loud, segs, fps)
             rec[name] = float(np.corrcoef(shapes[:, JAW], ts[:, JAW])[0, 1])
+            if recognizer is not None and stream is LIVE:
+                # a clip spoken to the live face: its words heard whole give its mouth
+                words = trusted_words(recognizer.hear(clip.audio, SAMPLE_RATE), config.phones)
+                if words is not None:
+                    shapes = combine(shapes, teacher_mouth_at(words, np.arange(m) / fps))
+                rows[CLIP_ROW].add(shapes, rot, ts, loud, segs, fps)
+                by_group[f"{CLIP_ROW}: {group_of(clip.name)}"].add(shapes, rot, ts, loud, segs,
+                                                                    fps)
+                rec[CLIP_ROW] = float(np.corrcoef(shapes[:, JAW], ts[:, JAW])[0, 1])
         rows["teacher"].add(ts, None, ts, loud, segs, fps)
         per_clip.append(rec)
         loud_all.append(loud)

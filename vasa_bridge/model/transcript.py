@@ -42,6 +42,7 @@ MIN_FIT = -18.0  # mean acoustic score per aligned speech frame below which text
 # back to the transcript's over UNSPOKEN_RAMP_S.
 UNSPOKEN_MARGIN_S = 0.12
 UNSPOKEN_RAMP_S = 0.08
+LATE_RAMP = 3  # frames over which a clip's mouth worked out while it plays takes over
 
 # The articulation: every channel a viseme moves (data/visemes.py TARGETS), from the teacher.
 # mouthSmile is also an expression (happy): the larger of the teacher's and the model's.
@@ -148,6 +149,38 @@ class MouthOverlay:
         k = index - self.first
         return combine(shapes[None], self.shapes[k][None],
                        None if self.weights is None else self.weights[k:k + 1])[0]
+
+
+class LateMouth:
+    """A live stream's clip whose mouth is worked out while it plays (its words heard whole,
+    `runtime.Runtime.queue_clip(heard=)`): the engine's mouth until `fill` brings the clip's
+    phones, then theirs, eased in over LATE_RAMP frames, for the frames not yet played."""
+
+    def __init__(self, start_sample: int, n_samples: int, rate: int, fps: float) -> None:
+        self._at = (int(start_sample), int(n_samples), int(rate), float(fps))
+        self.end = int(np.ceil((start_sample + n_samples) * fps / rate - 1e-9))
+        self.overlay: MouthOverlay | None = None  # set once, from the hearing thread
+        self.done = False  # `fill` has been called (after `overlay`)
+        self._since: int | None = None  # the first output frame that saw the overlay
+
+    def fill(self, timeline) -> None:
+        """The clip's phone timeline (None: nothing heard; the engine's mouth stays)."""
+        if timeline is not None:
+            start, n, rate, fps = self._at
+            self.overlay = MouthOverlay.at(timeline, start, n, rate, fps)
+        self.done = True
+
+    def apply(self, shapes: np.ndarray, index: int) -> np.ndarray:
+        overlay = self.overlay
+        if overlay is None:
+            return shapes
+        if self._since is None:
+            self._since = index  # known before the clip starts: fully on by its first frame
+        if not overlay.first <= index < overlay.end:
+            return shapes
+        k = index - overlay.first
+        w = min(1.0, (index - self._since + 1) / (LATE_RAMP + 1))
+        return combine(shapes[None], overlay.shapes[k][None], np.array([w], np.float32))[0]
 
 
 def combine(model_shapes: np.ndarray, teacher_shapes: np.ndarray,

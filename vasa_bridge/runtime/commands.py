@@ -8,6 +8,7 @@ preparing a portrait) runs on the caller's thread, never holding the loop's lock
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -81,7 +82,9 @@ class Commands:
         With `text` (the words spoken), their forced alignment drives the mouth while the clip
         plays (model/transcript.py); a transcript that does not fit, or a language without an
         aligner, leaves the mouth to the audio, logs one warning and says so in the reply's
-        `text`."""
+        `text`. Without a transcript that fits, a clip for the live face (not baked) starts at
+        once with the live mouth, and the words heard in it give the mouth as soon as they are
+        known (~0.2 x its length later: `ClipBaker.hear_words`)."""
         rt = self.runtime
         try:
             wire.check_stream(stream)
@@ -114,8 +117,13 @@ class Commands:
             # unless it lacks words for some of the speech (the audio's mouth there)
             frames = rt.clip_baker.bake(audio, rt.conditions["emotion"], seed, language,
                                         hear=phones is None or bool(outcome.unspoken))
+        heard = None
+        if frames is None and phones is None and rt.clip_baker is not None:
+            # The live face's clip arrives whole: its words are heard while it plays, and
+            # their mouth takes over from the live phone loop's (docs/model.md, "Clips")
+            heard = functools.partial(rt.clip_baker.hear_words, audio, language)
         start = rt.queue_clip(stream, audio, frames, phones,
-                              outcome.unspoken if phones is not None else ())
+                              outcome.unspoken if phones is not None else (), heard=heard)
         reply = {"stream": stream, "pts": int(start * 1e9), "duration": len(audio) / RATE}
         if outcome is not None:
             reply["text"] = outcome.as_dict()

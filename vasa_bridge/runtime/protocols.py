@@ -58,9 +58,13 @@ class FrameSink(Protocol):
 
 
 class ClipBaker(Protocol):
-    """Bakes an NPC line whole when it arrives (model_engine), instead of live windows."""
+    """Bakes an NPC line whole when it arrives (model_engine), instead of live windows; hears a
+    live face's clip whole for its mouth."""
 
     fps: float
 
     def bake(self, audio: np.ndarray, emotion: str, seed: int, language: str = "en",
              hear: bool = True) -> list[MotionFrame]: ...  # hear: the phone layer
+
+    # 16 kHz clip -> phone timeline of its recognised words, or None (not heard well enough)
+    def hear_words(self, audio: np.ndarray, language: str = "en") -> Any: ...

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -78,6 +79,49 @@ class ServeConfig:
                               f"{self.max_total_queued_s}: expected 0 < per stream <= total")
 
 
+class Hearing:
+    """One daemon thread that works out the mouths of clips as they play (`Runtime.queue_clip(
+    heard=)`), in the order they were queued; it ends after IDLE_S without work and starts
+    again with the next clip. A call that fails leaves that clip the live engine's mouth."""
+
+    IDLE_S = 5.0
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, late, call: Callable[[], Any]) -> None:
+        """`late.fill(call())` on the hearing thread (`late`: a transcript.LateMouth)."""
+        with self._lock:
+            self._jobs.put((late, call))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="vasa-hearing",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                late, call = self._jobs.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._jobs.empty():
+                        self._thread = None
+                        return
+                continue
+            t0 = time.monotonic()
+            try:
+                timeline = call()
+            except Exception as e:  # noqa: BLE001 - the clip plays on with the live mouth
+                log.warning("a clip's words were not heard (%s): its mouth is the live one", e)
+                timeline = None
+            late.fill(timeline)
+            log.info("a clip's words heard in %.2f s: %s", time.monotonic() - t0,
+                     "their mouth from now on" if timeline is not None else
+                     "none trusted with the lips, the live mouth stays")
+
+
 class Runtime:
     """The serve loop. `run()` blocks until `stop()`; the control commands that steer it are
     `commands.Commands(runtime)`. `prepare(image)` makes a portrait state for `load_portrait`; it
@@ -120,6 +164,7 @@ class Runtime:
         self._pending_conditions: dict[str, dict] = {}
         self._pending_portrait: tuple | None = None
         self._reserved: collections.Counter = collections.Counter()  # samples being prepared
+        self._hearing = Hearing()  # clips' words heard while they play (`queue_clip(heard=)`)
         main = main_source if main_source is not None else ClipQueue()
         # Where a file ends (stop_after_source); microphones and clips never end.
         self.source_end = len(main.audio) if isinstance(main, ArraySource) and len(main.audio) \
@@ -333,12 +378,15 @@ class Runtime:
                 del self._reserved[stream]
 
     def queue_clip(self, stream: str, audio: np.ndarray, frames: list | None = None,
-                   phones: Any = None, unspoken: tuple = ()) -> float:
+                   phones: Any = None, unspoken: tuple = (),
+                   heard: Callable[[], Any] | None = None) -> float:
         """Queue a 16 kHz clip on `stream` (an NPC voice is created on first use, joining the
         main face's timeline), with its baked motion `frames` and its transcript's phone
         timeline `phones` if any (`unspoken`: the clip's stretches of speech the transcript has
-        no words for, `TextOutcome.unspoken`). Returns when the clip starts, in seconds of
-        media time."""
+        no words for, `TextOutcome.unspoken`). `heard` (without `phones`): a slow call giving
+        the clip's phone timeline, or None (`ClipBaker.hear_words`); it runs on the hearing
+        thread while the clip plays, and its mouth takes over the frames not yet played.
+        Returns when the clip starts, in seconds of media time."""
         c = self.config
         with self.lock:
             state = self.streams.get(stream)
@@ -366,4 +414,9 @@ class Runtime:
                 from ..model.transcript import MouthOverlay
                 state.mouths.append(MouthOverlay.at(phones, first_sample, len(audio), RATE,
                                                     c.fps, unspoken))
+            elif heard is not None:
+                from ..model.transcript import LateMouth
+                late = LateMouth(first_sample, len(audio), RATE, c.fps)
+                state.mouths.append(late)
+                self._hearing.submit(late, heard)
         return self.timebase.seconds(self.main.index) + ahead
