@@ -6,6 +6,7 @@ control channel, the runtime and the web panel."""
 import json
 import logging
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -561,6 +562,42 @@ def test_a_clip_for_the_live_face_gets_the_mouth_of_its_words_as_soon_as_they_ar
     nothing = HeardBaker(None)  # no words heard well enough: the live mouth throughout
     _, shapes = run_heard(nothing, hold=0)
     np.testing.assert_array_equal(shapes, live)
+
+
+def test_hearing_skips_clips_already_played_and_survives_a_failed_call(caplog):
+    """The hearing thread: a clip that played to its end before its turn is not heard (the
+    call never runs); a call that raises leaves its clip the live mouth, logs one warning, and
+    the next clip is heard."""
+    from vasa_bridge.model.transcript import LateMouth
+    from vasa_bridge.runtime.serve import Hearing
+    timeline, _ = align_scored(raw("goforward.raw"), "go forward ten meters")
+    calls = []
+
+    def broken():
+        calls.append("broken")
+        raise RuntimeError("decoder gone")
+
+    def fine():
+        calls.append("fine")
+        return timeline
+
+    hearing = Hearing()
+    gone, failed, heard = (LateMouth(0, 2 * RATE, RATE, 25.0) for _ in range(3))
+    with caplog.at_level(logging.WARNING):
+        hearing.submit(gone, lambda: calls.append("gone"), lambda: True)
+        hearing.submit(failed, broken, lambda: False)
+        hearing.submit(heard, fine, lambda: False)
+        deadline = time.monotonic() + 30
+        while not heard.done and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert calls == ["broken", "fine"]
+    assert gone.done and gone.overlay is None and failed.done and failed.overlay is None
+    assert heard.overlay is not None
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "a clip's words were not heard (decoder gone): its mouth is the live one"]
+    shapes = np.zeros(52, np.float32)
+    assert np.array_equal(failed.apply(shapes, 20), shapes)
+    assert not np.array_equal(heard.apply(shapes, 20), shapes)  # 0.8 s: "forward"
 
 
 class HeldPacer(InstantPacer):

@@ -91,10 +91,11 @@ class Hearing:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def submit(self, late, call: Callable[[], Any]) -> None:
-        """`late.fill(call())` on the hearing thread (`late`: a transcript.LateMouth)."""
+    def submit(self, late, call: Callable[[], Any], played: Callable[[], bool]) -> None:
+        """`late.fill(call())` on the hearing thread (`late`: a transcript.LateMouth), unless
+        the clip has `played` to its end by then (a starved machine falling behind)."""
         with self._lock:
-            self._jobs.put((late, call))
+            self._jobs.put((late, call, played))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="vasa-hearing",
                                                 daemon=True)
@@ -103,12 +104,15 @@ class Hearing:
     def _run(self) -> None:
         while True:
             try:
-                late, call = self._jobs.get(timeout=self.IDLE_S)
+                late, call, played = self._jobs.get(timeout=self.IDLE_S)
             except queue.Empty:
                 with self._lock:
                     if self._jobs.empty():
                         self._thread = None
                         return
+                continue
+            if played():
+                late.fill(None)
                 continue
             t0 = time.monotonic()
             try:
@@ -418,5 +422,5 @@ class Runtime:
                 from ..model.transcript import LateMouth
                 late = LateMouth(first_sample, len(audio), RATE, c.fps)
                 state.mouths.append(late)
-                self._hearing.submit(late, heard)
+                self._hearing.submit(late, heard, lambda: state.index >= late.end)
         return self.timebase.seconds(self.main.index) + ahead
