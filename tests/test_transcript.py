@@ -564,6 +564,53 @@ def test_a_clip_for_the_live_face_gets_the_mouth_of_its_words_as_soon_as_they_ar
     np.testing.assert_array_equal(shapes, live)
 
 
+def test_a_file_played_to_the_live_face_gets_the_mouth_of_its_words():
+    """`serve --audio FILE`: the file is known whole, so its pieces (cut at pauses) are heard
+    while it plays and their words give the mouth, as for a clip."""
+    from vasa_bridge.audio.sources import ArraySource
+    from vasa_bridge.model.transcript import LATE_RAMP
+    from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.serve import Runtime, ServeConfig
+    audio = raw("goforward.raw")
+    timeline, _ = align_scored(audio, "go forward ten meters")
+    baker = HeardBaker(timeline)
+    pub = RecordingPublisher()
+    pacer = FilledPacer(len(audio) + RATE // 2, 0, baker)
+    rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine, pacer=pacer,
+                 main_source=ArraySource(audio), clip_baker=baker)
+    pacer.runtime = rt
+    assert rt.hear_file(baker.hear_words) == 1  # 2.8 s: one piece
+    worker = threading.Thread(target=rt.run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive() and baker.asked == [(len(audio), "en")]
+    shapes = np.stack([f.blendshapes for s, _, f in pub.motion_frames if s == "default"])
+    n = int(np.ceil(len(audio) / RATE * 25))
+    r = LATE_RAMP  # eased in over the file's first frames (silence there)
+    np.testing.assert_allclose(shapes[r:n, JAW], teacher_mouth(timeline, n, 25.0)[r:, JAW],
+                               atol=1e-4)
+    assert sealed(shapes[:n], timeline, 25.0) == (1, 1)
+    clips = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine,
+                    clip_baker=baker)
+    assert clips.hear_file(baker.hear_words) == 0  # clips and microphones are not files
+
+
+def test_a_long_recording_is_heard_in_pieces_cut_at_pauses():
+    from vasa_bridge.model.phones import _levels, pieces_at_pauses
+    gap = np.zeros(int(0.3 * RATE), np.float32)
+    parts = [raw(n) for n in ("goforward.raw", "numbers.raw", "something.raw")] + \
+        [wav(DATA / "cards" / f"00{k}.wav") for k in range(1, 6)]
+    audio = np.concatenate([x for p in parts * 2 for x in (p, gap)])  # ~53 s
+    pieces = pieces_at_pauses(audio)
+    assert pieces[0][0] == 0 and pieces[-1][1] == len(audio)
+    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))  # contiguous, in order
+    assert len(pieces) >= 4 and all(7 * RATE <= b - a <= 13 * RATE for a, b in pieces[:-1])
+    levels = _levels(audio)
+    assert all(levels[a // 160] < -60 for a, _ in pieces[1:])  # each cut in a pause
+    assert pieces_at_pauses(audio[:5 * RATE]) == [(0, 5 * RATE)]
+    assert pieces_at_pauses(np.zeros(0, np.float32)) == []
+
+
 def test_hearing_skips_clips_already_played_and_survives_a_failed_call(caplog):
     """The hearing thread: a clip that played to its end before its turn is not heard (the
     call never runs); a call that raises leaves its clip the live mouth, logs one warning, and

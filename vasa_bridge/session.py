@@ -157,6 +157,8 @@ class Session:
                                frame_sinks=frame_sinks, clip_baker=clip_baker,
                                prepare_at=prepare_at, portrait_source=image)
         self.commands = Commands(self.runtime)
+        if c.audio and clip_baker is not None:  # a file is known whole: its words are heard
+            self.runtime.hear_file(clip_baker.hear_words)
         if c.audio_in:
             from .transport.audio_in import AudioInlet
             self.inlet = AudioInlet(self.commands, c.audio_in, insecure=c.insecure,

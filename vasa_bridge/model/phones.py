@@ -271,6 +271,21 @@ def _word_chunks(heard, total: float, chunk_s: float) -> list[tuple[float, float
     return chunks
 
 
+def pieces_at_pauses(audio: np.ndarray, piece_s: float = 10.0, slack_s: float = 3.0
+                     ) -> list[tuple[int, int]]:
+    """[(start, end) samples] covering 16 kHz `audio` in order: stretches of about `piece_s`
+    seconds, each cut in the middle of the quietest 10 ms within `slack_s` of that (a pause
+    between words where there is one), to hear a long recording piece by piece."""
+    n, step = len(audio), int(PHONE_RATE * FRAME_S)
+    levels = _levels(audio)
+    cuts = [0]
+    while n - cuts[-1] > (piece_s + slack_s) * PHONE_RATE:
+        lo = (cuts[-1] + int((piece_s - slack_s) * PHONE_RATE)) // step
+        hi = (cuts[-1] + int((piece_s + slack_s) * PHONE_RATE)) // step
+        cuts.append((lo + int(np.argmin(levels[lo:hi]))) * step + step // 2)
+    return list(zip(cuts, cuts[1:] + [n])) if n else []
+
+
 def _fill(segs, total: float) -> list[tuple[str, float, float]]:
     """Segments with the gaps (and the tail up to `total`) filled by silence."""
     out, t = [], 0.0
@@ -480,4 +495,5 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
 
 
 __all__ = ["live_track", "Heard", "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones",
-           "blend", "heard_mouth", "phones_for", "trusted_words", "PHONE_LANGUAGES"]
+           "blend", "heard_mouth", "phones_for", "pieces_at_pauses", "trusted_words",
+           "PHONE_LANGUAGES"]

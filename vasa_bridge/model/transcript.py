@@ -163,6 +163,11 @@ class LateMouth:
         self.done = False  # `fill` has been called (after `overlay`)
         self._since: int | None = None  # the first output frame that saw the overlay
 
+    @property
+    def seconds(self) -> float:
+        """The clip's length."""
+        return self._at[1] / self._at[2]
+
     def fill(self, timeline) -> None:
         """The clip's phone timeline (None: nothing heard; the engine's mouth stays)."""
         if timeline is not None:

@@ -24,6 +24,7 @@ for the frame, counted and published as `stream_error`. The other streams go on.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import queue
 import threading
@@ -121,9 +122,9 @@ class Hearing:
                 log.warning("a clip's words were not heard (%s): its mouth is the live one", e)
                 timeline = None
             late.fill(timeline)
-            log.info("a clip's words heard in %.2f s: %s", time.monotonic() - t0,
-                     "their mouth from now on" if timeline is not None else
-                     "none trusted with the lips, the live mouth stays")
+            log.info("the words of %.1f s of speech heard in %.2f s: %s", late.seconds,
+                     time.monotonic() - t0, "their mouth from now on" if timeline is not None
+                     else "none trusted with the lips, the live mouth stays")
 
 
 class Runtime:
@@ -348,6 +349,26 @@ class Runtime:
                     self._fault(self.streams[sid], "engine", e)
         if portrait is not None:
             self.pictures.swap_portrait(*portrait)
+
+    def hear_file(self, heard: Callable[[np.ndarray], Any]) -> int:
+        """The main face's audio known whole (a file: `ArraySource`): its pieces, cut at pauses
+        (`phones.pieces_at_pauses`), are heard in order while it plays (`heard(samples)`:
+        `ClipBaker.hear_words`), and each piece's words' mouth takes over its frames not yet
+        played, as for a clip (`queue_clip(heard=)`). Returns the number of pieces."""
+        source = self.main.source
+        if not isinstance(source, ArraySource) or not len(source.audio):
+            return 0
+        from ..model.phones import pieces_at_pauses
+        from ..model.transcript import LateMouth
+        pieces = pieces_at_pauses(source.audio)
+        main = self.main
+        with self.lock:
+            for a, b in pieces:
+                late = LateMouth(a, b - a, RATE, self.config.fps)
+                main.mouths.append(late)
+                self._hearing.submit(late, functools.partial(heard, source.audio[a:b]),
+                                     functools.partial(lambda end: main.index >= end, late.end))
+        return len(pieces)
 
     def queued_s(self) -> dict[str, float]:
         """Seconds of audio queued per stream."""
