@@ -24,6 +24,11 @@ from .serve import Runtime
 from .stats import pct
 
 log = logging.getLogger(__name__)
+# A live face's clip this long or longer is heard whole for its words' mouth. Shorter ones are
+# pieces of a voice streamed through `speak` (the web panel's microphone sends 250 ms, audio-in
+# whatever the sender chunks): too short for the recogniser to judge (0.3 s of phones), and
+# played before their words could be heard.
+HEAR_MIN_S = 0.75
 
 
 class Commands:
@@ -118,7 +123,8 @@ class Commands:
             frames = rt.clip_baker.bake(audio, rt.conditions["emotion"], seed, language,
                                         hear=phones is None or bool(outcome.unspoken))
         heard = None
-        if frames is None and phones is None and rt.clip_baker is not None:
+        if frames is None and phones is None and rt.clip_baker is not None \
+                and len(audio) >= HEAR_MIN_S * RATE:
             # The live face's clip arrives whole: its words are heard while it plays, and
             # their mouth takes over from the live phone loop's (docs/model.md, "Clips")
             heard = functools.partial(rt.clip_baker.hear_words, audio, language)
