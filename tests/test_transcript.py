@@ -610,6 +610,20 @@ def test_a_long_recording_is_heard_in_pieces_cut_at_pauses():
     assert all(levels[a // 160] < -60 for a, _ in pieces[1:])  # each cut in a pause
     assert pieces_at_pauses(audio[:5 * RATE]) == [(0, 5 * RATE)]
     assert pieces_at_pauses(np.zeros(0, np.float32)) == []
+    # a long clip spoken to the live face is heard in these pieces, in order (one long search
+    # would hold the phone worker from NPC lines and transcripts)
+    from vasa_bridge.runtime.commands import Commands
+    from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.serve import Runtime, ServeConfig
+    baker = HeardBaker(None)
+    baker.release.set()
+    rt = Runtime(ServeConfig(frames=False), RecordingPublisher(), engine_factory=LoudnessEngine,
+                 clip_baker=baker)
+    Commands(rt).speak(audio, RATE, "default")
+    deadline = time.monotonic() + 30
+    while not all(m.done for m in rt.main.mouths) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert baker.asked == [(b - a, "en") for a, b in pieces]
 
 
 def test_hearing_skips_clips_already_played_and_survives_a_failed_call(caplog):

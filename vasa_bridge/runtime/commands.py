@@ -127,7 +127,7 @@ class Commands:
                 and len(audio) >= HEAR_MIN_S * RATE:
             # The live face's clip arrives whole: its words are heard while it plays, and
             # their mouth takes over from the live phone loop's (docs/model.md, "Clips")
-            heard = functools.partial(rt.clip_baker.hear_words, audio, language)
+            heard = functools.partial(rt.clip_baker.hear_words, language=language)
         start = rt.queue_clip(stream, audio, frames, phones,
                               outcome.unspoken if phones is not None else (), heard=heard)
         reply = {"stream": stream, "pts": int(start * 1e9), "duration": len(audio) / RATE}

@@ -351,23 +351,29 @@ class Runtime:
             self.pictures.swap_portrait(*portrait)
 
     def hear_file(self, heard: Callable[[np.ndarray], Any]) -> int:
-        """The main face's audio known whole (a file: `ArraySource`): its pieces, cut at pauses
-        (`phones.pieces_at_pauses`), are heard in order while it plays (`heard(samples)`:
-        `ClipBaker.hear_words`), and each piece's words' mouth takes over its frames not yet
-        played, as for a clip (`queue_clip(heard=)`). Returns the number of pieces."""
+        """The main face's audio known whole (a file: `ArraySource`) is heard while it plays,
+        as a clip is (`queue_clip(heard=)`). Returns the number of pieces."""
         source = self.main.source
         if not isinstance(source, ArraySource) or not len(source.audio):
             return 0
+        with self.lock:
+            return self._hear(self.main, source.audio, 0, heard)
+
+    def _hear(self, state: Stream, audio: np.ndarray, first_sample: int,
+              heard: Callable[[np.ndarray], Any]) -> int:
+        """`audio` (at `first_sample` of `state`'s timeline) heard in pieces cut at pauses
+        (`phones.pieces_at_pauses`: about 10 s each, so one long clip does not hold the phone
+        worker from NPC lines and transcripts for long), in order, on the hearing thread; each
+        piece's words give the mouth of its frames not yet played (`transcript.LateMouth`).
+        Under `self.lock`. Returns the number of pieces."""
         from ..model.phones import pieces_at_pauses
         from ..model.transcript import LateMouth
-        pieces = pieces_at_pauses(source.audio)
-        main = self.main
-        with self.lock:
-            for a, b in pieces:
-                late = LateMouth(a, b - a, RATE, self.config.fps)
-                main.mouths.append(late)
-                self._hearing.submit(late, functools.partial(heard, source.audio[a:b]),
-                                     functools.partial(lambda end: main.index >= end, late.end))
+        pieces = pieces_at_pauses(audio)
+        for a, b in pieces:
+            late = LateMouth(first_sample + a, b - a, RATE, self.config.fps)
+            state.mouths.append(late)
+            self._hearing.submit(late, functools.partial(heard, audio[a:b]),
+                                 functools.partial(lambda end: state.index >= end, late.end))
         return len(pieces)
 
     def queued_s(self) -> dict[str, float]:
@@ -404,13 +410,14 @@ class Runtime:
 
     def queue_clip(self, stream: str, audio: np.ndarray, frames: list | None = None,
                    phones: Any = None, unspoken: tuple = (),
-                   heard: Callable[[], Any] | None = None) -> float:
+                   heard: Callable[[np.ndarray], Any] | None = None) -> float:
         """Queue a 16 kHz clip on `stream` (an NPC voice is created on first use, joining the
         main face's timeline), with its baked motion `frames` and its transcript's phone
         timeline `phones` if any (`unspoken`: the clip's stretches of speech the transcript has
         no words for, `TextOutcome.unspoken`). `heard` (without `phones`): a slow call giving
-        the clip's phone timeline, or None (`ClipBaker.hear_words`); it runs on the hearing
-        thread while the clip plays, and its mouth takes over the frames not yet played.
+        the phone timeline of a piece of the clip's samples, or None (`ClipBaker.hear_words`);
+        it runs on the hearing thread while the clip plays, and its mouth takes over the frames
+        not yet played (`_hear`).
         Returns when the clip starts, in seconds of media time."""
         c = self.config
         with self.lock:
@@ -440,8 +447,5 @@ class Runtime:
                 state.mouths.append(MouthOverlay.at(phones, first_sample, len(audio), RATE,
                                                     c.fps, unspoken))
             elif heard is not None:
-                from ..model.transcript import LateMouth
-                late = LateMouth(first_sample, len(audio), RATE, c.fps)
-                state.mouths.append(late)
-                self._hearing.submit(late, heard, lambda: state.index >= late.end)
+                self._hear(state, audio, first_sample, heard)
         return self.timebase.seconds(self.main.index) + ahead
