@@ -61,6 +61,8 @@ class SessionConfig:
     insecure: bool = False  # allow a non-loopback audio inlet without authentication
     audio: str | None = None  # speech file played at real-time pace
     mic: str | None = None  # capture device: index or name, "default"; None: no microphone
+    hear_ahead: float | None = None  # with mic: the face this many seconds behind the voice,
+    #                                  with the mouth of its words (runtime/ahead.py)
     motion: str = "model"  # model or loudness
     model: str | None = None  # ONNX model (None: the shipped one)
     threads: int = 1  # ONNX Runtime threads
@@ -76,6 +78,14 @@ class SessionConfig:
     def __post_init__(self):
         if self.serve.stop_after_source and not self.audio:
             raise ConfigError("--once needs --audio FILE: a microphone or clips never end")
+        if self.hear_ahead is not None:
+            from .runtime.ahead import MAX_DELAY_S
+            if self.mic is None:
+                raise ConfigError("--hear-ahead needs --mic: files and clips are heard whole "
+                                  "already")
+            if not 0.0 < self.hear_ahead <= MAX_DELAY_S:
+                raise ConfigError(f"--hear-ahead is {self.hear_ahead:g} s: expected more than 0 "
+                                  f"and at most {MAX_DELAY_S:g} s")
         if self.virtualcam is not None and not self.serve.frames:
             raise ConfigError("--virtualcam needs frames: drop --no-frames")
         if self.motion == "model" and self.threads < 1:
@@ -131,6 +141,9 @@ class Session:
         elif c.mic is not None:
             device = None if c.mic == "default" else (int(c.mic) if c.mic.isdigit() else c.mic)
             main_source = pacer = MicSource(device)
+            if c.hear_ahead is not None:
+                from .runtime.ahead import DelayLine
+                main_source = pacer = DelayLine(main_source, c.hear_ahead)
         self._main_source = main_source
         # The model and the portrait warm up side by side (ONNX Runtime and mediapipe release
         # the GIL).
@@ -159,6 +172,11 @@ class Session:
         self.commands = Commands(self.runtime)
         if c.audio and clip_baker is not None:  # a file is known whole: its words are heard
             self.runtime.hear_file(clip_baker.hear_words)
+        if c.hear_ahead is not None and clip_baker is not None:  # phrases heard as they end
+            from .runtime.ahead import Phrases
+            line, runtime = main_source, self.runtime
+            line.on_fresh = Phrases(lambda samples, start: runtime.hear_piece(
+                samples, start + line.delay, clip_baker.hear_words))
         if c.audio_in:
             from .transport.audio_in import AudioInlet
             self.inlet = AudioInlet(self.commands, c.audio_in, insecure=c.insecure,

@@ -25,6 +25,11 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     src.add_argument("--mic", nargs="?", const="default", metavar="DEVICE",
                      help="capture from a microphone (index or name; default device if none)")
     src.add_argument("--audio", metavar="FILE", help="play a speech file at real-time pace")
+    p.add_argument("--hear-ahead", type=float, metavar="SECONDS",
+                   help="with --mic: the face (and its sound) this many seconds behind the "
+                        "voice (at most 4), so each phrase's words are heard before it plays "
+                        "and give its mouth (real voices: much closer lips than live, at the "
+                        "cost of the delay; docs/model.md)")
     p.add_argument("--audio-in", nargs="?", const="tcp://127.0.0.1:5557", metavar="ENDPOINT",
                    help="also take clips pushed over ZeroMQ (PUSH, wire 'audio' messages; "
                         "default tcp://127.0.0.1:5557); the stream id picks the face; with "
@@ -140,6 +145,7 @@ def session_config(args: argparse.Namespace):
     return SessionConfig(
         serve=serve, pub=args.pub, control=control, data_curve=data_curve,
         audio_in=args.audio_in, insecure=args.insecure, audio=args.audio, mic=args.mic,
+        hear_ahead=args.hear_ahead,
         motion=args.motion, model=args.model, threads=args.threads,
         phones=_phones(args),
         portrait=PortraitSetup(image=args.image, size=args.size, framing=args.framing,

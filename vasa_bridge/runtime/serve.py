@@ -359,6 +359,13 @@ class Runtime:
         with self.lock:
             return self._hear(self.main, source.audio, 0, heard)
 
+    def hear_piece(self, audio: np.ndarray, first_sample: int,
+                   heard: Callable[[np.ndarray], Any]) -> int:
+        """A piece of the main face's sound that plays from `first_sample` of the timeline (a
+        phrase of `serve --mic --hear-ahead`, runtime/ahead.py), heard as a clip is."""
+        with self.lock:
+            return self._hear(self.main, audio, first_sample, heard)
+
     def _hear(self, state: Stream, audio: np.ndarray, first_sample: int,
               heard: Callable[[np.ndarray], Any]) -> int:
         """`audio` (at `first_sample` of `state`'s timeline) heard in pieces cut at pauses
