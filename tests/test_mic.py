@@ -175,3 +175,53 @@ def test_capture_buffer_at_the_contracts_rate_reads_what_was_written():
     assert cap.read(320, 640).tolist() == [0.0] * 320  # lost: silence keeps the timeline
     span = cap.read(1500, 1820)  # straddles the loss: silence, then what is still there
     assert span[:100].tolist() == [0.0] * 100 and span[100:].tolist() == [0.5] * 220
+
+
+@pytest.mark.slow
+@needs_pulse
+def test_a_voice_heard_ahead_on_a_real_device_plays_late_with_its_words(pulse, tmp_path,
+                                                                       endpoint):
+    """serve --mic --hear-ahead 4 on a real, paced device: a real voice played into it comes out
+    4 s later (sound and face), and its phrase was heard whole in the meantime: its words'
+    mouth is ready before it plays."""
+    from pathlib import Path
+
+    import soundfile as sf
+    from vasa_bridge.runtime.ahead import DelayLine, Phrases
+    from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.model_engine import load_model
+    from vasa_bridge.runtime.serve import Runtime, ServeConfig
+    from vasa_bridge.transport import Publisher, PublisherConfig, Subscriber, SubscriberConfig
+
+    raw = Path("/usr/share/pocketsphinx/test/data/goforward.raw")
+    if not raw.is_file():
+        pytest.skip(f"{raw} is missing: install pocketsphinx-testdata")
+    voice = np.frombuffer(raw.read_bytes(), "<i2").astype(np.float32) / 32768
+    sf.write(tmp_path / "voice.wav", voice, RATE)
+    baker = load_model()[1]
+    baker.warm()  # as the session does at start
+    line = DelayLine(MicSource(None), 4.0)
+    with Publisher(PublisherConfig(endpoint=endpoint)) as pub, \
+            Subscriber(SubscriberConfig(endpoint=endpoint, kinds=("audio",))) as sub:
+        rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine,
+                     main_source=line, pacer=line, clip_baker=baker)
+        line.on_fresh = Phrases(lambda x, s: rt.hear_piece(x, s + line.delay, baker.hear_words))
+        worker = threading.Thread(target=rt.run, daemon=True)
+        worker.start()
+        try:
+            assert wait_until(lambda: rt.main.index > 10)
+            played_at = rt.main.index  # output frame when the voice goes in
+            subprocess.run(["paplay", str(tmp_path / "voice.wav")], check=True, timeout=10)
+            assert wait_until(lambda: len(rt.main.mouths) == 1 and rt.main.mouths[0].done, 10)
+            late = rt.main.mouths[0]
+            heard_at = rt.main.index
+            assert late.overlay is not None  # its words were trusted
+            assert heard_at <= late.overlay.first  # known before it played
+            assert wait_until(lambda: rt.main.index > late.end + 5, 10)
+        finally:
+            rt.stop()
+            worker.join(5)
+            line.close()
+        sound = [(m.pts, m.audio_samples()[:, 0]) for m in sub.messages(timeout_ms=300)]
+    loud = [pts for pts, x in sound if np.abs(x).max() > 0.1 * 32767]
+    assert loud and loud[0] >= (played_at + 4 * 25) * 40_000_000  # out 4 s after it went in

@@ -177,6 +177,8 @@ class Session:
             line, runtime = main_source, self.runtime
             line.on_fresh = Phrases(lambda samples, start: runtime.hear_piece(
                 samples, start + line.delay, clip_baker.hear_words))
+            threading.Thread(target=_warm, args=(clip_baker,), name="vasa-warm-hearing",
+                             daemon=True).start()  # the first phrase waits for no decoder
         if c.audio_in:
             from .transport.audio_in import AudioInlet
             self.inlet = AudioInlet(self.commands, c.audio_in, insecure=c.insecure,
@@ -213,6 +215,8 @@ class Session:
         c = self.config
         source = c.audio or (f"microphone {self._main_source.device_name}" if c.mic is not None
                              else "clips (control `speak`)")
+        if c.hear_ahead is not None:
+            source += f", played {c.hear_ahead:g} s late with its words heard ahead"
         parts = [f"data {self.publisher.endpoint}",
                  f"control {self.control.endpoint if self.control else 'off'}"]
         if self.inlet:
@@ -359,6 +363,13 @@ def has_viewer(handle) -> bool:
         return any(v.media for v in list(handle.app[STATE].viewers))
     except RuntimeError:
         return False
+
+
+def _warm(clip_baker) -> None:
+    try:
+        clip_baker.warm()
+    except Exception as e:  # noqa: BLE001 - the first phrase loads what it needs itself
+        log.warning("hear-ahead: the phone worker did not warm up (%s)", e)
 
 
 def greeting_clip():

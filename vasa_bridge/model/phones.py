@@ -184,6 +184,15 @@ class PhoneRecognizer:
         self._decoder = _decoder(config)
         self._aligner = None
 
+    def warm(self) -> None:
+        """Load now what the first clip would otherwise wait for: with `config.words`, the word
+        search and the aligner (~0.5 s)."""
+        if self.config.words:
+            from ..data.align import Aligner, searched_words
+            searched_words(np.zeros(PHONE_RATE // 10, np.float32))
+            if self._aligner is None:
+                self._aligner = Aligner()
+
     def timeline(self, audio: np.ndarray, rate: int = PHONE_RATE):
         """(N,) float 16 kHz mono -> ARPAbet PhonemeTimeline covering the whole clip."""
         return self.hear(audio, rate)[0]

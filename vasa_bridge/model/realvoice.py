@@ -12,7 +12,8 @@ independent final check and is never read here.
 One run reports these rows and the teacher against itself: the model offline (`OFFLINE`, as
 `bake`), the model live (`LIVE`, as `serve` makes a microphone's voice), a clip spoken to the
 live face once its words are heard (`serve`'s `speak`: the live rows' motion with the mouth of
-the words recognised in the whole clip, `phones.trusted_words`), the model alone without the
+the words recognised in the whole clip, `phones.trusted_words`), a microphone heard 4 s ahead
+(`serve --mic --hear-ahead 4`: `heard_ahead`), the model alone without the
 phone layer, and the loudness baseline (a linear map of the frame's level, fitted on these very
 clips). The metrics are `evaluate._Acc`'s, pooled over all clips.
 """
@@ -122,9 +123,16 @@ def reference(clip: RealClip, fps: float, aligner=None):
     return track.blendshapes, _segments(timeline)
 
 
-ROWS = ("model offline", "model live", "live clip, words heard", "model alone offline",
-        "model alone live", "loudness", "teacher")
+ROWS = ("model offline", "model live", "live clip, words heard", "live, heard 4 s ahead",
+        "model alone offline", "model alone live", "loudness", "teacher")
 CLIP_ROW = "live clip, words heard"  # needs the phone layer, as the "model alone" rows do
+AHEAD_ROW = "live, heard 4 s ahead"  # `serve --mic --hear-ahead 4`; needs the phone layer
+AHEAD_S = 4.0
+# The hear-ahead row takes a phrase's words to be known this long per second of the phrase after
+# the phrase ends (measured in the phone worker on this 2-core machine: 0.15-0.29), so the row
+# does not depend on the machine it runs on.
+HEAR_RATIO = 0.3
+WORDS_ROWS = (CLIP_ROW, AHEAD_ROW)
 
 
 def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = False) -> dict:
@@ -137,9 +145,9 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
     fc = den.config.features
     fps = fc.fps
     names = ROWS if config.phones is not None else \
-        tuple(r for r in ROWS if not r.startswith("model alone") and r != CLIP_ROW)
+        tuple(r for r in ROWS if not r.startswith("model alone") and r not in WORDS_ROWS)
     rows = {name: _Acc() for name in names}
-    by_group = {f"{row}: {g[0]}": _Acc() for row in ("model offline", "model live", CLIP_ROW)
+    by_group = {f"{row}: {g[0]}": _Acc() for row in ("model offline", "model live") + WORDS_ROWS
                 if row in names for g in GROUPS}
     streams = {"model offline": OFFLINE, "model live": LIVE}
     recognizer = PhoneRecognizer(config.phones) if config.phones is not None else None
@@ -171,14 +179,18 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
             by_group[f"{name}: {group_of(clip.name)}"].add(shapes, rot, ts, loud, segs, fps)
             rec[name] = float(np.corrcoef(shapes[:, JAW], ts[:, JAW])[0, 1])
             if recognizer is not None and stream is LIVE:
+                def hear(samples):
+                    return trusted_words(recognizer.hear(samples, SAMPLE_RATE), config.phones)
                 # a clip spoken to the live face: its words heard whole give its mouth
-                words = trusted_words(recognizer.hear(clip.audio, SAMPLE_RATE), config.phones)
-                if words is not None:
-                    shapes = combine(shapes, teacher_mouth_at(words, np.arange(m) / fps))
-                rows[CLIP_ROW].add(shapes, rot, ts, loud, segs, fps)
-                by_group[f"{CLIP_ROW}: {group_of(clip.name)}"].add(shapes, rot, ts, loud, segs,
-                                                                    fps)
-                rec[CLIP_ROW] = float(np.corrcoef(shapes[:, JAW], ts[:, JAW])[0, 1])
+                words = hear(clip.audio)
+                clip_shapes = shapes if words is None else \
+                    combine(shapes, teacher_mouth_at(words, np.arange(m) / fps))
+                # a microphone heard ahead: phrases cut as they arrive, each heard once it ended
+                ahead = heard_ahead(shapes, clip.audio, fps, AHEAD_S, hear)
+                for row, got in ((CLIP_ROW, clip_shapes), (AHEAD_ROW, ahead)):
+                    rows[row].add(got, rot, ts, loud, segs, fps)
+                    by_group[f"{row}: {group_of(clip.name)}"].add(got, rot, ts, loud, segs, fps)
+                    rec[row] = float(np.corrcoef(got[:, JAW], ts[:, JAW])[0, 1])
         rows["teacher"].add(ts, None, ts, loud, segs, fps)
         per_clip.append(rec)
         loud_all.append(loud)
@@ -196,6 +208,36 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
             "rows": {k: v.result(fps, config.best_lag_ms) for k, v in rows.items()},
             "groups": {k: _counted(v.result(fps, config.best_lag_ms))
                        for k, v in by_group.items()}}
+
+
+def heard_ahead(shapes: np.ndarray, audio_16k: np.ndarray, fps: float, delay_s: float,
+                hear) -> np.ndarray:
+    """(T, 52) live shapes (frame i at i / fps of the clip) -> with the mouth `serve --mic
+    --hear-ahead delay_s` gives them: the clip fed to `runtime.ahead.Phrases` hop by hop (with
+    a second of silence after it, so its last phrase ends), each phrase heard (`hear(samples)`
+    -> phone timeline or None) and its words known HEAR_RATIO x its length after it ended;
+    frame i plays at i / fps + delay_s, so it has the words' mouth if they were known by then
+    (eased in over LATE_RAMP frames, as `transcript.LateMouth` does)."""
+    from ..runtime.ahead import Phrases
+    from .transcript import LateMouth
+    phrases = []
+    cut = Phrases(lambda samples, start: phrases.append((start, samples)))
+    hop = int(round(SAMPLE_RATE / fps))
+    padded = np.concatenate([np.asarray(audio_16k, np.float32), np.zeros(SAMPLE_RATE, np.float32)])
+    for k in range(0, len(padded) - hop + 1, hop):
+        cut(padded[k:k + hop], k)
+    out = np.array(shapes, np.float32, copy=True)
+    for start, samples in phrases:
+        timeline = hear(samples)
+        if timeline is None:
+            continue
+        late = LateMouth(start, len(samples), SAMPLE_RATE, fps)
+        late.fill(timeline)
+        known = (start + (1.0 + HEAR_RATIO) * len(samples)) / SAMPLE_RATE
+        first = max(0, int(np.ceil((known - delay_s) * fps - 1e-9)))  # the first frame after
+        for i in range(first, len(out)):
+            out[i] = late.apply(out[i], i)
+    return out
 
 
 def _counted(result: dict) -> dict:

@@ -55,7 +55,14 @@ def _align(audio: np.ndarray, text: str, min_fit: float | None = None):
     return _aligner.align(audio, text, min_fit)
 
 
-_CALLS = {"hear": _hear, "align": _align, "pid": os.getpid}
+def _warm(config: PhoneConfig) -> None:
+    from .phones import PhoneRecognizer
+    if config not in _recognizers:
+        _recognizers[config] = PhoneRecognizer(config)
+    _recognizers[config].warm()
+
+
+_CALLS = {"hear": _hear, "align": _align, "warm": _warm, "pid": os.getpid}
 
 
 def _send(stream, obj) -> None:

@@ -103,6 +103,13 @@ class ClipBaker:
             track = bake(None)
         return list(track)
 
+    def warm(self) -> None:
+        """Start the phone worker and load its decoders now (~1 s), so the first clip heard
+        waits for none of it (`serve --mic --hear-ahead`)."""
+        from ..model.sphinx_worker import shared_worker
+        if self._phones is not None:
+            (self._worker or shared_worker()).call("warm", self._phones)
+
     def hear_words(self, audio: np.ndarray, language: str = "en"):
         """A 16 kHz clip of the live face -> the phone timeline of its recognised words, where
         bake would trust them with the lips' seals (`phones.trusted_words`); None: not heard (a
