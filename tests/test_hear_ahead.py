@@ -1,5 +1,5 @@
 """`serve --mic --hear-ahead`: the live face played a few seconds late, each phrase of the voice
-heard whole before it plays (runtime/ahead.py). A microphone is hardware we lack here: the
+heard whole before it plays (audio/ahead.py). A microphone is hardware we lack here: the
 capture is a fake with MicSource's reading and pacing, everything after it is real."""
 
 import threading
@@ -10,7 +10,7 @@ import pytest
 
 from vasa_bridge.audio.sources import RATE
 from vasa_bridge.errors import ConfigError
-from vasa_bridge.runtime.ahead import MAX_PHRASE_S, PRE_ROLL_S, DelayLine, Phrases
+from vasa_bridge.audio.ahead import MAX_PHRASE_S, PRE_ROLL_S, DelayLine, Phrases
 
 DATA = Path("/usr/share/pocketsphinx/test/data")
 HOP = RATE // 25

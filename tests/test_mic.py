@@ -187,7 +187,7 @@ def test_a_voice_heard_ahead_on_a_real_device_plays_late_with_its_words(pulse, t
     from pathlib import Path
 
     import soundfile as sf
-    from vasa_bridge.runtime.ahead import DelayLine, Phrases
+    from vasa_bridge.audio.ahead import DelayLine, Phrases
     from vasa_bridge.runtime.engine import LoudnessEngine
     from vasa_bridge.runtime.model_engine import load_model
     from vasa_bridge.runtime.serve import Runtime, ServeConfig

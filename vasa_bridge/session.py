@@ -62,7 +62,7 @@ class SessionConfig:
     audio: str | None = None  # speech file played at real-time pace
     mic: str | None = None  # capture device: index or name, "default"; None: no microphone
     hear_ahead: float | None = None  # with mic: the face this many seconds behind the voice,
-    #                                  with the mouth of its words (runtime/ahead.py)
+    #                                  with the mouth of its words (audio/ahead.py)
     motion: str = "model"  # model or loudness
     model: str | None = None  # ONNX model (None: the shipped one)
     threads: int = 1  # ONNX Runtime threads
@@ -79,7 +79,7 @@ class SessionConfig:
         if self.serve.stop_after_source and not self.audio:
             raise ConfigError("--once needs --audio FILE: a microphone or clips never end")
         if self.hear_ahead is not None:
-            from .runtime.ahead import MAX_DELAY_S
+            from .audio.ahead import MAX_DELAY_S
             if self.mic is None:
                 raise ConfigError("--hear-ahead needs --mic: files and clips are heard whole "
                                   "already")
@@ -142,7 +142,7 @@ class Session:
             device = None if c.mic == "default" else (int(c.mic) if c.mic.isdigit() else c.mic)
             main_source = pacer = MicSource(device)
             if c.hear_ahead is not None:
-                from .runtime.ahead import DelayLine
+                from .audio.ahead import DelayLine
                 main_source = pacer = DelayLine(main_source, c.hear_ahead)
         self._main_source = main_source
         # The model and the portrait warm up side by side (ONNX Runtime and mediapipe release
@@ -173,7 +173,7 @@ class Session:
         if c.audio and clip_baker is not None:  # a file is known whole: its words are heard
             self.runtime.hear_file(clip_baker.hear_words)
         if c.hear_ahead is not None and clip_baker is not None:  # phrases heard as they end
-            from .runtime.ahead import Phrases
+            from .audio.ahead import Phrases
             line, runtime = main_source, self.runtime
             line.on_fresh = Phrases(lambda samples, start: runtime.hear_piece(
                 samples, start + line.delay, clip_baker.hear_words))

@@ -213,12 +213,12 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
 def heard_ahead(shapes: np.ndarray, audio_16k: np.ndarray, fps: float, delay_s: float,
                 hear) -> np.ndarray:
     """(T, 52) live shapes (frame i at i / fps of the clip) -> with the mouth `serve --mic
-    --hear-ahead delay_s` gives them: the clip fed to `runtime.ahead.Phrases` hop by hop (with
+    --hear-ahead delay_s` gives them: the clip fed to `audio.ahead.Phrases` hop by hop (with
     a second of silence after it, so its last phrase ends), each phrase heard (`hear(samples)`
     -> phone timeline or None) and its words known HEAR_RATIO x its length after it ended;
     frame i plays at i / fps + delay_s, so it has the words' mouth if they were known by then
     (eased in over LATE_RAMP frames, as `transcript.LateMouth` does)."""
-    from ..runtime.ahead import Phrases
+    from ..audio.ahead import Phrases
     from .transcript import LateMouth
     phrases = []
     cut = Phrases(lambda samples, start: phrases.append((start, samples)))

@@ -362,7 +362,7 @@ class Runtime:
     def hear_piece(self, audio: np.ndarray, first_sample: int,
                    heard: Callable[[np.ndarray], Any]) -> int:
         """A piece of the main face's sound that plays from `first_sample` of the timeline (a
-        phrase of `serve --mic --hear-ahead`, runtime/ahead.py), heard as a clip is."""
+        phrase of `serve --mic --hear-ahead`, audio/ahead.py), heard as a clip is."""
         with self.lock:
             return self._hear(self.main, audio, first_sample, heard)
 

@@ -21,8 +21,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..audio.sources import RATE
-from .speech import SpeechGate
+from .gate import SpeechGate
+from .sources import RATE
 
 log = logging.getLogger(__name__)
 
