@@ -564,6 +564,15 @@ def test_a_clip_for_the_live_face_gets_the_mouth_of_its_words_as_soon_as_they_ar
     _, shapes = run_heard(nothing, hold=0)
     np.testing.assert_array_equal(shapes, live)
 
+    from vasa_bridge.runtime.commands import Commands
+    from vasa_bridge.runtime.engine import LoudnessEngine
+    from vasa_bridge.runtime.serve import Runtime, ServeConfig
+    unheard = HeardBaker(timeline)  # the built-in greeting: `speak(hear=False)`
+    rt = Runtime(ServeConfig(frames=False), RecordingPublisher(), engine_factory=LoudnessEngine,
+                 clip_baker=unheard)
+    Commands(rt).speak(audio, RATE, "default", hear=False)
+    assert unheard.asked == [] and not rt.main.mouths
+
 
 def test_a_file_played_to_the_live_face_gets_the_mouth_of_its_words():
     """`serve --audio FILE`: the file is known whole, so its pieces (cut at pauses) are heard

@@ -454,7 +454,7 @@ def _greet_later(commands, clip, stream: str, web, stop: threading.Event, *,
         else:
             stop.wait(0.5)
         if not stop.is_set():
-            commands.speak(clip, RATE, stream)
+            commands.speak(clip, RATE, stream, hear=False)  # espeak: nothing to hear
 
     threading.Thread(target=greet, name="vasa-greet", daemon=True).start()
 

@@ -79,7 +79,7 @@ class Commands:
         return self.runtime.set_conditions(values, stream)
 
     def speak(self, audio: np.ndarray, rate: int, stream: str, text: str | None = None,
-              language: str = "en") -> dict:
+              language: str = "en", hear: bool = True) -> dict:
         """Queue a clip for `stream` (an NPC stream is created on first use). The samples are
         checked (finite, not absurdly loud; clipped to [-1, 1]) and the queues capped
         (BusyError names the limit) before the slow work starts.
@@ -89,7 +89,9 @@ class Commands:
         aligner, leaves the mouth to the audio, logs one warning and says so in the reply's
         `text`. Without a transcript that fits, a clip for the live face (not baked) starts at
         once with the live mouth, and the words heard in it give the mouth as soon as they are
-        known (~0.2 x its length later: `ClipBaker.hear_words`)."""
+        known (~0.2 x its length later: `ClipBaker.hear_words`); `hear` False: not (the built-in
+        greeting, a synthetic voice the recogniser does not know, need not start the phone
+        worker)."""
         rt = self.runtime
         try:
             wire.check_stream(stream)
@@ -100,12 +102,12 @@ class Commands:
             rt.stats.refused_clips += 1
             raise
         try:
-            return self._speak(audio, int(rate), stream, text, language)
+            return self._speak(audio, int(rate), stream, text, language, hear)
         finally:
             rt.release(stream, needed)
 
     def _speak(self, audio: np.ndarray, rate: int, stream: str, text: str | None,
-               language: str) -> dict:
+               language: str, hear: bool = True) -> dict:
         rt = self.runtime
         audio = np.clip(resample(audio, rate, RATE), -1.0, 1.0)  # resampling may overshoot a bit
         phones, outcome = self._align(audio, text, language) if text is not None else \
@@ -123,7 +125,7 @@ class Commands:
             frames = rt.clip_baker.bake(audio, rt.conditions["emotion"], seed, language,
                                         hear=phones is None or bool(outcome.unspoken))
         heard = None
-        if frames is None and phones is None and rt.clip_baker is not None \
+        if hear and frames is None and phones is None and rt.clip_baker is not None \
                 and len(audio) >= HEAR_MIN_S * RATE:
             # The live face's clip arrives whole: its words are heard while it plays, and
             # their mouth takes over from the live phone loop's (docs/model.md, "Clips")
