@@ -44,7 +44,7 @@ def recording(seconds: float):
 
 
 def one(seconds: float, how: str) -> dict:
-    from vasa_bridge.data.align import _SEARCHED, Aligner
+    from vasa_bridge.data.align import Aligner
     audio, text = recording(seconds)
     aligner = Aligner(long_s=1e9) if how == "whole" else Aligner()
     t0 = time.perf_counter()
@@ -56,10 +56,9 @@ def one(seconds: float, how: str) -> dict:
 
 
 def refused(seconds: float, repeats: int = 3) -> int:
-    from vasa_bridge.data.align import _SEARCHED, Aligner
+    from vasa_bridge.data.align import Aligner, forget_searched
     from vasa_bridge.errors import DataError
     from vasa_bridge.model.realvoice import real_clips
-    from vasa_bridge.data.align import _SEARCHED
     from vasa_bridge.model.transcript import MIN_FIT
     audio, text = recording(seconds)
     wrong = " ".join(c.text for c in real_clips() if not c.name.startswith("sphinx/cards/"))
@@ -69,7 +68,7 @@ def refused(seconds: float, repeats: int = 3) -> int:
     for floor in (None, MIN_FIT):
         t0 = time.perf_counter()
         for _ in range(repeats):
-            _SEARCHED.clear()  # each refusal searches the words afresh, as a new clip would
+            forget_searched()  # each refusal searches the words afresh, as a new clip would
             try:
                 score = aligner.align(audio, wrong, floor)[1].per_frame
             except DataError:
@@ -84,7 +83,7 @@ def refused(seconds: float, repeats: int = 3) -> int:
 
 def bake(seconds: float) -> int:
     import numpy as np
-    from vasa_bridge.data.align import _SEARCHED, Aligner
+    from vasa_bridge.data.align import Aligner, forget_searched
     from vasa_bridge.model.bake import BakeConfig, bake_audio_text
     from vasa_bridge.model.onnx_runtime import OnnxDenoiser
     from vasa_bridge.model.phones import PhoneRecognizer
@@ -98,7 +97,7 @@ def bake(seconds: float) -> int:
     took = {}
     for case, words in (("its transcript", text), ("no transcript", None),
                         ("a wrong transcript", wrong)):
-        _SEARCHED.clear()
+        forget_searched()
         t0 = time.perf_counter()
         _, outcome = bake_audio_text(audio, 16000, config, den, words, aligner, rec)
         took[case] = time.perf_counter() - t0

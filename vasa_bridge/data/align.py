@@ -371,6 +371,13 @@ def searched_words(audio: np.ndarray) -> list[tuple[str, float, float]]:
         return list(words)
 
 
+def forget_searched() -> None:
+    """Forget the kept words of the last clips (`searched_words`), so the next search of any
+    clip is a first one (benches timing a search)."""
+    with _SEARCH_LOCK:
+        _SEARCHED.clear()
+
+
 def heard_words(dec) -> list[tuple[str, float, float]]:
     """The words a word search decoded last: [(word, start s, end s)], fillers and silences
     left out, alternative pronunciations ("read(2)") named by their word."""

@@ -62,7 +62,13 @@ def _warm(config: PhoneConfig) -> None:
     _recognizers[config].warm()
 
 
-_CALLS = {"hear": _hear, "align": _align, "warm": _warm, "pid": os.getpid}
+def _forget_words() -> None:
+    from ..data.align import forget_searched
+    forget_searched()
+
+
+_CALLS = {"hear": _hear, "align": _align, "warm": _warm, "forget_words": _forget_words,
+          "pid": os.getpid}
 
 
 def _send(stream, obj) -> None:
