@@ -91,6 +91,11 @@ class Hearing:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        """The loop stopped: what is left is not heard, and a call cut short says nothing."""
+        self._closed = True
 
     def submit(self, late, call: Callable[[], Any], played: Callable[[], bool]) -> None:
         """`late.fill(call())` on the hearing thread (`late`: a transcript.LateMouth), unless
@@ -112,14 +117,16 @@ class Hearing:
                         self._thread = None
                         return
                 continue
-            if played():
+            if self._closed or played():
                 late.fill(None)
                 continue
             t0 = time.monotonic()
             try:
                 timeline = call()
             except Exception as e:  # noqa: BLE001 - the clip plays on with the live mouth
-                log.warning("a clip's words were not heard (%s): its mouth is the live one", e)
+                if not self._closed:  # (at exit the phone worker is closed under the call)
+                    log.warning("a clip's words were not heard (%s): its mouth is the live one",
+                                e)
                 timeline = None
             late.fill(timeline)
             log.info("the words of %.1f s of speech heard in %.2f s: %s", late.seconds,
@@ -223,6 +230,7 @@ class Runtime:
             if c.stop_after_source and self.source_end is not None and \
                     self.timebase.sample(hop) > self.source_end + c.tail_s * RATE:
                 break
+        self._hearing.close()
         return self.stats
 
     def stop(self) -> None:
