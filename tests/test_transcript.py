@@ -666,6 +666,16 @@ def test_hearing_skips_clips_already_played_and_survives_a_failed_call(caplog):
     assert heard.overlay is not None
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
         "a clip's words were not heard (decoder gone): its mouth is the live one"]
+    hearing.close()  # the loop stopped: nothing more is heard, and nothing is said of it
+    closed = LateMouth(0, 2 * RATE, RATE, 25.0)
+    with caplog.at_level(logging.WARNING):
+        caplog.clear()
+        hearing.submit(closed, broken, lambda: False)
+        deadline = time.monotonic() + 30
+        while not closed.done and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert closed.done and closed.overlay is None and calls == ["broken", "fine"]
+    assert not caplog.records
     shapes = np.zeros(52, np.float32)
     assert np.array_equal(failed.apply(shapes, 20), shapes)
     assert not np.array_equal(heard.apply(shapes, 20), shapes)  # 0.8 s: "forward"
