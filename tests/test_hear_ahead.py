@@ -64,9 +64,11 @@ def test_the_delay_line_plays_the_capture_late_and_shows_the_fresh_sound():
     np.testing.assert_array_equal(np.concatenate([x for _, x in seen]), audio)  # fresh, in order
     assert [s for s, _ in seen] == list(range(0, 3 * RATE, HOP))
     assert line.capture_delay_s() == pytest.approx(0.52)  # latency figures count the delay
-    assert len(line._kept) <= RATE // 2  # only what has yet to play is kept
+    assert line._line.available <= RATE // 2  # only what has yet to play is kept
     with pytest.raises(ValueError, match="expected the next span"):
         line.read(0, HOP)
+    with pytest.raises(ValueError, match="at most 1 s"):  # a span the line cannot hold beside
+        line.read(3 * RATE, 5 * RATE)
     with pytest.raises(ValueError, match="at most 4 s"):
         DelayLine(FakeMic(audio, 0), 5.0)
 

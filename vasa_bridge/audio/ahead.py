@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from .gate import SpeechGate
+from .ringbuffer import RingBuffer
 from .sources import RATE
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_DELAY_S = 4.0  # the capture's ring holds 5 s; the delay line holds the rest
 MAX_PHRASE_S = 8.0  # a phrase without a pause is cut here (heard in pieces of about this)
 PRE_ROLL_S = 0.3  # sound before the gate opened that belongs to the phrase (its onset)
+MAX_SPAN_S = 1.0  # the loop reads one output frame's span at a time: far less than this
 
 
 class DelayLine:
@@ -45,27 +47,27 @@ class DelayLine:
         self.inner = inner
         self.delay = int(round(delay_s * RATE))
         self.on_fresh = on_fresh
-        self._kept = np.zeros(0, np.float32)  # fresh samples not yet played
-        self._kept_start = 0  # timeline position (fresh) of _kept[0]
+        # the fresh samples not yet played: the delay, and spans of up to MAX_SPAN_S beyond it
+        self._line = RingBuffer(self.delay + int(MAX_SPAN_S * RATE))
 
     def read(self, start: int, end: int) -> np.ndarray:
-        if start != self._kept_start + len(self._kept):
+        if start != self._line.total_written:
             raise ValueError(f"delay line read at {start}: expected the next span, at "
-                             f"{self._kept_start + len(self._kept)}")
+                             f"{self._line.total_written}")
+        if end - start > MAX_SPAN_S * RATE:
+            raise ValueError(f"delay line read of {end - start} samples: expected at most "
+                             f"{MAX_SPAN_S:g} s, one output frame's span")
         fresh = self.inner.read(start, end)
         if self.on_fresh is not None:
             try:
                 self.on_fresh(fresh, start)
             except Exception as e:  # noqa: BLE001 - hearing is extra: the sound plays on
                 log.warning("hear-ahead: a phrase could not be queued for hearing (%s)", e)
-        self._kept = np.concatenate([self._kept, fresh])
-        a, b = start - self.delay, end - self.delay
-        out = np.zeros(end - start, np.float32)
-        lo, hi = max(a, self._kept_start), b
-        if hi > lo:
-            out[lo - a:hi - a] = self._kept[lo - self._kept_start:hi - self._kept_start]
-        drop = max(0, b - self._kept_start)
-        self._kept, self._kept_start = self._kept[drop:], self._kept_start + drop
+        self._line.write(fresh)
+        out = np.zeros(end - start, np.float32)  # silence before the capture began
+        first = max(start - self.delay, 0)  # the line's read position, in fresh samples
+        if end - self.delay > first:
+            out[first - (start - self.delay):] = self._line.read(end - self.delay - first)
         return out
 
     def capture_delay_s(self) -> float:
@@ -85,6 +87,7 @@ class Phrases:
         self.gate = SpeechGate()
         self._recent: list[tuple[int, np.ndarray]] = []  # spans kept for the pre-roll
         self._phrase: list[np.ndarray] = []
+        self._length = 0  # samples in _phrase
         self._start = 0
 
     def __call__(self, samples: np.ndarray, start: int) -> None:
@@ -95,9 +98,10 @@ class Phrases:
                 kept = [(s, x) for s, x in self._recent if s + len(x) > roll]
                 self._start = kept[0][0] if kept else start
                 self._phrase = [x for _, x in kept]
+                self._length = sum(len(x) for x in self._phrase)
             self._phrase.append(samples)
-            if event == "speech_end" or \
-                    sum(len(x) for x in self._phrase) >= MAX_PHRASE_S * RATE:
+            self._length += len(samples)
+            if event == "speech_end" or self._length >= MAX_PHRASE_S * RATE:
                 self.on_phrase(np.concatenate(self._phrase), self._start)
                 self._phrase = []
                 self._recent = []
