@@ -5,7 +5,8 @@ from vasa_bridge.audio.ringbuffer import RingBuffer
 from vasa_bridge.errors import ConfigError
 from vasa_bridge.motion import MotionFrame
 from vasa_bridge.runtime.idle import IdleConfig, IdleLife
-from vasa_bridge.runtime.speech import GateConfig, SpeechGate, blend
+from vasa_bridge.audio.gate import GateConfig, SpeechGate
+from vasa_bridge.runtime.speech import blend
 
 
 def test_ring_buffer_reads_fixed_hops_in_order_across_the_wrap():

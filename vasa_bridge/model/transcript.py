@@ -118,6 +118,13 @@ def teacher_mouth_at(timeline, times: np.ndarray) -> np.ndarray:
     return np.clip(mouth(timeline, np.asarray(times, np.float64), style), 0.0, 1.0)
 
 
+def clip_frames(start_sample: int, n_samples: int, rate: int, fps: float) -> tuple[int, int]:
+    """(first, end) output frames of a clip at stream position `start_sample` (frame j at
+    j / fps): the frames from its first sample to its last."""
+    return (int(np.ceil(start_sample * fps / rate - 1e-9)),
+            int(np.ceil((start_sample + n_samples) * fps / rate - 1e-9)))
+
+
 @dataclass(frozen=True)
 class MouthOverlay:
     """The teacher's mouth for one clip of a live stream, at the stream's output frames: the
@@ -132,8 +139,7 @@ class MouthOverlay:
            fps: float, unspoken=()) -> "MouthOverlay":
         """A clip whose first sample is at stream position `start_sample` (frame j at j / fps);
         `unspoken`: `TextOutcome.unspoken` (seconds of the clip), where the engine's mouth stays."""
-        first = int(np.ceil(start_sample * fps / rate - 1e-9))
-        end = int(np.ceil((start_sample + n_samples) * fps / rate - 1e-9))
+        first, end = clip_frames(start_sample, n_samples, rate, fps)
         times = np.arange(first, max(end, first)) / fps - start_sample / rate
         return cls(first, teacher_mouth_at(timeline, times).astype(np.float32),
                    text_weights(unspoken, times))
@@ -158,7 +164,7 @@ class LateMouth:
 
     def __init__(self, start_sample: int, n_samples: int, rate: int, fps: float) -> None:
         self._at = (int(start_sample), int(n_samples), int(rate), float(fps))
-        self.end = int(np.ceil((start_sample + n_samples) * fps / rate - 1e-9))
+        self.end = clip_frames(*self._at)[1]
         self.overlay: MouthOverlay | None = None  # set once, from the hearing thread
         self.done = False  # `fill` has been called (after `overlay`)
         self._since: int | None = None  # the first output frame that saw the overlay

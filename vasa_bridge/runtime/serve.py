@@ -388,7 +388,7 @@ class Runtime:
             late = LateMouth(first_sample + a, b - a, RATE, self.config.fps)
             state.mouths.append(late)
             self._hearing.submit(late, functools.partial(heard, audio[a:b]),
-                                 functools.partial(lambda end: state.index >= end, late.end))
+                                 lambda end=late.end: state.index >= end)
         return len(pieces)
 
     def queued_s(self) -> dict[str, float]:

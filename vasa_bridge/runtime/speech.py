@@ -1,12 +1,8 @@
-"""Speech presence (the gate: audio/gate.py) and the blend of idle life and speech-driven
-motion by its weight, so the face eases into and out of talking.
-
-Pure (no clock): one call per audio hop.
-"""
+"""The blend of idle life and speech-driven motion by the speech gate's weight (audio/gate.py),
+so the face eases into and out of talking. Pure."""
 
 from __future__ import annotations
 
-from ..audio.gate import GateConfig, SpeechGate  # noqa: F401 - the gate's home is audio/
 from ..motion.conversions import interpolate
 from ..motion.frame import MotionFrame
 

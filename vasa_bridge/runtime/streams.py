@@ -15,12 +15,13 @@ from typing import Callable
 
 import numpy as np
 
+from ..audio.gate import SpeechGate
 from ..audio.protocols import AudioSource
 from ..audio.sources import RATE, ClipQueue
 from ..motion.frame import MotionFrame
 from .engine import FpsAdapter, MotionEngine, PrebakedEngine
 from .idle import IdleConfig, IdleLife
-from .speech import SpeechGate, blend
+from .speech import blend
 from .timebase import Timebase
 
 
