@@ -1,6 +1,7 @@
 """The mouth layer's own cost: drawn into a copy of the astronaut's 512^2 frame (float32) minus
 the copy, one core, median of N, as a ratio to a cv2.remap of the 512^2 frame timed in between.
-The last frame is a closed-lip smile on a photo with closed lips (biden: the corners' creases).
+The last frames are on a photo with closed lips (biden): a closed-lip smile (the corners'
+creases) and the viseme O (lips pushed forward: their shadows reach further in).
 Runs against any tree (the layer's call changed: `cpu.draw_mouth` here, `mouth.draw` on main):
 
     python bench/bench_mouth.py [N]                       # N repeats (default 300)
@@ -29,7 +30,8 @@ FRAMES = {
     "PP (lips sealed)": MotionFrame.from_named(SHAPES["PP"].targets),
 }
 CLOSED = {"smile 0.7 (biden)": MotionFrame.from_named({"mouthSmileLeft": 0.7,
-                                                        "mouthSmileRight": 0.7})}
+                                                        "mouthSmileRight": 0.7}),
+          "O (biden)": MotionFrame.from_named(SHAPES["O"].targets)}
 
 
 def main() -> None:

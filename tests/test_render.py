@@ -558,3 +558,39 @@ def test_a_closed_lip_smile_deepens_the_creases_at_its_corner(monkeypatch):
     a = backend.render(teeth, frame)
     monkeypatch.setattr(mouth, "CREASE_DARK", 0.0)
     assert np.array_equal(a, backend.render(teeth, frame))
+
+
+def test_lips_pushed_forward_shade_the_teeth_behind_them(monkeypatch):
+    """mouthFunnel opens a closed mouth (biden) with its lips pushed forward, in front of the
+    teeth: the lips' shadows reach further in (both lips'), so the inside is darker than with the
+    shadows of lips at rest (a mean luminance under 0.9 of it), yet the teeth still show (over 0.5
+    of it), and nothing outside the opening changes. A photo showing its teeth keeps its own."""
+    import cv2
+
+    from bench.portraits import load
+    from vasa_bridge.render import mouth
+
+    backend = get_backend("cpu")
+    frame = MotionFrame.from_named({"mouthFunnel": 0.8})
+    state = backend.prepare(load("biden"))
+    assert state.cache.mouth.interior_upper is None
+    shaded = backend.render(state, frame)[..., :3].astype(np.float32)
+    monkeypatch.setattr(mouth, "PROTRUDE_REACH", 0.0)
+    monkeypatch.setattr(mouth, "PROTRUDE_LOWER", 0.0)
+    plain = backend.render(state, frame)[..., :3].astype(np.float32)
+    uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
+    inside = np.zeros(shaded.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(uv[list(M.INNER_MOUTH_RING)]).astype(np.int32)], 1)
+    near = cv2.dilate(inside, np.ones((7, 7), np.uint8)).astype(bool)
+    inside = cv2.erode(inside, np.ones((3, 3), np.uint8)).astype(bool)
+    assert inside.sum() > 50, inside.sum()
+    w = np.array([0.299, 0.587, 0.114], np.float32)
+    ratio = float((shaded @ w)[inside].mean() / (plain @ w)[inside].mean())
+    assert 0.5 < ratio < 0.9, ratio
+    assert np.array_equal(shaded[~near], plain[~near])
+    monkeypatch.undo()
+    teeth = backend.prepare(load("astronaut"))
+    a = backend.render(teeth, frame)
+    monkeypatch.setattr(mouth, "PROTRUDE_REACH", 0.0)
+    monkeypatch.setattr(mouth, "PROTRUDE_LOWER", 0.0)
+    assert np.array_equal(a, backend.render(teeth, frame))

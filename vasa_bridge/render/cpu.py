@@ -20,7 +20,8 @@ from ..motion.frame import MotionFrame
 from ..motion.names import INDEX
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, fill_background
-from .mouth import MouthLayer, crease_weights, lift_weight, motion_affines, opening_area
+from .mouth import (MouthLayer, crease_weights, lift_weight, motion_affines, opening_area,
+                    protrusion)
 from .rig import Rig, Silhouette, build_rig, build_silhouette, seal_weight
 from .warp import (WarpGrid, backward_field, grid_arrays, grid_from_arrays, make_grid,
                    moving_box, resolve_folds, upsample)
@@ -195,7 +196,8 @@ def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFra
                                 frame.head_translation)
     skull[:, 2] -= origin
     jaw[:, 2] -= origin
-    prep.mouth.draw(rgb, uv, skull, jaw, roll_lower, lift_weight(frame.blendshapes))
+    prep.mouth.draw(rgb, uv, skull, jaw, roll_lower, lift_weight(frame.blendshapes),
+                    protrusion(frame.blendshapes))
 
 
 def finish(prep: Prepared, rgb: np.ndarray, alpha: np.ndarray, box_px, uv: np.ndarray,

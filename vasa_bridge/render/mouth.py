@@ -45,6 +45,13 @@ CANINE_AT = 0.70  # the canine's distal edge, as a share of the arch's half widt
 UPPER_SHOW = 0.055  # IOD: upper incisal edge below the closed lips' line (hidden at rest)
 LOWER_OVERBITE = 0.015  # IOD: lower incisal edge above the lower lip's inner edge at rest
 SHADOW_IOD = 0.05  # reach of the upper lip's shadow
+# Lips pushed forward (mouthFunnel, mouthPucker) stand further in front of the teeth: at full
+# protrusion the upper lip's shadow reaches (1 + PROTRUDE_REACH) x SHADOW_IOD in, and the lower
+# lip casts one as deep, PROTRUDE_LOWER x the upper's, upwards. Photos with closed lips only: an
+# open photo's own teeth keep the light they were photographed in (on obama the lower lip's
+# shadow took the face mesh's funnel reading from 0.967 to 0.918; docs/renderer.md).
+PROTRUDE_REACH = 2.0
+PROTRUDE_LOWER = 1.0
 # mouthUpperUp from which the teeth that an open photo's raised upper lip uncovers are unshadowed
 LIFT_FULL = 0.25
 DEPTH_IOD = 0.35  # teeth this far back along the arch are 1/e as bright
@@ -386,12 +393,13 @@ class MouthLayer:
                    uv[list(M.LIPS_INNER_UPPER)] if interior_upper is not None else None)
 
     def draw(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray, jaw: np.ndarray,
-             roll_lower: float = 0.0, lifted: float = 0.0) -> None:
+             roll_lower: float = 0.0, lifted: float = 0.0, protrude: float = 0.0) -> None:
         """Fill the current inner-lip opening. out: (H, W, 3) float32, in place; uv: (478, 2)
         current landmark positions in `out`'s pixels; skull, jaw: 2x3 affines taking the photo's
         rest pixels to `out`'s for what rides the skull and the jaw (`motion_affines`);
         roll_lower: mouthRollLower (0..1): the upper teeth then rest on the lower lip (/f v/);
-        lifted (0..1): how far the upper lip is raised off the teeth (`lift_weight`)."""
+        lifted (0..1): how far the upper lip is raised off the teeth (`lift_weight`);
+        protrude (0..1): how far the lips are pushed forward of the teeth (`protrusion`)."""
         h, w = out.shape[:2]
         if roll_lower > 0.0:
             self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
@@ -429,7 +437,15 @@ class MouthLayer:
         upper_line = _line(uv[list(M.LIPS_INNER_UPPER)])
         upper = upper_line(xs)
         below = np.clip(ys[:, None] - upper[None, :], 0, None)
-        shadow = 0.55 * np.exp(-below / (SHADOW_IOD * iod))
+        if self.interior_upper is not None:
+            protrude = 0.0  # an open photo's teeth: lit as photographed
+        reach = SHADOW_IOD * iod * (1.0 + PROTRUDE_REACH * protrude)
+        shadow = 0.55 * np.exp(-below / reach)
+        if protrude > 0.0:  # the lower lip, pushed forward, shades what is just above it
+            lower = _line(uv[list(M.LIPS_INNER_LOWER)])(xs)
+            above = np.clip(lower[None, :] - ys[:, None], 0, None)
+            shadow = 1 - (1 - shadow) * (1 - PROTRUDE_LOWER * protrude * 0.55
+                                         * np.exp(-above / reach))
         if self.rest_upper is not None and lifted > 0.0:
             # An open photo shows its teeth lit right up to the lip: where the lip is raised
             # off them (mouthUpperUp, /f v/), what it uncovers is as lit as the photo's teeth.
@@ -562,6 +578,14 @@ def lift_weight(blendshapes: np.ndarray) -> float:
     up = max(float(blendshapes[INDEX["mouthUpperUpLeft"]]),
              float(blendshapes[INDEX["mouthUpperUpRight"]]))
     return min(max(up, 0.0) / LIFT_FULL, 1.0)
+
+
+def protrusion(blendshapes: np.ndarray) -> float:
+    """How far the lips are pushed forward of the teeth (0..1): mouthFunnel or mouthPucker."""
+    from ..motion.names import INDEX
+
+    return min(max(float(blendshapes[INDEX["mouthFunnel"]]),
+                   float(blendshapes[INDEX["mouthPucker"]]), 0.0), 1.0)
 
 
 def crease_weights(blendshapes: np.ndarray) -> tuple[float, float]:
