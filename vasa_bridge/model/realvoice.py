@@ -159,6 +159,8 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
         from tqdm import tqdm
         it = tqdm(clips, desc="eval --real", leave=False)
     for clip in it:
+        # The whole clip heard once: bake's mouth and a live clip's words both come from it.
+        heard = None if recognizer is None else _Heard(recognizer.hear(clip.audio, SAMPLE_RATE))
         ts, segs = reference(clip, fps, aligner)
         audio = prepare_audio(clip.audio, fc.sample_rate, fc)
         feats = extract(audio, fc.sample_rate, fc)
@@ -174,7 +176,7 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
                 rows[alone].add(shapes, rot, ts, loud, segs, fps)
                 rec[alone] = float(np.corrcoef(shapes[:, JAW], ts[:, JAW])[0, 1])
                 shapes = _with_phones(shapes, clip.audio, stream, den.config, config.phones,
-                                      recognizer)
+                                      heard)
             rows[name].add(shapes, rot, ts, loud, segs, fps)
             by_group[f"{name}: {group_of(clip.name)}"].add(shapes, rot, ts, loud, segs, fps)
             rec[name] = float(np.corrcoef(shapes[:, JAW], ts[:, JAW])[0, 1])
@@ -182,7 +184,7 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
                 def hear(samples):
                     return trusted_words(recognizer.hear(samples, SAMPLE_RATE), config.phones)
                 # a clip spoken to the live face: its words heard whole give its mouth
-                words = hear(clip.audio)
+                words = trusted_words(heard.heard, config.phones)
                 clip_shapes = shapes if words is None else \
                     combine(shapes, teacher_mouth_at(words, np.arange(m) / fps))
                 # a microphone heard ahead: phrases cut as they arrive, each heard once it ended
@@ -240,6 +242,16 @@ def heard_ahead(shapes: np.ndarray, audio_16k: np.ndarray, fps: float, delay_s: 
     return out
 
 
+class _Heard:
+    """A recogniser that has already heard the clip (`PhoneRecognizer.hear`'s result)."""
+
+    def __init__(self, heard) -> None:
+        self.heard = heard
+
+    def hear(self, audio, rate):
+        return self.heard
+
+
 def _counted(result: dict) -> dict:
     """A group's result with no rate where it has nothing to count (alsa has no /p b m/)."""
     for rate, counts in (("closure_rate", "closures"), ("open_vowel_rate", "open_vowels")):
@@ -249,9 +261,9 @@ def _counted(result: dict) -> dict:
 
 
 def _with_phones(shapes: np.ndarray, audio_16k: np.ndarray, stream, model_config,
-                 phones: PhoneConfig, recognizer: PhoneRecognizer) -> np.ndarray:
-    """The model's shapes with the heard phones' mouth, as bake (whole clip) or serve (live,
-    frame by frame with the stream's look-ahead) make it."""
+                 phones: PhoneConfig, recognizer: PhoneRecognizer | _Heard) -> np.ndarray:
+    """The model's shapes with the heard phones' mouth, as bake (whole clip, heard by
+    `recognizer`) or serve (live, frame by frame with the stream's look-ahead) make it."""
     fps = model_config.features.fps
     if stream is LIVE:
         mouths, known = live_track(audio_16k, len(shapes), fps,
