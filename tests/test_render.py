@@ -594,3 +594,40 @@ def test_lips_pushed_forward_shade_the_teeth_behind_them(monkeypatch):
     monkeypatch.setattr(mouth, "PROTRUDE_REACH", 0.0)
     monkeypatch.setattr(mouth, "PROTRUDE_LOWER", 0.0)
     assert np.array_equal(a, backend.render(teeth, frame))
+
+
+def test_the_red_of_a_lip_moves_as_one_band():
+    """The lips' shapes (seal, press, roll, pucker, funnel, the lower lip's drop) move the outer
+    and inner lip rings; the mesh points between them (the red of each lip) move with them, so
+    no triangle within one lip turns over. When they stayed behind, the visemes FF and U flipped
+    5-8 triangles of the astronaut's and obama's lips and PP 40-41, a sawtooth of lip and skin
+    across a sealed mouth (docs/renderer.md)."""
+    import cv2
+
+    from bench.portraits import load
+    from vasa_bridge.data.visemes import SHAPES
+    from vasa_bridge.render import cpu as C
+    from vasa_bridge.render.rig import lip_band_points
+    from vasa_bridge.render.warp import fold_triangles
+
+    backend = get_backend("cpu")
+    for name in ("astronaut", "obama"):
+        prep = backend.prepare(load(name)).cache
+        rest = prep.rest_uv[:, :2]
+        band = set(lip_band_points(prep.rest_uv[:M.NUM_LANDMARKS]))
+        assert len(band) == 40, len(band)
+        ring = np.round(rest[list(M.OUTER_MOUTH_RING)]).astype(np.float32)
+        assert all(cv2.pointPolygonTest(ring, tuple(map(float, rest[i])), False) >= 0
+                   for i in band)
+        upper = set(M.LIPS_OUTER_UPPER + M.LIPS_INNER_UPPER) - {61, 291, 78, 308}
+        lower = set(M.LIPS_OUTER_LOWER + M.LIPS_INNER_LOWER) - {61, 291, 78, 308}
+        mid = 0.5 * (rest[M.LIP_UPPER_INNER_MID, 1] + rest[M.LIP_LOWER_INNER_MID, 1])
+        lips = upper | lower | band
+        within = np.array([all(v in lips for v in t) and
+                           ((rest[list(t), 1] < mid).all() or (rest[list(t), 1] > mid).all())
+                           for t in prep.grid.triangles])
+        assert within.sum() > 50, within.sum()
+        for viseme in ("FF", "U", "O", "aa", "I"):
+            uv = C.posed_points(prep, MotionFrame.from_named(SHAPES[viseme].targets))[0][:, :2]
+            flipped = fold_triangles(prep.grid.triangles[within], rest, uv)
+            assert len(flipped) == 0, (name, viseme, len(flipped))

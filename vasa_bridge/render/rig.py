@@ -84,6 +84,52 @@ def soften_edge_depth(p: np.ndarray, contour: np.ndarray, band: float) -> np.nda
     return z_edge + w * (p[:, 2] - z_edge)
 
 
+def lip_band_points(q: np.ndarray) -> list[int]:
+    """The mesh points inside the red of the lips (between the outer and the inner lip rings,
+    not on them): the face mesh's two middle rings of each lip, 40 points."""
+    import cv2
+
+    on_rings = set(M.OUTER_MOUTH_RING) | set(M.INNER_MOUTH_RING)
+    outer = q[list(M.OUTER_MOUTH_RING), :2].astype(np.float32)
+    inner = q[list(M.INNER_MOUTH_RING), :2].astype(np.float32)
+    return [i for i in range(len(q)) if i not in on_rings
+            and cv2.pointPolygonTest(outer, (float(q[i, 0]), float(q[i, 1])), False) >= 0
+            and cv2.pointPolygonTest(inner, (float(q[i, 0]), float(q[i, 1])), False) < 0]
+
+
+def _follow_lip_edges(q: np.ndarray, B: np.ndarray) -> None:
+    """In place: every lip band point (`lip_band_points`) moves as its lip's edges around it,
+    in every row: at its x, the inner edge's and the outer edge's displacements blended by
+    where it lies between them. A lip then moves as a band that keeps its texture: the shapes
+    that move the lip rings (seal, press, roll, pucker, funnel, the lower lip's lens-shaped
+    drop) moved the rings but not the points between them, so the triangles of the red sheared
+    into a sawtooth of lip and skin (a sealed obama's upper lip)."""
+    x, y = q[:, 0], q[:, 1]
+    mid = 0.5 * (_interp_contour(q, M.LIPS_INNER_UPPER, x)
+                 + _interp_contour(q, M.LIPS_INNER_LOWER, x))
+    for b in lip_band_points(q):
+        upper = y[b] > mid[b]  # the face frame's y is up
+        inner_ring = M.LIPS_INNER_UPPER if upper else M.LIPS_INNER_LOWER
+        outer_ring = M.LIPS_OUTER_UPPER if upper else M.LIPS_OUTER_LOWER
+        yi = _interp_contour(q, inner_ring, x[b:b + 1])[0]
+        yo = _interp_contour(q, outer_ring, x[b:b + 1])[0]
+        t = float(np.clip((y[b] - yi) / (yo - yi), 0.0, 1.0)) if abs(yo - yi) > 1e-6 else 0.5
+        di = _ring_disp(q, B, inner_ring, x[b])
+        do = _ring_disp(q, B, outer_ring, x[b])
+        B[:, b, :] = (1.0 - t) * di + t * do
+
+
+def _ring_disp(q: np.ndarray, B: np.ndarray, ring: tuple[int, ...], at: float) -> np.ndarray:
+    """(NUM_ROWS, 3) the displacement of a lip ring at x = `at`, interpolated between its points
+    (clamped at its ends), in every row."""
+    pts = np.array(ring)
+    order = pts[np.argsort(q[pts, 0])]
+    xs = q[order, 0]
+    k = int(np.clip(np.searchsorted(xs, at), 1, len(xs) - 1))
+    w = float(np.clip((at - xs[k - 1]) / max(xs[k] - xs[k - 1], 1e-9), 0.0, 1.0))
+    return (1.0 - w) * B[:, order[k - 1], :] + w * B[:, order[k], :]
+
+
 def build_basis(q: np.ndarray) -> np.ndarray:
     """(NUM_ROWS, 478, 3) displacement per unit of each blendshape (then the `EXTRA` rows),
     face frame, IOD units.
@@ -203,6 +249,8 @@ def build_basis(q: np.ndarray) -> np.ndarray:
     put("mouthShrugLower", np.stack([0 * x, U.SHRUG * np.maximum(is_lower, chin_g), 0 * x], 1))
     put("mouthLeft", np.stack([U.MOUTH_SIDE * near_mouth, 0 * x, 0 * x], 1))
     put("mouthRight", np.stack([-U.MOUTH_SIDE * near_mouth, 0 * x, 0 * x], 1))
+
+    _follow_lip_edges(q, B)
 
     # --- eyes: lids. The eyeball itself is a separate layer (`layers.EyeLayer`).
     for side, upper, lower, outer, inner in (
