@@ -563,7 +563,7 @@ def test_a_closed_lip_smile_deepens_the_creases_at_its_corner(monkeypatch):
 def test_lips_pushed_forward_shade_the_teeth_behind_them(monkeypatch):
     """mouthFunnel opens a closed mouth (biden) with its lips pushed forward, in front of the
     teeth: the lips' shadows reach further in (both lips'), so the inside is darker than with the
-    shadows of lips at rest (a mean luminance under 0.9 of it), yet the teeth still show (over 0.5
+    shadows of lips at rest (a mean luminance under 0.8 of it), yet the teeth still show (over 0.3
     of it), and nothing outside the opening changes. A photo showing its teeth keeps its own."""
     import cv2
 
@@ -586,7 +586,7 @@ def test_lips_pushed_forward_shade_the_teeth_behind_them(monkeypatch):
     assert inside.sum() > 50, inside.sum()
     w = np.array([0.299, 0.587, 0.114], np.float32)
     ratio = float((shaded @ w)[inside].mean() / (plain @ w)[inside].mean())
-    assert 0.5 < ratio < 0.9, ratio
+    assert 0.3 < ratio < 0.8, ratio
     assert np.array_equal(shaded[~near], plain[~near])
     monkeypatch.undo()
     teeth = backend.prepare(load("astronaut"))

@@ -47,11 +47,13 @@ LOWER_OVERBITE = 0.015  # IOD: lower incisal edge above the lower lip's inner ed
 SHADOW_IOD = 0.05  # reach of the upper lip's shadow
 # Lips pushed forward (mouthFunnel, mouthPucker) stand further in front of the teeth: at full
 # protrusion the upper lip's shadow reaches (1 + PROTRUDE_REACH) x SHADOW_IOD in, and the lower
-# lip casts one as deep, PROTRUDE_LOWER x the upper's, upwards. Photos with closed lips only: an
-# open photo's own teeth keep the light they were photographed in (on obama the lower lip's
-# shadow took the face mesh's funnel reading from 0.967 to 0.918; docs/renderer.md).
+# lip, pushed out over the lower teeth, casts one upwards as far, PROTRUDE_LOWER x as dark as
+# the upper's (0.99 at its edge at full protrusion; at 1.0 the face mesh read obama_desk's
+# funnel worse than f2d8a42's, at 1.8 within the noise: docs/renderer.md). Photos with closed
+# lips only: an open photo's own teeth keep the light they were photographed in (on obama the
+# lower lip's shadow took the face mesh's funnel reading from 0.967 to 0.918).
 PROTRUDE_REACH = 2.0
-PROTRUDE_LOWER = 1.0
+PROTRUDE_LOWER = 1.8
 # mouthUpperUp from which the teeth that an open photo's raised upper lip uncovers are unshadowed
 LIFT_FULL = 0.25
 DEPTH_IOD = 0.35  # teeth this far back along the arch are 1/e as bright
@@ -444,8 +446,8 @@ class MouthLayer:
         if protrude > 0.0:  # the lower lip, pushed forward, shades what is just above it
             lower = _line(uv[list(M.LIPS_INNER_LOWER)])(xs)
             above = np.clip(lower[None, :] - ys[:, None], 0, None)
-            shadow = 1 - (1 - shadow) * (1 - PROTRUDE_LOWER * protrude * 0.55
-                                         * np.exp(-above / reach))
+            lower_dark = min(PROTRUDE_LOWER * protrude * 0.55, 1.0)
+            shadow = 1 - (1 - shadow) * (1 - lower_dark * np.exp(-above / reach))
         if self.rest_upper is not None and lifted > 0.0:
             # An open photo shows its teeth lit right up to the lip: where the lip is raised
             # off them (mouthUpperUp, /f v/), what it uncovers is as lit as the photo's teeth.
