@@ -250,8 +250,6 @@ def build_basis(q: np.ndarray) -> np.ndarray:
     put("mouthLeft", np.stack([U.MOUTH_SIDE * near_mouth, 0 * x, 0 * x], 1))
     put("mouthRight", np.stack([-U.MOUTH_SIDE * near_mouth, 0 * x, 0 * x], 1))
 
-    _follow_lip_edges(q, B)
-
     # --- eyes: lids. The eyeball itself is a separate layer (`layers.EyeLayer`).
     for side, upper, lower, outer, inner in (
             ("Right", M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER, M.RIGHT_EYE_OUTER, M.RIGHT_EYE_INNER),
@@ -314,6 +312,7 @@ def build_basis(q: np.ndarray) -> np.ndarray:
         wing = q[M.RIGHT_NOSE_WING if side == "Right" else M.LEFT_NOSE_WING]
         gn = _gauss(q, wing, 0.12)
         put(f"noseSneer{side}", np.stack([0 * x, U.NOSE_SNEER_UP * gn, 0 * x], 1))
+    _follow_lip_edges(q, B)
     return B
 
 
