@@ -631,3 +631,34 @@ def test_the_red_of_a_lip_moves_as_one_band():
             uv = C.posed_points(prep, MotionFrame.from_named(SHAPES[viseme].targets))[0][:, :2]
             flipped = fold_triangles(prep.grid.triangles[within], rest, uv)
             assert len(flipped) == 0, (name, viseme, len(flipped))
+
+
+def test_pressed_lips_flatten_without_turning_inside_out():
+    """mouthPress flattens the red of each lip by a share of its own height (PRESS_THIN at the
+    middle), so towards the corners, where the red tapers to nothing, the outer edge of a closed
+    mouth stays outside its inner edge. A fixed amount turned biden's and dahlgren's lips inside
+    out near the corners at full press (red heights down to -0.47 and -0.26 px)."""
+    from bench.portraits import load
+    from vasa_bridge.render import cpu as C
+
+    def height_at(uv, ring, x):
+        p = uv[list(ring)]
+        order = np.argsort(p[:, 0])
+        return np.interp(x, p[order, 0], p[order, 1])
+
+    backend = get_backend("cpu")
+    frame = MotionFrame.from_named({"mouthPressLeft": 1.0, "mouthPressRight": 1.0})
+    outer_upper = [i for i in M.LIPS_OUTER_UPPER if i not in (61, 291)]
+    outer_lower = [i for i in M.LIPS_OUTER_LOWER if i not in (61, 291)]
+    for name in ("biden", "dahlgren"):
+        prep = backend.prepare(load(name)).cache
+        assert prep.mouth.interior_upper is None  # a closed mouth
+        uv = C.posed_points(prep, frame)[0][:, :2]
+        rest = prep.rest_uv[:, :2]
+        upper = height_at(uv, M.LIPS_INNER_UPPER, uv[outer_upper, 0]) - uv[outer_upper, 1]
+        lower = uv[outer_lower, 1] - height_at(uv, M.LIPS_INNER_LOWER, uv[outer_lower, 0])
+        assert upper.min() > 0.0 and lower.min() > 0.0, (name, upper.min(), lower.min())
+        # and it does flatten: the middle of each lip is thinner than at rest
+        mid_rest = rest[M.LIP_UPPER_INNER_MID, 1] - rest[M.LIP_UPPER_OUTER_MID, 1]
+        mid_now = uv[M.LIP_UPPER_INNER_MID, 1] - uv[M.LIP_UPPER_OUTER_MID, 1]
+        assert mid_now < mid_rest - 0.5, (name, mid_rest, mid_now)

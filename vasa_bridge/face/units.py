@@ -31,7 +31,8 @@ FUNNEL_IN = 0.08  # each corner moves towards the midline
 FUNNEL_OPEN = 0.08  # and the lips part vertically (each lip)
 ROLL_IN = 0.05  # a lip rolls inwards: its red part thins by this much
 ROLL_TUCK = 0.03  # mouthRollLower: the lower lip's inner edge rises under the upper teeth
-PRESS_THIN = 0.025  # mouthPress: each lip's red flattens by this much (and seals a parted photo)
+PRESS_THIN = 0.025  # mouthPress: each lip's red flattens by this much at its middle (by the
+#                     same share of its height elsewhere) and the lips seal a parted photo
 LOWER_DOWN = 0.08  # mouthLowerDown: lower lip drops
 UPPER_UP = 0.07  # mouthUpperUp: upper lip rises
 SHRUG = 0.04  # mouthShrugLower/Upper: lip moves up

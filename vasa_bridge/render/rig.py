@@ -185,6 +185,13 @@ def build_basis(q: np.ndarray) -> np.ndarray:
 
     # --- mouth corners
     near_mouth = _gauss(q, mouth_c, 0.45)
+    # Each lip's red height at every x as a share of its height at the middle (0..1).
+    red_share = []
+    for outer_ring, inner_ring, mid_i, mid_o in (
+            (M.LIPS_OUTER_UPPER, M.LIPS_INNER_UPPER, M.LIP_UPPER_INNER_MID, M.LIP_UPPER_OUTER_MID),
+            (M.LIPS_OUTER_LOWER, M.LIPS_INNER_LOWER, M.LIP_LOWER_INNER_MID, M.LIP_LOWER_OUTER_MID)):
+        height = np.abs(_interp_contour(q, outer_ring, x) - _interp_contour(q, inner_ring, x))
+        red_share.append(np.clip(height / max(abs(q[mid_o, 1] - q[mid_i, 1]), 1e-6), 0.0, 1.0))
     lips_w = np.zeros(n)
     for i in upper_lip | lower_lip:
         lips_w[i] = 1.0
@@ -202,8 +209,10 @@ def build_basis(q: np.ndarray) -> np.ndarray:
         lower_side = side_w * np.isin(np.arange(n), list(lower_lip))
         # Press: the red of each lip flattens against the other (outer edges towards the lip
         # line) and the lips roll in a little; the seal closes the photo's own gap.
-        outer_up_side = side_w * np.isin(np.arange(n), outer_upper_idx)
-        outer_low_side = side_w * np.isin(np.arange(n), outer_lower_idx)
+        # The flattening is a share of the red's own height, PRESS_THIN at the middle: towards
+        # the corners, where the red tapers to nothing, a fixed amount turned the lip inside out.
+        outer_up_side = side_w * np.isin(np.arange(n), outer_upper_idx) * red_share[0]
+        outer_low_side = side_w * np.isin(np.arange(n), outer_lower_idx) * red_share[1]
         put(f"mouthPress{side}", np.stack([0 * x, U.PRESS_THIN * (outer_low_side - outer_up_side),
                                            -0.02 * (outer_low_side + outer_up_side)], 1))
         # Seal: each inner upper point and its inner lower partner (same place along the
