@@ -528,6 +528,17 @@ def test_the_mouth_is_drawn_as_soft_as_the_photo():
     assert steepest(a) < 0.8 * steepest(b), (steepest(a), steepest(b))
 
 
+def _with_and_without(monkeypatch, backend, state, frame, **off):
+    """(RGB float32 as rendered, RGB float32 with the render.mouth constants `off` set)."""
+    from vasa_bridge.render import mouth
+
+    on = backend.render(state, frame)[..., :3].astype(np.float32)
+    with monkeypatch.context() as m:
+        for name, value in off.items():
+            m.setattr(mouth, name, value)
+        return on, backend.render(state, frame)[..., :3].astype(np.float32)
+
+
 def test_a_closed_lip_smile_deepens_the_creases_at_its_corner(monkeypatch):
     """mouthSmileLeft on a closed mouth in a pale beard (dahlgren): the lips' line next to the
     corner it draws back (the image's right) darkens, as a smile's crease does (0.85 of the
@@ -535,15 +546,12 @@ def test_a_closed_lip_smile_deepens_the_creases_at_its_corner(monkeypatch):
     showing its teeth (whose smile opens to the layer) is untouched. Without the crease the face
     mesh lost the smiling corner in the beard (docs/renderer.md)."""
     from bench.portraits import load
-    from vasa_bridge.render import mouth
 
     backend = get_backend("cpu")
     frame = MotionFrame.from_named({"mouthSmileLeft": 1.0})
     state = backend.prepare(load("dahlgren"))
     assert state.cache.mouth.interior_upper is None
-    creased = backend.render(state, frame)[..., :3].astype(np.float32)
-    monkeypatch.setattr(mouth, "CREASE_DARK", 0.0)
-    plain = backend.render(state, frame)[..., :3].astype(np.float32)
+    creased, plain = _with_and_without(monkeypatch, backend, state, frame, CREASE_DARK=0.0)
     uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
     w = np.array([0.299, 0.587, 0.114], np.float32)
     ratio = (creased @ w) / np.maximum(plain @ w, 1.0)
@@ -553,11 +561,8 @@ def test_a_closed_lip_smile_deepens_the_creases_at_its_corner(monkeypatch):
     near = ratio[y0:y1, int(cx + 0.5 * half):int(smiling[0]) + 1]
     assert near.min() < 0.9, near.min()
     assert np.array_equal(creased[:, :int(cx - 0.5 * half)], plain[:, :int(cx - 0.5 * half)])
-    monkeypatch.undo()
     teeth = backend.prepare(load("astronaut"))
-    a = backend.render(teeth, frame)
-    monkeypatch.setattr(mouth, "CREASE_DARK", 0.0)
-    assert np.array_equal(a, backend.render(teeth, frame))
+    assert np.array_equal(*_with_and_without(monkeypatch, backend, teeth, frame, CREASE_DARK=0.0))
 
 
 def test_lips_pushed_forward_shade_the_teeth_behind_them(monkeypatch):
@@ -568,16 +573,13 @@ def test_lips_pushed_forward_shade_the_teeth_behind_them(monkeypatch):
     import cv2
 
     from bench.portraits import load
-    from vasa_bridge.render import mouth
 
     backend = get_backend("cpu")
     frame = MotionFrame.from_named({"mouthFunnel": 0.8})
     state = backend.prepare(load("biden"))
     assert state.cache.mouth.interior_upper is None
-    shaded = backend.render(state, frame)[..., :3].astype(np.float32)
-    monkeypatch.setattr(mouth, "PROTRUDE_REACH", 0.0)
-    monkeypatch.setattr(mouth, "PROTRUDE_LOWER", 0.0)
-    plain = backend.render(state, frame)[..., :3].astype(np.float32)
+    flat = {"PROTRUDE_REACH": 0.0, "PROTRUDE_LOWER": 0.0}  # the shadows of lips at rest
+    shaded, plain = _with_and_without(monkeypatch, backend, state, frame, **flat)
     uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
     inside = np.zeros(shaded.shape[:2], np.uint8)
     cv2.fillPoly(inside, [np.round(uv[list(M.INNER_MOUTH_RING)]).astype(np.int32)], 1)
@@ -588,12 +590,8 @@ def test_lips_pushed_forward_shade_the_teeth_behind_them(monkeypatch):
     ratio = float((shaded @ w)[inside].mean() / (plain @ w)[inside].mean())
     assert 0.3 < ratio < 0.8, ratio
     assert np.array_equal(shaded[~near], plain[~near])
-    monkeypatch.undo()
     teeth = backend.prepare(load("astronaut"))
-    a = backend.render(teeth, frame)
-    monkeypatch.setattr(mouth, "PROTRUDE_REACH", 0.0)
-    monkeypatch.setattr(mouth, "PROTRUDE_LOWER", 0.0)
-    assert np.array_equal(a, backend.render(teeth, frame))
+    assert np.array_equal(*_with_and_without(monkeypatch, backend, teeth, frame, **flat))
 
 
 def test_the_red_of_a_lip_moves_as_one_band():
