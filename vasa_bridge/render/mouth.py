@@ -32,6 +32,9 @@ from .rig import _smooth
 SKULL_POINTS = tuple(sorted(set(M.LIPS_INNER_UPPER + M.LIPS_OUTER_UPPER)))
 JAW_POINTS = (14, 17, 87, 317, 84, 314, 152, 148, 377, 175, 199, 200)
 JAW_SHAPES = ("jawOpen", "jawLeft", "jawRight", "jawForward", "mouthClose")
+# The lower row faces up into the mouth, behind the upper teeth and lip: lit this share of the
+# upper row (at 0.9 the face mesh read the astronaut's lower teeth as her lower lip).
+LOWER_SHADE = 0.6
 LOWER_TEETH_FOLLOW = 0.9  # lower incisors move this share of the lower lip + chin's motion
 # The tongue lies behind the lower teeth and drops less than they do, so its back shows only
 # when the jaw is well open.
@@ -384,7 +387,7 @@ class MouthLayer:
                                 light_x)
         lower_teeth = tooth_row((bx0, int(le.min()) - 2, bx1, int(le.max() + reach)), mid_x,
                                 lower_edge, 0.84 * half_w, iod, LOWER_TEETH_MM, False,
-                                0.9 * teeth, gum, light_x, gap_dark=0.15)
+                                LOWER_SHADE * teeth, gum, light_x, gap_dark=0.15)
         lo_y = float(lower_edge(np.array([mid_x]))[0])
         top = lo_y + TONGUE_BELOW * iod
         gb = (bx0, int(top) - 2, bx1, int(top + 0.5 * iod) + 2)
