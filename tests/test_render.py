@@ -279,9 +279,13 @@ def test_a_closed_mouth_opens_onto_teeth_and_a_shaded_cavity(portrait):
         gap = uv[M.LIP_LOWER_INNER_MID, 1] - uv[M.LIP_UPPER_INNER_MID, 1]
         p = _inner_rows(img, uv[:M.NUM_LANDMARKS], iod, gap / iod)
         teeth = p[:int(0.06 * iod)].max()
-        cavity = p[int(0.1 * iod):int(gap - 0.06 * iod)]
-        # (the tongue's back can rise into the lower part of this window: the darkest row)
-        assert cavity.size >= 2 and teeth > 1.5 * cavity.min(), (jaw, teeth, cavity)
+        # From the teeth's window down to the lower lip: the cavity, then the tongue's back
+        # (at jawOpen 0.6 the cavity is two rows under the teeth and the tongue fills the rest).
+        below = p[int(0.06 * iod):int(gap - 0.06 * iod)]
+        cavity = below.min()
+        tongue = below[int(np.argmin(below)):].max()
+        assert below.size >= 2 and teeth > 1.5 * cavity and tongue > 1.5 * cavity, (
+            jaw, teeth, below)
         profiles.append(p)
     # The teeth's edge (steepest fall in brightness) is at the same height for both openings.
     edges = [int(np.argmin(np.diff(p[:int(0.12 * iod)]))) for p in profiles]
@@ -660,3 +664,42 @@ def test_pressed_lips_flatten_without_turning_inside_out():
         mid_rest = rest[M.LIP_UPPER_INNER_MID, 1] - rest[M.LIP_UPPER_OUTER_MID, 1]
         mid_now = uv[M.LIP_UPPER_INNER_MID, 1] - uv[M.LIP_UPPER_OUTER_MID, 1]
         assert mid_now < mid_rest - 0.5, (name, mid_rest, mid_now)
+
+
+def _turns(ring: np.ndarray) -> np.ndarray:
+    """Degrees a closed polygon (K, 2) turns at each of its points."""
+    d = np.roll(ring, -1, 0) - ring
+    a = np.arctan2(d[:, 1], d[:, 0])
+    return np.degrees(np.abs((np.diff(np.r_[a, a[0]]) + np.pi) % (2 * np.pi) - np.pi))
+
+
+def test_the_opening_is_a_smooth_curve_through_the_lips(monkeypatch):
+    """The outline the mouth layer cuts an open mouth with passes through the inner lips'
+    landmarks and bends smoothly between them: biden at jawOpen 0.8, no turn sharper than half
+    the sharpest of the landmarks' polygon (60 degrees at a corner there; drawn as the polygon,
+    the opening had kinks that read as drawn). Lips a sliver apart keep straight sides, and
+    the frame differs from one cut by the polygon only along the outline."""
+    from bench.portraits import load
+    from vasa_bridge.render.mouth import opening_outline, smooth_ring
+
+    backend = get_backend("cpu")
+    state = backend.prepare(load("biden"))
+    iod = state.cache.rig.iod_px
+    frame = MotionFrame.from_named({"jawOpen": 0.8})
+    uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))[:, :2]
+    polygon = uv[list(M.INNER_MOUTH_RING)]
+    outline = opening_outline(uv, iod)
+    per = len(outline) // len(polygon)
+    assert per >= 3 and np.allclose(outline[::per], polygon)
+    assert _turns(outline).max() < 0.5 * _turns(polygon).max(), (
+        _turns(outline).max(), _turns(polygon).max())
+    sliver = uv.copy()
+    sliver[list(M.LIPS_INNER_LOWER), 1] = sliver[list(M.LIPS_INNER_UPPER), 1] + 0.5
+    bent = opening_outline(sliver, iod) - smooth_ring(sliver[list(M.INNER_MOUTH_RING)], weight=0)
+    assert np.abs(bent).max() < 0.25, np.abs(bent).max()
+    smooth, straight = _with_and_without(monkeypatch, backend, state, frame, SMOOTH_GAP=1e9)
+    changed = np.abs(smooth - straight).max(-1) > 2
+    ys, xs = np.nonzero(changed)
+    assert changed.sum() > 0
+    near = [np.min(np.hypot(*(polygon - [x, y]).T)) for x, y in zip(xs, ys)]
+    assert max(near) < 0.1 * iod, max(near)

@@ -12,8 +12,9 @@ Back to front, in a small box around the opening:
 - a soft shadow under the upper lip;
 - the photo's own interior when its mouth was open: the upper teeth ride the skull; what lay
   below them rides the jaw and gives way to the synthetic layers as the lips part.
-Everything is cut by the current inner-lip polygon, so teeth appear from behind the lips as
-they part. Sprites are made once per photo (`prepare`); a frame is a few small warps.
+Everything is cut by the current inner-lip opening (the inner ring made a smooth curve as the
+lips part: `opening_outline`), so teeth appear from behind the lips as they part. Sprites are
+made once per photo (`prepare`); a frame is a few small warps.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ JAW_SHAPES = ("jawOpen", "jawLeft", "jawRight", "jawForward", "mouthClose")
 # The lower row faces up into the mouth, behind the upper teeth and lip: lit this share of the
 # upper row (at 0.9 the face mesh read the astronaut's lower teeth as her lower lip).
 LOWER_SHADE = 0.6
+SMOOTH_GAP = 0.1  # IOD: the lip gap from which the opening's outline is fully a smooth curve
 LOWER_TEETH_FOLLOW = 0.9  # lower incisors move this share of the lower lip + chin's motion
 # The tongue lies behind the lower teeth and drops less than they do, so its back shows only
 # when the jaw is well open.
@@ -318,13 +320,12 @@ class MouthLayer:
     def prepare(cls, image: np.ndarray, landmarks: np.ndarray, iod: float) -> "MouthLayer":
         uv = landmarks[:, :2].astype(np.float64)
         h, w = image.shape[:2]
-        inner = uv[list(M.INNER_MOUTH_RING)]
         outer = uv[list(M.OUTER_MOUTH_RING)]
         box = _box(outer, 2.0, w, h)
         x0, y0, x1, y1 = box
         origin = np.array([x0, y0], np.float64)
         size = (y1 - y0, x1 - x0)
-        mask = _poly_mask(size, inner - origin)
+        mask = _poly_mask(size, opening_outline(uv, iod) - origin)
         lips = (_poly_mask(size, outer - origin) - mask).clip(0)
         crop = image[y0:y1, x0:x1].astype(np.float32)
         lip_colour = (crop * lips[..., None]).sum((0, 1)) / max(float(lips.sum()), 1.0)
@@ -411,7 +412,7 @@ class MouthLayer:
         area = opening_area(uv)
         if area < 1.0:
             return  # closed (or sealed) lips: the warp is all there is (no anti-aliased outline)
-        ring = uv[list(M.INNER_MOUTH_RING)]
+        ring = opening_outline(uv, self.iod)
         found = _polygon_in_box(ring, 2.0, w, h)
         if found is None:
             return
@@ -565,6 +566,44 @@ def extra_blur(image: np.ndarray, outer: np.ndarray) -> float:
     sharp photo (`SHARP_BLUR` or less), and only what the photo has beyond that."""
     s = photo_blur(image, outer)
     return float(np.sqrt(s * s - SHARP_BLUR ** 2)) if s > SHARP_BLUR else 0.0
+
+
+def opening_outline(uv: np.ndarray, iod: float) -> np.ndarray:
+    """The inner-lip opening's outline at landmark positions uv (478, 2): the inner ring made a
+    smooth curve (`smooth_ring`), fully from a lip gap of SMOOTH_GAP IOD at the middle, less
+    below it (a sliver between nearly closed lips keeps its straight sides)."""
+    gap = float(uv[M.LIP_LOWER_INNER_MID, 1] - uv[M.LIP_UPPER_INNER_MID, 1])
+    return smooth_ring(uv[list(M.INNER_MOUTH_RING)],
+                       weight=min(max(gap / (SMOOTH_GAP * iod), 0.0), 1.0))
+
+
+def smooth_ring(points: np.ndarray, per: int = 4, weight: float = 1.0) -> np.ndarray:
+    """A closed polygon (K, 2) refined into a smooth closed curve through its points
+    (centripetal Catmull-Rom, `per` points a side, K * per in all): the opening's outline then
+    has no kinks where the lips' landmarks bend."""
+    p1 = np.asarray(points, np.float64)
+    p0, p2, p3 = np.roll(p1, 1, 0), np.roll(p1, -1, 0), np.roll(p1, -2, 0)
+    if weight <= 0.0:  # the polygon's own sides, `per` points each
+        return (p1[:, None, :] + (p2 - p1)[:, None, :] * (np.arange(per) / per)[None, :, None]
+                ).reshape(-1, 2)
+
+    def knot(a, b):  # (K, 1, 1): the square root of the chord, never zero
+        return np.sqrt(np.maximum(np.linalg.norm(b - a, axis=1), 1e-6))[:, None, None]
+
+    t0 = np.zeros((len(p1), 1, 1))
+    t1 = t0 + knot(p0, p1)
+    t2 = t1 + knot(p1, p2)
+    t3 = t2 + knot(p2, p3)
+    t = t1 + (t2 - t1) * (np.arange(per) / per)[None, :, None]  # (K, per, 1)
+    q0, q1, q2, q3 = (q[:, None, :] for q in (p0, p1, p2, p3))
+
+    def lerp(a, b, ta, tb):
+        return ((tb - t) * a + (t - ta) * b) / (tb - ta)
+
+    a1, a2, a3 = lerp(q0, q1, t0, t1), lerp(q1, q2, t1, t2), lerp(q2, q3, t2, t3)
+    c = lerp(lerp(a1, a2, t0, t2), lerp(a2, a3, t1, t3), t1, t2)
+    straight = q1 + (q2 - q1) * (np.arange(per) / per)[None, :, None]
+    return (straight + weight * (c - straight)).reshape(-1, 2)
 
 
 def opening_area(uv: np.ndarray) -> float:
