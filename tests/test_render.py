@@ -195,7 +195,8 @@ def test_folds_show_the_nearer_surface():
     tris = np.array([[0, 1, 2], [3, 4, 5]])
     grid = WarpGrid(4, (16, 16), np.zeros((16, 16, 2), np.float32), csr_matrix((256, 6)), tris)
     node = 3 * 16 + 3  # (13.5, 13.5) in pixels: inside both layers
-    for depth, want in ((np.array([0, 0, 0, 5, 5, 5.0]), "B"), (np.array([5, 5, 5, 0, 0, 0.0]), "A")):
+    for depth, want in ((np.array([0, 0, 0, 5, 5, 5.0]), "B"),
+                        (np.array([5, 5, 5, 0, 0, 0.0]), "A")):
         nodes, src = resolve_folds(grid, tris, rest, now, depth, margin=2.0)
         s = src[list(nodes).index(node)]
         if want == "A":

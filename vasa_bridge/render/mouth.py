@@ -340,9 +340,11 @@ class MouthLayer:
         def closed_line(x):
             return 0.5 * (up_line(x) + low_line(x))
 
+        def upper_edge(x):  # hidden at rest: UPPER_SHOW under the closed lips' line
+            return closed_line(x) + UPPER_SHOW * iod
+
         interior_upper = interior_dark = None
         teeth = None
-        upper_edge = (lambda x: closed_line(x) + UPPER_SHOW * iod)
         if rest_gap > OPEN_GAP * iod:  # the photo's mouth is open: its own teeth and colour
             inside = crop[mask > 0.5]
             lum = _luma(inside)
