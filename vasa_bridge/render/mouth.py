@@ -585,9 +585,10 @@ def smooth_ring(points: np.ndarray, per: int = 4, weight: float = 1.0) -> np.nda
     has no kinks where the lips' landmarks bend."""
     p1 = np.asarray(points, np.float64)
     p0, p2, p3 = np.roll(p1, 1, 0), np.roll(p1, -1, 0), np.roll(p1, -2, 0)
-    if weight <= 0.0:  # the polygon's own sides, `per` points each
-        return (p1[:, None, :] + (p2 - p1)[:, None, :] * (np.arange(per) / per)[None, :, None]
-                ).reshape(-1, 2)
+    frac = (np.arange(per) / per)[None, :, None]
+    straight = p1[:, None, :] + (p2 - p1)[:, None, :] * frac  # (K, per, 2): the polygon's sides
+    if weight <= 0.0:
+        return straight.reshape(-1, 2)
 
     def knot(a, b):  # (K, 1, 1): the square root of the chord, never zero
         return np.sqrt(np.maximum(np.linalg.norm(b - a, axis=1), 1e-6))[:, None, None]
@@ -596,7 +597,7 @@ def smooth_ring(points: np.ndarray, per: int = 4, weight: float = 1.0) -> np.nda
     t1 = t0 + knot(p0, p1)
     t2 = t1 + knot(p1, p2)
     t3 = t2 + knot(p2, p3)
-    t = t1 + (t2 - t1) * (np.arange(per) / per)[None, :, None]  # (K, per, 1)
+    t = t1 + (t2 - t1) * frac  # (K, per, 1)
     q0, q1, q2, q3 = (q[:, None, :] for q in (p0, p1, p2, p3))
 
     def lerp(a, b, ta, tb):
@@ -604,7 +605,6 @@ def smooth_ring(points: np.ndarray, per: int = 4, weight: float = 1.0) -> np.nda
 
     a1, a2, a3 = lerp(q0, q1, t0, t1), lerp(q1, q2, t1, t2), lerp(q2, q3, t2, t3)
     c = lerp(lerp(a1, a2, t0, t2), lerp(a2, a3, t1, t3), t1, t2)
-    straight = q1 + (q2 - q1) * (np.arange(per) / per)[None, :, None]
     return (straight + weight * (c - straight)).reshape(-1, 2)
 
 
