@@ -118,8 +118,8 @@ def reference(clip: RealClip, fps: float, aligner=None):
     from ..data.teacher import TeacherConfig, teach
 
     timeline = (aligner or Aligner()).align(clip.audio, clip.text)[0]
-    track = teach(timeline, clip.audio, SAMPLE_RATE, config=TeacherConfig(fps=fps, speaker_jitter=0.0),
-                  seed=0)
+    track = teach(timeline, clip.audio, SAMPLE_RATE,
+                  config=TeacherConfig(fps=fps, speaker_jitter=0.0), seed=0)
     return track.blendshapes, _segments(timeline)
 
 
@@ -151,6 +151,10 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
                 if row in names for g in GROUPS}
     streams = {"model offline": OFFLINE, "model live": LIVE}
     recognizer = PhoneRecognizer(config.phones) if config.phones is not None else None
+
+    def hear(samples):  # a phrase heard once it ended (`heard_ahead`)
+        return trusted_words(recognizer.hear(samples, SAMPLE_RATE), config.phones)
+
     per_clip, loud_all, jaw_all, items = [], [], [], []
     from ..data.align import Aligner
     aligner = Aligner()  # one pocketsphinx decoder for all clips
@@ -181,8 +185,6 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
             by_group[f"{name}: {group_of(clip.name)}"].add(shapes, rot, ts, loud, segs, fps)
             rec[name] = float(np.corrcoef(shapes[:, JAW], ts[:, JAW])[0, 1])
             if recognizer is not None and stream is LIVE:
-                def hear(samples):
-                    return trusted_words(recognizer.hear(samples, SAMPLE_RATE), config.phones)
                 # a clip spoken to the live face: its words heard whole give its mouth
                 words = trusted_words(heard.heard, config.phones)
                 clip_shapes = shapes if words is None else \
