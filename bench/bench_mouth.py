@@ -1,6 +1,7 @@
 """The mouth layer's own cost: drawn into a copy of the astronaut's 512^2 frame (float32) minus
 the copy, one core, median of N, as a ratio to a cv2.remap of the 512^2 frame timed in between.
-The last frames are on a photo with closed lips (biden): a closed-lip smile (the corners'
+"smile 0.7" raises the upper lip off her teeth (the photo's teeth go on up under it). The last
+frames are on a photo with closed lips (biden): a closed-lip smile (the corners'
 creases) and the viseme O (lips pushed forward: their shadows reach further in).
 Runs against any tree (the layer's call changed: `cpu.draw_mouth` here, `mouth.draw` on main):
 
@@ -28,6 +29,8 @@ FRAMES = {
                                       "mouthRollLower": 0.3}, head_rotation=(3, 6, -2)),
     "yaw 20 + jaw 0.3": MotionFrame.from_named({"jawOpen": 0.3}, head_rotation=(0, 20, 0)),
     "PP (lips sealed)": MotionFrame.from_named(SHAPES["PP"].targets),
+    "smile 0.7 (lip raised)": MotionFrame.from_named({"mouthSmileLeft": 0.7,
+                                                      "mouthSmileRight": 0.7}),
 }
 CLOSED = {"smile 0.7 (biden)": MotionFrame.from_named({"mouthSmileLeft": 0.7,
                                                         "mouthSmileRight": 0.7}),

@@ -309,6 +309,44 @@ def test_open_photo_teeth_ride_the_skull_when_the_head_turns(cpu):
         assert np.abs(rows[:n] - rest_rows[:n]).mean() < 25, (yaw, rows[:n], rest_rows[:n])
 
 
+@pytest.mark.parametrize("shapes", [
+    {"mouthSmileLeft": 0.7, "mouthSmileRight": 0.7},
+    {"mouthSmileLeft": 1.0},
+    {"mouthUpperUpLeft": 0.5, "mouthUpperUpRight": 0.5},
+    {"jawOpen": 0.3, "mouthSmileLeft": 0.6, "mouthSmileRight": 0.6},
+])
+def test_a_raised_upper_lip_uncovers_the_photos_own_teeth(cpu, shapes):
+    """The astronaut smiling or sneering (her upper lip raised off the teeth she shows at
+    rest): under the lip, across the middle of the mouth, the photo's own teeth go on up to it
+    about as lit as the photo has them under its lip at rest (9 columns in 10 at 0.88 of it or
+    more: 0.89-0.92). The layer drew a dashed grey line there (the lip's edge over a half-covered
+    edge of the photo's inside, and shadowed synthetic teeth where the lip rose): 0.76-0.86."""
+    backend, state = cpu
+    rig = state.cache.rig
+    luma = np.array([0.299, 0.587, 0.114])
+    frame = MotionFrame.from_named(shapes)
+    out = backend.render(state, frame).astype(np.float32) @ luma
+    photo = state.portrait.image.astype(np.float32) @ luma
+
+    def lip(blendshapes):
+        p = rig.positions(blendshapes, np.zeros(3), np.zeros(3))[list(M.LIPS_INNER_UPPER)]
+        order = np.argsort(p[:, 0])
+        return lambda x: np.interp(x, p[order, 0], p[order, 1])
+
+    rest, now = lip(np.zeros(52)), lip(frame.blendshapes)
+    left, right = state.cache.rest_uv[[M.MOUTH_RIGHT, M.MOUTH_LEFT], 0]
+    mid, half = (left + right) / 2, (right - left) / 2
+    n = int(round(0.06 * rig.iod_px))  # rows under the lip
+
+    def under(img, edge, x):
+        top = int(np.ceil(edge(x))) + 1
+        return img[top:top + n, x].mean()
+
+    ratios = [under(out, now, x) / under(photo, rest, x)
+              for x in range(int(mid - 0.6 * half), int(mid + 0.6 * half) + 1)]
+    assert np.percentile(ratios, 10) >= 0.88, np.round(ratios, 2)
+
+
 def test_press_seals_an_open_photo_and_roll_puts_teeth_on_the_lower_lip(cpu):
     """mouthPress closes the astronaut's parted lips (the opening's area goes to ~0);
     mouthRollLower brings the upper teeth down over the top of the lower lip."""
@@ -418,7 +456,8 @@ def test_sealed_lips_over_a_photo_of_teeth_meet_at_a_seam(portrait):
 def test_a_raised_upper_lip_uncovers_lit_teeth_on_a_photo_of_teeth(portrait, floor):
     """mouthUpperUp on a photo showing its teeth lit right up to the lip: the band the lip
     uncovers (between the raised inner lip and where it lay) shows teeth and gums about as lit
-    as the photo's teeth (astronaut 0.66, obama 0.51 of them), not the lip's shadow (0.50, 0.38
+    as the photo's teeth (astronaut 0.72, obama 0.57 of them: the photo's own teeth going on up
+    into the gum; 0.66, 0.51 with synthetic crowns and gums), not the lip's shadow (0.50, 0.38
     when the upper lip's shadow fell on them, a dark band above the teeth)."""
     from bench.portraits import load
 

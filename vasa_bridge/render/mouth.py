@@ -62,6 +62,11 @@ PROTRUDE_LOWER = 1.8
 # mouthUpperUp from which the teeth that an open photo's raised upper lip uncovers are unshadowed
 LIFT_FULL = 0.25
 DEPTH_IOD = 0.35  # teeth this far back along the arch are 1/e as bright
+# An open photo's upper lip raised off its teeth (`_under_raised_lip`): the band under the lip
+# that is its shadow on the teeth, and how much more tooth shows above the photo's before gum.
+LIP_SHADE_BAND = 0.04  # IOD
+HIDDEN_CROWN = 0.015  # IOD
+TOOTH_SAMPLE = 0.04  # IOD: the colour of the uncovered tooth, sampled this far under that band
 OPEN_GAP = 0.04  # IOD: a photo whose lips part by more than this brings its own interior
 # Lips redder than the cheeks by this share (red/green ratio) or more: a colour photo (the test
 # portraits: 0.11-0.33); a sepia print's are not (0.004): the mouth takes the print's tone.
@@ -315,6 +320,7 @@ class MouthLayer:
     cavity_lip: np.ndarray  # (3,) RGB of the mucosa next to the lips
     soften: float = 0.0  # pixels: Gaussian sigma the drawn mouth is blurred by (a soft photo)
     rest_upper: np.ndarray | None = None  # (K, 2) an open photo's inner upper lip at rest
+    gum: np.ndarray | None = None  # (3,) RGB of the gums
 
     @classmethod
     def prepare(cls, image: np.ndarray, landmarks: np.ndarray, iod: float) -> "MouthLayer":
@@ -398,16 +404,20 @@ class MouthLayer:
         return cls(float(iod), upper_teeth, lower_teeth, tongue,
                    interior_upper, interior_dark, rest_gap, deep, near,
                    extra_blur(image, outer),
-                   uv[list(M.LIPS_INNER_UPPER)] if interior_upper is not None else None)
+                   uv[list(M.LIPS_INNER_UPPER)] if interior_upper is not None else None, gum)
 
     def draw(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray, jaw: np.ndarray,
-             roll_lower: float = 0.0, lifted: float = 0.0, protrude: float = 0.0) -> None:
+             roll_lower: float = 0.0, lifted: float = 0.0, protrude: float = 0.0,
+             rest_lip: np.ndarray | None = None) -> None:
         """Fill the current inner-lip opening. out: (H, W, 3) float32, in place; uv: (478, 2)
         current landmark positions in `out`'s pixels; skull, jaw: 2x3 affines taking the photo's
         rest pixels to `out`'s for what rides the skull and the jaw (`motion_affines`);
         roll_lower: mouthRollLower (0..1): the upper teeth then rest on the lower lip (/f v/);
         lifted (0..1): how far the upper lip is raised off the teeth (`lift_weight`);
-        protrude (0..1): how far the lips are pushed forward of the teeth (`protrusion`)."""
+        protrude (0..1): how far the lips are pushed forward of the teeth (`protrusion`);
+        rest_lip: (K, 2) the inner upper lip with the head's pose alone (`posed_rest_lip`):
+        where the lip is raised above that, an open photo's teeth go on up under it
+        (`_under_raised_lip`)."""
         h, w = out.shape[:2]
         if roll_lower > 0.0:
             self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
@@ -469,6 +479,9 @@ class MouthLayer:
             rgb, a = self.interior_dark.warp(jaw, (x0, y0), size)
             canvas += (rgb - canvas) * (a * (1 - opened))[..., None]
             rgb, a = self.interior_upper.warp(skull, (x0, y0), size)
+            if rest_lip is not None:
+                rgb, a = self._under_raised_lip(rgb, a, _line(rest_lip)(xs), upper, ys,
+                                                (x0, y0))
             canvas += (rgb - canvas) * a[..., None]
         if self.soften > 0.0:
             # As soft as the photo around it: crisp teeth in a blurred face look pasted in.
@@ -476,6 +489,58 @@ class MouthLayer:
             mask = cv2.GaussianBlur(mask, (0, 0), self.soften)
         roi = out[y0:y1, x0:x1]
         roi += (canvas - roi) * mask[..., None]
+
+    def _under_raised_lip(self, rgb: np.ndarray, a: np.ndarray, rest: np.ndarray,
+                          upper: np.ndarray, ys: np.ndarray, box_origin):
+        """An open photo's interior (rgb, a: riding the skull, in a box at `box_origin`) where
+        the upper lip is raised above where the photo had it (`upper`, `rest`: its inner edge's
+        y per column of the box, now and with the head's pose alone). The teeth stay on the
+        skull and the lip uncovers more of them: from the lip down to the photo's first row of
+        tooth under its lip (LIP_SHADE_BAND IOD under it), each column shows that row's tooth
+        going on up, into the gum from HIDDEN_CROWN IOD above where the lip lay, darkened as
+        the photo's band under its lip is (the lip's shadow moves with the lip). The layer drew
+        a dark strip of shadowed synthetic teeth there, out of line with the photo's own, or a
+        flat band of gum (docs/renderer.md)."""
+        lift = np.maximum(rest - upper, 0.0)
+        if float(lift.max()) < 0.05:
+            return rgb, a  # nowhere raised
+        iod = self.iod
+        band = LIP_SHADE_BAND * iod
+        first = rest + band  # the photo's first row of tooth under its lip
+        # Only the rows from the highest lip to the lowest such row change.
+        r0 = max(int(np.floor(upper.min() - 2 - box_origin[1])), 0)
+        r1 = min(int(np.ceil(first.max() + 1 - box_origin[1])), len(ys))
+        if r1 <= r0:
+            return rgb, a
+        ys = ys[r0:r1]
+        y = ys[:, None] - upper[None, :]  # pixels under the lip now
+        cols = np.arange(rgb.shape[1], dtype=np.float32)
+
+        def rows(at):  # (H', W) source rows (frame y) -> rgb, a sampled there
+            map_y = (at - box_origin[1]).astype(np.float32)
+            map_x = np.ascontiguousarray(np.broadcast_to(cols[None, :], map_y.shape))
+            return (cv2.remap(rgb, map_x, map_y, cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE),
+                    cv2.remap(a, map_x, map_y, cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0))
+
+        # The tooth's colour from a little further in, clear of the dark gaps at its top.
+        tooth, _ = rows(first[None, :] + TOOTH_SAMPLE * iod)  # (1, W, 3)
+        _, tooth_a = rows(first[None, :])  # (1, W)
+        under, _ = rows(rest[None, :] + np.clip(y, 0.0, band))  # the photo's band, moved up
+        shade = np.clip(_luma(under) / np.maximum(_luma(tooth), 1.0), 0.0, 1.0)
+        shade = cv2.GaussianBlur(shade, (0, 0), sigmaX=0.02 * iod, sigmaY=1e-3)[..., None]
+        above = first[None, :] - ys[:, None]  # pixels above the first row of tooth
+        gum = _smooth((above - band - HIDDEN_CROWN * iod) / (0.02 * iod))[..., None]
+        uncovered = (tooth + (self.gum - tooth) * gum) * shade
+        zone = ((y >= -1.5) & (above > 0)).astype(np.float32)  # from the lip to that row
+        raised = zone * np.clip(lift, 0.0, 1.0)[None, :]  # the photo itself where not raised
+        rgb, a = rgb.copy(), a.copy()
+        rgb[r0:r1] += (uncovered - rgb[r0:r1]) * raised[..., None]
+        # As opaque as that row from the lip down: the photo's lip edge, half inside its
+        # opening, let the layers behind show through in a dashed grey line.
+        a[r0:r1] += (tooth_a - a[r0:r1]) * zone
+        return rgb, a
 
     def draw_seam(self, out: np.ndarray, uv: np.ndarray, weight: float | tuple[float, float],
                   creases_only: bool = False) -> None:
@@ -641,6 +706,14 @@ def crease_weights(blendshapes: np.ndarray) -> tuple[float, float]:
 
     return tuple(CREASE_DARK * min(max(float(blendshapes[INDEX[n]]), 0.0), 1.0)
                  for n in ("mouthSmileRight", "mouthSmileLeft"))
+
+
+def posed_rest_lip(rig, blendshapes: np.ndarray, rotation: np.ndarray,
+                   translation: np.ndarray) -> np.ndarray:
+    """(K, 2) frame pixels of the inner upper lip (`M.LIPS_INNER_UPPER`) moved by the head pose
+    alone: where the photo's lip would be without the expression."""
+    idx = np.array(M.LIPS_INNER_UPPER)
+    return rig.positions_depth(np.zeros_like(blendshapes), rotation, translation, idx)[0][:, :2]
 
 
 def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: np.ndarray,
