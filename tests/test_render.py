@@ -415,6 +415,41 @@ def test_sealed_lips_meet_as_lips_not_a_line_of_teeth(cpu):
     assert changed[inside].mean() > 0.5 and not changed[~near].any()
 
 
+def test_a_smile_darkens_the_inside_towards_the_corner_it_draws_back():
+    """Biden (closed lips: the inside is all drawn) at jawOpen 0.5 with mouthSmileLeft 0.8, the
+    layer drawn with and without the smile's buccal corridors: the outer quarter of the opening
+    on the smiling side (the subject's left, the image's right) is darker (0.75 of its
+    luminance without), the other half the same."""
+    import cv2
+
+    from bench.portraits import load
+    from vasa_bridge.render.mouth import motion_affines, smile_sides
+
+    backend = get_backend("cpu")
+    state = backend.prepare(load("biden"))
+    prep = state.cache
+    frame = MotionFrame.from_named({"jawOpen": 0.5, "mouthSmileLeft": 0.8})
+    uv = prep.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))[:M.NUM_LANDMARKS]
+    skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, np.zeros(3),
+                                np.zeros(3))
+    assert smile_sides(frame.blendshapes) == pytest.approx((0.0, 0.8))
+    img = state.portrait.image.astype(np.float32)
+    plain, smiling = img.copy(), img.copy()
+    prep.mouth.draw(plain, uv, skull, jaw)
+    prep.mouth.draw(smiling, uv, skull, jaw, smiles=smile_sides(frame.blendshapes))
+    ring = np.round(uv[list(M.INNER_MOUTH_RING), :2]).astype(np.int32)
+    inside = cv2.fillPoly(np.zeros(img.shape[:2], np.uint8), [ring], 1).astype(bool)
+    cx = uv[[M.MOUTH_LEFT, M.MOUTH_RIGHT], 0].mean()
+    half = abs(uv[M.MOUTH_LEFT, 0] - uv[M.MOUTH_RIGHT, 0]) / 2
+    xs = np.arange(img.shape[1])[None, :]
+    outer = inside & (xs > cx + 0.5 * half)
+    assert outer.sum() > 20
+    lum = np.array([0.299, 0.587, 0.114], np.float32)
+    ratio = (smiling[outer] @ lum).mean() / (plain[outer] @ lum).mean()
+    assert ratio < 0.8, ratio
+    assert np.array_equal(smiling[:, :int(cx) - 1], plain[:, :int(cx) - 1])
+
+
 def _seam_ratio(img, uv, iod) -> float:
     """Median over the middle 60 % of the mouth of (darkest luminance within 0.03 IOD of where
     the inner lips meet) / (the lips' 0.06 IOD above and below it)."""

@@ -21,7 +21,7 @@ from ..motion.names import INDEX
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, fill_background
 from .mouth import (MouthLayer, crease_weights, lift_weight, motion_affines, opening_area,
-                    posed_rest_lip, protrusion)
+                    posed_rest_lip, protrusion, smile_sides)
 from .rig import Rig, Silhouette, build_rig, build_silhouette, seal_weight
 from .warp import (WarpGrid, backward_field, grid_arrays, grid_from_arrays, make_grid,
                    moving_box, resolve_folds, upsample)
@@ -201,7 +201,7 @@ def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFra
         rest_lip = posed_rest_lip(prep.rig, frame.blendshapes, frame.head_rotation,
                                   frame.head_translation) - origin
     prep.mouth.draw(rgb, uv, skull, jaw, roll_lower, lift_weight(frame.blendshapes),
-                    protrusion(frame.blendshapes), rest_lip)
+                    protrusion(frame.blendshapes), rest_lip, smile_sides(frame.blendshapes))
 
 
 def finish(prep: Prepared, rgb: np.ndarray, alpha: np.ndarray, box_px, uv: np.ndarray,

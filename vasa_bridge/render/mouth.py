@@ -9,9 +9,10 @@ Back to front, in a small box around the opening:
   photo's mouth width), each tooth shaded as a convex crown, darker with its depth along the
   arch, with dark gaps and rounded edges between teeth, coloured like the photo's teeth or,
   when the photo hides them, like the photo's sclera (same light, similar off-white);
-- a soft shadow under the upper lip;
-- the photo's own interior when its mouth was open: the upper teeth ride the skull; what lay
-  below them rides the jaw and gives way to the synthetic layers as the lips part.
+- a soft shadow under the upper lip; towards a smiling side's corner, the dark buccal corridor;
+- the photo's own interior when its mouth was open: the upper teeth ride the skull (and go on
+  up into the gum under a raised lip); what lay below them rides the jaw and gives way to the
+  synthetic layers as the lips part.
 Everything is cut by the current inner-lip opening (the inner ring made a smooth curve as the
 lips part: `opening_outline`), so teeth appear from behind the lips as they part. Sprites are
 made once per photo (`prepare`); a frame is a few small warps.
@@ -62,6 +63,10 @@ PROTRUDE_LOWER = 1.8
 # mouthUpperUp from which the teeth that an open photo's raised upper lip uncovers are unshadowed
 LIFT_FULL = 0.25
 DEPTH_IOD = 0.35  # teeth this far back along the arch are 1/e as bright
+# A smile draws the mouth's corners back from the teeth, opening the dark buccal corridors:
+# the drawn inside (cavity, synthetic teeth, tongue; not an open photo's own teeth) darkens by
+# up to this share x mouthSmile of that side, as the square of the distance from the middle.
+BUCCAL_DARK = 0.8
 # An open photo's upper lip raised off its teeth (`_under_raised_lip`): the band under the lip
 # that is its shadow on the teeth, and how much more tooth shows above the photo's before gum.
 LIP_SHADE_BAND = 0.04  # IOD
@@ -408,7 +413,8 @@ class MouthLayer:
 
     def draw(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray, jaw: np.ndarray,
              roll_lower: float = 0.0, lifted: float = 0.0, protrude: float = 0.0,
-             rest_lip: np.ndarray | None = None) -> None:
+             rest_lip: np.ndarray | None = None,
+             smiles: tuple[float, float] = (0.0, 0.0)) -> None:
         """Fill the current inner-lip opening. out: (H, W, 3) float32, in place; uv: (478, 2)
         current landmark positions in `out`'s pixels; skull, jaw: 2x3 affines taking the photo's
         rest pixels to `out`'s for what rides the skull and the jaw (`motion_affines`);
@@ -417,7 +423,8 @@ class MouthLayer:
         protrude (0..1): how far the lips are pushed forward of the teeth (`protrusion`);
         rest_lip: (K, 2) the inner upper lip with the head's pose alone (`posed_rest_lip`):
         where the lip is raised above that, an open photo's teeth go on up under it
-        (`_under_raised_lip`)."""
+        (`_under_raised_lip`); smiles: (image left, image right) mouthSmile of the side whose
+        corner is there (`smile_sides`): the drawn inside darkens towards that corner."""
         h, w = out.shape[:2]
         if roll_lower > 0.0:
             self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
@@ -451,6 +458,10 @@ class MouthLayer:
                             (self.upper_teeth, skull)):
             rgb, a = sprite.warp(aff, (x0, y0), size)
             canvas += (rgb - canvas) * a[..., None]
+        if max(smiles) > 0.0:
+            # A smile draws the corners back from the teeth: the dark buccal corridors.
+            s = np.where(xs < cx, smiles[0], smiles[1])[None, :]
+            canvas *= (1 - BUCCAL_DARK * s * side ** 2)[..., None]
         # The upper lip shades what is just below it.
         upper_line = _line(uv[list(M.LIPS_INNER_UPPER)])
         upper = upper_line(xs)
@@ -699,13 +710,19 @@ def protrusion(blendshapes: np.ndarray) -> float:
                    float(blendshapes[INDEX["mouthPucker"]]), 0.0), 1.0)
 
 
-def crease_weights(blendshapes: np.ndarray) -> tuple[float, float]:
-    """How deep a closed-lip smile's corner creases are, (image left, image right): mouthSmile
-    of the side whose corner is there (the subject's right is the image's left) x CREASE_DARK."""
+def smile_sides(blendshapes: np.ndarray) -> tuple[float, float]:
+    """(image left, image right): mouthSmile (0..1) of the side whose corner is there (the
+    subject's right is the image's left)."""
     from ..motion.names import INDEX
 
-    return tuple(CREASE_DARK * min(max(float(blendshapes[INDEX[n]]), 0.0), 1.0)
+    return tuple(min(max(float(blendshapes[INDEX[n]]), 0.0), 1.0)
                  for n in ("mouthSmileRight", "mouthSmileLeft"))
+
+
+def crease_weights(blendshapes: np.ndarray) -> tuple[float, float]:
+    """How deep a closed-lip smile's corner creases are, (image left, image right): the smile
+    of that side (`smile_sides`) x CREASE_DARK."""
+    return tuple(CREASE_DARK * s for s in smile_sides(blendshapes))
 
 
 def posed_rest_lip(rig, blendshapes: np.ndarray, rotation: np.ndarray,
