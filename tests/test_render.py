@@ -347,6 +347,20 @@ def test_a_raised_upper_lip_uncovers_the_photos_own_teeth(cpu, shapes):
     assert np.percentile(ratios, 10) >= 0.88, np.round(ratios, 2)
 
 
+def test_a_smile_starting_does_not_make_the_lips_edge_jump(cpu):
+    """The astronaut at jawOpen 0.2, her smile going 0.005 -> 0.01 (the lip rising by a fraction
+    of a pixel): a few pixels change by more than 5 levels (8), as for any small step. The
+    opaque stretch under a raised lip switched on at once there: 67 pixels along the lip."""
+    backend, state = cpu
+
+    def frame(smile):
+        return backend.render(state, MotionFrame.from_named(
+            {"mouthSmileLeft": smile, "mouthSmileRight": smile, "jawOpen": 0.2})).astype(float)
+
+    jump = np.abs(frame(0.01) - frame(0.005)).max(2)
+    assert (jump > 5).sum() < 20, (jump > 5).sum()
+
+
 def test_press_seals_an_open_photo_and_roll_puts_teeth_on_the_lower_lip(cpu):
     """mouthPress closes the astronaut's parted lips (the opening's area goes to ~0);
     mouthRollLower brings the upper teeth down over the top of the lower lip."""

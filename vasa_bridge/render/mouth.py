@@ -549,8 +549,9 @@ class MouthLayer:
         rgb, a = rgb.copy(), a.copy()
         rgb[r0:r1] += (uncovered - rgb[r0:r1]) * raised[..., None]
         # As opaque as that row from the lip down: the photo's lip edge, half inside its
-        # opening, let the layers behind show through in a dashed grey line.
-        a[r0:r1] += (tooth_a - a[r0:r1]) * zone
+        # opening, let the layers behind show through in a dashed grey line. Eased in over the
+        # first pixel the lip rises, so a smile starting does not make the lip's edge jump.
+        a[r0:r1] += (tooth_a - a[r0:r1]) * zone * min(float(lift.max()), 1.0)
         return rgb, a
 
     def draw_seam(self, out: np.ndarray, uv: np.ndarray, weight: float | tuple[float, float],
