@@ -32,6 +32,7 @@ from .rig import _smooth
 # Where the teeth sit: the upper lip for the upper row (moved by the head only, it rides the
 # skull), the lower lip's middle and the chin for the lower row (moved by the jaw shapes).
 SKULL_POINTS = tuple(sorted(set(M.LIPS_INNER_UPPER + M.LIPS_OUTER_UPPER)))
+_INNER_UPPER_IN_SKULL = [SKULL_POINTS.index(i) for i in M.LIPS_INNER_UPPER]
 JAW_POINTS = (14, 17, 87, 317, 84, 314, 152, 148, 377, 175, 199, 200)
 JAW_SHAPES = ("jawOpen", "jawLeft", "jawRight", "jawForward", "mouthClose")
 # The lower row faces up into the mouth, behind the upper teeth and lip: lit this share of the
@@ -503,7 +504,8 @@ class MouthLayer:
 
     def _under_raised_lip(self, rgb: np.ndarray, a: np.ndarray, rest: np.ndarray,
                           upper: np.ndarray, ys: np.ndarray, box_origin):
-        """An open photo's interior (rgb, a: riding the skull, in a box at `box_origin`) where
+        """An open photo's interior (rgb, a: riding the skull, in a box at `box_origin`;
+        changed in place and returned) where
         the upper lip is raised above where the photo had it (`upper`, `rest`: its inner edge's
         y per column of the box, now and with the head's pose alone). The teeth stay on the
         skull and the lip uncovers more of them: from the lip down to the photo's first row of
@@ -527,18 +529,17 @@ class MouthLayer:
         y = ys[:, None] - upper[None, :]  # pixels under the lip now
         cols = np.arange(rgb.shape[1], dtype=np.float32)
 
-        def rows(at):  # (H', W) source rows (frame y) -> rgb, a sampled there
+        def rows(img, at, border):  # img sampled at (H', W) source rows (frame y)
             map_y = (at - box_origin[1]).astype(np.float32)
             map_x = np.ascontiguousarray(np.broadcast_to(cols[None, :], map_y.shape))
-            return (cv2.remap(rgb, map_x, map_y, cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE),
-                    cv2.remap(a, map_x, map_y, cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0))
+            return cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=border,
+                             borderValue=0)
 
         # The tooth's colour from a little further in, clear of the dark gaps at its top.
-        tooth, _ = rows(first[None, :] + TOOTH_SAMPLE * iod)  # (1, W, 3)
-        _, tooth_a = rows(first[None, :])  # (1, W)
-        under, _ = rows(rest[None, :] + np.clip(y, 0.0, band))  # the photo's band, moved up
+        replicate = cv2.BORDER_REPLICATE
+        tooth = rows(rgb, first[None, :] + TOOTH_SAMPLE * iod, replicate)  # (1, W, 3)
+        tooth_a = rows(a, first[None, :], cv2.BORDER_CONSTANT)  # (1, W)
+        under = rows(rgb, rest[None, :] + np.clip(y, 0.0, band), replicate)  # the band, moved up
         shade = np.clip(_luma(under) / np.maximum(_luma(tooth), 1.0), 0.0, 1.0)
         shade = cv2.GaussianBlur(shade, (0, 0), sigmaX=0.02 * iod, sigmaY=1e-3)[..., None]
         above = first[None, :] - ys[:, None]  # pixels above the first row of tooth
@@ -546,8 +547,7 @@ class MouthLayer:
         uncovered = (tooth + (self.gum - tooth) * gum) * shade
         zone = ((y >= -1.5) & (above > 0)).astype(np.float32)  # from the lip to that row
         raised = zone * np.clip(lift, 0.0, 1.0)[None, :]  # the photo itself where not raised
-        rgb, a = rgb.copy(), a.copy()
-        rgb[r0:r1] += (uncovered - rgb[r0:r1]) * raised[..., None]
+        rgb[r0:r1] += (uncovered - rgb[r0:r1]) * raised[..., None]  # in place: sampled above
         # As opaque as that row from the lip down: the photo's lip edge, half inside its
         # opening, let the layers behind show through in a dashed grey line. Eased in over the
         # first pixel the lip rises, so a smile starting does not make the lip's edge jump.
@@ -726,22 +726,31 @@ def crease_weights(blendshapes: np.ndarray) -> tuple[float, float]:
     return tuple(CREASE_DARK * s for s in smile_sides(blendshapes))
 
 
-def posed_rest_lip(rig, blendshapes: np.ndarray, rotation: np.ndarray,
-                   translation: np.ndarray) -> np.ndarray:
-    """(K, 2) frame pixels of the inner upper lip (`M.LIPS_INNER_UPPER`) moved by the head pose
-    alone: where the photo's lip would be without the expression."""
-    idx = np.array(M.LIPS_INNER_UPPER)
-    return rig.positions_depth(np.zeros_like(blendshapes), rotation, translation, idx)[0][:, :2]
+def posed_skull(rig, blendshapes: np.ndarray, rotation: np.ndarray,
+                translation: np.ndarray) -> np.ndarray:
+    """(len(SKULL_POINTS), 2) frame pixels of the upper lip's points moved by the head pose
+    alone: where the photo's upper lip would be without the expression (`motion_affines`'
+    skull; `posed_rest_lip`)."""
+    return rig.positions_depth(np.zeros_like(blendshapes), rotation, translation,
+                               np.array(SKULL_POINTS))[0]
+
+
+def posed_rest_lip(head: np.ndarray) -> np.ndarray:
+    """(K, 2) the inner upper lip (`M.LIPS_INNER_UPPER`) out of `posed_skull`'s points."""
+    return head[_INNER_UPPER_IN_SKULL]
 
 
 def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: np.ndarray,
-                   translation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   translation: np.ndarray,
+                   head: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(skull, jaw) 2x3 affines, photo pixels -> frame pixels: the rig's upper lip moved by the
-    head pose alone, and its lower lip and chin moved by the jaw shapes and the head pose."""
+    head pose alone, and its lower lip and chin moved by the jaw shapes and the head pose.
+    head: `posed_skull`'s points when the caller has them (computed here when not)."""
     from ..motion.names import INDEX
 
     skull_idx, jaw_idx = np.array(SKULL_POINTS), np.array(JAW_POINTS)
-    head = rig.positions_depth(np.zeros_like(blendshapes), rotation, translation, skull_idx)[0]
+    if head is None:
+        head = posed_skull(rig, blendshapes, rotation, translation)
     jaw_only = np.zeros_like(blendshapes)
     for name in JAW_SHAPES:
         jaw_only[INDEX[name]] = blendshapes[INDEX[name]]
