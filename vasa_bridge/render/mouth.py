@@ -35,6 +35,12 @@ SKULL_POINTS = tuple(sorted(set(M.LIPS_INNER_UPPER + M.LIPS_OUTER_UPPER)))
 _INNER_UPPER_IN_SKULL = [SKULL_POINTS.index(i) for i in M.LIPS_INNER_UPPER]
 JAW_POINTS = (14, 17, 87, 317, 84, 314, 152, 148, 377, 175, 199, 200)
 JAW_SHAPES = ("jawOpen", "jawLeft", "jawRight", "jawForward", "mouthClose")
+# The head's pose moves what rides the jaw as it moves the inner lips around the opening: the
+# photo's inside below its upper teeth lies between them. (Posed as the chin's points are, it
+# slid against the lips in a pitched frame: the face mesh read the built-in portrait's pitch
+# sweep 1.5 degrees off, f2d8a42's 1.1; posed as the upper lip, 1.3, but obama's yaw went from
+# 2.4 to 3.0 degrees: docs/renderer.md.)
+JAW_POSE = M.INNER_MOUTH_RING
 # The lower row faces up into the mouth, behind the upper teeth and lip: lit this share of the
 # upper row (at 0.9 the face mesh read the astronaut's lower teeth as her lower lip).
 LOWER_SHADE = 0.6
@@ -744,15 +750,21 @@ def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: 
                    translation: np.ndarray,
                    head: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(skull, jaw) 2x3 affines, photo pixels -> frame pixels: the rig's upper lip moved by the
-    head pose alone, and its lower lip and chin moved by the jaw shapes and the head pose.
+    head pose alone; and the rig's lower lip and chin moved by the jaw shapes in the photo's
+    pose, then posed as the inner lips around the opening are by the head alone (`JAW_POSE`).
     head: `posed_skull`'s points when the caller has them (computed here when not)."""
     from ..motion.names import INDEX
 
-    skull_idx, jaw_idx = np.array(SKULL_POINTS), np.array(JAW_POINTS)
+    skull_idx, jaw_idx, ring = np.array(SKULL_POINTS), np.array(JAW_POINTS), np.array(JAW_POSE)
     if head is None:
         head = posed_skull(rig, blendshapes, rotation, translation)
-    jaw_only = np.zeros_like(blendshapes)
+    at_rest = np.zeros_like(blendshapes)
+    pose = fit_affine(rest_uv[ring], rig.positions_depth(at_rest, rotation, translation, ring)[0])
+    jaw_only = at_rest.copy()
     for name in JAW_SHAPES:
         jaw_only[INDEX[name]] = blendshapes[INDEX[name]]
-    moved = rig.positions_depth(jaw_only, rotation, translation, jaw_idx)[0]
-    return fit_affine(rest_uv[skull_idx], head), fit_affine(rest_uv[jaw_idx], moved)
+    if jaw_only.any():
+        still = np.zeros(3)
+        moved = rig.positions_depth(jaw_only, still, still, jaw_idx)[0]
+        pose = pose @ np.vstack([fit_affine(rest_uv[jaw_idx], moved), [0.0, 0.0, 1.0]])
+    return fit_affine(rest_uv[skull_idx], head), pose
