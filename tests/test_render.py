@@ -293,6 +293,37 @@ def test_a_closed_mouth_opens_onto_teeth_and_a_shaded_cavity(portrait):
     assert abs(edges[0] - edges[1]) <= max(1, int(0.02 * iod)), edges
 
 
+@pytest.mark.parametrize("portrait", ["astronaut", "obama_standing"])
+def test_the_drawn_lower_teeth_stand_apart_and_the_tongues_groove_is_faint(portrait):
+    """The synthetic lower row, across its middle teeth just under their edge: the gaps between
+    teeth darken it to under 0.745 of its brightest (0.68 / 0.72 here; with the gaps at 0.15
+    of a tooth, 0.75 / 0.77, the row read as a flat grey band). The tongue's median groove, a
+    quarter of the way down its back, is at least 0.85 as bright as the tongue beside it (0.90;
+    at 0.3 deep it was 0.81 and read as a line drawn down the tongue)."""
+    from bench.portraits import load
+
+    state = get_backend("cpu").prepare(load(portrait))
+    mouth, lm = state.cache.mouth, state.portrait.landmarks[:, :2]
+    iod = mouth.iod
+    lum = np.array([0.299, 0.587, 0.114], np.float32)
+    mid = lm[[M.LIPS_INNER_UPPER[0], M.LIPS_INNER_UPPER[-1]], 0].mean()
+    half = 0.5 * np.linalg.norm(lm[M.MOUTH_LEFT] - lm[M.MOUTH_RIGHT])
+    lower = lm[list(M.LIPS_INNER_LOWER)]
+    order = np.argsort(lower[:, 0])
+    edge = np.interp(mid, lower[order, 0], lower[order, 1]) - 0.015 * iod  # LOWER_OVERBITE
+    teeth = mouth.lower_teeth
+    y = int(round(edge + 0.03 * iod - teeth.origin[1]))
+    x0, x1 = (int(round(v - teeth.origin[0])) for v in (mid - 0.35 * half, mid + 0.35 * half))
+    row = teeth.rgb[y, x0:x1] @ lum
+    assert teeth.alpha[y, x0:x1].min() > 0.99
+    assert row.min() / row.max() < 0.745, row.min() / row.max()
+    tongue = mouth.tongue.rgb @ lum
+    ty, tx = int(round(0.15 * iod)), int(round(mid - mouth.tongue.origin[0]))
+    d = int(0.13 * half)
+    groove = tongue[ty, tx] / (0.5 * (tongue[ty, tx - d] + tongue[ty, tx + d]))
+    assert groove > 0.85, groove
+
+
 def test_open_photo_teeth_ride_the_skull_when_the_head_turns(cpu):
     """The astronaut shows her upper teeth at rest: turned with no expression, the mouth's
     inside stays the photo's (bright teeth, no synthetic cavity opening up), as a rigid turn."""

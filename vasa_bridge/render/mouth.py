@@ -44,6 +44,10 @@ JAW_POSE = M.INNER_MOUTH_RING
 # The lower row faces up into the mouth, behind the upper teeth and lip: lit this share of the
 # upper row (at 0.9 the face mesh read the astronaut's lower teeth as her lower lip).
 LOWER_SHADE = 0.6
+# The gaps between the lower teeth, as dark as this share of a tooth (0.15 drew the row as a
+# flat grey band in an open mouth).
+LOWER_GAP_DARK = 0.4
+GROOVE_DARK = 0.15  # the tongue's median groove, at its deepest
 SMOOTH_GAP = 0.1  # IOD: the lip gap from which the opening's outline is fully a smooth curve
 LOWER_TEETH_FOLLOW = 0.9  # lower incisors move this share of the lower lip + chin's motion
 # The tongue lies behind the lower teeth and drops less than they do, so its back shows only
@@ -223,7 +227,9 @@ def tongue_sprite(box, cx: float, top: float, half_width: float, iod: float,
     light = np.array([0.3 * light_x, -0.7, 0.65])
     light /= np.linalg.norm(light)
     lambert = np.clip(nx * light[0] + ny * light[1] + nz * light[2], 0, 1)
-    groove = 1 - 0.3 * np.exp(-(nx / 0.07) ** 2) * (ny < 0.3)
+    # The median groove, faint and fading out towards the tip (a 0.3-deep line cut off at
+    # ny 0.3 read as drawn down the tongue).
+    groove = 1 - GROOVE_DARK * np.exp(-(nx / 0.05) ** 2) * np.clip((0.3 - ny) / 0.6, 0, 1)
     rgb = colour * (0.3 + 0.7 * lambert * groove)[..., None]
     alpha = _smooth((1 - r2) / 0.08).astype(np.float32)
     return Sprite(np.array([x0, y0], np.float64), rgb.astype(np.float32), alpha)
@@ -408,7 +414,7 @@ class MouthLayer:
                                 light_x)
         lower_teeth = tooth_row((bx0, int(le.min()) - 2, bx1, int(le.max() + reach)), mid_x,
                                 lower_edge, 0.84 * half_w, iod, LOWER_TEETH_MM, False,
-                                LOWER_SHADE * teeth, gum, light_x, gap_dark=0.15)
+                                LOWER_SHADE * teeth, gum, light_x, gap_dark=LOWER_GAP_DARK)
         lo_y = float(lower_edge(np.array([mid_x]))[0])
         top = lo_y + TONGUE_BELOW * iod
         gb = (bx0, int(top) - 2, bx1, int(top + 0.5 * iod) + 2)
