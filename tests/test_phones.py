@@ -183,6 +183,27 @@ def test_live_phones_follow_the_offline_ones_with_the_streams_lookahead():
     assert r > 0.8  # the same phones, decided with 80 ms of look-ahead (a frame or two late)
 
 
+def test_a_voice_starting_is_not_held_shut_by_the_silence_before_it():
+    """Live, the search decides phones about 60 ms behind the newest audio and the phone in
+    progress is taken to go on; after a pause that is silence, which held the lips shut for
+    the first frames of every word the 80 ms look-ahead already heard. Where a 10 ms frame
+    after the newest decided silence reaches the speech gate's level (`onset_db`), the frame
+    keeps the model's mouth instead; once the voice's phones are decided, they steer it."""
+    from vasa_bridge.model.config import CLOSE
+    audio = np.concatenate([np.zeros(8000, np.float32), goforward()])
+    n = int(len(audio) / 16000 * FPS)
+    mouths, known = live_track(audio, n, FPS, 0.08)
+    held, known_held = live_track(audio, n, FPS, 0.08, PhoneConfig(onset_db=None))
+    assert known_held[1:].all()  # without the rule every frame has the phones' mouth
+    freed = known_held & ~known
+    freed[:2] = False
+    assert freed.sum() >= 2, np.flatnonzero(freed)
+    # those frames were the silence's shut lips carried into the voice
+    assert np.all(held[freed, JAW] - held[freed, CLOSE] < 0.1)
+    assert known[n // 2:].mean() > 0.8  # the voice's own phones steer it
+    np.testing.assert_array_equal(mouths[known], held[known])  # elsewhere the same mouths
+
+
 def test_live_phones_before_any_audio_and_across_long_streams():
     live = LivePhones(FPS, PhoneConfig(restart_s=1.0, pause_s=0.2))
     assert live.mouth(0) is None

@@ -64,7 +64,7 @@ def test_shipped_model_floors_on_real_voices(result):
     assert off["jaw_r_best"] >= 0.92 and live["jaw_r_best"] >= 0.82
     assert off["jaw_r_best"] > loud["jaw_r_best"] + 0.15
     assert off["closure_rate"] >= 0.95 and live["closure_rate"] >= 0.74
-    assert off["false_seal_rate"] <= 0.05 and live["false_seal_rate"] <= 0.18
+    assert off["false_seal_rate"] <= 0.05 and live["false_seal_rate"] <= 0.16
     # offline the words are recognised: where the recogniser gets them wrong (alsa's "rear
     # center" heard as "we're center") the mouth still follows the true words' reference
     alsa = result["groups"]["model offline: alsa-utils"]
@@ -79,7 +79,7 @@ def test_shipped_model_floors_on_real_voices(result):
     # a microphone heard 4 s ahead (serve --mic --hear-ahead 4)
     ahead = result["rows"]["live, heard 4 s ahead"]
     assert ahead["jaw_r_best"] >= 0.94 and ahead["closure_rate"] >= 0.95
-    assert ahead["false_seal_rate"] <= 0.07 and ahead["open_vowel_rate"] >= 0.97
+    assert ahead["false_seal_rate"] <= 0.055 and ahead["open_vowel_rate"] >= 0.97
     alone_off, alone_live = (result["rows"][k] for k in ("model alone offline",
                                                          "model alone live"))
     assert alone_off["jaw_r_best"] >= 0.75 and alone_live["jaw_r_best"] >= 0.72

@@ -65,6 +65,10 @@ class PhoneConfig:
     max_utterance_s: float = 60.0  # live: a new utterance after this long, pause or not
     silence_db: float = -55.0  # dBFS: a phone whose 10 ms frames all stay under this is silence
     #                            (the search names a phone even in digital silence)
+    onset_db: float | None = -42.0  # live: where the newest decided phone is silence but a 10 ms
+    #   frame of the audio after it reaches this (the speech gate's opening level, audio/gate.py),
+    #   speech has begun that the search has not decided yet: the model's mouth there, not the
+    #   silence's closed lips carried on (`LivePhones.mouth`). None: the silence carries on.
     min_fit: float = -11.0  # offline: acoustic score per phone frame (pocketsphinx's log
     #   units, base 1.0001) under which the recogniser is taken not to hear the clip's voice as
     #   speech it knows (many espeak-ng voices): the model's mouth alone then. Chosen on the
@@ -454,7 +458,8 @@ class LivePhones:
             self._in_utt = False
 
     def mouth(self, k: int) -> np.ndarray | None:
-        """(52,) the phones' mouth at output frame k, or None when no phone is known yet."""
+        """(52,) the phones' mouth at output frame k, or None when no phone is known yet or a
+        voice has begun after the newest decided phone, a silence (`PhoneConfig.onset_db`)."""
         t = k / self.fps
         now = self.seconds
         lo = t - self.config.window_s
@@ -462,6 +467,8 @@ class LivePhones:
         if not segs:
             return None
         label, s0, s1 = segs[-1]
+        if label.lower() in ("sil", "<sil>") and self._sounding_after(s1):
+            return None  # a voice begun past the decided silence: not yet its phones
         segs[-1] = (label, s0, max(s1, now + 0.5))  # the phone in progress goes on
         from ..data.phonemes import PhonemeTimeline
         timeline = PhonemeTimeline.from_segments(_fill(segs, now + 0.5), "arpabet")
@@ -470,6 +477,13 @@ class LivePhones:
         first = max(0, int(np.floor(lo * self.fps)))
         times = np.arange(first, k + 2) / self.fps
         return teacher_mouth_at(timeline, times)[k - first].astype(np.float32)
+
+    def _sounding_after(self, t: float) -> bool:
+        """Whether a 10 ms frame of the audio after stream time t reaches `onset_db`."""
+        if self.config.onset_db is None:
+            return False
+        after = self._levels[max(int(round(t / FRAME_S)) - self._levels_first, 0):]
+        return bool(after.size) and float(after.max()) >= self.config.onset_db
 
     def close(self) -> None:
         if self._in_utt:
