@@ -346,12 +346,17 @@ def test_open_photo_teeth_ride_the_skull_when_the_head_turns(cpu):
     {"mouthUpperUpLeft": 0.5, "mouthUpperUpRight": 0.5},
     {"jawOpen": 0.3, "mouthSmileLeft": 0.6, "mouthSmileRight": 0.6},
 ])
-def test_a_raised_upper_lip_uncovers_the_photos_own_teeth(cpu, shapes):
+def test_a_raised_upper_lip_uncovers_the_photos_own_teeth(cpu, shapes, monkeypatch):
     """The astronaut smiling or sneering (her upper lip raised off the teeth she shows at
     rest): under the lip, across the middle of the mouth, the photo's own teeth go on up to it
     about as lit as the photo has them under its lip at rest (9 columns in 10 at 0.88 of it or
-    more: 0.89-0.92). The layer drew a dashed grey line there (the lip's edge over a half-covered
-    edge of the photo's inside, and shadowed synthetic teeth where the lip rose): 0.76-0.86."""
+    more: 0.89-0.92), apart from the smile's buccal corridors darkening them towards its
+    corners (left out here: `BUCCAL_DARK` 0). The layer drew a dashed grey line there (the
+    lip's edge over a half-covered edge of the photo's inside, and shadowed synthetic teeth
+    where the lip rose): 0.76-0.86."""
+    from vasa_bridge.render import mouth
+
+    monkeypatch.setattr(mouth, "BUCCAL_DARK", 0.0)
     backend, state = cpu
     rig = state.cache.rig
     luma = np.array([0.299, 0.587, 0.114])
@@ -488,18 +493,21 @@ def test_sealed_lips_meet_as_lips_not_a_line_of_teeth(cpu):
     assert changed[inside].mean() > 0.5 and not changed[~near].any()
 
 
-def test_a_smile_darkens_the_inside_towards_the_corner_it_draws_back():
-    """Biden (closed lips: the inside is all drawn) at jawOpen 0.5 with mouthSmileLeft 0.8, the
-    layer drawn with and without the smile's buccal corridors: the outer quarter of the opening
-    on the smiling side (the subject's left, the image's right) is darker (0.75 of its
-    luminance without), the other half the same."""
+@pytest.mark.parametrize("portrait", ["biden", "astronaut"])
+def test_a_smile_darkens_the_inside_towards_the_corner_it_draws_back(portrait):
+    """Biden (closed lips: the inside is all drawn) and the astronaut (her own teeth showing) at
+    jawOpen 0.5 with mouthSmileLeft 0.8, the layer drawn with and without the smile's buccal
+    corridors: the outer quarter of the opening on the smiling side (the subject's left, the
+    image's right) is darker (0.75 of its luminance without), and so are the teeth in that half
+    past 0.3 of it (biden 0.87, the astronaut's own teeth 0.92: they used to keep their light,
+    1.0, and ended in a bright edge against the darkened corner); the other half the same."""
     import cv2
 
     from bench.portraits import load
     from vasa_bridge.render.mouth import motion_affines, smile_sides
 
     backend = get_backend("cpu")
-    state = backend.prepare(load("biden"))
+    state = backend.prepare(load(portrait))
     prep = state.cache
     frame = MotionFrame.from_named({"jawOpen": 0.5, "mouthSmileLeft": 0.8})
     uv = prep.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))[:M.NUM_LANDMARKS]
@@ -520,6 +528,12 @@ def test_a_smile_darkens_the_inside_towards_the_corner_it_draws_back():
     lum = np.array([0.299, 0.587, 0.114], np.float32)
     ratio = (smiling[outer] @ lum).mean() / (plain[outer] @ lum).mean()
     assert ratio < 0.8, ratio
+    # the teeth there (the photo's own on the astronaut) darken too
+    bright = plain @ lum
+    teeth = inside & (xs > cx + 0.3 * half) & (bright > 0.6 * bright[inside].max())
+    assert teeth.sum() > 10
+    shade = (smiling[teeth] @ lum).mean() / (plain[teeth] @ lum).mean()
+    assert shade < 0.95, shade
     assert np.array_equal(smiling[:, :int(cx) - 1], plain[:, :int(cx) - 1])
 
 

@@ -75,8 +75,12 @@ PROTRUDE_LOWER = 1.8
 LIFT_FULL = 0.25
 DEPTH_IOD = 0.35  # teeth this far back along the arch are 1/e as bright
 # A smile draws the mouth's corners back from the teeth, opening the dark buccal corridors:
-# the drawn inside (cavity, synthetic teeth, tongue; not an open photo's own teeth) darkens by
+# the inside (cavity, synthetic teeth, tongue, and an open photo's own upper teeth) darkens by
 # up to this share x mouthSmile of that side, as the square of the distance from the middle.
+# (With the photo's own teeth left as photographed, they ended in a bright vertical edge against
+# the darkened corner where a smile widened the opening past the photo's. Darkened too, the
+# photo's inside below its upper teeth made the face mesh read the astronaut's smile L worse
+# than f2d8a42's: docs/renderer.md.)
 BUCCAL_DARK = 0.8
 # An open photo's upper lip raised off its teeth (`_under_raised_lip`): the band under the lip
 # that is its shadow on the teeth, and how much more tooth shows above the photo's before gum.
@@ -437,7 +441,7 @@ class MouthLayer:
         rest_lip: (K, 2) the inner upper lip with the head's pose alone (`posed_rest_lip`):
         where the lip is raised above that, an open photo's teeth go on up under it
         (`_under_raised_lip`); smiles: (image left, image right) mouthSmile of the side whose
-        corner is there (`smile_sides`): the drawn inside darkens towards that corner."""
+        corner is there (`smile_sides`): the inside darkens towards that corner."""
         h, w = out.shape[:2]
         if roll_lower > 0.0:
             self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
@@ -471,10 +475,12 @@ class MouthLayer:
                             (self.upper_teeth, skull)):
             rgb, a = sprite.warp(aff, (x0, y0), size)
             canvas += (rgb - canvas) * a[..., None]
+        buccal = None
         if max(smiles) > 0.0:
             # A smile draws the corners back from the teeth: the dark buccal corridors.
             s = np.where(xs < cx, smiles[0], smiles[1])[None, :]
-            canvas *= (1 - BUCCAL_DARK * s * side ** 2)[..., None]
+            buccal = (1 - BUCCAL_DARK * s * side ** 2)[..., None]
+            canvas *= buccal
         # The upper lip shades what is just below it.
         upper_line = _line(uv[list(M.LIPS_INNER_UPPER)])
         upper = upper_line(xs)
@@ -506,6 +512,8 @@ class MouthLayer:
             if rest_lip is not None:
                 rgb, a = self._under_raised_lip(rgb, a, _line(rest_lip)(xs), upper, ys,
                                                 (x0, y0))
+            if buccal is not None:
+                rgb *= buccal
             canvas += (rgb - canvas) * a[..., None]
         if self.soften > 0.0:
             # As soft as the photo around it: crisp teeth in a blurred face look pasted in.
