@@ -773,12 +773,13 @@ def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: 
     if head is None:
         head = posed_skull(rig, blendshapes, rotation, translation)
     at_rest = np.zeros_like(blendshapes)
-    pose = fit_affine(rest_uv[ring], rig.positions_depth(at_rest, rotation, translation, ring)[0])
+    # the head's pose as the inner lips have it ...
+    jaw = fit_affine(rest_uv[ring], rig.positions_depth(at_rest, rotation, translation, ring)[0])
     jaw_only = at_rest.copy()
     for name in JAW_SHAPES:
         jaw_only[INDEX[name]] = blendshapes[INDEX[name]]
-    if jaw_only.any():
+    if jaw_only.any():  # ... after the jaw shapes, in the photo's pose
         still = np.zeros(3)
         moved = rig.positions_depth(jaw_only, still, still, jaw_idx)[0]
-        pose = pose @ np.vstack([fit_affine(rest_uv[jaw_idx], moved), [0.0, 0.0, 1.0]])
-    return fit_affine(rest_uv[skull_idx], head), pose
+        jaw = jaw @ np.vstack([fit_affine(rest_uv[jaw_idx], moved), [0.0, 0.0, 1.0]])
+    return fit_affine(rest_uv[skull_idx], head), jaw
