@@ -135,6 +135,11 @@ def _levels(audio: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(np.mean(frames * frames, axis=1) + 1e-12)
 
 
+def _silent(label: str) -> bool:
+    """Whether a live segment's label is the search's silence (or `_hush`'s)."""
+    return label.lower() in ("sil", "<sil>")
+
+
 def _hush(segs, levels: np.ndarray, first: int, floor_db: float):
     """Segments (seconds on the stream's clock) whose frames all lie under `floor_db` become
     silence; `levels[i]` is frame `first + i`."""
@@ -446,8 +451,7 @@ class LivePhones:
         if length < c.restart_s:
             return
         tail = self._current[-1] if self._current else None
-        paused = tail is not None and tail[0].lower() in ("sil", "<sil>") \
-            and tail[2] - tail[1] >= c.pause_s
+        paused = tail is not None and _silent(tail[0]) and tail[2] - tail[1] >= c.pause_s
         if paused or length >= c.max_utterance_s:
             self._decoder.end_utt()
             self._done.extend(self._quiet(_segments(self._decoder,
@@ -467,7 +471,7 @@ class LivePhones:
         if not segs:
             return None
         label, s0, s1 = segs[-1]
-        if label.lower() in ("sil", "<sil>") and self._sounding_after(s1):
+        if _silent(label) and self._sounding_after(s1):
             return None  # a voice begun past the decided silence: not yet its phones
         segs[-1] = (label, s0, max(s1, now + 0.5))  # the phone in progress goes on
         from ..data.phonemes import PhonemeTimeline

@@ -21,7 +21,7 @@ from ..motion.names import INDEX
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, fill_background
 from .mouth import (MouthLayer, crease_weights, lift_weight, motion_affines, opening_area,
-                    posed_rest_lip, posed_skull, protrusion, smile_sides)
+                    posed_lips, posed_rest_lip, protrusion, smile_sides)
 from .rig import Rig, Silhouette, build_rig, build_silhouette, seal_weight
 from .warp import (WarpGrid, backward_field, grid_arrays, grid_from_arrays, make_grid,
                    moving_box, resolve_folds, upsample)
@@ -192,7 +192,7 @@ def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFra
             prep.mouth.draw_seam(rgb, uv, creases, creases_only=True)
     if roll_lower <= 0.0 and opening_area(uv) < 1.0:
         return  # closed lips, nothing rolled in: the layer would draw nothing
-    head = posed_skull(prep.rig, frame.blendshapes, frame.head_rotation, frame.head_translation)
+    head = posed_lips(prep.rig, frame.blendshapes, frame.head_rotation, frame.head_translation)
     skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, frame.head_rotation,
                                 frame.head_translation, head)
     skull[:, 2] -= origin

@@ -32,7 +32,6 @@ from .rig import _smooth
 # Where the teeth sit: the upper lip for the upper row (moved by the head only, it rides the
 # skull), the lower lip's middle and the chin for the lower row (moved by the jaw shapes).
 SKULL_POINTS = tuple(sorted(set(M.LIPS_INNER_UPPER + M.LIPS_OUTER_UPPER)))
-_INNER_UPPER_IN_SKULL = [SKULL_POINTS.index(i) for i in M.LIPS_INNER_UPPER]
 JAW_POINTS = (14, 17, 87, 317, 84, 314, 152, 148, 377, 175, 199, 200)
 JAW_SHAPES = ("jawOpen", "jawLeft", "jawRight", "jawForward", "mouthClose")
 # The head's pose moves what rides the jaw as it moves the inner lips around the opening: the
@@ -41,6 +40,12 @@ JAW_SHAPES = ("jawOpen", "jawLeft", "jawRight", "jawForward", "mouthClose")
 # sweep 1.5 degrees off, f2d8a42's 1.1; posed as the upper lip, 1.3, but obama's yaw went from
 # 2.4 to 3.0 degrees: docs/renderer.md.)
 JAW_POSE = M.INNER_MOUTH_RING
+# The points the head's pose alone moves in a frame, posed once (`posed_lips`): the skull's,
+# the jaw's pose and the inner upper lip (`posed_rest_lip`) are picked out of them.
+POSED_POINTS = tuple(sorted(set(SKULL_POINTS) | set(JAW_POSE)))
+_SKULL_IN_POSED = [POSED_POINTS.index(i) for i in SKULL_POINTS]
+_RING_IN_POSED = [POSED_POINTS.index(i) for i in JAW_POSE]
+_INNER_UPPER_IN_POSED = [POSED_POINTS.index(i) for i in M.LIPS_INNER_UPPER]
 # The lower row faces up into the mouth, behind the upper teeth and lip: lit this share of the
 # upper row (at 0.9 the face mesh read the astronaut's lower teeth as her lower lip).
 LOWER_SHADE = 0.6
@@ -746,18 +751,18 @@ def crease_weights(blendshapes: np.ndarray) -> tuple[float, float]:
     return tuple(CREASE_DARK * s for s in smile_sides(blendshapes))
 
 
-def posed_skull(rig, blendshapes: np.ndarray, rotation: np.ndarray,
-                translation: np.ndarray) -> np.ndarray:
-    """(len(SKULL_POINTS), 2) frame pixels of the upper lip's points moved by the head pose
-    alone: where the photo's upper lip would be without the expression (`motion_affines`'
-    skull; `posed_rest_lip`)."""
+def posed_lips(rig, blendshapes: np.ndarray, rotation: np.ndarray,
+               translation: np.ndarray) -> np.ndarray:
+    """(len(POSED_POINTS), 2) frame pixels of the lips' points moved by the head pose alone:
+    where the photo's lips would be without the expression (`motion_affines`' skull and the
+    jaw's pose; `posed_rest_lip`)."""
     return rig.positions_depth(np.zeros_like(blendshapes), rotation, translation,
-                               np.array(SKULL_POINTS))[0]
+                               np.array(POSED_POINTS))[0]
 
 
 def posed_rest_lip(head: np.ndarray) -> np.ndarray:
-    """(K, 2) the inner upper lip (`M.LIPS_INNER_UPPER`) out of `posed_skull`'s points."""
-    return head[_INNER_UPPER_IN_SKULL]
+    """(K, 2) the inner upper lip (`M.LIPS_INNER_UPPER`) out of `posed_lips`' points."""
+    return head[_INNER_UPPER_IN_POSED]
 
 
 def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: np.ndarray,
@@ -766,20 +771,19 @@ def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: 
     """(skull, jaw) 2x3 affines, photo pixels -> frame pixels: the rig's upper lip moved by the
     head pose alone; and the rig's lower lip and chin moved by the jaw shapes in the photo's
     pose, then posed as the inner lips around the opening are by the head alone (`JAW_POSE`).
-    head: `posed_skull`'s points when the caller has them (computed here when not)."""
+    head: `posed_lips`' points when the caller has them (computed here when not)."""
     from ..motion.names import INDEX
 
     skull_idx, jaw_idx, ring = np.array(SKULL_POINTS), np.array(JAW_POINTS), np.array(JAW_POSE)
     if head is None:
-        head = posed_skull(rig, blendshapes, rotation, translation)
-    at_rest = np.zeros_like(blendshapes)
+        head = posed_lips(rig, blendshapes, rotation, translation)
     # the head's pose as the inner lips have it ...
-    jaw = fit_affine(rest_uv[ring], rig.positions_depth(at_rest, rotation, translation, ring)[0])
-    jaw_only = at_rest.copy()
+    jaw = fit_affine(rest_uv[ring], head[_RING_IN_POSED])
+    jaw_only = np.zeros_like(blendshapes)
     for name in JAW_SHAPES:
         jaw_only[INDEX[name]] = blendshapes[INDEX[name]]
     if jaw_only.any():  # ... after the jaw shapes, in the photo's pose
         still = np.zeros(3)
         moved = rig.positions_depth(jaw_only, still, still, jaw_idx)[0]
         jaw = jaw @ np.vstack([fit_affine(rest_uv[jaw_idx], moved), [0.0, 0.0, 1.0]])
-    return fit_affine(rest_uv[skull_idx], head), jaw
+    return fit_affine(rest_uv[skull_idx], head[_SKULL_IN_POSED]), jaw
