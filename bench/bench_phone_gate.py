@@ -3,15 +3,15 @@
 On the English clips of a synthetic corpus's split (by default its *train* split: the held-out
 voices of `eval --data` are not used for choosing), each clip is baked offline by the shipped model
 (or `--model`) with its mouth alone, with the phone loop's phones, with the recognised words'
-alignment, and with those words deciding the seals (`blend(seal=True)`), and compared with the
-clip's teacher: jawOpen r, /p b m/ sealed and false seals. Then:
+alignment blended, and with those words' mouth taken whole (`transcript.combine`: jaw and
+seals too), and compared with the clip's teacher: jawOpen r, /p b m/ sealed and false seals. Then:
 
 - `PhoneConfig.min_fit` (the gate on the phone loop's acoustic score per phone frame): for each
   threshold, the phone loop's phones on the clips whose fit reaches it (the rule before words were
   recognised; it chose -11, the lowest threshold whose mean r is no worse than the model alone's),
   and the words as shipped (`words_min_fit`, `seal_min_fit`) on the same clips;
-- `PhoneConfig.seal_min_fit` (how closely the recognised words must fit to decide the seals):
-  with the gate and `words_min_fit` as shipped, the lowest value at which deciding the seals
+- `PhoneConfig.seal_min_fit` (how closely the recognised words must fit to be taken whole, seals
+  and jaw too): with the gate and `words_min_fit` as shipped, the lowest value at which that
   costs the clips no mean r.
 
     OMP_NUM_THREADS=1 python bench/bench_phone_gate.py --data CORPUS [--split train] [--clips 150]
@@ -39,11 +39,11 @@ from vasa_bridge.model.onnx_runtime import OnnxDenoiser  # noqa: E402
 from vasa_bridge.model.phones import (PHONE_RATE, PhoneConfig, PhoneRecognizer,  # noqa: E402
                                       blend)
 from vasa_bridge.model.streaming import OFFLINE, Steering, generate  # noqa: E402
-from vasa_bridge.model.transcript import teacher_mouth_at  # noqa: E402
+from vasa_bridge.model.transcript import combine, teacher_mouth_at  # noqa: E402
 
 THRESHOLDS = (-9.0, -10.0, -11.0, -12.0, -13.0, -14.0, -16.0, None)  # None: always on
 SEAL_THRESHOLDS = (-10.0, -12.0, -13.0, -14.0, -15.0, -16.0, -18.0, None)  # None: never
-WAYS = ("alone", "loop", "words", "sealed")  # how each clip is baked
+WAYS = ("alone", "loop", "words", "whole")  # how each clip is baked
 
 
 def _scores(s, rot, teacher, loud, segs, fps) -> list[float]:
@@ -80,7 +80,7 @@ def measure(args) -> tuple[np.ndarray, np.ndarray]:
         t = np.arange(m) / fc.fps
         baked = (shapes, blend(shapes, teacher_mouth_at(looped.timeline, t)),
                  blend(shapes, teacher_mouth_at(heard.timeline, t)),
-                 blend(shapes, teacher_mouth_at(heard.timeline, t), seal=True))
+                 combine(shapes, teacher_mouth_at(heard.timeline, t)))
         loud, segs = _loudness(audio, fc, m), _segments(clip.phonemes)
         fits.append([np.nan if heard.fit is None else heard.fit,
                      np.nan if heard.words is None else heard.words_fit])
@@ -155,7 +155,7 @@ def main() -> None:
               _line("phone loop", np.where(on, 1, 0), scores))
         print(f"  {'':22s} " + _line("words", shipped(fit, words_fit, config,
                                                        "always" if t is None else t), scores))
-    print(f"the words decide the seals where they fit at least (seal_min_fit; gate min_fit "
+    print(f"the words' mouth is taken whole where they fit at least (seal_min_fit; gate min_fit "
           f"{config.min_fit:g}):")
     for t in SEAL_THRESHOLDS:
         choice = shipped(fit, words_fit, config, seal_min_fit=t)

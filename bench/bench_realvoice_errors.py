@@ -35,6 +35,7 @@ from vasa_bridge.model.phones import (PhoneConfig, PhoneRecognizer, blend, heard
                                       live_track)
 from vasa_bridge.model.realvoice import real_clips, reference  # noqa: E402
 from vasa_bridge.model.streaming import LIVE, OFFLINE, Steering, generate  # noqa: E402
+from vasa_bridge.model.transcript import combine  # noqa: E402
 
 
 def main() -> int:
@@ -70,7 +71,8 @@ def main() -> int:
             model, phones = shapes, _phones_mouth(clip.audio, n, fps, stream, den.config,
                                                   recognizer)
             if phones is not None:
-                shapes = blend(model, phones[0], PhoneConfig(), phones[1], seal=phones[2])
+                shapes = (combine(model, phones[0]) if phones[2]  # trusted words: whole
+                          else blend(model, phones[0], PhoneConfig(), phones[1]))
             parts = {"model": _aperture(model) < SEAL_APERTURE,
                      "phones": (_aperture(phones[0]) < SEAL_APERTURE) & phones[1]
                      if phones is not None else np.zeros(n, bool)}

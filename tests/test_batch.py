@@ -234,26 +234,28 @@ GOFORWARD = Path("/usr/share/pocketsphinx/test/data/goforward.raw")  # scripts/s
 
 @pytest.mark.slow
 def test_a_line_with_its_words_gets_the_aligned_mouth(tmp_path):
-    """A real recording ("go forward ten meters", pocketsphinx-testdata) with its words: the
-    line's mouth is the transcript's (as `bake_audio(text=...)` makes it), not the audio-only
-    one; wrong words fall back to the audio (the line still succeeds); the text is in the key."""
+    """A real recording ("go forward ten meters", pocketsphinx-testdata) with words that fit it
+    but are not what the recogniser hears ("two" for "ten"): the line's mouth is the
+    transcript's (as `bake_audio(text=...)` makes it), not the audio-only one (which takes the
+    words it hears whole); wrong words fall back to the audio (the line still succeeds); the
+    text is in the key."""
     from vasa_bridge.model.bake import bake_audio
     pcm = np.frombuffer(GOFORWARD.read_bytes(), "<i2").astype(np.float32) / 32768
     sf.write(tmp_path / "go.wav", pcm, 16000)
     manifest = tmp_path / "lines.jsonl"
-    manifest.write_text('{"audio": "go.wav", "text": "go forward ten meters", "output": "t"}\n'
+    manifest.write_text('{"audio": "go.wav", "text": "go forward two meters", "output": "t"}\n'
                         '{"audio": "go.wav", "output": "a"}\n'
                         '{"audio": "go.wav", "text": "seven of clubs", "output": "w"}\n')
     out = tmp_path / "out"
     result = run_batch(read_manifest(manifest), out, progress=False)
     assert [r.status for r in result.lines] == ["done"] * 3
     with_text, audio_only, wrong = (load(out / f"{n}.npz") for n in "taw")
-    want = bake_audio(pcm, 16000, BakeConfig(), text="go forward ten meters")
+    want = bake_audio(pcm, 16000, BakeConfig(), text="go forward two meters")
     np.testing.assert_allclose(with_text.blendshapes, want.blendshapes, atol=1e-5)
     assert not np.allclose(with_text.blendshapes, audio_only.blendshapes, atol=1e-3)
     np.testing.assert_allclose(wrong.blendshapes, audio_only.blendshapes, atol=1e-5)
     np.testing.assert_allclose(with_text.head_rotation, audio_only.head_rotation, atol=1e-5)
-    manifest.write_text('{"audio": "go.wav", "text": "go forward two meters", "output": "t"}\n'
+    manifest.write_text('{"audio": "go.wav", "text": "go forward ten meters", "output": "t"}\n'
                         '{"audio": "go.wav", "output": "a"}\n')
     result = run_batch(read_manifest(manifest), out, progress=False)
     assert [r.status for r in result.lines] == ["done", "skipped"]  # the text is in the key

@@ -64,27 +64,26 @@ def test_blend_takes_articulation_from_the_phones_and_keeps_the_rest():
     assert not np.array_equal(part[4:], model[4:])
 
 
-def test_phones_that_fit_closely_decide_whether_the_lips_meet():
-    """With `seal`, where the blend and the phones disagree on a seal (aperture jawOpen -
-    mouthClose under 0.1), the phones' aperture: a heard /p b m/ seals a mouth the model holds
-    open, and a heard vowel opens lips the model's seal head shut; where both keep the lips
-    apart, the blend; where both seal, the blend's jaw with the phones' lip gap (the lips meet,
-    not a hair apart)."""
-    model = np.zeros((4, 52), np.float32)
-    phones = np.zeros((4, 52), np.float32)
-    close = INDEX["mouthClose"]
-    model[:, JAW] = [0.40, 0.00, 0.30, 0.15]  # open, sealed, open, sealed (gap 0.07)
-    model[3, close] = 0.08
-    phones[:, JAW] = [0.05, 0.15, 0.50, 0.02]  # sealed, open (a /t/), open, sealed (gap 0.02)
-    out = blend(model, phones, seal=True)
-    gap = out[:, JAW] - out[:, close]
-    assert gap[0] < 0.1 and gap[1] >= 0.1
-    np.testing.assert_allclose(out[:2, JAW], phones[:2, JAW])
-    assert out[2, JAW] == pytest.approx(0.40)  # agreed (both open): half and half
-    assert out[3, JAW] == pytest.approx(0.085) and gap[3] == pytest.approx(0.02)
-    off = blend(model, phones)
-    np.testing.assert_allclose(off[:, JAW], [0.225, 0.075, 0.40, 0.085])
-    assert off[3, JAW] - off[3, close] == pytest.approx(0.045)  # without the rule: a hair apart
+def test_words_that_fit_closely_give_the_baked_mouth_whole():
+    """A real voice whose recognised words fit closely ("go forward ten meters", words fit over
+    `seal_min_fit`): the baked mouth is the teacher's on the words, jaw and lip seal too, as a
+    clip played to the live face gets it; head, eyes, brows and expression stay the model's.
+    Words not trusted with the seals (`seal_min_fit=None`) are blended: half the jaw."""
+    from vasa_bridge.model.phones import apply_phones
+    from vasa_bridge.model.transcript import TEACHER_CHANNELS
+    audio = goforward()
+    n = int(len(audio) / 16000 * FPS)
+    rec = PhoneRecognizer()
+    heard = rec.hear(audio)
+    assert heard.words_fit >= PhoneConfig().seal_min_fit
+    words = teacher_mouth_at(heard.timeline, np.arange(n) / FPS)
+    model = np.random.default_rng(4).uniform(0, 1, (n, 52)).astype(np.float32)
+    out = apply_phones(model, audio, 16000, FPS, recognizer=rec)
+    np.testing.assert_allclose(out[:, TEACHER_CHANNELS], words[:, TEACHER_CHANNELS], atol=1e-6)
+    assert JAW in TEACHER_CHANNELS and INDEX["mouthClose"] in TEACHER_CHANNELS
+    np.testing.assert_array_equal(out[:, MODEL_CHANNELS], model[:, MODEL_CHANNELS])
+    loose = apply_phones(model, audio, 16000, FPS, PhoneConfig(seal_min_fit=None), rec)
+    np.testing.assert_allclose(loose[:, JAW], 0.5 * (words[:, JAW] + model[:, JAW]), rtol=1e-6)
 
 
 def test_offline_phones_follow_the_recognised_words():
@@ -168,8 +167,8 @@ def test_baked_lips_meet_at_a_bilabial_the_model_leaves_a_hair_apart():
     at = (t >= s - 0.04) & (t < e + 0.04) & (words_gap < 0.1)  # the words' seal (lips lead)
     assert at.any() and words_gap[at].min() < 0.01
     np.testing.assert_allclose(out[at, JAW] - out[at, close], words_gap[at], atol=1e-6)
-    # the jaw stays the blend's: the lips close over it (mouthClose), the jaw does not jump
-    np.testing.assert_allclose(out[at, JAW], 0.5 * (model[at, JAW] + words[at, JAW]), atol=1e-6)
+    # the jaw is the words' throughout (one source: it does not jump where the lips meet)
+    np.testing.assert_allclose(out[:, JAW], words[:, JAW], atol=1e-6)
 
 
 def test_live_phones_follow_the_offline_ones_with_the_streams_lookahead():

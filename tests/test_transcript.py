@@ -80,8 +80,10 @@ def test_real_recording_with_its_transcript_gets_the_aligned_mouth_and_the_model
     closed, total = sealed(track.blendshapes, timeline, track.fps)
     assert total >= 1 and closed == total  # every /p b m/ sealed
     assert np.corrcoef(track.blendshapes[:, JAW], ref[:, JAW])[0, 1] >= 0.97
-    # the mouth is the transcript's, not the audio-only bake's ...
-    assert np.abs(track.blendshapes[:, JAW] - base.blendshapes[:, JAW]).max() > 0.05
+    # the mouth is the transcript's, not the model's own (the audio-only bake takes the words
+    # it recognises whole where they fit closely, so on these clips it may be the same) ...
+    own = bake_audio(audio, RATE, BakeConfig(keep_audio=False, phones=None), den)
+    assert np.abs(track.blendshapes[:, JAW] - own.blendshapes[:, JAW]).max() > 0.05
     # ... while head, eyes, brows and the rest come from the model, untouched, and move
     np.testing.assert_array_equal(track.head_rotation, base.head_rotation)
     np.testing.assert_array_equal(track.head_translation, base.head_translation)

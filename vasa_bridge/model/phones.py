@@ -16,7 +16,7 @@ model's:
 Offline (`bake`, `render`, NPC clips) the whole clip is recognised at once (`hear`): the phone
 loop, and pocketsphinx's word search with its English language model and dictionary (as Rhubarb
 Lip Sync does), whose words are force-aligned as a transcript is. The words' alignment gives the
-phones; where it fits closely (`seal_min_fit`), the phones also decide whether the lips meet.
+phones; where it fits closely (`seal_min_fit`), their mouth is taken whole, seals and jaw too.
 Live (`serve`), `LivePhones` is pushed the same audio as the model and asked for each frame the
 model emits: the model emits frame k once it has its look-ahead (80 ms) of audio after it, and the
 phone loop's phones decided by then (the search reports phones up to ~60 ms behind the newest
@@ -44,7 +44,6 @@ import numpy as np
 from ..audio.pcm import SAMPLE_RATE, to_s16
 from ..errors import DataError
 from ..motion.names import INDEX
-from .config import SEAL_APERTURE
 from ..data.align import decode_whole, searched_words
 from .transcript import MIN_FIT, combine, teacher_mouth_at
 
@@ -85,9 +84,9 @@ class PhoneConfig:
     align_chunk_s: float = 12.0  # offline: the recognised words are aligned in stretches of
     #   about this long, cut at pauses (a whole long clip at once costs gigabytes)
     seal_min_fit: float | None = -14.0  # offline: where the words' alignment scores at least
-    #   this, the phones decide whether the lips meet (`blend(seal=True)`). Chosen on the
-    #   synthetic training corpus: the lowest value at which that costs its clips nothing
-    #   (bench/bench_phone_gate.py). None: never.
+    #   this, the words' mouth is taken whole (jaw and seals too: `transcript.combine`), not
+    #   blended. Chosen on the synthetic training corpus: the lowest value at which that costs
+    #   its clips nothing (bench/bench_phone_gate.py). None: never.
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.teacher_weight <= 1.0:
@@ -319,28 +318,17 @@ def _fill(segs, total: float) -> list[tuple[str, float, float]]:
 
 
 def blend(model_shapes: np.ndarray, phone_shapes: np.ndarray,
-          config: PhoneConfig = PhoneConfig(), known: np.ndarray | None = None,
-          seal: bool = False) -> np.ndarray:
+          config: PhoneConfig = PhoneConfig(), known: np.ndarray | None = None) -> np.ndarray:
     """(T, 52) the model's shapes and the teacher's mouth on the heard phones -> the mouth:
     articulation from the phones, the lip aperture `teacher_weight` of theirs (jaw and the
     lips' seal move together, so a sealed /p b m/ in both stays sealed). `known` (T,) bool:
-    frames with phones (the others keep the model's shapes); None: all. `seal`: the phones
-    decide whether the lips meet (where the blend and the phones disagree on a seal, lip
-    aperture jawOpen - mouthClose under SEAL_APERTURE, the phones' aperture; where both seal,
-    the blend's jaw with the phones' lip gap, so the lips meet rather than stay a hair apart),
-    for phones that can be trusted with /p b m/: recognised words that fit closely."""
+    frames with phones (the others keep the model's shapes); None: all. Phones that can be
+    trusted with /p b m/ (recognised words that fit closely) are not blended: `apply_phones`
+    takes their mouth whole (`transcript.combine`)."""
     w = config.teacher_weight
     out = combine(model_shapes, phone_shapes)
     for c in (_JAW, _CLOSE):
         out[:, c] = w * phone_shapes[:, c] + (1.0 - w) * model_shapes[:, c]
-    if seal:
-        sealed = phone_shapes[:, _JAW] - phone_shapes[:, _CLOSE] < SEAL_APERTURE
-        differ = sealed != (out[:, _JAW] - out[:, _CLOSE] < SEAL_APERTURE)
-        for c in (_JAW, _CLOSE):
-            out[differ, c] = phone_shapes[differ, c]
-        both = sealed & ~differ
-        gap = phone_shapes[both, _JAW] - phone_shapes[both, _CLOSE]
-        out[both, _CLOSE] = np.clip(out[both, _JAW] - gap, 0.0, 1.0)
     if known is not None:
         out[~known] = model_shapes[~known]
     return out
@@ -354,14 +342,20 @@ def apply_phones(shapes: np.ndarray, audio: np.ndarray, rate: int, fps: float,
     too few phones to tell (a grunt, a hum, noise: the phones would shut a sounding mouth) or,
     with `config.words`, heard no words that fit (under `config.words_min_fit`)."""
     heard = heard_mouth(audio, rate, len(shapes), fps, config, recognizer)
-    return shapes if heard is None else blend(shapes, heard[0], config, seal=heard[1])
+    if heard is None:
+        return shapes
+    mouth, trusted = heard
+    # Words that fit closely: their mouth whole (lips, jaw and seals), as a clip played to the
+    # live face gets it (`trusted_words`); the model keeps head, eyes, brows and expression.
+    return combine(shapes, mouth) if trusted else blend(shapes, mouth, config)
 
 
 def heard_mouth(audio: np.ndarray, rate: int, n_frames: int, fps: float,
                 config: PhoneConfig = PhoneConfig(),
                 recognizer: PhoneRecognizer | None = None) -> tuple[np.ndarray, bool] | None:
-    """((n_frames, 52) the teacher's mouth on a whole clip's heard phones, whether they decide
-    the seals), as `apply_phones` blends it; None where it keeps the model's mouth alone."""
+    """((n_frames, 52) the teacher's mouth on a whole clip's heard phones, whether they are
+    trusted with the seals: words that fit closely, taken whole), as `apply_phones` uses it;
+    None where it keeps the model's mouth alone."""
     heard = (recognizer or PhoneRecognizer(config)).hear(audio, rate)
     seal = _decides(heard, config)
     if seal is None:
@@ -380,7 +374,7 @@ def trusted_words(heard: Heard, config: PhoneConfig = PhoneConfig()):
 def _decides(heard: Heard, config: PhoneConfig) -> bool | None:
     """How a whole clip's heard phones steer its mouth: None, not at all (the recogniser does
     not know the voice, or with `config.words` no words that fit were heard); else whether they
-    decide the lips' seals."""
+    are trusted with the lips' seals (their mouth then taken whole)."""
     if heard.fit is None or heard.fit < config.min_fit:
         return None
     if not config.words:
