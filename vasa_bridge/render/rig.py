@@ -360,6 +360,17 @@ class Rig:
         """(N, 2) image positions (u, v) of every control point for one motion frame."""
         return self.positions_depth(blendshapes, rotation_deg, translation_m)[0]
 
+    def pose_linear(self, rotation_deg: np.ndarray, translation_m: np.ndarray) -> np.ndarray:
+        """(2, 2) the head pose's in-plane part, image axes (u, v): how a rigid surface facing
+        the camera (one depth) that follows the head is turned, foreshortened and scaled, the
+        rotation's image block times the weak perspective of translation z (`positions_depth`).
+        Its translation depends on the surface's depth; this part does not."""
+        rot = euler_to_matrix(np.asarray(rotation_deg, np.float64))
+        t_z = float(translation_m[2]) / U.IOD_M * self.iod_px
+        d0 = U.CAMERA_DISTANCE_M / U.IOD_M * self.iod_px
+        s = d0 / max(d0 - t_z, 1e-3 * d0)
+        return s * np.array([[rot[0, 0], -rot[0, 1]], [-rot[1, 0], rot[1, 1]]])
+
     def positions_depth(self, blendshapes: np.ndarray, rotation_deg: np.ndarray,
                         translation_m: np.ndarray, idx: np.ndarray | None = None
                         ) -> tuple[np.ndarray, np.ndarray]:
