@@ -21,7 +21,7 @@ from ..motion.names import INDEX
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, fill_background
 from .mouth import (MouthLayer, crease_weights, lift_weight, motion_affines, opening_area,
-                    posed_lips, posed_rest_lip, protrusion, smile_sides)
+                    posed_lips, posed_rest_lip, posed_rest_lower, protrusion, smile_sides)
 from .rig import Rig, Silhouette, build_rig, build_silhouette, seal_weight
 from .warp import (WarpGrid, backward_field, grid_arrays, grid_from_arrays, make_grid,
                    moving_box, resolve_folds, upsample)
@@ -197,11 +197,12 @@ def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFra
                                 frame.head_translation, head)
     skull[:, 2] -= origin
     jaw[:, 2] -= origin
-    rest_lip = None
+    rest_lip = rest_lower = None
     if prep.mouth.interior_upper is not None:
-        rest_lip = posed_rest_lip(head) - origin
+        rest_lip, rest_lower = posed_rest_lip(head) - origin, posed_rest_lower(head) - origin
     prep.mouth.draw(rgb, uv, skull, jaw, roll_lower, lift_weight(frame.blendshapes),
-                    protrusion(frame.blendshapes), rest_lip, smile_sides(frame.blendshapes))
+                    protrusion(frame.blendshapes), rest_lip, rest_lower,
+                    smile_sides(frame.blendshapes))
 
 
 def finish(prep: Prepared, rgb: np.ndarray, alpha: np.ndarray, box_px, uv: np.ndarray,

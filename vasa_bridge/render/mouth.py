@@ -46,6 +46,7 @@ POSED_POINTS = tuple(sorted(set(SKULL_POINTS) | set(JAW_POSE)))
 _SKULL_IN_POSED = [POSED_POINTS.index(i) for i in SKULL_POINTS]
 _RING_IN_POSED = [POSED_POINTS.index(i) for i in JAW_POSE]
 _INNER_UPPER_IN_POSED = [POSED_POINTS.index(i) for i in M.LIPS_INNER_UPPER]
+_INNER_LOWER_IN_POSED = [POSED_POINTS.index(i) for i in M.LIPS_INNER_LOWER]
 # The lower row faces up into the mouth, behind the upper teeth and lip: lit this share of the
 # upper row (at 0.9 the face mesh read the astronaut's lower teeth as her lower lip).
 LOWER_SHADE = 0.6
@@ -93,6 +94,7 @@ LIP_SHADE_BAND = 0.04  # IOD
 HIDDEN_CROWN = 0.015  # IOD
 TOOTH_SAMPLE = 0.04  # IOD: the colour of the uncovered tooth, sampled this far under that band
 OPEN_GAP = 0.04  # IOD: a photo whose lips part by more than this brings its own interior
+OWN_REACH = 0.03  # IOD: an open photo's interior reaches this far past its opening's outline
 # Lips redder than the cheeks by this share (red/green ratio) or more: a colour photo (the test
 # portraits: 0.11-0.33); a sepia print's are not (0.004): the mouth takes the print's tone.
 MONO_REDDER = 0.08
@@ -136,14 +138,19 @@ class Sprite:
     origin: np.ndarray  # (2,) top-left in the photo
     rgb: np.ndarray  # (h, w, 3) float32
     alpha: np.ndarray  # (h, w) float32
+    reach: np.ndarray | None = None  # (h, w) float32: alpha added where `warp`'s reach is 1
 
-    def warp(self, affine: np.ndarray, box_origin, size) -> tuple[np.ndarray, np.ndarray]:
-        """(rgb, alpha) in an output box: affine maps rest photo -> output frame pixels."""
+    def warp(self, affine: np.ndarray, box_origin, size,
+             reach: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb, alpha) in an output box: affine maps rest photo -> output frame pixels;
+        `reach` (0..1): how much of the sprite's `reach` alpha joins its alpha."""
         t = affine.copy()
         t[:, 2] += t[:, :2] @ self.origin - np.asarray(box_origin, np.float64)
         rgb = cv2.warpAffine(self.rgb, t, size, flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REPLICATE)
-        a = cv2.warpAffine(self.alpha, t, size, flags=cv2.INTER_LINEAR,
+        alpha = self.alpha if self.reach is None or reach <= 0.0 else \
+            self.alpha + reach * self.reach
+        a = cv2.warpAffine(alpha, t, size, flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return rgb, a
 
@@ -390,11 +397,21 @@ class MouthLayer:
             yy = np.arange(y0, y1, dtype=np.float64)[:, None]
             xx = np.arange(x0, x1, dtype=np.float64)[None, :]
             above = np.clip(upper_edge(xx) + 0.5 - yy, 0.0, 1.0).astype(np.float32)
-            interior_upper = Sprite(origin, crop, mask * above)
+            # Pose alone moves the opening and the two parts a pixel or two apart, and there
+            # the drawn inside showed through (a dashed grey line of drawn lower teeth along
+            # the lower lip, a line under the teeth): the part below the teeth's edge reaches
+            # OWN_REACH IOD up under them, and both reach as far past the opening's outline
+            # (the photo's own lip pixels) while no expression moves the lips (`draw`).
+            reach = OWN_REACH * iod
+            k = 2 * int(np.ceil(reach)) + 1
+            own = np.maximum(mask, cv2.dilate(mask, cv2.getStructuringElement(
+                cv2.MORPH_ELLIPSE, (k, k)))) - mask
+            under = np.clip(upper_edge(xx) + 0.5 - reach - yy, 0.0, 1.0).astype(np.float32)
+            interior_upper = Sprite(origin, crop, mask * above, own * above)
             # Below the upper teeth (the photo's lower teeth tips, the dark between): rides the
             # jaw and gives way to the synthetic cavity and lower teeth as the lips part
             # (`draw`). Kept, the photo's lower teeth broke up into white specks along the lip.
-            interior_dark = Sprite(origin, crop, mask * (1 - above))
+            interior_dark = Sprite(origin, crop, mask * (1 - under), own * (1 - above))
         synth_teeth, tongue_col = scene_colours(image, landmarks, iod)
         teeth = synth_teeth if teeth is None else teeth.astype(np.float32)
         gum = np.clip(0.85 * lip_colour + [12, -4, -4], 0, 255).astype(np.float32)
@@ -435,7 +452,7 @@ class MouthLayer:
 
     def draw(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray, jaw: np.ndarray,
              roll_lower: float = 0.0, lifted: float = 0.0, protrude: float = 0.0,
-             rest_lip: np.ndarray | None = None,
+             rest_lip: np.ndarray | None = None, rest_lower: np.ndarray | None = None,
              smiles: tuple[float, float] = (0.0, 0.0)) -> None:
         """Fill the current inner-lip opening. out: (H, W, 3) float32, in place; uv: (478, 2)
         current landmark positions in `out`'s pixels; skull, jaw: 2x3 affines taking the photo's
@@ -445,8 +462,12 @@ class MouthLayer:
         protrude (0..1): how far the lips are pushed forward of the teeth (`protrusion`);
         rest_lip: (K, 2) the inner upper lip with the head's pose alone (`posed_rest_lip`):
         where the lip is raised above that, an open photo's teeth go on up under it
-        (`_under_raised_lip`); smiles: (image left, image right) mouthSmile of the side whose
-        corner is there (`smile_sides`): the inside darkens towards that corner."""
+        (`_under_raised_lip`); rest_lower: the inner lower lip with the head's pose alone
+        (`posed_rest_lower`): with rest_lip, the photo's own lip gap as the pose shows it, from
+        which the part of its interior below the teeth gives way as the lips part (a nod
+        changes the gap on screen, and faded it); smiles: (image left, image right) mouthSmile
+        of the side whose corner is there (`smile_sides`): the inside darkens towards that
+        corner."""
         h, w = out.shape[:2]
         if roll_lower > 0.0:
             self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
@@ -510,10 +531,19 @@ class MouthLayer:
             # The photo's own interior: at rest exactly the photo; the part below its upper
             # teeth rides the jaw and gives way to the layers above as the lips part.
             mid = _line(uv[list(M.LIPS_INNER_LOWER)])(cx) - upper_line(cx)
-            opened = _smooth((float(mid) - self.rest_gap) / (0.06 * iod))
-            rgb, a = self.interior_dark.warp(jaw, (x0, y0), size)
+            rest = self.rest_gap  # the photo's gap, as the head's pose alone shows it:
+            if rest_lip is not None and rest_lower is not None:  # a nod is no opening
+                rest = float(_line(rest_lower)(cx) - _line(rest_lip)(cx))
+            opened = _smooth((float(mid) - rest) / (0.06 * iod))
+            # Past the outline (`prepare`) only while no expression moves the corners: a
+            # smile moves them many pixels, and the photo's lip pixels filled its corridors.
+            reach = 0.0
+            if rest_lip is not None:
+                moved = np.abs(corners - rest_lip[[0, -1]]).max()
+                reach = 1.0 - float(_smooth(moved / (0.5 * OWN_REACH * iod)))
+            rgb, a = self.interior_dark.warp(jaw, (x0, y0), size, reach)
             canvas += (rgb - canvas) * (a * (1 - opened))[..., None]
-            rgb, a = self.interior_upper.warp(skull, (x0, y0), size)
+            rgb, a = self.interior_upper.warp(skull, (x0, y0), size, reach)
             if rest_lip is not None:
                 rgb, a = self._under_raised_lip(rgb, a, _line(rest_lip)(xs), upper, ys,
                                                 (x0, y0))
@@ -763,6 +793,11 @@ def posed_lips(rig, blendshapes: np.ndarray, rotation: np.ndarray,
 def posed_rest_lip(head: np.ndarray) -> np.ndarray:
     """(K, 2) the inner upper lip (`M.LIPS_INNER_UPPER`) out of `posed_lips`' points."""
     return head[_INNER_UPPER_IN_POSED]
+
+
+def posed_rest_lower(head: np.ndarray) -> np.ndarray:
+    """(K, 2) the inner lower lip (`M.LIPS_INNER_LOWER`) out of `posed_lips`' points."""
+    return head[_INNER_LOWER_IN_POSED]
 
 
 def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: np.ndarray,
