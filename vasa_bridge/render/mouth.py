@@ -404,8 +404,7 @@ class MouthLayer:
             # (the photo's own lip pixels) while no expression moves the lips (`draw`).
             reach = OWN_REACH * iod
             k = 2 * int(np.ceil(reach)) + 1
-            own = np.maximum(mask, cv2.dilate(mask, cv2.getStructuringElement(
-                cv2.MORPH_ELLIPSE, (k, k)))) - mask
+            own = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) - mask
             under = np.clip(upper_edge(xx) + 0.5 - reach - yy, 0.0, 1.0).astype(np.float32)
             interior_upper = Sprite(origin, crop, mask * above, own * above)
             # Below the upper teeth (the photo's lower teeth tips, the dark between): rides the

@@ -366,10 +366,15 @@ class Rig:
         rotation's image block times the weak perspective of translation z (`positions_depth`).
         Its translation depends on the surface's depth; this part does not."""
         rot = euler_to_matrix(np.asarray(rotation_deg, np.float64))
-        t_z = float(translation_m[2]) / U.IOD_M * self.iod_px
-        d0 = U.CAMERA_DISTANCE_M / U.IOD_M * self.iod_px
-        s = d0 / max(d0 - t_z, 1e-3 * d0)
+        s = self._perspective(translation_m)[1]
         return s * np.array([[rot[0, 0], -rot[0, 1]], [-rot[1, 0], rot[1, 1]]])
+
+    def _perspective(self, translation_m: np.ndarray) -> tuple[np.ndarray, float]:
+        """(head translation in pixels, the weak perspective's scale about the pivot): closer
+        (translation z) is bigger."""
+        t = np.asarray(translation_m, np.float64) / U.IOD_M * self.iod_px  # metres -> pixels
+        d0 = U.CAMERA_DISTANCE_M / U.IOD_M * self.iod_px
+        return t, d0 / max(d0 - t[2], 1e-3 * d0)
 
     def positions_depth(self, blendshapes: np.ndarray, rotation_deg: np.ndarray,
                         translation_m: np.ndarray, idx: np.ndarray | None = None
@@ -388,11 +393,9 @@ class Rig:
                 b = b.reshape(len(nz), -1, 3)[:, idx]
             p = p + (c[nz] @ b.reshape(len(nz), -1)).reshape(-1, 3)
         rot = euler_to_matrix(np.asarray(rotation_deg, np.float64))
-        t = np.asarray(translation_m, np.float64) / U.IOD_M * self.iod_px  # metres -> pixels
         moved = (p - self.pivot) @ rot.T + self.pivot
         # head_translation z: closer is bigger, about the pivot (weak perspective).
-        d0 = U.CAMERA_DISTANCE_M / U.IOD_M * self.iod_px
-        s = d0 / max(d0 - t[2], 1e-3 * d0)
+        t, s = self._perspective(translation_m)
         moved[:, :2] = (moved[:, :2] - self.pivot[:2]) * s + self.pivot[:2] + t[:2]
         out = p + follow[:, None] * (moved - p)
         uv = np.stack([out[:, 0], -out[:, 1]], axis=1)  # contract -> (u, v)
