@@ -28,7 +28,7 @@ from vasa_bridge.data.align import Aligner, searched_words  # noqa: E402
 from vasa_bridge.model.config import unpack_motion  # noqa: E402
 from vasa_bridge.model.evaluate import _Acc, _loudness  # noqa: E402
 from vasa_bridge.model.onnx_runtime import OnnxDenoiser  # noqa: E402
-from vasa_bridge.model.phones import (PhoneConfig, PhoneRecognizer, blend, live_track,  # noqa: E402
+from vasa_bridge.model.phones import (PhoneConfig, PhoneRecognizer, live_track,  # noqa: E402
                                       trusted_words)
 from vasa_bridge.model.realvoice import (SAMPLE_RATE, RealEvalConfig, real_clips,  # noqa: E402
                                          reference)
@@ -59,8 +59,7 @@ def main() -> None:
         ts, loud = ts[:m], _loudness(audio, fc, m)
         shapes, rot, _ = unpack_motion(generate(den, den.config, feats, LIVE, Steering("neutral"),
                                                 seed=0)[:m])
-        mouths, known = live_track(clip.audio, m, fps, look, phones)
-        live = blend(shapes, mouths, phones, known)
+        live = live_track(clip.audio, m, fps, look, phones).steer(shapes, phones)
         live_acc.add(live, rot, ts, loud, segs, fps)
         timeline = trusted_words(recognizer.hear(clip.audio, SAMPLE_RATE), phones)
         words = searched_words(clip.audio)
@@ -76,7 +75,7 @@ def main() -> None:
                     count[0] += 1
             count[1] += m
             acc.add(out, rot, ts, loud, segs, fps)
-    show("live (the phone loop)", live_acc, fps)
+    show("live (serve --mic: phone loop, heard aperture)", live_acc, fps)
     for lag, (acc, count) in rows.items():
         share = count[0] / count[1]
         show(f"words once decided, search {lag:.0f} ms behind ({share:.0%} of frames)", acc, fps)

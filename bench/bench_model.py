@@ -85,7 +85,7 @@ def run_streaming(den, clips, stream: StreamConfig, phones: PhoneConfig | None =
                 heard.push(audio[j * hop:(j + 1) * hop])
                 k = int(np.floor(((j + 1) * hop / fc.sample_rate - lookahead) * fc.fps))
                 if k >= 0:
-                    heard.mouth(k)
+                    heard.steer(np.zeros(52, np.float32), k)  # phones and heard aperture
                 phone_times.append(time.perf_counter() - t0)
         out.append(ms.flush())
         raw = np.concatenate(out)
@@ -151,6 +151,10 @@ def main() -> None:
     print(f"streaming with the phone layer (as serve runs it, model/phones.py): compute "
           f"{ph_mean:.1f} ms mean, {ph_p95:.1f} ms p95 per 40 ms frame (model alone above: "
           f"x{ph_p95 / p95_ms:.2f} at p95)")
+    no_mean, no_p95, _ = run_streaming(den, clips, live, PhoneConfig(acoustic_weight=0.0))
+    print(f"  the same without the aperture heard frame by frame (model/acoustic_mouth.py): "
+          f"{no_mean:.1f} ms mean, {no_p95:.1f} ms p95 (with it: x{ph_mean / no_mean:.2f} mean, "
+          f"x{ph_p95 / no_p95:.2f} p95)")
     print("statistics      | jaw r | mouth MAE | closure | false seals | head deg/s | head std deg "
           "| blinks/min")
     for name, r in (("offline", q), ("streaming", ql)):

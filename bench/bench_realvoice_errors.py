@@ -70,7 +70,11 @@ def main() -> int:
         if args.phones:
             model, phones = shapes, _phones_mouth(clip.audio, n, fps, stream, den.config,
                                                   recognizer)
-            if phones is not None:
+            if phones is not None and phones[1] is None:  # live: serve's mouth
+                track = phones[0]
+                shapes = track.steer(model, PhoneConfig())
+                phones = (track.mouths, track.known, False)
+            elif phones is not None:
                 shapes = (combine(model, phones[0]) if phones[2]  # trusted words: whole
                           else blend(model, phones[0], PhoneConfig(), phones[1]))
             parts = {"model": _aperture(model) < SEAL_APERTURE,
@@ -131,10 +135,12 @@ def main() -> int:
 
 
 def _phones_mouth(audio, n, fps, stream, model_config, recognizer):
-    """(phones' mouth (n, 52), known (n,), seal) as serve (live) or bake (offline) hear them;
-    None where bake keeps the model's mouth alone (the recogniser's gates, model/phones.py)."""
+    """(phones' mouth (n, 52), known (n,), seal) as bake (offline) hears them, None where bake
+    keeps the model's mouth alone (the recogniser's gates, model/phones.py); live, (the
+    stream's `LiveTrack`, None, False)."""
     if stream is LIVE:
-        return (*live_track(audio, n, fps, stream.lookahead_ms(model_config) / 1000.0), False)
+        return (live_track(audio, n, fps, stream.lookahead_ms(model_config) / 1000.0), None,
+                False)
     heard = heard_mouth(audio, 16000, n, fps, PhoneConfig(), recognizer)
     return None if heard is None else (heard[0], np.ones(n, bool), heard[1])
 

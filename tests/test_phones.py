@@ -174,7 +174,7 @@ def test_baked_lips_meet_at_a_bilabial_the_model_leaves_a_hair_apart():
 def test_live_phones_follow_the_offline_ones_with_the_streams_lookahead():
     audio = goforward()
     n = int(len(audio) / 16000 * FPS)
-    mouths, known = live_track(audio, n, FPS, 0.08)
+    mouths, known = live_track(audio, n, FPS, 0.08)[:2]
     assert known.mean() > 0.9  # phones from the first 50 ms or so on
     loop = PhoneRecognizer(PhoneConfig(words=False))  # live decodes the phone loop
     offline = teacher_mouth_at(loop.timeline(audio), np.arange(n) / FPS)
@@ -191,8 +191,8 @@ def test_a_voice_starting_is_not_held_shut_by_the_silence_before_it():
     from vasa_bridge.model.config import CLOSE
     audio = np.concatenate([np.zeros(8000, np.float32), goforward()])
     n = int(len(audio) / 16000 * FPS)
-    mouths, known = live_track(audio, n, FPS, 0.08)
-    held, known_held = live_track(audio, n, FPS, 0.08, PhoneConfig(onset_db=None))
+    mouths, known = live_track(audio, n, FPS, 0.08)[:2]
+    held, known_held = live_track(audio, n, FPS, 0.08, PhoneConfig(onset_db=None))[:2]
     assert known_held[1:].all()  # without the rule every frame has the phones' mouth
     freed = known_held & ~known
     freed[:2] = False
@@ -229,7 +229,7 @@ def test_model_engine_lays_the_live_phones_over_its_frames():
     with_phones = ModelEngine(den, seed=3)
     alone = ModelEngine(den, seed=3, phones=None)
     mirror = LivePhones(with_phones.fps)
-    checked = 0
+    checked = aperture = 0
     for i in range(0, len(audio), 640):
         chunk = audio[i:i + 640]
         mirror.push(chunk)
@@ -238,12 +238,15 @@ def test_model_engine_lays_the_live_phones_over_its_frames():
         for a, b in zip(got, ref):
             k = round(a.time * with_phones.fps)
             heard = mirror.mouth(k)
-            want = b.blendshapes if heard is None else \
+            phones_only = b.blendshapes if heard is None else \
                 blend(b.blendshapes[None], heard[None])[0]
-            np.testing.assert_allclose(a.blendshapes, want, atol=1e-6)
+            # the phones' mouth, and the aperture heard frame by frame (acoustic head)
+            np.testing.assert_allclose(a.blendshapes, mirror.steer(b.blendshapes, k), atol=1e-6)
             np.testing.assert_array_equal(a.head_rotation, b.head_rotation)
             checked += heard is not None
-    assert checked > 20
+            aperture += mirror.aperture(k) is not None and \
+                abs(a.blendshapes[JAW] - phones_only[JAW]) > 1e-3
+    assert checked > 20 and aperture > 20
 
 
 def test_language_decides_and_bad_settings_are_refused():

@@ -58,6 +58,18 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_train_mouth(args) -> int:
+    from ..model.acoustic_mouth import MouthTrainConfig, train_acoustic_mouth
+    config = MouthTrainConfig(data=tuple(args.data), out=args.out,
+                              exclude_speakers=tuple(args.exclude_speaker or ()),
+                              epochs=args.epochs, seed=args.seed, workers=args.workers)
+    _show("train-mouth", dataclasses.asdict(config))
+    result = train_acoustic_mouth(config, progress=not args.no_progress)
+    print(f"[train-mouth] {result['out']}: {result['clips']} clips, {result['frames']} frames, "
+          f"loss {result['loss']:.4f}", file=sys.stderr)
+    return 0
+
+
 def cmd_export(args) -> int:
     from ..model.export import export_run
     _show("export", {"run": args.run, "out": args.output, "tolerance": args.tolerance,
@@ -257,6 +269,20 @@ def add_cli(subparsers) -> None:
     t.add_argument("--limit", type=int, help="use only the first N clips of each split")
     t.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     t.set_defaults(func=cmd_train)
+
+    m = subparsers.add_parser("train-mouth", help="train the live mouth's acoustic head (the lip "
+                              "aperture from pocketsphinx's phone posteriors) on English clips")
+    m.add_argument("--data", required=True, action="append",
+                   help="dataset folder (repeat for more); its English train clips are used")
+    m.add_argument("--out", required=True, help=".npz to write (the shipped one: "
+                                                "vasa_bridge/assets/model/acoustic_mouth.npz)")
+    m.add_argument("--exclude-speaker", action="append",
+                   help="leave this speaker out (e.g. festival:slt, to judge the head by)")
+    m.add_argument("--epochs", type=int, default=10)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--workers", type=int, default=2, help="processes scoring the clips")
+    m.add_argument("--no-progress", action="store_true")
+    m.set_defaults(func=cmd_train_mouth)
 
     e = subparsers.add_parser("export", help="export a trained run to ONNX (config inside)")
     e.add_argument("run", help="run folder or checkpoint.pt")

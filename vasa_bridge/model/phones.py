@@ -22,6 +22,9 @@ model emits: the model emits frame k once it has its look-ahead (80 ms) of audio
 phone loop's phones decided by then (the search reports phones up to ~60 ms behind the newest
 audio; the phone in progress is taken to go on) drive that frame. So phones add no latency.
 (Words are offline only: a word search streamed this way guesses the word in progress badly.)
+Live, half the lip aperture is also what the acoustic model hears frame by frame, without a
+search (model/acoustic_mouth.py: `LivePhones.aperture`, `with_heard_aperture`); where the blend
+seals the lips, they stay sealed.
 
 Offline, only where the recogniser knows the voice: a clip whose phone loop's acoustic score per
 phone frame (`hear`'s fit) is under `PhoneConfig.min_fit` (most espeak-ng voices, which an
@@ -83,6 +86,11 @@ class PhoneConfig:
     #   word heard, the model's mouth alone
     align_chunk_s: float = 12.0  # offline: the recognised words are aligned in stretches of
     #   about this long, cut at pauses (a whole long clip at once costs gigabytes)
+    acoustic_weight: float = 0.5  # live: share of the aperture heard frame by frame (jawOpen
+    #   and mouthClose from the acoustic head, model/acoustic_mouth.py) in the mouth, the rest
+    #   the phones' and model's blend; where that blend seals the lips, the seal is kept. Chosen
+    #   on the synthetic validation voice (festival:slt, kept out of the head's training): the
+    #   share with the best jawOpen r (docs/model.md). 0: off.
     seal_min_fit: float | None = -14.0  # offline: where the words' alignment scores at least
     #   this, the words' mouth is taken whole (jaw and seals too: `transcript.combine`), not
     #   blended. Chosen on the synthetic training corpus: the lowest value at which that costs
@@ -95,6 +103,8 @@ class PhoneConfig:
             raise DataError(f"phones language_weight is {self.language_weight}: expected 0.1..20")
         if not 0.2 <= self.window_s <= 5.0:
             raise DataError(f"phones window_s is {self.window_s}: expected 0.2..5 s")
+        if not 0.0 <= self.acoustic_weight <= 1.0:
+            raise DataError(f"phones acoustic_weight is {self.acoustic_weight}: expected 0..1")
 
 
 def phones_for(language: str = "en", enabled: bool = True) -> PhoneConfig | None:
@@ -318,7 +328,8 @@ def _fill(segs, total: float) -> list[tuple[str, float, float]]:
 
 
 def blend(model_shapes: np.ndarray, phone_shapes: np.ndarray,
-          config: PhoneConfig = PhoneConfig(), known: np.ndarray | None = None) -> np.ndarray:
+          config: PhoneConfig = PhoneConfig(), known: np.ndarray | None = None,
+          heard: np.ndarray | None = None, heard_known: np.ndarray | None = None) -> np.ndarray:
     """(T, 52) the model's shapes and the teacher's mouth on the heard phones -> the mouth:
     articulation from the phones, the lip aperture `teacher_weight` of theirs (jaw and the
     lips' seal move together, so a sealed /p b m/ in both stays sealed). `known` (T,) bool:
@@ -331,6 +342,27 @@ def blend(model_shapes: np.ndarray, phone_shapes: np.ndarray,
         out[:, c] = w * phone_shapes[:, c] + (1.0 - w) * model_shapes[:, c]
     if known is not None:
         out[~known] = model_shapes[~known]
+    if heard is not None and config.acoustic_weight > 0:
+        out = with_heard_aperture(out, heard, config.acoustic_weight, heard_known)
+    return out
+
+
+def with_heard_aperture(shapes: np.ndarray, heard: np.ndarray, weight: float,
+                        known: np.ndarray | None = None) -> np.ndarray:
+    """(T, 52) shapes, (T, 2) the acoustic head's jawOpen and mouthClose -> `weight` of the
+    head's in both; where `shapes` seal the lips (aperture under SEAL_APERTURE: the phones' and
+    the seal head's /p b m/), the lips are not parted wider than they were. `known` (T,) bool:
+    frames the head has heard (None: all)."""
+    from .config import SEAL_APERTURE
+    out = np.array(shapes, dtype=np.float32, copy=True)
+    rows = slice(None) if known is None else np.asarray(known, bool)
+    jaw, close = out[rows, _JAW], out[rows, _CLOSE]
+    gap = jaw - close
+    jaw2 = (1.0 - weight) * jaw + weight * heard[rows, 0]
+    close2 = (1.0 - weight) * close + weight * heard[rows, 1]
+    sealed = gap < SEAL_APERTURE
+    close2 = np.where(sealed, np.maximum(close2, jaw2 - gap), close2)
+    out[rows, _JAW], out[rows, _CLOSE] = jaw2, np.clip(close2, 0.0, 1.0)
     return out
 
 
@@ -387,7 +419,8 @@ def _decides(heard: Heard, config: PhoneConfig) -> bool | None:
 class LivePhones:
     """Streaming phone recognition for one live stream. `push` the stream's 16 kHz audio as it
     arrives; `mouth(k)` is the teacher's mouth for output frame k (time k / fps) from the phones
-    decided so far, or None before any speech-or-silence was decided."""
+    decided so far, or None before any speech-or-silence was decided; `aperture(k)` the lip
+    aperture the acoustic head hears there; `steer(shapes, k)` the model's frame with both."""
 
     def __init__(self, fps: float, config: PhoneConfig = PhoneConfig()) -> None:
         self.fps = float(fps)
@@ -402,6 +435,14 @@ class LivePhones:
         self._levels = np.zeros(0)  # dBFS per 10 ms frame, from frame `_levels_first` on
         self._levels_first = 0
         self._tail = np.zeros(0, np.float32)  # samples short of a whole 10 ms frame
+        # the aperture heard frame by frame (model/acoustic_mouth.py): None when off
+        self._scores = self._head = None
+        if config.acoustic_weight > 0:
+            from .acoustic import PhoneScores
+            from .acoustic_mouth import shipped_mouth
+            self._head = shipped_mouth()
+            h = self._head.config
+            self._scores = PhoneScores(keep=2 * (h.before + h.after + 1))
 
     @property
     def seconds(self) -> float:
@@ -419,6 +460,8 @@ class LivePhones:
             self.utterances += 1
             self._utt_start = self._received
         dec.process_raw(to_s16(audio).tobytes(), full_utt=False)
+        if self._scores is not None:
+            self._scores.push(audio)
         self._received += len(audio)
         self._add_levels(audio)
         self._current = self._quiet(_segments(dec, self._utt_start / PHONE_RATE))
@@ -476,6 +519,29 @@ class LivePhones:
         times = np.arange(first, k + 2) / self.fps
         return teacher_mouth_at(timeline, times)[k - first].astype(np.float32)
 
+    def aperture(self, k: int) -> np.ndarray | None:
+        """(2,) jawOpen and mouthClose the acoustic head hears at output frame k, or None: off,
+        or the 20 ms after frame k not yet scored."""
+        if self._scores is None:
+            return None
+        from .acoustic_mouth import frame_of, inputs
+        h = self._head.config
+        if int(frame_of(k, self.fps)) + h.after >= self._scores.frames:
+            return None
+        x = inputs(self._scores.posteriors, np.array([k]), self.fps, h, self._scores.first)
+        return self._head.predict(x)[0]
+
+    def steer(self, shapes: np.ndarray, k: int) -> np.ndarray:
+        """(52,) the model's output frame k -> with the mouth heard so far: the phones'
+        (`blend`) and the aperture heard frame by frame (`with_heard_aperture`)."""
+        mouth, heard = self.mouth(k), self.aperture(k)
+        out = np.asarray(shapes, np.float32)[None]
+        if mouth is not None:
+            out = blend(out, mouth[None], self.config)
+        if heard is not None:
+            out = with_heard_aperture(out, heard[None], self.config.acoustic_weight)
+        return out[0]
+
     def _sounding_after(self, t: float) -> bool:
         """Whether a 10 ms frame of the audio after stream time t reaches `onset_db`."""
         if self.config.onset_db is None:
@@ -489,32 +555,48 @@ class LivePhones:
             self._in_utt = False
 
 
+class LiveTrack(NamedTuple):
+    """What a live stream's phone layer gives a clip's frames (`live_track`)."""
+    mouths: np.ndarray  # (T, 52) the phones' mouth
+    known: np.ndarray  # (T,) bool: frames with phones (the others keep the model's mouth)
+    heard: np.ndarray  # (T, 2) jawOpen, mouthClose heard frame by frame (acoustic head)
+    heard_known: np.ndarray  # (T,) bool: frames the head had heard (False: off)
+
+    def steer(self, model_shapes: np.ndarray, config: "PhoneConfig") -> np.ndarray:
+        """(T, 52) the model's shapes -> the live mouth (`LivePhones.steer`, frame by frame)."""
+        return blend(model_shapes, self.mouths, config, self.known, self.heard,
+                     self.heard_known)
+
+
 def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
-               config: PhoneConfig = PhoneConfig(), hop: int = 640
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """((n_frames, 52) mouths, (n_frames,) known) the phones' mouth as a live stream makes it
-    (`ModelEngine`): `audio` (16 kHz) pushed `hop` samples at a time, frame k asked for once
-    `lookahead_s` of audio after it has arrived. `known` is False before any phone was decided
-    (the model's mouth is kept there: `blend(..., known=)`). For evaluations of the live path
-    (`eval --real`)."""
+               config: PhoneConfig = PhoneConfig(), hop: int = 640) -> LiveTrack:
+    """The phone layer's live mouth for a clip as a live stream makes it (`ModelEngine`):
+    `audio` (16 kHz) pushed `hop` samples at a time, frame k asked for once `lookahead_s` of
+    audio after it has arrived. For evaluations of the live path (`eval --real`):
+    `live_track(...).steer(model_shapes, config)` is what `LivePhones.steer` gives."""
     live = LivePhones(fps, config)
     out = np.zeros((n_frames, 52), np.float32)
     known = np.zeros(n_frames, bool)
+    heard = np.zeros((n_frames, 2), np.float32)
+    heard_known = np.zeros(n_frames, bool)
     k, pushed = 0, 0
     audio = np.asarray(audio, np.float32)
     while k < n_frames:
-        chunk = audio[pushed:pushed + hop]
-        live.push(chunk if len(chunk) else np.zeros(hop, np.float32))  # silence after the end
+        chunk = audio[pushed:pushed + hop]  # whole hops, silence after the end (as serve's)
+        live.push(np.pad(chunk, (0, hop - len(chunk))) if len(chunk) < hop else chunk)
         pushed += hop
         while k < n_frames and (k / fps + lookahead_s) * PHONE_RATE <= pushed + 1e-6:
             m = live.mouth(k)
             if m is not None:
                 out[k], known[k] = m, True
+            a = live.aperture(k)
+            if a is not None:
+                heard[k], heard_known[k] = a, True
             k += 1
     live.close()
-    return out, known
+    return LiveTrack(out, known, heard, heard_known)
 
 
-__all__ = ["live_track", "Heard", "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones",
-           "blend", "heard_mouth", "phones_for", "pieces_at_pauses", "trusted_words",
-           "PHONE_LANGUAGES"]
+__all__ = ["live_track", "LiveTrack", "with_heard_aperture", "Heard", "PhoneConfig",
+           "PhoneRecognizer", "LivePhones", "apply_phones", "blend", "heard_mouth", "phones_for",
+           "pieces_at_pauses", "trusted_words", "PHONE_LANGUAGES"]

@@ -31,7 +31,7 @@ from ..errors import DataError
 from .config import JAW, unpack_motion
 from .evaluate import _Acc, _loudness, _segments, render_table
 from .onnx_runtime import OnnxDenoiser
-from .phones import PhoneConfig, PhoneRecognizer, apply_phones, blend, live_track, trusted_words
+from .phones import PhoneConfig, PhoneRecognizer, apply_phones, live_track, trusted_words
 from .streaming import LIVE, OFFLINE, Steering, generate
 from .transcript import combine, teacher_mouth_at
 
@@ -268,9 +268,8 @@ def _with_phones(shapes: np.ndarray, audio_16k: np.ndarray, stream, model_config
     `recognizer`) or serve (live, frame by frame with the stream's look-ahead) make it."""
     fps = model_config.features.fps
     if stream is LIVE:
-        mouths, known = live_track(audio_16k, len(shapes), fps,
-                                   stream.lookahead_ms(model_config) / 1000.0, phones)
-        return blend(shapes, mouths, phones, known)
+        return live_track(audio_16k, len(shapes), fps, stream.lookahead_ms(model_config) / 1000.0,
+                          phones).steer(shapes, phones)
     return apply_phones(shapes, audio_16k, SAMPLE_RATE, fps, phones, recognizer)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from ..audio.features import FeatureStream
 from ..model.config import unpack_motion
 from ..model.onnx_runtime import OnnxDenoiser
-from ..model.phones import LivePhones, PhoneConfig, blend
+from ..model.phones import LivePhones, PhoneConfig
 from ..model.streaming import LIVE, MotionStream, Steering, StreamConfig
 from ..motion.frame import MotionFrame
 
@@ -54,9 +54,7 @@ class ModelEngine:
         frames = []
         for b, r, t in zip(shapes, rot, trans):
             if self._phones is not None:
-                heard = self._phones.mouth(self._index)
-                if heard is not None:
-                    b = blend(b[None], heard[None], self._phones.config)[0]
+                b = self._phones.steer(b, self._index)
             frames.append(MotionFrame(b, r, t, self._index / self.fps))
             self._index += 1
         return frames

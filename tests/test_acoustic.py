@@ -1,0 +1,95 @@
+"""The acoustic front end (model/acoustic.py): pocketsphinx's en-us model scored frame by frame,
+as its own decoder would score it."""
+
+import difflib
+
+import numpy as np
+import pytest
+
+from vasa_bridge.errors import DataError
+
+pytest.importorskip("pocketsphinx")
+
+from vasa_bridge.model.acoustic import (PhoneScores, cepstra, load_acoustic,  # noqa: E402
+                                        phone_posteriors)
+from vasa_bridge.model.phones import PhoneConfig, _decoder, _segments  # noqa: E402
+
+DATA = "/usr/share/pocketsphinx/test/data"
+
+
+def recording(name):
+    from pathlib import Path
+    path = Path(DATA) / name
+    if not path.is_file():
+        pytest.skip("pocketsphinx-testdata is not installed")
+    return (np.fromfile(path, "<i2") / 32768.0).astype(np.float32)
+
+
+def phone_loop(feed):
+    dec = _decoder(PhoneConfig())
+    dec.start_utt()
+    feed(dec)
+    dec.end_utt()
+    return [seg[0] for seg in _segments(dec)]
+
+
+@pytest.mark.parametrize("name", ["goforward.raw", "something.raw"])
+def test_our_cepstra_are_the_ones_pocketsphinx_makes(name):
+    """pocketsphinx's phone loop fed our cepstra recognises what it recognises from the audio."""
+    from vasa_bridge.audio.pcm import to_s16
+    audio = recording(name)
+    heard = phone_loop(lambda d: d.process_raw(to_s16(audio).tobytes(), full_utt=True))
+    ceps = np.ascontiguousarray(cepstra(load_acoustic(), audio), np.float32)
+    ours = phone_loop(lambda d: d.process_cep(ceps.reshape(-1).view(np.uint8), full_utt=True))
+    assert len(heard) > 12
+    assert difflib.SequenceMatcher(None, heard, ours).ratio() > 0.85, (heard, ours)
+
+
+def test_the_best_phone_of_each_frame_follows_the_words():
+    """Frame by frame, without a search, the most likely phone is the phone loop's at most
+    frames of speech: "go forward ten meters"."""
+    audio = recording("goforward.raw")
+    post = phone_posteriors(audio)
+    model = load_acoustic()
+    assert post.shape == (1 + (len(audio) - 410) // 160, model.n_phones)
+    np.testing.assert_allclose(post.sum(axis=1), 1.0, rtol=1e-5)
+    best = [model.names[i] for i in post.argmax(axis=1)]
+    dec = _decoder(PhoneConfig())
+    from vasa_bridge.audio.pcm import to_s16
+    dec.start_utt()
+    dec.process_raw(to_s16(audio).tobytes(), full_utt=True)
+    dec.end_utt()
+    agree = total = 0
+    for label, s, e in _segments(dec):
+        if label in ("SIL", "+NSN+", "+SPN+"):
+            continue
+        frames = range(int(round(s * 100)), min(int(round(e * 100)), len(best)))
+        total += len(frames)
+        agree += sum(best[j] == label for j in frames)
+    assert total > 80 and agree / total > 0.5, (agree, total)
+    # the silence before the voice is heard as silence
+    assert best[:5].count("SIL") >= 4
+
+
+def test_a_stream_scored_in_pieces_equals_the_whole_clip():
+    audio = recording("goforward.raw")
+    whole = phone_posteriors(audio)
+    scores = PhoneScores()
+    rng = np.random.default_rng(1)
+    k, got = 0, 0
+    while k < len(audio):
+        n = int(rng.integers(1, 3000))
+        got += len(scores.push(audio[k:k + n]))
+        k += n
+        # a frame is scored once 65.6 ms of audio after its start is in, not later
+        assert scores.frames == max(0, (min(k, len(audio)) - 410) // 160 + 1 - 3)
+    got += len(scores.finish())
+    assert got == len(whole)
+    np.testing.assert_array_equal(scores.posteriors, whole)
+    with pytest.raises(DataError, match="after finish"):
+        scores.push(audio[:160])
+
+
+def test_audio_at_another_rate_is_refused_with_the_rate_named():
+    with pytest.raises(DataError, match="16000 Hz audio: got 44100 Hz"):
+        phone_posteriors(np.zeros(44100, np.float32), 44100)

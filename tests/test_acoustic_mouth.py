@@ -1,0 +1,150 @@
+"""The acoustic head (model/acoustic_mouth.py): the lip aperture heard frame by frame from the
+acoustic model's phone posteriors, and how the live mouth takes it (model/phones.py)."""
+
+import numpy as np
+import pytest
+
+from vasa_bridge.errors import DataError
+from vasa_bridge.model.config import CLOSE, JAW
+
+pytest.importorskip("pocketsphinx")
+
+from vasa_bridge.model.acoustic import phone_posteriors  # noqa: E402
+from vasa_bridge.model.acoustic_mouth import (AcousticMouth, AcousticMouthConfig,  # noqa: E402
+                                              MouthTrainConfig, inputs, shipped_mouth,
+                                              train_acoustic_mouth)
+from vasa_bridge.model.phones import (LivePhones, PhoneConfig, live_track,  # noqa: E402
+                                      with_heard_aperture)
+
+DATA = "/usr/share/pocketsphinx/test/data"
+FPS = 25.0
+
+
+def goforward():
+    from pathlib import Path
+    path = Path(DATA) / "goforward.raw"
+    if not path.is_file():
+        pytest.skip("pocketsphinx-testdata is not installed")
+    return (np.fromfile(path, "<i2") / 32768.0).astype(np.float32)
+
+
+def aligned(audio, text, n):
+    from vasa_bridge.data.align import align
+    from vasa_bridge.model.transcript import teacher_mouth_at
+    return teacher_mouth_at(align(audio, text), np.arange(n) / FPS)
+
+
+def test_inputs_are_the_window_around_each_frame_averaged_in_steps():
+    config = AcousticMouthConfig(before=3, after=2, group=3)
+    post = np.arange(20 * 2, dtype=np.float32).reshape(20, 2) / 100 + 0.01
+    x = inputs(post, np.array([0, 2, 4]), FPS, config)  # frames 0, 8, 16 of the posteriors
+    assert x.shape == (3, 2 * 2)
+    logp = np.log(post + config.floor)
+    # frame 2 = posterior frame 8: frames 5..7 and 8..10, each step averaged
+    np.testing.assert_allclose(x[1], np.concatenate([logp[5:8].mean(0), logp[8:11].mean(0)]),
+                               rtol=1e-6)
+    # frame 0 repeats the first posterior frame before it; frame 4 the last after it
+    np.testing.assert_allclose(x[0, :2], logp[[0, 0, 0]].mean(0), rtol=1e-6)
+    np.testing.assert_allclose(x[2, 2:], logp[[16, 17, 18]].mean(0), rtol=1e-6)
+    # a stream's kept rows: the same inputs from rows starting at frame 5
+    np.testing.assert_allclose(inputs(post[5:], np.array([2]), FPS, config, first=5), x[1:2])
+    with pytest.raises(DataError, match="multiple"):
+        AcousticMouthConfig(before=3, after=2, group=4)
+
+
+def test_the_shipped_head_hears_a_real_voice_open_and_close():
+    """goforward, a real voice the head never trained on: its jawOpen follows the teacher on
+    the transcript's alignment, and the silence around the words keeps the lips together."""
+    audio = goforward()
+    head = shipped_mouth()
+    assert head.meta["clips"] > 1000 and "festival:slt" in head.meta["exclude_speakers"]
+    n = int(len(audio) / 16000 * FPS)
+    heard = head.predict(inputs(phone_posteriors(audio), np.arange(n), FPS, head.config))
+    assert heard.shape == (n, 2) and heard.min() >= 0 and heard.max() <= 1
+    ref = aligned(audio, "go forward ten meters", n)
+    r = max(np.corrcoef(heard[k:, 0], ref[:n - k, JAW])[0, 1] for k in range(2))
+    assert r > 0.7
+    speech = ref[:, JAW] > 0.2
+    assert heard[speech, 0].mean() > 3 * heard[ref[:, JAW] < 0.01, 0].mean()
+
+
+def test_a_head_saved_and_loaded_predicts_the_same_and_a_bad_file_is_named(tmp_path):
+    head = shipped_mouth()
+    path = tmp_path / "head.npz"
+    head.save(path)
+    again = AcousticMouth.load(path)
+    x = np.random.default_rng(0).normal(size=(5, head.mean.size)).astype(np.float32)
+    np.testing.assert_array_equal(again.predict(x), head.predict(x))
+    assert again.config == head.config
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="bad.npz.*train-mouth"):
+        AcousticMouth.load(bad)
+
+
+def test_the_heard_aperture_is_mixed_in_and_seals_stay_sealed():
+    rng = np.random.default_rng(1)
+    shapes = rng.uniform(0, 1, (40, 52)).astype(np.float32)
+    shapes[:10, CLOSE] = shapes[:10, JAW]  # sealed: gap 0
+    shapes[10:, JAW] = rng.uniform(0.2, 1.0, 30)
+    shapes[10:, CLOSE] = 0.0  # apart
+    heard = rng.uniform(0, 1, (40, 2)).astype(np.float32)
+    heard[:10, 1] = 0.0  # the head would part the sealed lips
+    out = with_heard_aperture(shapes, heard, 0.5)
+    np.testing.assert_allclose(out[:, JAW], 0.5 * shapes[:, JAW] + 0.5 * heard[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(out[10:, CLOSE], 0.5 * heard[10:, 1], rtol=1e-6, atol=1e-7)
+    assert np.all(out[:10, JAW] - out[:10, CLOSE] <= 1e-6)  # still sealed
+    others = [c for c in range(52) if c not in (JAW, CLOSE)]
+    np.testing.assert_array_equal(out[:, others], shapes[:, others])
+    known = np.arange(40) % 2 == 0
+    part = with_heard_aperture(shapes, heard, 0.5, known)
+    np.testing.assert_array_equal(part[~known], shapes[~known])
+    np.testing.assert_array_equal(part[known], out[known])
+
+
+def test_a_live_stream_hears_the_aperture_of_every_frame_as_the_clip_does():
+    """Live, frame k is asked for with 80 ms of audio after it: the head has its 20 ms then,
+    and gives what the whole clip's posteriors give."""
+    audio = goforward()
+    n = int(len(audio) / 16000 * FPS)
+    track = live_track(audio, n, FPS, 0.08)
+    assert track.heard_known.all()
+    head = shipped_mouth()
+    whole = head.predict(inputs(phone_posteriors(audio), np.arange(n), FPS, head.config))
+    np.testing.assert_allclose(track.heard[:n - 1], whole[:n - 1], atol=1e-5)
+    # frame by frame, LivePhones.steer is what the track gives the clip
+    model = np.random.default_rng(2).uniform(0, 0.5, (n, 52)).astype(np.float32)
+    live = LivePhones(FPS)
+    got, k = [], 0
+    for i in range(0, len(audio) + 4000, 640):
+        chunk = audio[i:i + 640]
+        live.push(np.pad(chunk, (0, 640 - len(chunk))))  # whole hops, as serve pushes them
+        while k < n and (k / FPS + 0.08) * 16000 <= i + 640 + 1e-6:
+            got.append(live.steer(model[k], k))
+            k += 1
+    np.testing.assert_allclose(np.array(got), track.steer(model, PhoneConfig()), atol=1e-6)
+    off = live_track(audio, n, FPS, 0.08, PhoneConfig(acoustic_weight=0.0))
+    assert not off.heard_known.any()
+
+
+def test_training_writes_a_head_that_loads_and_learns(tmp_path):
+    from vasa_bridge.data.synth import SynthConfig, synth_dataset
+    data = tmp_path / "data"
+    synth_dataset(SynthConfig(out=str(data), hours=0.01, languages=("en",), seed=5, workers=1,
+                              validation_fraction=0.3), progress=False)
+    out = tmp_path / "head.npz"
+    small = AcousticMouthConfig(hidden=(16, 8))
+    result = train_acoustic_mouth(MouthTrainConfig(data=(str(data),), out=str(out), epochs=3,
+                                                   workers=1, head=small))
+    assert result["clips"] >= 3 and result["losses"][-1] < result["losses"][0]
+    head = AcousticMouth.load(out)
+    assert head.config == small and head.meta["clips"] == result["clips"]
+    with pytest.raises(DataError, match="no English train clips"):
+        train_acoustic_mouth(MouthTrainConfig(data=(str(data),), out=str(out), workers=1,
+                                              exclude_speakers=tuple(
+                                                  r["speaker"] for r in _rows(data))))
+
+
+def _rows(data):
+    from vasa_bridge.data.dataset import read_manifest
+    return read_manifest(data)

@@ -1,0 +1,247 @@
+"""The lip aperture heard frame by frame: a small network from the phone posteriors of an
+acoustic model trained on real speech (model/acoustic.py) to the viseme teacher's jawOpen and
+mouthClose, for the live mouth (model/phones.py, `LivePhones.aperture`).
+
+The motion model has only ever heard synthetic speech, and the phone loop decides phones about
+60 ms behind the audio. This head sees, for each motion frame, the posteriors of the 300 ms
+before it and the 20 ms after it (what the live look-ahead has scored), averaged 30 ms at a time:
+
+    (11 steps x 42 phones) log posteriors -> 128 -> 64 -> (jawOpen, mouthClose)
+
+It is trained here, on synthetic English speech (`vasa-bridge train-mouth`): the festival
+voices, recorded from real speakers, through the capture chain, and the espeak-ng voices; the
+acoustic model's real-speech knowledge is what carries it to real voices (docs/model.md, "The
+aperture heard frame by frame"). The weights ship in `assets/model/acoustic_mouth.npz` with
+their config; inference is numpy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .acoustic import HOP, RATE
+
+OUTPUTS = ("jawOpen", "mouthClose")
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "assets" / "model" / "acoustic_mouth.npz"
+
+
+@dataclass(frozen=True)
+class AcousticMouthConfig:
+    before: int = 30  # 10 ms posterior frames before the motion frame's own
+    after: int = 2  # 10 ms frames after it: what 80 ms of look-ahead has scored (the deltas
+    #                 need 3 frames, the window 25.6 ms)
+    group: int = 3  # frames averaged into one input step
+    floor: float = 1e-3  # inputs are log(posterior + floor)
+    hidden: tuple = (128, 64)  # widths of the hidden layers (GELU)
+
+    def __post_init__(self) -> None:
+        if (self.before + self.after + 1) % self.group:
+            raise DataError(f"acoustic mouth window {self.before} + {self.after} + 1 frames does "
+                            f"not split into steps of {self.group}: expected a multiple")
+
+    @property
+    def steps(self) -> int:
+        return (self.before + self.after + 1) // self.group
+
+
+def frame_of(k: int | np.ndarray, fps: float):
+    """The 10 ms posterior frame of motion frame k (time k / fps)."""
+    return np.rint(np.asarray(k) * (RATE / HOP) / fps).astype(np.int64)
+
+
+def inputs(posteriors: np.ndarray, frames: np.ndarray, fps: float,
+           config: AcousticMouthConfig, first: int = 0) -> np.ndarray:
+    """(P, phones) posteriors of frames `first`.., (n,) motion frame indices -> (n, steps *
+    phones) the head's inputs. Posterior frames before the first or past the last scored
+    repeat the edge (a stream's frame is asked for only once its `after` frames are scored)."""
+    if not len(posteriors):
+        raise DataError("acoustic mouth inputs need at least one scored posterior frame: got 0")
+    centre = frame_of(np.asarray(frames), fps) - first  # (n,)
+    idx = centre[:, None] + np.arange(-config.before, config.after + 1)[None]  # (n, window)
+    idx = np.clip(idx, 0, len(posteriors) - 1)
+    logp = np.log(posteriors[idx] + config.floor)  # (n, window, phones)
+    n, window, phones = logp.shape
+    return logp.reshape(n, config.steps, config.group, phones).mean(axis=2).reshape(n, -1)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    # torch's default (exact) GELU, with erf to 1.5e-7
+    return 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    # Abramowitz and Stegun 7.1.26 (|error| < 1.5e-7), vectorised
+    s = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
+               + 0.254829592) * t * np.exp(-a * a)
+    return s * y
+
+
+class AcousticMouth:
+    """The trained head: `predict(inputs)` -> (n, 2) jawOpen, mouthClose in 0..1."""
+
+    def __init__(self, config: AcousticMouthConfig, mean: np.ndarray, scale: np.ndarray,
+                 layers: list[tuple[np.ndarray, np.ndarray]], meta: dict | None = None) -> None:
+        self.config = config
+        self.mean, self.scale = mean, scale
+        self.layers = layers  # [(W (in, out), b (out,)), ...]
+        self.meta = meta or {}
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "AcousticMouth":
+        path = Path(path) if path is not None else DEFAULT_PATH
+        try:
+            z = np.load(path, allow_pickle=False)
+            info = json.loads(str(z["info"]))
+            config = AcousticMouthConfig(**{**info["config"],
+                                            "hidden": tuple(info["config"]["hidden"])})
+            layers = [(z[f"w{i}"].astype(np.float32), z[f"b{i}"].astype(np.float32))
+                      for i in range(len(config.hidden) + 1)]
+            return cls(config, z["mean"].astype(np.float32), z["scale"].astype(np.float32),
+                       layers, info.get("meta"))
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            raise DataError(f"acoustic mouth weights {str(path)!r} cannot be read ({e}): "
+                            f"expected an .npz written by `vasa-bridge train-mouth`") from None
+
+    def save(self, path: str | Path) -> None:
+        arrays = {f"w{i}": w for i, (w, _) in enumerate(self.layers)}
+        arrays.update({f"b{i}": b for i, (_, b) in enumerate(self.layers)})
+        info = {"config": asdict(self.config), "outputs": OUTPUTS, "meta": self.meta}
+        np.savez_compressed(path, mean=self.mean, scale=self.scale,
+                            info=np.array(json.dumps(info)), **arrays)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(n, steps * phones) -> (n, 2) float32 jawOpen, mouthClose, clipped to 0..1."""
+        h = (np.asarray(x, np.float32) - self.mean) / self.scale
+        for i, (w, b) in enumerate(self.layers):
+            h = h @ w + b
+            if i < len(self.layers) - 1:
+                h = _gelu(h)
+        return np.clip(h, 0.0, 1.0).astype(np.float32)
+
+
+_LOADED: dict = {}
+
+
+def shipped_mouth() -> AcousticMouth:
+    """The shipped head (loaded once per process)."""
+    if "mouth" not in _LOADED:
+        _LOADED["mouth"] = AcousticMouth.load()
+    return _LOADED["mouth"]
+
+
+@dataclass(frozen=True)
+class MouthTrainConfig:
+    data: tuple  # dataset folders (their English train clips are used)
+    out: str  # .npz to write
+    exclude_speakers: tuple = ()  # e.g. ("festival:slt",): a voice kept out to judge by
+    epochs: int = 10
+    batch: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    dropout: float = 0.2
+    input_noise: float = 0.1  # std of noise on the normalised inputs while training
+    seed: int = 0
+    workers: int = 2  # processes scoring the clips' posteriors
+    head: AcousticMouthConfig = AcousticMouthConfig()
+
+
+def _clip_rows(args) -> tuple[np.ndarray, np.ndarray]:
+    """(dataset folder, clip row, head config) -> (inputs, targets) of its motion frames."""
+    root, row, head = args
+    from ..data.dataset import load_clip
+    from ..motion.names import INDEX
+    from .acoustic import phone_posteriors
+    clip = load_clip(Path(root) / row["path"], row["id"])
+    audio = np.asarray(clip.audio, np.float32)
+    if clip.sample_rate != RATE:
+        raise DataError(f"clip {row['id']} is at {clip.sample_rate} Hz: expected {RATE} Hz")
+    post = phone_posteriors(audio)
+    shapes = clip.motion.blendshapes
+    n = len(shapes)
+    x = inputs(post, np.arange(n), clip.motion.fps, head)
+    y = shapes[:, [INDEX[c] for c in OUTPUTS]].astype(np.float32)
+    return x.astype(np.float32), y
+
+
+def training_rows(config: MouthTrainConfig, progress: bool = False):
+    """(inputs, targets) of every English train clip of `config.data` (speakers in
+    `exclude_speakers` left out), in dataset order."""
+    from ..data.dataset import read_manifest
+    jobs = []
+    for root in config.data:
+        for row in read_manifest(root):
+            if row["split"] == "train" and row.get("language") == "en" and \
+                    row["speaker"] not in config.exclude_speakers:
+                jobs.append((str(root), row, config.head))
+    if not jobs:
+        raise DataError(f"no English train clips in {list(config.data)}: expected a dataset "
+                        f"made with --languages en")
+    if config.workers > 1:
+        from multiprocessing import get_context
+        with get_context("spawn").Pool(config.workers) as pool:
+            it = pool.imap(_clip_rows, jobs, chunksize=8)
+            rows = list(_progress(it, len(jobs), progress))
+    else:
+        rows = list(_progress(map(_clip_rows, jobs), len(jobs), progress))
+    return np.vstack([r[0] for r in rows]), np.vstack([r[1] for r in rows]), len(jobs)
+
+
+def _progress(it, total, on):
+    if not on:
+        return it
+    from tqdm import tqdm
+    return tqdm(it, total=total, desc="posteriors", leave=False)
+
+
+def train_acoustic_mouth(config: MouthTrainConfig, progress: bool = False) -> dict:
+    """Score the clips, fit the head (smooth L1 on the teacher's jawOpen and mouthClose), write
+    it to `config.out`; returns a summary."""
+    import torch
+    x, y, clips = training_rows(config, progress)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    torch.manual_seed(config.seed)
+    sizes = (x.shape[1],) + tuple(config.head.hidden) + (len(OUTPUTS),)
+    mods = []
+    for i in range(len(sizes) - 1):
+        mods.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            mods.append(torch.nn.GELU())
+            if i == 0:
+                mods.append(torch.nn.Dropout(config.dropout))
+    net = torch.nn.Sequential(*mods)
+    opt = torch.optim.AdamW(net.parameters(), config.lr, weight_decay=config.weight_decay)
+    xt = torch.tensor((x - mean) / scale, dtype=torch.float32)
+    yt = torch.tensor(y)
+    gen = torch.Generator().manual_seed(config.seed)
+    losses = []
+    for _ in range(config.epochs):
+        net.train()
+        perm = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for i in range(0, len(perm), config.batch):
+            b = perm[i:i + config.batch]
+            noisy = xt[b] + config.input_noise * torch.randn(len(b), xt.shape[1], generator=gen)
+            loss = torch.nn.functional.smooth_l1_loss(net(noisy), yt[b], beta=0.05)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(b)
+        losses.append(total / len(xt))
+    linear = [m for m in net if isinstance(m, torch.nn.Linear)]
+    layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
+              for m in linear]
+    meta = {"data": [str(d) for d in config.data],
+            "exclude_speakers": list(config.exclude_speakers),
+            "clips": clips, "frames": int(len(x)), "epochs": config.epochs, "seed": config.seed,
+            "loss": losses[-1]}
+    AcousticMouth(config.head, mean.astype(np.float32), scale.astype(np.float32), layers,
+                  meta).save(config.out)
+    return {**meta, "out": config.out, "losses": losses}
