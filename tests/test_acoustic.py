@@ -81,7 +81,7 @@ def test_a_stream_scored_in_pieces_equals_the_whole_clip():
         n = int(rng.integers(1, 3000))
         got += len(scores.push(audio[k:k + n]))
         k += n
-        # a frame is scored once 65.6 ms of audio after its start is in, not later
+        # a frame is scored once 55.6 ms of audio after its start is in, not later
         assert scores.frames == max(0, (min(k, len(audio)) - 410) // 160 + 1 - 3)
     got += len(scores.finish())
     assert got == len(whole)

@@ -14,7 +14,7 @@ numbers, read from the wheel's files:
 
 The front end reproduces pocketsphinx's (its phone-loop search fed these cepstra through
 `process_cep` recognises the same phones as fed the audio: tests/test_acoustic.py), without its
-noise removal. Scoring costs ~2 ms of one core per 40 ms of audio.
+noise removal. Scoring costs about 1 ms of one core per 40 ms of audio (bench/bench_model.py).
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def log_likelihoods(model: AcousticModel, features: np.ndarray) -> np.ndarray:
 class PhoneScores:
     """Phone posteriors of a stream, 10 ms frame by frame. `push` 16 kHz audio as it arrives;
     `posteriors` holds a row per frame scored so far: frame j (audio from j * 10 ms) is scored
-    once its window and the 3 frames its deltas need are in (65.6 ms of audio after its start).
+    once its window and the 3 frames its deltas need are in (55.6 ms of audio after its start).
     `finish` scores the last frames, their deltas made with the last cepstrum repeated (as the
     first frames' with the first). A clip pushed whole and finished gives exactly what it gives
     pushed in any pieces. `keep`: rows of history kept (a live stream's memory stays bounded);
