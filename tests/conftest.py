@@ -7,6 +7,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "protocol"
+TESTDATA = Path("/usr/share/pocketsphinx/test/data")  # Debian's pocketsphinx-testdata
+
+
+def sphinx_recording(name: str = "goforward"):
+    """A pocketsphinx-testdata recording (a real voice; `name`.raw, 16 kHz s16) as float32 in
+    [-1, 1]; the test is skipped where the package is not installed."""
+    import numpy as np
+    path = TESTDATA / f"{name}.raw"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing: install pocketsphinx-testdata")
+    return (np.fromfile(path, "<i2") / 32768.0).astype(np.float32)
 
 
 _HANDED_OUT: set = set()

@@ -6,6 +6,7 @@ import difflib
 import numpy as np
 import pytest
 
+from conftest import sphinx_recording
 from vasa_bridge.errors import DataError
 
 pytest.importorskip("pocketsphinx")
@@ -14,15 +15,6 @@ from vasa_bridge.model.acoustic import (PhoneScores, cepstra, load_acoustic,  # 
                                         phone_posteriors)
 from vasa_bridge.model.phones import PhoneConfig, _decoder, _segments  # noqa: E402
 
-DATA = "/usr/share/pocketsphinx/test/data"
-
-
-def recording(name):
-    from pathlib import Path
-    path = Path(DATA) / name
-    if not path.is_file():
-        pytest.skip("pocketsphinx-testdata is not installed")
-    return (np.fromfile(path, "<i2") / 32768.0).astype(np.float32)
 
 
 def phone_loop(feed):
@@ -33,11 +25,11 @@ def phone_loop(feed):
     return [seg[0] for seg in _segments(dec)]
 
 
-@pytest.mark.parametrize("name", ["goforward.raw", "something.raw"])
+@pytest.mark.parametrize("name", ["goforward", "something"])
 def test_our_cepstra_are_the_ones_pocketsphinx_makes(name):
     """pocketsphinx's phone loop fed our cepstra recognises what it recognises from the audio."""
     from vasa_bridge.audio.pcm import to_s16
-    audio = recording(name)
+    audio = sphinx_recording(name)
     heard = phone_loop(lambda d: d.process_raw(to_s16(audio).tobytes(), full_utt=True))
     ceps = np.ascontiguousarray(cepstra(load_acoustic(), audio), np.float32)
     ours = phone_loop(lambda d: d.process_cep(ceps.reshape(-1).view(np.uint8), full_utt=True))
@@ -48,7 +40,7 @@ def test_our_cepstra_are_the_ones_pocketsphinx_makes(name):
 def test_the_best_phone_of_each_frame_follows_the_words():
     """Frame by frame, without a search, the most likely phone is the phone loop's at most
     frames of speech: "go forward ten meters"."""
-    audio = recording("goforward.raw")
+    audio = sphinx_recording("goforward")
     post = phone_posteriors(audio)
     model = load_acoustic()
     assert post.shape == (1 + (len(audio) - 410) // 160, model.n_phones)
@@ -72,7 +64,7 @@ def test_the_best_phone_of_each_frame_follows_the_words():
 
 
 def test_a_stream_scored_in_pieces_equals_the_whole_clip():
-    audio = recording("goforward.raw")
+    audio = sphinx_recording("goforward")
     whole = phone_posteriors(audio)
     scores = PhoneScores()
     rng = np.random.default_rng(1)

@@ -4,6 +4,7 @@ acoustic model's phone posteriors, and how the live mouth takes it (model/phones
 import numpy as np
 import pytest
 
+from conftest import sphinx_recording
 from vasa_bridge.errors import DataError
 from vasa_bridge.model.config import CLOSE, JAW
 
@@ -16,16 +17,8 @@ from vasa_bridge.model.acoustic_mouth import (AcousticMouth, AcousticMouthConfig
 from vasa_bridge.model.phones import (LivePhones, PhoneConfig, live_track,  # noqa: E402
                                       with_heard_aperture)
 
-DATA = "/usr/share/pocketsphinx/test/data"
 FPS = 25.0
-
-
-def goforward():
-    from pathlib import Path
-    path = Path(DATA) / "goforward.raw"
-    if not path.is_file():
-        pytest.skip("pocketsphinx-testdata is not installed")
-    return (np.fromfile(path, "<i2") / 32768.0).astype(np.float32)
+goforward = sphinx_recording  # "go forward ten meters", a real voice
 
 
 def aligned(audio, text, n):

@@ -3,24 +3,17 @@ heard whole before it plays (audio/ahead.py). A microphone is hardware we lack h
 capture is a fake with MicSource's reading and pacing, everything after it is real."""
 
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import sphinx_recording
 from vasa_bridge.audio.sources import RATE
 from vasa_bridge.errors import ConfigError
 from vasa_bridge.audio.ahead import MAX_PHRASE_S, PRE_ROLL_S, DelayLine, Phrases
 
-DATA = Path("/usr/share/pocketsphinx/test/data")
 HOP = RATE // 25
-
-
-def goforward() -> np.ndarray:
-    path = DATA / "goforward.raw"
-    if not path.is_file():
-        pytest.skip(f"{path} is missing: install pocketsphinx-testdata")
-    return np.frombuffer(path.read_bytes(), "<i2").astype(np.float32) / 32768
+goforward = sphinx_recording  # "go forward ten meters", a real voice
 
 
 class FakeMic:

@@ -4,6 +4,7 @@
 import numpy as np
 import pytest
 
+from conftest import sphinx_recording
 from vasa_bridge.errors import ConfigError, DataError
 from vasa_bridge.model.config import JAW
 from vasa_bridge.model.phones import (LivePhones, PhoneConfig, PhoneRecognizer, blend,
@@ -13,17 +14,8 @@ from vasa_bridge.motion.names import INDEX
 
 pytest.importorskip("pocketsphinx")
 
-DATA = "/usr/share/pocketsphinx/test/data"
 FPS = 25.0
-
-
-def goforward():
-    """pocketsphinx-testdata's "go forward ten meters" (a real voice, 16 kHz)."""
-    from pathlib import Path
-    path = Path(DATA) / "goforward.raw"
-    if not path.is_file():
-        pytest.skip("pocketsphinx-testdata is not installed")
-    return (np.fromfile(path, "<i2") / 32768.0).astype(np.float32)
+goforward = sphinx_recording  # pocketsphinx-testdata's "go forward ten meters" (a real voice)
 
 
 def aligned_mouth(audio, text, n):
@@ -117,11 +109,7 @@ def test_offline_mouth_seals_the_words_bilabials():
     """A real voice's /m/ ("something", pocketsphinx-testdata): the baked mouth seals it even
     where the model's own mouth stays apart, and only there."""
     from vasa_bridge.model.phones import apply_phones
-    from pathlib import Path
-    path = Path(DATA) / "something.raw"
-    if not path.is_file():
-        pytest.skip("pocketsphinx-testdata is not installed")
-    audio = (np.fromfile(path, "<i2") / 32768.0).astype(np.float32)
+    audio = sphinx_recording("something")
     n = int(len(audio) / 16000 * FPS)
     rec = PhoneRecognizer()
     timeline = rec.hear(audio).timeline
