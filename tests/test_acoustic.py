@@ -80,6 +80,12 @@ def test_a_stream_scored_in_pieces_equals_the_whole_clip():
     np.testing.assert_array_equal(scores.posteriors, whole)
     with pytest.raises(DataError, match="after finish"):
         scores.push(audio[:160])
+    fresh = PhoneScores()
+    with pytest.raises(DataError, match="1 non-finite samples"):
+        fresh.push(np.array([0.1, np.nan, 0.2], np.float32))
+    fresh.push(audio)  # refused before any state moved: the stream goes on as if never sent
+    fresh.finish()
+    np.testing.assert_array_equal(fresh.posteriors, whole)
 
 
 def test_audio_at_another_rate_is_refused_with_the_rate_named():

@@ -237,6 +237,27 @@ def test_model_engine_lays_the_live_phones_over_its_frames():
     assert checked > 20 and aperture > 20
 
 
+def test_a_bad_chunk_is_refused_and_the_live_stream_goes_on_as_if_never_sent():
+    pytest.importorskip("onnxruntime")
+    from vasa_bridge.errors import AudioError
+    from vasa_bridge.model.onnx_runtime import OnnxDenoiser
+    from vasa_bridge.runtime.model_engine import ModelEngine
+    den = OnnxDenoiser(None, threads=1)
+    audio = goforward()[:16000]
+    clean, hit = ModelEngine(den, seed=1), ModelEngine(den, seed=1)
+    a, b = [], []
+    for i in range(0, len(audio), 640):
+        chunk = audio[i:i + 640]
+        if i == 6400:
+            with pytest.raises(AudioError, match="non-finite"):
+                hit.push(np.full(640, np.nan, np.float32))
+        a += clean.push(chunk)
+        b += hit.push(chunk)
+    assert len(a) == len(b) > 10
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.blendshapes, y.blendshapes)
+
+
 def test_language_decides_and_bad_settings_are_refused():
     assert phones_for("en") == PhoneConfig() and phones_for("en-GB") is not None
     assert phones_for("de") is None and phones_for("fr") is None

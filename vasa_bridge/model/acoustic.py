@@ -265,7 +265,11 @@ class PhoneScores:
         """(N,) float 16 kHz -> the rows newly scored, (k, phones)."""
         if self.finished:
             raise DataError("PhoneScores.push after finish: expected a fresh PhoneScores")
-        self._samples = np.concatenate([self._samples, np.asarray(audio, np.float32).ravel()])
+        audio = np.asarray(audio, np.float32).ravel()
+        if not np.isfinite(audio).all():  # one NaN would poison the running cepstral mean
+            raise DataError(f"PhoneScores.push got {int(np.count_nonzero(~np.isfinite(audio)))} "
+                            f"non-finite samples: expected finite audio")
+        self._samples = np.concatenate([self._samples, audio])
         n = max(0, (len(self._samples) - WINDOW) // HOP + 1)
         if n:
             raw = cepstra(self.model, self._samples[:(n - 1) * HOP + WINDOW], self._previous)

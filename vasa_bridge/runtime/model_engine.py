@@ -45,9 +45,10 @@ class ModelEngine:
             intensity=s.intensity if head_motion is None else float(head_motion))
 
     def push(self, audio: np.ndarray) -> list[MotionFrame]:
+        feats = self._features.push(audio)  # first: it refuses a bad chunk before any state moves
         if self._phones is not None:
             self._phones.push(audio)
-        raw = self._motion.push(self._features.push(audio))
+        raw = self._motion.push(feats)
         if not len(raw):
             return []
         shapes, rot, trans = unpack_motion(raw)
