@@ -80,6 +80,14 @@ def test_a_stream_scored_in_pieces_equals_the_whole_clip():
     np.testing.assert_array_equal(scores.posteriors, whole)
     with pytest.raises(DataError, match="after finish"):
         scores.push(audio[:160])
+    # a live stream keeps its last rows only, trimmed as they are scored
+    kept = PhoneScores(keep=50)
+    for i in range(0, len(audio), 640):
+        kept.push(audio[i:i + 640])
+        assert kept.first == max(0, kept.frames - 50)
+    kept.finish()
+    assert kept.first == len(whole) - 50
+    np.testing.assert_array_equal(kept.posteriors, whole[-50:])
     fresh = PhoneScores()
     with pytest.raises(DataError, match="1 non-finite samples"):
         fresh.push(np.array([0.1, np.nan, 0.2], np.float32))

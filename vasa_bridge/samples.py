@@ -30,3 +30,9 @@ def phone_dictionary_path() -> Path:
     """A one-word pocketsphinx dictionary: the phone-loop search needs one but reads no words,
     and the full CMU dictionary costs 45 MB and 70 ms per decoder (model/phones.py)."""
     return _asset("phones.dict")
+
+
+def acoustic_mouth_path() -> Path:
+    """The live mouth's acoustic head, trained here (`vasa-bridge train-mouth`,
+    model/acoustic_mouth.py)."""
+    return _asset("model/acoustic_mouth.npz")

@@ -127,7 +127,6 @@ def _read_mixture_weights(path: str, n_stream: int, n_dens: int) -> np.ndarray:
 class AcousticModel:
     """pocketsphinx's en-us model, as this module scores it: the context-independent states."""
     names: tuple  # CI phone names, e.g. ("+NSN+", "+SPN+", "AA", ..., "SIL", ...)
-    states: np.ndarray  # (phones, 3) senone of each state
     square: tuple  # per stream (v, codebooks * densities): -0.5 / variance
     linear: tuple  # per stream (v, codebooks * densities): mean / variance
     constant: tuple  # per stream (codebooks * densities,): the Gaussians' log normaliser
@@ -169,7 +168,7 @@ def load_acoustic() -> AcousticModel:
         weights.append(w.T.copy())
     filters, dct = _mel_filters(), _dct()
     window = 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(WINDOW) / (WINDOW - 1))
-    return AcousticModel(tuple(names), states, tuple(square), tuple(linear), tuple(constant),
+    return AcousticModel(tuple(names), tuple(square), tuple(linear), tuple(constant),
                          tuple(weights), tuple(m.shape[2] for m in means), filters, dct, window)
 
 
@@ -317,6 +316,9 @@ class PhoneScores:
         self._ceps = self._ceps[keep - self._ceps_first:]
         self._ceps_first = keep
         self._rows.append(rows)
+        if self.keep is not None:  # bounded as it grows, whether or not anyone reads it
+            self._rows = [self.posteriors[-self.keep:]]
+            self.first = self._scored - len(self._rows[0])
         return rows
 
     @property
@@ -324,9 +326,6 @@ class PhoneScores:
         """(rows, phones) float32: frames `first` .. `frames` - 1."""
         if len(self._rows) > 1:
             self._rows = [np.vstack(self._rows)]
-        if self._rows and self.keep is not None and len(self._rows[0]) > self.keep:
-            self.first += len(self._rows[0]) - self.keep
-            self._rows = [self._rows[0][-self.keep:]]
         return self._rows[0] if self._rows else np.zeros((0, self.model.n_phones), np.float32)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,6 @@ from ..errors import DataError
 from .acoustic import HOP, RATE
 
 OUTPUTS = ("jawOpen", "mouthClose")
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "assets" / "model" / "acoustic_mouth.npz"
 
 
 @dataclass(frozen=True)
@@ -70,18 +70,9 @@ def inputs(posteriors: np.ndarray, frames: np.ndarray, fps: float,
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    # torch's default (exact) GELU, with erf to 1.5e-7
-    return 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
-
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    # Abramowitz and Stegun 7.1.26 (|error| < 1.5e-7), vectorised
-    s = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
-               + 0.254829592) * t * np.exp(-a * a)
-    return s * y
+    """torch's default (exact) GELU."""
+    from scipy.special import erf
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
 
 
 class AcousticMouth:
@@ -96,7 +87,8 @@ class AcousticMouth:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "AcousticMouth":
-        path = Path(path) if path is not None else DEFAULT_PATH
+        from ..samples import acoustic_mouth_path
+        path = Path(path) if path is not None else acoustic_mouth_path()
         try:
             z = np.load(path, allow_pickle=False)
             info = json.loads(str(z["info"]))
@@ -127,14 +119,10 @@ class AcousticMouth:
         return np.clip(h, 0.0, 1.0).astype(np.float32)
 
 
-_LOADED: dict = {}
-
-
+@lru_cache(maxsize=1)
 def shipped_mouth() -> AcousticMouth:
     """The shipped head (loaded once per process)."""
-    if "mouth" not in _LOADED:
-        _LOADED["mouth"] = AcousticMouth.load()
-    return _LOADED["mouth"]
+    return AcousticMouth.load()
 
 
 @dataclass(frozen=True)
@@ -160,10 +148,7 @@ def _clip_rows(args) -> tuple[np.ndarray, np.ndarray]:
     from ..motion.names import INDEX
     from .acoustic import phone_posteriors
     clip = load_clip(Path(root) / row["path"], row["id"])
-    audio = np.asarray(clip.audio, np.float32)
-    if clip.sample_rate != RATE:
-        raise DataError(f"clip {row['id']} is at {clip.sample_rate} Hz: expected {RATE} Hz")
-    post = phone_posteriors(audio)
+    post = phone_posteriors(clip.audio, clip.sample_rate)
     shapes = clip.motion.blendshapes
     n = len(shapes)
     x = inputs(post, np.arange(n), clip.motion.fps, head)

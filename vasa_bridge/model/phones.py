@@ -48,6 +48,7 @@ from ..audio.pcm import SAMPLE_RATE, to_s16
 from ..errors import DataError
 from ..motion.names import INDEX
 from ..data.align import decode_whole, searched_words
+from .config import SEAL_APERTURE
 from .transcript import MIN_FIT, combine, teacher_mouth_at
 
 PHONE_LANGUAGES = {"en": "pocketsphinx en-us"}  # languages with a phone recogniser here
@@ -328,8 +329,7 @@ def _fill(segs, total: float) -> list[tuple[str, float, float]]:
 
 
 def blend(model_shapes: np.ndarray, phone_shapes: np.ndarray,
-          config: PhoneConfig = PhoneConfig(), known: np.ndarray | None = None,
-          heard: np.ndarray | None = None, heard_known: np.ndarray | None = None) -> np.ndarray:
+          config: PhoneConfig = PhoneConfig(), known: np.ndarray | None = None) -> np.ndarray:
     """(T, 52) the model's shapes and the teacher's mouth on the heard phones -> the mouth:
     articulation from the phones, the lip aperture `teacher_weight` of theirs (jaw and the
     lips' seal move together, so a sealed /p b m/ in both stays sealed). `known` (T,) bool:
@@ -342,8 +342,6 @@ def blend(model_shapes: np.ndarray, phone_shapes: np.ndarray,
         out[:, c] = w * phone_shapes[:, c] + (1.0 - w) * model_shapes[:, c]
     if known is not None:
         out[~known] = model_shapes[~known]
-    if heard is not None and config.acoustic_weight > 0:
-        out = with_heard_aperture(out, heard, config.acoustic_weight, heard_known)
     return out
 
 
@@ -353,7 +351,6 @@ def with_heard_aperture(shapes: np.ndarray, heard: np.ndarray, weight: float,
     head's in both; where `shapes` seal the lips (aperture under SEAL_APERTURE: the phones' and
     the seal head's /p b m/), the lips are not parted wider than they were. `known` (T,) bool:
     frames the head has heard (None: all)."""
-    from .config import SEAL_APERTURE
     out = np.array(shapes, dtype=np.float32, copy=True)
     rows = slice(None) if known is None else np.asarray(known, bool)
     jaw, close = out[rows, _JAW], out[rows, _CLOSE]
@@ -564,8 +561,8 @@ class LiveTrack(NamedTuple):
 
     def steer(self, model_shapes: np.ndarray, config: "PhoneConfig") -> np.ndarray:
         """(T, 52) the model's shapes -> the live mouth (`LivePhones.steer`, frame by frame)."""
-        return blend(model_shapes, self.mouths, config, self.known, self.heard,
-                     self.heard_known)
+        return with_heard_aperture(blend(model_shapes, self.mouths, config, self.known),
+                                   self.heard, config.acoustic_weight, self.heard_known)
 
 
 def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
