@@ -70,7 +70,8 @@ def run_streaming(den, clips, stream: StreamConfig, phones: PhoneConfig | None =
     times, phone_times = [], []
     acc = _Acc()
     hop = fc.sample_rate * fc.hop_ms // 1000
-    lookahead = stream.lookahead_ms(den.config) / 1000.0
+    # the engine's look-ahead: the model's, and the phone layer's hold (PhoneConfig.hold_s)
+    lookahead = stream.lookahead_ms(den.config) / 1000.0 + (phones.hold_s if phones else 0.0)
     for audio, teacher, segs in clips:
         ms = MotionStream(den, den.config, stream, Steering("neutral"), seed=0)
         heard = LivePhones(fc.fps, phones) if phones is not None else None

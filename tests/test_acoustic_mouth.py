@@ -96,15 +96,20 @@ def test_the_heard_aperture_is_mixed_in_and_seals_stay_sealed():
 
 
 def test_a_live_stream_hears_the_aperture_of_every_frame_as_the_clip_does():
-    """Live, frame k is asked for with 80 ms of audio after it: the head has its 20 ms then,
-    and gives what the whole clip's posteriors give."""
+    """Live, frame k is asked for with 120 ms of audio after it (the model's 80, the phone
+    layer's hold of 40): the head has its 60 ms then, and gives what the whole clip's
+    posteriors give."""
     audio = goforward()
     n = int(len(audio) / 16000 * FPS)
     track = live_track(audio, n, FPS, 0.08)
     assert track.heard_known.all()
+    # without the hold the 60 ms after a frame are not yet scored when it is asked for
+    assert not live_track(audio, n, FPS, 0.08, PhoneConfig(hold_s=0.0)).heard_known.any()
+    look = 0.08 + PhoneConfig().hold_s
     head = shipped_mouth()
     whole = head.predict(inputs(phone_posteriors(audio), np.arange(n), FPS, head.config))
-    np.testing.assert_allclose(track.heard[:n - 1], whole[:n - 1], atol=1e-5)
+    # (the last two frames' 60 ms run past the clip's end: live, that is the last hop's padding)
+    np.testing.assert_allclose(track.heard[:n - 2], whole[:n - 2], atol=1e-5)
     # frame by frame, LivePhones.steer is what the track gives the clip
     model = np.random.default_rng(2).uniform(0, 0.5, (n, 52)).astype(np.float32)
     live = LivePhones(FPS)
@@ -112,7 +117,7 @@ def test_a_live_stream_hears_the_aperture_of_every_frame_as_the_clip_does():
     for i in range(0, len(audio) + 4000, 640):
         chunk = audio[i:i + 640]
         live.push(np.pad(chunk, (0, 640 - len(chunk))))  # whole hops, as serve pushes them
-        while k < n and (k / FPS + 0.08) * 16000 <= i + 640 + 1e-6:
+        while k < n and (k / FPS + look) * 16000 <= i + 640 + 1e-6:
             got.append(live.steer(model[k], k))
             k += 1
     np.testing.assert_allclose(np.array(got), track.steer(model, PhoneConfig()), atol=1e-6)

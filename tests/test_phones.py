@@ -216,15 +216,23 @@ def test_model_engine_lays_the_live_phones_over_its_frames():
     audio = goforward()
     with_phones = ModelEngine(den, seed=3)
     alone = ModelEngine(den, seed=3, phones=None)
+    # the phone layer holds each frame past the model's look-ahead (`PhoneConfig.hold_s`)
+    assert with_phones.lookahead_s == pytest.approx(alone.lookahead_s + PhoneConfig().hold_s)
     mirror = LivePhones(with_phones.fps)
-    checked = aperture = 0
+    model_frames = {}
+    checked = aperture = pushed = 0
     for i in range(0, len(audio), 640):
         chunk = audio[i:i + 640]
         mirror.push(chunk)
-        got, ref = with_phones.push(chunk), alone.push(chunk)
-        assert len(got) == len(ref)
-        for a, b in zip(got, ref):
+        pushed += len(chunk)
+        for b in alone.push(chunk):
+            model_frames[round(b.time * alone.fps)] = b
+        for a in with_phones.push(chunk):
             k = round(a.time * with_phones.fps)
+            # out as soon as its look-ahead and the hold have arrived, not before
+            due = (k / with_phones.fps + with_phones.lookahead_s) * 16000
+            assert pushed - 640 < due <= pushed + 1e-3
+            b = model_frames[k]
             heard = mirror.mouth(k)
             phones_only = b.blendshapes if heard is None else \
                 blend(b.blendshapes[None], heard[None])[0]
@@ -266,6 +274,8 @@ def test_language_decides_and_bad_settings_are_refused():
         phones_for("english!")
     with pytest.raises(DataError, match="teacher_weight is 1.5"):
         PhoneConfig(teacher_weight=1.5)
+    with pytest.raises(DataError, match="hold_s is 0.5"):
+        PhoneConfig(hold_s=0.5)
     with pytest.raises(DataError, match="16000 Hz"):
         PhoneRecognizer().timeline(np.zeros(100, np.float32), rate=48000)
 

@@ -62,9 +62,10 @@ def test_shipped_model_floors_on_real_voices(result):
     # "model alone" rows are the network by itself.
     off, live, loud = (result["rows"][k] for k in ("model offline", "model live", "loudness"))
     assert off["jaw_r_best"] >= 0.95 and live["jaw_r_best"] >= 0.85
-    # live, the aperture heard frame by frame (model/acoustic_mouth.py) keeps the jaw on time:
-    # at lag 0 it follows (0.82) where the phone loop alone lags a frame (0.77)
-    assert live["jaw_r"] >= 0.80
+    # live, the aperture heard frame by frame (model/acoustic_mouth.py), 60 ms after each frame
+    # (the phone layer's hold), keeps the jaw on time: at lag 0 it follows (0.867) where the
+    # phone loop alone lags a frame (0.77), and the head without the hold (20 ms after) 0.82
+    assert live["jaw_r"] >= 0.85
     assert off["jaw_r_best"] > loud["jaw_r_best"] + 0.15
     assert off["closure_rate"] >= 0.95 and live["closure_rate"] >= 0.74
     assert off["false_seal_rate"] <= 0.05 and live["false_seal_rate"] <= 0.16

@@ -1,8 +1,8 @@
 """`serve --mic --hear-ahead SECONDS`: the live face a few seconds behind the voice, with the
 mouth of its words.
 
-Live, the lips can only follow what the streaming phone loop hears within 80 ms (docs/model.md:
-r 0.84 against the reference on real voices, 6 of 8 /p b m/ sealed). Whole phrases are heard
+Live, the lips can only follow what the streaming phone layer hears within 120 ms (docs/model.md:
+r 0.867 against the reference on real voices, 6 of 8 /p b m/ sealed). Whole phrases are heard
 much better (their words recognised and aligned, as `bake` does: r 0.96). When the face may run
 behind the voice (a stream with its own delay, a recording, a talk show host reading chat), the
 capture is played `delay` late (`DelayLine`, both the loop's source and its pacer: one hop of

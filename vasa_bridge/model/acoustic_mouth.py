@@ -3,10 +3,11 @@ acoustic model trained on real speech (model/acoustic.py) to the viseme teacher'
 mouthClose, for the live mouth (model/phones.py, `LivePhones.aperture`).
 
 The motion model has only ever heard synthetic speech, and the phone loop decides phones about
-60 ms behind the audio. This head sees, for each motion frame, the posteriors of the 300 ms
-before it and the 20 ms after it (what the live look-ahead has scored), averaged 30 ms at a time:
+60 ms behind the audio. This head sees, for each motion frame, the posteriors of the 290 ms
+before it and the 60 ms after it (what the live look-ahead, the phone layer's hold included, has
+scored), averaged 30 ms at a time:
 
-    (11 steps x 42 phones) log posteriors -> 128 -> 64 -> (jawOpen, mouthClose)
+    (12 steps x 42 phones) log posteriors -> 128 -> 64 -> (jawOpen, mouthClose)
 
 It is trained here, on synthetic English speech (`vasa-bridge train-mouth`): the festival
 voices, recorded from real speakers, through the capture chain, and the espeak-ng voices; the
@@ -32,9 +33,11 @@ OUTPUTS = ("jawOpen", "mouthClose")
 
 @dataclass(frozen=True)
 class AcousticMouthConfig:
-    before: int = 30  # 10 ms posterior frames before the motion frame's own
-    after: int = 2  # 10 ms frames after it: what 80 ms of look-ahead has scored (the deltas
-    #                 need 3 frames, the window 25.6 ms)
+    before: int = 29  # 10 ms posterior frames before the motion frame's own
+    after: int = 6  # 10 ms frames after it: what 120 ms of look-ahead has scored (the model's
+    #                 80 ms and the phone layer's hold, `PhoneConfig.hold_s`; a frame is scored
+    #                 55.6 ms after its start). The teacher's lips lead the sound by 40 ms: a
+    #                 head that hears 20 ms after a frame cannot hear the phone it opens for.
     group: int = 3  # frames averaged into one input step
     floor: float = 1e-3  # inputs are log(posterior + floor)
     hidden: tuple = (128, 64)  # widths of the hidden layers (GELU)

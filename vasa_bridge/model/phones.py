@@ -18,13 +18,13 @@ loop, and pocketsphinx's word search with its English language model and diction
 Lip Sync does), whose words are force-aligned as a transcript is. The words' alignment gives the
 phones; where it fits closely (`seal_min_fit`), their mouth is taken whole, seals and jaw too.
 Live (`serve`), `LivePhones` is pushed the same audio as the model and asked for each frame the
-model emits: the model emits frame k once it has its look-ahead (80 ms) of audio after it, and the
-phone loop's phones decided by then (the search reports phones up to ~60 ms behind the newest
-audio; the phone in progress is taken to go on) drive that frame. So phones add no latency.
-(Words are offline only: a word search streamed this way guesses the word in progress badly.)
-Live, half the lip aperture is also what the acoustic model hears frame by frame, without a
-search (model/acoustic_mouth.py: `LivePhones.aperture`, `with_heard_aperture`); where the blend
-seals the lips, they stay sealed.
+model emits: the model emits frame k once it has its look-ahead (80 ms) of audio after it, the
+phone layer holds it `hold_s` (40 ms) more, and the phone loop's phones decided by then (the
+search reports phones up to ~60 ms behind the newest audio; the phone in progress is taken to go
+on) drive that frame. (Words are offline only: a word search streamed this way guesses the word
+in progress badly.) Live, part of the lip aperture (`acoustic_weight`) is also what the acoustic
+model hears frame by frame, without a search, up to 60 ms after the frame (model/acoustic_mouth.py:
+`LivePhones.aperture`, `with_heard_aperture`); where the blend seals the lips, they stay sealed.
 
 Offline, only where the recogniser knows the voice: a clip whose phone loop's acoustic score per
 phone frame (`hear`'s fit) is under `PhoneConfig.min_fit` (most espeak-ng voices, which an
@@ -87,11 +87,16 @@ class PhoneConfig:
     #   word heard, the model's mouth alone
     align_chunk_s: float = 12.0  # offline: the recognised words are aligned in stretches of
     #   about this long, cut at pauses (a whole long clip at once costs gigabytes)
-    acoustic_weight: float = 0.5  # live: share of the aperture heard frame by frame (jawOpen
+    acoustic_weight: float = 0.67  # live: share of the aperture heard frame by frame (jawOpen
     #   and mouthClose from the acoustic head, model/acoustic_mouth.py) in the mouth, the rest
     #   the phones' and model's blend; where that blend seals the lips, the seal is kept. Chosen
     #   on the synthetic validation voice (festival:slt, kept out of the head's training): the
     #   share with the best jawOpen r (docs/model.md). 0: off.
+    hold_s: float = 0.04  # live: each of the model's frames is held this long past its own
+    #   look-ahead (80 ms), so the acoustic head hears 60 ms after the frame (the teacher's lips
+    #   lead the sound by 40 ms) and the phone loop decides a frame later. Sized to the latency
+    #   budget (sound -> answering mouth p95 <= 150 ms, bench/bench_latency.py: 103 ms without
+    #   it); it adds its 40 ms to that. 0: none (the head then hears fewer frames after).
     seal_min_fit: float | None = -14.0  # offline: where the words' alignment scores at least
     #   this, the words' mouth is taken whole (jaw and seals too: `transcript.combine`), not
     #   blended. Chosen on the synthetic training corpus: the lowest value at which that costs
@@ -106,6 +111,8 @@ class PhoneConfig:
             raise DataError(f"phones window_s is {self.window_s}: expected 0.2..5 s")
         if not 0.0 <= self.acoustic_weight <= 1.0:
             raise DataError(f"phones acoustic_weight is {self.acoustic_weight}: expected 0..1")
+        if not 0.0 <= self.hold_s <= 0.2:
+            raise DataError(f"phones hold_s is {self.hold_s}: expected 0..0.2 s")
 
 
 def phones_for(language: str = "en", enabled: bool = True) -> PhoneConfig | None:
@@ -518,7 +525,7 @@ class LivePhones:
 
     def aperture(self, k: int) -> np.ndarray | None:
         """(2,) jawOpen and mouthClose the acoustic head hears at output frame k, or None: off,
-        or the 20 ms after frame k not yet scored."""
+        or the frames after frame k it hears (60 ms) not yet scored."""
         if self._scores is None:
             return None
         from .acoustic_mouth import frame_of, inputs
@@ -568,8 +575,9 @@ class LiveTrack(NamedTuple):
 def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
                config: PhoneConfig = PhoneConfig(), hop: int = 640) -> LiveTrack:
     """The phone layer's live mouth for a clip as a live stream makes it (`ModelEngine`):
-    `audio` (16 kHz) pushed `hop` samples at a time, frame k asked for once `lookahead_s` of
-    audio after it has arrived. For evaluations of the live path (`eval --real`):
+    `audio` (16 kHz) pushed `hop` samples at a time, frame k asked for once the model's
+    `lookahead_s` and the phone layer's `config.hold_s` of audio after it have arrived. For
+    evaluations of the live path (`eval --real`):
     `live_track(...).steer(model_shapes, config)` is what `LivePhones.steer` gives."""
     live = LivePhones(fps, config)
     out = np.zeros((n_frames, 52), np.float32)
@@ -578,6 +586,7 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
     heard_known = np.zeros(n_frames, bool)
     k, pushed = 0, 0
     audio = np.asarray(audio, np.float32)
+    lookahead_s = lookahead_s + config.hold_s
     while k < n_frames:
         chunk = audio[pushed:pushed + hop]  # whole hops, silence after the end (as serve's)
         live.push(np.pad(chunk, (0, hop - len(chunk))) if len(chunk) < hop else chunk)

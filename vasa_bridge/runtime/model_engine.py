@@ -7,6 +7,7 @@ keeps its own feature statistics, window state and seed.
 
 from __future__ import annotations
 
+import collections
 import logging
 from typing import Callable
 
@@ -28,12 +29,15 @@ class ModelEngine:
                  phones: PhoneConfig | None = PhoneConfig()) -> None:
         config = denoiser.config
         self.fps = config.features.fps
-        self.lookahead_s = stream.lookahead_ms(config) / 1000.0
         self._features = FeatureStream(config.features)
         self._motion = MotionStream(denoiser, config, stream, steering, seed)
-        # The phones heard so far steer the mouth of each frame the model emits: the model emits
-        # frame k with its look-ahead of audio after it, so the phones add no latency.
+        # The phones heard so far steer the mouth of each frame the model emits. The model emits
+        # frame k with its look-ahead of audio after it; the phone layer holds it `hold_s` more,
+        # so its acoustic head hears the sound the lips move ahead of (`PhoneConfig.hold_s`).
         self._phones = LivePhones(self.fps, phones) if phones is not None else None
+        self._hold_s = phones.hold_s if phones is not None else 0.0
+        self.lookahead_s = stream.lookahead_ms(config) / 1000.0 + self._hold_s
+        self._held: collections.deque = collections.deque()  # (shapes, rot, trans) not yet out
         self._index = 0
 
     def set_conditions(self, *, emotion: str | None = None, gaze=None,
@@ -49,16 +53,22 @@ class ModelEngine:
         if self._phones is not None:
             self._phones.push(audio)
         raw = self._motion.push(feats)
-        if not len(raw):
-            return []
-        shapes, rot, trans = unpack_motion(raw)
+        if len(raw):
+            self._held.extend(zip(*unpack_motion(raw)))
         frames = []
-        for b, r, t in zip(shapes, rot, trans):
+        while self._held and self._heard_past(self._index):
+            b, r, t = self._held.popleft()
             if self._phones is not None:
                 b = self._phones.steer(b, self._index)
             frames.append(MotionFrame(b, r, t, self._index / self.fps))
             self._index += 1
         return frames
+
+    def _heard_past(self, k: int) -> bool:
+        """Whether frame k's whole look-ahead, the phone layer's hold included, has arrived."""
+        if not self._hold_s:
+            return True  # the model emits a frame once its own look-ahead has arrived
+        return k / self.fps + self.lookahead_s <= self._phones.seconds + 1e-6
 
 
 class ClipBaker:
