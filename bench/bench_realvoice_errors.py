@@ -31,11 +31,10 @@ from vasa_bridge.data.phonemes import SILENCE  # noqa: E402
 from vasa_bridge.model.config import JAW, SEAL_APERTURE, unpack_motion  # noqa: E402
 from vasa_bridge.model.evaluate import _aperture  # noqa: E402
 from vasa_bridge.model.onnx_runtime import OnnxDenoiser  # noqa: E402
-from vasa_bridge.model.phones import (PhoneConfig, PhoneRecognizer, blend, heard_mouth,  # noqa: E402
-                                      live_track)
+from vasa_bridge.model.phones import (PhoneConfig, PhoneRecognizer, apply_phones,  # noqa: E402
+                                      heard_mouth, live_track)
 from vasa_bridge.model.realvoice import real_clips, reference  # noqa: E402
 from vasa_bridge.model.streaming import LIVE, OFFLINE, Steering, generate  # noqa: E402
-from vasa_bridge.model.transcript import combine  # noqa: E402
 
 
 def main() -> int:
@@ -74,9 +73,8 @@ def main() -> int:
                 track = phones[0]
                 shapes = track.steer(model, PhoneConfig())
                 phones = (track.mouths, track.known, False)
-            elif phones is not None:
-                shapes = (combine(model, phones[0]) if phones[2]  # trusted words: whole
-                          else blend(model, phones[0], PhoneConfig(), phones[1]))
+            else:  # bake's mouth (the heard aperture too, where the words are not whole)
+                shapes = apply_phones(model, clip.audio, 16000, fps, PhoneConfig(), recognizer)
             parts = {"model": _aperture(model) < SEAL_APERTURE,
                      "phones": (_aperture(phones[0]) < SEAL_APERTURE) & phones[1]
                      if phones is not None else np.zeros(n, bool)}

@@ -128,6 +128,15 @@ def shipped_mouth() -> AcousticMouth:
     return AcousticMouth.load()
 
 
+def heard_aperture(audio: np.ndarray, rate: int, n_frames: int, fps: float) -> np.ndarray:
+    """A whole clip (16 kHz) -> (n_frames, 2) jawOpen and mouthClose the shipped head hears at
+    motion frames 0.. (frame i at i / fps), as a live stream hears them (`apply_phones`)."""
+    from .acoustic import phone_posteriors
+    head = shipped_mouth()
+    return head.predict(inputs(phone_posteriors(audio, rate), np.arange(n_frames), fps,
+                               head.config))
+
+
 @dataclass(frozen=True)
 class MouthTrainConfig:
     data: tuple  # dataset folders (their English train clips are used)

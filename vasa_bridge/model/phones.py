@@ -29,9 +29,10 @@ model hears frame by frame, without a search, up to 60 ms after the frame (model
 Offline, only where the recogniser knows the voice: a clip whose phone loop's acoustic score per
 phone frame (`hear`'s fit) is under `PhoneConfig.min_fit` (most espeak-ng voices, which an
 acoustic model trained on real speech hears poorly), or whose recognised words do not fit as a
-transcript must, keeps the model's mouth alone. Live streams are not gated: the live decoder's
-cepstral normalisation takes seconds to settle, and until then it scores real voices as low as
-synthetic ones.
+transcript must, keeps the model's mouth, its lip aperture mixed with the acoustic head's as
+live (so does a clip whose words are blended, not taken whole). Live streams are not gated: the
+live decoder's cepstral normalisation takes seconds to settle, and until then it scores real
+voices as low as synthetic ones.
 
 Measured in docs/model.md (`vasa-bridge eval --real`, `eval --data`).
 """
@@ -373,17 +374,28 @@ def with_heard_aperture(shapes: np.ndarray, heard: np.ndarray, weight: float,
 def apply_phones(shapes: np.ndarray, audio: np.ndarray, rate: int, fps: float,
                  config: PhoneConfig = PhoneConfig(),
                  recognizer: PhoneRecognizer | None = None) -> np.ndarray:
-    """A whole clip's model shapes (frame i at i / fps) -> with the mouth of its heard phones;
-    unchanged when the recogniser does not know the voice (fit under `config.min_fit`), heard
-    too few phones to tell (a grunt, a hum, noise: the phones would shut a sounding mouth) or,
-    with `config.words`, heard no words that fit (under `config.words_min_fit`)."""
-    heard = heard_mouth(audio, rate, len(shapes), fps, config, recognizer)
-    if heard is None:
-        return shapes
-    mouth, trusted = heard
-    # Words that fit closely: their mouth whole (lips, jaw and seals), as a clip played to the
-    # live face gets it (`trusted_words`); the model keeps head, eyes, brows and expression.
-    return combine(shapes, mouth) if trusted else blend(shapes, mouth, config)
+    """A whole clip's model shapes (frame i at i / fps) -> with the mouth of its heard phones:
+    recognised words that fit closely give it whole; words that fit as a transcript must (or,
+    with `config.words` off, the phone loop's phones) are blended with the model's; the model's
+    alone where the recogniser does not know the voice (fit under `config.min_fit`) or, with
+    `config.words`, heard no words that fit (under `config.words_min_fit`). Where the words are
+    not taken whole, `acoustic_weight` of the lip aperture is what the acoustic head hears
+    (`with_heard_aperture`, as live), unless too few phones were heard to tell (a grunt, a hum,
+    noise: the model's mouth alone, unchanged)."""
+    heard = (recognizer or PhoneRecognizer(config)).hear(audio, rate)
+    seal = _decides(heard, config)
+    mouth = None if seal is None else teacher_mouth_at(heard.timeline,
+                                                       np.arange(len(shapes)) / fps)
+    if seal:
+        # Words that fit closely: their mouth whole (lips, jaw and seals), as a clip played to
+        # the live face gets it (`trusted_words`); the model keeps head, eyes, brows, expression.
+        return combine(shapes, mouth)
+    out = shapes if mouth is None else blend(shapes, mouth, config)
+    if heard.fit is None or config.acoustic_weight <= 0:
+        return out
+    from .acoustic_mouth import heard_aperture
+    return with_heard_aperture(out, heard_aperture(audio, rate, len(shapes), fps),
+                               config.acoustic_weight)
 
 
 def heard_mouth(audio: np.ndarray, rate: int, n_frames: int, fps: float,
