@@ -113,10 +113,12 @@ class AcousticMouth:
                             info=np.array(json.dumps(info)), **arrays)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """(n, steps * phones) -> (n, 2) float32 jawOpen, mouthClose, clipped to 0..1."""
+        """(n, steps * phones) -> (n, 2) float32 jawOpen, mouthClose, clipped to 0..1. The same
+        bytes however many threads BLAS has (einsum's own loops: a threaded matmul sums in
+        another order), so a clip baked in a worker equals one baked here (`bake/batch.py`)."""
         h = (np.asarray(x, np.float32) - self.mean) / self.scale
         for i, (w, b) in enumerate(self.layers):
-            h = h @ w + b
+            h = np.einsum("ni,io->no", h, w, optimize=False) + b
             if i < len(self.layers) - 1:
                 h = _gelu(h)
         return np.clip(h, 0.0, 1.0).astype(np.float32)

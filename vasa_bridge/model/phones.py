@@ -88,11 +88,12 @@ class PhoneConfig:
     #   word heard, the model's mouth alone
     align_chunk_s: float = 12.0  # offline: the recognised words are aligned in stretches of
     #   about this long, cut at pauses (a whole long clip at once costs gigabytes)
-    acoustic_weight: float = 0.67  # live: share of the aperture heard frame by frame (jawOpen
-    #   and mouthClose from the acoustic head, model/acoustic_mouth.py) in the mouth, the rest
-    #   the phones' and model's blend; where that blend seals the lips, the seal is kept. Chosen
-    #   on the synthetic validation voice (festival:slt, kept out of the head's training): the
-    #   share with the best jawOpen r (docs/model.md). 0: off.
+    acoustic_weight: float = 0.67  # share of the aperture heard frame by frame (jawOpen and
+    #   mouthClose from the acoustic head, model/acoustic_mouth.py) in the mouth, live and offline
+    #   where the words are not taken whole; the rest the phones' and model's blend (or the
+    #   model's); where that blend seals the lips, the seal is kept. Chosen live on the
+    #   synthetic validation voice (festival:slt, kept out of the head's training): the share
+    #   with the best jawOpen r (docs/model.md). 0: off.
     hold_s: float = 0.04  # live: each of the model's frames is held this long past its own
     #   look-ahead (80 ms), so the acoustic head hears 60 ms after the frame (the teacher's lips
     #   lead the sound by 40 ms) and the phone loop decides a frame later. Sized to the latency
@@ -382,10 +383,7 @@ def apply_phones(shapes: np.ndarray, audio: np.ndarray, rate: int, fps: float,
     not taken whole, `acoustic_weight` of the lip aperture is what the acoustic head hears
     (`with_heard_aperture`, as live), unless too few phones were heard to tell (a grunt, a hum,
     noise: the model's mouth alone, unchanged)."""
-    heard = (recognizer or PhoneRecognizer(config)).hear(audio, rate)
-    seal = _decides(heard, config)
-    mouth = None if seal is None else teacher_mouth_at(heard.timeline,
-                                                       np.arange(len(shapes)) / fps)
+    heard, seal, mouth = _hear_mouth(audio, rate, len(shapes), fps, config, recognizer)
     if seal:
         # Words that fit closely: their mouth whole (lips, jaw and seals), as a clip played to
         # the live face gets it (`trusted_words`); the model keeps head, eyes, brows, expression.
@@ -403,12 +401,19 @@ def heard_mouth(audio: np.ndarray, rate: int, n_frames: int, fps: float,
                 recognizer: PhoneRecognizer | None = None) -> tuple[np.ndarray, bool] | None:
     """((n_frames, 52) the teacher's mouth on a whole clip's heard phones, whether they are
     trusted with the seals: words that fit closely, taken whole), as `apply_phones` uses it;
-    None where it keeps the model's mouth alone."""
+    None where the phones leave the model's mouth (`_decides`)."""
+    _, seal, mouth = _hear_mouth(audio, rate, n_frames, fps, config, recognizer)
+    return None if seal is None else (mouth, seal)
+
+
+def _hear_mouth(audio, rate, n_frames, fps, config, recognizer):
+    """A whole clip heard -> (`Heard`, `_decides`' verdict, the teacher's mouth on its phones
+    at frames 0..n_frames-1, None where the verdict is None)."""
     heard = (recognizer or PhoneRecognizer(config)).hear(audio, rate)
     seal = _decides(heard, config)
-    if seal is None:
-        return None
-    return teacher_mouth_at(heard.timeline, np.arange(n_frames) / fps), seal
+    mouth = None if seal is None else teacher_mouth_at(heard.timeline,
+                                                       np.arange(n_frames) / fps)
+    return heard, seal, mouth
 
 
 def trusted_words(heard: Heard, config: PhoneConfig = PhoneConfig()):
