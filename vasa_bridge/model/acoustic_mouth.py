@@ -72,6 +72,14 @@ def inputs(posteriors: np.ndarray, frames: np.ndarray, fps: float,
     return logp.reshape(n, config.steps, config.group, phones).mean(axis=2).reshape(n, -1)
 
 
+def clip_inputs(audio: np.ndarray, rate: int, n_frames: int, fps: float,
+                config: AcousticMouthConfig) -> np.ndarray:
+    """A whole clip (16 kHz) -> (n_frames, steps * phones) the head's inputs at motion frames
+    0.. (frame i at i / fps): what training fits and `heard_aperture` predicts from."""
+    from .acoustic import phone_posteriors
+    return inputs(phone_posteriors(audio, rate), np.arange(n_frames), fps, config)
+
+
 def _gelu(x: np.ndarray) -> np.ndarray:
     """torch's default (exact) GELU."""
     from scipy.special import erf
@@ -133,10 +141,8 @@ def shipped_mouth() -> AcousticMouth:
 def heard_aperture(audio: np.ndarray, rate: int, n_frames: int, fps: float) -> np.ndarray:
     """A whole clip (16 kHz) -> (n_frames, 2) jawOpen and mouthClose the shipped head hears at
     motion frames 0.. (frame i at i / fps), as a live stream hears them (`apply_phones`)."""
-    from .acoustic import phone_posteriors
     head = shipped_mouth()
-    return head.predict(inputs(phone_posteriors(audio, rate), np.arange(n_frames), fps,
-                               head.config))
+    return head.predict(clip_inputs(audio, rate, n_frames, fps, head.config))
 
 
 @dataclass(frozen=True)
@@ -160,12 +166,9 @@ def _clip_rows(args) -> tuple[np.ndarray, np.ndarray]:
     root, row, head = args
     from ..data.dataset import load_clip
     from ..motion.names import INDEX
-    from .acoustic import phone_posteriors
     clip = load_clip(Path(root) / row["path"], row["id"])
-    post = phone_posteriors(clip.audio, clip.sample_rate)
     shapes = clip.motion.blendshapes
-    n = len(shapes)
-    x = inputs(post, np.arange(n), clip.motion.fps, head)
+    x = clip_inputs(clip.audio, clip.sample_rate, len(shapes), clip.motion.fps, head)
     y = shapes[:, [INDEX[c] for c in OUTPUTS]].astype(np.float32)
     return x.astype(np.float32), y
 
