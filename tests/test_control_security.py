@@ -92,6 +92,13 @@ def test_load_keypair_refuses_unsafe_or_broken_files(tmp_path):
     mixed.chmod(0o600)
     with pytest.raises(ConfigError, match="does not match its secret key"):
         load_keypair(mixed, need_secret=True)
+    # 40 Z85 characters, but a group of five past 2**32 (ZeroMQ: "Invalid argument")
+    past = tmp_path / "past.key_secret"
+    past.write_text(f'curve\n    public-key = "{keys.public.decode()}"\n'
+                    f'    secret-key = "#####{keys.secret.decode()[5:]}"\n')
+    past.chmod(0o600)
+    with pytest.raises(ConfigError, match=r"secret key whose characters '#####' do not decode"):
+        load_keypair(past, need_secret=True)
     (tmp_path / "short.key").write_text('curve\n    public-key = "abc"\n')
     with pytest.raises(ConfigError, match="3 characters: expected 40 Z85"):
         load_keypair(tmp_path / "short.key")

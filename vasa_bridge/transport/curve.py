@@ -188,6 +188,22 @@ def _check_private(path: Path) -> None:
                           f"expected 0600 (run: chmod 600 {path})")
 
 
+_Z85_DIGITS = (b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+               b".-:+=^!/*?&<>()[]{}@%$#")
+
+
+def _z85_overflow(key: bytes) -> str | None:
+    """The first group of five Z85 characters of `key` whose value is 2**32 or more (ZeroMQ
+    refuses such a key with a bare "Invalid argument"), or None."""
+    for i in range(0, len(key) - 4, 5):
+        value = 0
+        for ch in key[i:i + 5]:
+            value = value * 85 + _Z85_DIGITS.index(ch)
+        if value >= 2 ** 32:
+            return key[i:i + 5].decode()
+    return None
+
+
 def load_keypair(path: str | Path, *, need_secret: bool = False) -> KeyPair:
     """Read a certificate with `zmq.auth.load_certificate`, then check it strictly: both keys
     40 Z85 characters; with `need_secret`, the file holds the secret key, is readable by its
@@ -208,6 +224,11 @@ def load_keypair(path: str | Path, *, need_secret: bool = False) -> KeyPair:
         if key is not None and not _Z85_KEY.match(key):
             raise ConfigError(f"key file {str(path)!r} has a {what} key of {len(key)} "
                               f"characters: expected 40 Z85 characters")
+        past = None if key is None else _z85_overflow(key)
+        if past is not None:
+            raise ConfigError(f"key file {str(path)!r} has a {what} key whose characters "
+                              f"{past!r} do not decode (past 2**32): expected a key made by "
+                              f"`vasa-bridge keys`")
     if need_secret:
         if secret is None:
             raise ConfigError(f"key file {str(path)!r} holds only a public key: expected the "
