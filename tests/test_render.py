@@ -471,7 +471,12 @@ def test_a_smile_starting_does_not_make_the_lips_edge_jump(cpu):
 
 def test_press_seals_an_open_photo_and_roll_puts_teeth_on_the_lower_lip(cpu):
     """mouthPress closes the astronaut's parted lips (the opening's area goes to ~0);
-    mouthRollLower brings the upper teeth down over the top of the lower lip."""
+    mouthRollLower brings the upper teeth down over the top of a closed photo's lower lip
+    (biden), and raises an open photo's lower lip up to where its teeth end (obama's /f/, the
+    viseme FF: the lower third of the opening's middle is tooth, at least 0.75 as bright as the
+    brightest there; 0.38 when the lip stayed below them, a dark crescent under the teeth)."""
+    from bench.portraits import load
+    from vasa_bridge.data.visemes import SHAPES
     from vasa_bridge.render.warp import _signed_area2
 
     backend, state = cpu
@@ -486,6 +491,8 @@ def test_press_seals_an_open_photo_and_roll_puts_teeth_on_the_lower_lip(cpu):
     rest = area({})
     assert rest > 50
     assert area({"mouthPressLeft": 0.35, "mouthPressRight": 0.35}) < 0.05 * rest
+    state = backend.prepare(load("biden"))
+    rig = state.cache.rig
     img = state.portrait.image.astype(np.float32)
     roll = backend.render(state, MotionFrame.from_named({"mouthRollLower": 1.0})).astype(float)
     uv = rig.positions(MotionFrame.from_named({"mouthRollLower": 1.0}).blendshapes, np.zeros(3),
@@ -498,6 +505,17 @@ def test_press_seals_an_open_photo_and_roll_puts_teeth_on_the_lower_lip(cpu):
         return float((a[band][..., 0] - a[band][..., 2]).mean())
 
     assert redness(roll) < redness(img) - 10, (redness(roll), redness(img))
+
+    state = backend.prepare(load("obama"))
+    frame = MotionFrame.from_named(dict(SHAPES["FF"].targets))
+    lum = backend.render(state, frame)[..., :3].astype(np.float32) @ np.array(
+        [0.299, 0.587, 0.114], np.float32)
+    uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
+    u = int(round(uv[M.LIP_UPPER_INNER_MID, 0]))
+    top, bottom = uv[M.LIP_UPPER_INNER_MID, 1], uv[M.LIP_LOWER_INNER_MID, 1]
+    column = lum[int(np.ceil(top)):int(np.floor(bottom)) + 1, u - 3:u + 4].mean(1)
+    lower = column[-max(len(column) // 3, 2):]
+    assert lower.min() > 0.75 * column.max(), column.round()
 
 
 def test_positions_of_a_subset_match_the_full_rig(cpu):
@@ -937,3 +955,58 @@ def test_the_opening_is_a_smooth_curve_through_the_lips(monkeypatch):
     assert changed.sum() > 0
     near = [np.min(np.hypot(*(polygon - [x, y]).T)) for x, y in zip(xs, ys)]
     assert max(near) < 0.1 * iod, max(near)
+
+
+def test_the_drawn_inside_has_depth_warm_lower_teeth_and_the_photos_grain(monkeypatch):
+    """biden (closed lips) at jawOpen 0.9, the cavity alone (teeth and tongue made clear): it
+    is darker in the middle (the throat) than towards the corners at the same depth (0.91; a
+    fill darkening into the corners, 1.04) and under the upper lip than on its floor (0.68;
+    0.77 before); it carries the photo's grain (its fine detail as the photo's around the lips,
+    at least half the spread expected at its brightness; without the grain, a smooth fill).
+    The lower row is warmer than the upper (red / blue 1.19x; 1.08x, a neutral shade, read as
+    a grey comb), and the tongue's back darkens into the mouth (its top 0.69 of its middle;
+    0.98, lit brightest at its top edge, it read as a disc pasted in)."""
+    from bench.portraits import load
+    from vasa_bridge.render import mouth as ML
+
+    backend = get_backend("cpu")
+    state = backend.prepare(load("biden"))
+    mouth = state.cache.mouth
+    lum = np.array([0.299, 0.587, 0.114], np.float32)
+
+    def ratio(sprite):  # red / blue of the sprite where opaque
+        rgb = sprite.rgb[sprite.alpha > 0.99]
+        return rgb[:, 0].mean() / rgb[:, 2].mean()
+
+    assert ratio(mouth.lower_teeth) > 1.1 * ratio(mouth.upper_teeth)
+    t = mouth.tongue
+    tongue = (t.rgb @ lum)[:, t.rgb.shape[1] // 2]
+    rows = np.flatnonzero(t.alpha[:, t.rgb.shape[1] // 2] > 0.2)
+    top, middle = tongue[rows[0]], tongue[rows[0] + int(0.15 * mouth.iod)]
+    assert top < 0.8 * middle, (top, middle)
+
+    for sprite in (mouth.tongue, mouth.lower_teeth, mouth.upper_teeth):
+        sprite.alpha[:] = 0
+    frame = MotionFrame.from_named({"jawOpen": 0.9})
+    uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))[:, :2]
+    up, lo = (uv[list(ring)] for ring in (M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER))
+    cx = uv[[M.MOUTH_LEFT, M.MOUTH_RIGHT], 0].mean()
+    half = abs(uv[M.MOUTH_LEFT, 0] - uv[M.MOUTH_RIGHT, 0]) / 2
+
+    def at(img, share, down):  # luminance at share x half from the middle, down the gap
+        x = cx + share * half
+        y0, y1 = (np.interp(x, *p[np.argsort(p[:, 0])].T) for p in (up, lo))
+        return img[int(round(y0 + down * (y1 - y0))), int(round(x))] @ lum
+
+    grained, smooth = _with_and_without(monkeypatch, backend, state, frame, GRAIN_SHARE=0.0)
+    middle, side = at(smooth, 0.0, 0.5), 0.5 * (at(smooth, -0.6, 0.5) + at(smooth, 0.6, 0.5))
+    assert middle < 0.95 * side, (middle, side)
+    assert at(smooth, 0.0, 0.3) < 0.72 * at(smooth, 0.0, 0.85)
+    ring = np.round(uv[list(M.INNER_MOUTH_RING)]).astype(np.int32)
+    inside = cv2.erode(cv2.fillPoly(np.zeros(smooth.shape[:2], np.uint8), [ring], 1),
+                       np.ones((5, 5), np.uint8)).astype(bool)
+    grain = (grained - smooth) @ lum
+    level = np.sqrt(np.clip(smooth @ lum, 0, 255) / ML.GRAIN_AT)
+    expected = ML.GRAIN_SHARE * mouth.grain * level[inside]
+    assert mouth.grain > 1.0 and np.std(grain[inside]) > 0.5 * expected.mean(), (
+        np.std(grain[inside]), expected.mean())

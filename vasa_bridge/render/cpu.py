@@ -22,7 +22,7 @@ from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, fill_background
 from .mouth import (MouthLayer, crease_weights, lift_weight, motion_affines, opening_area,
                     posed_lips, posed_rest_lip, posed_rest_lower, protrusion, smile_sides)
-from .rig import Rig, Silhouette, build_rig, build_silhouette, seal_weight
+from .rig import TUCK_OVER, Rig, Silhouette, build_rig, build_silhouette, seal_weight
 from .warp import (WarpGrid, backward_field, grid_arrays, grid_from_arrays, make_grid,
                    moving_box, resolve_folds, upsample)
 
@@ -108,6 +108,8 @@ def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
     a = portrait.person_alpha.astype(np.float32)
     plate = fill_background(img, a)
     mouth = MouthLayer.prepare(img, portrait.landmarks, rig.iod_px) if config.mouth else None
+    if mouth is not None and mouth.teeth_share is not None:
+        rig = rig.with_tuck(1.0 - mouth.teeth_share + TUCK_OVER)  # /f v/: up to their edge
     warp_img = img
     if mouth is not None and mouth.interior_upper is not None:
         # An open photo mouth: its inside is drawn by the mouth layer (which rides skull and

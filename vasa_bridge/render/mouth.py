@@ -1,15 +1,17 @@
 """The inside of the mouth, drawn over the warped frame inside the current inner-lip opening.
 
 Back to front, in a small box around the opening:
-- the cavity: lip-tinted mucosa at the lips darkening with the distance from them and towards
-  the back of the dental arch (no flat fill, no outline);
-- the tongue: a mound behind the lower teeth riding the jaw, lit by the scene's light;
+- the cavity: lip-tinted mucosa at the lips darkening with the distance from them, darkest under
+  the upper teeth and in the throat, lighter on its floor (no flat fill, no outline);
+- the tongue: a mound behind the lower teeth riding the jaw, lit by the scene's light, its back
+  fading into the dark;
 - the lower teeth riding the jaw and the upper teeth riding the skull: procedural rows along an
   elliptic dental arch (tooth widths and crown heights from dental tables, scaled to the
   photo's mouth width), each tooth shaded as a convex crown, darker with its depth along the
   arch, with dark gaps and rounded edges between teeth, coloured like the photo's teeth or,
   when the photo hides them, like the photo's sclera (same light, similar off-white);
 - a soft shadow under the upper lip; towards a smiling side's corner, the dark buccal corridor;
+- the photo's grain over all of it (`photo_grain`);
 - the photo's own interior when its mouth was open: the upper teeth ride the skull (and go on
   up into the gum under a raised lip); what lay below them rides the jaw and gives way to the
   synthetic layers as the lips part.
@@ -50,10 +52,28 @@ _INNER_LOWER_IN_POSED = [POSED_POINTS.index(i) for i in M.LIPS_INNER_LOWER]
 # The lower row faces up into the mouth, behind the upper teeth and lip: lit this share of the
 # upper row (at 0.9 the face mesh read the astronaut's lower teeth as her lower lip).
 LOWER_SHADE = 0.6
+# ... in the light the mouth's red walls throw back (a neutral shade read as a grey band),
+# darkening from their tips down towards the lower lip by this share.
+LOWER_TINT = np.array([1.12, 0.96, 0.92], np.float32)
+LOWER_NECK_DARK = 0.2
 # The gaps between the lower teeth, as dark as this share of a tooth (0.15 drew the row as a
 # flat grey band in an open mouth).
 LOWER_GAP_DARK = 0.4
 GROOVE_DARK = 0.15  # the tongue's median groove, at its deepest
+TONGUE_BACK_DARK = 0.75  # the top of the tongue's back, deepest in the mouth: this share lit
+# The cavity's colour (`cavity_deep`) is lit this much under the upper teeth and on its floor,
+CAVITY_TOP, CAVITY_FLOOR = 0.8, 1.7
+CAVITY_MIDDLE = 0.55  # ... and this much in the middle (the throat) of what it is at the corners
+# The mucosa next to the lips (`cavity_lip`): the lips' colour x LIP_EDGE, giving way to the
+# dark over LIP_EDGE_IOD inwards. (A darker lower lip's edge rolling in over the cavity made the
+# face mesh read jawOpen and funnel worse: docs/renderer.md, "The inside in depth".)
+LIP_EDGE = 0.7
+LIP_EDGE_IOD = 0.1
+# The photo's grain laid over the drawn inside: this share of its measured spread at
+# brightness GRAIN_AT, as the square root of the brightness elsewhere.
+GRAIN_SHARE = 0.6
+GRAIN_AT = 128.0
+TONGUE_GLOSS = 0.12  # its wet highlight, as a share of its brightest channel
 SMOOTH_GAP = 0.1  # IOD: the lip gap from which the opening's outline is fully a smooth curve
 LOWER_TEETH_FOLLOW = 0.9  # lower incisors move this share of the lower lip + chin's motion
 # The tongue lies behind the lower teeth and drops less than they do, so its back shows only
@@ -94,6 +114,7 @@ LIP_SHADE_BAND = 0.04  # IOD
 HIDDEN_CROWN = 0.015  # IOD
 TOOTH_SAMPLE = 0.04  # IOD: the colour of the uncovered tooth, sampled this far under that band
 OPEN_GAP = 0.04  # IOD: a photo whose lips part by more than this brings its own interior
+TEETH_SHARE_MIN, TEETH_SHARE_MAX = 0.3, 0.9  # the bounds of `MouthLayer.teeth_share`
 OWN_REACH = 0.03  # IOD: an open photo's interior reaches this far past its opening's outline
 # Lips redder than the cheeks by this share (red/green ratio) or more: a colour photo (the test
 # portraits: 0.11-0.33); a sepia print's are not (0.004): the mouth takes the print's tone.
@@ -112,6 +133,11 @@ CREASE_DARK = 0.5
 # (enlarged faces: donilon 1.47, brennan, obama_standing, dahlgren ~1.03) gets the difference.
 SHARP_BLUR = 0.9
 REBLUR = 2.0  # pixels: the re-blur `photo_blur` measures against
+
+
+# Unit-variance noise, tiled over the frame: the grain laid over the drawn inside.
+_GRAIN = np.random.default_rng(11).standard_normal((128, 128)).astype(np.float32)
+_GRAIN_FINE = float(np.std(_GRAIN - cv2.GaussianBlur(_GRAIN, (0, 0), 1.0)))
 
 
 def _line(points: np.ndarray):
@@ -216,7 +242,9 @@ def tooth_row(box: tuple[int, int, int, int], cx: float, edge, half_width: float
     light = 1 + 0.25 * light_x * np.sin(theta)
     col_shade = (convex * gap * depth * light * (1 + jitter_shade[side, k]))[None, :, None]
     edge_t = np.exp(-v / (0.02 * iod))[..., None]
-    neck = 1 - 0.1 * np.clip(v / height[None, :], 0, 1)[..., None] ** 2  # darker towards the gum
+    # darker towards the gum (the lower row: down into the lower lip's shade, from lit tips)
+    neck = 1 - (0.1 if upper else LOWER_NECK_DARK) * np.clip(v / height[None, :], 0, 1)[
+        ..., None] ** (2 if upper else 1)
     tooth = colour * col_shade * neck * (1 - edge_t * np.array([0.08, 0.07, 0.04], np.float32))
     gums = gum * (depth * light)[None, :, None] * np.ones_like(edge_t)
     rgb = np.where(crown[..., None], tooth, gums).astype(np.float32)
@@ -246,8 +274,16 @@ def tongue_sprite(box, cx: float, top: float, half_width: float, iod: float,
     # The median groove, faint and fading out towards the tip (a 0.3-deep line cut off at
     # ny 0.3 read as drawn down the tongue).
     groove = 1 - GROOVE_DARK * np.exp(-(nx / 0.05) ** 2) * np.clip((0.3 - ny) / 0.6, 0, 1)
-    rgb = colour * (0.3 + 0.7 * lambert * groove)[..., None]
-    alpha = _smooth((1 - r2) / 0.08).astype(np.float32)
+    # Its back lies deeper in the mouth than its front: darker towards the top of the mound,
+    # which fades into the cavity (a crisp, lit top edge read as a flat disc pasted in).
+    back = TONGUE_BACK_DARK + (1 - TONGUE_BACK_DARK) * _smooth((ny + 1.0) / 0.35)
+    # A wet surface: a soft highlight where it faces the light, off the middle of the mound.
+    gloss = TONGUE_GLOSS * np.exp(-((nx - 0.25 * light_x) / 0.35) ** 2
+                                  - ((ny + 0.6) / 0.15) ** 2)
+    shade = (0.3 + 0.7 * lambert * groove) * back
+    rgb = colour * shade[..., None] + (gloss * float(colour.max()))[..., None]
+    fade = np.where(ny < 0, 0.2, 0.08)
+    alpha = _smooth((1 - r2) / fade).astype(np.float32)
     return Sprite(np.array([x0, y0], np.float64), rgb.astype(np.float32), alpha)
 
 
@@ -355,6 +391,10 @@ class MouthLayer:
     soften: float = 0.0  # pixels: Gaussian sigma the drawn mouth is blurred by (a soft photo)
     rest_upper: np.ndarray | None = None  # (K, 2) an open photo's inner upper lip at rest
     gum: np.ndarray | None = None  # (3,) RGB of the gums
+    grain: float = 0.0  # the photo's fine-detail noise around the lips (`photo_grain`), 0..255
+    # An open photo showing its upper teeth: where they end, as a share of its lip gap down
+    # from the upper lip at the middle (the rig's tucked lower lip rises the rest: /f v/)
+    teeth_share: float | None = None
 
     @classmethod
     def prepare(cls, image: np.ndarray, landmarks: np.ndarray, iod: float) -> "MouthLayer":
@@ -384,7 +424,7 @@ class MouthLayer:
             return closed_line(x) + UPPER_SHOW * iod
 
         interior_upper = interior_dark = None
-        teeth = None
+        teeth = teeth_share = None
         if rest_gap > OPEN_GAP * iod:  # the photo's mouth is open: its own teeth and colour
             inside = crop[mask > 0.5]
             lum = _luma(inside)
@@ -394,6 +434,8 @@ class MouthLayer:
             edge, share = _upper_edge_from_photo(crop, mask, origin, None)
             if edge is not None and share > 0.3:
                 upper_edge = edge
+                teeth_share = float(np.clip((edge(mid_x) - up_line(mid_x)) / rest_gap,
+                                            TEETH_SHARE_MIN, TEETH_SHARE_MAX))
             yy = np.arange(y0, y1, dtype=np.float64)[:, None]
             xx = np.arange(x0, x1, dtype=np.float64)[None, :]
             above = np.clip(upper_edge(xx) + 0.5 - yy, 0.0, 1.0).astype(np.float32)
@@ -415,7 +457,7 @@ class MouthLayer:
         teeth = synth_teeth if teeth is None else teeth.astype(np.float32)
         gum = np.clip(0.85 * lip_colour + [12, -4, -4], 0, 255).astype(np.float32)
         deep = (0.16 * lip_colour + [4, 1, 1]).astype(np.float32)
-        near = (0.3 * lip_colour + 0.4 * tongue_col).astype(np.float32)
+        near = (LIP_EDGE * lip_colour).astype(np.float32)  # the mucosa next to the lips
         # A toned monochrome print (sepia, black and white) has lips no redder than the skin:
         # the mouth's colours then take the print's tone at their own brightness.
         cheek = np.mean(_cheeks(image, landmarks, iod), axis=0)
@@ -439,7 +481,8 @@ class MouthLayer:
                                 light_x)
         lower_teeth = tooth_row((bx0, int(le.min()) - 2, bx1, int(le.max() + reach)), mid_x,
                                 lower_edge, 0.84 * half_w, iod, LOWER_TEETH_MM, False,
-                                LOWER_SHADE * teeth, gum, light_x, gap_dark=LOWER_GAP_DARK)
+                                LOWER_SHADE * teeth * LOWER_TINT, gum, light_x,
+                                gap_dark=LOWER_GAP_DARK)
         lo_y = float(lower_edge(np.array([mid_x]))[0])
         top = lo_y + TONGUE_BELOW * iod
         gb = (bx0, int(top) - 2, bx1, int(top + 0.5 * iod) + 2)
@@ -447,7 +490,8 @@ class MouthLayer:
         return cls(float(iod), upper_teeth, lower_teeth, tongue,
                    interior_upper, interior_dark, rest_gap, deep, near,
                    extra_blur(image, outer),
-                   uv[list(M.LIPS_INNER_UPPER)] if interior_upper is not None else None, gum)
+                   uv[list(M.LIPS_INNER_UPPER)] if interior_upper is not None else None, gum,
+                   photo_grain(crop, lips + mask), teeth_share)
 
     def draw(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray, jaw: np.ndarray,
              roll_lower: float = 0.0, lifted: float = 0.0, protrude: float = 0.0,
@@ -468,7 +512,8 @@ class MouthLayer:
         of the side whose corner is there (`smile_sides`): the inside darkens towards that
         corner."""
         h, w = out.shape[:2]
-        if roll_lower > 0.0:
+        if roll_lower > 0.0 and self.interior_upper is None:
+            # (an open photo's lower lip rises under its own teeth: the rig's tuck rows)
             self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
         area = opening_area(uv)
         if area < 1.0:
@@ -493,9 +538,20 @@ class MouthLayer:
         cx = float(corners[:, 0].mean())
         half = max(float(np.abs(corners[1, 0] - corners[0, 0])) / 2, 1.0)
         side = np.clip(np.abs(xs - cx) / half, 0, 1)[None, :]
-        near = np.exp(-dist / (0.10 * iod))[..., None]
-        canvas = (self.cavity_deep + (self.cavity_lip - self.cavity_deep) * near
-                  * (1 - 0.5 * side[..., None] ** 2))
+        # Down the opening, column by column: 0 at the upper lip, 1 at the lower.
+        upper_line = _line(uv[list(M.LIPS_INNER_UPPER)])
+        upper = upper_line(xs)
+        lower = _line(uv[list(M.LIPS_INNER_LOWER)])(xs)
+        down = np.clip((ys[:, None] - upper[None, :]) / np.maximum(lower - upper, 1.0)[None, :],
+                       0.0, 1.0)
+        # The cavity: darkest under the upper teeth and in the middle (the throat), a little
+        # light on its floor and towards the corners (a flat fill read as drawn); the mucosa
+        # next to the lips, giving way to the dark inwards.
+        light = CAVITY_TOP + (CAVITY_FLOOR - CAVITY_TOP) * _smooth(down)
+        light = light * (CAVITY_MIDDLE + (1 - CAVITY_MIDDLE) * side ** 2)
+        canvas = self.cavity_deep * light[..., None]
+        near = np.exp(-dist / (LIP_EDGE_IOD * iod)) * (1 - 0.5 * side ** 2)
+        canvas = (canvas + (self.cavity_lip - canvas) * near[..., None]).astype(np.float32)
         for sprite, aff in ((self.tongue, tongue), (self.lower_teeth, jaw),
                             (self.upper_teeth, skull)):
             rgb, a = sprite.warp(aff, (x0, y0), size)
@@ -507,15 +563,12 @@ class MouthLayer:
             buccal = (1 - BUCCAL_DARK * s * side ** 2)[..., None]
             canvas *= buccal
         # The upper lip shades what is just below it.
-        upper_line = _line(uv[list(M.LIPS_INNER_UPPER)])
-        upper = upper_line(xs)
         below = np.clip(ys[:, None] - upper[None, :], 0, None)
         if self.interior_upper is not None:
             protrude = 0.0  # an open photo's teeth: lit as photographed
         reach = SHADOW_IOD * iod * (1.0 + PROTRUDE_REACH * protrude)
         shadow = 0.55 * np.exp(-below / reach)
         if protrude > 0.0:  # the lower lip, pushed forward, shades what is just above it
-            lower = _line(uv[list(M.LIPS_INNER_LOWER)])(xs)
             above = np.clip(lower[None, :] - ys[:, None], 0, None)
             lower_dark = min(PROTRUDE_LOWER * protrude * 0.55, 1.0)
             shadow = 1 - (1 - shadow) * (1 - lower_dark * np.exp(-above / reach))
@@ -526,14 +579,23 @@ class MouthLayer:
             uncovered = np.clip(_line(top)(xs)[None, :] - ys[:, None] + 0.5, 0.0, 1.0)
             shadow *= 1.0 - min(lifted, 1.0) * uncovered
         canvas *= (1 - shadow)[..., None]
+        if self.grain > 0.0:
+            # The photo's grain: a drawn inside without it reads as pasted in. A fixed pattern
+            # in the frame's pixels (no flicker; the same frame renders the same bytes).
+            g = _GRAIN[np.arange(y0, y1) % _GRAIN.shape[0]][:, np.arange(x0, x1)
+                                                             % _GRAIN.shape[1]]
+            # Shot noise: weaker in the dark (the cavity), as sqrt of the brightness.
+            level = np.sqrt(np.clip(_luma(canvas), 0.0, 255.0) / GRAIN_AT)
+            canvas += (GRAIN_SHARE * self.grain * g * level)[..., None]
         if self.interior_upper is not None:
             # The photo's own interior: at rest exactly the photo; the part below its upper
-            # teeth rides the jaw and gives way to the layers above as the lips part.
-            mid = _line(uv[list(M.LIPS_INNER_LOWER)])(cx) - upper_line(cx)
-            rest = self.rest_gap  # the photo's gap, as the head's pose alone shows it:
-            if rest_lip is not None and rest_lower is not None:  # a nod is no opening
-                rest = float(_line(rest_lower)(cx) - _line(rest_lip)(cx))
-            opened = _smooth((float(mid) - rest) / (0.06 * iod))
+            # teeth rides the jaw and gives way to the layers above as the lips part past the
+            # photo's gap or the jaw drops (a lower lip tucked up under the teeth over a
+            # dropped jaw, /f v/, parts no lips: the photo's lower teeth showed under them).
+            p = np.append(self.rest_upper.mean(0), 1.0)
+            drop = float((jaw @ p)[1] - (skull @ p)[1])
+            opened = max(opened_share(uv, cx, upper_line, self.rest_gap, rest_lip, rest_lower,
+                                      iod), float(_smooth(drop / (0.06 * iod))))
             # Past the outline (`prepare`) only while no expression moves the corners: a
             # smile moves them many pixels, and the photo's lip pixels filled its corridors.
             reach = 0.0
@@ -671,6 +733,30 @@ class MouthLayer:
         shade = 1 - 0.35 * weight * on_lip * (1 - a) * np.exp(-edge_shadow / (0.04 * self.iod))
         roi *= shade[..., None].astype(np.float32)
         roi += (rgb - roi) * cover[..., None]
+
+
+def opened_share(uv: np.ndarray, cx: float, upper_line, rest_gap: float,
+                 rest_lip: np.ndarray | None, rest_lower: np.ndarray | None, iod: float) -> float:
+    """An open photo: how far (0..1) its lips are parted past its own gap at the middle (x = cx),
+    the gap as the head's pose alone shows it when given (a nod is no opening)."""
+    mid = float(_line(uv[list(M.LIPS_INNER_LOWER)])(cx) - upper_line(cx))
+    rest = rest_gap
+    if rest_lip is not None and rest_lower is not None:
+        rest = float(_line(rest_lower)(cx) - _line(rest_lip)(cx))
+    return float(_smooth((mid - rest) / (0.06 * iod)))
+
+
+def photo_grain(crop: np.ndarray, exclude: np.ndarray) -> float:
+    """The photo's fine-detail noise (0..255, a standard deviation) around the mouth: the robust
+    spread of its luminance minus a 1-pixel blur of it, off the lips and the opening (`exclude`
+    > 0.5), scaled to what `_GRAIN`'s pattern, blurred the same way, keeps of itself."""
+    lum = _luma(crop)
+    fine = lum - cv2.GaussianBlur(lum, (0, 0), 1.0)
+    keep = exclude < 0.5
+    if keep.sum() < 64:
+        return 0.0
+    spread = 1.4826 * float(np.median(np.abs(fine[keep] - np.median(fine[keep]))))
+    return spread / _GRAIN_FINE
 
 
 def photo_blur(image: np.ndarray, outer: np.ndarray) -> float:

@@ -16,7 +16,7 @@ the head with a weight that fades towards the neck; a fourth ring and the image 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,10 +36,20 @@ EDGE_DEPTH_SHARE = 0.6  # move this share of the way to the contour's depth (1: 
 
 
 # Internal basis rows after the 52 ARKit ones: the part of mouthPress that seals the photo's own
-# lip gap (an open-mouthed photo), full from SEAL_AT of mouthPress on (`coefficients`).
-EXTRA = ("sealRight", "sealLeft")
+# lip gap (an open-mouthed photo), full from SEAL_AT of mouthPress on; and the part of
+# mouthRollLower that brings the lower lip up across that gap under the upper teeth (/f v/),
+# full from TUCK_AT on and less where the lips are sealed (`coefficients`).
+EXTRA = ("sealRight", "sealLeft", "tuckRight", "tuckLeft")
 NUM_ROWS = NUM_BLENDSHAPES + len(EXTRA)
 SEAL_AT = 0.3
+TUCK_AT = 0.5
+# How far across the photo's own lip gap the tucked lower lip's inner edge rises: past the
+# edge of the teeth an open photo shows under its upper lip (most of the gap), so the teeth
+# rest on the lip.
+TUCK_SHARE = 0.65
+# An open photo's tucked lower lip rises to where its teeth end (`Rig.with_tuck`) and this
+# share of its gap past that: the teeth rest on the lip (a dark line stayed between them).
+TUCK_OVER = 0.15
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:
@@ -227,6 +237,14 @@ def build_basis(q: np.ndarray) -> np.ndarray:
                 seal[inner] += d
                 seal[outer_i] += d
         put(f"seal{side}", seal)
+        # Tuck: the lower lip (inner edge and, keeping its thickness, outer edge) rises most of
+        # the way across the photo's gap towards the upper lip; nothing where there is no gap.
+        tuck = np.zeros((n, 3))
+        for iu, il, ol in zip(inner_upper_idx, inner_lower_idx, outer_lower_idx):
+            d = TUCK_SHARE * (q[iu] - q[il]) * side_w[il]
+            tuck[il] += d
+            tuck[ol] += d
+        put(f"tuck{side}", tuck)
         put(f"mouthLowerDown{side}", np.stack([0 * x, -U.LOWER_DOWN * lower_side, 0 * x], 1))
         put(f"mouthUpperUp{side}", np.stack([0 * x, U.UPPER_UP * upper_side, 0 * x], 1))
     is_upper = np.isin(np.arange(n), list(upper_lip)).astype(float)
@@ -331,15 +349,18 @@ def coefficients(blendshapes: np.ndarray) -> np.ndarray:
     c = np.zeros(NUM_ROWS)
     c[:NUM_BLENDSHAPES] = blendshapes
     c[INDEX["mouthClose"]] = min(c[INDEX["mouthClose"]], c[INDEX["jawOpen"]])
+    tuck = min(max(c[INDEX["mouthRollLower"]], 0.0) / TUCK_AT, 1.0)
     for k, side in enumerate(("Right", "Left")):
-        c[NUM_BLENDSHAPES + k] = min(max(c[INDEX[f"mouthPress{side}"]], 0.0) / SEAL_AT, 1.0)
+        seal = min(max(c[INDEX[f"mouthPress{side}"]], 0.0) / SEAL_AT, 1.0)
+        c[NUM_BLENDSHAPES + k] = seal
+        c[NUM_BLENDSHAPES + 2 + k] = tuck * (1.0 - seal)
     return c
 
 
 def seal_weight(blendshapes: np.ndarray) -> float:
     """How far mouthPress seals the photo's own lip gap (0..1, the mean of the two sides' `EXTRA`
     rows in `coefficients`)."""
-    return float(coefficients(blendshapes)[NUM_BLENDSHAPES:].mean())
+    return float(coefficients(blendshapes)[NUM_BLENDSHAPES:NUM_BLENDSHAPES + 2].mean())
 
 
 @dataclass(frozen=True)
@@ -354,6 +375,13 @@ class Rig:
     num_mesh: int  # the first num_mesh points are the face mesh (478)
     edge_dz: np.ndarray  # (num_mesh,) pixels: depth change that grades the step at the contour
     outward: np.ndarray  # (num_mesh, 2) unit image direction of each mesh point from the oval centre
+
+    def with_tuck(self, share: float) -> "Rig":
+        """This rig with mouthRollLower's tucked lower lip rising `share` (0..1) of the photo's
+        own lip gap (an open photo: to where its upper teeth end) instead of TUCK_SHARE."""
+        basis = self.basis.copy()
+        basis[NUM_BLENDSHAPES + 2:NUM_BLENDSHAPES + 4] *= share / TUCK_SHARE
+        return replace(self, basis=basis)
 
     def positions(self, blendshapes: np.ndarray, rotation_deg: np.ndarray,
                   translation_m: np.ndarray) -> np.ndarray:
