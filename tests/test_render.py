@@ -1010,3 +1010,33 @@ def test_the_drawn_inside_has_depth_warm_lower_teeth_and_the_photos_grain(monkey
     expected = ML.GRAIN_SHARE * mouth.grain * level[inside]
     assert mouth.grain > 1.0 and np.std(grain[inside]) > 0.5 * expected.mean(), (
         np.std(grain[inside]), expected.mean())
+
+
+def test_pouted_lips_shade_the_chin_and_catch_the_light(monkeypatch):
+    """mouthPucker 1 on biden (closed lips): the skin just under the lower lip's middle is
+    darker than without the pout's shading (0.86 of it; at most 0.9) and the lower lip's red is
+    brighter (1.07x; at least 1.03x); mouthFunnel alone draws no pout (the same frame without
+    it)."""
+    from bench.portraits import load
+
+    backend = get_backend("cpu")
+    state = backend.prepare(load("biden"))
+    lum = np.array([0.299, 0.587, 0.114], np.float32)
+    frame = MotionFrame.from_named({"mouthPucker": 1.0})
+    pouted, plain = _with_and_without(monkeypatch, backend, state, frame, POUT_SHADOW=0.0,
+                                      POUT_SHINE=0.0)
+    uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
+    iod = state.cache.rig.iod_px
+    u = int(round(uv[M.LIP_LOWER_INNER_MID, 0]))
+    outer = uv[list(M.LIPS_OUTER_LOWER)]
+    bottom = float(np.interp(u, *outer[np.argsort(outer[:, 0])].T))
+    under = (slice(int(bottom) + 1, int(bottom + 0.05 * iod) + 2), slice(u - 3, u + 4))
+    assert (pouted[under] @ lum).mean() < 0.9 * (plain[under] @ lum).mean()
+    top = uv[M.LIP_LOWER_INNER_MID, 1]
+    lip = (slice(int(round(0.6 * top + 0.4 * bottom)), int(round(0.4 * top + 0.6 * bottom)) + 1),
+           slice(u - 3, u + 4))
+    assert (pouted[lip] @ lum).mean() > 1.03 * (plain[lip] @ lum).mean()
+    funnel = MotionFrame.from_named({"mouthFunnel": 1.0})
+    a, b = _with_and_without(monkeypatch, backend, state, funnel, POUT_SHADOW=0.0,
+                             POUT_SHINE=0.0)
+    assert np.array_equal(a, b)

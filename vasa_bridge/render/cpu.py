@@ -192,6 +192,7 @@ def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFra
         creases = crease_weights(frame.blendshapes)
         if max(creases) > 0.0:
             prep.mouth.draw_seam(rgb, uv, creases, creases_only=True)
+    prep.mouth.draw_pout(rgb, uv, float(np.clip(frame.blendshapes[INDEX["mouthPucker"]], 0, 1)))
     if roll_lower <= 0.0 and opening_area(uv) < 1.0:
         return  # closed lips, nothing rolled in: the layer would draw nothing
     head = posed_lips(prep.rig, frame.blendshapes, frame.head_rotation, frame.head_translation)
