@@ -47,6 +47,27 @@ class FakeMic:
         return 0.02
 
 
+def _play_late(audio, delay, publisher, engine_factory, hear):
+    """`audio` into the fake capture, played `delay` s late through a whole runtime, each
+    phrase heard by `hear` (`Runtime.hear_piece`) while it waits; the loop waits for the hearing
+    thread (as real time would let it). Returns the runtime, stopped."""
+    from vasa_bridge.runtime.serve import Runtime, ServeConfig
+
+    rt = None
+    mic = FakeMic(audio, len(audio) + int(delay * RATE),
+                  hold=lambda: not all(getattr(m, "done", True) for m in rt.main.mouths))
+    line = DelayLine(mic, delay)
+    rt = Runtime(ServeConfig(frames=False), publisher, engine_factory=engine_factory,
+                 main_source=line, pacer=line)
+    mic.runtime = rt
+    line.on_fresh = Phrases(lambda x, s: rt.hear_piece(x, s + line.delay, hear))
+    worker = threading.Thread(target=rt.run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive()
+    return rt
+
+
 def test_the_delay_line_plays_the_capture_late_and_shows_the_fresh_sound():
     audio = np.random.default_rng(0).uniform(-0.5, 0.5, 3 * RATE).astype(np.float32)
     seen = []
@@ -109,7 +130,6 @@ def test_a_voice_heard_ahead_plays_late_with_the_mouth_of_its_words():
     from vasa_bridge.model.config import JAW
     from vasa_bridge.model.transcript import teacher_mouth_at
     from vasa_bridge.runtime.engine import LoudnessEngine
-    from vasa_bridge.runtime.serve import Runtime, ServeConfig
 
     class AligningBaker:  # the recogniser's part: the phrase's true words, force-aligned
         fps = 25.0
@@ -131,19 +151,8 @@ def test_a_voice_heard_ahead_plays_late_with_the_mouth_of_its_words():
     audio = np.concatenate([np.zeros(RATE // 5, np.float32), voice, np.zeros(RATE, np.float32)])
     delay = 4.0
     pub = Published()
-    rt = None
-    mic = FakeMic(audio, len(audio) + int(delay * RATE),
-                  hold=lambda: not all(getattr(m, "done", True) for m in rt.main.mouths))
-    line = DelayLine(mic, delay)
-    rt = Runtime(ServeConfig(frames=False), pub, engine_factory=LoudnessEngine,
-                 main_source=line, pacer=line)
-    mic.runtime = rt
     baker = AligningBaker()
-    line.on_fresh = Phrases(lambda x, s: rt.hear_piece(x, s + line.delay, baker.hear_words))
-    worker = threading.Thread(target=rt.run, daemon=True)
-    worker.start()
-    worker.join(60)
-    assert not worker.is_alive()
+    _play_late(audio, delay, pub, LoudnessEngine, baker.hear_words)
     assert len(baker.asked) == 1 and 2 * RATE < baker.asked[0] < len(voice) + RATE  # the phrase
     sound = np.concatenate(pub.sound)
     d = int(delay * RATE)
@@ -161,3 +170,72 @@ def test_a_voice_heard_ahead_plays_late_with_the_mouth_of_its_words():
          for lab, s, e in zip(timeline.labels, timeline.starts, timeline.ends)
          if e + delay - first / 25.0 > 0], "arpabet")
     assert sealed(clip, shifted, 25.0) == (1, 1)
+
+
+def test_a_phrase_whose_words_are_not_trusted_steers_the_engine_with_its_phones():
+    """The phrase's words are not trusted with the seals, but its phones were heard
+    (`phones.HeardPhones`, as `ClipBaker.hear_phrase` gives them): they go to the main engine
+    (`ModelEngine.hear_phrase`) as the mouth of the phrase's frames, delay and all, before those
+    frames play; no whole mouth is laid over the engine's."""
+    from vasa_bridge.model.phones import HeardPhones, PhoneRecognizer
+    from vasa_bridge.runtime.engine import LoudnessEngine
+    from test_transcript import RecordingPublisher
+
+    steered = []
+
+    pub = RecordingPublisher()
+
+    class SteeredEngine(LoudnessEngine):
+        def hear_phrase(self, overlay):
+            steered.append((len(pub.motion_frames), overlay))  # frames published by then
+
+    class PhonesBaker:
+        asked = []
+
+        def hear_phrase(self, audio, language="en"):
+            self.asked.append(len(audio))
+            return HeardPhones(PhoneRecognizer().hear(audio).timeline)
+
+    voice = goforward()
+    audio = np.concatenate([np.zeros(RATE // 5, np.float32), voice, np.zeros(RATE, np.float32)])
+    delay = 4.0
+    baker = PhonesBaker()
+    rt = _play_late(audio, delay, pub, SteeredEngine, baker.hear_phrase)
+    assert len(baker.asked) == 1 and len(steered) == 1
+    at, overlay = steered[0]
+    # the phrase's frames: from the voice's onset (less the pre-roll) to its end, 4 s late
+    level = np.abs(voice) > 0.02
+    onset = RATE // 5 + int(np.argmax(level)) - PRE_ROLL_S * RATE
+    first = delay * 25 + onset / HOP
+    assert first - 6 <= overlay.first <= first + 1, (overlay.first, first)
+    assert overlay.end >= delay * 25 + (RATE // 5 + len(np.trim_zeros(level, "b"))) / HOP
+    assert at < overlay.first  # heard before its first frame played
+    from vasa_bridge.model.config import JAW
+    assert np.ptp(overlay.shapes[:, JAW]) > 0.15  # jawOpen moves with the phones (not blank)
+    assert all(m.overlay is None for m in rt.main.mouths)  # no words' mouth laid over it
+
+
+def test_a_phrase_whose_phones_cannot_reach_the_engine_plays_on_with_the_live_mouth(caplog):
+    """`PhraseMouth.fill` on the hearing thread: an engine that fails to take the phrase's
+    phones leaves the live mouth (a warning that says so), and the thread goes on (the loop waits
+    for `done`); words trusted with the seals give the mouth whole, as a clip's."""
+    from vasa_bridge.data.phonemes import PhonemeTimeline
+    from vasa_bridge.model.phones import HeardPhones
+    from vasa_bridge.model.transcript import PhraseMouth
+
+    timeline = PhonemeTimeline.from_segments([("M", 0.0, 0.2), ("AA", 0.2, 0.5)], "arpabet")
+
+    def broken(overlay):
+        raise RuntimeError("engine gone")
+
+    late = PhraseMouth(RATE, RATE // 2, RATE, 25.0, broken)
+    late.fill(HeardPhones(timeline))
+    assert late.done and late.overlay is None
+    assert "did not reach the live mouth (RuntimeError('engine gone'))" in caplog.text
+    got = []
+    late = PhraseMouth(RATE, RATE // 2, RATE, 25.0, got.append)
+    late.fill(HeardPhones(timeline))
+    assert late.overlay is None and len(got) == 1 and got[0].first == 25 and got[0].end == 38
+    words = PhraseMouth(RATE, RATE // 2, RATE, 25.0, got.append)
+    words.fill(timeline)
+    assert words.overlay is not None and len(got) == 1

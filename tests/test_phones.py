@@ -449,3 +449,40 @@ def test_a_long_clips_words_are_aligned_a_stretch_at_a_time():
     t = np.arange(n) / FPS
     a, b = (teacher_mouth_at(h.timeline, t)[:, JAW] for h in (heard, whole))
     assert np.corrcoef(a, b)[0, 1] > 0.9  # the same words, the same mouth
+
+
+def test_a_phrase_heard_whole_gives_the_live_mouth_its_phones():
+    """`serve --mic --hear-ahead`: a phrase heard whole before it plays. Words that fit closely
+    are its mouth whole (`phrase_phones` gives their timeline); a voice whose words are not
+    trusted but whose phones are scored gives `HeardPhones`, and a hum gives None. Given to the
+    live phone layer (`LivePhones.hear_phrase`), the phrase's phones are the phones' mouth of
+    its frames in place of those decided as the audio streamed in; the frames outside it keep
+    the streaming mouth."""
+    from vasa_bridge.model.phones import HeardPhones, phrase_phones
+    from vasa_bridge.model.transcript import MouthOverlay
+
+    config = PhoneConfig()
+    rec = PhoneRecognizer(config)
+    real = goforward()
+    got = phrase_phones(rec.hear(real), config)
+    assert got is not None and not isinstance(got, HeardPhones)  # its words, trusted
+    synthetic = _espeak("the quick brown fox jumps over the lazy dog near the river bank",
+                        "en+m1")  # a voice under min_fit: no words trusted, phones scored
+    heard = rec.hear(synthetic)
+    got = phrase_phones(heard, config)
+    assert isinstance(got, HeardPhones) and got.timeline is heard.timeline
+    hum = (0.3 * np.sin(2 * np.pi * 120 * np.arange(32000) / 16000)).astype(np.float32)
+    assert phrase_phones(rec.hear(hum), config) is None
+
+    n = int(len(synthetic) / 16000 * FPS)
+    start = 16000  # the phrase: the second second of the stream on
+    overlay = MouthOverlay.at(got.timeline, start, len(synthetic) - start, 16000, FPS)
+    streamed = live_track(synthetic, n, FPS, 0.08)
+    steered = live_track(synthetic, n, FPS, 0.08, phrases=[(8000, overlay)])
+    inside = np.arange(overlay.first, min(overlay.end, n))
+    np.testing.assert_array_equal(steered.mouths[inside], overlay.shapes[inside - overlay.first])
+    assert steered.known[inside].all()
+    assert not np.array_equal(streamed.mouths[inside], steered.mouths[inside])
+    before = np.arange(overlay.first)
+    np.testing.assert_array_equal(steered.mouths[before], streamed.mouths[before])
+    np.testing.assert_array_equal(steered.heard, streamed.heard)  # the head hears the same

@@ -80,10 +80,11 @@ def test_shipped_model_floors_on_real_voices(result):
     assert clip["jaw_r_best"] >= 0.94 and clip["closure_rate"] >= 0.95
     assert clip["false_seal_rate"] <= 0.05 and clip["open_vowel_rate"] >= 0.97
     assert result["groups"]["live clip, words heard: alsa-utils"]["jaw_r_best"] >= 0.88
-    # a microphone heard 4 s ahead (serve --mic --hear-ahead 4)
+    # a microphone heard 4 s ahead (serve --mic --hear-ahead 4); a phrase whose words are not
+    # trusted steers the live phone layer with its recognised phones (4.5 %; 5.3 % without)
     ahead = result["rows"]["live, heard 4 s ahead"]
     assert ahead["jaw_r_best"] >= 0.94 and ahead["closure_rate"] >= 0.95
-    assert ahead["false_seal_rate"] <= 0.055 and ahead["open_vowel_rate"] >= 0.97
+    assert ahead["false_seal_rate"] <= 0.05 and ahead["open_vowel_rate"] >= 0.97
     alone_off, alone_live = (result["rows"][k] for k in ("model alone offline",
                                                          "model alone live"))
     assert alone_off["jaw_r_best"] >= 0.75 and alone_live["jaw_r_best"] >= 0.72

@@ -176,7 +176,7 @@ class Session:
             from .audio.ahead import Phrases
             line, runtime = main_source, self.runtime
             line.on_fresh = Phrases(lambda samples, start: runtime.hear_piece(
-                samples, start + line.delay, clip_baker.hear_words))
+                samples, start + line.delay, clip_baker.hear_phrase))
             threading.Thread(target=_warm, args=(clip_baker,), name="vasa-warm-hearing",
                              daemon=True).start()  # the first phrase waits for no decoder
         if c.audio_in:

@@ -10,6 +10,8 @@ fresh sound in, one hop of `delay` old sound out, on the device's clock); the fr
 into phrases at the speech gate's pauses (`Phrases`), and each phrase is heard on the runtime's
 hearing thread (`Runtime.hear_piece`) while it waits its turn. A phrase whose words are known
 before it plays has their mouth throughout; a longer one from where they arrive (`LateMouth`).
+A phrase whose words are not trusted with the lips' seals gives the live phone layer its
+recognised phones for its frames instead (`transcript.PhraseMouth`, `ModelEngine.hear_phrase`).
 Sound and face stay together: both are published `delay` late. Not for the 150 ms budget of the
 default live path: opt-in.
 """

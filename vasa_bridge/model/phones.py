@@ -424,6 +424,25 @@ def trusted_words(heard: Heard, config: PhoneConfig = PhoneConfig()):
     return heard.timeline if heard.words is not None and _decides(heard, config) else None
 
 
+class HeardPhones(NamedTuple):
+    """A phrase heard whole whose words are not trusted with the lips' seals but whose voice the
+    recogniser scores: its recognised phones (`phrase_phones`)."""
+    timeline: object  # PhonemeTimeline, arpabet, on the phrase's clock
+
+
+def phrase_phones(heard: Heard, config: PhoneConfig = PhoneConfig()):
+    """A phrase of a live voice heard whole before it plays (`serve --mic --hear-ahead`) -> the
+    phone timeline of its words where they are trusted with the seals (`trusted_words`: its
+    mouth taken whole), else `HeardPhones` of its recognised phones where the recogniser scored
+    the voice at all (they take the place of the streaming phone layer's guesses for its
+    frames: `LivePhones.hear_phrase`), else None (a hum, noise: too few phones to judge).
+    Chosen on festival slt against the words alone: docs/model.md, "Hear-ahead phrases"."""
+    words = trusted_words(heard, config)
+    if words is not None:
+        return words
+    return HeardPhones(heard.timeline) if heard.fit is not None else None
+
+
 def _decides(heard: Heard, config: PhoneConfig) -> bool | None:
     """How a whole clip's heard phones steer its mouth: None, not at all (the recogniser does
     not know the voice, or with `config.words` no words that fit were heard); else whether they
@@ -456,6 +475,10 @@ class LivePhones:
         self._levels = np.zeros(0)  # dBFS per 10 ms frame, from frame `_levels_first` on
         self._levels_first = 0
         self._tail = np.zeros(0, np.float32)  # samples short of a whole 10 ms frame
+        # phrases heard whole before they play (`hear_phrase`): replaced, never changed in
+        # place, so the hearing thread that adds them and the loop that reads them need no lock
+        self._phrases: tuple = ()
+        self._asked = 0  # the newest output frame `mouth` was asked for
         # the aperture heard frame by frame (model/acoustic_mouth.py): None when off
         self._scores = self._head = None
         if config.acoustic_weight > 0:
@@ -519,9 +542,22 @@ class LivePhones:
             self._current = []
             self._in_utt = False
 
+    def hear_phrase(self, overlay) -> None:
+        """A phrase of this stream heard whole before it plays (`serve --mic --hear-ahead`):
+        its recognised phones' mouth (`transcript.MouthOverlay` at this stream's output frames)
+        is the phones' mouth of its frames from now on, in place of the phones decided as the
+        audio streams in. Any thread."""
+        asked = self._asked
+        self._phrases = tuple(p for p in self._phrases if p.end > asked) + (overlay,)
+
     def mouth(self, k: int) -> np.ndarray | None:
         """(52,) the phones' mouth at output frame k, or None when no phone is known yet or a
-        voice has begun after the newest decided phone, a silence (`PhoneConfig.onset_db`)."""
+        voice has begun after the newest decided phone, a silence (`PhoneConfig.onset_db`).
+        A phrase heard whole (`hear_phrase`) gives its frames' mouth."""
+        self._asked = k
+        for phrase in self._phrases:
+            if phrase.first <= k < phrase.end:
+                return phrase.shapes[k - phrase.first]
         t = k / self.fps
         now = self.seconds
         lo = t - self.config.window_s
@@ -590,13 +626,17 @@ class LiveTrack(NamedTuple):
 
 
 def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
-               config: PhoneConfig = PhoneConfig(), hop: int = 640) -> LiveTrack:
+               config: PhoneConfig = PhoneConfig(), hop: int = 640,
+               phrases=()) -> LiveTrack:
     """The phone layer's live mouth for a clip as a live stream makes it (`ModelEngine`):
     `audio` (16 kHz) pushed `hop` samples at a time, frame k asked for once the model's
     `lookahead_s` and the phone layer's `config.hold_s` of audio after it have arrived. For
     evaluations of the live path (`eval --real`):
-    `live_track(...).steer(model_shapes, config)` is what `LivePhones.steer` gives."""
+    `live_track(...).steer(model_shapes, config)` is what `LivePhones.steer` gives.
+    `phrases`: (sample, overlay) pairs, each phrase heard whole (`LivePhones.hear_phrase`) once
+    that many samples have been pushed (`serve --hear-ahead`: `realvoice.heard_ahead`)."""
     live = LivePhones(fps, config)
+    pending = sorted(phrases, key=lambda p: p[0])
     out = np.zeros((n_frames, 52), np.float32)
     known = np.zeros(n_frames, bool)
     heard = np.zeros((n_frames, 2), np.float32)
@@ -608,6 +648,8 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
         chunk = audio[pushed:pushed + hop]  # whole hops, silence after the end (as serve's)
         live.push(np.pad(chunk, (0, hop - len(chunk))) if len(chunk) < hop else chunk)
         pushed += hop
+        while pending and pending[0][0] <= pushed:
+            live.hear_phrase(pending.pop(0)[1])
         while k < n_frames and (k / fps + lookahead_s) * PHONE_RATE <= pushed + 1e-6:
             m = live.mouth(k)
             if m is not None:
@@ -620,6 +662,7 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
     return LiveTrack(out, known, heard, heard_known)
 
 
-__all__ = ["live_track", "LiveTrack", "with_heard_aperture", "Heard", "PhoneConfig",
-           "PhoneRecognizer", "LivePhones", "apply_phones", "blend", "heard_mouth", "phones_for",
-           "pieces_at_pauses", "trusted_words", "PHONE_LANGUAGES"]
+__all__ = ["live_track", "LiveTrack", "with_heard_aperture", "Heard", "HeardPhones",
+           "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones", "blend", "heard_mouth",
+           "phones_for", "phrase_phones", "pieces_at_pauses", "trusted_words",
+           "PHONE_LANGUAGES"]

@@ -31,7 +31,8 @@ from ..errors import DataError
 from .config import JAW, unpack_motion
 from .evaluate import _Acc, _loudness, _segments, render_table
 from .onnx_runtime import OnnxDenoiser
-from .phones import PhoneConfig, PhoneRecognizer, apply_phones, live_track, trusted_words
+from .phones import (PhoneConfig, PhoneRecognizer, apply_phones, live_track, phrase_phones,
+                     trusted_words)
 from .streaming import LIVE, OFFLINE, Steering, generate
 from .transcript import combine, teacher_mouth_at
 
@@ -153,7 +154,7 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
     recognizer = PhoneRecognizer(config.phones) if config.phones is not None else None
 
     def hear(samples):  # a phrase heard once it ended (`heard_ahead`)
-        return trusted_words(recognizer.hear(samples, SAMPLE_RATE), config.phones)
+        return phrase_phones(recognizer.hear(samples, SAMPLE_RATE), config.phones)
 
     per_clip, loud_all, jaw_all, items = [], [], [], []
     from ..data.align import Aligner
@@ -175,6 +176,7 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
         for name, stream in streams.items():
             raw = generate(den, den.config, feats, stream, Steering("neutral"), seed=config.seed)
             shapes, rot, _ = unpack_motion(raw[:m])
+            model_shapes = shapes
             if recognizer is not None:
                 alone = name.replace("model", "model alone")
                 rows[alone].add(shapes, rot, ts, loud, segs, fps)
@@ -190,7 +192,8 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
                 clip_shapes = shapes if words is None else \
                     combine(shapes, teacher_mouth_at(words, np.arange(m) / fps))
                 # a microphone heard ahead: phrases cut as they arrive, each heard once it ended
-                ahead = heard_ahead(shapes, clip.audio, fps, AHEAD_S, hear)
+                ahead = heard_ahead(model_shapes, clip.audio, fps, AHEAD_S, hear,
+                                    stream.lookahead_ms(den.config) / 1000.0, config.phones)
                 for row, got in ((CLIP_ROW, clip_shapes), (AHEAD_ROW, ahead)):
                     rows[row].add(got, rot, ts, loud, segs, fps)
                     by_group[f"{row}: {group_of(clip.name)}"].add(got, rot, ts, loud, segs, fps)
@@ -214,31 +217,41 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
                        for k, v in by_group.items()}}
 
 
-def heard_ahead(shapes: np.ndarray, audio_16k: np.ndarray, fps: float, delay_s: float,
-                hear) -> np.ndarray:
-    """(T, 52) live shapes (frame i at i / fps of the clip) -> with the mouth `serve --mic
-    --hear-ahead delay_s` gives them: the clip fed to `audio.ahead.Phrases` hop by hop (with
-    a second of silence after it, so its last phrase ends), each phrase heard (`hear(samples)`
-    -> phone timeline or None) and its words known HEAR_RATIO x its length after it ended;
-    frame i plays at i / fps + delay_s, so it has the words' mouth if they were known by then
-    (eased in over LATE_RAMP frames, as `transcript.LateMouth` does)."""
+def heard_ahead(model_shapes: np.ndarray, audio_16k: np.ndarray, fps: float, delay_s: float,
+                hear, lookahead_s: float, phones: PhoneConfig) -> np.ndarray:
+    """(T, 52) the model's live shapes (frame i at i / fps of the clip) -> with the mouth
+    `serve --mic --hear-ahead delay_s` gives them: the clip fed to `audio.ahead.Phrases` hop by
+    hop (with a second of silence after it, so its last phrase ends), each phrase heard
+    (`hear(samples)` -> `phones.phrase_phones`' result) and known HEAR_RATIO x its length after
+    it ended. Frame i plays at i / fps + delay_s: the live phone layer (`live_track`, the
+    stream's `lookahead_s`) takes a phrase's recognised phones (`HeardPhones`) for its frames
+    once they are known (`LivePhones.hear_phrase`), and a phrase's trusted words give the mouth
+    of the frames that play after they are known (eased in over LATE_RAMP frames, as
+    `transcript.LateMouth` does)."""
     from ..audio.ahead import Phrases
-    from .transcript import LateMouth
+    from .phones import HeardPhones
+    from .transcript import LateMouth, MouthOverlay
     phrases = []
     cut = Phrases(lambda samples, start: phrases.append((start, samples)))
     hop = int(round(SAMPLE_RATE / fps))
     padded = np.concatenate([np.asarray(audio_16k, np.float32), np.zeros(SAMPLE_RATE, np.float32)])
     for k in range(0, len(padded) - hop + 1, hop):
         cut(padded[k:k + hop], k)
-    out = np.array(shapes, np.float32, copy=True)
+    steering, words = [], []
     for start, samples in phrases:
-        timeline = hear(samples)
-        if timeline is None:
-            continue
+        got = hear(samples)
+        known = start + (1.0 + HEAR_RATIO) * len(samples)  # a sample of the voice, as it comes
+        if isinstance(got, HeardPhones):  # the stream, delay_s late, has pushed known - delay
+            overlay = MouthOverlay.at(got.timeline, start, len(samples), SAMPLE_RATE, fps)
+            steering.append((known - delay_s * SAMPLE_RATE, overlay))
+        elif got is not None:
+            words.append((start, samples, got, known))
+    out = live_track(audio_16k, len(model_shapes), fps, lookahead_s, phones,
+                     phrases=steering).steer(model_shapes, phones)
+    for start, samples, timeline, known in words:
         late = LateMouth(start, len(samples), SAMPLE_RATE, fps)
         late.fill(timeline)
-        known = (start + (1.0 + HEAR_RATIO) * len(samples)) / SAMPLE_RATE
-        first = max(0, int(np.ceil((known - delay_s) * fps - 1e-9)))  # the first frame after
+        first = max(0, int(np.ceil((known / SAMPLE_RATE - delay_s) * fps - 1e-9)))
         for i in range(first, len(out)):
             out[i] = late.apply(out[i], i)
     return out

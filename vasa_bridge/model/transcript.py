@@ -194,6 +194,30 @@ class LateMouth:
         return combine(shapes[None], overlay.shapes[k][None], np.array([w], np.float32))[0]
 
 
+class PhraseMouth(LateMouth):
+    """A phrase of a live voice heard whole before it plays (`serve --mic --hear-ahead`):
+    `fill` with the timeline of words trusted with the seals gives its mouth whole, as a clip's
+    (`LateMouth`); with `phones.HeardPhones`, its recognised phones go to the stream's phone
+    layer (`on_phones(overlay)`: `ModelEngine.hear_phrase`) in place of those it decides as the
+    audio streams in."""
+
+    def __init__(self, start_sample: int, n_samples: int, rate: int, fps: float,
+                 on_phones) -> None:
+        super().__init__(start_sample, n_samples, rate, fps)
+        self._on_phones = on_phones
+
+    def fill(self, timeline) -> None:
+        from .phones import HeardPhones
+        if isinstance(timeline, HeardPhones):
+            try:
+                self._on_phones(MouthOverlay.at(timeline.timeline, *self._at))
+            except Exception as e:  # noqa: BLE001 - the phrase plays on with the live mouth
+                log.warning("a phrase's phones did not reach the live mouth (%r): it stays the "
+                            "phones heard as it streamed", e)
+            timeline = None  # the engine's mouth, steered by these phones
+        super().fill(timeline)
+
+
 def combine(model_shapes: np.ndarray, teacher_shapes: np.ndarray,
             weights: np.ndarray | None = None) -> np.ndarray:
     """(T, 52) model + teacher -> articulation from the teacher, the rest from the model.

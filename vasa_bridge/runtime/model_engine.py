@@ -64,6 +64,12 @@ class ModelEngine:
             self._index += 1
         return frames
 
+    def hear_phrase(self, overlay) -> None:
+        """A phrase of this stream heard whole before it plays: its recognised phones steer the
+        mouth of its frames (`LivePhones.hear_phrase`); nothing without the phone layer."""
+        if self._phones is not None:
+            self._phones.hear_phrase(overlay)
+
     def _heard_past(self, k: int) -> bool:
         """Whether frame k's whole look-ahead, the phone layer's hold included, has arrived."""
         if not self._hold_s:
@@ -131,6 +137,19 @@ class ClipBaker:
             return None
         heard = (self._worker or shared_worker()).recognizer(phones).hear(audio, PHONE_RATE)
         return trusted_words(heard, phones)
+
+
+    def hear_phrase(self, audio: np.ndarray, language: str = "en"):
+        """A 16 kHz phrase of a live voice heard whole before it plays (`serve --mic
+        --hear-ahead`) -> `phones.phrase_phones`: the timeline of its words trusted with the
+        seals, its recognised phones (`HeardPhones`), or None (not heard, as `hear_words`)."""
+        from ..model.phones import PHONE_RATE, phones_for, phrase_phones
+        from ..model.sphinx_worker import shared_worker
+        phones = self._phones if phones_for(language) is not None else None
+        if phones is None or not phones.words:
+            return None
+        heard = (self._worker or shared_worker()).recognizer(phones).hear(audio, PHONE_RATE)
+        return phrase_phones(heard, phones)
 
 
 def load_model(model: str | None = None, *, threads: int = 1, stream: StreamConfig = LIVE,

@@ -129,9 +129,13 @@ class Hearing:
                                 e)
                 timeline = None
             late.fill(timeline)
+            from ..model.phones import HeardPhones
             log.info("the words of %.1f s of speech heard in %.2f s: %s", late.seconds,
-                     time.monotonic() - t0, "their mouth from now on" if timeline is not None
-                     else "none trusted with the lips, the live mouth stays")
+                     time.monotonic() - t0,
+                     "none trusted with the lips, its phones steer the live mouth"
+                     if isinstance(timeline, HeardPhones) else "their mouth from now on"
+                     if timeline is not None else
+                     "none trusted with the lips, the live mouth stays")
 
 
 class Runtime:
@@ -370,12 +374,22 @@ class Runtime:
     def hear_piece(self, audio: np.ndarray, first_sample: int,
                    heard: Callable[[np.ndarray], Any]) -> int:
         """A piece of the main face's sound that plays from `first_sample` of the timeline (a
-        phrase of `serve --mic --hear-ahead`, audio/ahead.py), heard as a clip is."""
+        phrase of `serve --mic --hear-ahead`, audio/ahead.py), heard as a clip is; `heard` may
+        also give its recognised phones (`phones.HeardPhones`: `ClipBaker.hear_phrase`), which
+        then steer the main engine's mouth over its frames (`ModelEngine.hear_phrase`)."""
+        from ..model.transcript import PhraseMouth
+
+        def on_phones(overlay):  # on the hearing thread: the engine the loop runs now
+            hear = getattr(self.main.engine, "hear_phrase", None)
+            if hear is not None:
+                hear(overlay)
+
         with self.lock:
-            return self._hear(self.main, audio, first_sample, heard)
+            return self._hear(self.main, audio, first_sample, heard,
+                              lambda *at: PhraseMouth(*at, on_phones))
 
     def _hear(self, state: Stream, audio: np.ndarray, first_sample: int,
-              heard: Callable[[np.ndarray], Any]) -> int:
+              heard: Callable[[np.ndarray], Any], late_mouth=None) -> int:
         """`audio` (at `first_sample` of `state`'s timeline) heard in pieces cut at pauses
         (`phones.pieces_at_pauses`: about 10 s each, so one long clip does not hold the phone
         worker from NPC lines and transcripts for long), in order, on the hearing thread; each
@@ -385,7 +399,7 @@ class Runtime:
         from ..model.transcript import LateMouth
         pieces = pieces_at_pauses(audio)
         for a, b in pieces:
-            late = LateMouth(first_sample + a, b - a, RATE, self.config.fps)
+            late = (late_mouth or LateMouth)(first_sample + a, b - a, RATE, self.config.fps)
             state.mouths.append(late)
             self._hearing.submit(late, functools.partial(heard, audio[a:b]),
                                  lambda end=late.end: state.index >= end)
