@@ -683,6 +683,32 @@ def test_hearing_skips_clips_already_played_and_survives_a_failed_call(caplog):
     assert not np.array_equal(heard.apply(shapes, 20), shapes)  # 0.8 s: "forward"
 
 
+def test_hearing_goes_on_when_a_clips_heard_mouth_cannot_be_laid(caplog):
+    """A clip whose `fill` raises (its heard timeline unusable): one warning, the clip marked
+    done with the live mouth, and the hearing thread goes on to the next clip."""
+    from vasa_bridge.model.transcript import LateMouth
+    from vasa_bridge.runtime.serve import Hearing
+    timeline, _ = align_scored(raw("goforward.raw"), "go forward ten meters")
+
+    class Unlayable(LateMouth):
+        def fill(self, timeline):
+            raise ValueError("no frames")
+
+    hearing = Hearing()
+    bad, good = Unlayable(0, 2 * RATE, RATE, 25.0), LateMouth(0, 2 * RATE, RATE, 25.0)
+    with caplog.at_level(logging.WARNING):
+        hearing.submit(bad, lambda: timeline, lambda: False)
+        hearing.submit(good, lambda: timeline, lambda: False)
+        deadline = time.monotonic() + 30
+        while not good.done and time.monotonic() < deadline:
+            time.sleep(0.01)
+    hearing.close()
+    assert bad.done and bad.overlay is None and good.overlay is not None
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "a clip's heard mouth could not be laid over it (ValueError('no frames')): its mouth "
+        "is the live one"]
+
+
 class HeldPacer(InstantPacer):
     """Instant, but holds the loop at `hold` samples until `release` is set."""
 

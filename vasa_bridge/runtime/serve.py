@@ -128,7 +128,13 @@ class Hearing:
                     log.warning("a clip's words were not heard (%s): its mouth is the live one",
                                 e)
                 timeline = None
-            late.fill(timeline)
+            try:
+                late.fill(timeline)
+            except Exception as e:  # noqa: BLE001 - the thread goes on to the next clip
+                log.warning("a clip's heard mouth could not be laid over it (%r): its mouth is "
+                            "the live one", e)
+                late.done = True  # the loop waits for no more of it
+                continue
             from ..model.phones import HeardPhones
             log.info("the words of %.1f s of speech heard in %.2f s: %s", late.seconds,
                      time.monotonic() - t0,
