@@ -135,13 +135,18 @@ class Hearing:
                             "the live one", e)
                 late.done = True  # the loop waits for no more of it
                 continue
-            from ..model.phones import HeardPhones
             log.info("the words of %.1f s of speech heard in %.2f s: %s", late.seconds,
-                     time.monotonic() - t0,
-                     "none trusted with the lips, its phones steer the live mouth"
-                     if isinstance(timeline, HeardPhones) else "their mouth from now on"
-                     if timeline is not None else
-                     "none trusted with the lips, the live mouth stays")
+                     time.monotonic() - t0, _what_was_heard(timeline))
+
+
+def _what_was_heard(timeline) -> str:
+    """The hearing thread's log line's end for what a clip's hearing gave."""
+    from ..model.phones import HeardPhones
+    if isinstance(timeline, HeardPhones):
+        return "none trusted with the lips, its phones steer the live mouth"
+    if timeline is not None:
+        return "their mouth from now on"
+    return "none trusted with the lips, the live mouth stays"
 
 
 class Runtime:
