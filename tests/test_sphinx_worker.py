@@ -159,3 +159,7 @@ def test_the_clip_baker_hears_the_words_of_a_live_faces_clip():
     assert baker.hear_words(read_audio(os.path.join(ALSA_DIR, "Noise.wav"))) is None
     assert load_model(phones=None)[1].hear_words(voice) is None
     assert load_model(phones=PhoneConfig(words=False))[1].hear_words(voice) is None
+    # a phrase heard ahead (`hear_phrase`): the same words where trusted, in the same worker
+    phrase = baker.hear_phrase(voice)
+    assert phrase.labels == local.labels
+    assert baker.hear_phrase(voice, "de") is None

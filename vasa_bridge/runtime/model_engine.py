@@ -130,26 +130,27 @@ class ClipBaker:
         bake would trust them with the lips' seals (`phones.trusted_words`); None: not heard (a
         language without a phone recogniser, the phone layer off, a voice or words the
         recogniser does not know). Costs ~0.2 x the clip's length, in the phone worker."""
-        from ..model.phones import PHONE_RATE, phones_for, trusted_words
-        from ..model.sphinx_worker import shared_worker
-        phones = self._phones if phones_for(language) is not None else None
-        if phones is None or not phones.words:
-            return None
-        heard = (self._worker or shared_worker()).recognizer(phones).hear(audio, PHONE_RATE)
-        return trusted_words(heard, phones)
-
+        from ..model.phones import trusted_words
+        heard = self._hear(audio, language)
+        return None if heard is None else trusted_words(heard, self._phones)
 
     def hear_phrase(self, audio: np.ndarray, language: str = "en"):
         """A 16 kHz phrase of a live voice heard whole before it plays (`serve --mic
         --hear-ahead`) -> `phones.phrase_phones`: the timeline of its words trusted with the
         seals, its recognised phones (`HeardPhones`), or None (not heard, as `hear_words`)."""
-        from ..model.phones import PHONE_RATE, phones_for, phrase_phones
+        from ..model.phones import phrase_phones
+        heard = self._hear(audio, language)
+        return None if heard is None else phrase_phones(heard, self._phones)
+
+    def _hear(self, audio: np.ndarray, language: str):
+        """A 16 kHz clip heard whole by the phone worker (`phones.Heard`), or None: a language
+        without a phone recogniser, or the phone layer or its word search off."""
+        from ..model.phones import PHONE_RATE, phones_for
         from ..model.sphinx_worker import shared_worker
         phones = self._phones if phones_for(language) is not None else None
         if phones is None or not phones.words:
             return None
-        heard = (self._worker or shared_worker()).recognizer(phones).hear(audio, PHONE_RATE)
-        return phrase_phones(heard, phones)
+        return (self._worker or shared_worker()).recognizer(phones).hear(audio, PHONE_RATE)
 
 
 def load_model(model: str | None = None, *, threads: int = 1, stream: StreamConfig = LIVE,
