@@ -33,7 +33,7 @@ namespace VasaBridge
         [Range(1, 256)] public int maxMessageMiB = 64;
         [Tooltip("Messages waiting for Update before the oldest are dropped.")]
         [Range(8, 4096)] public int queueCapacity = 256;
-        [Tooltip("Recreate the socket after this many seconds without a message (the runtime says hello every second). 0 = never.")]
+        [Tooltip("Recreate the socket after this many seconds without a message (the runtime says hello every second); each recreation that hears nothing doubles the wait, up to 30 s. 0 = never.")]
         [Range(0, 60)] public float reconnectAfterSeconds = 3f;
         [Tooltip("How long a control request (speak, status) waits for its reply, seconds.")]
         [Range(1, 60)] public float controlTimeoutSeconds = 10f;

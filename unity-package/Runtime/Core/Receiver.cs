@@ -1,7 +1,11 @@
 // The receive loop: a background thread reads multipart messages, decodes them (so the main
 // thread only consumes typed messages) and hands them over through a bounded ConcurrentQueue that
 // Unity drains in Update. Bad messages are counted and dropped; silence longer than
-// ReconnectAfterMs (the runtime's hello comes once a second) recreates the socket.
+// ReconnectAfterMs (the runtime's hello comes once a second) recreates the socket, and each
+// recreation that hears nothing doubles the wait before the next (up to ReconnectMaxMs): a fresh
+// SUB socket hears nothing until it has subscribed, so a recreation that falls on a publisher's
+// first messages drops them, and a receiver left waiting for a runtime that is not running
+// should seldom be in that window when it starts.
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
@@ -20,6 +24,8 @@ namespace VasaBridge.Core
         public int QueueCapacity = 256;
         /// <summary>Recreate the socket after this much silence; 0 disables it.</summary>
         public int ReconnectAfterMs = 3000;
+        /// <summary>Each recreation that hears nothing doubles the wait, up to this; a message resets it.</summary>
+        public int ReconnectMaxMs = 30000;
         public int PollMs = 50;
     }
 
@@ -85,6 +91,7 @@ namespace VasaBridge.Core
             ISubscriberSocket socket = null;
             var parts = new List<byte[]>(3);
             long silentSince = Stopwatch.GetTimestamp();
+            double wait = settings.ReconnectAfterMs;
             try
             {
                 socket = Open();
@@ -93,7 +100,7 @@ namespace VasaBridge.Core
                     if (!socket.TryReceive(settings.PollMs, parts))
                     {
                         double silent = (double)(Stopwatch.GetTimestamp() - silentSince) / Stopwatch.Frequency * 1000;
-                        if (settings.ReconnectAfterMs > 0 && silent > settings.ReconnectAfterMs)
+                        if (settings.ReconnectAfterMs > 0 && silent > wait)
                         {
                             // A fresh socket also recovers from a publisher that restarted on another
                             // port mapping or a half-open TCP connection ZeroMQ did not notice.
@@ -102,9 +109,11 @@ namespace VasaBridge.Core
                             socket = Open();
                             Interlocked.Increment(ref reconnects);
                             silentSince = Stopwatch.GetTimestamp();
+                            wait = Math.Max(settings.ReconnectAfterMs, Math.Min(2 * wait, settings.ReconnectMaxMs));
                         }
                         continue;
                     }
+                    wait = settings.ReconnectAfterMs;
                     silentSince = Stopwatch.GetTimestamp();
                     Interlocked.Exchange(ref lastReceiveTicks, silentSince);
                     Message m;

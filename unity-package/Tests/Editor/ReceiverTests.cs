@@ -155,6 +155,32 @@ namespace VasaBridge.Tests
         }
 
         [Test]
+        public void RecreationsThatHearNothingBackOffAndAMessageResetsTheWait()
+        {
+            // Without the back-off, 1.2 s of silence at 50 ms would recreate the socket ~24 times
+            // (each one a window in which a starting publisher's first messages are lost);
+            // doubling up to 400 ms gives 50 + 100 + 200 + 400 + 400 ms: 5.
+            var f = new FakeFactory();
+            using (var r = new Receiver(f, new ReceiverSettings { ReconnectAfterMs = 50, ReconnectMaxMs = 400, PollMs = 5 }))
+            {
+                r.Start();
+                Thread.Sleep(1200);
+                long backedOff = r.Reconnects;
+                Assert.GreaterOrEqual(backedOff, 3, "recreations in 1.2 s of silence");
+                Assert.LessOrEqual(backedOff, 8, "recreations in 1.2 s of silence");
+                // A message on the current socket resets the wait to 50 ms: the next recreation
+                // comes long before the 400 ms it had reached.
+                var s = f.Latest;
+                s.Inbox.Add(Event("default", 0));
+                Assert.AreEqual(0UL, Next(r).Seq);
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                while (r.Reconnects == backedOff && sw.ElapsedMilliseconds < 2000) Thread.Sleep(2);
+                Assert.Greater(r.Reconnects, backedOff);
+                Assert.Less(sw.ElapsedMilliseconds, 300, "after a message the wait is back at 50 ms");
+            }
+        }
+
+        [Test]
         public void SequenceTrackerCountsGapsAndRestarts()
         {
             var t = new SequenceTracker();
