@@ -5,7 +5,8 @@ moment the word was decided.
 Optimistic by construction: each recording's words are those recognised in the whole recording
 (as a clip spoken to the live face gets them: `phones.trusted_words`), with their whole-clip
 alignment, and a word counts as known once its end is within the audio the live frame has (the
-frame's time + the model's look-ahead) minus `lag` (the search's own delay). A frame takes the
+frame's time + the model's look-ahead + the phone layer's hold) minus `lag` (the search's own
+delay). A frame takes the
 words' mouth (`transcript.combine`) once the word it lies in (the teacher leads by 40 ms) is
 known; else it keeps the live mouth (the model with the phone loop). The metrics are
 `eval --real`'s, on the same 16 real recordings (the LibriVox excerpts are not read).
@@ -28,8 +29,8 @@ from vasa_bridge.data.align import Aligner, searched_words  # noqa: E402
 from vasa_bridge.model.config import unpack_motion  # noqa: E402
 from vasa_bridge.model.evaluate import _Acc, _loudness  # noqa: E402
 from vasa_bridge.model.onnx_runtime import OnnxDenoiser  # noqa: E402
-from vasa_bridge.model.phones import (PhoneConfig, PhoneRecognizer, live_track,  # noqa: E402
-                                      trusted_words)
+from vasa_bridge.model.phones import (PhoneConfig, PhoneRecognizer,  # noqa: E402
+                                      live_lookahead_s, live_track, trusted_words)
 from vasa_bridge.model.realvoice import (SAMPLE_RATE, RealEvalConfig, real_clips,  # noqa: E402
                                          reference)
 from vasa_bridge.model.streaming import LIVE, Steering, generate  # noqa: E402
@@ -48,6 +49,7 @@ def main() -> None:
     fps = fc.fps
     look = LIVE.lookahead_ms(den.config) / 1000.0
     phones = PhoneConfig()
+    held = live_lookahead_s(look, phones)  # the sound a frame has when it goes out
     recognizer, aligner = PhoneRecognizer(phones), Aligner()
     live_acc = _Acc()
     rows = {lag: (_Acc(), [0, 0]) for lag in args.lags}
@@ -68,7 +70,7 @@ def main() -> None:
         for lag, (acc, count) in rows.items():
             out = live.copy()
             for k in range(m if heard is not None else 0):
-                decided = t[k] + look - lag / 1000.0
+                decided = t[k] + held - lag / 1000.0
                 inside = [w for w in words if w[1] <= t[k] + LEAD_S < w[2]]
                 if all(w[2] <= decided for w in inside) and any(w[1] <= decided for w in words):
                     out[k] = heard[k]

@@ -26,7 +26,7 @@ from vasa_bridge.audio.features import extract, prepare_audio
 from vasa_bridge.model.config import pack_motion, unpack_motion
 from vasa_bridge.model.evaluate import _Acc, _loudness, _segments
 from vasa_bridge.model.onnx_runtime import OnnxDenoiser
-from vasa_bridge.model.phones import LivePhones, PhoneConfig
+from vasa_bridge.model.phones import LivePhones, PhoneConfig, live_lookahead_s
 from vasa_bridge.model.streaming import (LIVE, OFFLINE, MotionStream, Steering, StreamConfig,
                                          generate)
 
@@ -70,8 +70,7 @@ def run_streaming(den, clips, stream: StreamConfig, phones: PhoneConfig | None =
     times, phone_times = [], []
     acc = _Acc()
     hop = fc.sample_rate * fc.hop_ms // 1000
-    # the engine's look-ahead: the model's, and the phone layer's hold (PhoneConfig.hold_s)
-    lookahead = stream.lookahead_ms(den.config) / 1000.0 + (phones.hold_s if phones else 0.0)
+    lookahead = live_lookahead_s(stream.lookahead_ms(den.config) / 1000.0, phones)  # as the engine
     for audio, teacher, segs in clips:
         ms = MotionStream(den, den.config, stream, Steering("neutral"), seed=0)
         heard = LivePhones(fc.fps, phones) if phones is not None else None

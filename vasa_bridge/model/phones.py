@@ -117,6 +117,13 @@ class PhoneConfig:
             raise DataError(f"phones hold_s is {self.hold_s}: expected 0..0.2 s")
 
 
+def live_lookahead_s(model_lookahead_s: float, config: PhoneConfig | None) -> float:
+    """Seconds of audio after a frame that a live stream waits for before the frame goes out:
+    the model's own look-ahead and, with the phone layer, its hold (`PhoneConfig.hold_s`).
+    `ModelEngine`, `live_track` and bench/bench_model.py all wait this long."""
+    return model_lookahead_s + (config.hold_s if config is not None else 0.0)
+
+
 def phones_for(language: str = "en", enabled: bool = True) -> PhoneConfig | None:
     """The phone layer for speech in `language` (a BCP-47 code), or None: off when asked, or
     when the language has no phone recogniser here (the model's mouth alone then; English phones
@@ -643,7 +650,7 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
     heard_known = np.zeros(n_frames, bool)
     k, pushed = 0, 0
     audio = np.asarray(audio, np.float32)
-    lookahead_s = lookahead_s + config.hold_s
+    lookahead_s = live_lookahead_s(lookahead_s, config)
     while k < n_frames:
         chunk = audio[pushed:pushed + hop]  # whole hops, silence after the end (as serve's)
         live.push(np.pad(chunk, (0, hop - len(chunk))) if len(chunk) < hop else chunk)
@@ -662,7 +669,7 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
     return LiveTrack(out, known, heard, heard_known)
 
 
-__all__ = ["live_track", "LiveTrack", "with_heard_aperture", "Heard", "HeardPhones",
-           "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones", "blend", "heard_mouth",
-           "phones_for", "phrase_phones", "pieces_at_pauses", "trusted_words",
+__all__ = ["live_track", "live_lookahead_s", "LiveTrack", "with_heard_aperture", "Heard",
+           "HeardPhones", "PhoneConfig", "PhoneRecognizer", "LivePhones", "apply_phones", "blend",
+           "heard_mouth", "phones_for", "phrase_phones", "pieces_at_pauses", "trusted_words",
            "PHONE_LANGUAGES"]

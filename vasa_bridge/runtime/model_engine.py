@@ -16,7 +16,7 @@ import numpy as np
 from ..audio.features import FeatureStream
 from ..model.config import unpack_motion
 from ..model.onnx_runtime import OnnxDenoiser
-from ..model.phones import LivePhones, PhoneConfig
+from ..model.phones import LivePhones, PhoneConfig, live_lookahead_s
 from ..model.streaming import LIVE, MotionStream, Steering, StreamConfig
 from ..motion.frame import MotionFrame
 
@@ -36,7 +36,7 @@ class ModelEngine:
         # so its acoustic head hears the sound the lips move ahead of (`PhoneConfig.hold_s`).
         self._phones = LivePhones(self.fps, phones) if phones is not None else None
         self._hold_s = phones.hold_s if phones is not None else 0.0
-        self.lookahead_s = stream.lookahead_ms(config) / 1000.0 + self._hold_s
+        self.lookahead_s = live_lookahead_s(stream.lookahead_ms(config) / 1000.0, phones)
         self._held: collections.deque = collections.deque()  # (shapes, rot, trans) not yet out
         self._index = 0
 
