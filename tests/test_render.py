@@ -1040,3 +1040,43 @@ def test_pouted_lips_shade_the_chin_and_catch_the_light(monkeypatch):
     a, b = _with_and_without(monkeypatch, backend, state, funnel, POUT_SHADOW=0.0,
                              POUT_SHINE=0.0)
     assert np.array_equal(a, b)
+
+
+def test_rounded_lips_undo_a_smiling_photos_smile_and_the_pout_covers_its_teeth(monkeypatch):
+    """The astronaut smiles with her teeth showing: /u/ (mouthPucker 0.7, mouthFunnel 0.35) on
+    her kept the smile's shape, corners up and teeth bared. Rounded lips now undo the photo's
+    smile at the corners (narrower: 0.80 of the width without it, at most 0.85; corners 0.11 IOD
+    lower, at least 0.08) and a pout brings the upper lip down over the teeth (its inner middle
+    0.06 IOD lower, at least 0.04; the opening 0.62 of its area without it, at most 0.75). Her
+    rest frame is unchanged, and a photo whose corners do not sit above its lips' middle (biden)
+    gets no such motion at all."""
+    from bench.portraits import load
+    from vasa_bridge.data.visemes import SHAPES
+    from vasa_bridge.render import rig as R
+
+    backend = get_backend("cpu")
+    image = skimage.data.astronaut()
+    rounded = backend.prepare(image)
+    with monkeypatch.context() as m:
+        m.setattr(R, "ROUND_SHARE", 0.0)
+        m.setattr(R, "ROUND_COVER", 0.0)
+        smiling = backend.prepare(image)
+    u = MotionFrame.from_named(dict(SHAPES["U"].targets))
+    zero = np.zeros(3)
+    a = rounded.cache.rig.positions(u.blendshapes, zero, zero)
+    b = smiling.cache.rig.positions(u.blendshapes, zero, zero)
+    iod = rounded.cache.rig.iod_px
+    corners = [M.MOUTH_RIGHT, M.MOUTH_LEFT]
+    width = lambda p: p[M.MOUTH_LEFT, 0] - p[M.MOUTH_RIGHT, 0]  # noqa: E731
+    assert width(a) < 0.85 * width(b)
+    assert (a[corners, 1] - b[corners, 1] > 0.08 * iod).all()  # image v grows downwards
+    assert a[M.LIP_UPPER_INNER_MID, 1] - b[M.LIP_UPPER_INNER_MID, 1] > 0.04 * iod
+    from vasa_bridge.render.mouth import opening_area
+    shown = [opening_area(p[:, :2]) for p in (a, b)]  # the opening the teeth show through
+    assert shown[0] < 0.75 * shown[1], shown
+    assert not np.array_equal(backend.render(rounded, u), backend.render(smiling, u))
+    rest = MotionFrame.from_named({})
+    assert np.array_equal(backend.render(rounded, rest), backend.render(smiling, rest))
+    rows = [R.NUM_BLENDSHAPES + R.EXTRA.index(f"{k}{side}") for k in ("round", "cover")
+            for side in ("Right", "Left")]
+    assert not backend.prepare(load("biden")).cache.rig.basis[rows].any()

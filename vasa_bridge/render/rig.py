@@ -39,7 +39,8 @@ EDGE_DEPTH_SHARE = 0.6  # move this share of the way to the contour's depth (1: 
 # lip gap (an open-mouthed photo), full from SEAL_AT of mouthPress on; and the part of
 # mouthRollLower that brings the lower lip up across that gap under the upper teeth (/f v/),
 # full from TUCK_AT on and less where the lips are sealed (`coefficients`).
-EXTRA = ("sealRight", "sealLeft", "tuckRight", "tuckLeft")
+EXTRA = ("sealRight", "sealLeft", "tuckRight", "tuckLeft", "roundRight", "roundLeft",
+         "coverRight", "coverLeft")
 NUM_ROWS = NUM_BLENDSHAPES + len(EXTRA)
 SEAL_AT = 0.3
 TUCK_AT = 0.5
@@ -50,6 +51,14 @@ TUCK_SHARE = 0.65
 # An open photo's tucked lower lip rises to where its teeth end (`Rig.with_tuck`) and this
 # share of its gap past that: the teeth rest on the lip (a dark line stayed between them).
 TUCK_OVER = 0.15
+# Rounded lips (mouthFunnel + mouthPucker, full at 1) on a photo that smiles undo ROUND_SHARE of
+# its smile at each corner: the smile's own motion (units.SMILE_LIFT up, SMILE_OUT out) times
+# how far the photo's corner sits above ROUND_NEUTRAL (IOD over the lips' middle), in smiles.
+# The closed, unsmiling test portraits' corners sit 0.02-0.06 under it (nothing to undo); the
+# two smiling open ones' 0.07-0.12 over it.
+ROUND_SHARE = 1.0
+ROUND_NEUTRAL = 0.0
+ROUND_COVER = 0.4
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:
@@ -245,6 +254,21 @@ def build_basis(q: np.ndarray) -> np.ndarray:
             tuck[il] += d
             tuck[ol] += d
         put(f"tuck{side}", tuck)
+        # Round: the photo's own smile undone at this corner (rounded lips bring it in and down).
+        lips_mid = 0.5 * (q[M.LIP_UPPER_INNER_MID, 1] + q[M.LIP_LOWER_INNER_MID, 1])
+        smiled = max(float(q[c, 1] - lips_mid) - ROUND_NEUTRAL, 0.0) / U.SMILE_LIFT
+        rnd = -ROUND_SHARE * smiled * np.stack([sgn * U.SMILE_OUT * g, U.SMILE_LIFT * g,
+                                                -0.03 * g], 1)
+        put(f"round{side}", rnd)
+        # Cover (mouthPucker, lips pushed together and out): the upper lip comes down over the
+        # teeth the photo's smile shows, its inner edge ROUND_COVER of the photo's own lip gap,
+        # its outer edge half that (it pouts). Not for mouthFunnel, whose lips flare apart.
+        cover = np.zeros((n, 3))
+        for iu, il, ou in zip(inner_upper_idx, inner_lower_idx, outer_upper_idx):
+            d = ROUND_COVER * min(smiled, 1.0) * (q[il] - q[iu]) * side_w[iu]
+            cover[iu] += d
+            cover[ou] += 0.5 * d
+        put(f"cover{side}", cover)
         put(f"mouthLowerDown{side}", np.stack([0 * x, -U.LOWER_DOWN * lower_side, 0 * x], 1))
         put(f"mouthUpperUp{side}", np.stack([0 * x, U.UPPER_UP * upper_side, 0 * x], 1))
     is_upper = np.isin(np.arange(n), list(upper_lip)).astype(float)
@@ -354,6 +378,9 @@ def coefficients(blendshapes: np.ndarray) -> np.ndarray:
         seal = min(max(c[INDEX[f"mouthPress{side}"]], 0.0) / SEAL_AT, 1.0)
         c[NUM_BLENDSHAPES + k] = seal
         c[NUM_BLENDSHAPES + 2 + k] = tuck * (1.0 - seal)
+    rounded = max(c[INDEX["mouthFunnel"]], 0.0) + max(c[INDEX["mouthPucker"]], 0.0)
+    c[NUM_BLENDSHAPES + 4:NUM_BLENDSHAPES + 6] = min(rounded, 1.0)
+    c[NUM_BLENDSHAPES + 6:NUM_BLENDSHAPES + 8] = min(max(c[INDEX["mouthPucker"]], 0.0), 1.0)
     return c
 
 
