@@ -1080,3 +1080,23 @@ def test_rounded_lips_undo_a_smiling_photos_smile_and_the_pout_covers_its_teeth(
     rows = [R.NUM_BLENDSHAPES + R.EXTRA.index(f"{k}{side}") for k in ("round", "cover")
             for side in ("Right", "Left")]
     assert not backend.prepare(load("biden")).cache.rig.basis[rows].any()
+
+
+def test_a_wide_open_mouth_shows_its_tongue(monkeypatch):
+    """jawOpen 0.8: the tongue fills the lower part of the opening instead of a large dark
+    crescent over a strip of it (it follows the jaw 0.2, was 0.35): the dark pixels (luminance
+    under 50) between the lips' middles are 0.78 (biden, drawn inside) and 0.83 (the astronaut,
+    her own teeth) of those with the tongue following at 0.35; at most 0.88."""
+    from bench.portraits import load
+
+    backend = get_backend("cpu")
+    lum = np.array([0.299, 0.587, 0.114], np.float32)
+    frame = MotionFrame.from_named({"jawOpen": 0.8})
+    for image in (load("biden"), skimage.data.astronaut()):
+        state = backend.prepare(image)
+        uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
+        box = (slice(int(uv[M.LIP_UPPER_INNER_MID, 1]), int(uv[M.LIP_LOWER_INNER_MID, 1]) + 1),
+               slice(int(uv[M.MOUTH_RIGHT, 0]), int(uv[M.MOUTH_LEFT, 0]) + 1))
+        now, before = _with_and_without(monkeypatch, backend, state, frame, TONGUE_FOLLOW=0.35)
+        dark = [int(((img[box] @ lum) < 50).sum()) for img in (now, before)]
+        assert dark[0] <= 0.88 * dark[1], dark

@@ -77,8 +77,10 @@ TONGUE_GLOSS = 0.12  # its wet highlight, as a share of its brightest channel
 SMOOTH_GAP = 0.1  # IOD: the lip gap from which the opening's outline is fully a smooth curve
 LOWER_TEETH_FOLLOW = 0.9  # lower incisors move this share of the lower lip + chin's motion
 # The tongue lies behind the lower teeth and drops less than they do, so its back shows only
-# when the jaw is well open.
-TONGUE_FOLLOW = 0.35
+# when the jaw is well open; then it fills the lower part of the opening (at 0.35 a wide-open
+# mouth was a large dark crescent over a strip of tongue, and the face mesh read donilon's and
+# the astronaut's jaw sweeps worse: docs/renderer.md).
+TONGUE_FOLLOW = 0.2
 TONGUE_BELOW = 0.02  # IOD: its top under the lower teeth's edge at rest
 # (width, crown height) in mm, central incisor to first molar, half an arch.
 UPPER_TEETH_MM = ((8.5, 10.5), (6.5, 9.0), (7.5, 10.0), (7.0, 8.0), (6.5, 7.5), (10.0, 7.0))
