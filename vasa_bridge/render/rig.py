@@ -38,7 +38,9 @@ EDGE_DEPTH_SHARE = 0.6  # move this share of the way to the contour's depth (1: 
 # Internal basis rows after the 52 ARKit ones: the part of mouthPress that seals the photo's own
 # lip gap (an open-mouthed photo), full from SEAL_AT of mouthPress on; and the part of
 # mouthRollLower that brings the lower lip up across that gap under the upper teeth (/f v/),
-# full from TUCK_AT on and less where the lips are sealed (`coefficients`).
+# full from TUCK_AT on and less where the lips are sealed; the part of mouthFunnel +
+# mouthPucker that undoes a smiling photo's smile (round), and of mouthPucker that brings its
+# upper lip down over its teeth (cover) (`coefficients`).
 EXTRA = ("sealRight", "sealLeft", "tuckRight", "tuckLeft", "roundRight", "roundLeft",
          "coverRight", "coverLeft")
 NUM_ROWS = NUM_BLENDSHAPES + len(EXTRA)
@@ -54,11 +56,11 @@ TUCK_OVER = 0.15
 # Rounded lips (mouthFunnel + mouthPucker, full at 1) on a photo that smiles undo ROUND_SHARE of
 # its smile at each corner: the smile's own motion (units.SMILE_LIFT up, SMILE_OUT out) times
 # how far the photo's corner sits above ROUND_NEUTRAL (IOD over the lips' middle), in smiles.
-# The closed, unsmiling test portraits' corners sit 0.02-0.06 under it (nothing to undo); the
-# two smiling open ones' 0.07-0.12 over it.
+# The unsmiling test portraits' corners sit 0.02-0.16 under it (nothing to undo; brennan's
+# right, a turned face, 0.03 over); the two that smile with their teeth 0.07-0.12 over it.
 ROUND_SHARE = 1.0
 ROUND_NEUTRAL = 0.0
-ROUND_COVER = 0.4
+ROUND_COVER = 0.4  # a pout brings the upper lip this share of the photo's lip gap down
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:
@@ -169,6 +171,7 @@ def build_basis(q: np.ndarray) -> np.ndarray:
     upper_lip = set(M.LIPS_OUTER_UPPER + M.LIPS_INNER_UPPER) - {61, 291, 78, 308}
     lower_lip = set(M.LIPS_OUTER_LOWER + M.LIPS_INNER_LOWER) - {61, 291, 78, 308}
     corners = (M.MOUTH_RIGHT, M.MOUTH_LEFT)
+    lips_mid = 0.5 * (q[M.LIP_UPPER_INNER_MID, 1] + q[M.LIP_LOWER_INNER_MID, 1])  # height
     mouth_c = q[list(M.OUTER_MOUTH_RING)].mean(0)
     half_w = abs(q[M.MOUTH_LEFT, 0] - q[M.MOUTH_RIGHT, 0]) / 2
     # Mouth midline: halfway between the inner lips, as a function of x.
@@ -255,7 +258,6 @@ def build_basis(q: np.ndarray) -> np.ndarray:
             tuck[ol] += d
         put(f"tuck{side}", tuck)
         # Round: the photo's own smile undone at this corner (rounded lips bring it in and down).
-        lips_mid = 0.5 * (q[M.LIP_UPPER_INNER_MID, 1] + q[M.LIP_LOWER_INNER_MID, 1])
         smiled = max(float(q[c, 1] - lips_mid) - ROUND_NEUTRAL, 0.0) / U.SMILE_LIFT
         rnd = -ROUND_SHARE * smiled * np.stack([sgn * U.SMILE_OUT * g, U.SMILE_LIFT * g,
                                                 -0.03 * g], 1)
@@ -378,9 +380,10 @@ def coefficients(blendshapes: np.ndarray) -> np.ndarray:
         seal = min(max(c[INDEX[f"mouthPress{side}"]], 0.0) / SEAL_AT, 1.0)
         c[NUM_BLENDSHAPES + k] = seal
         c[NUM_BLENDSHAPES + 2 + k] = tuck * (1.0 - seal)
-    rounded = max(c[INDEX["mouthFunnel"]], 0.0) + max(c[INDEX["mouthPucker"]], 0.0)
-    c[NUM_BLENDSHAPES + 4:NUM_BLENDSHAPES + 6] = min(rounded, 1.0)
-    c[NUM_BLENDSHAPES + 6:NUM_BLENDSHAPES + 8] = min(max(c[INDEX["mouthPucker"]], 0.0), 1.0)
+    pucker = max(c[INDEX["mouthPucker"]], 0.0)
+    c[NUM_BLENDSHAPES + 4:NUM_BLENDSHAPES + 6] = min(max(c[INDEX["mouthFunnel"]], 0.0) + pucker,
+                                                     1.0)
+    c[NUM_BLENDSHAPES + 6:NUM_BLENDSHAPES + 8] = min(pucker, 1.0)
     return c
 
 
