@@ -550,8 +550,8 @@ class MouthLayer:
         side = np.clip(np.abs(xs - cx) / half, 0, 1)[None, :]
         # Down the opening, column by column: 0 at the upper lip, 1 at the lower.
         upper_line = _line(uv[list(M.LIPS_INNER_UPPER)])
-        upper = upper_line(xs)
-        lower = _line(uv[list(M.LIPS_INNER_LOWER)])(xs)
+        lower_line = _line(uv[list(M.LIPS_INNER_LOWER)])
+        upper, lower = upper_line(xs), lower_line(xs)
         down = np.clip((ys[:, None] - upper[None, :]) / np.maximum(lower - upper, 1.0)[None, :],
                        0.0, 1.0)
         # The cavity: darkest under the upper teeth and in the middle (the throat), a little
@@ -604,8 +604,8 @@ class MouthLayer:
             # dropped jaw, /f v/, parts no lips: the photo's lower teeth showed under them).
             p = np.append(self.rest_upper.mean(0), 1.0)
             drop = float((jaw @ p)[1] - (skull @ p)[1])
-            opened = max(opened_share(uv, cx, upper_line, self.rest_gap, rest_lip, rest_lower,
-                                      iod), float(_smooth(drop / (0.06 * iod))))
+            opened = max(opened_share(cx, upper_line, lower_line, self.rest_gap, rest_lip,
+                                      rest_lower, iod), float(_smooth(drop / (0.06 * iod))))
             # Past the outline (`prepare`) only while no expression moves the corners: a
             # smile moves them many pixels, and the photo's lip pixels filled its corridors.
             reach = 0.0
@@ -778,11 +778,12 @@ class MouthLayer:
         roi += (rgb - roi) * cover[..., None]
 
 
-def opened_share(uv: np.ndarray, cx: float, upper_line, rest_gap: float,
+def opened_share(cx: float, upper_line, lower_line, rest_gap: float,
                  rest_lip: np.ndarray | None, rest_lower: np.ndarray | None, iod: float) -> float:
     """An open photo: how far (0..1) its lips are parted past its own gap at the middle (x = cx),
-    the gap as the head's pose alone shows it when given (a nod is no opening)."""
-    mid = float(_line(uv[list(M.LIPS_INNER_LOWER)])(cx) - upper_line(cx))
+    the inner lips' lines (`_line`) as they are now, the gap as the head's pose alone shows it
+    when given (a nod is no opening)."""
+    mid = float(lower_line(cx) - upper_line(cx))
     rest = rest_gap
     if rest_lip is not None and rest_lower is not None:
         rest = float(_line(rest_lower)(cx) - _line(rest_lip)(cx))

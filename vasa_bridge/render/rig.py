@@ -44,6 +44,7 @@ EDGE_DEPTH_SHARE = 0.6  # move this share of the way to the contour's depth (1: 
 EXTRA = ("sealRight", "sealLeft", "tuckRight", "tuckLeft", "roundRight", "roundLeft",
          "coverRight", "coverLeft")
 NUM_ROWS = NUM_BLENDSHAPES + len(EXTRA)
+ROW = {**INDEX, **{name: NUM_BLENDSHAPES + i for i, name in enumerate(EXTRA)}}  # basis row by name
 SEAL_AT = 0.3
 TUCK_AT = 0.5
 # How far across the photo's own lip gap the tucked lower lip's inner edge rises: past the
@@ -162,7 +163,7 @@ def build_basis(q: np.ndarray) -> np.ndarray:
     x, y = q[:, 0], q[:, 1]
 
     def put(name, disp):
-        B[INDEX[name] if name in INDEX else NUM_BLENDSHAPES + EXTRA.index(name)] += disp
+        B[ROW[name]] += disp
 
     outer_upper_idx = [i for i in M.LIPS_OUTER_UPPER if i not in (61, 291)]
     outer_lower_idx = [i for i in M.LIPS_OUTER_LOWER if i not in (61, 291)]
@@ -376,21 +377,22 @@ def coefficients(blendshapes: np.ndarray) -> np.ndarray:
     c[:NUM_BLENDSHAPES] = blendshapes
     c[INDEX["mouthClose"]] = min(c[INDEX["mouthClose"]], c[INDEX["jawOpen"]])
     tuck = min(max(c[INDEX["mouthRollLower"]], 0.0) / TUCK_AT, 1.0)
-    for k, side in enumerate(("Right", "Left")):
-        seal = min(max(c[INDEX[f"mouthPress{side}"]], 0.0) / SEAL_AT, 1.0)
-        c[NUM_BLENDSHAPES + k] = seal
-        c[NUM_BLENDSHAPES + 2 + k] = tuck * (1.0 - seal)
     pucker = max(c[INDEX["mouthPucker"]], 0.0)
-    c[NUM_BLENDSHAPES + 4:NUM_BLENDSHAPES + 6] = min(max(c[INDEX["mouthFunnel"]], 0.0) + pucker,
-                                                     1.0)
-    c[NUM_BLENDSHAPES + 6:NUM_BLENDSHAPES + 8] = min(pucker, 1.0)
+    rounded = min(max(c[INDEX["mouthFunnel"]], 0.0) + pucker, 1.0)
+    for side in ("Right", "Left"):
+        seal = min(max(c[INDEX[f"mouthPress{side}"]], 0.0) / SEAL_AT, 1.0)
+        c[ROW[f"seal{side}"]] = seal
+        c[ROW[f"tuck{side}"]] = tuck * (1.0 - seal)
+        c[ROW[f"round{side}"]] = rounded
+        c[ROW[f"cover{side}"]] = min(pucker, 1.0)
     return c
 
 
 def seal_weight(blendshapes: np.ndarray) -> float:
     """How far mouthPress seals the photo's own lip gap (0..1, the mean of the two sides' `EXTRA`
     rows in `coefficients`)."""
-    return float(coefficients(blendshapes)[NUM_BLENDSHAPES:NUM_BLENDSHAPES + 2].mean())
+    c = coefficients(blendshapes)
+    return float((c[ROW["sealRight"]] + c[ROW["sealLeft"]]) / 2)
 
 
 @dataclass(frozen=True)
@@ -410,7 +412,7 @@ class Rig:
         """This rig with mouthRollLower's tucked lower lip rising `share` (0..1) of the photo's
         own lip gap (an open photo: to where its upper teeth end) instead of TUCK_SHARE."""
         basis = self.basis.copy()
-        basis[NUM_BLENDSHAPES + 2:NUM_BLENDSHAPES + 4] *= share / TUCK_SHARE
+        basis[[ROW["tuckRight"], ROW["tuckLeft"]]] *= share / TUCK_SHARE
         return replace(self, basis=basis)
 
     def positions(self, blendshapes: np.ndarray, rotation_deg: np.ndarray,
