@@ -1077,8 +1077,7 @@ def test_rounded_lips_undo_a_smiling_photos_smile_and_the_pout_covers_its_teeth(
     assert not np.array_equal(backend.render(rounded, u), backend.render(smiling, u))
     rest = MotionFrame.from_named({})
     assert np.array_equal(backend.render(rounded, rest), backend.render(smiling, rest))
-    rows = [R.NUM_BLENDSHAPES + R.EXTRA.index(f"{k}{side}") for k in ("round", "cover")
-            for side in ("Right", "Left")]
+    rows = [R.ROW[f"{k}{side}"] for k in ("round", "cover") for side in ("Right", "Left")]
     assert not backend.prepare(load("biden")).cache.rig.basis[rows].any()
 
 
