@@ -21,7 +21,8 @@ from ..motion.names import INDEX
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, fill_background
 from .mouth import (MouthLayer, crease_weights, lift_weight, motion_affines, opening_area,
-                    posed_lips, posed_rest_lip, posed_rest_lower, protrusion, smile_sides)
+                    pose_bend, posed_lips, posed_rest_lip, posed_rest_lower, protrusion,
+                    smile_sides)
 from .rig import TUCK_OVER, Rig, Silhouette, build_rig, build_silhouette, seal_weight
 from .warp import (WarpGrid, backward_field, grid_arrays, grid_from_arrays, make_grid,
                    moving_box, resolve_folds, upsample)
@@ -198,6 +199,7 @@ def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFra
     head = posed_lips(prep.rig, frame.blendshapes, frame.head_rotation, frame.head_translation)
     skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, frame.head_rotation,
                                 frame.head_translation, head)
+    bend = pose_bend(prep.rest_uv, head, skull).shifted(origin)
     skull[:, 2] -= origin
     jaw[:, 2] -= origin
     rest_lip = rest_lower = None
@@ -205,7 +207,7 @@ def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFra
         rest_lip, rest_lower = posed_rest_lip(head) - origin, posed_rest_lower(head) - origin
     prep.mouth.draw(rgb, uv, skull, jaw, roll_lower, lift_weight(frame.blendshapes),
                     protrusion(frame.blendshapes), rest_lip, rest_lower,
-                    smile_sides(frame.blendshapes))
+                    smile_sides(frame.blendshapes), bend)
 
 
 def finish(prep: Prepared, rgb: np.ndarray, alpha: np.ndarray, box_px, uv: np.ndarray,

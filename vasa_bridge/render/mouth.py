@@ -176,19 +176,57 @@ class Sprite:
     alpha: np.ndarray  # (h, w) float32
     reach: np.ndarray | None = None  # (h, w) float32: alpha added where `warp`'s reach is 1
 
-    def warp(self, affine: np.ndarray, box_origin, size,
-             reach: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    def warp(self, affine: np.ndarray, box_origin, size, reach: float = 0.0,
+             bend: "Bend | None" = None) -> tuple[np.ndarray, np.ndarray]:
         """(rgb, alpha) in an output box: affine maps rest photo -> output frame pixels;
-        `reach` (0..1): how much of the sprite's `reach` alpha joins its alpha."""
+        `reach` (0..1): how much of the sprite's `reach` alpha joins its alpha; `bend`: each
+        output column moved further by the arch's own displacement there (`pose_bend`)."""
         t = affine.copy()
         t[:, 2] += t[:, :2] @ self.origin - np.asarray(box_origin, np.float64)
-        rgb = cv2.warpAffine(self.rgb, t, size, flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE)
         alpha = self.alpha if self.reach is None or reach <= 0.0 else \
             self.alpha + reach * self.reach
-        a = cv2.warpAffine(alpha, t, size, flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if bend is None or not bend.moves:
+            rgb = cv2.warpAffine(self.rgb, t, size, flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE)
+            a = cv2.warpAffine(alpha, t, size, flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            return rgb, a
+        # Output pixel p shows what the affine alone puts at p - bend(p's column).
+        inv = cv2.invertAffineTransform(t)
+        bx = np.arange(size[0], dtype=np.float64)
+        d = bend.at(bx + box_origin[0])
+        px = bx[None, :] - d[None, :, 0]
+        py = np.arange(size[1], dtype=np.float64)[:, None] - d[None, :, 1]
+        mx = (inv[0, 0] * px + inv[0, 1] * py + inv[0, 2]).astype(np.float32)
+        my = (inv[1, 0] * px + inv[1, 1] * py + inv[1, 2]).astype(np.float32)
+        rgb = cv2.remap(self.rgb, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        a = cv2.remap(alpha, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                      borderValue=0)
         return rgb, a
+
+
+@dataclass(frozen=True)
+class Bend:
+    """A row of teeth is an arch, not a flat surface: a nod or a turn moves its middle (nearer
+    the camera) unlike its corners, as it moves the lips' middle unlike their corners. The
+    displacement d (K, 2) of the arch's points beyond its rigid affine, at their frame x (K,),
+    interpolated per column and held past the ends (`pose_bend`)."""
+
+    x: np.ndarray
+    d: np.ndarray
+
+    @property
+    def moves(self) -> bool:
+        return bool(np.abs(self.d).max() > 1e-3)
+
+    def at(self, xs: np.ndarray) -> np.ndarray:
+        order = np.argsort(self.x)
+        kx = self.x[order]
+        return np.stack([np.interp(xs, kx, self.d[order, 0]),
+                         np.interp(xs, kx, self.d[order, 1])], axis=-1)
+
+    def shifted(self, origin) -> "Bend":
+        return Bend(self.x - float(origin[0]), self.d)
 
 
 def _arch_length(a: float, b: float):
@@ -506,7 +544,8 @@ class MouthLayer:
     def draw(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray, jaw: np.ndarray,
              roll_lower: float = 0.0, lifted: float = 0.0, protrude: float = 0.0,
              rest_lip: np.ndarray | None = None, rest_lower: np.ndarray | None = None,
-             smiles: tuple[float, float] = (0.0, 0.0)) -> None:
+             smiles: tuple[float, float] = (0.0, 0.0),
+             bend: "Bend | None" = None) -> None:
         """Fill the current inner-lip opening. out: (H, W, 3) float32, in place; uv: (478, 2)
         current landmark positions in `out`'s pixels; skull, jaw: 2x3 affines taking the photo's
         rest pixels to `out`'s for what rides the skull and the jaw (`motion_affines`);
@@ -520,11 +559,12 @@ class MouthLayer:
         which the part of its interior below the teeth gives way as the lips part (a nod
         changes the gap on screen, and faded it); smiles: (image left, image right) mouthSmile
         of the side whose corner is there (`smile_sides`): the inside darkens towards that
-        corner."""
+        corner; bend: the upper lip's own motion under the head's pose beyond the skull's affine
+        (`pose_bend`), in `out`'s pixels: what rides the skull bends with it."""
         h, w = out.shape[:2]
         if roll_lower > 0.0 and self.interior_upper is None:
             # (an open photo's lower lip rises under its own teeth: the rig's tuck rows)
-            self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0))
+            self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0), bend)
         area = opening_area(uv)
         if area < 1.0:
             return  # closed (or sealed) lips: the warp is all there is (no anti-aliased outline)
@@ -562,9 +602,9 @@ class MouthLayer:
         canvas = self.cavity_deep * light[..., None]
         near = np.exp(-dist / (LIP_EDGE_IOD * iod)) * (1 - 0.5 * side ** 2)
         canvas = (canvas + (self.cavity_lip - canvas) * near[..., None]).astype(np.float32)
-        for sprite, aff in ((self.tongue, tongue), (self.lower_teeth, jaw),
-                            (self.upper_teeth, skull)):
-            rgb, a = sprite.warp(aff, (x0, y0), size)
+        for sprite, aff, bent in ((self.tongue, tongue, None), (self.lower_teeth, jaw, None),
+                                  (self.upper_teeth, skull, bend)):
+            rgb, a = sprite.warp(aff, (x0, y0), size, bend=bent)
             canvas += (rgb - canvas) * a[..., None]
         buccal = None
         if max(smiles) > 0.0:
@@ -586,6 +626,8 @@ class MouthLayer:
             # An open photo shows its teeth lit right up to the lip: where the lip is raised
             # off them (mouthUpperUp, /f v/), what it uncovers is as lit as the photo's teeth.
             top = np.hstack([self.rest_upper, np.ones((len(self.rest_upper), 1))]) @ skull.T
+            if bend is not None:
+                top = top + bend.at(top[:, 0])
             uncovered = np.clip(_line(top)(xs)[None, :] - ys[:, None] + 0.5, 0.0, 1.0)
             shadow *= 1.0 - min(lifted, 1.0) * uncovered
         canvas *= (1 - shadow)[..., None]
@@ -614,7 +656,7 @@ class MouthLayer:
                 reach = 1.0 - float(_smooth(moved / (0.5 * OWN_REACH * iod)))
             rgb, a = self.interior_dark.warp(jaw, (x0, y0), size, reach)
             canvas += (rgb - canvas) * (a * (1 - opened))[..., None]
-            rgb, a = self.interior_upper.warp(skull, (x0, y0), size, reach)
+            rgb, a = self.interior_upper.warp(skull, (x0, y0), size, reach, bend)
             if rest_lip is not None:
                 rgb, a = self._under_raised_lip(rgb, a, _line(rest_lip)(xs), upper, ys,
                                                 (x0, y0))
@@ -748,7 +790,7 @@ class MouthLayer:
         roi *= ((1 - shade) * (1 + shine))[..., None].astype(np.float32)
 
     def _teeth_on_lower_lip(self, out: np.ndarray, uv: np.ndarray, skull: np.ndarray,
-                            weight: float) -> None:
+                            weight: float, bend: "Bend | None" = None) -> None:
         """/f v/: the lower lip rolled in under the upper teeth, whose edges then lie over its
         top (between the upper lip and the teeth's edge), with a soft shadow below them."""
         h, w = out.shape[:2]
@@ -757,7 +799,7 @@ class MouthLayer:
             return
         (x0, y0, x1, y1), _ = found
         size = (x1 - x0, y1 - y0)
-        rgb, a = self.upper_teeth.warp(skull, (x0, y0), size)
+        rgb, a = self.upper_teeth.warp(skull, (x0, y0), size, bend=bend)
         xs = np.arange(x0, x1, dtype=np.float32)
         ys = np.arange(y0, y1, dtype=np.float32)[:, None]
         upper_line = _line(uv[list(M.LIPS_INNER_UPPER)])
@@ -958,3 +1000,15 @@ def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: 
     linear = rig.pose_linear(rotation, translation)
     shift = head[_SKULL_IN_POSED].mean(0) - linear @ rest_uv[skull_idx].mean(0)
     return np.hstack([linear, shift[:, None]]), jaw
+
+
+def pose_bend(rest_uv: np.ndarray, head: np.ndarray, skull: np.ndarray) -> Bend:
+    """How the head's pose alone moves the inner upper lip beyond the skull's affine
+    (`motion_affines`), in frame pixels: the upper teeth behind it curve as it does. Obama
+    nodded 20 degrees had the middle of his lip 3 px above the affine's (its corners 4-5 px
+    below), and his teeth, on the affine alone, slid under the lip and left a dark band above
+    them where the warp of the photo carried them up with it."""
+    idx = list(M.LIPS_INNER_UPPER)
+    posed = head[_INNER_UPPER_IN_POSED]
+    moved = np.hstack([rest_uv[idx], np.ones((len(idx), 1))]) @ skull.T
+    return Bend(posed[:, 0].copy(), posed - moved)
