@@ -399,8 +399,11 @@ def test_an_open_photos_teeth_turn_and_nod_as_a_rigid_surface(portrait):
 def test_a_turned_open_photo_shows_its_own_mouth_not_the_drawn_one(portrait):
     """Photos that show their teeth, turned, nodded or rolled with no expression: the opening
     holds the photo's own mouth. The drawn inside (cavity, synthetic teeth, tongue) is painted
-    pure green here to find it: at most 20 green pixels a frame, 40 over the seven poses (0-13
-    a frame, 26 / 7 in all here, at pitch 20 and the far corner of a 20° turn). The photo's
+    pure green here to find it: at most 8 green pixels a frame, 12 over the nine poses (0-4 a
+    frame, 4 / 3 in all here, at pitch -15, since the teeth and the interior bend as the inner
+    lips' arches do, `pose_bends`; 0-13 a frame before, 26 / 7 over the first seven poses, 12
+    and 5 at pitch -15, at pitch 20 and the far corner of a 20° turn; 53 at pitch -15 on obama
+    with the upper arch bent alone). The photo's
     interior stopped at its opening and split at its teeth's edge, so a pose moved them a pixel
     or two apart from the opening and from each other: 16-158 green pixels a frame, 453 / 318
     in all (a dashed
@@ -417,11 +420,11 @@ def test_a_turned_open_photo_shows_its_own_mouth_not_the_drawn_one(portrait):
     mouth.cavity_lip[:] = (0, 255, 0)
     counts = []
     for rot in ((5, 0, 0), (10, 0, 0), (20, 0, 0), (-10, 0, 0), (0, 10, 0), (0, -20, 0),
-                (0, 0, 10)):
+                (0, 0, 10), (-15, 0, 0), (10, -10, 5)):
         out = backend.render(state, MotionFrame.from_named({}, head_rotation=rot))
         rgb = out[..., :3].astype(np.int32)
         counts.append(int((rgb[..., 1] - np.maximum(rgb[..., 0], rgb[..., 2]) > 30).sum()))
-    assert max(counts) <= 20 and sum(counts) <= 40, counts
+    assert max(counts) <= 8 and sum(counts) <= 12, counts
     # and the green is there to find: a jaw opening shows the drawn inside
     opened = backend.render(state, MotionFrame.from_named({"jawOpen": 0.6}))[..., :3]
     assert (opened[..., 1].astype(np.int32) - opened[..., 0] > 30).sum() > 200

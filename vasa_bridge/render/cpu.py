@@ -21,7 +21,7 @@ from ..motion.names import INDEX
 from .base import ImageInput, PortraitState, RenderConfig, check_state
 from .layers import EyeLayer, fill_background
 from .mouth import (MouthLayer, crease_weights, lift_weight, motion_affines, opening_area,
-                    pose_bend, posed_lips, posed_rest_lip, posed_rest_lower, protrusion,
+                    pose_bends, posed_lips, posed_rest_lip, posed_rest_lower, protrusion,
                     smile_sides)
 from .rig import TUCK_OVER, Rig, Silhouette, build_rig, build_silhouette, seal_weight
 from .warp import (WarpGrid, backward_field, grid_arrays, grid_from_arrays, make_grid,
@@ -199,7 +199,7 @@ def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFra
     head = posed_lips(prep.rig, frame.blendshapes, frame.head_rotation, frame.head_translation)
     skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, frame.head_rotation,
                                 frame.head_translation, head)
-    bend = pose_bend(prep.rest_uv, head, skull).shifted(origin)
+    bends = tuple(b.shifted(origin) for b in pose_bends(prep.rest_uv, head, skull))
     skull[:, 2] -= origin
     jaw[:, 2] -= origin
     rest_lip = rest_lower = None
@@ -207,7 +207,7 @@ def draw_mouth(prep: Prepared, rgb: np.ndarray, uv: np.ndarray, frame: MotionFra
         rest_lip, rest_lower = posed_rest_lip(head) - origin, posed_rest_lower(head) - origin
     prep.mouth.draw(rgb, uv, skull, jaw, roll_lower, lift_weight(frame.blendshapes),
                     protrusion(frame.blendshapes), rest_lip, rest_lower,
-                    smile_sides(frame.blendshapes), bend)
+                    smile_sides(frame.blendshapes), bends)
 
 
 def finish(prep: Prepared, rgb: np.ndarray, alpha: np.ndarray, box_px, uv: np.ndarray,

@@ -180,7 +180,7 @@ class Sprite:
              bend: "Bend | None" = None) -> tuple[np.ndarray, np.ndarray]:
         """(rgb, alpha) in an output box: affine maps rest photo -> output frame pixels;
         `reach` (0..1): how much of the sprite's `reach` alpha joins its alpha; `bend`: each
-        output column moved further by the arch's own displacement there (`pose_bend`)."""
+        output column moved further by the arch's own displacement there (`pose_bends`)."""
         t = affine.copy()
         t[:, 2] += t[:, :2] @ self.origin - np.asarray(box_origin, np.float64)
         alpha = self.alpha if self.reach is None or reach <= 0.0 else \
@@ -210,7 +210,7 @@ class Bend:
     """A row of teeth is an arch, not a flat surface: a nod or a turn moves its middle (nearer
     the camera) unlike its corners, as it moves the lips' middle unlike their corners. The
     displacement d (K, 2) of the arch's points beyond its rigid affine, at their frame x (K,),
-    interpolated per column and held past the ends (`pose_bend`)."""
+    interpolated per column and held past the ends (`pose_bends`)."""
 
     x: np.ndarray
     d: np.ndarray
@@ -545,7 +545,7 @@ class MouthLayer:
              roll_lower: float = 0.0, lifted: float = 0.0, protrude: float = 0.0,
              rest_lip: np.ndarray | None = None, rest_lower: np.ndarray | None = None,
              smiles: tuple[float, float] = (0.0, 0.0),
-             bend: "Bend | None" = None) -> None:
+             bends: "tuple[Bend, Bend] | None" = None) -> None:
         """Fill the current inner-lip opening. out: (H, W, 3) float32, in place; uv: (478, 2)
         current landmark positions in `out`'s pixels; skull, jaw: 2x3 affines taking the photo's
         rest pixels to `out`'s for what rides the skull and the jaw (`motion_affines`);
@@ -559,9 +559,11 @@ class MouthLayer:
         which the part of its interior below the teeth gives way as the lips part (a nod
         changes the gap on screen, and faded it); smiles: (image left, image right) mouthSmile
         of the side whose corner is there (`smile_sides`): the inside darkens towards that
-        corner; bend: the upper lip's own motion under the head's pose beyond the skull's affine
-        (`pose_bend`), in `out`'s pixels: what rides the skull bends with it."""
+        corner; bends: (upper, lower) the inner lips' own motion under the head's pose beyond
+        the skull's affine and the jaw's pose (`pose_bends`), in `out`'s pixels: what rides the
+        skull bends with the upper lip, what rides the jaw with the lower."""
         h, w = out.shape[:2]
+        bend, bend_lower = bends if bends is not None else (None, None)
         if roll_lower > 0.0 and self.interior_upper is None:
             # (an open photo's lower lip rises under its own teeth: the rig's tuck rows)
             self._teeth_on_lower_lip(out, uv, skull, min(2.0 * roll_lower, 1.0), bend)
@@ -602,7 +604,7 @@ class MouthLayer:
         canvas = self.cavity_deep * light[..., None]
         near = np.exp(-dist / (LIP_EDGE_IOD * iod)) * (1 - 0.5 * side ** 2)
         canvas = (canvas + (self.cavity_lip - canvas) * near[..., None]).astype(np.float32)
-        for sprite, aff, bent in ((self.tongue, tongue, None), (self.lower_teeth, jaw, None),
+        for sprite, aff, bent in ((self.tongue, tongue, None), (self.lower_teeth, jaw, bend_lower),
                                   (self.upper_teeth, skull, bend)):
             rgb, a = sprite.warp(aff, (x0, y0), size, bend=bent)
             canvas += (rgb - canvas) * a[..., None]
@@ -654,7 +656,7 @@ class MouthLayer:
             if rest_lip is not None:
                 moved = np.abs(corners - rest_lip[[0, -1]]).max()
                 reach = 1.0 - float(_smooth(moved / (0.5 * OWN_REACH * iod)))
-            rgb, a = self.interior_dark.warp(jaw, (x0, y0), size, reach)
+            rgb, a = self.interior_dark.warp(jaw, (x0, y0), size, reach, bend_lower)
             canvas += (rgb - canvas) * (a * (1 - opened))[..., None]
             rgb, a = self.interior_upper.warp(skull, (x0, y0), size, reach, bend)
             if rest_lip is not None:
@@ -1002,13 +1004,17 @@ def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: 
     return np.hstack([linear, shift[:, None]]), jaw
 
 
-def pose_bend(rest_uv: np.ndarray, head: np.ndarray, skull: np.ndarray) -> Bend:
-    """How the head's pose alone moves the inner upper lip beyond the skull's affine
-    (`motion_affines`), in frame pixels: the upper teeth behind it curve as it does. Obama
-    nodded 20 degrees had the middle of his lip 3 px above the affine's (its corners 4-5 px
-    below), and his teeth, on the affine alone, slid under the lip and left a dark band above
-    them where the warp of the photo carried them up with it."""
-    idx = list(M.LIPS_INNER_UPPER)
-    posed = head[_INNER_UPPER_IN_POSED]
-    moved = np.hstack([rest_uv[idx], np.ones((len(idx), 1))]) @ skull.T
-    return Bend(posed[:, 0].copy(), posed - moved)
+def pose_bends(rest_uv: np.ndarray, head: np.ndarray, skull: np.ndarray) -> tuple[Bend, Bend]:
+    """(upper, lower): how the head's pose alone moves the inner upper and lower lips beyond the
+    skull's affine and the jaw's pose (`motion_affines`), in frame pixels; the rows of teeth
+    behind them, and the photo's interior, curve as they do. Obama nodded 20 degrees had the
+    middle of his inner upper lip 3 px above the skull's affine (its corners 4-5 px below):
+    his teeth, on the affine alone, slid under the lip and left a dark band above them, and
+    the drawn inside showed between his own interior and the lips at the corners."""
+    def bend(affine, idx, posed):
+        moved = np.hstack([rest_uv[idx], np.ones((len(idx), 1))]) @ affine.T
+        return Bend(posed[:, 0].copy(), posed - moved)
+
+    jaw_pose = fit_affine(rest_uv[np.array(JAW_POSE)], head[_RING_IN_POSED])
+    return (bend(skull, list(M.LIPS_INNER_UPPER), head[_INNER_UPPER_IN_POSED]),
+            bend(jaw_pose, list(M.LIPS_INNER_LOWER), head[_INNER_LOWER_IN_POSED]))
