@@ -8,7 +8,8 @@ every phone on every 10 ms frame the moment the frame's audio is in, with the mo
 numbers, read from the wheel's files:
 
     16 kHz audio -> MFCC (the model's feat.params: 25 mel filters 130-6800 Hz, DCT, lifter 22)
-                 -> cepstral mean normalisation (causal: the last 5 s and a prior)
+                 -> cepstral mean normalisation (causal: the last 5 s of frames over -55 dBFS
+                    and a prior; a pause holds it)
                  -> cepstra, deltas, double deltas (1s_c_d_dd: 30 ms of audio after the frame)
                  -> each CI phone state's mixture log-likelihood -> phone posteriors
 
@@ -36,7 +37,8 @@ NCEP = 13
 DELTA_AHEAD = 3  # frames of cepstra after a frame that its deltas need
 CMN_PRIOR = (40.0, 3.0, -1.0)  # sphinx's cmninit: the cepstral mean before any audio
 CMN_PRIOR_FRAMES = 100.0  # weight of that prior, in frames
-CMN_FRAMES = 500  # frames of past cepstra in the running mean (5 s)
+CMN_FRAMES = 500  # frames of past cepstra in the running mean (5 s of the voice)
+CMN_GATE_DB = -55.0  # frames under this level (dBFS) are pauses: the mean holds through them
 
 
 def _model_dir() -> str:
@@ -212,6 +214,17 @@ def cepstra(model: AcousticModel, audio: np.ndarray, previous: float = 0.0) -> n
     return np.log(power @ model.filters.T + 1e-4) @ model.dct.T  # (frames, 13)
 
 
+def frame_levels(audio: np.ndarray) -> np.ndarray:
+    """(N,) float 16 kHz, whole frames' worth -> (frames,) each analysis window's level, dBFS
+    (frame j: samples [j*HOP, j*HOP + WINDOW), as `cepstra`)."""
+    x = np.asarray(audio, np.float64)
+    n = max(0, (len(x) - WINDOW) // HOP + 1)
+    sq = np.concatenate([[0.0], np.cumsum(x * x)])
+    start = HOP * np.arange(n)
+    power = (sq[start + WINDOW] - sq[start]) / WINDOW
+    return 10.0 * np.log10(np.maximum(power, 1e-12))
+
+
 def log_likelihoods(model: AcousticModel, features: np.ndarray) -> np.ndarray:
     """(T, 39) normalised cepstra, deltas, double deltas -> (T, phones * 3) each CI state's
     log-likelihood (natural log): per stream, the log of its mixture over all 128 Gaussians of
@@ -271,11 +284,13 @@ class PhoneScores:
         self._samples = np.concatenate([self._samples, audio])
         n = max(0, (len(self._samples) - WINDOW) // HOP + 1)
         if n:
-            raw = cepstra(self.model, self._samples[:(n - 1) * HOP + WINDOW], self._previous)
+            x = self._samples[:(n - 1) * HOP + WINDOW]
+            raw = cepstra(self.model, x, self._previous)
             self._previous = float(self._samples[n * HOP - 1])
             self._samples = self._samples[n * HOP:]
             self._framed += n
-            self._ceps = np.vstack([self._ceps, self._normalise(raw)])
+            voiced = frame_levels(x) >= CMN_GATE_DB
+            self._ceps = np.vstack([self._ceps, self._normalise(raw, voiced)])
         return self._score(final=False)
 
     def finish(self) -> np.ndarray:
@@ -284,17 +299,18 @@ class PhoneScores:
         self.finished = True
         return rows
 
-    def _normalise(self, raw: np.ndarray) -> np.ndarray:
-        """(n, 13) raw cepstra -> minus the mean of the last CMN_FRAMES (each frame's own
-        included) and the prior."""
-        every = np.vstack([self._raw, raw])
+    def _normalise(self, raw: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+        """(n, 13) raw cepstra, (n,) bool: frames loud enough to be the voice -> minus the mean
+        of the last CMN_FRAMES such frames (a voiced frame's own included) and the prior. A
+        pause does not move it: a mean over silence took the voice after it for another."""
+        every = np.vstack([self._raw, raw[voiced]])
         sums = np.vstack([np.zeros((1, NCEP)), np.cumsum(every, axis=0)])
-        at = np.arange(len(self._raw), len(every))  # the new frames' rows in `every`
-        first = np.maximum(0, at - CMN_FRAMES + 1)
+        at = len(self._raw) + np.cumsum(voiced)  # voiced frames so far, each frame's own in
+        first = np.maximum(0, at - CMN_FRAMES)
         prior = np.zeros(NCEP)
         prior[:len(CMN_PRIOR)] = CMN_PRIOR
-        mean = (sums[at + 1] - sums[first] + CMN_PRIOR_FRAMES * prior) / \
-            (at - first + 1 + CMN_PRIOR_FRAMES)[:, None]
+        mean = (sums[at] - sums[first] + CMN_PRIOR_FRAMES * prior) / \
+            (at - first + CMN_PRIOR_FRAMES)[:, None]
         self._raw = every[-CMN_FRAMES:]
         return raw - mean
 
