@@ -1141,3 +1141,30 @@ def test_a_nodded_open_photos_teeth_stay_up_under_its_lip():
         now, warp = ((b.render(s, frame)[rows, cols, :3].astype(np.float32) @ lum).min(axis=1)
                      for b, s in zip((with_layer, warp_only), states))
         assert (now >= 0.85 * warp).all(), (pitch, now.round(), warp.round())
+
+
+@pytest.mark.parametrize("portrait", ["astronaut", "biden"])
+def test_mouth_close_brings_the_lower_lip_and_corners_back_where_the_jaw_took_them(portrait):
+    """mouthClose equal to jawOpen (lips together over a dropped jaw, as ARKit means it) brings
+    every point of the lower lip, and the corners, back up by MOUTH_CLOSE_LIFT of what the jaw
+    moved it there: none stays down, none rises past where it rests. A lift the same all along
+    the lip (the corners drop only 0.35 as far as the middle) raised the points next to the
+    corners over the upper lip, and the corners, never lifted, stayed down: dark hooks at the
+    ends of the closed lips (the contact sheet's jawOpen 1 + mouthClose 0.8)."""
+    from bench.portraits import load
+    from vasa_bridge.face import units as U
+
+    rig = get_backend("cpu").prepare(
+        load(portrait) if portrait != "astronaut" else skimage.data.astronaut()).cache.rig
+    rest = rig.positions(np.zeros(52), np.zeros(3), np.zeros(3))
+    lower = sorted(set(M.LIPS_INNER_LOWER + M.LIPS_OUTER_LOWER) | {M.MOUTH_RIGHT, M.MOUTH_LEFT})
+    for jaw in (0.3, 1.0):
+        dropped = rig.positions(MotionFrame.from_named({"jawOpen": jaw}).blendshapes,
+                                np.zeros(3), np.zeros(3))[lower, 1] - rest[lower, 1]
+        closed = rig.positions(MotionFrame.from_named({"jawOpen": jaw, "mouthClose": jaw})
+                               .blendshapes, np.zeros(3), np.zeros(3))[lower, 1] - rest[lower, 1]
+        assert (dropped > 0.5).all()  # the jaw moved every one of them down
+        # back up to within 1.5 x (1 - MOUTH_CLOSE_LIFT) of the drop (the jaw's swing back moves
+        # them on screen too, where the photo's head is tilted), and none above where it rests
+        assert (closed > -0.1).all() and \
+            (closed < 1.5 * (1 - U.MOUTH_CLOSE_LIFT) * dropped + 0.1).all(), (jaw, closed, dropped)

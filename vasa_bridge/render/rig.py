@@ -198,9 +198,13 @@ def build_basis(q: np.ndarray) -> np.ndarray:
     jaw[:, 1] = -drop * jaw_w
     jaw[:, 2] = -0.25 * drop * jaw_w  # the chin swings back as the jaw rotates
     put("jawOpen", jaw)
+    # mouthClose brings each lower-lip point, and the corners, back up by their own share of the
+    # jaw's drop there: a lift the same all along the lip raised the points next to the corners
+    # (which drop 0.35 as far) above where they rest, and the corners, left dropped under the
+    # closed lips, drew dark hooks down from their ends.
     lower_only = np.zeros((n, 3))
-    for i in lower_lip:
-        lower_only[i, 1] = U.JAW_LOWER_LIP_DROP * U.MOUTH_CLOSE_LIFT
+    for i in lower_lip | set(corners) | {78, 308}:
+        lower_only[i, 1] = -jaw[i, 1] * U.MOUTH_CLOSE_LIFT
     put("mouthClose", lower_only)  # coefficient is min(mouthClose, jawOpen): see `coefficients`
     put("jawLeft", np.stack([U.JAW_SIDE * jaw_w, 0 * x, 0 * x], 1))
     put("jawRight", np.stack([-U.JAW_SIDE * jaw_w, 0 * x, 0 * x], 1))
