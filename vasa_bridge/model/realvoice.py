@@ -12,7 +12,9 @@ independent final check and is never read here.
 One run reports these rows and the teacher against itself: the model offline (`OFFLINE`, as
 `bake`), the model live (`LIVE`, as `serve` makes a microphone's voice), a clip spoken to the
 live face once its words are heard (`serve`'s `speak`: the live rows' motion with the mouth of
-the words recognised in the whole clip, `phones.trusted_words`), a microphone heard 4 s ahead
+the words recognised in the whole clip, `phones.trusted_words`), the model live after a pause
+(each recording streamed after a second of a quiet room, as a microphone hears a voice: the
+live row streams it from the stream's first sample), a microphone heard 4 s ahead
 (`serve --mic --hear-ahead 4`: `heard_ahead`), the model alone without the
 phone layer, and the loudness baseline (a linear map of the frame's level, fitted on these very
 clips). The metrics are `evaluate._Acc`'s, pooled over all clips.
@@ -124,8 +126,11 @@ def reference(clip: RealClip, fps: float, aligner=None):
     return track.blendshapes, _segments(timeline)
 
 
-ROWS = ("model offline", "model live", "live clip, words heard", "live, heard 4 s ahead",
-        "model alone offline", "model alone live", "loudness", "teacher")
+ROWS = ("model offline", "model live", "model live, after a pause", "live clip, words heard",
+        "live, heard 4 s ahead", "model alone offline", "model alone live", "loudness", "teacher")
+PAUSE_ROW = "model live, after a pause"  # needs the phone layer, as the "model alone" rows do
+PAUSE_S = 1.0  # the pause before each recording: a whole number of frames at 25 fps
+PAUSE_RMS = 0.0005  # its quiet room: white noise at -66 dBFS (seeded)
 CLIP_ROW = "live clip, words heard"  # needs the phone layer, as the "model alone" rows do
 AHEAD_ROW = "live, heard 4 s ahead"  # `serve --mic --hear-ahead 4`; needs the phone layer
 AHEAD_S = 4.0
@@ -133,7 +138,7 @@ AHEAD_S = 4.0
 # the phrase ends (measured in the phone worker on this 2-core machine: 0.15-0.29), so the row
 # does not depend on the machine it runs on.
 HEAR_RATIO = 0.3
-WORDS_ROWS = (CLIP_ROW, AHEAD_ROW)
+WORDS_ROWS = (CLIP_ROW, AHEAD_ROW, PAUSE_ROW)
 
 
 def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = False) -> dict:
@@ -194,9 +199,11 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
                 # a microphone heard ahead: phrases cut as they arrive, each heard once it ended
                 ahead = heard_ahead(model_shapes, clip.audio, fps, AHEAD_S, hear,
                                     stream.lookahead_ms(den.config) / 1000.0, config.phones)
-                for row, got in ((CLIP_ROW, clip_shapes), (AHEAD_ROW, ahead)):
-                    rows[row].add(got, rot, ts, loud, segs, fps)
-                    by_group[f"{row}: {group_of(clip.name)}"].add(got, rot, ts, loud, segs, fps)
+                paused, paused_rot = _after_pause(den, clip.audio, m, config)
+                for row, got, r in ((CLIP_ROW, clip_shapes, rot), (AHEAD_ROW, ahead, rot),
+                                    (PAUSE_ROW, paused, paused_rot)):
+                    rows[row].add(got, r, ts, loud, segs, fps)
+                    by_group[f"{row}: {group_of(clip.name)}"].add(got, r, ts, loud, segs, fps)
                     rec[row] = float(np.corrcoef(got[:, JAW], ts[:, JAW])[0, 1])
         rows["teacher"].add(ts, None, ts, loud, segs, fps)
         per_clip.append(rec)
@@ -215,6 +222,23 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
             "rows": {k: v.result(fps, config.best_lag_ms) for k, v in rows.items()},
             "groups": {k: _counted(v.result(fps, config.best_lag_ms))
                        for k, v in by_group.items()}}
+
+
+def _after_pause(den: OnnxDenoiser, audio_16k: np.ndarray, m: int,
+                 config: RealEvalConfig) -> tuple[np.ndarray, np.ndarray]:
+    """((m, 52) shapes, (m, 3) rotation): the model live with the live phone layer, the
+    recording streamed after PAUSE_S of a quiet room (PAUSE_RMS white noise, the same every
+    run), the pause's frames dropped."""
+    fc = den.config.features
+    lead = int(round(PAUSE_S * fc.fps))
+    room = np.random.default_rng(0).standard_normal(int(round(PAUSE_S * SAMPLE_RATE)))
+    stream = np.concatenate([(PAUSE_RMS * room).astype(np.float32),
+                             np.asarray(audio_16k, np.float32)])
+    feats = extract(prepare_audio(stream, fc.sample_rate, fc), fc.sample_rate, fc)
+    raw = generate(den, den.config, feats, LIVE, Steering("neutral"), seed=config.seed)
+    shapes, rot, _ = unpack_motion(raw[:lead + m])
+    out = _with_phones(shapes, stream, LIVE, den.config, config.phones, None)
+    return out[lead:lead + m], rot[lead:lead + m]
 
 
 def heard_ahead(model_shapes: np.ndarray, audio_16k: np.ndarray, fps: float, delay_s: float,
