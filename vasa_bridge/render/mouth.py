@@ -983,11 +983,10 @@ def motion_affines(rig, rest_uv: np.ndarray, blendshapes: np.ndarray, rotation: 
     head: `posed_lips`' points when the caller has them (computed here when not)."""
     from ..motion.names import INDEX
 
-    skull_idx, jaw_idx, ring = np.array(SKULL_POINTS), np.array(JAW_POINTS), np.array(JAW_POSE)
+    skull_idx, jaw_idx = np.array(SKULL_POINTS), np.array(JAW_POINTS)
     if head is None:
         head = posed_lips(rig, blendshapes, rotation, translation)
-    # the head's pose as the inner lips have it ...
-    jaw = fit_affine(rest_uv[ring], head[_RING_IN_POSED])
+    jaw = _jaw_pose(rest_uv, head)  # the head's pose as the inner lips have it ...
     jaw_only = np.zeros_like(blendshapes)
     for name in JAW_SHAPES:
         jaw_only[INDEX[name]] = blendshapes[INDEX[name]]
@@ -1015,6 +1014,11 @@ def pose_bends(rest_uv: np.ndarray, head: np.ndarray, skull: np.ndarray) -> tupl
         moved = np.hstack([rest_uv[idx], np.ones((len(idx), 1))]) @ affine.T
         return Bend(posed[:, 0].copy(), posed - moved)
 
-    jaw_pose = fit_affine(rest_uv[np.array(JAW_POSE)], head[_RING_IN_POSED])
     return (bend(skull, list(M.LIPS_INNER_UPPER), head[_INNER_UPPER_IN_POSED]),
-            bend(jaw_pose, list(M.LIPS_INNER_LOWER), head[_INNER_LOWER_IN_POSED]))
+            bend(_jaw_pose(rest_uv, head), list(M.LIPS_INNER_LOWER), head[_INNER_LOWER_IN_POSED]))
+
+
+def _jaw_pose(rest_uv: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """2x3: the head's pose as the inner lips around the opening have it (`JAW_POSE`), photo's
+    rest pixels -> frame pixels (`motion_affines` composes the jaw's own motion after it)."""
+    return fit_affine(rest_uv[np.array(JAW_POSE)], head[_RING_IN_POSED])
