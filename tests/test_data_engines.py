@@ -72,6 +72,47 @@ def test_every_festival_voice_speaks_with_phone_timings():
     assert slow.duration > ked.duration * 1.1
 
 
+def test_every_flite_voice_speaks_with_phone_timings():
+    # awb, rms and slt: clustergen voices, each a model of one real speaker's recordings
+    # (flite's built-in voices; scripts/setup.sh --test installs flite)
+    from vasa_bridge.data.engines.flite import VOICES
+    eng = open_engine("flite")
+    try:
+        voices = {v.name: v for v in eng.voices("en")}
+        assert set(voices) == set(VOICES), sorted(voices)
+        assert eng.voices("de") == []
+        assert voices["awb"].speaker == "flite:awb" and voices["slt"].gender == "female"
+        text = "Bob bought a big black bag of five fresh figs."
+        utts = {name: eng.synth(text, v, Prosody()) for name, v in voices.items()}
+        for name, utt in utts.items():
+            tl = utt.phonemes
+            assert tl.phoneset == "arpabet" and tl.starts[0] == pytest.approx(0, abs=1e-6)
+            assert tl.ends[-1] == pytest.approx(utt.duration, abs=0.02)
+            labels = [lab for lab in tl.labels if lab != "sil"]
+            assert labels[:3] == ["b", "aa", "b"], (name, labels[:6])
+            assert labels.count("b") == 6 and labels.count("f") == 3, (name, labels)
+            speech = tl.speech_mask(np.arange(len(utt.audio)) / SAMPLE_RATE)
+            assert np.mean(utt.audio[speech] ** 2) > 5 * np.mean(utt.audio[~speech] ** 2)
+        awb, rms = utts["awb"], utts["rms"]
+        n = min(len(awb.audio), len(rms.audio))
+        assert abs(np.corrcoef(awb.audio[:n], rms.audio[:n])[0, 1]) < 0.5  # another voice
+        assert _mean_f0(utts["slt"].audio) > 1.4 * _mean_f0(rms.audio)  # a woman, a man
+        slow = eng.synth(text, voices["rms"], Prosody(rate=0.8))
+        with pytest.raises(EngineUnavailable, match="flite voice 'kal'"):
+            eng.synth(text, voices["rms"].__class__("flite", "kal", "en", "flite:kal"))
+    finally:
+        eng.close()
+    assert slow.duration > rms.duration * 1.1
+
+
+def test_flite_phone_lines_are_read_as_segments():
+    from vasa_bridge.data.engines.flite import parse_phones
+    assert parse_phones("pau:0.269 g:0.319 ow:0.456\n") == [
+        ("pau", 0.0, 0.269), ("g", 0.269, 0.319), ("ow", 0.319, 0.456)]
+    assert parse_phones("") == []
+    assert parse_phones("noise line\npau:0.1 x:y b:0.2") == [("pau", 0.0, 0.1), ("b", 0.1, 0.2)]
+
+
 def _mean_f0(audio: np.ndarray) -> float:
     """Median pitch (Hz) of the voiced 40 ms frames, by autocorrelation (60-300 Hz)."""
     f0 = []

@@ -8,7 +8,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from ..data.engines import ENGINES
+from ..data.engines import DEFAULT_ENGINES, ENGINES
 from ..data.teacher import TeacherConfig
 from ..data.text import LANGUAGES
 
@@ -24,7 +24,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="dataset folder (rerun to resume)")
     s.add_argument("--languages", default="en",
                    help=f"comma-separated, from {','.join(LANGUAGES)} (default en)")
-    s.add_argument("--engines", default=",".join(ENGINES), help="comma-separated engines")
+    s.add_argument("--engines", default=",".join(DEFAULT_ENGINES),
+                   help=f"comma-separated, from {','.join(ENGINES)} (default "
+                        f"{','.join(DEFAULT_ENGINES)})")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--fps", type=float, default=25.0, help="motion frames per second")
     s.add_argument("--workers", type=int, default=2, help="processes")

@@ -24,7 +24,7 @@ from ..errors import DataError
 from .augment import apply_augmentation, draw_augmentation, draw_capture_chain
 from .dataset import FORMAT, SAMPLE_RATE, VERSION, read_row, write_clip, write_json, \
     write_manifest
-from .engines import ENGINES, Prosody, Voice, open_engine
+from .engines import DEFAULT_ENGINES, ENGINES, Prosody, Voice, open_engine
 from .teacher import Speaker, TeacherConfig, teach
 from .text import LANGUAGES, make_text
 
@@ -41,7 +41,7 @@ class SynthConfig:
     out: str  # dataset folder
     hours: float = 1.0  # audio to generate, hours
     languages: tuple[str, ...] = ("en",)  # dataset language codes (text.LANGUAGES)
-    engines: tuple[str, ...] = ENGINES  # speech engines to use where they have voices
+    engines: tuple[str, ...] = DEFAULT_ENGINES  # speech engines to use where they have voices
     seed: int = 0  # everything random derives from it
     fps: float = 25.0  # motion frames per second
     validation_fraction: float = 0.1  # share of speakers held out (whole speakers)
