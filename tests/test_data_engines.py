@@ -111,6 +111,36 @@ def test_flite_phone_lines_are_read_as_segments():
         ("pau", 0.0, 0.269), ("g", 0.269, 0.319), ("ow", 0.319, 0.456)]
     assert parse_phones("") == []
     assert parse_phones("noise line\npau:0.1 x:y b:0.2") == [("pau", 0.0, 0.1), ("b", 0.1, 0.2)]
+    # a line per utterance, its times from 0: the second follows the first
+    two = parse_phones("pau:0.2 g:0.3 pau:1.0 \npau:0.1 s:0.4 pau:0.5 \n")
+    assert [s for _, s, _ in two] == pytest.approx([0.0, 0.2, 0.3, 1.0, 1.1, 1.4])
+    assert two[-1][2] == pytest.approx(1.5)
+
+
+def test_a_flite_text_of_several_sentences_keeps_its_phones_on_its_audio():
+    """flite speaks each sentence as an utterance; the phones of the later ones are where their
+    sound is (the times of each printed line start again at 0)."""
+    eng = open_engine("flite")
+    try:
+        voice = [v for v in eng.voices("en") if v.name == "rms"][0]
+        utt = eng.synth("Go forward. Then stop! And wait, please.", voice, Prosody())
+    finally:
+        eng.close()
+    tl = utt.phonemes
+    labels = [lab for lab in tl.labels if lab != "sil"]
+    assert labels[-4:] == ["p", "l", "iy", "z"], labels
+    assert tl.ends[-1] == pytest.approx(utt.duration, abs=0.02)
+    assert np.all(np.diff(tl.starts) > 0)
+    speech = tl.speech_mask(np.arange(len(utt.audio)) / SAMPLE_RATE)
+    assert np.mean(utt.audio[speech] ** 2) > 5 * np.mean(utt.audio[~speech] ** 2)
+    # the last sentence's /p/ closure: quiet against its /iy/ (a closure misplaced by a
+    # sentence would fall on sound)
+    t = np.arange(len(utt.audio)) / SAMPLE_RATE
+    seg = {lab: (s, e) for lab, s, e in zip(tl.labels, tl.starts, tl.ends)}
+    s, e = seg["iy"]
+    assert s > 2.0, "the last sentence's phones sit after the first two"
+    vowel = utt.audio[(t >= s) & (t < e)]
+    assert np.sqrt(np.mean(vowel ** 2)) > 0.02
 
 
 def _mean_f0(audio: np.ndarray) -> float:

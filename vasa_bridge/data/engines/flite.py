@@ -33,20 +33,26 @@ TIMEOUT_S = 60.0  # one utterance; flite speaks a sentence in well under a secon
 
 
 def parse_phones(text: str) -> list[tuple[str, float, float]]:
-    """flite's `-psdur` line ("pau:0.269 g:0.319 ...": each phone and its end, seconds) ->
-    (label, start, end) segments."""
-    segs, t0 = [], 0.0
-    for token in text.split():
-        label, sep, end = token.rpartition(":")
-        if not sep or not label:
-            continue
-        try:
-            t1 = float(end)
-        except ValueError:
-            continue
-        if t1 >= t0:
-            segs.append((label, t0, t1))
-            t0 = t1
+    """flite's `-psdur` output -> (label, start, end) segments, seconds from the audio's start.
+    flite speaks a text as utterances (sentences, phrases) one after another and prints a line
+    per utterance, each phone with its end ("pau:0.269 g:0.319 ..."), the times starting again
+    at 0 on every line: each line is placed after the ones before it."""
+    segs: list[tuple[str, float, float]] = []
+    offset = 0.0
+    for line in text.splitlines():
+        t0 = 0.0
+        for token in line.split():
+            label, sep, end = token.rpartition(":")
+            if not sep or not label:
+                continue
+            try:
+                t1 = float(end)
+            except ValueError:
+                continue
+            if t1 >= t0:
+                segs.append((label, offset + t0, offset + t1))
+                t0 = t1
+        offset += t0
     return segs
 
 
