@@ -143,6 +143,39 @@ def test_training_writes_a_head_that_loads_and_learns(tmp_path):
                                                   r["speaker"] for r in _rows(data))))
 
 
+def test_a_cached_dataset_is_not_scored_again_and_fits_the_same_head(tmp_path, monkeypatch):
+    from vasa_bridge.data.synth import SynthConfig, synth_dataset
+    from vasa_bridge.model import acoustic_mouth
+    data = tmp_path / "data"
+    synth_dataset(SynthConfig(out=str(data), hours=0.01, languages=("en",), seed=5, workers=1,
+                              validation_fraction=0.3), progress=False)
+    small = AcousticMouthConfig(hidden=(16, 8))
+    cache = tmp_path / "cache"
+
+    def fit(name, **kw):
+        config = MouthTrainConfig(data=(str(data),), out=str(tmp_path / name), epochs=2,
+                                  workers=1, head=small, **kw)
+        return train_acoustic_mouth(config), AcousticMouth.load(tmp_path / name)
+
+    plain, head = fit("plain.npz")
+    first, head1 = fit("first.npz", cache=str(cache))
+    assert len(list(cache.glob("data-*.npz"))) == 1
+    scored = []
+    real = acoustic_mouth._clip_rows
+    monkeypatch.setattr(acoustic_mouth, "_clip_rows", lambda job: scored.append(1) or real(job))
+    second, head2 = fit("second.npz", cache=str(cache))
+    assert not scored, "a cached dataset was scored again"
+    # the same rows, cached or not: the same head
+    for (w, b), (w1, b1), (w2, b2) in zip(head.layers, head1.layers, head2.layers):
+        np.testing.assert_array_equal(w, w1)
+        np.testing.assert_array_equal(w1, w2)
+    assert plain["frames"] == first["frames"] == second["frames"]
+    # another set of speakers left out is another cache entry, scored anew
+    speaker = _rows(data)[0]["speaker"]
+    fit("third.npz", cache=str(cache), exclude_speakers=(speaker,))
+    assert scored and len(list(cache.glob("data-*.npz"))) == 2
+
+
 def _rows(data):
     from vasa_bridge.data.dataset import read_manifest
     return read_manifest(data)

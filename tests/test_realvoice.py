@@ -61,11 +61,12 @@ def test_shipped_model_floors_on_real_voices(result):
     # "model offline/live" are what bake and serve make (the phones heard steer the mouth);
     # "model alone" rows are the network by itself.
     off, live, loud = (result["rows"][k] for k in ("model offline", "model live", "loudness"))
-    assert off["jaw_r_best"] >= 0.95 and live["jaw_r_best"] >= 0.85
+    assert off["jaw_r_best"] >= 0.95 and live["jaw_r_best"] >= 0.875
     # live, the aperture heard frame by frame (model/acoustic_mouth.py), 60 ms after each frame
-    # (the phone layer's hold), keeps the jaw on time: at lag 0 it follows (0.867) where the
-    # phone loop alone lags a frame (0.77), and the head without the hold (20 ms after) 0.82
-    assert live["jaw_r"] >= 0.85
+    # (the phone layer's hold), keeps the jaw on time: at lag 0 it follows (0.880) where the
+    # phone loop alone lags a frame (0.77), and the head without the hold (20 ms after) 0.82;
+    # the head trained without flite's speakers and the gated mean 0.872
+    assert live["jaw_r"] >= 0.875
     assert off["jaw_r_best"] > loud["jaw_r_best"] + 0.15
     assert off["closure_rate"] >= 0.95 and live["closure_rate"] >= 0.74
     assert off["false_seal_rate"] <= 0.05 and live["false_seal_rate"] <= 0.16
@@ -76,10 +77,10 @@ def test_shipped_model_floors_on_real_voices(result):
     assert off["open_vowel_rate"] >= 0.97 and live["open_vowel_rate"] >= 0.95
     assert abs(off["offset_vs_teacher_ms"]) <= 40 and abs(live["offset_vs_teacher_ms"]) <= 40
     # a microphone's voice after a pause (a second of a -66 dBFS room before each recording):
-    # as at the stream's start (0.872), since the acoustic front end's cepstral mean holds
-    # through the pause; with the mean over the pause too, 0.842
+    # as at the stream's start (0.878 at lag 0), since the acoustic front end's cepstral mean
+    # holds through the pause; with the mean over the pause too, 0.842 (an older head)
     paused = result["rows"]["model live, after a pause"]
-    assert paused["jaw_r_best"] >= 0.86 and paused["jaw_r"] >= 0.86
+    assert paused["jaw_r_best"] >= 0.87 and paused["jaw_r"] >= 0.87
     assert paused["closure_rate"] >= 0.74 and paused["false_seal_rate"] <= 0.16
     # a clip spoken to the live face, once its words are heard whole
     clip = result["rows"]["live clip, words heard"]

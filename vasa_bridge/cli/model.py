@@ -62,7 +62,8 @@ def cmd_train_mouth(args) -> int:
     from ..model.acoustic_mouth import MouthTrainConfig, train_acoustic_mouth
     config = MouthTrainConfig(data=tuple(args.data), out=args.out,
                               exclude_speakers=tuple(args.exclude_speaker or ()),
-                              epochs=args.epochs, seed=args.seed, workers=args.workers)
+                              epochs=args.epochs, seed=args.seed, workers=args.workers,
+                              cache=args.cache)
     _show("train-mouth", dataclasses.asdict(config))
     result = train_acoustic_mouth(config, progress=not args.no_progress)
     print(f"[train-mouth] {result['out']}: {result['clips']} clips, {result['frames']} frames, "
@@ -281,6 +282,8 @@ def add_cli(subparsers) -> None:
     m.add_argument("--epochs", type=int, default=10)
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--workers", type=int, default=2, help="processes scoring the clips")
+    m.add_argument("--cache", help="folder keeping each dataset's scored clips: a later run "
+                                   "with the same dataset scores only the others")
     m.add_argument("--no-progress", action="store_true")
     m.set_defaults(func=cmd_train_mouth)
 

@@ -39,6 +39,8 @@ CMN_PRIOR = (40.0, 3.0, -1.0)  # sphinx's cmninit: the cepstral mean before any 
 CMN_PRIOR_FRAMES = 100.0  # weight of that prior, in frames
 CMN_FRAMES = 500  # frames of past cepstra in the running mean (5 s of the voice)
 CMN_GATE_DB = -55.0  # frames under this level (dBFS) are pauses: the mean holds through them
+FRONT_END = 2  # version of what `PhoneScores` computes (2: the gated mean); a change that moves
+#                posteriors moves it, so train-mouth --cache scores its datasets again
 
 
 def _model_dir() -> str:

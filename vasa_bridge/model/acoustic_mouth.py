@@ -19,6 +19,7 @@ their config; inference is numpy.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -159,6 +160,7 @@ class MouthTrainConfig:
     seed: int = 0
     workers: int = 2  # processes scoring the clips' posteriors
     head: AcousticMouthConfig = AcousticMouthConfig()
+    cache: str | None = None  # folder keeping each dataset's scored rows (`dataset_rows`)
 
 
 def _clip_rows(args) -> tuple[np.ndarray, np.ndarray]:
@@ -174,26 +176,74 @@ def _clip_rows(args) -> tuple[np.ndarray, np.ndarray]:
 
 
 def training_rows(config: MouthTrainConfig, progress: bool = False):
-    """(inputs, targets) of every English train clip of `config.data` (speakers in
-    `exclude_speakers` left out), in dataset order."""
-    from ..data.dataset import read_manifest
-    jobs = []
-    for root in config.data:
-        for row in read_manifest(root):
-            if row["split"] == "train" and row.get("language") == "en" and \
-                    row["speaker"] not in config.exclude_speakers:
-                jobs.append((str(root), row, config.head))
-    if not jobs:
+    """(inputs float16, targets, clips) of every English train clip of `config.data` (speakers
+    in `exclude_speakers` left out), in dataset order (`dataset_rows`, one dataset after the
+    other)."""
+    parts = [dataset_rows(root, config, progress) for root in config.data]
+    clips = sum(p[2] for p in parts)
+    if not clips:
         raise DataError(f"no English train clips in {list(config.data)}: expected a dataset "
                         f"made with --languages en")
-    if config.workers > 1:
+    return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts]), clips
+
+
+def dataset_rows(root, config: MouthTrainConfig, progress: bool = False):
+    """One dataset's (inputs, targets, clips): its English train clips scored (the inputs kept
+    as float16: a million rows of 504 inputs take 1 GB, not 2). With `config.cache`, kept there
+    under a name that changes with the dataset's manifest, the speakers left out, the head's
+    window and the acoustic front end (`cache_name`): scoring a dataset takes minutes (the 6 h
+    corpus about 19 on two cores), a cached one is read in seconds, so a head fitted on one
+    more dataset scores only that one."""
+    from ..data.dataset import read_manifest
+    path = Path(config.cache) / cache_name(root, config) if config.cache else None
+    if path is not None and path.is_file():
+        try:
+            z = np.load(path, allow_pickle=False)
+            return z["x"], z["y"], int(z["clips"])
+        except (OSError, KeyError, ValueError) as e:
+            raise DataError(f"cached rows {str(path)!r} cannot be read ({e}): expected an .npz "
+                            f"written by train-mouth --cache (delete it to score again)") \
+                from None
+    jobs = [(str(root), row, config.head) for row in read_manifest(root)
+            if row["split"] == "train" and row.get("language") == "en"
+            and row["speaker"] not in config.exclude_speakers]
+    if not jobs:
+        from .acoustic import load_acoustic
+        x = np.zeros((0, config.head.steps * load_acoustic().n_phones), np.float16)
+        y = np.zeros((0, len(OUTPUTS)), np.float32)
+    elif config.workers > 1:
         from multiprocessing import get_context
         with get_context("spawn").Pool(config.workers) as pool:
             it = pool.imap(_clip_rows, jobs, chunksize=8)
             rows = list(_progress(it, len(jobs), progress))
+        x, y = np.vstack([r[0] for r in rows]), np.vstack([r[1] for r in rows])
     else:
         rows = list(_progress(map(_clip_rows, jobs), len(jobs), progress))
-    return np.vstack([r[0] for r in rows]), np.vstack([r[1] for r in rows]), len(jobs)
+        x, y = np.vstack([r[0] for r in rows]), np.vstack([r[1] for r in rows])
+    x, y = x.astype(np.float16), y.astype(np.float32)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + f".tmp{os.getpid()}.npz")
+        np.savez(tmp, x=x, y=y, clips=np.int64(len(jobs)))
+        os.replace(tmp, path)
+    return x, y, len(jobs)
+
+
+def cache_name(root, config: MouthTrainConfig) -> str:
+    """The cache file of a dataset's rows: its folder's name and a digest of what the rows
+    depend on (the manifest's bytes, the speakers left out, the head's window, the acoustic
+    front end's version and constants)."""
+    import hashlib
+    from . import acoustic
+    h = hashlib.sha1()
+    h.update((Path(root) / "manifest.jsonl").read_bytes())
+    h.update(json.dumps({"exclude": sorted(config.exclude_speakers),
+                         "head": asdict(config.head),
+                         "front_end": [acoustic.FRONT_END, acoustic.CMN_FRAMES,
+                                       acoustic.CMN_GATE_DB, list(acoustic.CMN_PRIOR),
+                                       acoustic.CMN_PRIOR_FRAMES]},
+                        sort_keys=True).encode())
+    return f"{Path(root).resolve().name}-{h.hexdigest()[:16]}.npz"
 
 
 def _progress(it, total, on):
@@ -208,7 +258,8 @@ def train_acoustic_mouth(config: MouthTrainConfig, progress: bool = False) -> di
     it to `config.out`; returns a summary."""
     import torch
     x, y, clips = training_rows(config, progress)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
+    scale = (x.std(axis=0, dtype=np.float64) + 1e-6).astype(np.float32)
     torch.manual_seed(config.seed)
     sizes = (x.shape[1],) + tuple(config.head.hidden) + (len(OUTPUTS),)
     mods = []
@@ -220,7 +271,7 @@ def train_acoustic_mouth(config: MouthTrainConfig, progress: bool = False) -> di
                 mods.append(torch.nn.Dropout(config.dropout))
     net = torch.nn.Sequential(*mods)
     opt = torch.optim.AdamW(net.parameters(), config.lr, weight_decay=config.weight_decay)
-    xt = torch.tensor((x - mean) / scale, dtype=torch.float32)
+    xt = torch.tensor((x.astype(np.float32) - mean) / scale, dtype=torch.float32)
     yt = torch.tensor(y)
     gen = torch.Generator().manual_seed(config.seed)
     losses = []
