@@ -9,10 +9,11 @@ scored), averaged 30 ms at a time:
 
     (12 steps x 42 phones) log posteriors -> 128 -> 64 -> (jawOpen, mouthClose)
 
-It is trained here, on synthetic English speech (`vasa-bridge train-mouth`): the festival
-voices, recorded from real speakers, through the capture chain, and the espeak-ng voices; the
-acoustic model's real-speech knowledge is what carries it to real voices (docs/model.md, "The
-aperture heard frame by frame"). The weights ship in `assets/model/acoustic_mouth.npz` with
+It is trained here, on synthetic English speech (`vasa-bridge train-mouth`): festival's diphone
+voices and flite's clustergen voices, each made from one real speaker's recordings, through the
+capture chain, and the espeak-ng voices; the acoustic model's real-speech knowledge is what
+carries it to real voices (docs/model.md, "The aperture heard frame by frame" and "Three more
+real speakers"). The weights ship in `assets/model/acoustic_mouth.npz` with
 their config; inference is numpy.
 """
 
