@@ -174,6 +174,11 @@ def test_a_cached_dataset_is_not_scored_again_and_fits_the_same_head(tmp_path, m
     speaker = _rows(data)[0]["speaker"]
     fit("third.npz", cache=str(cache), exclude_speakers=(speaker,))
     assert scored and len(list(cache.glob("data-*.npz"))) == 2
+    # a damaged entry is named, not trained on
+    for f in cache.glob("data-*.npz"):
+        f.write_bytes(b"not an npz")
+    with pytest.raises(DataError, match="cached rows .* cannot be read"):
+        fit("fourth.npz", cache=str(cache))
 
 
 def _rows(data):

@@ -208,20 +208,19 @@ def dataset_rows(root, config: MouthTrainConfig, progress: bool = False):
     jobs = [(str(root), row, config.head) for row in read_manifest(root)
             if row["split"] == "train" and row.get("language") == "en"
             and row["speaker"] not in config.exclude_speakers]
-    if not jobs:
+    if jobs and config.workers > 1:
+        from multiprocessing import get_context
+        with get_context("spawn").Pool(config.workers) as pool:
+            rows = list(_progress(pool.imap(_clip_rows, jobs, chunksize=8), len(jobs), progress))
+    else:
+        rows = list(_progress(map(_clip_rows, jobs), len(jobs), progress))
+    if rows:
+        x = np.vstack([r[0] for r in rows]).astype(np.float16)
+        y = np.vstack([r[1] for r in rows]).astype(np.float32)
+    else:
         from .acoustic import load_acoustic
         x = np.zeros((0, config.head.steps * load_acoustic().n_phones), np.float16)
         y = np.zeros((0, len(OUTPUTS)), np.float32)
-    elif config.workers > 1:
-        from multiprocessing import get_context
-        with get_context("spawn").Pool(config.workers) as pool:
-            it = pool.imap(_clip_rows, jobs, chunksize=8)
-            rows = list(_progress(it, len(jobs), progress))
-        x, y = np.vstack([r[0] for r in rows]), np.vstack([r[1] for r in rows])
-    else:
-        rows = list(_progress(map(_clip_rows, jobs), len(jobs), progress))
-        x, y = np.vstack([r[0] for r in rows]), np.vstack([r[1] for r in rows])
-    x, y = x.astype(np.float16), y.astype(np.float32)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + f".tmp{os.getpid()}.npz")
