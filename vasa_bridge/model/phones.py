@@ -86,6 +86,12 @@ class PhoneConfig:
     words_min_fit: float = MIN_FIT  # offline: the recognised words are used when their
     #   alignment fits as a given transcript must (`bake --text`'s rule); under it, or with no
     #   word heard, the model's mouth alone
+    words_min_cover: float = 0.5  # offline: the recognised words are used only where their
+    #   phones hold at least this share of the clip's voiced 10 ms frames (over `onset_db`): a
+    #   search that hears a few words in a sentence (an espeak-ng voice's "Bob bought a map of
+    #   Boston..." heard as "or are we", the phone loop hearing silence in most of it) aligns
+    #   them closely and would shut the mouth over the rest. Not tuned on a measurement: half
+    #   the voice left unexplained is not a transcript of it.
     align_chunk_s: float = 12.0  # offline: the recognised words are aligned in stretches of
     #   about this long, cut at pauses (a whole long clip at once costs gigabytes)
     acoustic_weight: float = 0.67  # share of the aperture heard frame by frame (jawOpen and
@@ -113,6 +119,8 @@ class PhoneConfig:
             raise DataError(f"phones window_s is {self.window_s}: expected 0.2..5 s")
         if not 0.0 <= self.acoustic_weight <= 1.0:
             raise DataError(f"phones acoustic_weight is {self.acoustic_weight}: expected 0..1")
+        if not 0.0 <= self.words_min_cover <= 1.0:
+            raise DataError(f"phones words_min_cover is {self.words_min_cover}: expected 0..1")
         if not 0.0 <= self.hold_s <= 0.2:
             raise DataError(f"phones hold_s is {self.hold_s}: expected 0..0.2 s")
 
@@ -255,9 +263,16 @@ class PhoneRecognizer:
         if self.config.words and fit is not None and fit >= self.config.min_fit \
                 and sounded >= self.config.min_fit_s:  # the word search costs ~0.3 x real time
             aligned = self._aligned_words(audio)
-            if aligned is not None:
+            if aligned is not None and _covered(aligned[0], audio, self._voice_db()) >= \
+                    self.config.words_min_cover:
                 return Heard(aligned[0], fit, aligned[2], aligned[1])
         return Heard(PhonemeTimeline.from_segments(_fill(segs, total), "arpabet"), fit)
+
+    def _voice_db(self) -> float:
+        """The level over which a 10 ms frame is taken for the voice: the speech gate's opening
+        level (`onset_db`), or with none the silence level."""
+        c = self.config
+        return c.onset_db if c.onset_db is not None else c.silence_db
 
     def _aligned_words(self, audio: np.ndarray):
         """(timeline, score per speech frame, words): the clip's recognised words force-aligned
@@ -296,6 +311,20 @@ class PhoneRecognizer:
         from ..data.phonemes import PhonemeTimeline
         text = " ".join(words for _, _, words in chunks)  # exactly the words aligned
         return PhonemeTimeline.from_segments(segs, "arpabet"), fits / speech, text
+
+
+def _covered(timeline, audio: np.ndarray, voice_db: float) -> float:
+    """The share of the clip's voiced 10 ms frames (level over `voice_db`) that the timeline's
+    sounded phones hold (1.0 for a clip with none)."""
+    from ..data.phonemes import SILENCE, normalise_label
+    voiced = _levels(audio) >= voice_db
+    if not voiced.any():
+        return 1.0
+    held = np.zeros(len(voiced), bool)
+    for lab, s, e in zip(timeline.labels, timeline.starts, timeline.ends):
+        if normalise_label(lab, "arpabet") != SILENCE:
+            held[int(round(s / FRAME_S)):int(round(e / FRAME_S))] = True
+    return float(np.count_nonzero(voiced & held) / np.count_nonzero(voiced))
 
 
 def _word_chunks(heard, total: float, chunk_s: float) -> list[tuple[float, float, str]]:
