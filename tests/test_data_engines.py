@@ -51,14 +51,7 @@ def test_every_festival_voice_speaks_with_phone_timings():
         text = "Bob bought a big black bag of five fresh figs."
         utts = {name: eng.synth(text, v, Prosody()) for name, v in voices.items()}
         for name, utt in utts.items():
-            tl = utt.phonemes
-            assert tl.phoneset == "arpabet" and tl.starts[0] == pytest.approx(0, abs=1e-6)
-            assert tl.ends[-1] == pytest.approx(utt.duration, abs=0.02)
-            labels = [lab for lab in tl.labels if lab != "sil"]
-            assert labels[:3] == ["b", "aa", "b"], (name, labels[:6])
-            assert labels.count("b") == 6 and labels.count("f") == 3, (name, labels)
-            speech = tl.speech_mask(np.arange(len(utt.audio)) / SAMPLE_RATE)
-            assert np.mean(utt.audio[speech] ** 2) > 5 * np.mean(utt.audio[~speech] ** 2)
+            _says_bob_bought(name, utt)
         kal, ked = utts["voice_kal_diphone"], utts["voice_ked_diphone"]
         n = min(len(kal.audio), len(ked.audio))
         assert abs(np.corrcoef(kal.audio[:n], ked.audio[:n])[0, 1]) < 0.5  # another voice
@@ -85,14 +78,7 @@ def test_every_flite_voice_speaks_with_phone_timings():
         text = "Bob bought a big black bag of five fresh figs."
         utts = {name: eng.synth(text, v, Prosody()) for name, v in voices.items()}
         for name, utt in utts.items():
-            tl = utt.phonemes
-            assert tl.phoneset == "arpabet" and tl.starts[0] == pytest.approx(0, abs=1e-6)
-            assert tl.ends[-1] == pytest.approx(utt.duration, abs=0.02)
-            labels = [lab for lab in tl.labels if lab != "sil"]
-            assert labels[:3] == ["b", "aa", "b"], (name, labels[:6])
-            assert labels.count("b") == 6 and labels.count("f") == 3, (name, labels)
-            speech = tl.speech_mask(np.arange(len(utt.audio)) / SAMPLE_RATE)
-            assert np.mean(utt.audio[speech] ** 2) > 5 * np.mean(utt.audio[~speech] ** 2)
+            _says_bob_bought(name, utt)
         awb, rms = utts["awb"], utts["rms"]
         n = min(len(awb.audio), len(rms.audio))
         assert abs(np.corrcoef(awb.audio[:n], rms.audio[:n])[0, 1]) < 0.5  # another voice
@@ -141,6 +127,19 @@ def test_a_flite_text_of_several_sentences_keeps_its_phones_on_its_audio():
     assert s > 2.0, "the last sentence's phones sit after the first two"
     vowel = utt.audio[(t >= s) & (t < e)]
     assert np.sqrt(np.mean(vowel ** 2)) > 0.02
+
+
+def _says_bob_bought(name, utt) -> None:
+    """"Bob bought a big black bag of five fresh figs." with its phones on its audio: ARPAbet
+    from 0 to the audio's end, its 6 /b/ and 3 /f/, the sound inside the phones."""
+    tl = utt.phonemes
+    assert tl.phoneset == "arpabet" and tl.starts[0] == pytest.approx(0, abs=1e-6)
+    assert tl.ends[-1] == pytest.approx(utt.duration, abs=0.02)
+    labels = [lab for lab in tl.labels if lab != "sil"]
+    assert labels[:3] == ["b", "aa", "b"], (name, labels[:6])
+    assert labels.count("b") == 6 and labels.count("f") == 3, (name, labels)
+    speech = tl.speech_mask(np.arange(len(utt.audio)) / SAMPLE_RATE)
+    assert np.mean(utt.audio[speech] ** 2) > 5 * np.mean(utt.audio[~speech] ** 2)
 
 
 def _mean_f0(audio: np.ndarray) -> float:

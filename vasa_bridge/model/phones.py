@@ -254,8 +254,9 @@ class PhoneRecognizer:
             self._decoder = _decoder(self.config)  # one stuck mid-utterance refuses the next
             raise
         total = len(audio) / rate
+        levels = _levels(audio)
         segs = [(lab, s, min(e, total)) for lab, s, e in _segments(dec)]
-        segs = _hush(segs, _levels(audio), 0, self.config.silence_db)
+        segs = _hush(segs, levels, 0, self.config.silence_db)
         score, frames = _fit(dec)
         fit = score / frames if frames * FRAME_S >= self.config.min_fit_s else None
         from ..data.phonemes import SILENCE, normalise_label
@@ -263,7 +264,7 @@ class PhoneRecognizer:
         if self.config.words and fit is not None and fit >= self.config.min_fit \
                 and sounded >= self.config.min_fit_s:  # the word search costs ~0.3 x real time
             aligned = self._aligned_words(audio)
-            if aligned is not None and _covered(aligned[0], audio, self._voice_db()) >= \
+            if aligned is not None and _covered(aligned[0], levels >= self._voice_db()) >= \
                     self.config.words_min_cover:
                 return Heard(aligned[0], fit, aligned[2], aligned[1])
         return Heard(PhonemeTimeline.from_segments(_fill(segs, total), "arpabet"), fit)
@@ -313,11 +314,10 @@ class PhoneRecognizer:
         return PhonemeTimeline.from_segments(segs, "arpabet"), fits / speech, text
 
 
-def _covered(timeline, audio: np.ndarray, voice_db: float) -> float:
-    """The share of the clip's voiced 10 ms frames (level over `voice_db`) that the timeline's
-    sounded phones hold (1.0 for a clip with none)."""
+def _covered(timeline, voiced: np.ndarray) -> float:
+    """The share of a clip's voiced 10 ms frames (`voiced`, (frames,) bool) that the
+    timeline's sounded phones hold (1.0 for a clip with none)."""
     from ..data.phonemes import SILENCE, normalise_label
-    voiced = _levels(audio) >= voice_db
     if not voiced.any():
         return 1.0
     held = np.zeros(len(voiced), bool)

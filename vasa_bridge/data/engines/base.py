@@ -3,10 +3,12 @@ registered in `engines/__init__.py`."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import soundfile as sf
 
 from ...audio.pcm import SAMPLE_RATE  # Hz, every clip in every dataset
 from ..phonemes import PhonemeTimeline
@@ -52,6 +54,23 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release processes or libraries."""
+
+
+def utterance_from_wav(path: str, segs: list[tuple[str, float, float]], voice: Voice,
+                       prosody: Prosody, text: str) -> Utterance:
+    """An engine's RIFF file (any rate, mono or not; removed once read) and its phones
+    (ARPAbet label, start s, end s) -> the Utterance at SAMPLE_RATE: the phones clipped to the
+    audio's length, a pause added to reach its end."""
+    audio, rate = sf.read(path, dtype="float32")
+    os.remove(path)
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1)
+    audio = to_16k(audio, rate)
+    n = len(audio) / SAMPLE_RATE
+    segs = [(lab, min(a, n), min(b, n)) for lab, a, b in segs]
+    if segs[-1][2] < n:
+        segs.append(("pau", segs[-1][2], n))
+    return Utterance(audio, PhonemeTimeline.from_segments(segs, "arpabet"), voice, prosody, text)
 
 
 def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:

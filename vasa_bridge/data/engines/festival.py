@@ -15,11 +15,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import soundfile as sf
-
 from ...errors import DataError, EngineUnavailable
-from ..phonemes import PhonemeTimeline
-from .base import SAMPLE_RATE, Prosody, Utterance, Voice, to_16k
+from .base import Prosody, Utterance, Voice, utterance_from_wav
 
 # voice function -> (speaker, gender, voice folder that must exist)
 VOICES = {
@@ -108,17 +105,7 @@ class FestivalEngine:
         if not segs or not os.path.exists(wav):
             raise DataError(f"festival produced no speech for {text[:40]!r}; its output: "
                             + " | ".join(out[-5:]))
-        audio, rate = sf.read(wav, dtype="float32")
-        os.remove(wav)
-        if audio.ndim > 1:
-            audio = audio.mean(axis=1)
-        audio = to_16k(audio, rate)
-        n = len(audio) / SAMPLE_RATE
-        segs = [(lab, min(a, n), min(b, n)) for lab, a, b in segs]
-        if segs[-1][2] < n:
-            segs.append(("pau", segs[-1][2], n))
-        return Utterance(audio, PhonemeTimeline.from_segments(segs, "arpabet"), voice, prosody,
-                         text)
+        return utterance_from_wav(wav, segs, voice, prosody, text)
 
     def close(self) -> None:
         if self._proc.poll() is None:

@@ -17,11 +17,8 @@ import shutil
 import subprocess
 import tempfile
 
-import soundfile as sf
-
 from ...errors import DataError, EngineUnavailable
-from ..phonemes import PhonemeTimeline
-from .base import SAMPLE_RATE, Prosody, Utterance, Voice, to_16k
+from .base import Prosody, Utterance, Voice, utterance_from_wav
 
 # flite voice -> (speaker, gender)
 VOICES = {
@@ -99,17 +96,7 @@ class FliteEngine:
         if run.returncode != 0 or not segs or not os.path.exists(wav):
             raise DataError(f"flite produced no speech for {text[:40]!r} (exit "
                             f"{run.returncode}); its output: {run.stderr.strip()[-200:]!r}")
-        audio, rate = sf.read(wav, dtype="float32")
-        os.remove(wav)
-        if audio.ndim > 1:
-            audio = audio.mean(axis=1)
-        audio = to_16k(audio, rate)
-        n = len(audio) / SAMPLE_RATE
-        segs = [(lab, min(a, n), min(b, n)) for lab, a, b in segs]
-        if segs[-1][2] < n:
-            segs.append(("pau", segs[-1][2], n))
-        return Utterance(audio, PhonemeTimeline.from_segments(segs, "arpabet"), voice, prosody,
-                         text)
+        return utterance_from_wav(wav, segs, voice, prosody, text)
 
     def close(self) -> None:
         self._tmp.cleanup()
