@@ -179,15 +179,12 @@ def evaluate_real(config: RealEvalConfig = RealEvalConfig(), progress: bool = Fa
         loud = _loudness(audio, fc, m)
         rec = {"clip": clip.name, "text": clip.text, "seconds": len(audio) / fc.sample_rate}
         for name, stream in streams.items():
-            raw = generate(den, den.config, feats, stream, Steering("neutral"), seed=config.seed)
-            shapes, rot, _ = unpack_motion(raw[:m])
-            model_shapes = shapes
+            model_shapes, rot, shapes = _streamed(den, clip.audio, feats, m, stream, config,
+                                                  heard)
             if recognizer is not None:
                 alone = name.replace("model", "model alone")
-                rows[alone].add(shapes, rot, ts, loud, segs, fps)
-                rec[alone] = float(np.corrcoef(shapes[:, JAW], ts[:, JAW])[0, 1])
-                shapes = _with_phones(shapes, clip.audio, stream, den.config, config.phones,
-                                      heard)
+                rows[alone].add(model_shapes, rot, ts, loud, segs, fps)
+                rec[alone] = float(np.corrcoef(model_shapes[:, JAW], ts[:, JAW])[0, 1])
             rows[name].add(shapes, rot, ts, loud, segs, fps)
             by_group[f"{name}: {group_of(clip.name)}"].add(shapes, rot, ts, loud, segs, fps)
             rec[name] = float(np.corrcoef(shapes[:, JAW], ts[:, JAW])[0, 1])
@@ -235,10 +232,20 @@ def _after_pause(den: OnnxDenoiser, audio_16k: np.ndarray, m: int,
     stream = np.concatenate([(PAUSE_RMS * room).astype(np.float32),
                              np.asarray(audio_16k, np.float32)])
     feats = extract(prepare_audio(stream, fc.sample_rate, fc), fc.sample_rate, fc)
-    raw = generate(den, den.config, feats, LIVE, Steering("neutral"), seed=config.seed)
-    shapes, rot, _ = unpack_motion(raw[:lead + m])
-    out = _with_phones(shapes, stream, LIVE, den.config, config.phones, None)
+    _, rot, out = _streamed(den, stream, feats, lead + m, LIVE, config, None)
     return out[lead:lead + m], rot[lead:lead + m]
+
+
+def _streamed(den: OnnxDenoiser, audio_16k: np.ndarray, feats: np.ndarray, n: int, stream,
+              config: RealEvalConfig, heard) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """((n, 52) the model's shapes, (n, 3) rotation, (n, 52) the shapes with the phone layer's
+    mouth as bake or serve make it, `_with_phones`; the model's when `config.phones` is None)
+    for a clip's features generated as `stream` does."""
+    raw = generate(den, den.config, feats, stream, Steering("neutral"), seed=config.seed)
+    shapes, rot, _ = unpack_motion(raw[:n])
+    if config.phones is None:
+        return shapes, rot, shapes
+    return shapes, rot, _with_phones(shapes, audio_16k, stream, den.config, config.phones, heard)
 
 
 def heard_ahead(model_shapes: np.ndarray, audio_16k: np.ndarray, fps: float, delay_s: float,
