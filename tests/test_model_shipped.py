@@ -128,32 +128,18 @@ def test_bake_refuses_bad_audio(den, tmp_path):
         OnnxDenoiser(tmp_path / "missing.onnx")
 
 
-def _speak(speaker: str, texts: tuple) -> list:
-    from vasa_bridge.data.engines import Prosody, open_engine
-    eng = open_engine("espeak")
-    voice = next(v for v in eng.voices("en") if v.speaker == speaker)
-    return [eng.synth(text, voice, Prosody()) for text in texts]
-
-
-def _spoken_afresh(speaker: str, texts: tuple) -> list:
-    """espeak-ng's utterances of `texts` in order, spoken in a process of their own: its wave
-    generator carries its state from one utterance to the next in a process, so the same text
-    sounds (and is heard) differently after whatever the tests before spoke."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_speak, speaker, texts).result()
-
-
 def test_lips_seal_on_p_b_m_and_part_on_vowels_of_a_held_out_voice(den):
     """Real speech (espeak-ng, a voice held out of training): the lips close on /p b m/, as the
     teacher does, and stay apart on open vowels."""
+    from vasa_bridge.data.engines import Prosody, open_engine
     from vasa_bridge.model.evaluate import _aperture, _segments
+    eng = open_engine("espeak")
+    voice = next(v for v in eng.voices("en") if v.speaker == "espeak:zac")
     closed, pp, apart, vowels = 0, 0, 0, 0
-    for utt in _spoken_afresh("espeak:zac", (
-            "Bob bought a map of Boston, maybe more maps by May.",
-            "My mom made apple pie, but Pam prefers plum jam.",
-            "Please pass the butter, Ben; Tom prepares the lamb.")):
+    for text in ("Bob bought a map of Boston, maybe more maps by May.",
+                 "My mom made apple pie, but Pam prefers plum jam.",
+                 "Please pass the butter, Ben; Tom prepares the lamb."):
+        utt = eng.synth(text, voice, Prosody())
         track = bake(den, utt.audio)
         aperture = _aperture(track.blendshapes)
         times = np.arange(len(track)) / track.fps
@@ -166,6 +152,7 @@ def test_lips_seal_on_p_b_m_and_part_on_vowels_of_a_held_out_voice(den):
             if vis in ("aa", "O") and inside.any():
                 vowels += 1
                 apart += aperture[inside].max() >= 0.1
+    eng.close()
     assert pp >= 20 and vowels >= 8
     assert closed / pp >= 0.75, (closed, pp)
     assert apart / vowels >= 0.75, (apart, vowels)

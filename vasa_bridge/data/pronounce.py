@@ -95,17 +95,17 @@ def pronounce(word: str) -> str | None:
 def _espeak_phones(word: str) -> list[str] | None:
     """espeak-ng's en-us IPA phone names for `word`, or None without espeak-ng."""
     import ctypes
-    try:
-        from .engines.espeak import _LOCK as LIBRARY, _library
-        lib, _ = _library()
-    except Exception:  # EngineUnavailable: no espeak-ng here
-        return None
-    lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
-    lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int,
-                                          ctypes.c_int]
     text = ctypes.create_string_buffer(word.encode("ascii"))
     pointer = ctypes.c_void_p(ctypes.addressof(text))
-    with LIBRARY:
+    from .engines.espeak import _LOCK as LIBRARY, _library
+    with LIBRARY:  # the engine reloads the library for each utterance: take it under the lock
+        try:
+            lib, _ = _library()
+        except Exception:  # EngineUnavailable: no espeak-ng here
+            return None
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int,
+                                              ctypes.c_int]
         if lib.espeak_SetVoiceByName(b"en-us") != 0:
             return None
         out = lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, _IPA | _SPACED)

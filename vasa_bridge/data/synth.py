@@ -2,10 +2,10 @@
 augmented audio -> one clip file.
 
 Clip `i`'s plan is a pure function of (config, i): its language, engine, voice, prosody, text,
-teacher seed and augmentation are drawn from `numpy.random.default_rng([seed, i])`. festival's
-audio is then exactly reproducible; espeak-ng's is not bit-exact (its wave generator carries
-phase from one utterance to the next: a few samples of length differ), so neither is the motion
-derived from it. A run makes clips
+teacher seed and augmentation are drawn from `numpy.random.default_rng([seed, i])`, and every
+engine's audio is a function of the text, voice and prosody alone (espeak-ng's library is
+loaded afresh for each utterance: `engines/espeak.py`), so a clip's audio and motion are the
+same in any worker, in any order, on any rerun. A run makes clips
 0, 1, 2, ... until the requested hours are reached, in batches sized from the hours still
 missing; a rerun skips clip files that already exist, so it resumes (and `--hours` can grow).
 """

@@ -3,12 +3,19 @@ sample positions (~1000x real time).
 
 The library and its data come from the `espeakng-loader` wheel (libespeak-ng 1.52 + data, no
 system package needed). Phoneme events are requested in IPA (`espeakINITIALIZE_PHONEME_IPA`).
-The library is process-global: one `EspeakEngine` per process.
+The library is process-global: one `EspeakEngine` per process. It is loaded afresh for each
+utterance (`_unload`) and its noise generator seeded: its wave generator keeps state in static
+variables that `espeak_Terminate` does not reset (a pitch flutter's phase, the wave's phase), so
+the same text sounded different after whatever the process spoke before (by a few samples'
+length and the waveform's phase), and `espeak_Initialize` seeds the noise of breathy voices
+with the time of day; loaded afresh and seeded, an utterance's audio depends on its text, voice
+and prosody only (~1.3 ms per utterance).
 """
 
 from __future__ import annotations
 
 import ctypes
+import _ctypes
 import os
 import threading
 
@@ -87,6 +94,11 @@ def _library():
     if rate <= 0:
         raise EngineUnavailable(f"espeak_Initialize returned {rate}: expected a sample rate "
                                 f"(data folder {data_parent!r})")
+    # Initialize seeds the noise of breathy and Klatt voices with the time of day: a fixed seed
+    # (the library is loaded afresh for each utterance: the noise starts from it every time)
+    if hasattr(lib, "espeak_ng_SetRandSeed"):
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        lib.espeak_ng_SetRandSeed(0)
     _STATE["chunks"], _STATE["events"] = [], []
 
     def on_audio(wav, n, events):  # runs inside espeak_Synth
@@ -107,11 +119,25 @@ def _library():
     return lib, rate
 
 
+def _unload() -> None:
+    """Unload the library (with `_LOCK` held): the next `_library()` loads it afresh, with the
+    static state of a process that has spoken nothing. Where the platform's ctypes cannot
+    unload a library the loaded one is kept (an utterance then depends on the ones before)."""
+    lib = _STATE.get("lib")
+    close = getattr(_ctypes, "dlclose", None) or getattr(_ctypes, "FreeLibrary", None)
+    if lib is None or close is None:
+        return
+    lib.espeak_Terminate()
+    close(lib._handle)
+    _STATE.clear()
+
+
 class EspeakEngine:
     name = "espeak"
 
     def __init__(self) -> None:
-        self._lib, self._rate = _library()
+        with _LOCK:
+            self._rate = _library()[1]
 
     def voices(self, language: str) -> list[Voice]:
         accents = LANGUAGES.get(language, ())
@@ -123,17 +149,19 @@ class EspeakEngine:
     def synth(self, text: str, voice: Voice, prosody: Prosody = Prosody()) -> Utterance:
         raw = text.encode("utf-8")
         with _LOCK:
-            if self._lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
+            _unload()
+            lib = _library()[0]
+            if lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
                 raise EngineUnavailable(f"espeak-ng has no voice {voice.name!r}: expected "
                                         f"ACCENT+VARIANT such as 'en-us+m3'")
-            self._lib.espeak_SetParameter(_P_RATE, int(round(175 * prosody.rate)), 0)
-            self._lib.espeak_SetParameter(_P_PITCH, int(np.clip(50 * prosody.pitch, 0, 100)), 0)
-            self._lib.espeak_SetParameter(_P_RANGE, int(np.clip(50 * prosody.range, 0, 100)), 0)
+            lib.espeak_SetParameter(_P_RATE, int(round(175 * prosody.rate)), 0)
+            lib.espeak_SetParameter(_P_PITCH, int(np.clip(50 * prosody.pitch, 0, 100)), 0)
+            lib.espeak_SetParameter(_P_RANGE, int(np.clip(50 * prosody.range, 0, 100)), 0)
             _STATE["chunks"].clear()
             _STATE["events"].clear()
-            err = self._lib.espeak_Synth(raw, len(raw) + 1, 0, 0, 0, _CHARS_UTF8 | _ENDPAUSE,
-                                         None, None)
-            self._lib.espeak_Synchronize()
+            err = lib.espeak_Synth(raw, len(raw) + 1, 0, 0, 0, _CHARS_UTF8 | _ENDPAUSE, None,
+                                   None)
+            lib.espeak_Synchronize()
             if err != 0:
                 raise DataError(f"espeak_Synth returned {err} for text {text[:40]!r}: expected 0")
             chunks, events = list(_STATE["chunks"]), list(_STATE["events"])
@@ -154,4 +182,4 @@ class EspeakEngine:
         return Utterance(audio, PhonemeTimeline.from_segments(segs, "ipa"), voice, prosody, text)
 
     def close(self) -> None:
-        pass  # the library stays loaded for the process
+        pass  # the library stays loaded for the process (until the next utterance reloads it)
