@@ -177,6 +177,22 @@ def test_espeak_speaks_every_corpus_language():
         eng.synth("hi", voices[0].__class__("espeak", "xx-nope+m1", "xx", "espeak:m1"))
 
 
+def test_every_espeak_voice_speaks_the_same_samples_whatever_came_before():
+    """espeak-ng kept phases and noise generators across utterances (and seeded breathy voices
+    with the time of day): each variant's utterance must not depend on what was spoken before
+    it, nor on when (the C library's rand() of the speechPlayer voices included)."""
+    import ctypes
+
+    eng = open_engine("espeak")
+    voices = [v for v in eng.voices("en") if v.name.startswith("en-us+")]
+    assert len(voices) >= 40
+    text = "Bob bought a map of Boston."
+    first = [eng.synth(text, v).audio for v in voices]
+    ctypes.CDLL(None).rand()  # another user of the C library's generator
+    for v, audio in zip(reversed(voices), reversed(first)):
+        assert np.array_equal(eng.synth(text, v).audio, audio), v.name
+
+
 def test_unknown_engine_and_language_are_refused():
     with pytest.raises(DataError, match="unknown"):
         open_engine("sam")

@@ -7,9 +7,10 @@ The library is process-global: one `EspeakEngine` per process. It is loaded afre
 utterance (`_unload`) and its noise generator seeded: its wave generator keeps state in static
 variables that `espeak_Terminate` does not reset (a pitch flutter's phase, the wave's phase), so
 the same text sounded different after whatever the process spoke before (by a few samples'
-length and the waveform's phase), and `espeak_Initialize` seeds the noise of breathy voices
-with the time of day; loaded afresh and seeded, an utterance's audio depends on its text, voice
-and prosody only (~1.3 ms per utterance).
+length and the waveform's phase), `espeak_Initialize` seeds the noise of breathy voices with
+the time of day, and the speechPlayer voices (klatt 6) draw theirs from the C library's rand();
+loaded afresh and both seeded, an utterance's audio depends on its text, voice and prosody
+only (~1.3 ms per utterance).
 """
 
 from __future__ import annotations
@@ -132,6 +133,22 @@ def _unload() -> None:
     _STATE.clear()
 
 
+def _seed_c_rand() -> None:
+    """Seed the C library's rand(), which the speechPlayer voices (klatt 6: caleb, ...) draw
+    their breath noise from (POSIX; elsewhere those voices keep their run-to-run noise)."""
+    if "libc" not in _STATE_C:
+        try:
+            _STATE_C["libc"] = ctypes.CDLL(None) if os.name == "posix" else None
+        except OSError:
+            _STATE_C["libc"] = None
+    libc = _STATE_C["libc"]
+    if libc is not None and hasattr(libc, "srand"):
+        libc.srand(0)
+
+
+_STATE_C: dict = {}
+
+
 class EspeakEngine:
     name = "espeak"
 
@@ -151,6 +168,7 @@ class EspeakEngine:
         with _LOCK:
             _unload()
             lib = _library()[0]
+            _seed_c_rand()
             if lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
                 raise EngineUnavailable(f"espeak-ng has no voice {voice.name!r}: expected "
                                         f"ACCENT+VARIANT such as 'en-us+m3'")
