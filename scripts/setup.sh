@@ -13,6 +13,8 @@ if [ "$WITH_TESTS" = 1 ]; then
   APT_PACKAGES="$APT_PACKAGES pulseaudio pulseaudio-utils libasound2-plugins"
   # The speech corpus's second engine (vasa_bridge/data): festival with two voices.
   APT_PACKAGES="$APT_PACKAGES festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"
+  # ... and its Italian voices lp and pc (two more real speakers for the live mouth's head).
+  APT_PACKAGES="$APT_PACKAGES festvox-italp16k festvox-itapc16k"
   # Its third (issue 15's added speakers): flite's clustergen voices awb, rms and slt.
   APT_PACKAGES="$APT_PACKAGES flite"
   # Real recorded voices for `vasa-bridge eval --real` and tests/test_realvoice.py.

@@ -137,7 +137,7 @@ def test_training_writes_a_head_that_loads_and_learns(tmp_path):
     assert result["clips"] >= 3 and result["losses"][-1] < result["losses"][0]
     head = AcousticMouth.load(out)
     assert head.config == small and head.meta["clips"] == result["clips"]
-    with pytest.raises(DataError, match="no English train clips"):
+    with pytest.raises(DataError, match="no train clips in en"):
         train_acoustic_mouth(MouthTrainConfig(data=(str(data),), out=str(out), workers=1,
                                               exclude_speakers=tuple(
                                                   r["speaker"] for r in _rows(data))))
@@ -179,6 +179,42 @@ def test_a_cached_dataset_is_not_scored_again_and_fits_the_same_head(tmp_path, m
         f.write_bytes(b"not an npz")
     with pytest.raises(DataError, match="cached rows .* cannot be read"):
         fit("fourth.npz", cache=str(cache))
+
+
+def test_the_head_learns_from_the_languages_asked(tmp_path):
+    """train-mouth --languages: another language's clips join only when asked (the Italian
+    festival voices are two more real speakers); a dataset's cache entry changes only when
+    the clips it gives change."""
+    from vasa_bridge.cli.model import _languages
+    from vasa_bridge.data.synth import SynthConfig, synth_dataset
+    from vasa_bridge.model.acoustic_mouth import cache_name, training_rows
+    data = tmp_path / "data"
+    synth_dataset(SynthConfig(out=str(data), hours=0.01, languages=("en", "it"), seed=5,
+                              workers=1, validation_fraction=0.3), progress=False)
+    rows = [r for r in _rows(data) if r["split"] == "train"]
+    by_lang = {lang: sum(r["language"] == lang for r in rows) for lang in ("en", "it")}
+    assert by_lang["en"] and by_lang["it"]
+    small = AcousticMouthConfig(hidden=(16, 8))
+
+    def config(langs, root=data):
+        return MouthTrainConfig(data=(str(root),), out=str(tmp_path / "h.npz"), workers=1,
+                                head=small, languages=langs)
+
+    got = {langs: training_rows(config(langs)) for langs in (("en",), ("it",), ("en", "it"))}
+    assert got[("en",)][2] == by_lang["en"] and got[("it",)][2] == by_lang["it"]
+    assert got[("en", "it")][2] == by_lang["en"] + by_lang["it"]
+    assert len(got[("en", "it")][0]) == len(got[("en",)][0]) + len(got[("it",)][0])
+    assert cache_name(data, config(("en",))) != cache_name(data, config(("en", "it")))
+    english = tmp_path / "english"  # no Italian clips: the same rows, the same cache entry
+    synth_dataset(SynthConfig(out=str(english), hours=0.005, languages=("en",), seed=5,
+                              workers=1, validation_fraction=0.3), progress=False)
+    assert cache_name(english, config(("en",), english)) == \
+        cache_name(english, config(("en", "it"), english))
+    with pytest.raises(DataError, match="no train clips in de"):
+        training_rows(config(("de",)))
+    assert _languages("en, it") == ("en", "it")
+    with pytest.raises(DataError, match="--languages 'en,xx'"):
+        _languages("en,xx")
 
 
 def _rows(data):

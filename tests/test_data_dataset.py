@@ -152,6 +152,13 @@ def test_later_voices_join_a_corpus_only_when_asked(tmp_path):
         assert validation_speakers(config, voice_catalogue(config)) == [
             "espeak:benjamin", "espeak:f2", "espeak:f4", "espeak:m1", "espeak:zac"]
     assert "more_voices" not in base.identity() and more.identity()["more_voices"] is True
+    # festival's Italian lp and pc (festvox-italp16k, festvox-itapc16k) join Italian the same way
+    italian = [SynthConfig(out=str(tmp_path), languages=("it",), seed=3, more_voices=m)
+               for m in (False, True)]
+    got = [{v.speaker for vs in voice_catalogue(c).values() for v in vs} for c in italian]
+    assert got[1] - got[0] == {"festival:lp", "festival:pc"} <= LATER_SPEAKERS
+    assert validation_speakers(italian[0], voice_catalogue(italian[0])) == \
+        validation_speakers(italian[1], voice_catalogue(italian[1]))
 
 
 def test_damaged_clip_files_are_data_errors(tmp_path):

@@ -196,7 +196,8 @@ CHECKS: list[Callable[[], Check]] = [
     _browser,
     lambda: _program("espeak-ng (speech corpus)", "espeak-ng", "apt-get install espeak-ng"),
     lambda: _program("festival (speech corpus)", "festival",
-                     "apt-get install festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"),
+                     "apt-get install festival festvox-kallpc16k festvox-kdlpc16k "
+                     "festvox-us-slt-hts festvox-italp16k festvox-itapc16k"),
 ]
 
 

@@ -8,7 +8,7 @@ import dataclasses
 import json
 import sys
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from .common import show_json as _show
 
 
@@ -58,12 +58,22 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _languages(text: str) -> tuple:
+    from ..data.text import LANGUAGES
+    langs = tuple(x.strip() for x in text.split(",") if x.strip())
+    bad = [x for x in langs if x not in LANGUAGES]
+    if not langs or bad:
+        raise DataError(f"--languages {text!r}: expected comma-separated codes from "
+                        f"{list(LANGUAGES)}")
+    return langs
+
+
 def cmd_train_mouth(args) -> int:
     from ..model.acoustic_mouth import MouthTrainConfig, train_acoustic_mouth
     config = MouthTrainConfig(data=tuple(args.data), out=args.out,
                               exclude_speakers=tuple(args.exclude_speaker or ()),
-                              epochs=args.epochs, seed=args.seed, workers=args.workers,
-                              cache=args.cache)
+                              languages=_languages(args.languages), epochs=args.epochs,
+                              seed=args.seed, workers=args.workers, cache=args.cache)
     _show("train-mouth", dataclasses.asdict(config))
     result = train_acoustic_mouth(config, progress=not args.no_progress)
     print(f"[train-mouth] {result['out']}: {result['clips']} clips, {result['frames']} frames, "
@@ -272,9 +282,13 @@ def add_cli(subparsers) -> None:
     t.set_defaults(func=cmd_train)
 
     m = subparsers.add_parser("train-mouth", help="train the live mouth's acoustic head (the lip "
-                              "aperture from pocketsphinx's phone posteriors) on English clips")
+                              "aperture from pocketsphinx's phone posteriors) on speech clips")
     m.add_argument("--data", required=True, action="append",
-                   help="dataset folder (repeat for more); its English train clips are used")
+                   help="dataset folder (repeat for more); its train clips in --languages "
+                        "are used")
+    m.add_argument("--languages", default="en",
+                   help="comma-separated languages of the clips used (default en; e.g. en,it: "
+                        "the Italian festival voices add two real speakers)")
     m.add_argument("--out", required=True, help=".npz to write (the shipped one: "
                                                 "vasa_bridge/assets/model/acoustic_mouth.npz)")
     m.add_argument("--exclude-speaker", action="append",

@@ -33,7 +33,8 @@ AVERAGE_CLIP_S = 7.0  # planning guess (measured ~7 s); real durations decide wh
 # a corpus only when asked (`more_voices`: they change the voice draws, so without it a seed
 # makes the same corpus as before) and are never held out, so a seed holds out the same
 # speakers with or without them and models stay comparable on the same validation voices.
-LATER_SPEAKERS = frozenset({"festival:ked"})  # festvox-kdlpc16k (issue 15)
+LATER_SPEAKERS = frozenset({"festival:ked",  # festvox-kdlpc16k (issue 15)
+                            "festival:lp", "festival:pc"})  # festvox-ita*p16k (issue 15)
 
 
 @dataclass(frozen=True)

@@ -149,9 +149,11 @@ def heard_aperture(audio: np.ndarray, rate: int, n_frames: int, fps: float) -> n
 
 @dataclass(frozen=True)
 class MouthTrainConfig:
-    data: tuple  # dataset folders (their English train clips are used)
+    data: tuple  # dataset folders (their train clips in `languages` are used)
     out: str  # .npz to write
     exclude_speakers: tuple = ()  # e.g. ("festival:slt",): a voice kept out to judge by
+    languages: tuple = ("en",)  # the clips' languages used (the head hears English phones'
+    #   posteriors in any voice: another language's real speakers add voices, not phones)
     epochs: int = 10
     batch: int = 256
     lr: float = 1e-3
@@ -177,19 +179,21 @@ def _clip_rows(args) -> tuple[np.ndarray, np.ndarray]:
 
 
 def training_rows(config: MouthTrainConfig, progress: bool = False):
-    """(inputs float16, targets, clips) of every English train clip of `config.data` (speakers
-    in `exclude_speakers` left out), in dataset order (`dataset_rows`, one dataset after the
-    other)."""
+    """(inputs float16, targets, clips) of every train clip in `config.languages` of
+    `config.data` (speakers in `exclude_speakers` left out), in dataset order (`dataset_rows`,
+    one dataset after the other)."""
     parts = [dataset_rows(root, config, progress) for root in config.data]
     clips = sum(p[2] for p in parts)
     if not clips:
-        raise DataError(f"no English train clips in {list(config.data)}: expected a dataset "
-                        f"made with --languages en")
+        raise DataError(f"no train clips in {','.join(config.languages)} in "
+                        f"{list(config.data)}: expected a dataset made with --languages "
+                        f"{','.join(config.languages)}")
     return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts]), clips
 
 
 def dataset_rows(root, config: MouthTrainConfig, progress: bool = False):
-    """One dataset's (inputs, targets, clips): its English train clips scored (the inputs kept
+    """One dataset's (inputs, targets, clips): its train clips in `config.languages` scored
+    (the inputs kept
     as float16: a million rows of 504 inputs take 1 GB, not 2). With `config.cache`, kept there
     under a name that changes with the dataset's manifest, the speakers left out, the head's
     window and the acoustic front end (`cache_name`): scoring a dataset takes minutes (the 6 h
@@ -206,7 +210,7 @@ def dataset_rows(root, config: MouthTrainConfig, progress: bool = False):
                             f"written by train-mouth --cache (delete it to score again)") \
                 from None
     jobs = [(str(root), row, config.head) for row in read_manifest(root)
-            if row["split"] == "train" and row.get("language") == "en"
+            if row["split"] == "train" and row.get("language") in config.languages
             and row["speaker"] not in config.exclude_speakers]
     if jobs and config.workers > 1:
         from multiprocessing import get_context
@@ -234,10 +238,14 @@ def cache_name(root, config: MouthTrainConfig) -> str:
     depend on (the manifest's bytes, the speakers left out, the head's window, the acoustic
     front end's version and constants)."""
     import hashlib
+    from ..data.dataset import read_manifest
     from . import acoustic
     h = hashlib.sha1()
     h.update((Path(root) / "manifest.jsonl").read_bytes())
-    h.update(json.dumps({"exclude": sorted(config.exclude_speakers),
+    present = sorted({row.get("language") for row in read_manifest(root)} &
+                     set(config.languages))  # the languages whose clips are taken
+    other = {} if present == ["en"] else {"languages": present}  # (the names made before)
+    h.update(json.dumps({"exclude": sorted(config.exclude_speakers), **other,
                          "head": asdict(config.head),
                          "front_end": [acoustic.FRONT_END, acoustic.CMN_FRAMES,
                                        acoustic.CMN_GATE_DB, list(acoustic.CMN_PRIOR),
@@ -293,6 +301,7 @@ def train_acoustic_mouth(config: MouthTrainConfig, progress: bool = False) -> di
               for m in linear]
     meta = {"data": [str(d) for d in config.data],
             "exclude_speakers": list(config.exclude_speakers),
+            "languages": list(config.languages),
             "clips": clips, "frames": int(len(x)), "epochs": config.epochs, "seed": config.seed,
             "loss": losses[-1]}
     AcousticMouth(config.head, mean.astype(np.float32), scale.astype(np.float32), layers,

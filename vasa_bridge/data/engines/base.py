@@ -57,10 +57,10 @@ class Engine(Protocol):
 
 
 def utterance_from_wav(path: str, segs: list[tuple[str, float, float]], voice: Voice,
-                       prosody: Prosody, text: str) -> Utterance:
+                       prosody: Prosody, text: str, phoneset: str = "arpabet") -> Utterance:
     """An engine's RIFF file (any rate, mono or not; removed once read) and its phones
-    (ARPAbet label, start s, end s) -> the Utterance at SAMPLE_RATE: the phones clipped to the
-    audio's length, a pause added to reach its end."""
+    (label in `phoneset`, start s, end s) -> the Utterance at SAMPLE_RATE: the phones clipped
+    to the audio's length, a pause added to reach its end."""
     audio, rate = sf.read(path, dtype="float32")
     os.remove(path)
     if audio.ndim > 1:
@@ -69,8 +69,8 @@ def utterance_from_wav(path: str, segs: list[tuple[str, float, float]], voice: V
     n = len(audio) / SAMPLE_RATE
     segs = [(lab, min(a, n), min(b, n)) for lab, a, b in segs]
     if segs[-1][2] < n:
-        segs.append(("pau", segs[-1][2], n))
-    return Utterance(audio, PhonemeTimeline.from_segments(segs, "arpabet"), voice, prosody, text)
+        segs.append(("pau" if phoneset == "arpabet" else "_", segs[-1][2], n))
+    return Utterance(audio, PhonemeTimeline.from_segments(segs, phoneset), voice, prosody, text)
 
 
 def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
