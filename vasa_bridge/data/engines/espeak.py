@@ -133,20 +133,20 @@ def _unload() -> None:
     _STATE.clear()
 
 
+_LIBC: dict = {}  # the C library, once looked up (not the engine's state: kept across reloads)
+
+
 def _seed_c_rand() -> None:
     """Seed the C library's rand(), which the speechPlayer voices (klatt 6: caleb, ...) draw
     their breath noise from (POSIX; elsewhere those voices keep their run-to-run noise)."""
-    if "libc" not in _STATE_C:
+    if "libc" not in _LIBC:
         try:
-            _STATE_C["libc"] = ctypes.CDLL(None) if os.name == "posix" else None
+            _LIBC["libc"] = ctypes.CDLL(None) if os.name == "posix" else None
         except OSError:
-            _STATE_C["libc"] = None
-    libc = _STATE_C["libc"]
+            _LIBC["libc"] = None
+    libc = _LIBC["libc"]
     if libc is not None and hasattr(libc, "srand"):
         libc.srand(0)
-
-
-_STATE_C: dict = {}
 
 
 class EspeakEngine:
