@@ -271,7 +271,9 @@ def test_non_loopback_bind_needs_curve_and_only_listed_clients_get_in(keys):
                 client.call("status")
 
         with ControlClient(target, timeout_ms=700) as client:  # no CURVE at all
-            with pytest.raises(ControlError, match="no reply"):
+            # the mechanisms never agree: the request waits unsent or unanswered, by timing
+            # (a busy machine's CI saw "could not send ... within 700 ms")
+            with pytest.raises(ControlError, match="no reply|could not send"):
                 client.call("status")
 
         assert server.requests == 1  # nothing from the refused clients reached the handler
