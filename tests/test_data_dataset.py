@@ -91,6 +91,11 @@ def test_two_workers_make_the_same_clips(made, tmp_path):
     assert rows
     for r in rows:
         _same_plan(load_clip(out / r["path"]), load_clip(made / r["path"]))
+    # and the same number of them as one worker makes for those hours
+    one = tmp_path / "one"
+    synth_dataset(SynthConfig(out=str(one), hours=0.004, languages=("en", "de"), seed=7,
+                              workers=1, validation_fraction=0.3), progress=False)
+    assert [r["id"] for r in read_manifest(one)] == [r["id"] for r in rows]
 
 
 def _same_plan(a, b):

@@ -248,8 +248,9 @@ def synth_dataset(config: SynthConfig, progress: bool = True) -> dict:
         pool = ProcessPoolExecutor(config.workers, mp_context=mp.get_context("spawn"))
     try:
         while total < target:
-            # plan a bit less than the missing audio, so the last batch overshoots little
-            batch = max(config.workers, math.ceil(0.85 * (target - total) / AVERAGE_CLIP_S))
+            # plan a bit less than the missing audio, so the last batch overshoots little; the
+            # batches do not depend on the workers, so any number of them makes the same clips
+            batch = max(1, math.ceil(0.85 * (target - total) / AVERAGE_CLIP_S))
             indices = range(next_index, next_index + batch)
             next_index += batch
             todo = []
