@@ -193,12 +193,11 @@ def training_rows(config: MouthTrainConfig, progress: bool = False):
 
 def dataset_rows(root, config: MouthTrainConfig, progress: bool = False):
     """One dataset's (inputs, targets, clips): its train clips in `config.languages` scored
-    (the inputs kept
-    as float16: a million rows of 504 inputs take 1 GB, not 2). With `config.cache`, kept there
-    under a name that changes with the dataset's manifest, the speakers left out, the head's
-    window and the acoustic front end (`cache_name`): scoring a dataset takes minutes (the 6 h
-    corpus about 19 on two cores), a cached one is read in seconds, so a head fitted on one
-    more dataset scores only that one."""
+    (the inputs kept as float16: a million rows of 504 inputs take 1 GB, not 2). With
+    `config.cache`, kept there under a name that changes with the dataset's manifest, the
+    speakers left out, the languages taken, the head's window and the acoustic front end
+    (`cache_name`): scoring a dataset takes minutes (the 6 h corpus about 19 on two cores), a
+    cached one is read in seconds, so a head fitted on one more dataset scores only that one."""
     from ..data.dataset import read_manifest
     path = Path(config.cache) / cache_name(root, config) if config.cache else None
     if path is not None and path.is_file():
@@ -304,6 +303,5 @@ def train_acoustic_mouth(config: MouthTrainConfig, progress: bool = False) -> di
             "languages": list(config.languages),
             "clips": clips, "frames": int(len(x)), "epochs": config.epochs, "seed": config.seed,
             "loss": losses[-1]}
-    AcousticMouth(config.head, mean.astype(np.float32), scale.astype(np.float32), layers,
-                  meta).save(config.out)
+    AcousticMouth(config.head, mean, scale, layers, meta).save(config.out)
     return {**meta, "out": config.out, "losses": losses}
