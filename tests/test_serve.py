@@ -1,6 +1,7 @@
 """The runtime end to end: a real file's audio in, motion + frames + audio out over ZeroMQ, with
 consistent pts; control commands; NPC streams; a portrait swap mid-stream."""
 
+import io
 import threading
 import time
 
@@ -129,6 +130,12 @@ def test_control_drives_a_running_runtime(endpoint, renderer_state, tmp_path):
                                                    for m in g))
                 assert any(m.kind == "event" and m.header["name"] == "portrait_loaded"
                            for m in after)
+                # image bytes are read as a file is: a 16-bit greyscale PNG (decoded apart, it
+                # came out white: "no face found")
+                grey = np.asarray(Image.fromarray(skimage.data.astronaut()).convert("L"))
+                buf = io.BytesIO()
+                Image.fromarray(grey.astype(np.uint16) * 257).save(buf, "PNG")
+                assert client.call("load_portrait", image=buf.getvalue())["size"] == [192, 192]
                 nope = client.request({"cmd": "load_portrait", "path": str(tmp_path / "no.png")})
                 assert nope["ok"] is False
                 again = collect(sub, lambda g: sum(m.kind == "motion" and m.stream == "default"

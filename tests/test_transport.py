@@ -222,6 +222,8 @@ def test_control_commands(control):
     ({"cmd": "set"}, "bad_argument", "set needs at least one of"),
     ({"cmd": "set", "gaze": [3, 0]}, "bad_argument", r"gaze is \[3, 0\]: expected \[x, y\]"),
     ({"cmd": "set", "volume": 3}, "bad_argument", "set does not know 'volume'"),
+    ({"cmd": "speak", "audio": b"\x00" * 4, "rate": 16000, "txt": "Bring me the map."},
+     "bad_argument", r"speak does not know 'txt': expected some of \['audio', .*'text'"),
     ({"cmd": "set", "head_motion": "lots"}, "bad_argument", "'head_motion' is 'lots'"),
     ({"cmd": "speak", "audio": b"\x00\x01\x02", "rate": 16000}, "bad_argument",
      "speak audio is 3 bytes"),
@@ -236,6 +238,15 @@ def test_control_refuses_bad_requests_and_keeps_serving(control, request_, code,
     assert reply["ok"] is False and reply["code"] == code and reply["id"] == 42
     import re
     assert re.search(text, reply["error"]), reply["error"]
+    assert client.call("status")["fps"] == 25.0
+
+
+def test_a_map_key_that_is_not_a_string_is_named(control):
+    handler, server, client = control
+    reply = client.request({"cmd": "set", "emotion": "sad", 1: 2})
+    assert reply == {"ok": False, "code": "malformed",
+                     "error": "request has a map key of type int: expected str keys"}
+    assert handler.values == {}
     assert client.call("status")["fps"] == 25.0
 
 
@@ -265,8 +276,37 @@ def test_control_answers_garbage_bytes_and_keeps_serving(endpoint):
 
 def test_control_client_times_out_clearly(endpoint):
     with ControlClient(endpoint, timeout_ms=200) as client:
-        with pytest.raises(ControlError, match="no reply from .* within 200 ms"):
+        with pytest.raises(ControlError, match="could not send to .* within 200 ms "
+                                               r"\(nothing sent\): is vasa-bridge running"):
             client.call("status")
+
+
+def test_control_client_says_no_reply_when_the_server_does_not_answer(endpoint):
+    ctx = zmq.Context.instance()
+    mute = ctx.socket(zmq.ROUTER)  # takes requests, never answers
+    mute.setsockopt(zmq.LINGER, 0)
+    mute.bind(endpoint)
+    try:
+        with ControlClient(endpoint, timeout_ms=300) as client:
+            with pytest.raises(ControlError, match="no reply from .* within 300 ms"):
+                client.call("status")
+    finally:
+        mute.close(0)
+
+
+def test_a_request_reported_as_not_sent_never_runs_when_a_runtime_starts_later(endpoint):
+    # (The web panel keeps its client: its /api/stop with no runtime up was delivered to the
+    # next runtime that started, which stopped at once.)
+    with ControlClient(endpoint, timeout_ms=1000) as client:
+        for cmd, args in (("stop", {}), ("set", {"emotion": "sad"})):
+            with pytest.raises(ControlError, match="could not send"):
+                client.call(cmd, **args)
+        handler = Handler()
+        with ControlServer(handler, ControlConfig(endpoint=endpoint)):
+            assert client.call("status")["values"] == {}
+            assert client.call("set", emotion="happy") == {"emotion": "happy"}
+        assert not handler.stopped.is_set()
+        assert handler.values == {"emotion": "happy"}
 
 
 def test_handler_exception_becomes_an_error_reply(endpoint):

@@ -2,10 +2,10 @@
 solver that turns face-mesh landmarks into ARKit blendshapes and head pose."""
 
 from .detect import DetectedFace, detect_faces, segment_person
-from .image import LoadedImage, from_array, load_image
+from .image import LoadedImage, decode_image, from_array, load_image
 from .portrait import Portrait, PortraitConfig, analyse_portrait
 from .solver import Reference, SolverConfig, calibrate, measure, solve
 
-__all__ = ["DetectedFace", "detect_faces", "segment_person", "LoadedImage", "from_array",
-           "load_image", "Portrait", "PortraitConfig", "analyse_portrait", "Reference",
+__all__ = ["DetectedFace", "detect_faces", "segment_person", "LoadedImage", "decode_image",
+           "from_array", "load_image", "Portrait", "PortraitConfig", "analyse_portrait", "Reference",
            "SolverConfig", "calibrate", "measure", "solve"]

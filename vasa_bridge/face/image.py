@@ -67,8 +67,6 @@ def from_array(a: np.ndarray, source: str = "<array>") -> LoadedImage:
 
 def load_image(path: str | Path) -> LoadedImage:
     """Read a PNG/JPEG/WebP (or anything Pillow reads), apply its EXIF orientation."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"portrait {str(path)!r} does not exist: expected an image file")
@@ -76,15 +74,28 @@ def load_image(path: str | Path) -> LoadedImage:
     if size > MAX_FILE_BYTES:
         raise ImageReadError(f"portrait {str(path)!r} is {size} bytes: expected at most "
                              f"{MAX_FILE_BYTES} (a PNG, JPEG or WebP photo)")
+    return decode_image(path.read_bytes(), str(path))
+
+
+def decode_image(data: bytes, source: str = "uploaded image") -> LoadedImage:
+    """An encoded image's bytes (a file's, or an upload's: the web panel, `load_portrait`'s
+    `image`) -> LoadedImage, read as `load_image` reads a file: EXIF orientation applied,
+    16-bit and greyscale kept to be scaled. `source` names it in errors and warnings."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    name = f"portrait {source!r}"
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageReadError(f"{name} is {len(data)} bytes: expected at most {MAX_FILE_BYTES} "
+                             f"(a PNG, JPEG or WebP photo)")
     try:
         with warnings.catch_warnings():  # Pillow warns from 89 MP; ours is the clear refusal
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(path.read_bytes()))
+            im = Image.open(io.BytesIO(data))
         with im:
             w, h = im.size
             if w * h > MAX_PIXELS:
-                raise ImageReadError(f"portrait {str(path)!r} is {w}x{h} pixels: expected at "
-                                     f"most {MAX_PIXELS // 1_000_000} megapixels")
+                raise ImageReadError(f"{name} is {w}x{h} pixels: expected at most "
+                                     f"{MAX_PIXELS // 1_000_000} megapixels")
             im = ImageOps.exif_transpose(im)
             mode = im.mode
             if mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -96,13 +107,16 @@ def load_image(path: str | Path) -> LoadedImage:
             else:
                 a = np.array(im.convert("RGB"))
     except Image.DecompressionBombError as exc:  # Image.open refuses > 2x its own limit
-        raise ImageReadError(f"portrait {str(path)!r} is too large ({exc}): expected at most "
+        raise ImageReadError(f"{name} is too large ({exc}): expected at most "
                              f"{MAX_PIXELS // 1_000_000} megapixels") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ImageReadError(f"portrait {str(path)!r} could not be decoded ({exc}): expected a "
-                             f"PNG, JPEG or WebP image") from None
+    except UnidentifiedImageError:  # its message names the BytesIO object, not the image
+        raise ImageReadError(f"{name} is not an image Pillow can identify: expected a PNG, "
+                             f"JPEG or WebP image") from None
+    except (OSError, SyntaxError) as exc:
+        raise ImageReadError(f"{name} could not be decoded ({exc}): expected a PNG, JPEG or "
+                             f"WebP image") from None
     if a.size == 0:
-        raise ImageReadError(f"portrait {str(path)!r} is empty: expected pixels")
+        raise ImageReadError(f"{name} is empty: expected pixels")
     if a.dtype == np.int32:
         a = np.clip(a, 0, 65535).astype(np.uint16)
-    return from_array(a, str(path))
+    return from_array(a, source)

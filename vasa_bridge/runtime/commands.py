@@ -164,12 +164,9 @@ class Commands:
         if prepare is None:
             raise ConfigError("this runtime renders no frames (--no-frames): no portrait to load")
         if image is not None:
-            import io
-            from PIL import Image
-            try:
-                source = np.asarray(Image.open(io.BytesIO(image)).convert("RGB"))
-            except Exception as e:
-                raise ConfigError(f"image bytes are not a readable PNG/JPEG/WebP ({e})") from None
+            from ..face.image import decode_image
+            # as a file is read (EXIF orientation, 16-bit, greyscale), named in its messages
+            source = decode_image(image, "uploaded image")
         else:
             source = path
         # slow (~0.3 s): off the loop (the control's worker)

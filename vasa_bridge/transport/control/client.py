@@ -18,7 +18,8 @@ from .schema import pack
 
 class ControlClient:
     """A REQ client. `call` returns the result map or raises ControlError with the server's
-    message. Survives timeouts (REQ_RELAXED + REQ_CORRELATE)."""
+    message. Survives timeouts (REQ_RELAXED + REQ_CORRELATE). A request goes only to a runtime
+    connected when it is sent: one reported as not sent never runs later."""
 
     def __init__(self, endpoint: str = DEFAULT_CONTROL, *, timeout_ms: int = 5000,
                  context: zmq.Context | None = None, curve: ClientCurve | None = None) -> None:
@@ -29,7 +30,11 @@ class ControlClient:
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.REQ_RELAXED, 1)
         self._sock.setsockopt(zmq.REQ_CORRELATE, 1)
-        # After a refused CURVE handshake nothing ever connects: a send must not wait forever.
+        # A request goes only to a runtime that is connected now: queued for none, one that
+        # was reported as not sent would run when a runtime started later (a `stop` stopping
+        # it at once). After a refused CURVE handshake nothing ever connects: a send must not
+        # wait forever.
+        self._sock.setsockopt(zmq.IMMEDIATE, 1)
         self._sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
         self._monitor = None
         if curve is not None:
@@ -59,19 +64,24 @@ class ControlClient:
         try:
             self._sock.send(pack(req))
         except zmq.Again:
-            raise ControlError(f"could not send to {self.endpoint} within {self.timeout_ms} ms: "
-                               f"is vasa-bridge running there, and does it accept this client?") \
-                from None
+            self._refused()
+            raise ControlError(f"could not send to {self.endpoint} within {self.timeout_ms} ms "
+                               f"(nothing sent): is vasa-bridge running there, and does it "
+                               f"accept this client?") from None
         if not self._sock.poll(self.timeout_ms):
-            refused = self._handshake_failure()
-            if refused:
-                raise ControlError(f"{self.endpoint} refused this client's CURVE handshake "
-                                   f"({refused}): expected the server's public key to be right "
-                                   f"and this client's public key to be in its allowed-clients "
-                                   f"folder")
+            self._refused()
             raise ControlError(f"no reply from {self.endpoint} within {self.timeout_ms} ms: is "
                                f"vasa-bridge running there?")
         return msgpack.unpackb(self._sock.recv(), raw=False)
+
+    def _refused(self) -> None:
+        """Raise the CURVE handshake's refusal, if the monitor saw one."""
+        refused = self._handshake_failure()
+        if refused:
+            raise ControlError(f"{self.endpoint} refused this client's CURVE handshake "
+                               f"({refused}): expected the server's public key to be right "
+                               f"and this client's public key to be in its allowed-clients "
+                               f"folder")
 
     def _handshake_failure(self) -> str | None:
         """The last CURVE handshake failure the monitor saw, in words; None if none."""

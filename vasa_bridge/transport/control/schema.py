@@ -35,6 +35,8 @@ COMMANDS = ("status", "set", "speak", "load_portrait", "stop")
 SLOW_COMMANDS = ("speak", "load_portrait")  # run on a worker: the serving thread stays free
 FRAMINGS = ("bust", "head")  # load_portrait's optional framing (face.portrait.FRAMINGS)
 SET_KEYS = ("emotion", "gaze", "head_motion", "stream")
+SPEAK_KEYS = ("audio", "rate", "format", "channels", "stream", "text", "language")
+LOAD_PORTRAIT_KEYS = ("path", "image", "framing")
 PORTRAIT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 PORTRAIT_FORMATS = ("PNG", "JPEG", "WEBP")  # the only decoders Pillow may try on request bytes
 
@@ -182,11 +184,17 @@ def _arg(req: dict, key: str, types: tuple, *, required: bool = True, default: A
     return value
 
 
-def parse_set(req: dict) -> dict:
-    unknown = sorted(set(req) - set(SET_KEYS) - {"cmd", "id", "v"})
+def _known_only(req: dict, keys: tuple) -> None:
+    """Refuse an argument the command does not take: a misspelt one (`txt` for `text`) would
+    be dropped without a word."""
+    unknown = sorted(set(req) - set(keys) - {"cmd", "id", "v"}, key=str)
     if unknown:
-        raise RequestError("bad_argument", f"set does not know {_brief(unknown[0])}: expected "
-                                           f"some of {list(SET_KEYS)}")
+        raise RequestError("bad_argument", f"{req['cmd']} does not know {_brief(unknown[0])}: "
+                                           f"expected some of {list(keys)}")
+
+
+def parse_set(req: dict) -> dict:
+    _known_only(req, SET_KEYS)
     values: dict[str, Any] = {}
     if "emotion" in req:
         values["emotion"] = _arg(req, "emotion", (str,))
@@ -222,6 +230,7 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 
 
 def parse_speak(req: dict, max_audio_s: float, max_text_chars: int = 4000) -> dict:
+    _known_only(req, SPEAK_KEYS)
     data = _arg(req, "audio", (bytes,))
     rate = _arg(req, "rate", (int,))
     fmt = _arg(req, "format", (str,), required=False, default="s16")
@@ -365,6 +374,7 @@ def check_portrait_path(path: str, config: ControlConfig, folders: tuple[Path, .
 def parse_load_portrait(req: dict, config: ControlConfig = ControlConfig(),
                         folders: tuple[Path, ...] | None = None) -> dict:
     """`folders`: the resolved allowed folders (default: `portrait_folders(config)`)."""
+    _known_only(req, LOAD_PORTRAIT_KEYS)
     path = _arg(req, "path", (str,), required=False)
     image = _arg(req, "image", (bytes,), required=False)
     framing = _arg(req, "framing", (str,), required=False)
@@ -396,6 +406,13 @@ def decode_request(body: list[bytes], config: ControlConfig) -> dict:
     check_msgpack_shape(body[0], config.max_objects, config.max_depth)
     try:
         req = msgpack.unpackb(body[0], raw=False, strict_map_key=True)
+    except ValueError as e:
+        if "map key" in str(e):  # e.g. "int is not allowed for map key ...", at any depth
+            kind = str(e).split()[0]
+            raise RequestError("malformed", f"request has a map key of type {kind}: expected "
+                                            f"str keys") from None
+        raise RequestError("malformed", f"request is not valid msgpack (ValueError): expected "
+                                        f"a map like {{'cmd': 'status'}}") from None
     except Exception as e:  # msgpack raises several types on garbage
         raise RequestError("malformed", f"request is not valid msgpack ({type(e).__name__})"
                                         f": expected a map like {{'cmd': 'status'}}") from None
