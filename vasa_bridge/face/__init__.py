@@ -7,5 +7,5 @@ from .portrait import Portrait, PortraitConfig, analyse_portrait
 from .solver import Reference, SolverConfig, calibrate, measure, solve
 
 __all__ = ["DetectedFace", "detect_faces", "segment_person", "LoadedImage", "decode_image",
-           "from_array", "load_image", "Portrait", "PortraitConfig", "analyse_portrait", "Reference",
-           "SolverConfig", "calibrate", "measure", "solve"]
+           "from_array", "load_image", "Portrait", "PortraitConfig", "analyse_portrait",
+           "Reference", "SolverConfig", "calibrate", "measure", "solve"]

@@ -411,8 +411,8 @@ def decode_request(body: list[bytes], config: ControlConfig) -> dict:
             kind = str(e).split()[0]
             raise RequestError("malformed", f"request has a map key of type {kind}: expected "
                                             f"str keys") from None
-        raise RequestError("malformed", f"request is not valid msgpack (ValueError): expected "
-                                        f"a map like {{'cmd': 'status'}}") from None
+        raise RequestError("malformed", "request is not valid msgpack (ValueError): expected "
+                                        "a map like {'cmd': 'status'}") from None
     except Exception as e:  # msgpack raises several types on garbage
         raise RequestError("malformed", f"request is not valid msgpack ({type(e).__name__})"
                                         f": expected a map like {{'cmd': 'status'}}") from None
