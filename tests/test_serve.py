@@ -124,6 +124,13 @@ def test_control_drives_a_running_runtime(endpoint, renderer_state, tmp_path):
                 assert len(npc_motion) >= 20
                 assert not any(m.kind == "frame" and m.stream == "npc1" for m in npc)
                 assert max(m.motion_frame()["jawOpen"] for m in npc_motion) > 0.2
+                # a stream's own values: the others' and the defaults stay (they changed all)
+                assert client.call("set", emotion="sad", stream="npc1")["emotion"] == "sad"
+                assert client.call("status")["conditions"]["emotion"] == "happy"
+                nobody = client.request({"cmd": "set", "emotion": "sad", "stream": "nobody"})
+                assert nobody["code"] == "bad_argument" and nobody["error"].startswith(
+                    "stream 'nobody' is not running: expected one of ['default', 'npc1']")
+                assert client.call("status")["conditions"]["emotion"] == "happy"
                 info = client.call("load_portrait", path=str(portrait2))
                 assert info["size"] == [192, 192]
                 after = collect(sub, lambda g: any(m.kind == "frame" and m.header["width"] == 192

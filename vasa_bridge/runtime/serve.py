@@ -189,6 +189,7 @@ class Runtime:
         self._stop = threading.Event()
         self._conditions = {"emotion": config.emotion, "gaze": (0.0, 0.0), "head_motion": 1.0}
         self._pending_conditions: dict[str, dict] = {}
+        self._stream_conditions: dict[str, dict] = {}  # values set for one stream only
         self._pending_portrait: tuple | None = None
         self._reserved: collections.Counter = collections.Counter()  # samples being prepared
         self._hearing = Hearing()  # clips' words heard while they play (`queue_clip(heard=)`)
@@ -345,13 +346,25 @@ class Runtime:
             return dict(self._conditions)
 
     def set_conditions(self, values: dict, stream: str | None = None) -> dict:
-        """Checked condition values for `stream` (None: every stream), applied before the next
-        hop; the new defaults for engines made from now on. Returns all conditions."""
+        """Checked condition values, applied before the next hop: for `stream` alone, or (None)
+        for every stream and as the defaults of streams made from now on. Returns the values in
+        force for `stream` (None: the defaults). A stream that is not running is refused (an
+        NPC stream starts with its first `speak`): its values would be dropped unseen."""
         with self.lock:
-            self._conditions.update(values)
+            if stream is not None and stream not in self.streams:
+                raise ConfigError(f"stream {stream!r} is not running: expected one of "
+                                  f"{sorted(self.streams)} (an NPC stream starts with its "
+                                  f"first speak)")
+            if stream is None:
+                self._conditions.update(values)
+                for own in self._stream_conditions.values():
+                    for key in values:
+                        own.pop(key, None)
+            else:
+                self._stream_conditions.setdefault(stream, {}).update(values)
             for sid in ([stream] if stream else list(self.streams)):
                 self._pending_conditions.setdefault(sid, {}).update(values)
-            return dict(self._conditions)
+            return {**self._conditions, **self._stream_conditions.get(stream, {})}
 
     def swap_portrait(self, state: Portrait, source: Any, framing: str | None) -> None:
         """A prepared portrait, shown from the next hop on."""
