@@ -3,6 +3,7 @@ token and origin checks."""
 
 import io
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -390,6 +391,56 @@ def _fuzz_json(rng, depth):
 
 
 @pytest.mark.slow
+def _multipart(fields: dict) -> tuple[bytes, dict]:
+    """A multipart/form-data body of `fields` (name -> bytes) and its Content-Type header."""
+    body = b"".join(b"--XyZ\r\nContent-Disposition: form-data; name=\"%s\"%s\r\n\r\n%s\r\n"
+                    % (k.encode(), b'; filename="a.wav"' if k == "file" else b"", v)
+                    for k, v in fields.items()) + b"--XyZ--\r\n"
+    return body, {"Content-Type": "multipart/form-data; boundary=XyZ"}
+
+
+def test_api_refusals_are_json_and_broken_requests_log_one_line(caplog):
+    """Refusals that aiohttp raised (no such route, a body or field over its limit) came back
+    as text, and a request line over 8 KiB or a client gone mid-upload put tracebacks in the
+    runtime's log."""
+    import logging
+    import socket
+    wav = wav_bytes(tone(0.2))
+    with caplog.at_level(logging.INFO), \
+            start_in_thread("127.0.0.1:0", f"tcp://127.0.0.1:{free_port()}", None) as h:
+        host, port = h.url.removeprefix("http://").split(":")
+        for method, path, data, headers, status, code, text in (
+                ("POST", "/api/nothing", b"", {}, 404, "not_found", "POST /api/nothing is not"),
+                ("GET", "/api/speak", None, {}, 405, "method_not_allowed", "GET /api/speak is"),
+                ("POST", "/api/speak", *_multipart({"file": wav, "text": b"a" * 70000}), 413,
+                 "too_large", "field 'text' is over 65536 bytes"),
+                ("POST", "/api/speak", *_multipart({"text": b"hi"}), 400, "bad_argument",
+                 "multipart upload has no field 'file'"),
+                ("POST", "/api/speak", *_multipart({"file": wav, "text": b"\xff\xfemap"}), 400,
+                 "bad_argument", "field 'text' is not UTF-8 text"),
+                ("POST", "/api/speak", b"RIFF", {}, 400, "bad_argument",
+                 r"uploaded audio \(4 bytes\) is not a readable WAV/FLAC/OGG file \([^<]*\)$")):
+            got, body = http(h.url + path, data, headers, method)
+            assert got == status and isinstance(body, dict), (path, got, body)
+            assert body["ok"] is False and body["code"] == code, body
+            assert re.search(text, body["error"]), body["error"]
+        with socket.create_connection((host, int(port)), timeout=5) as s:
+            s.sendall(b"POST /api/speak?text=" + b"map+" * 3000 + b" HTTP/1.1\r\nHost: " +
+                      f"{host}:{port}".encode() + b"\r\n\r\n")
+            assert b" 400 Bad Request" in s.recv(100)
+        with socket.create_connection((host, int(port)), timeout=5) as s:  # gone mid-upload
+            s.sendall(b"POST /api/speak HTTP/1.1\r\nHost: " + f"{host}:{port}".encode() +
+                      b"\r\nContent-Type: audio/wav\r\nContent-Length: 100000\r\n\r\n" + wav[:5000])
+            time.sleep(0.3)
+        time.sleep(0.3)
+        assert http(h.url + "/api/status")[0] == 200  # still serving
+    server = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert len(server) == 1 and "LineTooLong" in server[0].getMessage(), \
+        [r.getMessage() for r in server]
+    assert server[0].exc_info is None and "\n" not in server[0].getMessage()
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
 def test_fuzzed_requests_never_break_the_server():
     """400 seeded requests: any method, path, Origin, Content-Type and body. Never a 500, an
     answer every time; every foreign or null Origin is refused before any handler (403), every

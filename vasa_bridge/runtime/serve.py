@@ -347,20 +347,23 @@ class Runtime:
 
     def set_conditions(self, values: dict, stream: str | None = None) -> dict:
         """Checked condition values, applied before the next hop: for `stream` alone, or (None)
-        for every stream and as the defaults of streams made from now on. Returns the values in
-        force for `stream` (None: the defaults). A stream that is not running is refused (an
-        NPC stream starts with its first `speak`): its values would be dropped unseen."""
+        for every stream. The main face's values (`conditions`, in `status`) are also the
+        defaults of streams made from now on; an NPC stream's own values change only it.
+        Returns the values in force for `stream` (None: the main face's). A stream that is not
+        running is refused (an NPC stream starts with its first `speak`): its values would be
+        dropped unseen."""
         with self.lock:
             if stream is not None and stream not in self.streams:
                 raise ConfigError(f"stream {stream!r} is not running: expected one of "
                                   f"{sorted(self.streams)} (an NPC stream starts with its "
                                   f"first speak)")
-            if stream is None:
+            if stream is None or stream == self.main.id:
                 self._conditions.update(values)
+            if stream is None:
                 for own in self._stream_conditions.values():
                     for key in values:
                         own.pop(key, None)
-            else:
+            elif stream != self.main.id:
                 self._stream_conditions.setdefault(stream, {}).update(values)
             for sid in ([stream] if stream else list(self.streams)):
                 self._pending_conditions.setdefault(sid, {}).update(values)

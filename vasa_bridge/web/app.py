@@ -24,6 +24,7 @@ import collections
 import io
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -246,6 +247,51 @@ def _static(name: str) -> bytes:
     return (resources.files("vasa_bridge.web") / "static" / name).read_bytes()
 
 
+_CODES = {400: "bad_argument", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler):
+    """An /api/ route's refusal as the documented JSON (`{"ok": false, "error", "code"}`), also
+    where aiohttp raises it (a body over the size limit, a route that does not exist)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if e.status < 400 or not request.path.startswith("/api/") or \
+                e.content_type == "application/json":
+            raise
+        text = " ".join((e.text or e.reason).split())
+        if e.status == 413:
+            text = f"upload is larger than {MAX_UPLOAD_BYTES} bytes: expected at most that"
+        elif e.status in (404, 405):
+            text = f"{request.method} {request.path[:80]} is not a route here ({text})"
+        return json_error(e.status, text, _CODES.get(e.status, "failed"))
+
+
+class _OneLine(logging.Filter):
+    """aiohttp's 'Error handling request' (a malformed request line, a header over 8 KiB, a
+    client gone mid-upload) as one line, not a traceback: the server has already answered or
+    dropped it and goes on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            detail = " ".join(str(exc).split())
+            if len(detail) > 160:
+                detail = detail[:160] + "..."
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {detail}"
+            record.args = ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _quiet_aiohttp_errors() -> None:
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _OneLine) for f in server.filters):
+        server.addFilter(_OneLine())
+
+
 async def _upload(request: web.Request) -> bytes:
     """The uploaded file: a multipart field `file`, or the raw request body."""
     return (await _upload_fields(request))[0]
@@ -256,7 +302,11 @@ async def _upload_fields(request: web.Request, fields: tuple[str, ...] = (),
     """The uploaded file and the named text `fields` (multipart fields or query parameters)."""
     values = {k: request.query[k] for k in fields if k in request.query}
     if not request.content_type.startswith("multipart/"):
-        return await request.read(), values
+        try:
+            return await request.read(), values
+        except ConnectionError:  # the client went away mid-upload: nobody to answer
+            raise web.HTTPBadRequest(text="the upload was cut off: expected the whole file") \
+                from None
     data = None
     try:
         reader = await request.multipart()
@@ -266,13 +316,20 @@ async def _upload_fields(request: web.Request, fields: tuple[str, ...] = (),
             elif part.name in fields:
                 raw = await part.read_chunk(max_field_bytes + 1)
                 if len(raw) > max_field_bytes:
-                    raise web.HTTPRequestEntityTooLarge(max_size=max_field_bytes,
-                                                        actual_size=len(raw))
+                    raise web.HTTPRequestEntityTooLarge(
+                        max_size=max_field_bytes, actual_size=len(raw), content_type=
+                        "application/json", text=json.dumps(
+                            {"ok": False, "code": "too_large", "error":
+                             f"field {part.name!r} is over {max_field_bytes} bytes: expected at "
+                             f"most that"}))
                 try:
                     values[part.name] = raw.decode("utf-8")
                 except UnicodeDecodeError:
                     raise web.HTTPBadRequest(
                         text=f"field {part.name!r} is not UTF-8 text") from None
+    except ConnectionError:  # the client went away mid-upload: nobody to answer
+        raise web.HTTPBadRequest(text="the upload was cut off: expected the whole file") \
+            from None
     except (ValueError, AssertionError, asyncio.IncompleteReadError) as e:
         # aiohttp's multipart reader refuses a missing boundary or a broken body this way
         raise web.HTTPBadRequest(
@@ -291,9 +348,10 @@ def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
     import soundfile as sf
     try:
         audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except Exception as e:  # soundfile raises its own error types
+    except Exception as e:  # soundfile raises its own error types, naming the BytesIO object
+        why = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "it", str(e))
         raise ConfigError(f"uploaded audio ({len(data)} bytes) is not a readable WAV/FLAC/OGG "
-                          f"file ({e})") from None
+                          f"file ({why})") from None
     if len(audio) == 0:
         raise ConfigError("uploaded audio has no samples: expected some speech")
     return np.ascontiguousarray(audio.mean(axis=1), dtype=np.float32), int(rate)
@@ -367,7 +425,8 @@ def build_app(config: WebConfig) -> web.Application:
         return web.json_response(reply, status=status)
 
     guard = request_guard(config.host, token, state.refused)
-    app = web.Application(middlewares=[guard], client_max_size=MAX_UPLOAD_BYTES)
+    _quiet_aiohttp_errors()
+    app = web.Application(middlewares=[guard, json_errors], client_max_size=MAX_UPLOAD_BYTES)
     app[STATE] = state
     app.on_startup.append(state.start)
     app.on_shutdown.append(state.stop)
