@@ -198,6 +198,16 @@ def test_parser_has_the_documented_subcommands():
         assert name in text
 
 
+@pytest.mark.parametrize("value", ["-5", "0", "nan", "inf", "soon"])
+def test_listen_refuses_a_timeout_that_is_not_a_positive_number(value, capsys):
+    # (-5 and 0 were taken, and listen stopped at once with exit 0)
+    with pytest.raises(SystemExit) as e:
+        cli.build_parser().parse_args(["listen", "--timeout", value])
+    assert e.value.code == 2
+    assert "argument --timeout: " in capsys.readouterr().err
+    assert cli.build_parser().parse_args(["listen", "--timeout", "2.5"]).timeout == 2.5
+
+
 @pytest.mark.slow
 def test_replay_feeds_vmc(tmp_path):
     """`replay --vmc` drives a VMC receiver: one Apply per frame, jawOpen as PascalCase."""

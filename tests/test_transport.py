@@ -218,7 +218,9 @@ def test_control_commands(control):
 
 @pytest.mark.parametrize("request_, code, text", [
     ({"cmd": "fly"}, "unknown_command", "command 'fly' is unknown"),
-    ({"nocmd": 1}, "malformed", "command None is unknown"),
+    ({"nocmd": 1}, "malformed", r"request has no 'cmd': expected one of \['status'"),
+    ({"cmd": "set", "emotion": "sad", "stream": "s" * 10000}, "bad_argument",
+     r"^stream id 's{69}\.\.\. \(10000 characters\) is invalid: expected 1-64"),
     ({"cmd": "set"}, "bad_argument", "set needs at least one of"),
     ({"cmd": "set", "gaze": [3, 0]}, "bad_argument", r"gaze is \[3, 0\]: expected \[x, y\]"),
     ({"cmd": "set", "volume": 3}, "bad_argument", "set does not know 'volume'"),

@@ -236,9 +236,11 @@ class MicSource:
             info = self._sd.query_devices(device, kind="input")
         except Exception as e:
             devices = list_input_devices()
-            listing = "; ".join(f"{i}: {n}" for i, n in devices) or "none found"
-            raise AudioDeviceError(f"input device {device!r} is not available ({e}): input "
-                                   f"devices are {listing}") from None
+            listing = "; ".join(f"{i}: {n}" for i, n in devices)
+            found = f"input devices are {listing}" if listing else \
+                "no input device was found (plug in a microphone, or check `vasa-bridge doctor`)"
+            name = "the default input device" if device is None else f"input device {device!r}"
+            raise AudioDeviceError(f"{name} is not available ({e}): {found}") from None
         return info
 
     def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio's thread

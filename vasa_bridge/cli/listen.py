@@ -23,7 +23,8 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     li.add_argument("--stream", help="only this stream id")
     li.add_argument("--count", type=_positive_int, help="stop after N messages")
     li.add_argument("--json", action="store_true", help="print one decoded header per line")
-    li.add_argument("--timeout", type=float, help="stop after this many seconds of silence")
+    li.add_argument("--timeout", type=_positive_seconds,
+                    help="stop after this many seconds of silence")
     li.add_argument("--curve-key", metavar="FILE",
                     help="this client's secret key (NAME.key_secret from `vasa-bridge keys`) for "
                          "a CURVE-secured publisher (serve --curve-data); needs --curve-server")
@@ -37,6 +38,16 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive, finite number of seconds")
     return value
 
 

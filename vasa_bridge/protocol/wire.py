@@ -59,7 +59,9 @@ def check_stream(stream: str, *, allow_empty: bool = False) -> str:
         return stream
     if stream not in _valid_streams and (not isinstance(stream, str)
                                          or not STREAM_RE.fullmatch(stream)):
-        raise ProtocolError(f"stream id {stream!r} is invalid: expected 1-64 characters of "
+        shown = repr(stream) if len(repr(stream)) <= 80 else \
+            f"{repr(stream)[:70]}... ({len(stream)} characters)"
+        raise ProtocolError(f"stream id {shown} is invalid: expected 1-64 characters of "
                             f"letters, digits, '_', '.', '-'")
     if len(_valid_streams) < 4096:
         _valid_streams.add(stream)  # the hot path checks each stream id once
