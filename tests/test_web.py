@@ -418,6 +418,8 @@ def test_api_refusals_are_json_and_broken_requests_log_one_line(caplog):
                  "multipart upload has no field 'file'"),
                 ("POST", "/api/speak", *_multipart({"file": wav, "text": b"\xff\xfemap"}), 400,
                  "bad_argument", "field 'text' is not UTF-8 text"),
+                ("POST", "/api/speak?text=%FF%FEmap", wav, {}, 400, "bad_argument",
+                 "query parameter 'text' is not UTF-8 text"),
                 ("POST", "/api/speak", b"RIFF", {}, 400, "bad_argument",
                  r"uploaded audio \(4 bytes\) is not a readable WAV/FLAC/OGG file \([^<]*\)$")):
             got, body = http(h.url + path, data, headers, method)

@@ -301,6 +301,9 @@ async def _upload_fields(request: web.Request, fields: tuple[str, ...] = (),
                          max_field_bytes: int = 64 * 1024) -> tuple[bytes, dict[str, str]]:
     """The uploaded file and the named text `fields` (multipart fields or query parameters)."""
     values = {k: request.query[k] for k in fields if k in request.query}
+    for k, v in values.items():  # yarl decodes bytes that are not UTF-8 as U+FFFD, silently
+        if "\ufffd" in v:
+            raise web.HTTPBadRequest(text=f"query parameter {k!r} is not UTF-8 text")
     if not request.content_type.startswith("multipart/"):
         try:
             return await request.read(), values
