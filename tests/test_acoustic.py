@@ -116,3 +116,13 @@ def test_a_pause_before_the_voice_does_not_change_how_it_is_heard(lead):
     after = phone_posteriors(np.concatenate([pause, audio]))[n // 160:][:len(alone)]
     same = (alone.argmax(axis=1) == after.argmax(axis=1)).mean()
     assert same >= 0.98, same
+
+
+def test_likelihoods_in_blocks_are_the_whole_clips(monkeypatch):
+    # (scored whole, a 133 s clip took 5 GB; in blocks memory stays bounded, the numbers equal)
+    from vasa_bridge.model import acoustic
+    model = acoustic.load_acoustic()
+    feats = np.random.default_rng(3).standard_normal((acoustic.LIKELIHOOD_BLOCK * 2 + 37, 39))
+    blocks = acoustic.log_likelihoods(model, feats)
+    monkeypatch.setattr(acoustic, "LIKELIHOOD_BLOCK", 10 ** 9)
+    assert np.array_equal(blocks, acoustic.log_likelihoods(model, feats))

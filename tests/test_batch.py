@@ -311,6 +311,46 @@ def test_process_pool_equals_a_single_process(voice, tmp_path):
     bake_three_ways(voice, tmp_path, workers=2)
 
 
+@pytest.mark.slow
+def test_ctrl_c_twice_stops_a_pool_batch_at_once_and_leaves_no_workers(tmp_path):
+    """Two Ctrl-C (SIGINT to the process group, as a terminal sends it) while two workers bake:
+    the batch waited for the running chunks, and the second Ctrl-C hung it for good."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        sf.write(str(folder / f"line{i:02d}.wav"), speechlike(3.0, 16000, i % 4), 16000)
+    proc = subprocess.Popen([sys.executable, "-m", "vasa_bridge.cli", "bake", "--manifest",
+                             str(folder), "-o", str(tmp_path / "out"), "--workers", "2",
+                             "--chunk", "4"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True, cwd=ROOT,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        state = tmp_path / "out" / STATE_FILE
+        deadline = time.time() + 120
+        while time.time() < deadline and not (state.is_file() and state.read_text()):
+            time.sleep(0.2)  # until the first chunk is recorded: the workers are baking
+        assert state.is_file(), "no chunk was baked in 120 s"
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=20) == 130
+        time.sleep(0.5)
+        group = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-g", str(proc.pid)],
+                               capture_output=True, text=True).stdout.splitlines()
+        alive = [p for p in group if p.split()[1][0] != "Z"]  # exited, not yet reaped: gone
+        assert alive == [], f"processes left in the group: {alive}"
+        assert "Traceback" not in proc.stderr.read().decode()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 @pytest.fixture
 def local_ray():
     ray = pytest.importorskip("ray")

@@ -86,7 +86,10 @@ def _aligner(text: str | None, language: str):
 
 
 def warm(model: str | None, threads: int) -> None:
-    """Load the model now (a pool initializer), so the first chunk does not pay for it."""
+    """Load the model now (a pool initializer), so the first chunk does not pay for it. Ctrl-C
+    reaches the whole process group: the batch (`pool`) decides what stops, not each worker."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _denoiser(model, threads)
 
 
@@ -135,6 +138,7 @@ def pool(chunks: Iterable[list], workers: int, model: str | None, threads: int,
     """A process pool of `workers` (spawned: the same on Linux, macOS and Windows)."""
     ctx = multiprocessing.get_context("spawn")
     ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=warm, initargs=(model, threads))
+    finished = False
     try:
         it = iter(chunks)
         pending: dict = {}
@@ -142,6 +146,7 @@ def pool(chunks: Iterable[list], workers: int, model: str | None, threads: int,
             while len(pending) < inflight and (chunk := next(it, None)) is not None:
                 pending[ex.submit(bake_chunk, chunk)] = chunk
             if not pending:
+                finished = True
                 return
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -150,8 +155,27 @@ def pool(chunks: Iterable[list], workers: int, model: str | None, threads: int,
                     yield fut.result()
                 except BrokenProcessPool as e:  # a worker died (killed, out of memory)
                     yield _failed(chunk, f"the worker process died ({e})")
-    finally:  # stopped early (Ctrl-C): queued chunks are dropped, running ones finish
-        ex.shutdown(wait=True, cancel_futures=True)
+    finally:
+        if finished:
+            ex.shutdown(wait=True)
+        else:
+            _stop_now(ex)
+
+
+def _stop_now(ex: ProcessPoolExecutor) -> None:
+    """Stopped early (Ctrl-C, an error): queued chunks are dropped and the workers ended at
+    once; the chunks they held were not recorded, so a resumed batch bakes them (the workers
+    write nothing themselves). Waiting for them made a second Ctrl-C hang the batch."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(5)
+        if p.is_alive():
+            p.kill()
+            p.join(5)
 
 
 def ray_capacity() -> int:

@@ -227,10 +227,23 @@ def frame_levels(audio: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(power, 1e-12))
 
 
+LIKELIHOOD_BLOCK = 256  # frames scored at once: (frames, 126 states, 128 Gaussians) float64
+#                         is 33 MB a block; a whole 133 s clip at once took 5 GB
+
+
 def log_likelihoods(model: AcousticModel, features: np.ndarray) -> np.ndarray:
     """(T, 39) normalised cepstra, deltas, double deltas -> (T, phones * 3) each CI state's
     log-likelihood (natural log): per stream, the log of its mixture over all 128 Gaussians of
-    its phone's codebook (pocketsphinx sums the top 4), summed over the streams."""
+    its phone's codebook (pocketsphinx sums the top 4), summed over the streams. Scored
+    LIKELIHOOD_BLOCK frames at a time (each frame's numbers do not depend on the others), so
+    memory stays bounded however long the clip."""
+    if len(features) > LIKELIHOOD_BLOCK:
+        return np.vstack([_log_likelihoods(model, features[i:i + LIKELIHOOD_BLOCK])
+                          for i in range(0, len(features), LIKELIHOOD_BLOCK)])
+    return _log_likelihoods(model, features)
+
+
+def _log_likelihoods(model: AcousticModel, features: np.ndarray) -> np.ndarray:
     T = len(features)
     out = np.zeros((T, len(model.names) * 3))
     n_dens = model.weights[0].shape[1]
