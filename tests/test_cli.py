@@ -208,6 +208,70 @@ def test_listen_refuses_a_timeout_that_is_not_a_positive_number(value, capsys):
     assert cli.build_parser().parse_args(["listen", "--timeout", "2.5"]).timeout == 2.5
 
 
+def test_outputs_and_options_that_cannot_work_are_one_line_errors_before_any_work(tmp_path,
+                                                                                 capsys):
+    """Each of these was a traceback (exit 1), or an error only after the whole bake."""
+    import soundfile as sf
+    from vasa_bridge.motion import MotionTrack, save
+    wav = tmp_path / "a.wav"
+    sf.write(str(wav), (0.1 * np.sin(np.arange(8000) * 0.05)).astype(np.float32), 16000)
+    track = save(MotionTrack(np.zeros((10, 52), np.float32), np.zeros((10, 3)),
+                             np.zeros((10, 3)), 25.0), tmp_path / "t.npz")
+    folder = tmp_path / "taken.npz"
+    folder.mkdir()
+    (tmp_path / "taken.mp4").mkdir()
+    (tmp_path / "lines").mkdir()
+    sf.write(str(tmp_path / "lines" / "l.wav"), np.zeros(1600, np.float32), 16000)
+    cases = [
+        (["bake", "--audio", str(wav), "-o", str(folder)], "output '.*taken.npz' is a folder: "
+                                                           "expected a file name"),
+        (["bake", "--manifest", str(tmp_path / "lines"), "-o", str(wav)],
+         "output '.*a.wav' is a file: expected a folder for the batch's tracks"),
+        (["bake", "--audio", str(wav), "-o", str(tmp_path / "o.npz"), "--seed", "-1"],
+         "argument --seed: -1 is not a whole number 0..2\\^63-1"),
+        (["bake", "--audio", str(wav), "-o", str(tmp_path / "o.npz"), "--mouth-temperature",
+          "inf"], "argument --mouth-temperature: inf is not a finite number >= 0"),
+        (["bake", "--audio", str(wav), "-o", str(tmp_path / "o.npz"), "--guidance", "emotion"],
+         "--guidance 'emotion': expected NAME=SCALE such as emotion=2"),
+        (["render", "--motion", str(track), "-o", str(tmp_path / "taken.mp4")],
+         "output '.*taken.mp4' is a folder: expected a mp4 file name"),
+        (["render", "--motion", str(track), "-o", str(tmp_path / "p" / "%d_%d.png")],
+         "output .* is not a PNG pattern: expected one %d"),
+        (["render", "--motion", str(track), "-o", str(tmp_path / "p" / "%05d")],
+         "output .* is not a PNG pattern"),
+    ]
+    import re
+    for argv, message in cases:
+        try:
+            code = cli.main(argv)
+        except SystemExit as e:  # argparse's refusals
+            code = e.code
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2, (argv, err)
+        assert re.search(f"vasa-bridge {argv[0]}: error: {message}", err[-1]), (argv, err[-1])
+        assert not any("Traceback" in line for line in err)
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_an_os_error_is_one_line_naming_the_path(capsys):
+    def refuse(args):
+        raise PermissionError(13, "Permission denied", "/srv/ro/x.npz")
+    parser = cli.build_parser()
+    args = parser.parse_args(["listen"])
+    args.func = refuse
+    parser.parse_args = lambda argv=None: args
+    original = cli.build_parser
+    cli.build_parser = lambda: parser
+    try:
+        assert cli.main([]) == 2
+    finally:
+        cli.build_parser = original
+    assert capsys.readouterr().err.strip() == (
+        "vasa-bridge listen: error: cannot use '/srv/ro/x.npz': Permission denied (expected a "
+        "path this user can read or write, a file where a file is named and a folder where a "
+        "folder is)")
+
+
 @pytest.mark.slow
 def test_replay_feeds_vmc(tmp_path):
     """`replay --vmc` drives a VMC receiver: one Apply per frame, jawOpen as PascalCase."""

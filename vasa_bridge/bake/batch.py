@@ -123,7 +123,13 @@ def run_batch(lines: list[Line], out_dir, config: BatchConfig = BatchConfig(),
     """Bake every line not already baked with the same inputs; never raises for one bad line."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"output {str(out_dir)!r} is a file: expected a folder for the "
+                          f"batch's tracks")
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"output folder {str(out_dir)!r} is not writable: expected a folder "
+                          f"you can write to")
     mpath = model_path(config.bake)
     if not mpath.is_file():
         raise ModelError(f"no model at {str(mpath)!r}: expected an .onnx file from "

@@ -46,6 +46,15 @@ def configure_logging(verbose: bool) -> None:
     logging.getLogger("vasa_bridge").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
+def os_error(e: OSError) -> str:
+    """An OSError in one line, naming the path: "cannot use 'ro/x.npz': Permission denied"."""
+    what = e.strerror or str(e) or type(e).__name__
+    if e.filename is None:
+        return f"{what} ({type(e).__name__}): expected paths this user can read and write"
+    return f"cannot use {str(e.filename)!r}: {what} (expected a path this user can read or " \
+           f"write, a file where a file is named and a folder where a folder is)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The package's own clock, set when vasa_bridge.cli is first imported (also under -m).
@@ -55,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except VasaError as e:
         print(f"vasa-bridge {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as e:  # a path the system refused: read-only, a folder, /proc, ...
+        print(f"vasa-bridge {args.command}: error: {os_error(e)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

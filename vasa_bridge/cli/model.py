@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 
 from ..errors import ConfigError, DataError
@@ -25,10 +26,36 @@ def _guidance(items) -> tuple:
     for item in items or ():
         name, _, value = item.partition("=")
         try:
-            out.append((name, float(value)))
+            scale = float(value)
         except ValueError:
-            raise SystemExit(f"--guidance {item!r}: expected NAME=SCALE such as emotion=2")
+            raise ConfigError(f"--guidance {item!r}: expected NAME=SCALE such as "
+                              f"emotion=2") from None
+        if not math.isfinite(scale):
+            raise ConfigError(f"--guidance {item!r}: expected a finite SCALE such as emotion=2")
+        out.append((name, scale))
     return tuple(out)
+
+
+def _sampling_number(text: str) -> float:
+    """A temperature: a finite number >= 0 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number >= 0")
+    return value
+
+
+def seed_value(text: str) -> int:
+    """A sampling seed: a whole number 0..2^63-1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2 ** 63:
+        raise argparse.ArgumentTypeError(f"{value} is not a whole number 0..2^63-1")
+    return value
 
 
 def cmd_train(args) -> int:
@@ -119,6 +146,7 @@ def cmd_bake(args) -> int:
                               "each line its words in its `text` field")
         return batch_cli.cmd_batch(args, _bake_config(args), _show)
     batch_cli.refuse_batch_options(args)
+    _check_output_file(args.output)
     text = text_from_args(args)
     config = _bake_config(args)
     shown = None if text is None else text if len(text) <= 60 else text[:60] + "..."
@@ -128,6 +156,20 @@ def cmd_bake(args) -> int:
     print(f"[bake] {args.output}: {len(track)} frames at {track.fps:g} fps "
           f"({len(track) / track.fps:.2f} s)", file=sys.stderr)
     return 0
+
+
+def _check_output_file(output) -> None:
+    """Refuse an -o that cannot be written before the bake, not after it."""
+    import os
+    from pathlib import Path
+    path = Path(output)
+    if path.is_dir():
+        raise ConfigError(f"output {str(path)!r} is a folder: expected a file name such as "
+                          f"line.npz")
+    folder = path.parent if str(path.parent) else Path(".")
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"output folder {str(folder)!r} is not writable: expected a folder "
+                          f"you can write to")
 
 
 def text_from_args(args) -> str | None:
@@ -224,9 +266,10 @@ def cmd_eval_real(args) -> int:
 
 
 def _temperature_args(parser, stream) -> None:
-    parser.add_argument("--temperature", type=float, default=stream.temperature,
+    parser.add_argument("--temperature", type=_sampling_number, default=stream.temperature,
                         help="start-noise scale: take-to-take variety (0 = none)")
-    parser.add_argument("--mouth-temperature", type=float, default=stream.mouth_temperature,
+    parser.add_argument("--mouth-temperature", type=_sampling_number,
+                        default=stream.mouth_temperature,
                         help="the same for the jaw and lips (default: as shipped, "
                              f"{stream.mouth_temperature})")
 
@@ -323,7 +366,7 @@ def add_cli(subparsers) -> None:
     b.add_argument("--emotion", default="neutral", choices=EMOTIONS)
     b.add_argument("--gaze", type=_gaze, help="X,Y in [-1,1]: x to the viewer's right, y up")
     b.add_argument("--intensity", type=float, help="head motion, 1 = average, 0 = still")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=seed_value, default=0)
     b.add_argument("--steps", type=int, default=OFFLINE.steps)
     b.add_argument("--sampler", default=OFFLINE.sampler, choices=sorted(SAMPLERS))
     b.add_argument("--hop", type=int, default=OFFLINE.hop, help="frames per window")

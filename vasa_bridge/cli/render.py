@@ -7,6 +7,7 @@ import sys
 
 from ..face.portrait import FRAMINGS, PortraitConfig
 from ..render.base import RenderConfig
+from .model import seed_value
 
 
 def add_cli(subparsers) -> argparse.ArgumentParser:
@@ -24,7 +25,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     src.add_argument("--audio", help="speech file (WAV/FLAC/OGG/MP3): baked to motion with the "
                                      "shipped model first, and muxed in")
     p.add_argument("--emotion", default="neutral", help="with --audio: the emotion condition")
-    p.add_argument("--seed", type=int, default=0, help="with --audio: sampling seed")
+    p.add_argument("--seed", type=seed_value, default=0, help="with --audio: sampling seed")
     from .model import add_text_options
     add_text_options(p, "with --audio: ")
     p.add_argument("-o", "--output", required=True, help="OUT.mp4, OUT.webm, or a PNG dir/pattern")

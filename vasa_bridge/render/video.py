@@ -37,7 +37,16 @@ def output_spec(path: str | Path, alpha: bool) -> OutputSpec:
         return OutputSpec("mp4", p, False)
     if suffix == ".webm":
         return OutputSpec("webm", p, alpha)
-    if "%" in text or suffix == "" or p.is_dir():
+    if "%" in text:
+        try:
+            names = {text % 0, text % 1}
+        except (TypeError, ValueError):
+            names = set()
+        if len(names) != 2 or Path(text % 0).suffix.lower() != ".png":
+            raise RenderError(f"output {text!r} is not a PNG pattern: expected one %d (or "
+                              f"%05d) in a name ending in .png, such as frames/%05d.png")
+        return OutputSpec("png", p, alpha)
+    if suffix == "" or p.is_dir():
         return OutputSpec("png", p, alpha)
     if suffix == ".png":
         raise RenderError(f"output {text!r} is one PNG: expected a directory or a pattern such "
@@ -49,6 +58,9 @@ def output_spec(path: str | Path, alpha: bool) -> OutputSpec:
 def prepare_output(spec: OutputSpec) -> Path:
     """Create the folder the output goes into (the PNG directory itself, or the parent of a file
     or pattern) and check it is writable, so a bad -o fails in one line before any work."""
+    if spec.kind != "png" and spec.path.is_dir():
+        raise RenderError(f"output {str(spec.path)!r} is a folder: expected a {spec.kind} file "
+                          f"name to write")
     folder = spec.path if spec.kind == "png" and "%" not in str(spec.path) else spec.path.parent
     folder = folder if str(folder) else Path(".")
     try:
