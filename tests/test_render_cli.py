@@ -156,3 +156,83 @@ def test_framed_config_refuses_unknown_names():
     with pytest.raises(RenderError, match="framing is 'knees': expected one of"):
         PortraitConfig.framed("knees")
     assert PortraitConfig.framed("head", size=256).crop_scale < PortraitConfig().crop_scale
+
+
+def test_a_second_shorter_render_into_a_png_folder_leaves_only_its_frames(inputs):
+    frames = inputs / "again"
+    base = ["render", "--image", str(inputs / "face.png"), "-o", str(frames), "--size", "128",
+            "--quiet", "--no-label"]
+    assert _run(base + ["--motion", str(inputs / "track.npz"), "--fps", "50"]) == 0
+    assert len(list(frames.glob("*.png"))) == 12
+    assert _run(base + ["--motion", str(inputs / "track.npz")]) == 0
+    assert sorted(p.name for p in frames.glob("*.png")) == [f"{i:06d}.png" for i in range(6)]
+
+
+def test_an_interrupted_render_leaves_no_file(inputs, tmp_path):
+    """Ctrl-C mid-render left a truncated MP4, without audio or credentials, under the name
+    asked for (and `verify` called it ours)."""
+    from vasa_bridge.render.video import render_file
+
+    class Interrupting:
+        seen = 0
+
+        def __call__(self, frame):
+            self.seen += 1
+            if self.seen == self.at:
+                raise KeyboardInterrupt
+            return frame
+
+        def sign_in_place(self, path, title=None):
+            raise AssertionError("an interrupted render is not signed")
+
+    from vasa_bridge.face.portrait import PortraitConfig
+    t = 150  # past the encoder's look-ahead: packets were written before the interruption
+    track = MotionTrack(np.zeros((t, 52), np.float32), np.zeros((t, 3)), np.zeros((t, 3)), 25,
+                        np.zeros(16000 * t // 25, np.float32), 16000)
+    out = tmp_path / "cut.mp4"
+    Interrupting.at = 140
+    with pytest.raises(KeyboardInterrupt):
+        render_file(str(inputs / "face.png"), track, out, progress=False,
+                    portrait_config=PortraitConfig(size=128), stamp=Interrupting())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_key_c2pa_refuses_and_a_faceless_photo_fail_before_any_bake(inputs, tmp_path,
+                                                                       monkeypatch):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import datetime as dt
+    import vasa_bridge.model.bake as bake
+
+    def no_bake(*a, **k):
+        raise AssertionError("baked before the inputs were checked")
+    monkeypatch.setattr(bake, "bake_file_track", no_bake)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "me")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    (tmp_path / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "k.pem").write_bytes(key.private_bytes(  # "EC PRIVATE KEY", not PKCS#8
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption()))
+    speech = tmp_path / "s.wav"
+    import soundfile as sf
+    sf.write(str(speech), np.zeros(16000, np.float32), 16000)
+    out = tmp_path / "o.mp4"
+    with pytest.raises(Exception, match="openssl pkcs8 .*checked before rendering, nothing "
+                                        "was written"):
+        _run(["render", "--image", str(inputs / "face.png"), "--audio", str(speech), "-o",
+              str(out), "--cert", str(tmp_path / "c.pem"), "--key", str(tmp_path / "k.pem")])
+    Image.new("RGB", (256, 256), (90, 120, 200)).save(tmp_path / "plain.png")
+    with pytest.raises(Exception, match="no face found"):
+        _run(["render", "--image", str(tmp_path / "plain.png"), "--audio", str(speech), "-o",
+              str(out)])
+    with pytest.raises(Exception, match=r"needs 67x14 pixels, frame is 64x64: expected a "
+                                        r"larger frame \(--size\), or no label"):
+        _run(["render", "--image", str(inputs / "face.png"), "--audio", str(speech), "-o",
+              str(out), "--size", "64"])
+    assert not out.exists()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import numpy as np
+
 from ..face.portrait import FRAMINGS, PortraitConfig
 from ..render.base import RenderConfig
 from .model import seed_value
@@ -67,8 +69,21 @@ def run(args: argparse.Namespace) -> int:
         # the built-in face's parted-lips smile is its known rest pose: no warning (as serve)
         portrait_config = replace(portrait_config, open_mouth_ok=True)
     render_config = RenderConfig(alpha=args.alpha)
-    # Refuse a bad output (name, or a folder that cannot be created) before any work.
+    # Refuse a bad output (name, or a folder that cannot be created), a certificate C2PA will
+    # not sign with and a photo with no usable face before any work (the bake takes seconds).
     prepare_output(output_spec(args.output, args.alpha))
+    from ..provenance.stamp import Stamp, StampConfig
+    if bool(args.cert) != bool(args.key):
+        from ..errors import ConfigError
+        raise ConfigError("--cert and --key go together: give both or neither")
+    stamp = Stamp(StampConfig(label=not args.no_label, credentials=not args.no_credentials,
+                              cert_chain=args.cert, private_key=args.key))
+    stamp.check()
+    if not args.no_label:  # a frame too small for the label: refused now, not after the bake
+        from ..provenance.label import label
+        label(np.zeros((args.size, args.size, 3), np.uint8))
+    from ..face.portrait import analyse_portrait
+    portrait = analyse_portrait(args.image, portrait_config)
     from .model import phones_config, text_from_args, transcript_config
     text = text_from_args(args)
     if args.audio:
@@ -90,15 +105,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"render: {args.image} + {args.motion or args.audio} ({len(track)} frames at {track.fps:g} fps, "
           f"audio: {'yes' if track.audio is not None else 'no'}) -> {args.output}; "
           f"{portrait_config}; {render_config}; backend={args.backend}", file=sys.stderr)
-    from ..provenance.stamp import Stamp, StampConfig
-
-    if bool(args.cert) != bool(args.key):
-        from ..errors import ConfigError
-        raise ConfigError("--cert and --key go together: give both or neither")
-    stamp = Stamp(StampConfig(label=not args.no_label, credentials=not args.no_credentials,
-                              cert_chain=args.cert, private_key=args.key))
     print(f"render: watermark payload {stamp.payload}", file=sys.stderr)
-    n = render_file(args.image, track, args.output, portrait_config=portrait_config,
+    n = render_file(portrait, track, args.output, portrait_config=portrait_config,
                     render_config=render_config, backend=args.backend, progress=not args.quiet,
                     stamp=stamp)
     print(f"wrote {n} frames to {args.output}", file=sys.stderr)

@@ -145,8 +145,10 @@ def manifest_definition(config: SigningConfig, title: str, watermark: Payload | 
     return {"claim_generator_info": [agent], "title": title, "assertions": assertions}
 
 
-def sign_file(source: Path, dest: Path, config: SigningConfig, watermark: Payload | None = None) -> None:
-    """Write `dest`: `source` with an embedded, signed C2PA manifest (MP4, MOV, JPEG, PNG, WebP)."""
+def sign_file(source: Path, dest: Path, config: SigningConfig, watermark: Payload | None = None,
+              title: str | None = None) -> None:
+    """Write `dest`: `source` with an embedded, signed C2PA manifest (MP4, MOV, JPEG, PNG, WebP);
+    `title`: the manifest's (default: `dest`'s name)."""
     import c2pa
 
     source, dest = Path(source), Path(dest)
@@ -159,7 +161,7 @@ def sign_file(source: Path, dest: Path, config: SigningConfig, watermark: Payloa
     if source.resolve() == dest.resolve():
         raise ConfigError(f"sign_file writes a new file: dest must differ from source {source}")
     info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain, key, config.timestamp_url)
-    manifest = manifest_definition(config, title=dest.name, watermark=watermark)
+    manifest = manifest_definition(config, title=title or dest.name, watermark=watermark)
     try:
         with c2pa.Signer.from_info(info) as signer, c2pa.Builder(manifest) as builder:
             with open(source, "rb") as src, open(dest, "wb") as dst:

@@ -27,7 +27,8 @@ def _badge(text: str, height: int, width: int, corner: str) -> tuple[slice, slic
     pad = max(2, int(round(th * 0.35)))
     bh, bw = th + base + 2 * pad, tw + 2 * pad
     if bh > height or bw > width:
-        raise ConfigError(f"label {text!r} needs {bw}x{bh} pixels, frame is {width}x{height}")
+        raise ConfigError(f"label {text!r} needs {bw}x{bh} pixels, frame is {width}x{height}: "
+                          f"expected a larger frame (--size), or no label (--no-label)")
     margin = max(2, min(height, width) // 64)
     top = margin if corner.startswith("top") else height - margin - bh
     left = margin if corner.endswith("left") else width - margin - bw

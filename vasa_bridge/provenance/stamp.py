@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .credentials import (MIME_TYPES, SigningConfig, default_identity_dir, ensure_local_identity,
-                          sign_file)
+from .credentials import (MIME_TYPES, CredentialsError, SigningConfig, default_identity_dir,
+                          ensure_local_identity, sign_file)
 from .label import label
 from .payload import Payload, new_session_payload
 from .watermark import Watermarker, WatermarkConfig
@@ -53,9 +53,33 @@ class Stamp:
             return ensure_local_identity(default_identity_dir())
         return ensure_local_identity(Path(c.identity_dir))
 
-    def sign_in_place(self, path: Path) -> bool:
-        """Embed signed credentials into `path` (rewritten through a temporary file). Returns
-        False, with one log line, for formats C2PA cannot carry (e.g. WebM)."""
+    def check(self) -> None:
+        """Sign a tiny PNG with the identity that will sign the file, so a certificate or key
+        C2PA refuses fails in one line before a render, not after it (milliseconds)."""
+        if not self.config.credentials:
+            return
+        from PIL import Image
+        config = self.signing_config()
+        with tempfile.TemporaryDirectory() as tmp:
+            probe = Path(tmp) / "probe.png"
+            Image.new("RGB", (8, 8)).save(probe)
+            try:
+                sign_file(probe, Path(tmp) / "signed.png", config, watermark=self.payload)
+            except CredentialsError as err:
+                e = str(err).replace(f"C2PA signing of {probe} ", "C2PA signing ").replace(
+                    ", and a readable image/png file", "")
+                hint = ""
+                key = Path(config.private_key).read_bytes()[:64]
+                if b"BEGIN EC PRIVATE KEY" in key or b"BEGIN RSA PRIVATE KEY" in key:
+                    hint = (" (the key is not PKCS#8: convert it with `openssl pkcs8 -topk8 "
+                            "-nocrypt -in KEY -out KEY8`; C2PA signs with ES256 on P-256 only)")
+                raise CredentialsError(f"{e}{hint}; checked before rendering, nothing was "
+                                       f"written") from None
+
+    def sign_in_place(self, path: Path, title: str | None = None) -> bool:
+        """Embed signed credentials into `path` (rewritten through a temporary file); `title`:
+        the manifest's (default: the file's name). Returns False, with one log line, for
+        formats C2PA cannot carry (e.g. WebM)."""
         path = Path(path)
         if not self.config.credentials:
             return False
@@ -67,7 +91,8 @@ class Stamp:
         os.close(fd)
         try:
             os.replace(path, tmp)
-            sign_file(Path(tmp), path, self.signing_config(), watermark=self.payload)
+            sign_file(Path(tmp), path, self.signing_config(), watermark=self.payload,
+                      title=title)
         except BaseException:
             if not path.exists():
                 os.replace(tmp, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -91,6 +91,13 @@ def write_pngs(frames: Iterable[np.ndarray], spec: OutputSpec) -> int:
         if not cv2.imwrite(str(name), bgr):
             raise RenderError(f"could not write {str(name)!r}: expected a writable path")
         n += 1
+    stale = n  # frames an earlier, longer render left under the same names: not this one's
+    while _png_name(spec, stale).is_file():
+        _png_name(spec, stale).unlink()
+        stale += 1
+    if stale > n:
+        log.info("removed %d frames (%s on) of an earlier render", stale - n,
+                 _png_name(spec, n).name)
     return n
 
 
@@ -164,7 +171,16 @@ def render_file(image: str | Path, track: MotionTrack, output: str | Path, *,
         frames = tqdm(frames, total=len(track), unit="frame", desc="render")
     if spec.kind == "png":
         return write_pngs(frames, spec)
-    n = write_video(frames, spec, track.fps, state.size, track.audio, track.sample_rate)
-    if stamp is not None:
-        stamp.sign_in_place(Path(output))
+    # Written and signed under a temporary name, then renamed: an interrupted or failed render
+    # leaves no truncated, unsigned file under the name asked for.
+    final = Path(output)
+    partial = final.with_name(f".{final.stem}.partial{final.suffix}")
+    try:
+        n = write_video(frames, replace(spec, path=partial), track.fps, state.size, track.audio,
+                        track.sample_rate)
+        if stamp is not None:
+            stamp.sign_in_place(partial, title=final.name)
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
     return n
