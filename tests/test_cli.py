@@ -239,6 +239,12 @@ def test_outputs_and_options_that_cannot_work_are_one_line_errors_before_any_wor
          "output .* is not a PNG pattern: expected one %d"),
         (["render", "--motion", str(track), "-o", str(tmp_path / "p" / "%05d")],
          "output .* is not a PNG pattern"),
+        (["bake", "--audio", str(wav), "-o", str(tmp_path / "o.npz"), "--text", "  "],
+         r"--text is blank: expected the words spoken \(or no --text\)"),
+        (["bake", "--audio", str(tmp_path), "-o", str(tmp_path / "o.npz")],
+         "audio file '.*' is a folder: expected a WAV"),
+        (["render", "--image", str(tmp_path), "--motion", str(track), "-o",
+          str(tmp_path / "o.mp4")], "portrait '.*' is a folder: expected an image file"),
     ]
     import re
     for argv, message in cases:

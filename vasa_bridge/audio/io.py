@@ -29,8 +29,9 @@ def read_audio(path) -> tuple[np.ndarray, int]:
     """File -> (float32 samples (T,) or (T, C), sample rate). Refuses missing or empty files."""
     path = Path(path)
     if not path.is_file():
-        raise AudioError(f"audio file {str(path)!r} does not exist: expected a WAV, FLAC, OGG or "
-                         f"MP3 file")
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise AudioError(f"audio file {str(path)!r} {what}: expected a WAV, FLAC, OGG or MP3 "
+                         f"file")
     return _decode(str(path), path.suffix, str(path))
 
 

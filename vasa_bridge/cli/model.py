@@ -180,13 +180,21 @@ def text_from_args(args) -> str | None:
     if args.text is not None and args.text_file is not None:
         raise ConfigError("--text and --text-file both given: expected one of them")
     if args.text_file is None:
-        return None if args.text is None else check_text(args.text, MAX_FILE_TEXT_CHARS)
+        if args.text is None:
+            return None
+        if not args.text.strip():  # as the control channel's speak: an empty variable in a script
+            raise ConfigError("--text is blank: expected the words spoken (or no --text)")
+        return check_text(args.text, MAX_FILE_TEXT_CHARS)
     path = Path(args.text_file)
     if not path.is_file():
-        raise ConfigError(f"--text-file {str(path)!r} does not exist: expected a UTF-8 text "
-                          f"file with the words spoken")
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ConfigError(f"--text-file {str(path)!r} {what}: expected a UTF-8 text file with "
+                          f"the words spoken")
     try:
-        return check_text(path.read_text(encoding="utf-8"), MAX_FILE_TEXT_CHARS)
+        text = check_text(path.read_text(encoding="utf-8"), MAX_FILE_TEXT_CHARS)
+        if not text.strip():
+            raise ConfigError("it holds no words: expected the words spoken")
+        return text
     except ConfigError as e:  # too long: say which file
         raise ConfigError(f"--text-file {str(path)!r}: {e}") from None
     except UnicodeDecodeError:

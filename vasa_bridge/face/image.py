@@ -69,7 +69,8 @@ def load_image(path: str | Path) -> LoadedImage:
     """Read a PNG/JPEG/WebP (or anything Pillow reads), apply its EXIF orientation."""
     path = Path(path)
     if not path.is_file():
-        raise ImageReadError(f"portrait {str(path)!r} does not exist: expected an image file")
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ImageReadError(f"portrait {str(path)!r} {what}: expected an image file")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise ImageReadError(f"portrait {str(path)!r} is {size} bytes: expected at most "
