@@ -55,6 +55,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ..motion import io as motion_io
     from ..motion.conversions import resample
     from ..render.video import output_spec, prepare_output, render_file
@@ -72,9 +73,13 @@ def run(args: argparse.Namespace) -> int:
     # Refuse a bad output (name, or a folder that cannot be created), a certificate C2PA will
     # not sign with and a photo with no usable face before any work (the bake takes seconds).
     prepare_output(output_spec(args.output, args.alpha))
+    from .model import phones_config, text_from_args, transcript_config
+    text = text_from_args(args)
+    if text is not None and not args.audio:
+        raise ConfigError("--text/--text-file go with --audio: a motion track already has its "
+                          "mouth")
     from ..provenance.stamp import Stamp, StampConfig
     if bool(args.cert) != bool(args.key):
-        from ..errors import ConfigError
         raise ConfigError("--cert and --key go together: give both or neither")
     stamp = Stamp(StampConfig(label=not args.no_label, credentials=not args.no_credentials,
                               cert_chain=args.cert, private_key=args.key))
@@ -84,8 +89,6 @@ def run(args: argparse.Namespace) -> int:
         label(np.zeros((args.size, args.size, 3), np.uint8))
     from ..face.portrait import analyse_portrait
     portrait = analyse_portrait(args.image, portrait_config)
-    from .model import phones_config, text_from_args, transcript_config
-    text = text_from_args(args)
     if args.audio:
         from ..model.bake import BakeConfig, bake_file_track
         from ..model.streaming import Steering
@@ -94,10 +97,6 @@ def run(args: argparse.Namespace) -> int:
                                                        transcript=transcript_config(args),
                                                        phones=phones_config(args)),
                                 text=text)
-    elif text is not None:
-        from ..errors import ConfigError
-        raise ConfigError("--text/--text-file go with --audio: a motion track already has its "
-                          "mouth")
     else:
         track = motion_io.load(args.motion)
     if args.fps is not None and args.fps != track.fps:
