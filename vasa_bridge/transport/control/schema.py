@@ -431,10 +431,10 @@ def check_command(req: dict) -> None:
     if "v" in req and req["v"] != wire.VERSION:
         raise RequestError("version", f"request version {_brief(req['v'])} is not supported: "
                                       f"this server speaks version {wire.VERSION}")
-    cmd = req.get("cmd")
     if "cmd" not in req:
         raise RequestError("malformed", f"request has no 'cmd': expected one of "
                                         f"{list(COMMANDS)} in it, like {{'cmd': 'status'}}")
+    cmd = req["cmd"]
     if cmd not in COMMANDS:
         raise RequestError("unknown_command" if isinstance(cmd, str) else "malformed",
                            f"command {_brief(cmd)} is unknown: expected one of "
