@@ -3,13 +3,36 @@ event for Ctrl-C and SIGTERM."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
+import math
 import signal
 import sys
 import threading
 
 EXIT_ERROR = 2  # a VasaError (bad input, a missing file): one line on stderr
+
+
+def bounded(convert, ok, expected: str):
+    """An argparse type: `convert` the text (int, float), keep the value where `ok(value)`,
+    else refuse it as not `expected` ("a whole number 0..2^63-1")."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {expected}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text} is not {expected}")
+        return value
+    return parse
+
+
+positive_int = bounded(int, lambda v: v > 0, "a positive integer")
+positive_seconds = bounded(float, lambda v: 0 < v < math.inf,
+                           "a positive, finite number of seconds")
+non_negative = bounded(float, lambda v: 0 <= v < math.inf, "a finite number >= 0")
+seed_value = bounded(int, lambda v: 0 <= v < 2 ** 63, "a whole number 0..2^63-1")
 
 
 def show(name: str, config) -> None:

@@ -10,7 +10,7 @@ import sys
 from ..errors import ConfigError
 from ..protocol import wire
 from ..transport.endpoints import DEFAULT_PUB
-from .common import show, stop_on_signals
+from .common import positive_int, positive_seconds, show, stop_on_signals
 
 
 def add_cli(subparsers) -> argparse.ArgumentParser:
@@ -21,9 +21,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     li.add_argument("--topics", nargs="+", default=["motion"],
                     choices=[*wire.KINDS, "all"], help="kinds to receive (default: motion)")
     li.add_argument("--stream", help="only this stream id")
-    li.add_argument("--count", type=_positive_int, help="stop after N messages")
+    li.add_argument("--count", type=positive_int, help="stop after N messages")
     li.add_argument("--json", action="store_true", help="print one decoded header per line")
-    li.add_argument("--timeout", type=_positive_seconds,
+    li.add_argument("--timeout", type=positive_seconds,
                     help="stop after this many seconds of silence")
     li.add_argument("--curve-key", metavar="FILE",
                     help="this client's secret key (NAME.key_secret from `vasa-bridge keys`) for "
@@ -32,23 +32,6 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                     help="the publisher's public key: its server.key file or the 40-character key")
     li.set_defaults(func=run)
     return li
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not a positive, finite number of seconds")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

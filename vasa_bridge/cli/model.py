@@ -10,6 +10,7 @@ import math
 import sys
 
 from ..errors import ConfigError, DataError
+from .common import non_negative, seed_value
 from .common import show_json as _show
 
 
@@ -34,28 +35,6 @@ def _guidance(items) -> tuple:
             raise ConfigError(f"--guidance {item!r}: expected a finite SCALE such as emotion=2")
         out.append((name, scale))
     return tuple(out)
-
-
-def _sampling_number(text: str) -> float:
-    """A temperature: a finite number >= 0 (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number >= 0")
-    return value
-
-
-def seed_value(text: str) -> int:
-    """A sampling seed: a whole number 0..2^63-1 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value < 2 ** 63:
-        raise argparse.ArgumentTypeError(f"{value} is not a whole number 0..2^63-1")
-    return value
 
 
 def cmd_train(args) -> int:
@@ -274,9 +253,9 @@ def cmd_eval_real(args) -> int:
 
 
 def _temperature_args(parser, stream) -> None:
-    parser.add_argument("--temperature", type=_sampling_number, default=stream.temperature,
+    parser.add_argument("--temperature", type=non_negative, default=stream.temperature,
                         help="start-noise scale: take-to-take variety (0 = none)")
-    parser.add_argument("--mouth-temperature", type=_sampling_number,
+    parser.add_argument("--mouth-temperature", type=non_negative,
                         default=stream.mouth_temperature,
                         help="the same for the jaw and lips (default: as shipped, "
                              f"{stream.mouth_temperature})")

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..face.portrait import FRAMINGS, PortraitConfig
 from ..render.base import RenderConfig
-from .model import seed_value
+from .common import seed_value
 
 
 def add_cli(subparsers) -> argparse.ArgumentParser:
