@@ -236,3 +236,24 @@ def test_a_key_c2pa_refuses_and_a_faceless_photo_fail_before_any_bake(inputs, tm
         _run(["render", "--image", str(inputs / "face.png"), "--audio", str(speech), "-o",
               str(out), "--size", "64"])
     assert not out.exists()
+
+
+def test_render_from_speech_keeps_the_files_own_sample_rate(inputs, tmp_path):
+    """The model hears 16 kHz; the video carried that copy, so a 48 kHz voice lost all above
+    8 kHz."""
+    import av
+    import soundfile as sf
+    t = np.arange(48000) / 48000
+    voice = (0.2 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)
+             + 0.05 * np.sin(2 * np.pi * 11000 * t)).astype(np.float32)
+    sf.write(str(tmp_path / "v48.wav"), np.stack([voice, voice], 1), 48000)
+    out = tmp_path / "v.mp4"
+    assert _run(["render", "--image", str(inputs / "face.png"), "--audio",
+                 str(tmp_path / "v48.wav"), "-o", str(out), "--size", "128", "--quiet"]) == 0
+    with av.open(str(out)) as c:
+        stream = c.streams.audio[0]
+        assert stream.codec_context.sample_rate == 48000
+        sound = np.concatenate([f.to_ndarray().ravel() for f in c.decode(audio=0)])
+    spectrum = np.abs(np.fft.rfft(sound[:48000]))
+    freqs = np.fft.rfftfreq(len(sound[:48000]), 1 / 48000)
+    assert spectrum[(freqs > 10900) & (freqs < 11100)].max() > 20 * np.median(spectrum)

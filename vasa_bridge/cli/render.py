@@ -25,7 +25,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--motion", help="motion track file (.npz, .json or .csv)")
     src.add_argument("--audio", help="speech file (WAV/FLAC/OGG/MP3): baked to motion with the "
-                                     "shipped model first, and muxed in")
+                                     "shipped model first, and muxed in at its own rate (mono)")
     p.add_argument("--emotion", default="neutral", help="with --audio: the emotion condition")
     p.add_argument("--seed", type=seed_value, default=0, help="with --audio: sampling seed")
     from .model import add_text_options
@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
                                                        transcript=transcript_config(args),
                                                        phones=phones_config(args)),
                                 text=text)
+        track = _with_own_audio(track, args.audio)
     else:
         track = motion_io.load(args.motion)
     if args.fps is not None and args.fps != track.fps:
@@ -110,3 +111,16 @@ def run(args: argparse.Namespace) -> int:
                     stamp=stamp)
     print(f"wrote {n} frames to {args.output}", file=sys.stderr)
     return 0
+
+
+def _with_own_audio(track, path):
+    """The baked track with the file's own sound, at its own rate (the model hears it at 16 kHz;
+    a 48 kHz voice muxed at 16 kHz lost everything above 8 kHz), mixed to mono."""
+    from dataclasses import replace
+
+    from ..audio.io import read_audio
+    audio, rate = read_audio(path)
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    if not 1000 <= rate <= 384000 or not np.isfinite(mono).all():
+        return track  # the baked copy then (checked when it was read for the bake)
+    return replace(track, audio=np.clip(mono, -1.0, 1.0).astype(np.float32), sample_rate=rate)
