@@ -125,7 +125,9 @@ def test_malformed_watermark_assertion_is_reported_not_raised(identity, tmp_path
 @pytest.mark.parametrize("content,message", [
     (None, "do not exist: expected a PEM file"),
     (b"-----BEGIN CERTIFICATE-----\n\xe9\n", "are not PEM text: expected"),
-    (b"", "are not usable"),
+    (b"", "hold no certificate"),
+    (b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
+     "hold no certificate: expected '-----BEGIN CERTIFICATE-----' blocks"),  # was accepted
 ])
 def test_bad_trust_anchors_are_a_credentials_error(identity, tmp_path, content, message):
     signed = tmp_path / "signed.jpg"

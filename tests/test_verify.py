@@ -52,6 +52,8 @@ def test_marked_png_and_mp4_exit_0(files, capsys):
 @pytest.mark.slow
 def test_unmarked_exit_1(files, capsys):
     assert main(["verify", str(files / "plain.png")]) == EXIT_NOT_MARKED
+    assert main(["verify", str(files / "marked.png"), "--no-credentials",
+                 "--require-credentials"]) == 2  # was 1: "not marked", for a marked file
     assert main(["verify", str(files / "plain.mp4")]) == EXIT_NOT_MARKED
     assert main(["verify", str(files / "marked.png"), str(files / "plain.mp4")]) == EXIT_NOT_MARKED
     assert "not found" in capsys.readouterr().out

@@ -25,6 +25,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ..provenance.verify import VerifyConfig, describe, to_json, verify_file
     from ..provenance.watermark import Detector
 
+    if args.require_credentials and args.no_credentials:
+        print("vasa-bridge verify: error: --require-credentials and --no-credentials contradict "
+              "each other: expected one of them", file=sys.stderr)
+        return EXIT_ERROR
     if args.max_frames < 1:
         print(f"vasa-bridge verify: error: --max-frames must be >= 1, got {args.max_frames}", file=sys.stderr)
         return EXIT_ERROR

@@ -260,6 +260,10 @@ def _trust_context(trust_anchors: Path):
     except UnicodeDecodeError:
         raise CredentialsError(f"trust anchors {str(trust_anchors)!r} are not PEM text: expected "
                                f"ASCII '-----BEGIN CERTIFICATE-----' blocks") from None
+    if "-----BEGIN CERTIFICATE-----" not in pem:  # a key file, say: c2pa took it and trusted none
+        raise CredentialsError(f"trust anchors {str(trust_anchors)!r} hold no certificate: "
+                               f"expected '-----BEGIN CERTIFICATE-----' blocks of root "
+                               f"certificates (a CA's .pem, not a key)")
     try:
         return c2pa.Context(settings=c2pa.Settings.from_dict(
             {"verify": {"verify_trust": True}, "trust": {"trust_anchors": pem}}))
