@@ -86,6 +86,12 @@ def test_topics_are_exact_prefixes():
     assert wire.topic("motion", "npc1").startswith(wire.subscription("motion"))
     with pytest.raises(ProtocolError, match="stream id 'a b'"):
         wire.check_stream("a b")
+    # a long id is shortened in the message, and a long value that is not a string does not
+    # break it (len() of an int raised TypeError)
+    with pytest.raises(ProtocolError, match=r"^stream id 'ssss.*\.\.\. \(5000 characters\) is"):
+        wire.check_stream("s" * 5000)
+    with pytest.raises(ProtocolError, match=r"^stream id 1000.*\.\.\. \(int\) is invalid"):
+        wire.check_stream(10 ** 100)
 
 
 frames = st.builds(

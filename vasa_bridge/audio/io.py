@@ -114,7 +114,13 @@ def _read_av(source, label: str) -> tuple[np.ndarray, int]:
 def load_speech(path, config: FeatureConfig = FeatureConfig()) -> tuple[np.ndarray, int]:
     """File -> (float32 mono at `config.sample_rate`, that rate)."""
     audio, rate = read_audio(path)
+    return speech_of(audio, rate, path, config), config.sample_rate
+
+
+def speech_of(audio: np.ndarray, rate: int, path, config: FeatureConfig = FeatureConfig()):
+    """A file's samples as `read_audio` gives them -> float32 mono at `config.sample_rate`;
+    a refusal names the file."""
     try:
-        return prepare_audio(audio, rate, config), config.sample_rate
+        return prepare_audio(audio, rate, config)
     except AudioError as e:  # the rate, channels or samples: say which file
         raise AudioError(f"audio file {str(path)!r}: {e}") from None

@@ -96,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
                                                        seed=args.seed,
                                                        transcript=transcript_config(args),
                                                        phones=phones_config(args)),
-                                text=text)
-        track = _with_own_audio(track, args.audio)
+                                text=text, own_rate=True)
     else:
         track = motion_io.load(args.motion)
     if args.fps is not None and args.fps != track.fps:
@@ -111,16 +110,3 @@ def run(args: argparse.Namespace) -> int:
                     stamp=stamp)
     print(f"wrote {n} frames to {args.output}", file=sys.stderr)
     return 0
-
-
-def _with_own_audio(track, path):
-    """The baked track with the file's own sound, at its own rate (the model hears it at 16 kHz;
-    a 48 kHz voice muxed at 16 kHz lost everything above 8 kHz), mixed to mono."""
-    from dataclasses import replace
-
-    from ..audio.io import read_audio
-    audio, rate = read_audio(path)
-    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-    if not 1000 <= rate <= 384000 or not np.isfinite(mono).all():
-        return track  # the baked copy then (checked when it was read for the bake)
-    return replace(track, audio=np.clip(mono, -1.0, 1.0).astype(np.float32), sample_rate=rate)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio.features import extract
-from ..audio.io import load_speech
+from ..audio.io import read_audio, speech_of
 from ..motion import MotionTrack
 from .config import unpack_motion
 from .onnx_runtime import OnnxDenoiser
@@ -76,11 +76,20 @@ def bake_audio_text(audio: np.ndarray, sample_rate: int, config: BakeConfig = Ba
 
 
 def bake_file_track(audio_path, config: BakeConfig = BakeConfig(),
-                    text: str | None = None) -> MotionTrack:
-    """Speech file (WAV/FLAC/OGG/MP3, any rate) -> track (with the audio)."""
+                    text: str | None = None, own_rate: bool = False) -> MotionTrack:
+    """Speech file (WAV/FLAC/OGG/MP3, any rate) -> track (with the audio). `own_rate`: the
+    track keeps the file's own sound, mixed to mono, at the file's rate (for a video: the
+    model hears 16 kHz, and a 48 kHz voice muxed at 16 kHz lost all above 8 kHz)."""
     den = OnnxDenoiser(config.model, threads=config.threads)
-    audio, rate = load_speech(audio_path, den.config.features)
-    return bake_audio(audio, rate, config, den, text=text)
+    original, rate = read_audio(audio_path)
+    fc = den.config.features
+    track = bake_audio(speech_of(original, rate, audio_path, fc), fc.sample_rate, config, den,
+                       text=text)
+    if not own_rate or track.audio is None:
+        return track
+    mono = original.mean(axis=1) if original.ndim == 2 else original
+    # (finite and a usable rate: `speech_of` refused the file otherwise)
+    return replace(track, audio=np.clip(mono, -1.0, 1.0), sample_rate=rate)
 
 
 def bake_file(audio_path, out_path, config: BakeConfig = BakeConfig(),

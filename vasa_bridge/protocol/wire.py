@@ -59,8 +59,11 @@ def check_stream(stream: str, *, allow_empty: bool = False) -> str:
         return stream
     if stream not in _valid_streams and (not isinstance(stream, str)
                                          or not STREAM_RE.fullmatch(stream)):
-        shown = repr(stream) if len(repr(stream)) <= 80 else \
-            f"{repr(stream)[:70]}... ({len(stream)} characters)"
+        shown = repr(stream)
+        if len(shown) > 80:  # (a non-str has no characters to count: say what it is)
+            size = f"{len(stream)} characters" if isinstance(stream, str) else \
+                type(stream).__name__
+            shown = f"{shown[:70]}... ({size})"
         raise ProtocolError(f"stream id {shown} is invalid: expected 1-64 characters of "
                             f"letters, digits, '_', '.', '-'")
     if len(_valid_streams) < 4096:

@@ -145,6 +145,11 @@ def manifest_definition(config: SigningConfig, title: str, watermark: Payload | 
     return {"claim_generator_info": [agent], "title": title, "assertions": assertions}
 
 
+# What C2PA signs with (sign_file's refusals and Stamp.check's).
+SIGNING_IDENTITY = ("a PEM chain (leaf first, then its CA; ES256 on P-256, not self-signed), "
+                    "the leaf's PEM private key")
+
+
 def sign_file(source: Path, dest: Path, config: SigningConfig, watermark: Payload | None = None,
               title: str | None = None) -> None:
     """Write `dest`: `source` with an embedded, signed C2PA manifest (MP4, MOV, JPEG, PNG, WebP);
@@ -169,11 +174,12 @@ def sign_file(source: Path, dest: Path, config: SigningConfig, watermark: Payloa
     except c2pa.C2paError as e:
         dest.unlink(missing_ok=True)
         reason = " ".join(str(e).split())
-        raise CredentialsError(
+        refused = CredentialsError(
             f"C2PA signing of {source} with certificate {str(config.cert_chain)!r} and key "
-            f"{str(config.private_key)!r} failed ({reason}): expected a PEM chain (leaf first, "
-            f"then its CA; ES256 on P-256, not self-signed), the leaf's PEM private key, and a "
-            f"readable {fmt} file") from e
+            f"{str(config.private_key)!r} failed ({reason}): expected {SIGNING_IDENTITY}, and a "
+            f"readable {fmt} file")
+        refused.reason = reason  # c2pa's own words, for a caller that words it otherwise
+        raise refused from e
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .credentials import (MIME_TYPES, CredentialsError, SigningConfig, default_identity_dir,
-                          ensure_local_identity, sign_file)
+from .credentials import (MIME_TYPES, SIGNING_IDENTITY, CredentialsError, SigningConfig,
+                          default_identity_dir, ensure_local_identity, sign_file)
 from .label import label
 from .payload import Payload, new_session_payload
 from .watermark import Watermarker, WatermarkConfig
@@ -65,16 +65,17 @@ class Stamp:
             Image.new("RGB", (8, 8)).save(probe)
             try:
                 sign_file(probe, Path(tmp) / "signed.png", config, watermark=self.payload)
-            except CredentialsError as err:
-                e = str(err).replace(f"C2PA signing of {probe} ", "C2PA signing ").replace(
-                    ", and a readable image/png file", "")
+            except CredentialsError as e:  # (sign_file's refusals carry c2pa's `reason`)
                 hint = ""
                 key = Path(config.private_key).read_bytes()[:64]
                 if b"BEGIN EC PRIVATE KEY" in key or b"BEGIN RSA PRIVATE KEY" in key:
                     hint = (" (the key is not PKCS#8: convert it with `openssl pkcs8 -topk8 "
                             "-nocrypt -in KEY -out KEY8`; C2PA signs with ES256 on P-256 only)")
-                raise CredentialsError(f"{e}{hint}; checked before rendering, nothing was "
-                                       f"written") from None
+                raise CredentialsError(
+                    f"C2PA signing with certificate {str(config.cert_chain)!r} and key "
+                    f"{str(config.private_key)!r} failed ({e.reason}): expected "
+                    f"{SIGNING_IDENTITY}{hint}; checked before rendering, nothing was "
+                    f"written") from None
 
     def sign_in_place(self, path: Path, title: str | None = None) -> bool:
         """Embed signed credentials into `path` (rewritten through a temporary file); `title`:

@@ -153,11 +153,12 @@ def write_video(frames: Iterable[np.ndarray], spec: OutputSpec, fps: float, size
     return n
 
 
-def render_file(image: str | Path, track: MotionTrack, output: str | Path, *,
+def render_file(image, track: MotionTrack, output: str | Path, *,
                 portrait_config: PortraitConfig = PortraitConfig(),
                 render_config: RenderConfig = RenderConfig(), backend: str = "cpu",
                 progress: bool = True, stamp=None) -> int:
-    """Render a whole track of one portrait to a video file or PNG sequence; returns frames.
+    """Render a whole track of one portrait (a path, an array, or an analysed `Portrait`) to a
+    video file or PNG sequence; returns frames.
     `stamp` (a provenance.Stamp) marks every frame and signs the finished file."""
     spec = output_spec(output, render_config.alpha)
     renderer = get_backend(backend, render_config)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import io
-import json
 import logging
 import re
 import sys
@@ -261,7 +260,7 @@ async def json_errors(request: web.Request, handler):
                 e.content_type == "application/json":
             raise
         text = " ".join((e.text or e.reason).split())
-        if e.status == 413:
+        if e.status == 413 and text.startswith("Maximum request body size"):  # aiohttp's
             text = f"upload is larger than {MAX_UPLOAD_BYTES} bytes: expected at most that"
         elif e.status in (404, 405):
             text = f"{request.method} {request.path[:80]} is not a route here ({text})"
@@ -320,11 +319,9 @@ async def _upload_fields(request: web.Request, fields: tuple[str, ...] = (),
                 raw = await part.read_chunk(max_field_bytes + 1)
                 if len(raw) > max_field_bytes:
                     raise web.HTTPRequestEntityTooLarge(
-                        max_size=max_field_bytes, actual_size=len(raw), content_type=
-                        "application/json", text=json.dumps(
-                            {"ok": False, "code": "too_large", "error":
-                             f"field {part.name!r} is over {max_field_bytes} bytes: expected at "
-                             f"most that"}))
+                        max_size=max_field_bytes, actual_size=len(raw),
+                        text=f"field {part.name!r} is over {max_field_bytes} bytes: expected "
+                             f"at most that")
                 try:
                     values[part.name] = raw.decode("utf-8")
                 except UnicodeDecodeError:
@@ -335,11 +332,8 @@ async def _upload_fields(request: web.Request, fields: tuple[str, ...] = (),
             from None
     except (ValueError, AssertionError, asyncio.IncompleteReadError) as e:
         # aiohttp's multipart reader refuses a missing boundary or a broken body this way
-        raise web.HTTPBadRequest(
-            text=json.dumps({"ok": False, "code": "bad_argument", "error":
-                             f"multipart upload is malformed ({e}): expected a form with "
-                             f"the file in a field named 'file'"}),
-            content_type="application/json") from None
+        raise web.HTTPBadRequest(text=f"multipart upload is malformed ({e}): expected a form "
+                                      f"with the file in a field named 'file'") from None
     if data is None:
         raise web.HTTPBadRequest(text="multipart upload has no field 'file': expected the file "
                                       "in a field named 'file'")
