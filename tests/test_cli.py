@@ -208,6 +208,51 @@ def test_listen_refuses_a_timeout_that_is_not_a_positive_number(value, capsys):
     assert cli.build_parser().parse_args(["listen", "--timeout", "2.5"]).timeout == 2.5
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["bake", "--audio", "x.wav"], "the following arguments are required: -o/--output"),
+    (["serve", "--fps", "abc"], "argument --fps: invalid float value: 'abc'"),
+    (["bakee"], "argument COMMAND: invalid choice: 'bakee'"),
+    (["dataset"], "the following arguments are required: SUBCOMMAND"),
+])
+def test_a_mistyped_command_line_is_one_line_naming_the_help(argv, message, capsys):
+    # (argparse printed its whole usage block above the error: fifteen lines for bake)
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2
+    assert len(err) == 1, err
+    prog = "vasa-bridge" if argv[0] == "bakee" else f"vasa-bridge {argv[0]}"
+    assert err[0].startswith(f"{prog}: error: {message}"), err[0]
+    assert err[0].endswith(f"(`{prog} --help` lists the "
+                           f"{'commands' if prog == 'vasa-bridge' else 'options'})")
+
+
+def test_the_bare_command_shows_its_commands(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main([])
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    for name in ("serve", "render", "bake", "web", "doctor"):
+        assert f"\n    {name} " in err, name
+
+
+def test_bake_says_what_it_does_in_a_line_and_its_settings_with_verbose(tmp_path, capsys):
+    """(every bake printed its whole resolved config, ~1,000 characters of JSON)"""
+    import soundfile as sf
+    wav = tmp_path / "a.wav"
+    sf.write(str(wav), (0.3 * np.sin(np.arange(12000) * 0.05)).astype(np.float32), 16000)
+    out = tmp_path / "a.npz"
+    assert cli.main(["bake", "--audio", str(wav), "-o", str(out)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"[bake] {wav} -> {out} (emotion neutral, seed 0, mouth from the audio)",
+                   f"[bake] {out}: 19 frames at 25 fps (0.76 s)"], err
+    for argv in (["bake", "-v"], ["-v", "bake"]):
+        assert cli.main([*argv, "--audio", str(wav), "-o", str(out), "--seed", "3"]) == 0
+        shown = [line for line in capsys.readouterr().err.splitlines()
+                 if line.startswith("[bake] {")]
+        assert len(shown) == 1 and json.loads(shown[0].removeprefix("[bake] "))["seed"] == 3
+
+
 def test_outputs_and_options_that_cannot_work_are_one_line_errors_before_any_work(tmp_path,
                                                                                  capsys):
     """Each of these was a traceback (exit 1), or an error only after the whole bake."""

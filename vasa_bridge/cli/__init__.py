@@ -1,7 +1,8 @@
 """`vasa-bridge`: a thin command line, and the only place that reads argparse. One module per
 command, each with `add_cli(subparsers)` and a `run(args)` that validates its arguments, prints the
-resolved configuration on stderr, and calls one library function. Errors become one line and exit
-code 2 (EXIT_ERROR)."""
+resolved configuration on stderr (the user's commands `serve`, `bake`, `render`: a line of what
+they do, the whole configuration with -v), and calls one library function. Errors become one line
+and exit code 2 (EXIT_ERROR)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,25 @@ STARTED = time.monotonic()  # when the command began (serve's ready line counts 
 __all__ = ["EXIT_ERROR", "STARTED", "build_parser", "main"]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, but a mistake is one line (argparse prints the whole usage block above
+    it: fifteen lines for `bake`), naming where the options are listed; `vasa-bridge` alone
+    prints the help."""
+
+    def error(self, message: str):
+        if self.prog == "vasa-bridge" and "required: COMMAND" in message:
+            self.print_help(sys.stderr)
+            self.exit(EXIT_ERROR)
+        listed = "commands" if self.prog == "vasa-bridge" else "options"
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (`{self.prog} --help` lists the "
+                              f"{listed})\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import (data, demo, doctor, keys, listen, model, provenance, render, replay, serve,
                    web)
 
-    p = argparse.ArgumentParser(prog="vasa-bridge", description=(
+    p = Parser(prog="vasa-bridge", description=(
         "One portrait plus speech becomes a live talking face: ARKit-52 motion, frames and "
         "audio over ZeroMQ for Unity, OBS and VTuber apps."))
     p.add_argument("--version", action="version", version=f"vasa-bridge {__version__}")

@@ -42,14 +42,19 @@ def refuse_batch_options(args) -> None:
 
 
 def cmd_batch(args, bake_config, show) -> int:
+    """`show(name, fields)` prints the resolved config; None: a line of what the batch does."""
     from ..bake.batch import BatchConfig, run_batch
     from ..bake.manifest import read_manifest
 
     config = BatchConfig(bake=bake_config, formats=tuple(args.formats.split(",")),
                          workers=args.workers, ray=args.ray, chunk=args.chunk, force=args.force)
     lines = read_manifest(args.manifest)
-    show("bake", {"manifest": args.manifest, "lines": len(lines), "out": args.output,
-                  **dataclasses.asdict(config)})
+    if show is not None:
+        show("bake", {"manifest": args.manifest, "lines": len(lines), "out": args.output,
+                      **dataclasses.asdict(config)})
+    else:
+        print(f"[bake] {args.manifest}: {len(lines)} lines -> {args.output} "
+              f"({config.workers} workers{', on Ray' if config.ray else ''})", file=sys.stderr)
     result = run_batch(lines, args.output, config, progress=not args.no_progress)
     for r in result.failed[:SHOWN_FAILURES]:
         print(f"[bake] line {r.line} ({r.audio or 'no audio'}): {r.error}", file=sys.stderr)

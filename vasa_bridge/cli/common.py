@@ -35,6 +35,16 @@ non_negative = bounded(float, lambda v: 0 <= v < math.inf, "a finite number >= 0
 seed_value = bounded(int, lambda v: 0 <= v < 2 ** 63, "a whole number 0..2^63-1")
 
 
+def add_verbose(parser: argparse.ArgumentParser, what: str = "the resolved config") -> None:
+    """`-v/--verbose` after the command too (`vasa-bridge bake -v`, as `vasa-bridge -v bake`)."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help=f"also print {what} and our info messages")
+
+
+def is_verbose(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "verbose", False))
+
+
 def show(name: str, config) -> None:
     """Print a resolved config (a dataclass or a dict) as `[name] key=value ...` on stderr."""
     fields = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config

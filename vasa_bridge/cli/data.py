@@ -17,7 +17,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("dataset", help="build motion training data (speech + teacher)",
                               description="Build and inspect motion training datasets "
                                           "(docs/data.md).")
-    sub = p.add_subparsers(dest="dataset_command", required=True)
+    sub = p.add_subparsers(dest="dataset_command", required=True, metavar="SUBCOMMAND")
 
     s = sub.add_parser("synth", help="synthesise a speech corpus with teacher motion")
     s.add_argument("--hours", type=float, required=True, help="hours of audio to generate")

@@ -1,5 +1,5 @@
 """`vasa-bridge train | export | bake | eval`: the motion model's commands. Each validates,
-prints its resolved config and calls one function."""
+prints its resolved config (`bake`: only with -v) and calls one function."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import math
 import sys
 
 from ..errors import ConfigError, DataError
-from .common import non_negative, seed_value
+from .common import add_verbose, is_verbose, non_negative, seed_value
 from .common import show_json as _show
 
 
@@ -123,14 +123,19 @@ def cmd_bake(args) -> int:
         if args.text is not None or args.text_file is not None:
             raise ConfigError("--text/--text-file are for one --audio file: a manifest gives "
                               "each line its words in its `text` field")
-        return batch_cli.cmd_batch(args, _bake_config(args), _show)
+        return batch_cli.cmd_batch(args, _bake_config(args), _show if is_verbose(args) else None)
     batch_cli.refuse_batch_options(args)
     _check_output_file(args.output)
     text = text_from_args(args)
     config = _bake_config(args)
     shown = None if text is None else text if len(text) <= 60 else text[:60] + "..."
-    _show("bake", {"audio": args.audio, "out": args.output, "text": shown,
-                   **dataclasses.asdict(config)})
+    if is_verbose(args):
+        _show("bake", {"audio": args.audio, "out": args.output, "text": shown,
+                       **dataclasses.asdict(config)})
+    else:  # what a user chose; -v shows every setting
+        words = "from the audio" if text is None else f"{len(text.split())} words given"
+        print(f"[bake] {args.audio} -> {args.output} (emotion {config.steering.emotion}, "
+              f"seed {config.seed}, mouth {words})", file=sys.stderr)
     track = bake_file(args.audio, args.output, config, text=text)
     print(f"[bake] {args.output}: {len(track)} frames at {track.fps:g} fps "
           f"({len(track) / track.fps:.2f} s)", file=sys.stderr)
@@ -365,6 +370,7 @@ def add_cli(subparsers) -> None:
     b.add_argument("--no-audio", action="store_true",
                    help="leave the audio out of .npz tracks (games ship it separately)")
     _temperature_args(b, OFFLINE)
+    add_verbose(b)
     from . import batch as batch_cli
     batch_cli.add_options(b)
     b.set_defaults(func=cmd_bake)

@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ..protocol import wire
 from ..runtime.serve import EMOTIONS, ServeConfig
 from ..transport.endpoints import DEFAULT_CONTROL, DEFAULT_HTTP, DEFAULT_PUB
-from .common import stop_on_signals
+from .common import add_verbose, is_verbose, stop_on_signals
 from .options import add_control_options, add_output_options, control_config, output_configs
 from .web import add_serve_options
 
@@ -90,9 +90,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                         "($XDG_CACHE_HOME/vasa-bridge: portraits/ and geometry/)")
     p.add_argument("--status", action="store_true",
                    help="print a live status line (fps, latency, audio-to-picture delay, drops)")
-    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                   help="also print the resolved config, our info messages and the native "
-                        "libraries' logs")
+    add_verbose(p, "the resolved config, the native libraries' logs")
     p.set_defaults(func=run)
     return p
 
@@ -109,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from ..session import Session
 
     config = session_config(args)
-    verbose = bool(getattr(args, "verbose", False))
+    verbose = is_verbose(args)
     if not verbose:  # the ready line says what matters; --verbose shows the rest
         logging.getLogger("vasa_bridge").setLevel(logging.WARNING)
     with Session(config) as session:
