@@ -3,18 +3,23 @@
 `read_audio` returns float32 (samples,) or (samples, channels) and the file's rate, unchanged;
 `decode_audio` does the same for a file's bytes already in memory (batch workers receive bytes, so a
 cluster needs no shared disk); `load_speech` also mixes to mono and resamples for the feature
-extractor.
+extractor. Every file read here (bake, render, batch, serve --audio) passes the same checks: one
+shorter than a motion frame is refused; a silent one, or a WAV cut short of what its header
+promises, is read with one logged warning.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import AudioError
 from .features import FeatureConfig, prepare_audio
+
+log = logging.getLogger(__name__)
 
 SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif"}
 EXPECTED = "expected a WAV, FLAC, OGG or MP3 speech file"
@@ -23,6 +28,13 @@ EXPECTED = "expected a WAV, FLAC, OGG or MP3 speech file"
 # when the samples actually read pass the limit.
 MAX_SAMPLES = 1 << 29
 BLOCK_FRAMES = 1 << 16  # frames read at a time through libsndfile
+FRAME_MS = FeatureConfig().hop_ms  # ms: one motion frame; a shorter file gives the face nothing
+# dBFS: a file peaking below the features' speech floor has nothing the face can follow
+SILENCE_DBFS = FeatureConfig().speech_floor_db
+MAX_CHUNKS = 64  # RIFF chunks looked at before a WAV's "data" (fmt, fact, LIST, bext, JUNK, ...)
+# A "data" size of 0, or of 2 GiB and over, is the placeholder of a recorder that streamed the file
+# and never went back to fill the size in: no promise to compare with.
+MAX_DATA_BYTES = 0x7FFFF000
 
 
 def read_audio(path) -> tuple[np.ndarray, int]:
@@ -48,7 +60,23 @@ def _decode(source, suffix: str, label: str) -> tuple[np.ndarray, int]:
         audio, rate = _read_av(source, label)
     if audio.shape[0] == 0:
         raise AudioError(f"audio file {label!r} holds 0 samples: expected speech")
+    _check_speech(audio, rate, label)
     return audio, rate
+
+
+def _check_speech(audio: np.ndarray, rate: int, label: str) -> None:
+    """Refuse a file shorter than one motion frame; warn once about one with no sound above the
+    speech floor (the face would stay at rest, and nothing else would say why)."""
+    frames = audio.shape[0]
+    if rate > 0 and frames * 1000 < rate * FRAME_MS:  # (a bad rate is refused by `speech_of`)
+        raise AudioError(f"audio file {label!r} is {frames / rate:.4f} s long ({frames} "
+                         f"sample{'s' if frames > 1 else ''} at {rate} Hz): expected at least "
+                         f"one {FRAME_MS / 1000:g} s frame")
+    peak = float(np.abs(audio).max())  # NaN or inf: not silence (and refused by `speech_of`)
+    if peak < 10 ** (SILENCE_DBFS / 20):
+        level = f"{20 * np.log10(peak):.1f} dBFS" if peak > 0 else "-inf dBFS (all zeros)"
+        log.warning("audio file %r is silent: peak %s, expected speech above %g dBFS; the face "
+                    "will stay at rest", label, level, SILENCE_DBFS)
 
 
 def _too_long(label: str, samples: int) -> AudioError:
@@ -61,7 +89,7 @@ def _read_soundfile(source, suffix: str, label: str) -> tuple[np.ndarray, int]:
     import soundfile as sf
     try:
         with sf.SoundFile(source) as f:
-            rate, channels = f.samplerate, f.channels
+            rate, channels, container = f.samplerate, f.channels, f.format
             if channels < 1:
                 raise AudioError(f"audio file {label!r} has {channels} channels: expected 1..8")
             blocks, total = [], 0
@@ -78,7 +106,42 @@ def _read_soundfile(source, suffix: str, label: str) -> tuple[np.ndarray, int]:
         raise AudioError(f"cannot read {label!r} as {suffix} audio ({reason}): "
                          f"{EXPECTED}") from exc
     audio = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    if container in ("WAV", "WAVEX"):
+        _warn_if_cut_short(source, label, len(audio), rate)
     return (audio[:, 0] if channels == 1 else audio), int(rate)
+
+
+def _warn_if_cut_short(source, label: str, frames: int, rate: int) -> None:
+    """Warn once when a RIFF WAV's "data" chunk declares more bytes than the file holds: libsndfile
+    quietly reads what is there (a copy or download cut off mid-way loses the end of the line)."""
+    f = open(source, "rb") if isinstance(source, str) else source
+    try:
+        f.seek(0, io.SEEK_END)
+        end = f.tell()
+        f.seek(0)
+        head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE" or rate <= 0:
+            return  # RF64, RIFX: not looked into
+        pos, byte_rate = 12, 0
+        for _ in range(MAX_CHUNKS):
+            f.seek(pos)
+            chunk = f.read(20)  # id, size, and for "fmt ": format, channels, rate, bytes/s
+            if len(chunk) < 8:
+                return
+            size = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"fmt " and len(chunk) == 20:
+                byte_rate = int.from_bytes(chunk[16:20], "little")
+            elif chunk[:4] == b"data":
+                held = end - pos - 8
+                if byte_rate and 0 < size < MAX_DATA_BYTES and held < size:
+                    log.warning("audio file %r is cut short: read %.3f s of the %.3f s its "
+                                "header promises (the rest of the data is missing)", label,
+                                frames / rate, size / byte_rate)
+                return
+            pos += 8 + size + (size & 1)  # chunks are padded to an even size
+    finally:
+        if f is not source:
+            f.close()
 
 
 def _read_av(source, label: str) -> tuple[np.ndarray, int]:

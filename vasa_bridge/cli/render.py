@@ -9,7 +9,7 @@ import numpy as np
 
 from ..face.portrait import FRAMINGS, PortraitConfig
 from ..render.base import RenderConfig
-from .common import seed_value
+from .common import add_verbose, is_verbose, seed_value
 
 
 def add_cli(subparsers) -> argparse.ArgumentParser:
@@ -25,7 +25,8 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--motion", help="motion track file (.npz, .json or .csv)")
     src.add_argument("--audio", help="speech file (WAV/FLAC/OGG/MP3): baked to motion with the "
-                                     "shipped model first, and muxed in at its own rate (mono)")
+                                     "shipped model first, and muxed in as recorded: its own "
+                                     "rate, mono or stereo (more channels mixed to mono)")
     p.add_argument("--emotion", default="neutral", help="with --audio: the emotion condition")
     p.add_argument("--seed", type=seed_value, default=0, help="with --audio: sampling seed")
     from .model import add_text_options
@@ -50,6 +51,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cert", help="your PEM certificate chain for content credentials "
                    "(default: a local, untrusted identity)")
     p.add_argument("--key", help="the private key of --cert")
+    add_verbose(p, "the portrait and renderer settings")
     p.set_defaults(func=run)
     return p
 
@@ -89,24 +91,27 @@ def run(args: argparse.Namespace) -> int:
         label(np.zeros((args.size, args.size, 3), np.uint8))
     from ..face.portrait import analyse_portrait
     portrait = analyse_portrait(args.image, portrait_config)
+    sound = None  # with --audio: the file's own sound, muxed instead of the model's 16 kHz mono
     if args.audio:
-        from ..model.bake import BakeConfig, bake_file_track
+        from ..model.bake import BakeConfig, bake_file_sound
         from ..model.streaming import Steering
-        track = bake_file_track(args.audio, BakeConfig(steering=Steering(emotion=args.emotion),
-                                                       seed=args.seed,
-                                                       transcript=transcript_config(args),
-                                                       phones=phones_config(args)),
-                                text=text, own_rate=True)
+        bake_config = BakeConfig(steering=Steering(emotion=args.emotion), seed=args.seed,
+                                 transcript=transcript_config(args), phones=phones_config(args))
+        track, audio, rate = bake_file_sound(args.audio, bake_config, text=text)
+        sound = (audio, rate)
     else:
         track = motion_io.load(args.motion)
     if args.fps is not None and args.fps != track.fps:
         track = resample(track, args.fps)
-    print(f"render: {args.image} + {args.motion or args.audio} ({len(track)} frames at {track.fps:g} fps, "
-          f"audio: {'yes' if track.audio is not None else 'no'}) -> {args.output}; "
-          f"{portrait_config}; {render_config}; backend={args.backend}", file=sys.stderr)
-    print(f"render: watermark payload {stamp.payload}", file=sys.stderr)
+    with_sound = sound is not None or track.audio is not None
+    print(f"render: {args.image} + {args.motion or args.audio} ({len(track)} frames at "
+          f"{track.fps:g} fps, {'with' if with_sound else 'no'} sound) -> {args.output}; "
+          f"watermark {stamp.payload}", file=sys.stderr)
+    if is_verbose(args):
+        print(f"render: {portrait_config}; {render_config}; backend={args.backend}",
+              file=sys.stderr)
     n = render_file(portrait, track, args.output, portrait_config=portrait_config,
                     render_config=render_config, backend=args.backend, progress=not args.quiet,
-                    stamp=stamp)
+                    stamp=stamp, sound=sound)
     print(f"wrote {n} frames to {args.output}", file=sys.stderr)
     return 0

@@ -76,20 +76,30 @@ def bake_audio_text(audio: np.ndarray, sample_rate: int, config: BakeConfig = Ba
 
 
 def bake_file_track(audio_path, config: BakeConfig = BakeConfig(),
-                    text: str | None = None, own_rate: bool = False) -> MotionTrack:
-    """Speech file (WAV/FLAC/OGG/MP3, any rate) -> track (with the audio). `own_rate`: the
-    track keeps the file's own sound, mixed to mono, at the file's rate (for a video: the
-    model hears 16 kHz, and a 48 kHz voice muxed at 16 kHz lost all above 8 kHz)."""
+                    text: str | None = None) -> MotionTrack:
+    """Speech file (WAV/FLAC/OGG/MP3, any rate) -> track (with the audio the model heard)."""
+    return bake_file_sound(audio_path, config, text)[0]
+
+
+def bake_file_sound(audio_path, config: BakeConfig = BakeConfig(), text: str | None = None
+                    ) -> tuple[MotionTrack, np.ndarray, int]:
+    """Speech file -> (track, the file's own sound, its rate), reading the file once: for a
+    video, which carries the voice as recorded while the model hears 16 kHz mono (a 48 kHz voice
+    muxed at 16 kHz lost all above 8 kHz, a stereo one its stereo). The sound is float32 in
+    [-1, 1], (S,) mono or (S, 2) stereo; it stays out of the track, whose audio is mono by
+    contract (replay, the wire, .npz)."""
     den = OnnxDenoiser(config.model, threads=config.threads)
     original, rate = read_audio(audio_path)
     fc = den.config.features
     track = bake_audio(speech_of(original, rate, audio_path, fc), fc.sample_rate, config, den,
                        text=text)
-    if not own_rate or track.audio is None:
-        return track
-    mono = original.mean(axis=1) if original.ndim == 2 else original
+    if original.ndim == 2 and original.shape[1] > 2:
+        # More than two channels: mixed to mono, as the model hears them. Without the file's
+        # channel layout a 5.1 master cannot be told from a multitrack recording, and a stereo
+        # downmix by guess could put the voice on one side.
+        original = original.mean(axis=1)  # (S, C) -> (S,)
     # (finite and a usable rate: `speech_of` refused the file otherwise)
-    return replace(track, audio=np.clip(mono, -1.0, 1.0), sample_rate=rate)
+    return track, np.clip(original, -1.0, 1.0), rate
 
 
 def bake_file(audio_path, out_path, config: BakeConfig = BakeConfig(),

@@ -37,7 +37,7 @@ class Stamp:
         self.config = config
         self.payload = payload or new_session_payload()
         self._wm = Watermarker(WatermarkConfig(payload=self.payload))
-        log.info("watermark payload: %s", self.payload)
+        log.debug("watermark payload: %s", self.payload)  # (commands print it in their own line)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """Label (when on), then watermark: the mark survives the label."""

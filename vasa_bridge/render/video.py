@@ -104,7 +104,8 @@ def write_pngs(frames: Iterable[np.ndarray], spec: OutputSpec) -> int:
 def write_video(frames: Iterable[np.ndarray], spec: OutputSpec, fps: float, size: tuple[int, int],
                 audio: np.ndarray | None = None, sample_rate: int | None = None,
                 crf: int = 20) -> int:
-    """Encode frames (H, W, 3|4) uint8 RGB(A) with PyAV; audio is mono float32 in [-1, 1]."""
+    """Encode frames (H, W, 3|4) uint8 RGB(A) with PyAV; audio is float32 in [-1, 1], (S,) mono
+    or (S, 2) stereo."""
     import av
     from fractions import Fraction
 
@@ -112,6 +113,12 @@ def write_video(frames: Iterable[np.ndarray], spec: OutputSpec, fps: float, size
     w, h = size
     rate = Fraction(fps).limit_denominator(1001)
     n = 0
+    if audio is not None:
+        audio = np.asarray(audio, np.float32)
+        if not (audio.ndim == 1 or audio.ndim == 2 and audio.shape[1] == 2):
+            raise RenderError(f"audio has shape {audio.shape}: expected (S,) mono or (S, 2) "
+                              f"stereo samples")
+    layout = "stereo" if audio is not None and audio.ndim == 2 else "mono"
     with av.open(str(spec.path), mode="w") as container:
         if spec.kind == "mp4":
             vs = container.add_stream("libx264", rate=rate)
@@ -126,7 +133,7 @@ def write_video(frames: Iterable[np.ndarray], spec: OutputSpec, fps: float, size
         if audio is not None and sample_rate:
             astream = container.add_stream("aac" if spec.kind == "mp4" else "libopus",
                                            rate=sample_rate if spec.kind == "mp4" else 48000)
-            astream.layout = "mono"
+            astream.layout = layout
         for img in frames:
             fmt = "rgba" if img.shape[2] == 4 else "rgb24"
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format=fmt)
@@ -136,11 +143,12 @@ def write_video(frames: Iterable[np.ndarray], spec: OutputSpec, fps: float, size
         for packet in vs.encode():
             container.mux(packet)
         if astream is not None:
-            samples = np.asarray(audio, np.float32)[None, :]  # (1, S) mono, packed float
-            af = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+            # packed float: (1, S) mono, or (1, 2S) stereo with left and right interleaved
+            samples = np.ascontiguousarray(audio).reshape(1, -1)
+            af = av.AudioFrame.from_ndarray(samples, format="flt", layout=layout)
             af.sample_rate = int(sample_rate)
             resampler = av.AudioResampler(format=astream.codec_context.format.name,
-                                          layout="mono", rate=astream.codec_context.sample_rate)
+                                          layout=layout, rate=astream.codec_context.sample_rate)
             fifo = av.AudioFifo()
             for r in resampler.resample(af) + resampler.resample(None):
                 fifo.write(r)
@@ -156,10 +164,13 @@ def write_video(frames: Iterable[np.ndarray], spec: OutputSpec, fps: float, size
 def render_file(image, track: MotionTrack, output: str | Path, *,
                 portrait_config: PortraitConfig = PortraitConfig(),
                 render_config: RenderConfig = RenderConfig(), backend: str = "cpu",
-                progress: bool = True, stamp=None) -> int:
+                progress: bool = True, stamp=None,
+                sound: tuple[np.ndarray, int] | None = None) -> int:
     """Render a whole track of one portrait (a path, an array, or an analysed `Portrait`) to a
     video file or PNG sequence; returns frames.
-    `stamp` (a provenance.Stamp) marks every frame and signs the finished file."""
+    `stamp` (a provenance.Stamp) marks every frame and signs the finished file.
+    `sound` ((S,) or (S, 2) float32 samples, their rate) is muxed instead of the track's own mono
+    audio: a speech file's sound as recorded (model.bake.bake_file_sound)."""
     spec = output_spec(output, render_config.alpha)
     renderer = get_backend(backend, render_config)
     state = renderer.prepare(image, portrait_config)  # the face module logs its warnings
@@ -177,8 +188,8 @@ def render_file(image, track: MotionTrack, output: str | Path, *,
     final = Path(output)
     partial = final.with_name(f".{final.stem}.partial{final.suffix}")
     try:
-        n = write_video(frames, replace(spec, path=partial), track.fps, state.size, track.audio,
-                        track.sample_rate)
+        audio, rate = sound if sound is not None else (track.audio, track.sample_rate)
+        n = write_video(frames, replace(spec, path=partial), track.fps, state.size, audio, rate)
         if stamp is not None:
             stamp.sign_in_place(partial, title=final.name)
         os.replace(partial, final)

@@ -1,0 +1,168 @@
+"""What a user's speech file does to `vasa-bridge bake` and `render`: a stereo voice stays stereo
+in the video; a silent file bakes with one warning; a file shorter than a motion frame is refused
+in one line; a WAV cut short of its header's promise is read with one warning. Real WAVs, written
+with soundfile, through the real command line."""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vasa_bridge.audio.io import decode_audio, load_speech, read_audio
+from vasa_bridge.cli import main
+from vasa_bridge.errors import AudioError
+from vasa_bridge.model.onnx_runtime import default_model_path
+
+VOICE = Path("/usr/share/sounds/alsa/Front_Center.wav")  # a real voice, mono, 48 kHz, 1.43 s
+needs_voice = pytest.mark.skipif(not VOICE.is_file(), reason=f"{VOICE} is missing (alsa-utils)")
+needs_model = pytest.mark.skipif(not default_model_path().is_file(),
+                                 reason="no shipped model in vasa_bridge/assets/model/")
+
+
+def voice() -> tuple[np.ndarray, int]:
+    audio, rate = sf.read(str(VOICE), dtype="float32")
+    return audio, rate
+
+
+def warnings_from_io(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == "vasa_bridge.audio.io" and r.levelno == logging.WARNING]
+
+
+def cut_wav(tmp_path: Path) -> tuple[Path, float, float]:
+    """The voice as a 16-bit WAV with the second half of its bytes cut off (a copy or download
+    that stopped): (path, seconds left, seconds the header promises)."""
+    audio, rate = voice()
+    whole = tmp_path / "whole.wav"
+    sf.write(str(whole), audio, rate, subtype="PCM_16")
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[:len(data) // 2])
+    held = (len(data) // 2 - 44) // 2  # 44-byte header, 2 bytes a frame
+    return cut, held / rate, len(audio) / rate
+
+
+@needs_model
+@needs_voice
+def test_render_keeps_a_stereo_voice_in_stereo(tmp_path, capsys):
+    """The video carried the voice mixed to mono: a stereo file gave a mono video."""
+    import av
+    audio, rate = voice()
+    audio = audio[:rate]  # 1 s
+    tone = 0.2 * np.sin(2 * np.pi * 1000 * np.arange(rate) / rate)  # right only
+    speech = tmp_path / "stereo.wav"
+    sf.write(str(speech), np.stack([audio, tone], 1).astype(np.float32), rate)
+    out = tmp_path / "out.mp4"
+    assert main(["render", "--audio", str(speech), "-o", str(out), "--size", "128", "--quiet",
+                 "--no-label", "--no-credentials"]) == 0
+    with av.open(str(out)) as c:
+        stream = c.streams.audio[0]
+        assert (stream.layout.name, stream.codec_context.sample_rate) == ("stereo", rate)
+        left, right = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)[:, :rate]
+
+    def at_1khz(x):
+        spectrum = np.abs(np.fft.rfft(x))
+        return spectrum[np.argmin(np.abs(np.fft.rfftfreq(len(x), 1 / rate) - 1000))]
+
+    assert at_1khz(right) > 30 * at_1khz(left)  # the tone stayed on its side
+    assert np.sqrt(np.mean((left - right) ** 2)) > 0.1  # not one channel copied twice
+
+
+@needs_model
+@pytest.mark.parametrize("level_db", [None, -70.0])  # all zeros; a whisper of the voice
+def test_a_silent_file_bakes_with_one_warning(tmp_path, caplog, level_db):
+    """A silent file baked a still face and said nothing."""
+    if level_db is None:
+        audio, rate, shown = np.zeros(16000, np.float32), 16000, "-inf dBFS (all zeros)"
+    else:
+        if not VOICE.is_file():
+            pytest.skip(f"{VOICE} is missing")
+        audio, rate = voice()
+        audio = audio * np.float32(10 ** (level_db / 20) / np.abs(audio).max())
+        shown = f"{level_db:.1f} dBFS"
+    speech = tmp_path / "quiet.wav"
+    sf.write(str(speech), audio, rate, subtype="FLOAT")
+    out = tmp_path / "t.npz"
+    with caplog.at_level(logging.WARNING, logger="vasa_bridge"):
+        assert main(["bake", "--audio", str(speech), "-o", str(out)]) == 0
+    assert out.is_file()
+    assert warnings_from_io(caplog) == [
+        f"audio file {str(speech)!r} is silent: peak {shown}, expected speech above -60 dBFS; "
+        f"the face will stay at rest"]
+
+
+@needs_voice
+def test_speech_is_read_without_a_warning(tmp_path, caplog):
+    """The checks leave a real voice, and a WAV streamed with a placeholder size, alone."""
+    audio, rate = voice()
+    streamed = bytearray(VOICE.read_bytes())
+    at = streamed.index(b"data") + 4
+    streamed[at:at + 4] = b"\xff\xff\xff\xff"  # what a recorder that never seeks back leaves
+    (tmp_path / "streamed.wav").write_bytes(streamed)
+    with caplog.at_level(logging.WARNING, logger="vasa_bridge"):
+        got, got_rate = read_audio(VOICE)
+        assert len(read_audio(tmp_path / "streamed.wav")[0]) == len(audio)
+    np.testing.assert_array_equal(got, audio)
+    assert got_rate == rate and warnings_from_io(caplog) == []
+
+
+@needs_model
+def test_a_file_shorter_than_a_frame_is_refused_in_one_line(tmp_path, capsys):
+    """A 1-sample WAV baked a one-frame track."""
+    speech = tmp_path / "click.wav"
+    sf.write(str(speech), np.array([0.5], np.float32), 16000)
+    expected = (f"audio file {str(speech)!r} is 0.0001 s long (1 sample at 16000 Hz): expected "
+                f"at least one 0.04 s frame")
+    for command, out in (("bake", tmp_path / "t.npz"), ("render", tmp_path / "v.mp4")):
+        capsys.readouterr()
+        quiet = ["--quiet"] if command == "render" else []
+        assert main([command, "--audio", str(speech), "-o", str(out), *quiet]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1] == f"vasa-bridge {command}: error: {expected}"
+        assert "Traceback" not in "\n".join(err) and not out.exists()
+
+
+def test_one_frame_of_audio_is_the_least_taken(tmp_path):
+    sf.write(str(tmp_path / "frame.wav"), np.full(640, 0.3, np.float32), 16000)  # 0.04 s
+    sf.write(str(tmp_path / "less.wav"), np.full(639, 0.3, np.float32), 16000)
+    assert read_audio(tmp_path / "frame.wav")[0].shape == (640,)
+    with pytest.raises(AudioError, match=r"'.*less.wav' is 0.0399 s long \(639 samples at 16000 "
+                                         r"Hz\): expected at least one 0.04 s frame"):
+        read_audio(tmp_path / "less.wav")
+
+
+@needs_model
+@needs_voice
+def test_a_truncated_wav_bakes_with_one_warning(tmp_path, caplog):
+    """libsndfile reads what is there: half a line was baked and nobody was told."""
+    cut, held, promised = cut_wav(tmp_path)
+    out = tmp_path / "t.npz"
+    with caplog.at_level(logging.WARNING, logger="vasa_bridge"):
+        assert main(["bake", "--audio", str(cut), "-o", str(out)]) == 0
+    assert out.is_file()
+    assert warnings_from_io(caplog) == [
+        f"audio file {str(cut)!r} is cut short: read {held:.3f} s of the {promised:.3f} s its "
+        f"header promises (the rest of the data is missing)"]
+
+
+@needs_voice
+@pytest.mark.parametrize("reader", ["read_audio", "load_speech", "decode_audio"])
+def test_every_way_of_reading_a_file_checks_it(tmp_path, caplog, reader):
+    """bake and render (read_audio), serve --audio (load_speech) and batch workers
+    (decode_audio, from the file's bytes) warn and refuse alike."""
+    read = {"read_audio": read_audio, "load_speech": load_speech,
+            "decode_audio": lambda p: decode_audio(Path(p).read_bytes(), str(p))}[reader]
+    cut = cut_wav(tmp_path)[0]
+    silent = tmp_path / "silent.wav"
+    sf.write(str(silent), np.zeros(8000, np.float32), 16000)
+    click = tmp_path / "click.wav"
+    sf.write(str(click), np.zeros(1, np.float32), 16000)
+    with caplog.at_level(logging.WARNING, logger="vasa_bridge"):
+        read(cut)
+        read(silent)
+    warned = warnings_from_io(caplog)
+    assert len(warned) == 2 and "is cut short" in warned[0] and "is silent" in warned[1]
+    with pytest.raises(AudioError, match="expected at least one 0.04 s frame"):
+        read(click)
