@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vasa_bridge.audio.pcm import MAX_RATE, MIN_RATE
 from vasa_bridge.errors import VasaError
 from vasa_bridge.protocol import wire
 from vasa_bridge.transport.audio_in import AudioInlet
@@ -68,7 +69,8 @@ def messages():
         return [bytes(p) for p in parts]
 
     return st.tuples(samples, st.sampled_from(["s16", "f32"]),
-                     st.sampled_from([1000, 3999, 8000, 16000, 44100, 191999, 384000]),
+                     st.sampled_from([1000, MIN_RATE - 1, MIN_RATE, 16000, 44100, MAX_RATE - 1,
+                                      MAX_RATE + 1]),
                      st.sampled_from(["npc1", "npc2", "default"]), header_edits).map(build)
 
 

@@ -90,6 +90,9 @@ def test_jsonl_and_folder_manifests(voice):
     assert bad_json.number == 3 and "not valid JSON" in bad_json.error
     assert "unknown field 'emotoin'" in typo.error
     assert "seed 1.5" in bad_seed.error
+    # refused lines still name the audio and the output they would have written (were "")
+    assert (typo.audio, typo.output) == (str(voice / "bye.wav"), "bye")
+    assert (bad_seed.audio, bad_seed.output) == (str(voice / "ask.ogg"), "ask")
     sub = voice / "guard"
     sub.mkdir()
     (voice / "warn.flac").rename(sub / "warn.flac")
@@ -227,6 +230,32 @@ def test_a_bad_line_is_listed_and_the_batch_goes_on(voice, tmp_path, capsys):
     assert main(["bake", "--manifest", str(voice / "lines.csv"), "-o", str(out), "--formats",
                  "npz,json", "--no-progress"]) == 1
     assert "0 done, 2 skipped, 3 failed" in capsys.readouterr().err
+
+
+def test_a_line_refused_for_its_fields_lists_its_output_as_a_failed_bake_does(voice, tmp_path):
+    """results.csv: a line refused for a bad seed had empty character and output cells, so a
+    reader could not tell which track was missing; it reads as the unreadable-audio row does."""
+    from vasa_bridge.cli import main
+    (voice / "lines.csv").write_text(
+        "audio,seed,character,output\n"
+        "greet.wav,3,guard,greet_01\n"
+        "warn.flac,-1,guard,warn_01\n"
+        "bye.wav,soon,,\n"
+        "missing.wav,,,\n")
+    out = tmp_path / "out"
+    assert main(["bake", "--manifest", str(voice / "lines.csv"), "-o", str(out),
+                 "--no-progress"]) == 1
+    table = rows(out / "results.csv")
+    cells = ("line", "audio", "character", "output", "files", "duration", "status", "error")
+    good, seed, word, missing = ([r[k] for k in cells] for r in table)
+    assert good[:7] == ["2", str(voice / "greet.wav"), "guard", "guard/greet_01",
+                        "guard/greet_01.npz", "1.200", "done"]
+    assert seed == ["3", str(voice / "warn.flac"), "guard", "guard/warn_01", "", "", "failed",
+                    "seed '-1': expected a whole number 0..2^63-1"]
+    assert word == ["4", str(voice / "bye.wav"), "", "bye", "", "", "failed",
+                    "seed 'soon': expected a whole number 0..2^63-1"]
+    assert missing[:7] == ["5", str(voice / "missing.wav"), "", "missing", "", "", "failed"]
+    assert not (out / "guard/warn_01.npz").exists() and not (out / "bye.npz").exists()
 
 
 GOFORWARD = Path("/usr/share/pocketsphinx/test/data/goforward.raw")  # scripts/setup.sh --test

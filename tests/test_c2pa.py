@@ -128,6 +128,9 @@ def test_malformed_watermark_assertion_is_reported_not_raised(identity, tmp_path
     (b"", "hold no certificate"),
     (b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
      "hold no certificate: expected '-----BEGIN CERTIFICATE-----' blocks"),  # was accepted
+    (b"-----BEGIN CERTIFICATE-----\n" + b"A" * 64 + b"\n-----END CERTIFICATE-----\n",
+     r"are refused: certificate 1 of 1 \(line 1\) is not an X\.509 certificate: expected PEM "
+     r"X\.509 root certificates"),  # was accepted: the file read 'Valid', trusting nothing
 ])
 def test_bad_trust_anchors_are_a_credentials_error(identity, tmp_path, content, message):
     signed = tmp_path / "signed.jpg"
@@ -141,8 +144,35 @@ def test_bad_trust_anchors_are_a_credentials_error(identity, tmp_path, content, 
 
 def test_signing_failure_names_the_certificate_and_key(identity, tmp_path):
     cert = tmp_path / "mine.pem"
-    cert.write_bytes(identity.cert_chain.read_bytes()[:40])  # cut short
+    cert.write_bytes(identity.cert_chain.read_bytes())
+    other = ensure_local_identity(tmp_path / "other")  # a key that is not the certificate's
     with pytest.raises(CredentialsError, match=r"certificate '.*mine\.pem' and key .* failed "
                                                r"\(.*\): expected a PEM chain"):
         sign_file(_asset(tmp_path, "jpg"), tmp_path / "out.jpg",
-                  SigningConfig(cert, identity.private_key))
+                  SigningConfig(cert, other.private_key))
+
+
+GARBAGE = (b"-----BEGIN CERTIFICATE-----\n" + b"A" * 64 + b"\nAAAA\n"
+           b"-----END CERTIFICATE-----\n")  # base64 that is not a certificate
+
+
+def _blocks(pem: bytes) -> list:
+    end = b"-----END CERTIFICATE-----\n"
+    return [b + end for b in pem.split(end) if b.strip()]
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda leaf, root: GARBAGE, r"certificate 1 of 1 \(line 1\) is not an X\.509"),
+    (lambda leaf, root: leaf + GARBAGE, r"certificate 2 of 2 \(line 14\) is not"),  # was signed
+    (lambda leaf, root: leaf + root + GARBAGE, r"certificate 3 of 3 .* is not"),  # was signed
+    (lambda leaf, root: (leaf + root)[:40], "holds no complete '-----BEGIN CERTIFICATE-----'"),
+], ids=["garbage", "leaf+garbage", "chain+garbage", "cut-short"])
+def test_a_chain_that_is_not_x509_is_refused_naming_the_file(identity, tmp_path, make, message):
+    leaf, root = _blocks(identity.cert_chain.read_bytes())
+    cert = tmp_path / "mine.pem"
+    cert.write_bytes(make(leaf, root))
+    out = tmp_path / "out.jpg"
+    with pytest.raises(ConfigError, match=rf"certificate '.*mine\.pem' is refused: .*{message}"
+                                          rf".*: expected a PEM X\.509 certificate chain"):
+        sign_file(_asset(tmp_path, "jpg"), out, SigningConfig(cert, identity.private_key))
+    assert not out.exists()

@@ -83,6 +83,41 @@ def test_replay_publishes_audio_that_tiles_the_track(endpoint):
     assert all(h["rate"] == 16000 and h["format"] == "s16" for h in headers)
 
 
+def test_replay_wait_says_what_it_waits_for_and_ctrl_c_stops_the_wait(endpoint):
+    """`replay --wait` said nothing while it waited (up to 10 s: it looked hung), and Ctrl-C
+    took effect only when the wait ran out. It names the address and how to stop, and stops
+    at once."""
+    import signal
+    replayer = start_cli("replay", "--pub", endpoint, "--wait", "1")
+    try:
+        lines = [replayer.stderr.readline() for _ in range(3)]
+        assert lines[1].startswith("[replay] publishing on"), lines
+        assert lines[2].startswith(f"[replay] waiting up to 10 s for 1 subscription on "
+                                   f"{endpoint} before the first frame"), lines
+        assert "Ctrl-C stops" in lines[2]
+        started = time.monotonic()
+        replayer.send_signal(signal.SIGINT)
+        _, err = replayer.communicate(timeout=30)
+    finally:
+        replayer.kill()
+    assert time.monotonic() - started < 3.0  # was the rest of the 10 s
+    assert replayer.returncode == 0 and "[replay] 0 frames" in err, err
+
+
+def test_replay_says_when_no_subscriber_came_in_time(endpoint, caplog):
+    """The wait ran out and the replay went on without a word: now one warning line."""
+    from vasa_bridge.motion import MotionTrack
+    from vasa_bridge.transport import Publisher, PublisherConfig
+    from vasa_bridge.transport.replay import ReplayConfig, replay
+
+    track = MotionTrack(np.zeros((2, 52)), np.zeros((2, 3)), np.zeros((2, 3)), 25.0)
+    with Publisher(PublisherConfig(endpoint=endpoint)) as pub:
+        result = replay(track, pub, ReplayConfig(wait_subscribers=1, wait_timeout_s=0.2))
+    assert result.frames == 2
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"0 of 1 subscriptions after 0.2 s on {endpoint}: replaying anyway"]
+
+
 def test_frame_schedule_is_pure_and_monotonic():
     due, pts = zip(*(frame_schedule(i, 25.0, 1.0) for i in range(500)))
     assert np.all(np.diff(pts) == 40_000_000) and pts[0] == 1_000_000_000
@@ -234,6 +269,8 @@ def test_the_bare_command_shows_its_commands(capsys):
     assert e.value.code == 2
     for name in ("serve", "render", "bake", "web", "doctor"):
         assert f"\n    {name} " in err, name
+    assert err.strip().splitlines()[-1] == ("vasa-bridge: error: the following arguments are "
+                                            "required: COMMAND")
 
 
 def test_bake_says_what_it_does_in_a_line_and_its_settings_with_verbose(tmp_path, capsys):
@@ -247,7 +284,10 @@ def test_bake_says_what_it_does_in_a_line_and_its_settings_with_verbose(tmp_path
     assert err == [f"[bake] {wav} -> {out} (emotion neutral, seed 0, mouth from the audio)",
                    f"[bake] {out}: 19 frames at 25 fps (0.76 s)"], err
     for argv in (["bake", "-v"], ["-v", "bake"]):
-        assert cli.main([*argv, "--audio", str(wav), "-o", str(out), "--seed", "3"]) == 0
+        try:
+            assert cli.main([*argv, "--audio", str(wav), "-o", str(out), "--seed", "3"]) == 0
+        finally:
+            cli.configure_logging(False)  # -v set the package's loggers (and native ones) to debug
         shown = [line for line in capsys.readouterr().err.splitlines()
                  if line.startswith("[bake] {")]
         assert len(shown) == 1 and json.loads(shown[0].removeprefix("[bake] "))["seed"] == 3

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from vasa_bridge.audio.pcm import MAX_RATE, MIN_RATE
 from vasa_bridge.transport import ControlClient, ControlConfig, ControlServer
 from vasa_bridge.transport.control import COMMANDS
 
@@ -267,7 +268,8 @@ def hostile_speak():
                      st.sampled_from(["s16", "f32"])).flatmap(lambda parts: st.fixed_dictionaries({
                          "cmd": st.just("speak"), "audio": st.just(pcm(parts)),
                          "format": st.just(parts[2]),
-                         "rate": st.sampled_from([8000, 11025, 16000, 44100, 191999, 192000]),
+                         "rate": st.sampled_from([MIN_RATE, 11025, 16000, 44100, MAX_RATE - 1,
+                                                  MAX_RATE]),
                          "channels": st.sampled_from([1, 2, 3]),
                          "stream": st.sampled_from(["default", "npc1", "npc2", "npc3"])}))
 

@@ -29,6 +29,23 @@ def test_astronaut_crop_landmarks_mask(astronaut):
     assert p.mouth_open and any("mouth is open" in w for w in p.warnings)
 
 
+@pytest.mark.parametrize("name, parted", [("donilon", False), ("astronaut", True),
+                                          ("obama", True)])
+def test_only_parted_lips_warn_on_a_greyscale_photo(tmp_path, name, parted):
+    """A greyscale copy of donilon (lips closed) warned "mouth is open at rest (lip gap 0.21
+    ...)": without colour its pressed lips are one dark band, which the face mesh read as
+    parted in the bust crop only. The gap is the smaller of the photo's and the crop's readings;
+    the smiles with teeth (astronaut, obama) still warn in greyscale."""
+    from PIL import Image
+
+    from bench.portraits import load
+    path = tmp_path / f"{name}.jpg"
+    Image.fromarray(load(name)).convert("L").save(path, quality=90)
+    p = analyse_portrait(path)
+    assert p.mouth_open is parted
+    assert any("mouth is open at rest" in w for w in p.warnings) is parted, p.warnings
+
+
 def test_no_face(astronaut):
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)

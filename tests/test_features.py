@@ -6,6 +6,7 @@ import pytest
 from vasa_bridge.audio.features import (FeatureConfig, FeatureStream, extract, num_frames,
                                         prepare_audio, to_float_mono)
 from vasa_bridge.audio.io import load_speech, read_audio
+from vasa_bridge.audio.pcm import MAX_RATE, MIN_RATE
 from vasa_bridge.errors import AudioError
 
 SR = 16000
@@ -280,3 +281,25 @@ def test_load_speech_names_the_file_when_its_rate_is_refused(tmp_path):
     path.write_bytes(bytes(b))
     with pytest.raises(AudioError, match=r"'.*rate\.wav': sample rate is 999 Hz: expected"):
         load_speech(path)
+
+
+@pytest.mark.parametrize("rate", [6000, MIN_RATE - 1, MIN_RATE, 44100, MAX_RATE, MAX_RATE + 1,
+                                  250000])
+def test_a_speak_clip_and_a_speech_file_take_the_same_sample_rates(tmp_path, rate):
+    """`speak` took 8-192 kHz and a file (`serve --audio`, `render --audio`: load_speech)
+    4-384 kHz: a 6 kHz or 250 kHz file played that the same clip sent with speak could not.
+    One range now, audio.pcm's, refused naming the value and the range."""
+    import soundfile as sf
+    from vasa_bridge.transport.control.schema import RequestError, parse_speak
+    pcm = (np.sin(np.arange(rate // 10) * 0.05) * 8000).astype(np.int16)  # 0.1 s
+    path = tmp_path / "clip.wav"
+    sf.write(str(path), pcm, rate)
+    speak = {"cmd": "speak", "audio": pcm.tobytes(), "rate": rate}
+    if MIN_RATE <= rate <= MAX_RATE:
+        assert len(load_speech(path)) == 2 and parse_speak(speak, max_audio_s=10)["rate"] == rate
+        return
+    expected = rf"{rate} Hz: expected {MIN_RATE}\.\.{MAX_RATE} Hz$"
+    with pytest.raises(AudioError, match=rf"'.*clip\.wav': sample rate is {expected}"):
+        load_speech(path)
+    with pytest.raises(RequestError, match=f"speak rate is {expected}"):
+        parse_speak(speak, max_audio_s=10)

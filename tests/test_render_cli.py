@@ -1,12 +1,14 @@
 """`vasa-bridge render` through its add_cli parser: MP4 + audio, WebM alpha, PNGs, bad output."""
 
 import argparse
+import re
 
 import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
 
+from vasa_bridge import cli
 from vasa_bridge.errors import RenderError
 from vasa_bridge.motion import MotionTrack, save
 from vasa_bridge.cli.render import add_cli
@@ -94,6 +96,27 @@ def test_every_frame_of_a_render_carries_the_mark_and_the_file_its_credentials(i
         clean = next(iter(c.decode(video=0))).to_ndarray(format="rgb24")[-30:, -120:]
     assert np.abs(corner - clean.astype(float)).mean() > 20  # the label is there, and only there
     assert not verify_file(plain, detector, VerifyConfig()).credentials.found
+
+
+def test_render_says_what_it_renders_in_a_line_and_its_settings_with_verbose(inputs, capsys):
+    """(it printed the portrait and renderer configs' reprs, ~500 characters, and the
+    watermark's payload twice: in its own line and as a log message)"""
+    out = inputs / "said.mp4"
+    argv = ["render", "--image", str(inputs / "face.png"), "--motion", str(inputs / "track.npz"),
+            "-o", str(out), "--size", "256", "--quiet"]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2, err
+    assert re.fullmatch(rf"render: {re.escape(str(inputs))}/face.png \+ {re.escape(str(inputs))}"
+                        rf"/track.npz \(6 frames at 25 fps, with sound\) -> {re.escape(str(out))}; "
+                        r"watermark generator=0x[0-9A-F]+ session=0x[0-9A-F]+", err[0]), err[0]
+    assert err[1] == f"wrote 6 frames to {out}"
+    try:
+        assert cli.main(["render", "-v", *argv[1:]]) == 0
+    finally:
+        cli.configure_logging(False)  # -v set the package's loggers (and the native ones) to debug
+    shown = [line for line in capsys.readouterr().err.splitlines() if line.startswith("render: ")]
+    assert len(shown) == 2 and "PortraitConfig(size=256" in shown[1], shown
 
 
 def test_render_from_speech_bakes_then_renders_with_the_sound(inputs):
@@ -208,7 +231,7 @@ def test_a_key_c2pa_refuses_and_a_faceless_photo_fail_before_any_bake(inputs, tm
 
     def no_bake(*a, **k):
         raise AssertionError("baked before the inputs were checked")
-    monkeypatch.setattr(bake, "bake_file_track", no_bake)
+    monkeypatch.setattr(bake, "bake_file_sound", no_bake)  # what render bakes with
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "me")])
     now = dt.datetime.now(dt.timezone.utc)
@@ -235,6 +258,34 @@ def test_a_key_c2pa_refuses_and_a_faceless_photo_fail_before_any_bake(inputs, tm
                                         r"larger frame \(--size\), or no label"):
         _run(["render", "--image", str(inputs / "face.png"), "--audio", str(speech), "-o",
               str(out), "--size", "64"])
+    assert not out.exists()
+
+
+def test_a_certificate_that_is_not_x509_is_refused_in_one_line_before_any_work(
+        inputs, tmp_path, monkeypatch, capsys):
+    """A chain whose second block is base64 garbage: c2pa signed with it; now it is refused,
+    naming the file, before the portrait is read."""
+    import vasa_bridge.face.portrait as portrait
+    from vasa_bridge.cli import main
+    from vasa_bridge.provenance.credentials import ensure_local_identity
+
+    def no_portrait(*a, **k):
+        raise AssertionError("the portrait was read before the certificate was checked")
+    monkeypatch.setattr(portrait, "analyse_portrait", no_portrait)
+    identity = ensure_local_identity(tmp_path / "id")
+    leaf = identity.cert_chain.read_bytes().split(b"-----END CERTIFICATE-----\n")[0]
+    cert = tmp_path / "mine.pem"
+    cert.write_bytes(leaf + b"-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\n"
+                     + b"A" * 64 + b"\n-----END CERTIFICATE-----\n")
+    out = tmp_path / "o.mp4"
+    capsys.readouterr()
+    assert main(["render", "--image", str(inputs / "face.png"), "--motion",
+                 str(inputs / "track.npz"), "-o", str(out), "--size", "128", "--quiet",
+                 "--cert", str(cert), "--key", str(identity.private_key)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("INFO")]
+    assert err == [f"vasa-bridge render: error: certificate {str(cert)!r} is refused: "
+                   f"certificate 2 of 2 (line 14) is not an X.509 certificate: expected a PEM "
+                   f"X.509 certificate chain (leaf first, then its CA)"]
     assert not out.exists()
 
 

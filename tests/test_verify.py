@@ -67,6 +67,22 @@ def test_errors_exit_2(files, capsys):
     assert main(["verify", "--max-frames", "0", str(files / "marked.png")]) == EXIT_ERROR
 
 
+def test_trust_anchors_that_are_not_certificates_are_refused_once_before_any_file(
+        files, tmp_path, capsys):
+    """Base64 garbage between BEGIN/END CERTIFICATE lines: c2pa took it (the files read
+    'Valid', trusting nothing); now one line, exit 2, before any file is read."""
+    trust = tmp_path / "roots.pem"
+    trust.write_bytes(b"-----BEGIN CERTIFICATE-----\n" + b"A" * 64 + b"\n"
+                      b"-----END CERTIFICATE-----\n")
+    assert main(["verify", "--trust", str(trust), str(files / "marked.png"),
+                 str(files / "missing.png")]) == EXIT_ERROR
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [f"vasa-bridge verify: error: trust anchors {str(trust)!r} are "
+                                f"refused: certificate 1 of 1 (line 1) is not an X.509 "
+                                f"certificate: expected PEM X.509 root certificates"]
+
+
 def test_json_report(files, capsys):
     assert main(["verify", "--json", "--max-frames", "5", str(files / "marked.mp4")]) == EXIT_MARKED
     (report,) = json.loads(capsys.readouterr().out)

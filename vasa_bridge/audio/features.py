@@ -30,10 +30,8 @@ from math import gcd
 import numpy as np
 
 from ..errors import AudioError
-from .pcm import SAMPLE_RATE
+from .pcm import MAX_RATE, MIN_RATE, SAMPLE_RATE
 
-MIN_RATE = 4000  # Hz: below this there is no speech band left to analyse
-MAX_RATE = 384000  # Hz: beyond this the value is a mistake (samples passed as rate)
 MAX_FLOAT_PEAK = 4.0  # float audio is [-1, 1]; a few times that is clipping, 32767 is a unit slip
 
 

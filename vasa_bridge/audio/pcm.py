@@ -14,6 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 SAMPLE_RATE = 16000  # Hz: the one rate audio travels at between stages
+# The rates audio may arrive at, wherever it enters (speech files, `serve --audio`, `speak` clips,
+# the audio inlet, the web API): from 8 kHz, telephone speech, the lowest rate voice is recorded
+# at (below it the 4 kHz band that tells one vowel from another is gone), to 192 kHz, the
+# highest studio rate in use. A number outside is a mistake (samples or kHz passed as the rate),
+# not a recording; one range for every entry point, so a clip one accepts the others accept too.
+MIN_RATE = 8000  # Hz
+MAX_RATE = 192000  # Hz
 S16_SCALE_OUT = 32767.0  # float -> int16: full scale
 S16_SCALE_IN = 32768.0  # int16 -> float: the most negative code maps to -1.0
 

@@ -31,7 +31,8 @@ MAX_SEED = 2**63 - 1
 class Line:
     number: int  # line in the manifest file, from 1 (a folder: position in sorted order)
     audio: str  # the audio file, resolved against the manifest's folder
-    output: str = ""  # output path without suffix, relative to the output folder ("" if bad)
+    output: str = ""  # output path without suffix, relative to the output folder ("" when the
+    # line names none: a bad output or character name, an unreadable line)
     text: str | None = None  # transcript (exact lips where the model supports it)
     emotion: str | None = None  # None: the batch default
     intensity: float | None = None  # None: the batch default
@@ -137,9 +138,11 @@ def _read_jsonl(path: Path) -> list[Line]:
                                                 f"such as {{\"audio\": \"line.wav\"}}"))
             continue
         unknown = [k for k in fields if k not in FIELDS]
-        if unknown:
-            lines.append(Line(number, str(fields.get("audio", "")),
-                              error=f"unknown field {unknown[0]!r}: expected {', '.join(FIELDS)}"))
+        if unknown:  # listed with the audio and output its known fields name
+            known = _line(number, {k: v for k, v in fields.items()
+                                   if k in FIELDS and v not in (None, "")}, path.parent)
+            lines.append(replace(known, error=f"unknown field {unknown[0]!r}: expected "
+                                              f"{', '.join(FIELDS)}"))
             continue
         lines.append(_line(number, {k: v for k, v in fields.items() if v not in (None, "")},
                            path.parent))
@@ -155,14 +158,17 @@ def _line(number: int, fields: dict, base: Path) -> Line:
     try:
         character = _name("character", fields.get("character"))
         output = _name("output", fields.get("output")) or Path(audio).with_suffix("").name
-        if character:
-            output = f"{character}/{output}"
+    except ValueError as e:  # the name itself is wrong: there is no output to list
+        return Line(number, audio_path, error=str(e))
+    if character:
+        output = f"{character}/{output}"
+    try:
         line = Line(number, audio_path, output, text=_text(fields.get("text")),
                     emotion=_text(fields.get("emotion"), "emotion"),
                     intensity=_number(fields.get("intensity")), gaze=_gaze(fields.get("gaze")),
                     seed=_seed(fields.get("seed")), character=character)
-    except ValueError as e:
-        return Line(number, audio_path, error=str(e))
+    except ValueError as e:  # listed with the output it would have written, as a failed bake is
+        return Line(number, audio_path, output, character=character, error=str(e))
     return line
 
 

@@ -23,12 +23,12 @@ __all__ = ["EXIT_ERROR", "STARTED", "build_parser", "main"]
 class Parser(argparse.ArgumentParser):
     """argparse's parser, but a mistake is one line (argparse prints the whole usage block above
     it: fifteen lines for `bake`), naming where the options are listed; `vasa-bridge` alone
-    prints the help."""
+    prints the help above it."""
 
     def error(self, message: str):
         if self.prog == "vasa-bridge" and "required: COMMAND" in message:
             self.print_help(sys.stderr)
-            self.exit(EXIT_ERROR)
+            self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
         listed = "commands" if self.prog == "vasa-bridge" else "options"
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (`{self.prog} --help` lists the "
                               f"{listed})\n")

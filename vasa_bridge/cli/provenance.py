@@ -32,6 +32,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.max_frames < 1:
         print(f"vasa-bridge verify: error: --max-frames must be >= 1, got {args.max_frames}", file=sys.stderr)
         return EXIT_ERROR
+    if args.trust is not None and not args.no_credentials:
+        from ..provenance.credentials import read_trust_anchors
+        read_trust_anchors(args.trust)  # refused once, before any file, not once per file
     config = VerifyConfig(max_frames=args.max_frames, trust_anchors=args.trust,
                           check_credentials=not args.no_credentials)
     detector = Detector()

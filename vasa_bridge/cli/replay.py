@@ -45,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Publisher(pub_config) as pub:
             print(f"[replay] publishing on {pub.endpoint}", file=sys.stderr, flush=True)
+            if config.wait_subscribers:  # silence here looked like a hang
+                n = config.wait_subscribers
+                print(f"[replay] waiting up to {config.wait_timeout_s:g} s for {n} "
+                      f"subscription{'s' if n != 1 else ''} on {pub.endpoint} before the first "
+                      f"frame (connect a subscriber, e.g. `vasa-bridge listen --sub "
+                      f"{pub.endpoint}`; Ctrl-C stops)", file=sys.stderr, flush=True)
             result = replay(track, pub, config, sinks=sinks, stop=stop)
             print(f"[replay] {result.frames} frames, {result.audio_samples} audio samples, "
                   f"{result.late_frames} late; sent {dict(pub.stats.sent)}", file=sys.stderr)

@@ -25,7 +25,7 @@ from .solver import Measurements
 
 log = logging.getLogger("vasa_bridge.face")
 
-CACHE_VERSION = 1  # what analyse_portrait produces; bump when it changes
+CACHE_VERSION = 2  # what analyse_portrait produces; bump when it changes (2: mouth_open)
 
 
 def default_cache_dir(environ=os.environ) -> Path:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,6 +131,30 @@ def ensure_local_identity(directory: Path, common_name: str = "vasa_bridge local
     return SigningConfig(cert_chain=chain, private_key=key)
 
 
+# -- certificates --------------------------------------------------------------------------------
+
+_PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
+
+
+def certificate_problem(pem: bytes) -> str | None:
+    """Why `pem` is not PEM X.509 certificates, or None. c2pa itself takes base64 that is no
+    certificate between BEGIN/END CERTIFICATE lines: it signed with such a chain, and trusted
+    nothing from such trust anchors, without a word."""
+    from cryptography import x509
+
+    blocks = _PEM_CERTIFICATE.findall(pem)
+    if not blocks:
+        return "it holds no complete '-----BEGIN CERTIFICATE-----' ... '-----END " \
+               "CERTIFICATE-----' block"
+    for i, block in enumerate(blocks, 1):
+        try:
+            x509.load_pem_x509_certificate(block)
+        except ValueError:
+            line = pem[:pem.index(block)].count(b"\n") + 1
+            return f"certificate {i} of {len(blocks)} (line {line}) is not an X.509 certificate"
+    return None
+
+
 # -- signing -------------------------------------------------------------------------------------
 
 def manifest_definition(config: SigningConfig, title: str, watermark: Payload | None = None) -> dict:
@@ -163,6 +188,10 @@ def sign_file(source: Path, dest: Path, config: SigningConfig, watermark: Payloa
         key = Path(config.private_key).read_bytes()
     except OSError as e:
         raise ConfigError(f"cannot read signing certificate/key: {e}") from e
+    problem = certificate_problem(chain)
+    if problem:
+        raise ConfigError(f"certificate {str(config.cert_chain)!r} is refused: {problem}: "
+                          f"expected a PEM X.509 certificate chain (leaf first, then its CA)")
     if source.resolve() == dest.resolve():
         raise ConfigError(f"sign_file writes a new file: dest must differ from source {source}")
     info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain, key, config.timestamp_url)
@@ -258,6 +287,19 @@ def _trust_context(trust_anchors: Path):
     """A c2pa context that trusts the PEM roots in `trust_anchors` (verify --trust)."""
     import c2pa
 
+    pem = read_trust_anchors(trust_anchors)
+    try:
+        return c2pa.Context(settings=c2pa.Settings.from_dict(
+            {"verify": {"verify_trust": True}, "trust": {"trust_anchors": pem}}))
+    except c2pa.C2paError as e:
+        raise CredentialsError(f"trust anchors {str(trust_anchors)!r} are not usable ({e}): "
+                               f"expected PEM root certificates") from None
+
+
+def read_trust_anchors(trust_anchors: Path) -> str:
+    """The PEM text of `trust_anchors` (verify --trust), refused with CredentialsError unless
+    every certificate in it parses."""
+    trust_anchors = Path(trust_anchors)
     if not trust_anchors.is_file():
         raise CredentialsError(f"trust anchors {str(trust_anchors)!r} do not exist: expected a "
                                f"PEM file of root certificates")
@@ -270,9 +312,8 @@ def _trust_context(trust_anchors: Path):
         raise CredentialsError(f"trust anchors {str(trust_anchors)!r} hold no certificate: "
                                f"expected '-----BEGIN CERTIFICATE-----' blocks of root "
                                f"certificates (a CA's .pem, not a key)")
-    try:
-        return c2pa.Context(settings=c2pa.Settings.from_dict(
-            {"verify": {"verify_trust": True}, "trust": {"trust_anchors": pem}}))
-    except c2pa.C2paError as e:
-        raise CredentialsError(f"trust anchors {str(trust_anchors)!r} are not usable ({e}): "
-                               f"expected PEM root certificates") from None
+    problem = certificate_problem(pem.encode("ascii"))
+    if problem:  # garbage between the lines: c2pa took it and trusted nothing
+        raise CredentialsError(f"trust anchors {str(trust_anchors)!r} are refused: {problem}: "
+                               f"expected PEM X.509 root certificates")
+    return pem

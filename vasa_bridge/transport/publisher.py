@@ -139,18 +139,19 @@ class Publisher:
                 elif msg[:1] == b"\x00":
                     self.subscriptions = max(0, self.subscriptions - 1)
 
-    def wait_for_subscribers(self, n: int = 1, timeout_s: float = 10.0) -> bool:
+    def wait_for_subscribers(self, n: int = 1, timeout_s: float = 10.0,
+                             stop: threading.Event | None = None) -> bool:
         """Block until `n` subscriptions have arrived (each SUB sends one per topic prefix), so
         a short clip is not half over before a consumer that connected early is subscribed.
-        Returns False on timeout."""
+        Returns False on timeout, or at once when `stop` is set (Ctrl-C)."""
         deadline = time.monotonic() + timeout_s
+        stop = stop or threading.Event()
         while True:
             self._drain_subscriptions()
             if self.subscriptions >= n:
                 return True
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or stop.wait(0.01):
                 return False
-            time.sleep(0.01)
 
     def _publish(self, kind: str, stream: str, encode: Callable[[int, int], list]) -> bool:
         """Number, encode and send one message under the lock, so seq order is wire order."""

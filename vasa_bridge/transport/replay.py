@@ -3,6 +3,7 @@ motion sinks (VMC, VTube Studio) fed the same frames through one `FanOut`."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from ..motion.frame import MotionFrame, MotionTrack
 from ..outputs.sink import FanOut, MotionSink
 from ..protocol import wire
 from .publisher import Publisher
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,11 @@ def replay(track: MotionTrack, publisher: Publisher, config: ReplayConfig = Repl
     result = ReplayResult()
     outputs = FanOut(sinks)  # the caller owns the sinks and closes them
     publisher.add_stream(config.stream)
-    if config.wait_subscribers:
-        publisher.wait_for_subscribers(config.wait_subscribers, config.wait_timeout_s)
+    if config.wait_subscribers and not publisher.wait_for_subscribers(
+            config.wait_subscribers, config.wait_timeout_s, stop) and not stop.is_set():
+        log.warning("%d of %d subscriptions after %g s on %s: replaying anyway",
+                    publisher.subscriptions, config.wait_subscribers, config.wait_timeout_s,
+                    publisher.endpoint)
     t0 = clock()
     publisher.hello(pts=int(track.start * 1e9), force=True)
     publisher.event("replay_start", pts=int(track.start * 1e9), stream=config.stream,

@@ -23,7 +23,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from ...audio.pcm import from_s16
+from ...audio.pcm import MAX_RATE, MIN_RATE, from_s16
 from ...audio.sources import check_clip
 from ...errors import AudioError, ConfigError, VasaError
 from ...protocol import wire
@@ -235,8 +235,9 @@ def parse_speak(req: dict, max_audio_s: float, max_text_chars: int = 4000) -> di
     rate = _arg(req, "rate", (int,))
     fmt = _arg(req, "format", (str,), required=False, default="s16")
     channels = _arg(req, "channels", (int,), required=False, default=1)
-    if not 8000 <= rate <= 192000:
-        raise RequestError("bad_argument", f"speak rate is {rate}: expected 8000..192000 Hz")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise RequestError("bad_argument", f"speak rate is {rate} Hz: expected {MIN_RATE}.."
+                                           f"{MAX_RATE} Hz")
     if fmt not in wire.AUDIO_FORMATS:
         raise RequestError("bad_argument", f"speak format is {fmt!r}: expected 's16' or 'f32'")
     if not 1 <= channels <= 8:
