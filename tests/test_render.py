@@ -1119,6 +1119,31 @@ def test_a_wide_open_mouth_shows_its_tongue(monkeypatch):
         assert dark[0] <= 0.88 * dark[1], dark
 
 
+def test_a_greyscale_photos_closed_lips_open_onto_drawn_teeth():
+    """Donilon's closed lips, in greyscale, read as parted in the bust crop (no colour tells the
+    pressed lips' dark band from a gap): the layer took that band for the photo's own inside, and
+    the mouth opened onto a dark hole. With the portrait's smaller reading it opens, as the
+    colour photo does, onto drawn teeth: the share of the opening brighter than the skin under
+    the lower lip is 0.18 / 0.14 at jawOpen 0.3 / 0.6 (before: 0.05 / 0.06)."""
+    from bench.portraits import load
+
+    backend = get_backend("cpu")
+    lum = np.array([0.299, 0.587, 0.114], np.float32)
+    grey = np.repeat(cv2.cvtColor(load("donilon"), cv2.COLOR_RGB2GRAY)[..., None], 3, -1)
+    state = backend.prepare(grey)
+    assert state.cache.mouth.interior_upper is None  # not an open photo's own inside
+    for jaw in (0.3, 0.6):
+        frame = MotionFrame.from_named({"jawOpen": jaw})
+        uv = state.cache.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))
+        out = backend.render(state, frame)[..., :3].astype(np.float32) @ lum
+        top, low = uv[M.LIP_UPPER_INNER_MID, 1], uv[M.LIP_LOWER_INNER_MID, 1]
+        box = (slice(int(top), int(low) + 1),
+               slice(int(uv[M.MOUTH_RIGHT, 0]), int(uv[M.MOUTH_LEFT, 0]) + 1))
+        chin = out[int(low + 0.6 * (low - top)):int(low + 0.9 * (low - top)) + 1, box[1]]
+        share = float((out[box] > np.median(chin)).mean())
+        assert share >= 0.1, (jaw, share)
+
+
 def test_a_nodded_open_photos_teeth_stay_up_under_its_lip():
     """Obama (teeth showing) nodded: the rows just under the upper lip's middle show his teeth,
     as the warp alone carries them there (its lips' middle, nearer the camera than their

@@ -25,7 +25,8 @@ from .solver import Measurements
 
 log = logging.getLogger("vasa_bridge.face")
 
-CACHE_VERSION = 2  # what analyse_portrait produces; bump when it changes (2: mouth_open)
+# what analyse_portrait produces; bump when it changes (2: mouth_open; 3: rest_lip_gap)
+CACHE_VERSION = 3
 
 
 def default_cache_dir(environ=os.environ) -> Path:
@@ -58,6 +59,8 @@ def _to_arrays(p: Portrait) -> dict[str, np.ndarray]:
            "landmarks": p.landmarks, "crop_box": np.array(p.crop_box),
            "num_faces": np.array(p.num_faces), "eyes_closed": np.array(p.eyes_closed),
            "mouth_open": np.array(p.mouth_open),
+           # (not "rest_lip_gap": "rest_" + a field name holds `p.rest`'s Measurements)
+           "lip_gap_share": np.array(np.nan if p.rest_lip_gap is None else p.rest_lip_gap),
            "warnings": np.array(p.warnings, dtype=str).reshape(-1)}
     for f in dataclasses.fields(Measurements):
         out["rest_" + f.name] = np.asarray(getattr(p.rest, f.name))
@@ -91,7 +94,8 @@ def _from_arrays(z) -> Portrait:
                     rest=Measurements(**rest), crop_box=tuple(int(v) for v in z["crop_box"]),
                     num_faces=int(z["num_faces"]), eyes_closed=bool(z["eyes_closed"]),
                     mouth_open=bool(z["mouth_open"]),
-                    warnings=tuple(str(w) for w in z["warnings"]))
+                    warnings=tuple(str(w) for w in z["warnings"]),
+                    rest_lip_gap=None if np.isnan(gap := float(z["lip_gap_share"])) else gap)
 
 
 class PortraitCache:

@@ -65,6 +65,9 @@ class Portrait:
     eyes_closed: bool
     mouth_open: bool
     warnings: tuple[str, ...]
+    # inner lip gap / mouth width at rest, the smaller of the mesh's readings (`_rest_lip_gap`);
+    # None: not measured (the renderer then goes by the landmarks alone)
+    rest_lip_gap: float | None = None
 
 
 def _choose_face(faces: list[DetectedFace], config: PortraitConfig, source: str) -> DetectedFace:
@@ -189,4 +192,5 @@ def _analyse(loaded: LoadedImage, config: PortraitConfig) -> Portrait:
         log.warning("%s: %s", loaded.source, msg)
     return Portrait(image=work, person_alpha=alpha.astype(np.float32), landmarks=landmarks,
                     rest=rest, crop_box=tuple(int(v) for v in box), num_faces=len(faces),
-                    eyes_closed=eyes_closed, mouth_open=mouth_open, warnings=tuple(warnings))
+                    eyes_closed=eyes_closed, mouth_open=mouth_open, warnings=tuple(warnings),
+                    rest_lip_gap=lip_gap)

@@ -108,7 +108,8 @@ def prepare_geometry(image: ImageInput, portrait_config: PortraitConfig,
     grid = _grid(rest_uv, w, h, step, use, config.cache_dir)
     a = portrait.person_alpha.astype(np.float32)
     plate = fill_background(img, a)
-    mouth = MouthLayer.prepare(img, portrait.landmarks, rig.iod_px) if config.mouth else None
+    mouth = MouthLayer.prepare(img, portrait.landmarks, rig.iod_px,
+                               portrait.rest_lip_gap) if config.mouth else None
     if mouth is not None and mouth.teeth_share is not None:
         rig = rig.with_tuck(1.0 - mouth.teeth_share + TUCK_OVER)  # /f v/: up to their edge
     warp_img = img

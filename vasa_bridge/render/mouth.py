@@ -445,7 +445,11 @@ class MouthLayer:
     teeth_share: float | None = None
 
     @classmethod
-    def prepare(cls, image: np.ndarray, landmarks: np.ndarray, iod: float) -> "MouthLayer":
+    def prepare(cls, image: np.ndarray, landmarks: np.ndarray, iod: float,
+                lip_gap: float | None = None) -> "MouthLayer":
+        """`lip_gap`: the portrait's rest lip gap / mouth width (`Portrait.rest_lip_gap`), the
+        smaller of the face mesh's readings of the photo and of this crop: where it finds the
+        lips closed, this crop's landmarks alone do not make the photo an open one."""
         uv = landmarks[:, :2].astype(np.float64)
         h, w = image.shape[:2]
         outer = uv[list(M.OUTER_MOUTH_RING)]
@@ -464,6 +468,11 @@ class MouthLayer:
         mid_x = float(uv[[M.LIPS_INNER_UPPER[0], M.LIPS_INNER_UPPER[-1]], 0].mean())
         half_w = 0.5 * float(np.linalg.norm(uv[M.MOUTH_LEFT] - uv[M.MOUTH_RIGHT]))
         rest_gap = float(max(low_line(mid_x) - up_line(mid_x), 0.0))
+        if lip_gap is not None and lip_gap * 2 * half_w <= OPEN_GAP * iod < rest_gap:
+            # Pressed lips that show as one dark band (a soft photo without colour: donilon in
+            # greyscale) read as parted in this crop only: closed lips, drawn teeth, not the
+            # band as the photo's own inside.
+            rest_gap = lip_gap * 2 * half_w
 
         def closed_line(x):
             return 0.5 * (up_line(x) + low_line(x))
