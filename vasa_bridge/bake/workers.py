@@ -176,6 +176,12 @@ def _stop_now(ex: ProcessPoolExecutor) -> None:
         if p.is_alive():
             p.kill()
             p.join(5)
+    # The executor's manager thread sees its workers gone and closes its wake-up pipe; left
+    # running, it raced the interpreter's exit hook writing to that pipe (a traceback, "Bad file
+    # descriptor", after a Ctrl-C in CI).
+    manager = getattr(ex, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(5)
 
 
 def ray_capacity() -> int:
