@@ -32,6 +32,7 @@
 #define POLL_MS 50       /* how often the thread looks at its stop event and the blank timer */
 #define RECV_HWM 64      /* messages queued in the socket before ZeroMQ drops (about 1 s) */
 #define LOG_EVERY 100    /* after the first refused message, log one in LOG_EVERY */
+#define QUIET_S 3        /* nothing at all for this long (the runtime says hello every second): warn */
 
 enum latency_mode { LATENCY_UNBUFFERED = 0, LATENCY_BUFFERED = 1 };
 enum alpha_mode { ALPHA_AUTO = 0, ALPHA_STRAIGHT = 1, ALPHA_PREMULTIPLIED = 2 };
@@ -57,7 +58,8 @@ struct vasa_source {
 	uint64_t frames, audio_blocks, refused;
 	uint64_t last_frame_ns; /* OBS clock; 0: nothing shown */
 	uint64_t last_sound_ns; /* OBS clock of the last sound block */
-	bool warned_channels, announced;
+	uint64_t last_heard_ns; /* any message, valid or not, or the thread's start */
+	bool warned_channels, announced, warned_quiet;
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -224,6 +226,29 @@ static bool receive(void *sock, zmq_msg_t *parts, size_t *n_parts)
 	return true;
 }
 
+/* A source with no runtime behind it (not started, another port, a typo in the host) would
+ * otherwise only ever say "listening": say once that nothing arrives, and once that it does. */
+static void note_heard(struct vasa_source *vs)
+{
+	vs->last_heard_ns = os_gettime_ns();
+	if (vs->warned_quiet) {
+		vs->warned_quiet = false;
+		vb_log(LOG_INFO, "'%s': now hearing from %s", obs_source_get_name(vs->source),
+		       vs->endpoint);
+	}
+}
+
+static void warn_if_quiet(struct vasa_source *vs)
+{
+	if (vs->warned_quiet || os_gettime_ns() - vs->last_heard_ns < QUIET_S * 1000000000ULL)
+		return;
+	vs->warned_quiet = true;
+	vb_log(LOG_WARNING,
+	       "'%s': nothing from %s for %d s (the runtime says hello every second): is "
+	       "`vasa-bridge serve` running, and is its --pub this endpoint?",
+	       obs_source_get_name(vs->source), vs->endpoint, QUIET_S);
+}
+
 static void receive_all(struct vasa_source *vs, void *sock)
 {
 	zmq_msg_t parts[MAX_PARTS];
@@ -236,6 +261,7 @@ static void receive_all(struct vasa_source *vs, void *sock)
 			data[i] = zmq_msg_data(&parts[i]);
 			sizes[i] = zmq_msg_size(&parts[i]);
 		}
+		note_heard(vs);
 		struct vasa_message m;
 		struct vasa_error err;
 		if (vasa_decode(data, sizes, n, 0, &m, &err) == VASA_OK) {
@@ -309,6 +335,7 @@ static void *receive_thread(void *data)
 		if (zmq_poll(&item, 1, POLL_MS) > 0)
 			receive_all(vs, sock);
 		blank_if_stale(vs);
+		warn_if_quiet(vs);
 	}
 
 	if (sock)
@@ -338,7 +365,8 @@ static void start_thread(struct vasa_source *vs)
 	vasa_clock_init(&vs->clock);
 	vs->frames = vs->audio_blocks = vs->refused = 0;
 	vs->last_frame_ns = 0;
-	vs->warned_channels = vs->announced = false;
+	vs->last_heard_ns = os_gettime_ns();
+	vs->warned_channels = vs->announced = vs->warned_quiet = false;
 	if (pthread_create(&vs->thread, NULL, receive_thread, vs) == 0)
 		vs->thread_active = true;
 	else

@@ -59,7 +59,7 @@ static int checks, failures;
  * The log: kept so the test can see what the plugin said. */
 
 static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
-static int log_loaded, log_listening, log_restarted, log_blanked;
+static int log_loaded, log_listening, log_restarted, log_blanked, log_silent_quiet;
 
 static void log_handler(int level, const char *format, va_list args, void *param)
 {
@@ -71,6 +71,9 @@ static void log_handler(int level, const char *format, va_list args, void *param
 		log_listening += strstr(line, "listening to stream") != NULL;
 		log_restarted += strstr(line, "publisher restarted") != NULL;
 		log_blanked += strstr(line, "blanked") != NULL;
+		/* the source with no runtime behind it says so, once, naming its endpoint */
+		log_silent_quiet += strstr(line, "'silent': nothing from tcp://127.0.0.1:") != NULL &&
+				    strstr(line, "vasa-bridge serve") != NULL;
 	}
 	if (level <= LOG_INFO || strstr(line, "[vasa-bridge]"))
 		fprintf(stderr, "  obs: %s\n", line);
@@ -453,7 +456,11 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&b.audio_mutex, NULL);
 	a.source = make_source("face", endpoint, "default", 0 /* unbuffered */);
 	b.source = make_source("npc", endpoint, "npc1", 1 /* buffered */);
-	CHECK(a.source && b.source, "obs_source_create failed");
+	/* a streamer's source with no runtime behind it (not started, or another port) */
+	char nowhere[64];
+	snprintf(nowhere, sizeof(nowhere), "tcp://127.0.0.1:%d", free_port());
+	obs_source_t *silent = make_source("silent", nowhere, "default", 0);
+	CHECK(a.source && b.source && silent, "obs_source_create failed");
 	if (!a.source || !b.source)
 		return 1;
 	CHECK(obs_source_async_unbuffered(a.source), "'default' source should be unbuffered");
@@ -501,6 +508,14 @@ int main(int argc, char **argv)
 	CHECK(obs_source_get_width(a.source) == 0, "source still %u wide %d s after the last frame: "
 	      "expected blank", obs_source_get_width(a.source), BLANK_AFTER_S);
 	CHECK(log_blanked >= 1, "no 'blanked' log line");
+	/* created before run 1, about 4 s ago (the warning comes after 3 s of silence); then
+	 * another second: one warning, not one per poll */
+	for (int i = 0; i < 300 && log_silent_quiet == 0; i++)
+		os_sleep_ms(10);
+	os_sleep_ms(300);
+	CHECK(log_silent_quiet == 1, "%d 'nothing from ENDPOINT ... vasa-bridge serve' warnings for "
+	      "the source with no runtime behind it: expected exactly 1", log_silent_quiet);
+	obs_source_release(silent);
 
 	/* npc1 from now on: the "alpha" property overrides the stream's "premultiplied" */
 	int listening = log_listening;

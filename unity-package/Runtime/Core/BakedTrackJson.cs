@@ -17,6 +17,9 @@ namespace VasaBridge.Core
     {
         public const string Format = "vasa-motion";
         public const long Version = 1;
+        /// <summary>How deep an unknown value may nest (a track itself nests 3 deep): deeper is refused
+        /// rather than recursed into, so a hostile file cannot overflow the importer's stack.</summary>
+        public const int MaxDepth = 64;
 
         public static BakedTrack Parse(string json)
         {
@@ -56,6 +59,10 @@ namespace VasaBridge.Core
                 throw new TrackFormatException("version is " + (sawVersion ? version.ToString(CultureInfo.InvariantCulture) : "missing") + ": expected " + Version);
             if (double.IsNaN(fps))
                 throw new TrackFormatException("fps is missing: expected frames per second, e.g. 25");
+            // Before the frames' times are checked against it, so a bad fps is named as such.
+            if (!(fps > 0) || fps > BakedTrack.MaxFps)
+                throw new TrackFormatException("fps is " + fps.ToString("R", CultureInfo.InvariantCulture) + ": expected a number in (0, "
+                                               + BakedTrack.MaxFps.ToString(CultureInfo.InvariantCulture) + "]");
             if (names == null)
                 throw new TrackFormatException("names is missing: expected the ARKit names of each frame's blendshapes");
             if (!sawFrames || frames.Count == 0)
@@ -286,7 +293,9 @@ namespace VasaBridge.Core
             public long ReadInteger(string what)
             {
                 double v = ReadNumber(what);
-                if (v != Math.Floor(v)) throw new TrackFormatException(what + " is " + v.ToString("R", CultureInfo.InvariantCulture) + ": expected an integer");
+                // Beyond 2^53 a double is no exact integer, and beyond 2^63 the cast to long is undefined.
+                if (v != Math.Floor(v) || Math.Abs(v) > 9007199254740992.0)
+                    throw new TrackFormatException(what + " is " + v.ToString("R", CultureInfo.InvariantCulture) + ": expected an integer");
                 return (long)v;
             }
 
@@ -301,24 +310,27 @@ namespace VasaBridge.Core
                 return list;
             }
 
-            public void SkipValue()
+            public void SkipValue(int depth = 1)
             {
                 Ws();
                 if (i >= s.Length) throw Error("a value");
                 char c = s[i];
                 if (c == '"') { ReadString("a value"); return; }
+                if ((c == '{' || c == '[') && depth > MaxDepth)
+                    throw new TrackFormatException("a value nests deeper than " + MaxDepth + " levels at " + At()
+                                                   + ": expected at most " + MaxDepth + " (a baked track nests 3)");
                 if (c == '{')
                 {
                     i++;
                     if (TryEnd('}')) return;
-                    do { ReadString("a key"); Expect(':', "after a key"); SkipValue(); } while (Next('}', "an object"));
+                    do { ReadString("a key"); Expect(':', "after a key"); SkipValue(depth + 1); } while (Next('}', "an object"));
                     return;
                 }
                 if (c == '[')
                 {
                     i++;
                     if (TryEnd(']')) return;
-                    do SkipValue(); while (Next(']', "a list"));
+                    do SkipValue(depth + 1); while (Next(']', "a list"));
                     return;
                 }
                 foreach (var word in new[] { "true", "false", "null" })

@@ -200,6 +200,27 @@ namespace VasaBridge.Tests
         }
 
         [Test]
+        public void HostileDocumentsAreRefusedAsTrackErrorsNamingTheValue()
+        {
+            string good = TwoFrames(new[] { "jawOpen" }, new[] { 0.2f }, new[] { 0.6f });
+            // An unknown key holding a value nested a million deep: refused, not a stack overflow
+            // (which escapes the importer's catch and can take the editor down).
+            const int deep = 1000000;
+            string nested = new string('[', deep) + new string(']', deep);
+            Refused(good.Replace("\"fps\": 25", "\"x\": " + nested + ", \"fps\": 25"),
+                    "a value nests deeper than 64 levels at line 1 column");
+            Refused(good.Replace("\"head_rotation\"", "\"x\": {\"a\": " + new string('[', deep) + ", \"head_rotation\""),
+                    "nests deeper than 64 levels");
+            BakedTrackJson.Parse(good.Replace("\"fps\": 25", "\"x\": " + new string('[', 60) + new string(']', 60) + ", \"fps\": 25"));
+            // A version past the 64-bit range is named as written, not as the cast's wrapped value.
+            Refused(good.Replace("\"version\": 1", "\"version\": 1e30"), "version is 1E+30: expected an integer");
+            // An fps out of range is named as such, not as frame 1's time disagreeing with it.
+            Refused(good.Replace("\"fps\": 25", "\"fps\": 1e308"), "fps is 1E+308: expected a number in (0, 1000]");
+            Refused(good.Replace("\"fps\": 25", "\"fps\": 5000"), "fps is 5000: expected a number in (0, 1000]");
+            Refused(good.Replace("\"fps\": 25", "\"fps\": -25"), "fps is -25: expected a number in (0, 1000]");
+        }
+
+        [Test]
         public void TheConstructorRefusesInconsistentArrays()
         {
             var e = Assert.Throws<TrackFormatException>(() => new BakedTrack(25, 0, new float[53], new float[3], new float[3]));
