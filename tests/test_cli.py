@@ -83,6 +83,19 @@ def test_replay_publishes_audio_that_tiles_the_track(endpoint):
     assert all(h["rate"] == 16000 and h["format"] == "s16" for h in headers)
 
 
+def test_replay_says_in_its_hello_that_it_sends_no_pictures(endpoint):
+    """docs/protocol.md: a hello's `capabilities` is what the publisher sends. Replay's said
+    "frame" too, and an OBS source on it waited for a face that never came."""
+    listener, _ = start_listener("--sub", endpoint, "--topics", "hello", "--json", "--count", "1",
+                                 "--timeout", "10")
+    replayer = run_cli("replay", str(ROOT / "examples/talk.npz"), "--pub", endpoint, "--wait", "1")
+    out, _ = listener.communicate(timeout=60)
+    assert replayer.returncode == 0, replayer.stderr
+    hello = json.loads(out.splitlines()[0])
+    assert hello["topic"].startswith("hello") and hello["capabilities"] == ["motion", "audio",
+                                                                             "event"], hello
+
+
 def test_replay_wait_says_what_it_waits_for_and_ctrl_c_stops_the_wait(endpoint):
     """`replay --wait` said nothing while it waited (up to 10 s: it looked hung), and Ctrl-C
     took effect only when the wait ran out. It names the address and how to stop, and stops

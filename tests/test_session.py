@@ -96,3 +96,14 @@ def test_a_taken_panel_port_fails_when_asked_for_and_is_skipped_otherwise(capsys
     err = capsys.readouterr().err
     assert "[serve] panel off: " in err and f"data {pub}, control off" in err
     assert _bindable(pub, wait_s=2)
+
+
+@pytest.mark.parametrize("argv, kinds", [(["serve"], ("motion", "frame", "audio", "event")),
+                                         (["serve", "--no-frames"], ("motion", "audio", "event"))])
+def test_the_hello_offers_pictures_only_when_serve_sends_them(argv, kinds):
+    """docs/protocol.md: a hello's `capabilities` is what the publisher sends; `--no-frames`
+    said "frame" too."""
+    from vasa_bridge.cli import build_parser
+    from vasa_bridge.cli.serve import session_config
+    config = session_config(build_parser().parse_args(argv))
+    assert Session(config)._publisher_config().capabilities == kinds

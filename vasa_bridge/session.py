@@ -207,8 +207,10 @@ class Session:
             from .transport.curve import ServerCurve
             curve = ServerCurve.load(*c.data_curve)
         control = (("control", c.control.endpoint),) if c.control is not None else ()
+        kinds = PublisherConfig.capabilities if c.serve.frames else tuple(
+            k for k in PublisherConfig.capabilities if k != "frame")  # --no-frames: no pictures
         return PublisherConfig(endpoint=c.pub, latest_only_frames=True, curve=curve,
-                               extra_hello=(("fps", c.serve.fps),) + control)
+                               capabilities=kinds, extra_hello=(("fps", c.serve.fps),) + control)
 
     def ready_parts(self) -> list[str]:
         """The ready line's pieces after the panel: endpoints, the audio source, the engine."""

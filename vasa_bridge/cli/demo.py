@@ -21,7 +21,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..motion.io import load
-    from ..transport.replay import ReplayConfig, replay
+    from ..transport.replay import ReplayConfig, capabilities, replay
     from ..samples import example_track_path
     from ..transport import Publisher, PublisherConfig
     from ..transport.listen import ListenConfig, listen
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     track = load(example_track_path())
     stop = stop_on_signals()
-    with Publisher(PublisherConfig(endpoint=args.pub)) as pub:
+    with Publisher(PublisherConfig(endpoint=args.pub, capabilities=capabilities(track))) as pub:
         sub = SubscriberConfig(endpoint=pub.endpoint, kinds=("motion", "event"))
         results: dict = {}
         t = threading.Thread(target=lambda: results.update(

@@ -28,15 +28,15 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..motion.io import load
-    from ..transport.replay import ReplayConfig, replay
+    from ..transport.replay import ReplayConfig, capabilities, replay
     from ..samples import example_track_path
     from ..transport import Publisher, PublisherConfig
 
     track = load(args.track or example_track_path())
     config = ReplayConfig(stream=wire.check_stream(args.stream), fps=args.fps, loop=args.loop,
                           wait_subscribers=args.wait)
-    pub_config = PublisherConfig(endpoint=args.pub, extra_hello=(("fps", config.fps or
-                                                                    track.fps),))
+    pub_config = PublisherConfig(endpoint=args.pub, capabilities=capabilities(track),
+                                 extra_hello=(("fps", config.fps or track.fps),))
     show("replay", {"track": args.track or "(built-in example)", "frames": len(track),
                     "track_fps": track.fps, "audio": track.audio is not None,
                     **dataclasses.asdict(config), "pub": args.pub})

@@ -18,6 +18,13 @@ from .publisher import Publisher
 log = logging.getLogger(__name__)
 
 
+def capabilities(track: MotionTrack) -> tuple[str, ...]:
+    """What a replay of `track` publishes, for its hello (docs/protocol.md: `capabilities` is
+    what the publisher sends): motion and events, its audio if it has any, never pictures (an
+    OBS source told "frame" waited for a face that never came)."""
+    return ("motion", "audio", "event") if track.audio is not None else ("motion", "event")
+
+
 @dataclass(frozen=True)
 class ReplayConfig:
     stream: str = wire.DEFAULT_STREAM  # stream id on the wire
