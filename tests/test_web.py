@@ -420,6 +420,8 @@ def test_api_refusals_are_json_and_broken_requests_log_one_line(caplog):
                  "bad_argument", "field 'text' is not UTF-8 text"),
                 ("POST", "/api/speak?text=%FF%FEmap", wav, {}, 400, "bad_argument",
                  "query parameter 'text' is not UTF-8 text"),
+                ("POST", "/api/speak", b"", {}, 400, "bad_argument",
+                 r"^no audio uploaded \(the file is empty\): expected a WAV"),
                 ("POST", "/api/speak", b"RIFF", {}, 400, "bad_argument",
                  r"uploaded audio \(4 bytes\) is not a readable WAV/FLAC/OGG file \([^<]*\)$")):
             got, body = http(h.url + path, data, headers, method)
@@ -516,3 +518,27 @@ def test_fuzzed_set_requests_never_stop_a_real_runtime(face):
         while time.monotonic() < deadline:
             got += sub.recv(timeout_ms=200) is not None
         assert got > 5  # motion still flows after the storm
+
+
+@pytest.mark.slow
+def test_commands_sent_while_the_runtime_is_gone_are_not_run_by_a_later_one(face):
+    """With no runtime on the control endpoint, commands waited one control timeout each, in
+    turn (a panel's microphone posts four clips a second): the later ones were still waiting
+    when a runtime started, and it ran them. Each is now refused unsent once the timeout from
+    its arrival has passed."""
+    from concurrent.futures import ThreadPoolExecutor
+    control = f"tcp://127.0.0.1:{free_port()}"
+    sad = json.dumps({"emotion": "sad"}).encode()
+    with start_in_thread("127.0.0.1:0", f"tcp://127.0.0.1:{free_port()}", control,
+                         control_timeout_ms=1000) as h, ThreadPoolExecutor(8) as pool:
+        replies = [pool.submit(http, h.url + "/api/set", sad,
+                               {"Content-Type": "application/json"}) for _ in range(8)]
+        time.sleep(3.5)  # before: the 4th request was being sent by then, the 8th not yet
+        with LiveRuntime(ANY, control, face) as rt:
+            answers = [r.result() for r in replies]
+            assert [status for status, _ in answers] == [503] * 8, answers
+            assert all(body["code"] == "unreachable" and "sent" in body["error"]
+                       for _, body in answers), answers
+            assert rt.commands.status()["conditions"]["emotion"] == "neutral"
+            status, body = http(h.url + "/api/set", sad, {"Content-Type": "application/json"})
+            assert status == 200 and body["result"]["emotion"] == "sad"  # the new one is obeyed

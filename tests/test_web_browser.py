@@ -156,23 +156,30 @@ def test_panel_steers_the_runtime_and_shows_refusals(browser, opaque_face, tmp_p
           dt.items.add(new File([{content}], '{name}', {{type: '{mime}'}}));
           const ev = new DragEvent('drop', {{dataTransfer: dt, bubbles: true, cancelable: true}});
           document.getElementById('drop').dispatchEvent(ev); }})()"""
-        browser.eval(drop.format(content="'not an image at all'", name="notes.png",
-                                 mime="image/png"))
+        # A text file: its bytes are refused, not the type the browser guessed from its name
+        # (a raw text/plain body answered "body has Content-Type 'text/plain'").
+        browser.eval(drop.format(content="'not an image at all'", name="notes.txt",
+                                 mime="text/plain"))
         text = browser.wait_for("document.querySelector('#portrait-msg.error') && "
                                 "document.getElementById('portrait-msg').textContent")
-        assert "notes.png refused" in text and "expected encoded PNG/JPEG/WebP" in text
+        assert "notes.txt refused" in text and "expected encoded PNG/JPEG/WebP" in text
 
         import skimage.data
         from PIL import Image
         path = tmp_path / "p.png"
         Image.fromarray(skimage.data.astronaut()[:, ::-1].copy()).save(path)
         b64 = base64.b64encode(path.read_bytes()).decode()
-        browser.eval(drop.format(content=f"Uint8Array.from(atob('{b64}'), c => c.charCodeAt(0))",
-                                 name="mirror.png", mime="image/png"))
+        browser.eval(f"""(() => {{ const dt = new DataTransfer();
+          dt.items.add(new File([Uint8Array.from(atob('{b64}'), c => c.charCodeAt(0))],
+                                'mirror.png', {{type: 'image/png'}}));
+          const input = document.getElementById('portrait-file');
+          input.files = dt.files; input.dispatchEvent(new Event('change')); }})()""")
         text = browser.wait_for("document.querySelector('#portrait-msg.ok') && document."
                                 "getElementById('portrait-msg').textContent.includes('192') && "
                                 "document.getElementById('portrait-msg').textContent", timeout=20)
         assert "loaded" in text
+        # choosing the same file again (with another framing) must fire `change` again
+        assert browser.eval("document.getElementById('portrait-file').value") == ""
 
 
 def test_panel_microphone_source_drives_the_face(browser, opaque_face):
@@ -340,3 +347,49 @@ def test_panel_text_box_sends_the_words_with_the_audio_file(browser, opaque_face
         text = browser.wait_for("document.querySelector('#source-msg.error') && "
                                 "document.getElementById('source-msg').textContent", timeout=30)
         assert "does not fit the audio" in text, text
+        browser.eval(send.format(text="word " * 900, b64=b64.decode()))  # over 4000 characters
+        text = browser.wait_for("document.getElementById('source-msg').textContent.includes("
+                                "'limit') && document.getElementById('source-msg').textContent")
+        assert "4500 characters" in text, text
+        # After a refusal, choosing the same file again (with a shorter text) sends it again.
+        assert browser.eval("document.getElementById('speech-file').value") == ""
+
+
+def test_panel_keeps_an_npc_streams_values_and_says_when_things_are_gone(browser, opaque_face):
+    """Viewing an NPC stream, the controls snapped back to the main face's values (the status
+    reports those) two seconds after a change; once the runtime was gone the status line kept
+    its last numbers; with the web server gone a control change failed silently."""
+    rt = LiveRuntime(ANY, ANY, opaque_face)
+    web = start_in_thread("127.0.0.1:0", rt.pub.endpoint, rt.control.endpoint)
+    try:
+        with ControlClient(rt.control.endpoint) as client:
+            client.speak(tone(0.5), 16000, stream="npc1")
+        browser.goto(web.url + "/")
+        browser.wait_for("vasaPanel.status && vasaPanel.status.runtime && [...document."
+                         "getElementById('stream').options].some(o => o.value === 'npc1')")
+        browser.eval("""(() => { const s = document.getElementById('stream'); s.value = 'npc1';
+          s.dispatchEvent(new Event('change'));
+          const e = document.getElementById('emotion'); e.value = 'angry';
+          e.dispatchEvent(new Event('change'));
+          window.settled = 0; const shown = onStatus;  // statuses after the edit's grace period
+          onStatus = (m) => { shown(m); if (performance.now() - lastEdit > 2000) settled++; };
+          })()""")
+        assert "angry" in browser.wait_for("document.getElementById('set-msg').textContent")
+        browser.wait_for("window.settled >= 2", timeout=20)
+        assert rt.commands.status()["conditions"]["emotion"] == "neutral"  # the main face's
+        assert browser.eval("document.getElementById('emotion').value") == "angry"
+
+        rt.close()
+        text = browser.wait_for("document.getElementById('status-line').textContent.startsWith("
+                                "'no status') && document.getElementById('status-line')"
+                                ".textContent", timeout=20)
+        assert "could not send" in text and "pictures" not in text, text
+        web.close()
+        browser.eval("(() => { const e = document.getElementById('emotion'); e.value = 'sad';"
+                     " e.dispatchEvent(new Event('change')); })()")
+        text = browser.wait_for("document.querySelector('#set-msg.error') && "
+                                "document.getElementById('set-msg').textContent")
+        assert "web server not reachable" in text, text
+    finally:
+        web.close()
+        rt.close()

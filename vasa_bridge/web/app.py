@@ -157,9 +157,22 @@ class WebApp:
             return 503, {"ok": False, "error": "this web server has no control endpoint "
                                                "(started with --control none)", "code": "off"}
 
+        # Commands go one at a time. One that cannot start within the control timeout of its
+        # arrival is refused unsent: while the runtime is gone, requests (a microphone's clips)
+        # would otherwise wait one timeout each, in turn, and a runtime started minutes later
+        # would run them all.
+        deadline = time.monotonic() + self.config.control_timeout_ms / 1000
+
         def call():
-            with self._cmd_lock:
+            if not self._cmd_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise ControlError(
+                    f"{cmd} was not sent: earlier commands kept the control channel busy for "
+                    f"{self.config.control_timeout_ms} ms (is the runtime at "
+                    f"{self.config.control_endpoint} running?)")
+            try:
                 return self._cmd_client.request({"cmd": cmd, **args})
+            finally:
+                self._cmd_lock.release()
         try:
             reply = await asyncio.get_running_loop().run_in_executor(None, call)
         except ControlError as e:
@@ -343,6 +356,9 @@ async def _upload_fields(request: web.Request, fields: tuple[str, ...] = (),
 def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
     """Any WAV/FLAC/OGG soundfile reads -> (mono float32, rate)."""
     import soundfile as sf
+    if not data:
+        raise ConfigError("no audio uploaded (the file is empty): expected a WAV, FLAC or OGG "
+                          "file")
     try:
         audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises its own error types, naming the BytesIO object

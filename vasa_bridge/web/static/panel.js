@@ -7,6 +7,7 @@ const history = []; // {t, status}
 let latestMotion = null;
 let lastStatus = null;
 let lastEdit = -Infinity;
+let mainStream = "default"; // status `conditions` are this stream's; an NPC stream's are its own
 
 function message(el, text, ok) {
   el.textContent = text;
@@ -18,7 +19,9 @@ async function api(path, body, opts = {}) {
   if (body instanceof FormData) init.body = body; // the browser sets the multipart boundary
   else if (body instanceof Blob) { init.body = body; init.headers["Content-Type"] = body.type || "application/octet-stream"; }
   else if (body !== undefined) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
-  const r = await fetch(vasaUrl(path, opts.params || {}), init);
+  let r;
+  try { r = await fetch(vasaUrl(path, opts.params || {}), init); }
+  catch (e) { return { ok: false, error: `web server not reachable (${e.message}): nothing was sent` }; }
   let reply;
   try { reply = await r.json(); } catch (e) { reply = { ok: false, error: `HTTP ${r.status}: ${await r.text()}` }; }
   return reply;
@@ -50,6 +53,7 @@ function onJson(m) {
 }
 
 function onHello(h) {
+  mainStream = h.streams[0] || mainStream; // the publisher lists the main face first
   const sel = $("stream");
   const have = [...sel.options].map((o) => o.value);
   for (const s of h.streams) if (!have.includes(s)) sel.add(new Option(s, s));
@@ -71,8 +75,9 @@ function onStatus(m) {
   const r = m.runtime;
   // Follow the values in force (another panel or a script may change them), unless the user is
   // moving a control right now.
-  if (r && performance.now() - lastEdit > 2000) showConditions(r.conditions);
-  if (r) {
+  if (r && player.stream === mainStream && performance.now() - lastEdit > 2000) showConditions(r.conditions);
+  if (!r) $("status-line").textContent = "no status from the runtime" + (m.error ? ": " + m.error : "");
+  else {
     $("status-line").textContent =
       `pictures ${r.fps}/s${r.picture && r.picture.reason ? ` (${r.picture.reason})` : ""}  latency p50 ${r.latency_ms.p50} ms p95 ${r.latency_ms.p95} ms  ` +
       `drops ${r.drops.frames}  cpu ${(r.cpu * 100).toFixed(0)}%  streams ${r.streams.join(", ")}\n` +
@@ -176,10 +181,18 @@ for (const id of ["gaze-x", "gaze-y", "head-motion"]) {
 $("emotion").addEventListener("change", sendSet);
 
 // -- portrait by drag and drop ------------------------------------------------------------------
+// A file the user picked goes as a multipart form: the server reads its bytes whatever type the
+// browser guessed from its name (a raw body typed text/* would be refused for that type alone).
+function formOf(file) {
+  const form = new FormData();
+  form.append("file", file);
+  return form;
+}
+
 async function uploadPortrait(file) {
   $("portrait-msg").textContent = "";
   message($("portrait-msg"), `loading ${file.name}…`, true);
-  const r = await api("/api/load_portrait?framing=" + encodeURIComponent($("framing").value), file);
+  const r = await api("/api/load_portrait", formOf(file), { params: { framing: $("framing").value } });
   if (r.ok) message($("portrait-msg"), `portrait ${file.name} loaded (${r.result.size.join("×")})` +
     (r.result.warnings && r.result.warnings.length ? " — " + r.result.warnings.join("; ") : ""), true);
   else message($("portrait-msg"), `${file.name} refused: ${r.error}`, false);
@@ -192,7 +205,11 @@ drop.addEventListener("drop", (e) => {
   const f = e.dataTransfer.files[0];
   if (f) uploadPortrait(f);
 });
-$("portrait-file").onchange = (e) => { if (e.target.files[0]) uploadPortrait(e.target.files[0]); };
+$("portrait-file").onchange = async (e) => {
+  const f = e.target.files[0];
+  e.target.value = ""; // choosing the same file again (another framing, after a refusal) sends it again
+  if (f) await uploadPortrait(f);
+};
 
 // -- sources: the runtime's own input, this browser's microphone, or a file ----------------------
 function wavOf(samples, rate) { // mono float32 -> 16-bit WAV blob
@@ -207,10 +224,9 @@ function wavOf(samples, rate) { // mono float32 -> 16-bit WAV blob
 }
 
 async function speak(blob, text = "", language = "en") {
-  let body = blob;
+  let body = blob instanceof File ? formOf(blob) : blob;
   if (text.trim()) { // the words spoken travel with the clip: their alignment drives the mouth
-    body = new FormData();
-    body.append("file", blob);
+    body = formOf(blob);
     body.append("text", text);
     body.append("language", language);
   }
@@ -255,13 +271,13 @@ for (const radio of document.querySelectorAll("input[name=src]")) {
 }
 $("speech-file").onchange = async (e) => {
   const f = e.target.files[0];
+  e.target.value = ""; // choosing the same file again (after a refusal too) sends it again
   if (!f) return;
   const r = await speak(f, $("speech-text").value, $("speech-language").value);
   if (!r.ok) return;
   const t = r.result.text;
   message($("source-msg"), `${f.name}: ${r.result.duration.toFixed(1)} s queued on ${r.result.stream}` +
     (t ? ` · ${t.message}` : ""), !t || (t.used && !(t.unspoken || []).length));  // words left out: a warning
-  e.target.value = ""; // choosing the same file again sends it again
 };
 
 $("stop").onclick = async () => {
