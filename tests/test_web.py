@@ -423,7 +423,12 @@ def test_api_refusals_are_json_and_broken_requests_log_one_line(caplog):
                 ("POST", "/api/speak", b"", {}, 400, "bad_argument",
                  r"^no audio uploaded \(the file is empty\): expected a WAV"),
                 ("POST", "/api/speak", b"RIFF", {}, 400, "bad_argument",
-                 r"uploaded audio \(4 bytes\) is not a readable WAV/FLAC/OGG file \([^<]*\)$")):
+                 r"uploaded audio \(4 bytes\) is not a readable WAV/FLAC/OGG file \([^<]*\)$"),
+                # (a JSON null answered "set body is a NoneType", a Python type's name)
+                ("POST", "/api/set", b"null", {"Content-Type": "application/json"}, 400,
+                 "bad_argument", r"^set body is null: expected a JSON object such as "),
+                ("POST", "/api/set", b"[1]", {"Content-Type": "application/json"}, 400,
+                 "bad_argument", r"^set body is a list: expected a JSON object")):
             got, body = http(h.url + path, data, headers, method)
             assert got == status and isinstance(body, dict), (path, got, body)
             assert body["ok"] is False and body["code"] == code, body

@@ -401,7 +401,10 @@ def build_app(config: WebConfig) -> web.Application:
         except (ValueError, UnicodeDecodeError):
             return json_error(400, "set body is not JSON: expected e.g. {\"emotion\": \"happy\"}")
         if not isinstance(body, dict):
-            return json_error(400, f"set body is a {type(body).__name__}: expected a JSON object")
+            kind = {type(None): "null", bool: "a boolean", int: "a number", float: "a number",
+                    str: "a string", list: "a list"}.get(type(body), type(body).__name__)
+            return json_error(400, f"set body is {kind}: expected a JSON object such as "
+                                   f"{{\"emotion\": \"happy\"}}")
         body.pop("cmd", None)
         if isinstance(body.get("emotion"), str) and body["emotion"] not in EMOTIONS:
             return json_error(400, f"set emotion is {body['emotion'][:40]!r}: expected one of "
