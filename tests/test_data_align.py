@@ -298,3 +298,61 @@ def test_dataset_aligned_refuses_words_not_said_and_leaves_out_speech_without_wo
             for c in open_dataset(tmp_path / "ds")]
     assert len(kept) >= 2 and not any(a < e and b > s for a, b in kept)  # not the last card
     assert sum(b - a for a, b in kept) >= 10.0  # the rest is kept
+
+
+def _alsa_takes_or_skip(tmp_path, names):
+    """alsa-utils' announcements (one real voice) with their words as transcripts."""
+    from pathlib import Path
+    alsa = Path("/usr/share/sounds/alsa")
+    if not all((alsa / f"{n}.wav").is_file() for n in names):
+        pytest.skip("alsa-utils' sounds are not installed")
+    takes = {}
+    for n in names:
+        text = tmp_path / f"{n}.txt"
+        text.write_text(n.replace("_", " ") + "\n")
+        takes[n] = (alsa / f"{n}.wav", text)
+    return takes
+
+
+def test_dataset_aligned_keeps_each_speaker_in_one_split(tmp_path):
+    # A user's second take added with --split validation put the same speaker in both splits
+    # (validated on their own training voice); `eval --data` on a folder without a validation
+    # split then crashed with a traceback (np.concatenate of nothing).
+    from vasa_bridge.data.align import build_aligned
+    from vasa_bridge.model.evaluate import EvalConfig, evaluate
+    takes = _alsa_takes_or_skip(tmp_path, ("Front_Center", "Front_Left"))
+    out = tmp_path / "my takes ü"
+    assert build_aligned(*takes["Front_Center"], out, speaker="me")["clips"] == 1
+    with pytest.raises(DataError, match=r"my takes ü' has 0 'validation' clips from --start 0: "
+                                        r"expected at least one"):
+        evaluate(EvalConfig(data=str(out)), progress=False)  # the shipped model
+    with pytest.raises(DataError, match=r"speaker 'me' is already in the 'train' split of "
+                                        r".*, this run asks 'validation'"):
+        build_aligned(*takes["Front_Left"], out, speaker="me", split="validation")
+    assert build_aligned(*takes["Front_Left"], out, speaker="friend",
+                         split="validation")["clips"] == 1
+    assert open_dataset(out, "train").speakers == {"recording:me"}
+    assert open_dataset(out, "validation").speakers == {"recording:friend"}
+
+
+def test_dataset_aligned_refusals_name_the_files(tmp_path):
+    # "pocketsphinx could not align ... (check both files)" named neither file, an empty
+    # transcript was named by its empty text (''), and a folder given as the transcript was
+    # said not to exist.
+    from vasa_bridge.data.align import build_aligned
+    takes = _alsa_takes_or_skip(tmp_path, ("Rear_Right",))
+    wav, _ = takes["Rear_Right"]
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("seven of hearts and a glass of milk\n")
+    with pytest.raises(DataError, match=r"Rear_Right\.wav' with transcript '.*wrong\.txt': "
+                                        r"pocketsphinx could not align"):
+        build_aligned(wav, wrong, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+    empty = tmp_path / "empty.txt"
+    empty.write_text(" \n")
+    with pytest.raises(DataError, match=r"transcript '.*empty\.txt' has no words: expected the "
+                                        r"English words said in '.*Rear_Right\.wav'"):
+        build_aligned(wav, empty, tmp_path / "refused")
+    with pytest.raises(DataError, match=r"transcript '.*' is a folder: expected a text file"):
+        build_aligned(wav, tmp_path, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()

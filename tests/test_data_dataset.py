@@ -193,3 +193,15 @@ def test_damaged_clip_files_are_data_errors(tmp_path):
     np.savez(bad, **{**arrays, "meta": np.array(json.dumps([1]))})
     with pytest.raises(DataError, match="meta is a JSON list: expected an object"):
         load_clip(bad)
+
+
+def test_a_folder_that_is_no_dataset_is_named_as_such(tmp_path):
+    # `train-mouth --data` with a mistyped or empty folder said "has no manifest.jsonl: expected
+    # a finished dataset (rerun the command that made it)": no command had made it
+    for folder in (tmp_path / "typo", tmp_path):
+        with pytest.raises(DataError, match=r"is not a dataset: expected '.*dataset\.json'"):
+            read_manifest(folder)
+    (tmp_path / "dataset.json").write_text(json.dumps({"format": "vasa-motion-dataset",
+                                                      "version": 1}))
+    with pytest.raises(DataError, match="has no manifest.jsonl: expected a finished dataset"):
+        read_manifest(tmp_path)

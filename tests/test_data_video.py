@@ -146,8 +146,11 @@ def test_bad_files_give_one_clear_line(tmp_path, capsys):
     faceless = tmp_path / "faceless.mp4"
     write_video([np.full((128, 128, 3), 90, np.uint8)] * 10, OutputSpec("mp4", faceless, False),
                 25.0, (128, 128), _tone(0.4), 16000)
+    takes = tmp_path / "my takes"
+    takes.mkdir()
     cases = {silent: "has no audio stream", sound: "has no video stream",
              junk: "is unreadable", tmp_path / "missing.mp4": "does not exist",
+             takes: "is a folder",  # was "does not exist"
              faceless: "0 of 10 frames show exactly one face (10 none, 0 several)"}
     for path, words in cases.items():
         assert main(["dataset", "video", str(path), "--out", str(tmp_path / "ds"),
@@ -155,6 +158,7 @@ def test_bad_files_give_one_clear_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and words in err[0] and str(path) in err[0] \
             and "expected" in err[0], err
+    assert not (tmp_path / "ds").exists()  # the faceless video had left an empty folder
     # Every file is checked before any work: a bad one among good ones stops the run early.
     good = tmp_path / "good.mp4"
     write_video([face] * 5, OutputSpec("mp4", good, False), 25.0, (128, 128), _tone(0.2), 16000)

@@ -612,8 +612,12 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
         raise DataError(f"split {split!r} is unknown: expected 'train' or 'validation'")
     text_path = Path(text_path)
     if not text_path.is_file():
-        raise DataError(f"transcript {str(text_path)!r} does not exist: expected a text file")
+        what = "is a folder" if text_path.is_dir() else "does not exist"
+        raise DataError(f"transcript {str(text_path)!r} {what}: expected a text file")
     text = read_transcript(text_path)
+    if not normalise_text(text):
+        raise DataError(f"transcript {str(text_path)!r} has no words: expected the English words "
+                        f"said in {str(audio_path)!r}")
     audio = read_audio(audio_path)
     digest = hashlib.sha1(audio.tobytes()).hexdigest()[:16]
     out = Path(out)
@@ -622,8 +626,16 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
                                  {"teacher": asdict(teacher), "recordings": {}})
     if digest in info.get("recordings", {}):
         return {"clips": 0, "skipped": True, "seconds": 0.0}
+    splits = {r["speaker"]: r["split"] for r in info.get("recordings", {}).values()}
+    if splits.get(speaker, split) != split:  # validated on their own voice otherwise
+        raise DataError(f"speaker {speaker!r} is already in the {splits[speaker]!r} split of "
+                        f"{str(out)!r}, this run asks {split!r}: expected one split per speaker")
     try:
-        timeline, score = Aligner().align(audio, text, config.min_fit)
+        try:
+            timeline, score = Aligner().align(audio, text, config.min_fit)
+        except DataError as e:  # name the files: the aligner knows only samples and words
+            raise DataError(f"{str(audio_path)!r} with transcript {str(text_path)!r}: {e}") \
+                from None
         if score.per_frame < config.min_fit:
             raise DataError(f"transcript {str(text_path)!r} does not fit {str(audio_path)!r} "
                             f"(alignment score {score.per_frame:.1f} per frame, expected >= "

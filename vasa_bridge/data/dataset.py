@@ -181,6 +181,7 @@ def write_manifest(root: Path, rows: Sequence[dict]) -> None:
 def read_manifest(root: str | Path) -> list[dict]:
     path = Path(root) / "manifest.jsonl"
     if not path.is_file():
+        read_info(root)  # no dataset.json either: a wrong path, not an unfinished dataset
         raise DataError(f"{str(root)!r} has no manifest.jsonl: expected a finished dataset "
                         f"(rerun the command that made it; it resumes)")
     with open(path, encoding="utf-8") as fh:

@@ -90,7 +90,8 @@ def _open(path: Path):
     import av
 
     if not path.is_file():
-        raise DataError(f"video {str(path)!r} does not exist: expected a video file")
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise DataError(f"video {str(path)!r} {what}: expected a video file")
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, *_OPEN_ERRORS) as e:
@@ -393,6 +394,7 @@ def build_video(paths: Sequence[str | Path], out: str | Path, *, speaker: str | 
     for p in paths:
         probe(p)
     out = Path(out)
+    new = not out.exists()
     info, rows = open_for_append(out, "video", config.fps,
                                  {"video": asdict(config), "videos": {}})
     splits = {v["speaker"]: v["split"] for v in info["videos"].values()}
@@ -410,7 +412,12 @@ def build_video(paths: Sequence[str | Path], out: str | Path, *, speaker: str | 
             log(f"{p}: already in {out}, skipped")
             summary["skipped"] += 1
             continue
-        clips, report = extract_clips(p, config, progress)
+        try:
+            clips, report = extract_clips(p, config, progress)
+        except Exception:  # re-raised; FaceNotFoundError is not a DataError
+            if new and not any(out.iterdir()):
+                out.rmdir()  # made for these videos, still empty: a refusal leaves nothing
+            raise
         made = []
         for clip in clips:
             meta = {"engine": "video", "voice": name, "speaker": f"video:{name}",

@@ -224,6 +224,11 @@ def evaluate(config: EvalConfig, progress: bool = True) -> dict:
     ds = open_dataset(config.data, config.split)
     first = min(config.start, len(ds))
     n = min(config.limit, len(ds) - first)
+    if n <= 0:
+        from ..errors import DataError
+        raise DataError(f"{str(config.data)!r} has {len(ds)} {config.split!r} clips from --start "
+                        f"{config.start}: expected at least one to evaluate (a held-out "
+                        f"speaker, or --split train)")
     rows = {"model": _Acc(), "loudness": _Acc(), "teacher": _Acc()}
     recognizer = None
     if config.phones:
