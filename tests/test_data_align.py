@@ -356,3 +356,19 @@ def test_dataset_aligned_refusals_name_the_files(tmp_path):
     with pytest.raises(DataError, match=r"transcript '.*' is a folder: expected a text file"):
         build_aligned(wav, tmp_path, tmp_path / "refused")
     assert not (tmp_path / "refused").exists()
+
+
+def test_train_takes_every_dataset_folder_it_is_given(tmp_path, capsys):
+    # `train --data synth --data mine` used only the last folder and said nothing, so a user
+    # could not train on a synthetic corpus and their own recordings together.
+    from vasa_bridge.cli import main
+    from vasa_bridge.data.align import build_aligned
+    takes = _alsa_takes_or_skip(tmp_path, ("Front_Center", "Front_Left", "Rear_Right"))
+    build_aligned(*takes["Front_Center"], tmp_path / "a", speaker="me")
+    build_aligned(*takes["Front_Left"], tmp_path / "b", speaker="you")
+    build_aligned(*takes["Rear_Right"], tmp_path / "b", speaker="them", split="validation")
+    capsys.readouterr()
+    assert main(["train", "--data", str(tmp_path / "a"), "--data", str(tmp_path / "b"),
+                 "--out", str(tmp_path / "run"), "--steps", "2", "--batch", "2", "--width", "32",
+                 "--layers", "1", "--heads", "2", "--eval-every", "2"]) == 0
+    assert "[train] 2 training and 1 validation clips from 2 folders" in capsys.readouterr().err

@@ -56,8 +56,13 @@ def cmd_train(args) -> int:
     _show("train", {"data": args.data, "out": args.out, "train": dataclasses.asdict(tc),
                     "model": model.as_dict() | {"motion_mean": "(from data)",
                                                 "motion_std": "(from data)"}})
-    train_clips = load_corpus(args.data, "train", model, args.limit, progress=True)
-    val_clips = load_corpus(args.data, "validation", model, args.limit, progress=True)
+    # Every folder's clips (a repeated --data used only the last folder, silently).
+    train_clips = [c for d in args.data
+                   for c in load_corpus(d, "train", model, args.limit, progress=True)]
+    val_clips = [c for d in args.data
+                 for c in load_corpus(d, "validation", model, args.limit, progress=True)]
+    print(f"[train] {len(train_clips)} training and {len(val_clips)} validation clips from "
+          f"{len(args.data)} folder{'s' if len(args.data) > 1 else ''}", file=sys.stderr)
     result = train(train_clips, val_clips, model, tc, args.out, resume=not args.restart)
     print(f"[train] done: {result['steps']} steps, checkpoint {result['checkpoint']}",
           file=sys.stderr)
@@ -274,7 +279,9 @@ def add_cli(subparsers) -> None:
     d = ModelConfig()
 
     t = subparsers.add_parser("train", help="train the audio-to-motion model on a dataset")
-    t.add_argument("--data", required=True, help="dataset folder (vasa-bridge dataset synth)")
+    t.add_argument("--data", required=True, action="append",
+                   help="dataset folder (vasa-bridge dataset synth, aligned, video); repeat it "
+                        "to train on several (a synthetic corpus and your own recordings)")
     t.add_argument("--out", required=True, help="run folder (checkpoint.pt, config, history)")
     t.add_argument("--steps", type=int, default=3000)
     t.add_argument("--batch", type=int, default=64)
