@@ -231,3 +231,79 @@ def test_a_voice_heard_ahead_on_a_real_device_plays_late_with_its_words(pulse, t
         sound = [(m.pts, m.audio_samples()[:, 0]) for m in sub.messages(timeout_ms=300)]
     loud = [pts for pts, x in sound if np.abs(x).max() > 0.1 * 32767]
     assert loud and loud[0] >= (played_at + 4 * 25) * 40_000_000  # out 4 s after it went in
+
+
+def test_a_device_that_stops_delivering_becomes_silence_in_real_time(caplog):
+    """Unplugging the microphone (or its sound server going away) stops the callbacks. The
+    microphone paces the whole runtime, so without this the face, clips and NPC streams froze
+    with no message: now, after stall_s without a block, the timeline goes on in real time as
+    silence, said once in the log."""
+    import logging
+    caplog.set_level(logging.WARNING, logger="vasa_bridge.audio.sources")
+    now = [100.0]
+    cap = CaptureBuffer(RATE, clock=lambda: now[0], stall_s=2.0, name="microphone 'usb'")
+    cap.start()
+    for _ in range(10):  # 0.2 s of sound in 20 ms blocks
+        cap.write(np.full(320, 0.5, np.float32))
+        now[0] += 0.02
+    assert cap.written == 3200 and cap.lost is None
+    now[0] += 1.5  # a hiccup shorter than stall_s: still waiting for the device
+    assert not cap.ready(3201) and cap.lost is None
+    now[0] += 1.0  # 2.52 s since the last block
+    assert cap.ready(3201) and cap.lost is not None
+    assert abs(cap.written - (3200 + 2.52 * RATE)) <= 1
+    span = cap.read(3000, 3640)  # the device's last samples, then silence
+    assert span[:200].tolist() == [0.5] * 200 and span[200:].tolist() == [0.0] * 440
+    now[0] += 1.0
+    assert cap.wait_s(cap.written + RATE) == pytest.approx(1.0, abs=1 / RATE)  # paced by the clock
+    cap.write(np.full(320, 0.9, np.float32))  # a late block from a device that came back
+    assert cap.read(3640, 3960).tolist() == [0.0] * 320
+    lost = [r.getMessage() for r in caplog.records if "stopped delivering" in r.getMessage()]
+    assert len(lost) == 1 and "microphone 'usb'" in lost[0], lost
+
+
+def test_a_device_that_never_delivers_is_noticed_too():
+    now = [0.0]
+    cap = CaptureBuffer(48000, clock=lambda: now[0], stall_s=2.0)
+    assert cap.written == 0 and cap.lost is None  # not started: nothing is due yet
+    now[0] += 5.0
+    assert cap.written == 0
+    cap.start()
+    now[0] += 2.5
+    assert abs(cap.written - 2.5 * RATE) <= 1 and cap.read(0, 320).tolist() == [0.0] * 320
+
+
+def _null_sink(action: str) -> None:
+    if action == "unload":
+        subprocess.run(["pactl", "unload-module", "module-null-sink"], check=True, timeout=10)
+    else:
+        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=vasa_sink"],
+                       check=True, timeout=10, capture_output=True)
+        subprocess.run(["pactl", "set-default-source", "vasa_sink.monitor"], check=True,
+                       timeout=10)
+
+
+@pytest.mark.slow
+@needs_pulse
+def test_unplugging_a_real_device_while_capturing_and_opening_one_with_no_source(pulse):
+    """The sink behind the capture removed mid-stream: PortAudio's callbacks stop, and the
+    capture goes on as silence in real time instead of freezing the runtime. Then, with no
+    source at all, opening the default device is a one-line AudioDeviceError, not a raw
+    PortAudioError traceback."""
+    mic = MicSource(None)
+    mic.capture.stall_s = 0.3
+    mic.start()
+    try:
+        assert wait_until(lambda: mic.ring.total_written > 0)
+        _null_sink("unload")
+        try:
+            assert wait_until(lambda: mic.ready(mic.capture.written + 1) and
+                              mic.capture.lost is not None)
+            end = mic.capture.written
+            assert wait_until(lambda: mic.ready(end + RATE // 10))  # time goes on
+        finally:
+            mic.close()
+        with pytest.raises(AudioDeviceError, match=r"input device .* cannot be opened \("):
+            MicSource(None)
+    finally:
+        _null_sink("load")

@@ -283,3 +283,29 @@ def test_cli_options_build_sinks(receiver, tmp_path):
         options.sinks_from_args(q.parse_args(["--vmc", "line.vasab"]))
     with pytest.raises(ConfigError, match="--vts is 'talk.npz'.*--vts=URL"):
         options.sinks_from_args(q.parse_args(["--vts", "talk.npz"]))
+
+
+@pytest.mark.parametrize("text", ["[::1", "[::1]x", "[::1]39539", "[localhost]:39539",
+                                  "::1:47002", "127.0.0.1:0", "127.0.0.1:70000", "localhost:"])
+def test_malformed_vmc_addresses_are_refused_with_the_ipv6_form(text):
+    """An unclosed bracket used to send to '::' on the default port, and an IPv6 address with
+    a port but no brackets was reported as a host that cannot be resolved."""
+    with pytest.raises(ConfigError, match=r"--vmc is .*expected HOST:PORT .*\[::1\]:39539"):
+        parse_host_port(text)
+
+
+def test_vmc_over_ipv6_loopback_reaches_the_receiver():
+    import socket
+    try:
+        rx = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        rx.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with rx:
+        rx.settimeout(5.0)
+        host, port = parse_host_port(f"[::1]:{rx.getsockname()[1]}")
+        assert parse_host_port("::1") == ("::1", 39539)  # a bare address: the default port
+        with VmcSender(VmcConfig(host=host, port=port)) as s:
+            s.send(_track(n=1).frame(0))
+        data, _ = rx.recvfrom(65536)
+    assert data.startswith(b"#bundle\0") and b"/VMC/Ext/Blend/Apply" in data

@@ -282,3 +282,55 @@ def test_vts_not_running_never_raises(tmp_path, caplog):
     warnings = [r for r in caplog.records if "cannot reach" in r.getMessage()]
     assert len(warnings) == 1  # logged once per outage, not once per retry
     assert f"127.0.0.1:{port}" in warnings[0].getMessage()
+
+
+def test_api_off_backs_off_logs_once_and_closes_normally(tmp_path, caplog, monkeypatch):
+    """VTube Studio answering with its API off: one error line, not one per retry; retries
+    back off to reconnect_max_s although each connection opens; each is closed normally
+    (1000), not with websockets' 1011 "internal error"."""
+    import asyncio
+
+    caplog.set_level(logging.INFO, logger="vasa_bridge.vts")
+    close_codes: list[int | None] = []
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay, *a, **kw):
+        if 0.05 <= delay <= 0.2:  # the plugin's retry waits, not websockets' own timers
+            waits.append(delay)
+        return await real_sleep(delay, *a, **kw)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+
+    class Recording(VtsStandIn):
+        async def _handle(self, ws) -> None:
+            await super()._handle(ws)
+            close_codes.append(ws.close_code)
+
+    with Recording(api_active=False) as server:
+        with VtsPlugin(_cfg(server.url, tmp_path)) as plugin:
+            plugin.send(MotionFrame.neutral())
+            assert _wait(lambda: len(close_codes) >= 4 and len(waits) >= 4)
+            assert plugin.state == "disconnected"
+        assert not server.snapshot()
+    off = [r for r in caplog.records if "API is off" in r.getMessage()]
+    assert len(off) == 1, [r.getMessage() for r in caplog.records]
+    assert waits[:4] == pytest.approx([0.05, 0.1, 0.2, 0.2])
+    assert set(close_codes[:4]) == {1000}
+
+
+@pytest.mark.parametrize("url", ["ws://localhost", "ws://127.0.0.1:99999", "ws://127.0.0.1:0",
+                                 "ws://", "ws://:8001", "ws://127.0.0.1:8001/a b",
+                                 "ws://[::1:8001"])
+def test_urls_vts_cannot_be_at_are_refused_at_once(url):
+    """These used to start a plugin that retried forever ('connection lost (ValueError: Port
+    out of range)', 'hostname isn't provided') or knocked on port 80."""
+    with pytest.raises(ConfigError, match=r"url is .*expected ws://HOST:PORT .*port in"):
+        VtsConfig(url=url)
+
+
+def test_urls_vts_can_be_at_are_accepted():
+    from vasa_bridge.outputs.vts import url_port
+    assert url_port("ws://localhost:8001") == 8001
+    assert url_port("ws://[::1]:47024") == 47024 and url_port("wss://host:8001/") == 8001
+    VtsConfig(url="ws://[::1]:47024")

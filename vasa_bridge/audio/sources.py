@@ -146,8 +146,15 @@ class CaptureBuffer:
     the reader's calls (`ready`, `wait_s`, `read`). Pure apart from the injectable clock."""
 
     def __init__(self, rate_in: int, capacity_s: float = 5.0, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, stall_s: float | None = None,
+                 name: str = "the microphone") -> None:
         self.rate_in = int(rate_in)
+        # s: no block for this long after start(): the device is gone. By default the ring's
+        # length: a device (or a starved machine) that stalls less still delivers all it held.
+        self.stall_s = capacity_s if stall_s is None else stall_s
+        self.name = name
+        self._started: float | None = None  # when the device was started (clock)
+        self.lost: tuple[int, float] | None = None  # (position at RATE, time) it went silent
         self.ring = RingBuffer(int(capacity_s * self.rate_in))  # the device's samples
         self.arrivals: collections.deque = collections.deque(maxlen=4096)  # (ring end, time)
         self._clock = clock
@@ -160,18 +167,36 @@ class CaptureBuffer:
         self.ring.write(block)
         self.arrivals.append((self.ring.total_written, self._clock()))
 
+    def start(self) -> None:
+        """The device was started: from now on a silence of `stall_s` means it is gone."""
+        self._started = self._clock()
+
     def _timeline(self) -> RingBuffer:
         """The samples at RATE, after resampling whatever the device delivered since."""
         if self._resample is not None:
             data = self.ring.read(self.ring.available)
             if data is not None and len(data):
                 self._out.write(self._resample(data))
+        if self.lost is None and self._started is not None:
+            last = self.arrivals[-1][1] if self.arrivals else self._started
+            if self._clock() - last > self.stall_s:  # unplugged, or the sound server went away
+                self.lost = (self._out.total_written, last)
+                log.warning("%s stopped delivering sound %.1f s ago (unplugged?): the face "
+                            "goes on in silence; restart serve to capture again", self.name,
+                            self._clock() - last)
         return self._out
 
     @property
     def written(self) -> int:
-        """Samples at RATE available so far (read or not)."""
-        return self._timeline().total_written
+        """Samples at RATE available so far (read or not). After the device is lost, the clock
+        goes on where it stopped: silence, in real time, so the rest of the runtime (clips,
+        NPC streams, the idle face) keeps running. A device that comes back is not heard again
+        (its blocks would no longer match the timeline)."""
+        written = self._timeline().total_written
+        if self.lost is not None:
+            position, since = self.lost
+            written = position + int((self._clock() - since) * RATE)
+        return written
 
     def ready(self, end: int) -> bool:
         return self.written >= end
@@ -182,15 +207,17 @@ class CaptureBuffer:
     def read(self, start: int, end: int) -> np.ndarray:
         ring = self._timeline()
         out = np.zeros(end - start, np.float32)
-        first = max(start, ring.total_read)  # an overflow lost those before: zeros keep the timeline
-        if first >= end:
+        # An overflow lost those before `first`: zeros keep the timeline.
+        first = max(start, ring.total_read)
+        last = end if self.lost is None else min(end, self.lost[0])  # lost: silence after
+        if first >= last:
             return out
         if first > ring.total_read:
             ring.read(first - ring.total_read)
-        data = ring.read(end - first)
+        data = ring.read(last - first)
         if data is None:
             return out
-        out[first - start:], bad = clean_samples(data)  # checked here, off the device's thread
+        out[first - start:last - start], bad = clean_samples(data)  # off the device's thread
         self.bad_samples += bad
         return out
 
@@ -225,10 +252,15 @@ class MicSource:
         except Exception:
             rate = int(info["default_samplerate"])  # resampled to RATE by the reader
         self.rate_in = rate
-        self.capture = CaptureBuffer(rate, capacity_s)
+        self.capture = CaptureBuffer(rate, capacity_s, name=f"microphone {self.device_name!r}")
         self.ring = self.capture.ring  # the device's samples, as the callback wrote them
-        self._stream = sd.InputStream(device=device, samplerate=rate, channels=1,
-                                      dtype="float32", blocksize=0, callback=self._callback)
+        try:
+            self._stream = sd.InputStream(device=device, samplerate=rate, channels=1,
+                                          dtype="float32", blocksize=0, callback=self._callback)
+        except sd.PortAudioError as e:  # listed, but it will not open (e.g. no source behind it)
+            raise AudioDeviceError(f"input device {self.device_name!r} cannot be opened ({e}): "
+                                   f"check that a microphone is connected and not in use, or "
+                                   f"pick another with --mic (see --list-devices)") from None
         self.status_flags = 0
 
     def _device_info(self, device):
@@ -259,6 +291,7 @@ class MicSource:
 
     def start(self) -> None:
         self._stream.start()
+        self.capture.start()
 
     def ready(self, end: int) -> bool:
         return self.capture.ready(end)

@@ -8,18 +8,20 @@ Per frame (docs/vtuber.md, "VMC"):
     /VMC/Ext/Blend/Val name value       for every shape
     /VMC/Ext/Blend/Apply                once, after the last value
 
-Names are Perfect Sync (the 52 ARKit names in PascalCase, `JawOpen`), VRM 0.x presets (`A`, `Blink_L`,
-…) or both. Rotations are in Unity's left-handed frame (`conversions.to_unity_quaternion`).
+Names are Perfect Sync (the 52 ARKit names in PascalCase, `JawOpen`), VRM 0.x presets (`A`,
+`Blink_L`, …) or both. Rotations are in Unity's left-handed frame
+(`conversions.to_unity_quaternion`).
 
 By default one OSC bundle carries the whole frame (VSeeFace applies a frame at once). A frame of
 52 + 18 shapes is ~4 KB: above an Ethernet MTU (IP fragments it, fine on loopback and a LAN) and
-far below UDP's 65,507-byte limit. `max_datagram` caps a datagram; a frame that does not fit is split
-into several bundles, in order, with `Apply` in the last one. `bundled=False` sends one datagram per
-message (some receivers, e.g. VNyan's option, want that).
+far below UDP's 65,507-byte limit. `max_datagram` caps a datagram; a frame that does not fit is
+split into several bundles, in order, with `Apply` in the last one. `bundled=False` sends one
+datagram per message (some receivers, e.g. VNyan's option, want that).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
@@ -78,12 +80,16 @@ _FILE_SUFFIXES = (".npz", ".json", ".vasatrack", ".vasab", ".csv", ".wav", ".png
 def parse_host_port(text: str, default_port: int = 39539) -> tuple[str, int]:
     """'HOST:PORT', 'HOST', ':PORT' or '[v6]:PORT' -> (host, port)."""
     host, port = text, str(default_port)
+    bad = False
     if text.startswith("["):  # [::1]:39539
         end = text.find("]")
         host, rest = text[1:end], text[end + 1:]
         port = rest[1:] if rest.startswith(":") else port
+        bad = end < 0 or rest not in ("", ":" + port) or not _is_ipv6(host)
     elif text.count(":") == 1:
         host, port = text.split(":")
+    elif ":" in text:  # a bare IPv6 address; "::1:39539" is one too, so a port needs brackets
+        bad = not _is_ipv6(text)
     host = host or "127.0.0.1"
     try:
         p = int(port)
@@ -91,10 +97,18 @@ def parse_host_port(text: str, default_port: int = 39539) -> tuple[str, int]:
         p = -1
     # `replay --vmc talk.npz` would otherwise send to a host named "talk.npz".
     looks_like_file = "/" in host or "\\" in host or host.lower().endswith(_FILE_SUFFIXES)
-    if not 1 <= p <= 65535 or looks_like_file or any(c.isspace() for c in host):
-        raise ConfigError(f"--vmc is {text!r}: expected HOST:PORT such as {DEFAULT_VMC} "
-                          f"(write --vmc=HOST:PORT when a positional argument follows)")
+    if bad or not 1 <= p <= 65535 or looks_like_file or any(c.isspace() for c in host):
+        raise ConfigError(f"--vmc is {text!r}: expected HOST:PORT such as {DEFAULT_VMC}, or "
+                          f"[IPV6]:PORT such as [::1]:39539 (write --vmc=HOST:PORT when a "
+                          f"positional argument follows)")
     return host, p
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
 
 
 def _msg(address: str, *args) -> OscMessage:

@@ -1,4 +1,5 @@
-"""VTube Studio plugin: motion frames -> `InjectParameterDataRequest` over VTube Studio's public API.
+"""VTube Studio plugin: motion frames -> `InjectParameterDataRequest` over VTube Studio's public
+API.
 
 Flow (DenchiSoft/VTubeStudio README, "Authentication" and "Feeding in data"):
 1. connect to ws://localhost:8001 (the user can change the port; "Start API" must be on);
@@ -61,7 +62,8 @@ PARAMETER_RANGES: dict[str, tuple[float, float]] = {
     "BrowLeftY": (0.0, 1.0), "BrowRightY": (0.0, 1.0),
     "CheekPuff": (0.0, 1.0), "TongueOut": (0.0, 1.0),
 }
-CUSTOM_PREFIX = "Vasa"  # custom parameters: VasaJawOpen, VasaEyeBlinkLeft, ... (alphanumeric, <= 32)
+# Custom parameters: VasaJawOpen, VasaEyeBlinkLeft, ... (alphanumeric, <= 32 characters).
+CUSTOM_PREFIX = "Vasa"
 CUSTOM_NAMES: tuple[str, ...] = tuple(CUSTOM_PREFIX + to_pascal(n) for n in ARKIT_NAMES)
 CM_PER_M = 100.0  # FacePosition unit: we send centimetres
 
@@ -94,9 +96,9 @@ class VtsConfig:
     denied_retry_s: float = 60.0  # wait before asking again after the user clicked "Deny"
 
     def __post_init__(self) -> None:
-        if not str(self.url).startswith(("ws://", "wss://")):
+        if url_port(self.url) is None:
             raise ConfigError(f"VTube Studio url is {self.url!r}: expected ws://HOST:PORT such "
-                              f"as {DEFAULT_VTS}")
+                              f"as {DEFAULT_VTS} (a host, and a port in [1, 65535])")
         for name in ("plugin_name", "plugin_developer"):
             v = getattr(self, name)
             if not 3 <= len(v) <= 32:
@@ -108,6 +110,21 @@ class VtsConfig:
         if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
             raise ConfigError(f"VTube Studio reconnect delays are {self.reconnect_min_s!r}.."
                               f"{self.reconnect_max_s!r} s: expected 0 < min <= max")
+
+
+def url_port(url: str) -> int | None:
+    """The port of a ws://HOST:PORT (or wss://) URL; None when it is not one (no host, no port
+    or one out of range, spaces): VTube Studio always listens on an explicit port."""
+    from urllib.parse import urlsplit
+    try:
+        u = urlsplit(str(url))
+        port = u.port
+    except ValueError:  # "Port out of range 0-65535", a bad IPv6 literal
+        return None
+    if u.scheme not in ("ws", "wss") or not u.hostname or port is None or \
+            not 1 <= port <= 65535 or any(c.isspace() for c in str(url)):
+        return None
+    return port
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,6 +217,7 @@ class VtsPlugin(MotionSink):
         self._token: str | None = None
         self._req = 0
         self._logged_errors: set[int] = set()
+        self._logged_refusals: set[tuple[int, str]] = set()  # VtsApiErrors ending a session
         self._loop = asyncio.new_event_loop()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -279,10 +297,12 @@ class VtsPlugin(MotionSink):
                         self.stats["reconnects"] += 1
                     if was_down:
                         log.info("VTube Studio: reconnected to %s", cfg.url)
-                    was_down, delay = False, cfg.reconnect_min_s
+                    was_down = False
                     try:
                         await self._session(ws)
-                    except asyncio.CancelledError:  # close(): say goodbye with a normal close
+                    except (asyncio.CancelledError, VtsDenied, VtsApiError):
+                        # close() or a refusal: a normal close, not websockets' 1011 "internal
+                        # error" that leaving the `async with` on an exception sends.
                         await asyncio.shield(ws.close())
                         raise
             except VtsDenied as e:
@@ -293,17 +313,20 @@ class VtsPlugin(MotionSink):
                 wait = cfg.denied_retry_s
             except VtsApiError as e:
                 self._note_error(str(e))
-                if e.error_id == ERR_API_ACCESS_DEACTIVATED:
-                    log.error("VTube Studio: the plugin API is off. Turn on \"Start API (allow "
-                              "plugins)\" in VTube Studio's settings; retrying")
-                else:
-                    log.warning("%s; reconnecting", e)
+                key = (e.error_id, e.api_message)  # logged once until a session works again
+                if key not in self._logged_refusals:
+                    self._logged_refusals.add(key)
+                    if e.error_id == ERR_API_ACCESS_DEACTIVATED:
+                        log.error("VTube Studio: the plugin API is off. Turn on \"Start API "
+                                  "(allow plugins)\" in VTube Studio's settings; retrying")
+                    else:
+                        log.warning("%s; reconnecting", e)
             except (OSError, asyncio.TimeoutError, TimeoutError) as e:
                 self._note_error(f"cannot reach VTube Studio at {cfg.url}: {e}")
                 if not was_down:
                     log.warning("VTube Studio: cannot reach %s (%s). Is VTube Studio running "
                                 "with the API on (port %s)? Retrying in the background",
-                                cfg.url, e, cfg.url.rsplit(":", 1)[-1].strip("/"))
+                                cfg.url, e, url_port(cfg.url))
                 was_down = True
             except Exception as e:  # websockets' ConnectionClosed / InvalidHandshake / bad JSON
                 self._note_error(f"VTube Studio connection lost: {type(e).__name__}: {e}")
@@ -311,6 +334,8 @@ class VtsPlugin(MotionSink):
                     log.warning("VTube Studio: connection to %s lost (%s: %s); reconnecting",
                                 cfg.url, type(e).__name__, e)
                 was_down = True
+            if self._state == "ready":  # a working session ended (VTS restarted): retry soon
+                wait = delay = cfg.reconnect_min_s
             if self._state != "denied":
                 self._set_state("disconnected")
             await asyncio.sleep(wait)
@@ -359,6 +384,7 @@ class VtsPlugin(MotionSink):
                     "explanation": f"vasa_bridge: ARKit {arkit}, 0..1",
                     "min": 0, "max": 1, "defaultValue": 0})
         self._set_state("ready")
+        self._logged_refusals.clear()
         log.info("VTube Studio: plugin %r authenticated at %s; driving %d parameters",
                  cfg.plugin_name, cfg.url,
                  len(PARAMETER_RANGES) + (len(CUSTOM_NAMES) if cfg.custom_parameters else 0))
