@@ -31,6 +31,16 @@ def warnings_from_io(caplog) -> list[str]:
             if r.name == "vasa_bridge.audio.io" and r.levelno == logging.WARNING]
 
 
+def baked_with_warnings(speech: Path, tmp_path: Path, caplog) -> list[str]:
+    """`vasa-bridge bake --audio speech`: it succeeds and writes its track; the warnings the
+    file's reading logged."""
+    out = tmp_path / "t.npz"
+    with caplog.at_level(logging.WARNING, logger="vasa_bridge"):
+        assert main(["bake", "--audio", str(speech), "-o", str(out)]) == 0
+    assert out.is_file()
+    return warnings_from_io(caplog)
+
+
 def cut_wav(tmp_path: Path) -> tuple[Path, float, float]:
     """The voice as a 16-bit WAV with the second half of its bytes cut off (a copy or download
     that stopped): (path, seconds left, seconds the header promises)."""
@@ -84,11 +94,7 @@ def test_a_silent_file_bakes_with_one_warning(tmp_path, caplog, level_db):
         shown = f"{level_db:.1f} dBFS"
     speech = tmp_path / "quiet.wav"
     sf.write(str(speech), audio, rate, subtype="FLOAT")
-    out = tmp_path / "t.npz"
-    with caplog.at_level(logging.WARNING, logger="vasa_bridge"):
-        assert main(["bake", "--audio", str(speech), "-o", str(out)]) == 0
-    assert out.is_file()
-    assert warnings_from_io(caplog) == [
+    assert baked_with_warnings(speech, tmp_path, caplog) == [
         f"audio file {str(speech)!r} is silent: peak {shown}, expected speech above -60 dBFS; "
         f"the face will stay at rest"]
 
@@ -138,11 +144,7 @@ def test_one_frame_of_audio_is_the_least_taken(tmp_path):
 def test_a_truncated_wav_bakes_with_one_warning(tmp_path, caplog):
     """libsndfile reads what is there: half a line was baked and nobody was told."""
     cut, held, promised = cut_wav(tmp_path)
-    out = tmp_path / "t.npz"
-    with caplog.at_level(logging.WARNING, logger="vasa_bridge"):
-        assert main(["bake", "--audio", str(cut), "-o", str(out)]) == 0
-    assert out.is_file()
-    assert warnings_from_io(caplog) == [
+    assert baked_with_warnings(cut, tmp_path, caplog) == [
         f"audio file {str(cut)!r} is cut short: read {held:.3f} s of the {promised:.3f} s its "
         f"header promises (the rest of the data is missing)"]
 
