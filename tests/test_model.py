@@ -2,6 +2,7 @@
 drives the jaw; per-clip gaze and head motion): training lowers the loss, checkpoints rebuild
 themselves, ONNX equals torch, streaming matches offline without seams, guidance steers."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -446,3 +447,13 @@ def test_checkpoint_pickles_never_run_code_and_damage_is_a_model_error(tmp_path)
                                                max_window=4)).state_dict()}, other)
     with pytest.raises(ModelError, match="does not match its own model_config"):
         load_checkpoint(other)  # was RuntimeError from load_state_dict
+
+
+def test_a_run_without_validation_clips_keeps_its_history_strict_json(corpus, tmp_path):
+    """A dataset with no validation split (a user's own recordings) trained, but wrote
+    `"val_loss": NaN` into history.jsonl, which strict JSON readers refuse."""
+    tc = TrainConfig(steps=4, batch=4, warmup=1, eval_every=2, val_batches=1, threads=1)
+    train(corpus[0][:4], [], tiny_config(), tc, tmp_path, log=lambda *_: None, progress=False)
+    rows = [json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in history.jsonl"))
+            for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 4] and all(r["val_loss"] is None for r in rows)

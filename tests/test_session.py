@@ -107,3 +107,23 @@ def test_the_hello_offers_pictures_only_when_serve_sends_them(argv, kinds):
     from vasa_bridge.cli.serve import session_config
     config = session_config(build_parser().parse_args(argv))
     assert Session(config)._publisher_config().capabilities == kinds
+
+
+def test_the_ready_line_says_where_the_vtuber_apps_are_fed(tmp_path, capsys):
+    """`serve --vmc ... --vts ...` said nothing of them in its ready line: a streamer could not
+    tell from it whether, or where, VSeeFace or VTube Studio were being fed."""
+    from vasa_bridge.outputs.vmc import VmcConfig
+    from vasa_bridge.outputs.vts import VtsConfig
+    sf.write(tmp_path / "s.wav", np.zeros(8000, np.float32), 16000)
+    pub, ctl = (f"tcp://127.0.0.1:{free_port()}" for _ in range(2))
+    vmc, vts = free_port(), free_port()
+    config = SessionConfig(serve=ServeConfig(frames=False, stop_after_source=True), pub=pub,
+                           control=ControlConfig(endpoint=ctl), audio=str(tmp_path / "s.wav"),
+                           motion="loudness",
+                           outputs=(VmcConfig(port=vmc), VmcConfig(host="::1", port=vmc),
+                                    VtsConfig(url=f"ws://127.0.0.1:{vts}")))
+    with Session(config) as session:
+        session.run(threading.Event())
+    err = capsys.readouterr().err
+    assert f"motion loudness, VMC 127.0.0.1:{vmc}, VMC [::1]:{vmc}, VTube Studio " \
+           f"ws://127.0.0.1:{vts}" in err, err

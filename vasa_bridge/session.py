@@ -224,6 +224,14 @@ class Session:
         if self.inlet:
             parts.append(f"clips in {self.inlet.endpoint}")
         parts += [f"audio from {source}", f"motion {c.motion}"]
+        for out in c.outputs:  # where the VTuber apps are fed (serve --vmc / --vts)
+            if hasattr(out, "url"):
+                parts.append(f"VTube Studio {out.url}")
+            else:
+                host = f"[{out.host}]" if ":" in out.host else out.host
+                parts.append(f"VMC {host}:{out.port}")
+        if c.virtualcam is not None:
+            parts.append(f"virtual camera {c.virtualcam or '(the default device)'}")
         if self.stamp:
             parts.append(f"watermark {self.stamp.payload}")
         return parts

@@ -251,8 +251,10 @@ def train(train_clips: list[ClipData], val_clips: list[ClipData], config: ModelC
                              f"{history[-1]['seal_precision']:.2f}")
             log(f"[train] step {step}: train {running:.4f} validation (EMA) {vl:.4f}{seal_note}")
             save_checkpoint(ck_path, den, ema, opt, step, tc, history, {})
-            with open(out / "history.jsonl", "a") as fh:
-                fh.write(json.dumps(history[-1]) + "\n")
+            with open(out / "history.jsonl", "a") as fh:  # strict JSON: no validation, null
+                fh.write(json.dumps({k: None if isinstance(v, float) and not math.isfinite(v)
+                                     else v for k, v in history[-1].items()},
+                                    allow_nan=False) + "\n")
         if timed_out:
             log(f"[train] stopping after {tc.max_minutes} minutes at step {step}")
             break
