@@ -1,4 +1,5 @@
-"""Specific exceptions. Each message names the value received and the value expected.
+"""Specific exceptions, and two helpers for their messages. Each message names the value
+received and the value expected.
 
 The CLI turns any `VasaError` into one line on stderr and exit code 2.
 """
@@ -71,3 +72,19 @@ class DataError(VasaError, ValueError):
 
 class EngineUnavailable(DataError):
     """A speech engine (or one of its voices) is not installed on this machine."""
+
+
+def not_a_file(path) -> str:
+    """Why `path`, which is no file, cannot be read: "is a folder" or "does not exist" (for
+    messages such as f"portrait {path!r} {not_a_file(path)}: expected an image file")."""
+    from pathlib import Path
+    return "is a folder" if Path(path).is_dir() else "does not exist"
+
+
+def check_writable(folder, error: type = ConfigError) -> None:
+    """Refuse (with `error`) an existing output folder this user cannot write into, before any
+    work is done for it."""
+    import os
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise error(f"output folder {str(folder)!r} is not writable: expected a folder you can "
+                    f"write to")

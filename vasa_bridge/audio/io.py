@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AudioError
+from ..errors import AudioError, not_a_file
 from .features import FeatureConfig, prepare_audio
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,8 @@ def read_audio(path) -> tuple[np.ndarray, int]:
     """File -> (float32 samples (T,) or (T, C), sample rate). Refuses missing or empty files."""
     path = Path(path)
     if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise AudioError(f"audio file {str(path)!r} {what}: expected a WAV, FLAC, OGG or MP3 "
-                         f"file")
+        raise AudioError(f"audio file {str(path)!r} {not_a_file(path)}: expected a WAV, FLAC, "
+                         f"OGG or MP3 file")
     return _decode(str(path), path.suffix, str(path))
 
 

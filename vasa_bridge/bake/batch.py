@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .. import __version__
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError, ModelError, check_writable
 from ..model.bake import BakeConfig
 from ..model.streaming import Steering
 from . import workers
@@ -127,9 +127,7 @@ def run_batch(lines: list[Line], out_dir, config: BatchConfig = BatchConfig(),
         raise ConfigError(f"output {str(out_dir)!r} is a file: expected a folder for the "
                           f"batch's tracks")
     out_dir.mkdir(parents=True, exist_ok=True)
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise ConfigError(f"output folder {str(out_dir)!r} is not writable: expected a folder "
-                          f"you can write to")
+    check_writable(out_dir)
     mpath = model_path(config.bake)
     if not mpath.is_file():
         raise ModelError(f"no model at {str(mpath)!r}: expected an .onnx file from "

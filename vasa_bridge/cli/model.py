@@ -9,7 +9,7 @@ import json
 import math
 import sys
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, not_a_file
 from .common import add_verbose, is_verbose, non_negative, seed_value
 from .common import show_json as _show
 
@@ -149,16 +149,16 @@ def cmd_bake(args) -> int:
 
 def _check_output_file(output) -> None:
     """Refuse an -o that cannot be written before the bake, not after it."""
-    import os
     from pathlib import Path
+
+    from ..errors import check_writable
     path = Path(output)
     if path.is_dir():
         raise ConfigError(f"output {str(path)!r} is a folder: expected a file name such as "
                           f"line.npz")
     folder = path.parent if str(path.parent) else Path(".")
-    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"output folder {str(folder)!r} is not writable: expected a folder "
-                          f"you can write to")
+    if folder.is_dir():
+        check_writable(folder)
 
 
 def text_from_args(args) -> str | None:
@@ -176,9 +176,8 @@ def text_from_args(args) -> str | None:
         return check_text(args.text, MAX_FILE_TEXT_CHARS)
     path = Path(args.text_file)
     if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise ConfigError(f"--text-file {str(path)!r} {what}: expected a UTF-8 text file with "
-                          f"the words spoken")
+        raise ConfigError(f"--text-file {str(path)!r} {not_a_file(path)}: expected a UTF-8 "
+                          f"text file with the words spoken")
     try:
         text = check_text(path.read_text(encoding="utf-8"), MAX_FILE_TEXT_CHARS)
         if not text.strip():

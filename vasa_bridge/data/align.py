@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio.pcm import to_s16
-from ..errors import DataError
+from ..errors import DataError, not_a_file
 from .dataset import SAMPLE_RATE, open_for_append, write_clip, write_json, write_manifest
 from .engines.base import to_16k
 from .phonemes import SILENCE, PhonemeTimeline, normalise_label
@@ -612,8 +612,8 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
         raise DataError(f"split {split!r} is unknown: expected 'train' or 'validation'")
     text_path = Path(text_path)
     if not text_path.is_file():
-        what = "is a folder" if text_path.is_dir() else "does not exist"
-        raise DataError(f"transcript {str(text_path)!r} {what}: expected a text file")
+        raise DataError(f"transcript {str(text_path)!r} {not_a_file(text_path)}: expected a "
+                        f"text file")
     text = read_transcript(text_path)
     if not normalise_text(text):
         raise DataError(f"transcript {str(text_path)!r} has no words: expected the English words "

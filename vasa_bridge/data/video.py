@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import DataError, FaceNotFoundError
+from ..errors import DataError, FaceNotFoundError, not_a_file
 from ..face.mesh import NUM_LANDMARKS
 from ..face.solver import Measurements, Reference, SolverConfig, measure, solve
 from ..motion import MotionTrack
@@ -90,8 +90,7 @@ def _open(path: Path):
     import av
 
     if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise DataError(f"video {str(path)!r} {what}: expected a video file")
+        raise DataError(f"video {str(path)!r} {not_a_file(path)}: expected a video file")
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, *_OPEN_ERRORS) as e:

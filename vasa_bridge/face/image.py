@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ImageReadError
+from ..errors import ImageReadError, not_a_file
 
 # Refused before decoding: a PNG or JPEG header can declare 4 billion pixels in a few bytes.
 MAX_PIXELS = 80_000_000  # 80 megapixels (10000 x 8000); below Pillow's bomb warning (89 M)
@@ -69,8 +69,8 @@ def load_image(path: str | Path) -> LoadedImage:
     """Read a PNG/JPEG/WebP (or anything Pillow reads), apply its EXIF orientation."""
     path = Path(path)
     if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise ImageReadError(f"portrait {str(path)!r} {what}: expected an image file")
+        raise ImageReadError(f"portrait {str(path)!r} {not_a_file(path)}: expected an image "
+                             f"file")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise ImageReadError(f"portrait {str(path)!r} is {size} bytes: expected at most "

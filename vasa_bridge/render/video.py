@@ -11,7 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ..errors import RenderError
+from ..errors import RenderError, check_writable
 from ..face.portrait import PortraitConfig
 from ..motion.frame import MotionTrack
 from .base import RenderConfig, get_backend
@@ -68,9 +68,7 @@ def prepare_output(spec: OutputSpec) -> Path:
     except OSError as e:
         raise RenderError(f"output folder {str(folder)!r} cannot be created ({e.strerror or e}): "
                           f"expected a folder you can write to") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise RenderError(f"output folder {str(folder)!r} is not writable: expected a folder you "
-                          f"can write to")
+    check_writable(folder, RenderError)
     return folder
 
 
