@@ -95,7 +95,8 @@ def run_streaming(den, clips, stream: StreamConfig, phones: PhoneConfig | None =
     t = np.array(times) * 1000
     if phone_times:
         t = t + np.array(phone_times) * 1000
-    return float(t.mean()), float(np.percentile(t, 95)), acc.result(fc.fps)
+    return float(t.mean()), float(np.percentile(t, 95)), acc.result(fc.fps), \
+        np.array(phone_times) * 1000
 
 
 def seams(den, clips, stream: StreamConfig) -> tuple[float, float]:
@@ -141,17 +142,21 @@ def main() -> None:
                    temperature=args.live_temperature,
                    mouth_temperature=args.live_mouth_temperature, smooth=args.live_smooth,
                    redo=args.live_redo)
-    mean_ms, p95_ms, ql = run_streaming(den, clips, live)
+    mean_ms, p95_ms, ql, _ = run_streaming(den, clips, live)
     print(f"streaming (hop {live.hop}, overlap {live.overlap}, redo {live.redo}, smooth "
           f"{live.smooth}, temperature {live.temperature}/{live.mouth_temperature} (mouth), euler "
           f"{live.steps} steps): look-ahead "
           f"{live.lookahead_ms(den.config):.0f} ms + compute {mean_ms:.1f} ms mean, "
           f"{p95_ms:.1f} ms p95 per 40 ms frame (RTF {mean_ms / fc.hop_ms:.3f})")
-    ph_mean, ph_p95, _ = run_streaming(den, clips, live, PhoneConfig())
+    ph_mean, ph_p95, _, on_path = run_streaming(den, clips, live, PhoneConfig())
     print(f"streaming with the phone layer (as serve runs it, model/phones.py): compute "
           f"{ph_mean:.1f} ms mean, {ph_p95:.1f} ms p95 per 40 ms frame (model alone above: "
           f"x{ph_p95 / p95_ms:.2f} at p95)")
-    no_mean, no_p95, _ = run_streaming(den, clips, live, PhoneConfig(acoustic_weight=0.0))
+    # serve outputs each held frame before the model's work on the new audio (`settle`): the
+    # phone layer is all of the motion on the sound-to-picture path
+    print(f"  on the sound-to-picture path, the phone layer alone: {on_path.mean():.1f} ms mean, "
+          f"{np.percentile(on_path, 95):.1f} ms p95 (the model runs after the picture)")
+    no_mean, no_p95, _, _ = run_streaming(den, clips, live, PhoneConfig(acoustic_weight=0.0))
     print(f"  the same without the aperture heard frame by frame (model/acoustic_mouth.py): "
           f"{no_mean:.1f} ms mean, {no_p95:.1f} ms p95 (with it: x{ph_mean / no_mean:.2f} mean, "
           f"x{ph_p95 / no_p95:.2f} p95)")

@@ -282,6 +282,56 @@ def test_model_engine_lays_the_live_phones_over_its_frames():
     assert checked > 20 and aperture > 20
 
 
+def test_the_live_model_runs_after_the_frames_it_is_not_needed_for():
+    """With the phone layer's hold, frame k's motion was made a push earlier: push() outputs it
+    without running the model on the new audio, and settle() (after the picture, in serve) does
+    that work. The frames are the same bytes whether settle() is called or not, and whatever
+    the chunking; without the hold the model runs inside push(), as before."""
+    pytest.importorskip("onnxruntime")
+    from vasa_bridge.model.onnx_runtime import OnnxDenoiser
+    from vasa_bridge.runtime.model_engine import ModelEngine
+
+    class Counted(OnnxDenoiser):
+        calls = 0
+
+        def run(self, *args):
+            Counted.calls += 1
+            return super().run(*args)
+
+    den = Counted(None, threads=1)
+    audio = goforward()[:32000]
+
+    def play(engine, step, settle):
+        out, in_push, in_settle = [], 0, 0
+        for i in range(0, len(audio), step):
+            before = Counted.calls
+            got = engine.push(audio[i:i + step])
+            in_push += Counted.calls - before if got else 0
+            out += got
+            before = Counted.calls
+            if settle:
+                engine.settle()
+            in_settle += Counted.calls - before
+        return out, in_push, in_settle
+
+    settled, in_push, in_settle = play(ModelEngine(den, seed=5), 640, True)
+    assert len(settled) > 40 and in_push == 0 and in_settle > 40  # the model ran after them
+    lazy, in_push, _ = play(ModelEngine(den, seed=5), 640, False)
+    assert in_push > 40  # nobody settled: push() ran the model when a frame needed it
+    # two hops a push: its second frame needs the model's work on the first hop of it
+    pairs, in_push, _ = play(ModelEngine(den, seed=5), 1280, True)
+    lazy_pairs, _, _ = play(ModelEngine(den, seed=5), 1280, False)
+    assert in_push > 20 and len(pairs) == len(lazy_pairs) == len(lazy) == len(settled)
+    for a, b, c, d in zip(settled, lazy, pairs, lazy_pairs):
+        assert a.time == b.time == c.time == d.time
+        np.testing.assert_array_equal(a.blendshapes, b.blendshapes)
+        np.testing.assert_array_equal(c.blendshapes, d.blendshapes)  # (the phone loop itself
+        for x in (b, c, d):  # hears a stream a little differently in other pieces)
+            np.testing.assert_array_equal(a.head_rotation, x.head_rotation)
+    alone, in_push, in_settle = play(ModelEngine(den, seed=5, phones=None), 640, True)
+    assert len(alone) > 40 and in_push > 40 and in_settle == 0
+
+
 def test_a_bad_chunk_is_refused_and_the_live_stream_goes_on_as_if_never_sent():
     pytest.importorskip("onnxruntime")
     from vasa_bridge.errors import AudioError

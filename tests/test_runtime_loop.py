@@ -3,6 +3,8 @@
 The main face and an NPC voice on one timeline; a failure inside one stream resets that stream
 only; the picture governor's path; every pts from the one time source (runtime/timebase.py)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -270,6 +272,43 @@ def test_the_picture_governor_steps_down_under_load_and_back_up():
     assert (widths < 512).any() and widths[-10:].tolist() == [512] * 10
     status = Commands(rt).status()["picture"]
     assert status["level"] == 0 and status["size"] == 512
+
+
+def test_the_engines_later_work_runs_after_the_picture_and_counts_in_the_hop():
+    """Each hop: the engines' frames, then the main face's picture, then `settle()` (the motion
+    model's work on audio no frame out yet needed), for every stream. Its cost is not between
+    the sound and the picture, but it is the loop's work: the loop lag and the governor see it."""
+    clock = Clock()
+    order = []
+
+    class Deferring(LoudnessEngine):
+        def push(self, audio):
+            order.append("push")
+            return super().push(audio)
+
+        def settle(self):
+            order.append("settle")
+            clock.t += 0.008  # the model's 8 ms
+
+    class Recorded(CostlyRenderer):
+        def render(self, portrait, motion):
+            order.append("picture")
+            return super().render(portrait, motion)
+
+    renderer = Recorded(clock, lambda t: 0.005)
+    rt, rec, clock = loop(2.0, config=ServeConfig(), main_source=ArraySource(tone(2.0)),
+                          renderer=renderer, portrait=Portrait(512), engine_factory=Deferring)
+    renderer.clock = clock
+    Commands(rt).speak(tone(0.5), RATE, "npc1")
+    rt.run()
+    # per hop: both streams' frames, the picture, then both streams settle
+    letters = "".join({"push": "a", "picture": "i", "settle": "s"}[x] for x in order)
+    assert re.fullmatch("(aa?i?ss?)+", letters), letters[:40]
+    assert order.count("picture") > 40
+    assert all(order[k + 1] == "settle" for k, x in enumerate(order[:-1]) if x == "picture")
+    # the loop lag counts the settling: a 5 ms picture + 8 ms for each of the two streams
+    assert np.median(rt.stats.loop_lag_ms) >= 21.0 - 1e-6
+    assert len(rec.of("motion")) == len(rec.of("audio")) == 50
 
 
 def test_the_reported_av_delay_counts_the_microphones_input_latency():

@@ -417,6 +417,9 @@ class Exploding:
     def set_conditions(self, **kw):
         self.inner.set_conditions(**kw)
 
+    def settle(self):
+        self.inner.settle()
+
     def push(self, audio):
         self.pushes += 1
         if self.doomed and self.pushes == 20:

@@ -31,6 +31,11 @@ class MotionEngine(Protocol):
 
     def push(self, audio: np.ndarray) -> list[MotionFrame]: ...
 
+    def settle(self) -> None:
+        """Work on audio already pushed that no frame out yet needed (the live loop calls it
+        after the picture, off the sound-to-picture path); push() does it itself when a frame
+        needs it, so the frames are the same either way."""
+
     def set_conditions(self, *, emotion: str | None = None, gaze: tuple | None = None,
                        head_motion: float | None = None) -> None: ...
 
@@ -62,6 +67,9 @@ class LoudnessEngine:
     def set_conditions(self, *, emotion=None, gaze=None, head_motion=None) -> None:
         if emotion is not None:
             self.emotion = emotion
+
+    def settle(self) -> None:
+        """Nothing is left for later: every frame is made in push()."""
 
     def push(self, audio: np.ndarray) -> list[MotionFrame]:
         c = self.config
@@ -139,6 +147,9 @@ class PrebakedEngine:
 
     def enqueue(self, frames: list[MotionFrame]) -> None:
         self._frames.extend(frames)
+
+    def settle(self) -> None:
+        """Nothing is left for later: the clips were baked when they arrived."""
 
     def push(self, audio: np.ndarray) -> list[MotionFrame]:
         self._consumed += len(audio)

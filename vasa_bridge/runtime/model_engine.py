@@ -38,10 +38,12 @@ class ModelEngine:
         self._hold_s = phones.hold_s if phones is not None else 0.0
         self.lookahead_s = live_lookahead_s(stream.lookahead_ms(config) / 1000.0, phones)
         self._held: collections.deque = collections.deque()  # (shapes, rot, trans) not yet out
+        self._unsettled: list[np.ndarray] = []  # feature rows pushed, not yet through the model
         self._index = 0
 
     def set_conditions(self, *, emotion: str | None = None, gaze=None,
                        head_motion: float | None = None) -> None:
+        self.settle()  # audio already pushed is answered with the conditions it came under
         s = self._motion.steering
         self._motion.steering = Steering(
             emotion=s.emotion if emotion is None else emotion,
@@ -49,20 +51,38 @@ class ModelEngine:
             intensity=s.intensity if head_motion is None else float(head_motion))
 
     def push(self, audio: np.ndarray) -> list[MotionFrame]:
+        """The frames whose look-ahead (the hold included) `audio` completes. The motion model's
+        work on `audio` is left for `settle()` unless one of those frames needs it: with the
+        phone layer's hold, frame k's motion was made a hop earlier, so a live loop outputs it
+        first and runs the model after its picture (`Runtime._hop`), off the sound-to-picture
+        path. Frames, and their bytes, are the same whether or not `settle()` is called."""
         feats = self._features.push(audio)  # first: it refuses a bad chunk before any state moves
         if self._phones is not None:
             self._phones.push(audio)
-        raw = self._motion.push(feats)
-        if len(raw):
-            self._held.extend(zip(*unpack_motion(raw)))
+        self._unsettled.append(feats)
         frames = []
-        while self._held and self._heard_past(self._index):
+        while self._heard_past(self._index):
+            if not self._held:
+                if not self._unsettled:
+                    break
+                self.settle()  # this frame's motion needs the audio just pushed
+                continue
             b, r, t = self._held.popleft()
             if self._phones is not None:
                 b = self._phones.steer(b, self._index)
             frames.append(MotionFrame(b, r, t, self._index / self.fps))
             self._index += 1
         return frames
+
+    def settle(self) -> None:
+        """Run the motion model on the audio pushed so far that no frame has needed yet."""
+        if not self._unsettled:
+            return
+        feats = np.concatenate(self._unsettled)
+        self._unsettled.clear()
+        raw = self._motion.push(feats)
+        if len(raw):
+            self._held.extend(zip(*unpack_motion(raw)))
 
     def hear_phrase(self, overlay) -> None:
         """A phrase of this stream heard whole before it plays: its recognised phones steer the

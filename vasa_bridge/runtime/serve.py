@@ -269,6 +269,8 @@ class Runtime:
         caught_up = self.pacer.wait_s(self.timebase.sample(hop + 2)) > 0
         heard = arrived - self.pacer.capture_delay_s()  # in the room, before the device
         self.pictures.render(arrived, end, caught_up, heard)  # render -> publish
+        for stream in streams:
+            self._settle(stream)  # the model's work for later frames, after the picture
         done = self._clock()
         self.stats.loop_lag_ms.append((done - arrived) * 1000)
         self.pictures.govern(done, done - arrived, done - t0)
@@ -287,6 +289,16 @@ class Runtime:
             self._say(stream)
             self._fault(stream, "engine", e)
             self._reset(stream, end)
+
+    def _settle(self, stream: Stream) -> None:
+        """Work on the stream's audio that no frame has needed yet (the motion model's, with the
+        phone layer's hold), off the sound-to-picture path; a failure resets the stream."""
+        try:
+            with self.timer("model_ahead", keep=stream.main):
+                stream.settle()
+        except Exception as e:
+            self._fault(stream, "engine", e)
+            self._reset(stream, stream.position)
 
     def _publish(self, stream: Stream, out: Output) -> None:
         """One output frame: motion, its audio, and for the main face its sinks and picture."""

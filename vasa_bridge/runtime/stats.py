@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-STAGES = ("motion", "render", "publish")
+STAGES = ("motion", "model_ahead", "render", "publish")  # model_ahead: `Runtime._settle`
 
 
 @dataclass

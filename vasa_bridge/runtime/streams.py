@@ -85,6 +85,10 @@ class Stream:
     def _motion(self, chunk: np.ndarray) -> list[MotionFrame | None]:
         return self.adapter.push(self.engine.push(chunk))
 
+    def settle(self) -> None:
+        """The engine's work that no frame out yet needed (`MotionEngine.settle`)."""
+        self.engine.settle()
+
     def frame(self, speech: MotionFrame | None) -> Output:
         """The next output frame: idle life under `speech` (eased in and out by the gate), the
         transcript's mouth while a clip with words plays, and the frame's audio."""
