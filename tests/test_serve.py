@@ -402,37 +402,44 @@ def test_status_reports_the_picture_rate_of_the_last_second():
 
 class Exploding:
     """LoudnessEngine, except that the engines numbered in `fail` (in order of creation) raise on
-    their 20th push."""
+    their 20th push (`at` "push") or in the work they leave for after the picture (`at`
+    "settle": the motion model's, `ModelEngine.settle`)."""
     made = 0
     fail = set()
+    at = "push"
 
     def __init__(self):
         Exploding.made += 1
         self.inner = LoudnessEngine()
         self.fps = self.inner.fps
         self.lookahead_s = 0.0
-        self.pushes = 0
+        self.pushes = self.settles = 0
         self.doomed = Exploding.made in Exploding.fail
 
     def set_conditions(self, **kw):
         self.inner.set_conditions(**kw)
 
     def settle(self):
+        self.settles += 1
+        if self.doomed and Exploding.at == "settle" and self.settles == 20:
+            raise FloatingPointError("features overflowed to NaN")
         self.inner.settle()
 
     def push(self, audio):
         self.pushes += 1
-        if self.doomed and self.pushes == 20:
+        if self.doomed and Exploding.at == "push" and self.pushes == 20:
             raise FloatingPointError("features overflowed to NaN")
         return self.inner.push(audio)
 
 
-def test_a_failing_engine_resets_its_stream_and_the_others_go_on():
-    """Engines 1 (the main face's) and 3 (npc2's) fail mid-stream: each of those streams is
-    reset (counted, a stream_reset event) and goes on with no gap in its motion timeline; the
-    main face loses no sound; npc1 plays its whole clip untouched."""
+@pytest.mark.parametrize("at", ["push", "settle"])
+def test_a_failing_engine_resets_its_stream_and_the_others_go_on(at):
+    """Engines 1 (the main face's) and 3 (npc2's) fail mid-stream, in their frames or in the
+    work left for after the picture: each of those streams is reset (counted, a stream_reset
+    event) and goes on with no gap in its motion timeline; the main face loses no sound; npc1
+    plays its whole clip untouched."""
     clock = FakeClock()
-    Exploding.made, Exploding.fail = 0, {1, 3}
+    Exploding.made, Exploding.fail, Exploding.at = 0, {1, 3}, at
     rec = Recorder(clock)
     audio = bursts(3.0)
     rt = Runtime(ServeConfig(stop_after_source=True, tail_s=0.0, frames=False), rec,
