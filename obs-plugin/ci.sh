@@ -58,7 +58,7 @@ grep -E "warning:" "$BUILD/ci-build.log" || true
 echo "== tests"
 (cd "$BUILD" && ctest --output-on-failure --timeout 300) | tee "$BUILD/ci-ctest.log"
 # measurements from the headless and smoke runs (CTest keeps every test's output)
-grep -hE "^(VIDEO|DELAY|AUDIO|SYNC|RESTART|obs-harness:|smoke:|mutated)" \
+grep -hE "^(VIDEO|DELAY|AUDIO|SYNC|NOPICTURES|RESTART|obs-harness:|smoke:|mutated|hello capabilities)" \
     "$BUILD/Testing/Temporary/LastTest.log" | sed 's/^/   /'
 
 summary=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$BUILD/ci-ctest.log" | tail -1)

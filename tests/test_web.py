@@ -1,9 +1,12 @@
 """The web server without a browser: frame/audio packets, HTTP API against a real runtime,
 token and origin checks."""
 
+import asyncio
 import io
 import json
+import queue
 import re
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -547,3 +550,62 @@ def test_commands_sent_while_the_runtime_is_gone_are_not_run_by_a_later_one(face
             assert rt.commands.status()["conditions"]["emotion"] == "neutral"
             status, body = http(h.url + "/api/set", sad, {"Content-Type": "application/json"})
             assert status == 200 and body["result"]["emotion"] == "sad"  # the new one is obeyed
+
+
+class _SlowSpeech:
+    """A control handler whose `speak` waits until the test lets it go (a runtime slow to answer
+    a command) and whose `status` reports each poll."""
+
+    def __init__(self) -> None:
+        self.speaking, self.release = threading.Event(), threading.Event()
+        self.polls: queue.SimpleQueue = queue.SimpleQueue()
+        self.statuses = 0
+
+    def status(self) -> dict:
+        self.statuses += 1
+        self.polls.put(self.statuses)
+        return {"polled": self.statuses}
+
+    def speak(self, audio, rate, stream) -> dict:
+        self.speaking.set()
+        self.release.wait(60)
+        return {"stream": stream, "duration": len(audio) / rate}
+
+
+@pytest.mark.slow
+def test_a_command_the_runtime_is_slow_to_answer_does_not_hold_up_the_status():
+    """Commands and the status poll shared the event loop's thread pool: commands waiting on a
+    slow runtime filled it and the status stopped (here the shared pool has one thread, which one
+    blocked command fills). The status is now polled on a thread of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vasa_bridge.transport import ControlConfig, ControlServer
+
+    async def shared_pool_of_one():
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(1))
+
+    handler = _SlowSpeech()
+    with ControlServer(handler, ControlConfig(endpoint=ANY)) as server, \
+            start_in_thread("127.0.0.1:0", f"tcp://127.0.0.1:{free_port()}", server.endpoint,
+                            announce=False, status_poll_s=0.5, control_timeout_ms=60000) as web, \
+            ThreadPoolExecutor(1) as client:
+        asyncio.run_coroutine_threadsafe(shared_pool_of_one(), web._loop).result(10)
+        speak = client.submit(http, web.url + "/api/speak", wav_bytes(tone(0.2)),
+                              {"Content-Type": "audio/wav"})
+        try:
+            assert handler.speaking.wait(15), "the command never reached the runtime"
+            while not handler.polls.empty():
+                handler.polls.get()
+            before = handler.statuses
+            try:  # two polls answered while the command is blocked
+                handler.polls.get(timeout=15), handler.polls.get(timeout=15)
+            except queue.Empty:
+                pytest.fail(f"no status poll while a command was blocked ({before} before it, "
+                            f"{handler.statuses} in all)")
+            status, body = http(web.url + "/api/status")
+            assert status == 200 and body["runtime"]["polled"] > before, body
+            assert not speak.done()
+        finally:
+            handler.release.set()
+        status, body = speak.result(30)
+        assert status == 200 and body["result"]["stream"] == "default", body

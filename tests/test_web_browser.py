@@ -393,3 +393,39 @@ def test_panel_keeps_an_npc_streams_values_and_says_when_things_are_gone(browser
     finally:
         web.close()
         rt.close()
+
+
+STREAM_OPTIONS = ("[...document.getElementById('stream').options]"
+                  ".map(o => o.value + '=' + o.textContent).join(',')")
+
+
+def _choose_stream(browser, stream):
+    browser.eval(f"""(() => {{ const s = document.getElementById('stream'); s.value = '{stream}';
+      s.dispatchEvent(new Event('change')); }})()""")
+
+
+def test_panel_stream_list_follows_the_runtimes_streams(browser, opaque_face):
+    """The stream list is the runtime's streams now: a runtime restarted without its NPCs lists
+    only the main face. The stream being watched stays listed, marked, until another is chosen."""
+    rt = LiveRuntime(ANY, ANY, opaque_face)
+    pub, ctl = rt.pub.endpoint, rt.control.endpoint  # the restart below reuses these
+    web = start_in_thread("127.0.0.1:0", pub, ctl)
+    try:
+        with ControlClient(ctl) as client:
+            client.speak(tone(0.3), 16000, stream="npc1")
+            client.speak(tone(0.3), 16000, stream="npc2")
+        browser.goto(web.url + "/")
+        browser.wait_for(f"{STREAM_OPTIONS} === 'default=default,npc1=npc1,npc2=npc2'")
+        _choose_stream(browser, "npc2")
+
+        rt.close()
+        time.sleep(0.5)  # the old sockets release the ports
+        rt = LiveRuntime(pub, ctl, opaque_face)  # same endpoints, only the main face
+        browser.wait_for(f"{STREAM_OPTIONS} === 'default=default,npc2=npc2 (not published)'")
+        assert browser.eval("document.getElementById('stream').value") == "npc2"
+
+        _choose_stream(browser, "default")  # the ended stream goes at the next hello
+        browser.wait_for(f"{STREAM_OPTIONS} === 'default=default'")
+    finally:
+        web.close()
+        rt.close()

@@ -580,6 +580,7 @@ static enum vasa_status decode_hello(struct ctx *c, struct vasa_message *m, size
 	    (s = str_field(c, "publisher", &publisher)))
 		return s;
 	m->streams_ = streams;
+	m->caps_ = caps;
 	m->u.hello.stream_count = streams->via.array.size;
 	m->u.hello.capability_count = caps->via.array.size;
 	m->u.hello.publisher = str_bytes(publisher);
@@ -719,7 +720,7 @@ enum vasa_status vasa_decode(const void *const *parts, const size_t *sizes, size
 void vasa_message_free(struct vasa_message *msg)
 {
 	msgpack_unpacked_destroy(&msg->header_);
-	msg->names_ = msg->streams_ = NULL;
+	msg->names_ = msg->streams_ = msg->caps_ = NULL;
 }
 
 struct vasa_bytes vasa_motion_name(const struct vasa_message *msg, uint32_t i)
@@ -750,6 +751,37 @@ bool vasa_motion_value(const struct vasa_message *msg, const char *name, float *
 struct vasa_bytes vasa_hello_stream(const struct vasa_message *msg, uint32_t i)
 {
 	return str_bytes(&msg->streams_->via.array.ptr[i]);
+}
+
+struct vasa_bytes vasa_hello_capability(const struct vasa_message *msg, uint32_t i)
+{
+	return str_bytes(&msg->caps_->via.array.ptr[i]);
+}
+
+bool vasa_hello_has_capability(const struct vasa_message *msg, const char *name)
+{
+	if (msg->kind != VASA_HELLO || !msg->caps_)
+		return false;
+	for (uint32_t i = 0; i < msg->u.hello.capability_count; i++)
+		if (str_is(&msg->caps_->via.array.ptr[i], name))
+			return true;
+	return false;
+}
+
+const char *vasa_hello_capabilities_text(const struct vasa_message *msg, char *buf, size_t size)
+{
+	if (size == 0)
+		return buf;
+	snprintf(buf, size, "none");
+	size_t o = 0;
+	for (uint32_t i = 0; msg->caps_ && i < msg->u.hello.capability_count && o + 1 < size; i++) {
+		struct vasa_bytes c = vasa_hello_capability(msg, i);
+		char name[SHOWN_SIZE];
+		int n = snprintf(buf + o, size - o, "%s%s", i ? ", " : "",
+				 shown(name, sizeof(name), (const char *)c.data, c.size, 32));
+		o += n > 0 ? (size_t)n : 0; /* past size - 1 when cut: the loop ends */
+	}
+	return buf;
 }
 
 float vasa_audio_sample(const struct vasa_message *msg, size_t i)

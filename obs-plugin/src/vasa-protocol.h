@@ -83,6 +83,7 @@ struct vasa_message {
 	msgpack_unpacked header_;
 	const msgpack_object *names_;   /* motion: header "names" */
 	const msgpack_object *streams_; /* hello: header "streams" */
+	const msgpack_object *caps_;    /* hello: header "capabilities" */
 };
 
 struct vasa_error {
@@ -105,6 +106,14 @@ struct vasa_bytes vasa_motion_name(const struct vasa_message *msg, uint32_t i);
 float vasa_motion_value_at(const struct vasa_message *msg, uint32_t i);
 /* Hello: stream id i (0 <= i < stream_count). */
 struct vasa_bytes vasa_hello_stream(const struct vasa_message *msg, uint32_t i);
+/* Hello: capability i (0 <= i < capability_count), e.g. "frame". */
+struct vasa_bytes vasa_hello_capability(const struct vasa_message *msg, uint32_t i);
+/* Hello: whether the publisher lists `name` ("frame": it sends pictures; `serve --no-frames` and
+ * `replay` do not). */
+bool vasa_hello_has_capability(const struct vasa_message *msg, const char *name);
+/* Hello: the capabilities as one line of printable ASCII for a log, "motion, audio" ("none" when
+ * the list is empty), cut to fit `size`. Returns buf. */
+const char *vasa_hello_capabilities_text(const struct vasa_message *msg, char *buf, size_t size);
 
 /* Audio payload sample i (interleaved) as float in [-1, 1] (s16 / 32768). */
 float vasa_audio_sample(const struct vasa_message *msg, size_t i);

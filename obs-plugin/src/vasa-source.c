@@ -60,6 +60,7 @@ struct vasa_source {
 	uint64_t last_sound_ns; /* OBS clock of the last sound block */
 	uint64_t last_heard_ns; /* any message, valid or not, or the thread's start */
 	bool warned_channels, announced, warned_quiet;
+	bool warned_no_pictures; /* a hello without "frame": said once, until one with it */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -161,8 +162,29 @@ static void output_audio(struct vasa_source *vs, const struct vasa_message *m)
 	vs->last_sound_ns = os_gettime_ns();
 }
 
+/* A publisher whose hello lacks "frame" (`serve --no-frames`, `replay`) sends no pictures: the
+ * source would stay empty without a word. Say so once, and again only after a publisher with
+ * pictures came in between. */
+static void note_pictures(struct vasa_source *vs, const struct vasa_message *m)
+{
+	bool pictures = vasa_hello_has_capability(m, "frame");
+	if (!pictures && !vs->warned_no_pictures) {
+		char caps[192];
+		vb_log(LOG_WARNING,
+		       "'%s': %s publishes no pictures (capabilities: %s): start `vasa-bridge serve` "
+		       "without --no-frames (a replay sends none)",
+		       obs_source_get_name(vs->source), vs->endpoint,
+		       vasa_hello_capabilities_text(m, caps, sizeof(caps)));
+	} else if (pictures && vs->warned_no_pictures) {
+		vb_log(LOG_INFO, "'%s': %s publishes pictures again", obs_source_get_name(vs->source),
+		       vs->endpoint);
+	}
+	vs->warned_no_pictures = !pictures;
+}
+
 static void handle_hello(struct vasa_source *vs, const struct vasa_message *m)
 {
+	note_pictures(vs, m);
 	if (vs->announced)
 		return;
 	vs->announced = true;
@@ -366,7 +388,7 @@ static void start_thread(struct vasa_source *vs)
 	vs->frames = vs->audio_blocks = vs->refused = 0;
 	vs->last_frame_ns = 0;
 	vs->last_heard_ns = os_gettime_ns();
-	vs->warned_channels = vs->announced = vs->warned_quiet = false;
+	vs->warned_channels = vs->announced = vs->warned_quiet = vs->warned_no_pictures = false;
 	if (pthread_create(&vs->thread, NULL, receive_thread, vs) == 0)
 		vs->thread_active = true;
 	else

@@ -7,8 +7,10 @@
  * (bgra8, premultiplied with padded rows, buffered). Frames are read back with
  * obs_source_get_frame and compared pixel by pixel with the pattern publish.py sends; sound is
  * read back with an audio capture callback (OBS's own 48 kHz float planar) and its pitch and
- * level measured. Then the publisher goes away (the source must blank) and a second publisher
- * process starts at seq 0 / pts 0 on the same endpoint (the source must reconnect and re-time).
+ * level measured. Then the publisher goes away (the source must blank), one whose hello lacks
+ * "frame" comes (each source must say once that it publishes no pictures), and a second publisher
+ * process with pictures starts at seq 0 / pts 0 on the same endpoint (the source must reconnect,
+ * re-time and clear that warning).
  * Prints the delay from the header's `sent` to the frame being available in OBS.
  * Ends with "obs-harness: N checks, N failed"; exit status 1 if any failed. */
 #include <obs.h>
@@ -60,6 +62,8 @@ static int checks, failures;
 
 static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int log_loaded, log_listening, log_restarted, log_blanked, log_silent_quiet;
+static int log_no_pictures, log_pictures_again;
+static char endpoint[64];
 
 static void log_handler(int level, const char *format, va_list args, void *param)
 {
@@ -74,6 +78,12 @@ static void log_handler(int level, const char *format, va_list args, void *param
 		/* the source with no runtime behind it says so, once, naming its endpoint */
 		log_silent_quiet += strstr(line, "'silent': nothing from tcp://127.0.0.1:") != NULL &&
 				    strstr(line, "vasa-bridge serve") != NULL;
+		/* a publisher without "frame" in its hello: named, with what it does publish */
+		log_no_pictures += strstr(line, endpoint) != NULL &&
+				   strstr(line, " publishes no pictures (capabilities: motion, audio): "
+						"start `vasa-bridge serve` without --no-frames") != NULL;
+		log_pictures_again += strstr(line, endpoint) != NULL &&
+				      strstr(line, " publishes pictures again") != NULL;
 	}
 	if (level <= LOG_INFO || strstr(line, "[vasa-bridge]"))
 		fprintf(stderr, "  obs: %s\n", line);
@@ -253,15 +263,18 @@ static void poll_source(struct seen *s)
 /* ---------------------------------------------------------------------------------------------
  * The publisher */
 
-/* `frames_seconds` (NULL: all of `seconds`): pictures stop after it, sound goes on. */
+/* `frames_seconds` (NULL: all of `seconds`): pictures stop after it, sound goes on.
+ * `capabilities` (NULL: "frame,audio"): what its hello announces. */
 static pid_t spawn_publisher(const char *python, const char *script, const char *endpoint,
-			     const char *log_path, const char *seconds, const char *frames_seconds)
+			     const char *log_path, const char *seconds, const char *frames_seconds,
+			     const char *capabilities)
 {
 	char fps[16];
 	snprintf(fps, sizeof(fps), "%d", PUB_FPS);
 	const char *argv[] = {python, script, "--endpoint", endpoint, "--seconds", seconds,
 			      "--fps", fps, "--log", log_path, "--wait-for",
 			      "frame/default/,audio/default/,frame/npc1/,audio/npc1/",
+			      "--capabilities", capabilities ? capabilities : "frame,audio",
 			      frames_seconds ? "--frames-seconds" : NULL, frames_seconds, NULL};
 	pid_t pid;
 	if (posix_spawn(&pid, python, NULL, NULL, (char *const *)argv, environ) != 0)
@@ -448,8 +461,9 @@ int main(int argc, char **argv)
 		CHECK(obs_properties_get(props, keys[i]) != NULL, "no property '%s'", keys[i]);
 	obs_properties_destroy(props);
 
-	char endpoint[64];
+	pthread_mutex_lock(&log_mutex); /* the log handler reads it */
 	snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", free_port());
+	pthread_mutex_unlock(&log_mutex);
 	static struct seen a = {.name = "default", .format = VIDEO_FORMAT_RGBA};
 	static struct seen b = {.name = "npc1", .format = VIDEO_FORMAT_BGRA, .premultiplied_in = true};
 	pthread_mutex_init(&a.audio_mutex, NULL);
@@ -472,7 +486,7 @@ int main(int argc, char **argv)
 	/* ---- run 1: two streams, 2 s ---- */
 	char log1[] = "/tmp/vasa-harness-1-XXXXXX";
 	close(mkstemp(log1));
-	pid_t pid = spawn_publisher(python, script, endpoint, log1, "2", NULL);
+	pid_t pid = spawn_publisher(python, script, endpoint, log1, "2", NULL, NULL);
 	CHECK(pid > 0, "cannot start %s %s", python, script);
 	int status = run_publisher(both, 2, pid);
 	CHECK(status == 0, "publisher (run 1) exited with %d", status);
@@ -495,6 +509,8 @@ int main(int argc, char **argv)
 		CHECK(s->max_ts_off_now_ms < 500, "%s: a timestamp %d ms from OBS's clock", s->name,
 		      s->max_ts_off_now_ms);
 	}
+	CHECK(log_no_pictures == 0, "%d 'publishes no pictures' warnings for a publisher with "
+	      "pictures", log_no_pictures);
 	report_delay(&a, log1, "default");
 	report_delay(&b, log1, "npc1");
 	check_audio(&a, 2.0, 440, 0.5f);
@@ -528,6 +544,22 @@ int main(int argc, char **argv)
 	CHECK(log_listening == listening + 1, "update did not restart the receive thread");
 	b.alpha_override_straight = true;
 
+	/* ---- a publisher whose hello lacks "frame" (serve --no-frames, replay): two hellos, one
+	 * warning per source; run 2's hello with "frame" then clears it ---- */
+	char log3[] = "/tmp/vasa-harness-3-XXXXXX";
+	close(mkstemp(log3));
+	pid = spawn_publisher(python, script, endpoint, log3, "1.5", "0", "motion,audio");
+	status = run_publisher(both, 2, pid);
+	CHECK(status == 0, "publisher (no pictures) exited with %d", status);
+	pthread_mutex_lock(&log_mutex);
+	printf("NOPICTURES: %d 'publishes no pictures' warnings for 2 sources\n", log_no_pictures);
+	CHECK(log_no_pictures == 2, "%d '%s publishes no pictures (capabilities: motion, audio)' "
+	      "warnings for 2 sources that each heard 2 hellos: expected 2", log_no_pictures,
+	      endpoint);
+	CHECK(log_pictures_again == 0, "'publishes pictures again' with no pictures published");
+	pthread_mutex_unlock(&log_mutex);
+	unlink(log3);
+
 	/* ---- run 2: a new publisher process, seq and pts from 0 again; its pictures stop after
 	 * 0.8 s while its sound goes on for 2.5 s (a runtime whose pictures stall): the source
 	 * keeps the last picture, since the stream is not gone ---- */
@@ -539,7 +571,7 @@ int main(int argc, char **argv)
 	}
 	char log2[] = "/tmp/vasa-harness-2-XXXXXX";
 	close(mkstemp(log2));
-	pid = spawn_publisher(python, script, endpoint, log2, "2.5", "0.8");
+	pid = spawn_publisher(python, script, endpoint, log2, "2.5", "0.8", NULL);
 	status = run_publisher(both, 2, pid);
 	CHECK(status == 0, "publisher (run 2) exited with %d", status);
 	printf("RESTART default: %d frames after the restart, worst |timestamp - now| %d ms, "
@@ -553,6 +585,9 @@ int main(int argc, char **argv)
 	CHECK(a.ts_not_increasing == 0 && a.bad_pixels == 0, "after the restart: %d timestamps back, "
 	      "%d wrong pixels", a.ts_not_increasing, a.bad_pixels);
 	CHECK(log_restarted >= 1, "no 'publisher restarted' log line");
+	CHECK(log_pictures_again == 2 && log_no_pictures == 2, "after a publisher with pictures: %d "
+	      "'publishes pictures again' lines (expected 2), %d 'no pictures' warnings (expected 2)",
+	      log_pictures_again, log_no_pictures);
 	printf("ALPHA npc1 with alpha=straight: %d frames passed through unchanged, %d wrong "
 	       "pixels\n", b.frames_seen - seen_before_b, b.bad_pixels);
 	CHECK(b.frames_seen - seen_before_b >= 10 && b.bad_pixels == 0,

@@ -95,6 +95,9 @@ def main() -> int:
     ap.add_argument("--wait-for", default="frame/default/,audio/default/",
                     help="subscriptions to wait for before publishing (comma-separated)")
     ap.add_argument("--wait-s", type=float, default=10.0)
+    ap.add_argument("--capabilities", default="frame,audio",
+                    help="the hello's capabilities (comma-separated; without 'frame': a "
+                         "publisher that sends no pictures, like serve --no-frames)")
     ap.add_argument("--frames-seconds", type=float, default=None,
                     help="send pictures only this long, sound for all of --seconds (a runtime "
                          "whose pictures stall while its sound goes on)")
@@ -120,15 +123,18 @@ def main() -> int:
     audio_sent = {"default": 0, "npc1": 0}  # samples per channel so far
     rates = {"default": 16000, "npc1": 48000}
     lines = []
-    sock.send_multipart(wire.encode_hello(seq=0, pts=0, sent=time.time_ns(), streams=streams,
-                                          capabilities=["frame", "audio"],
-                                          publisher="obs-plugin/tests/publish.py",
-                                          extra={"fps": args.fps}))
+    capabilities = [c for c in args.capabilities.split(",") if c]
+    hello_every = max(1, int(round(args.fps)))  # frames: a hello once a second, as the runtime
     for i in range(n_frames):
         target = t0 + i / args.fps
         while (delay := target - time.monotonic()) > 0:
             time.sleep(min(delay, 0.005))
         pts = int(round(i * 1e9 / args.fps))
+        if i % hello_every == 0:
+            sock.send_multipart(wire.encode_hello(
+                seq=i // hello_every, pts=pts, sent=time.time_ns(), streams=streams,
+                capabilities=capabilities, publisher="obs-plugin/tests/publish.py",
+                extra={"fps": args.fps}))
         for stream in streams:
             rate = rates[stream]
             start, end = audio_sent[stream], int(round((i + 1) * rate / args.fps))

@@ -6,6 +6,9 @@
  *                                (built with ASan/UBSan when available), and every refusal
  *                                carries a reason
  *   test-protocol DIR --count N  expected.json lists at least N fixtures, each file exists
+ *   test-protocol DIR --hello-capabilities
+ *                                hellos built here (no "frame", none at all, names to escape):
+ *                                the capability accessors and their log text
  *   test-protocol DIR --corpus MUTATED_DIR
  *                                the mutated corpus (vasa_bridge/protocol/corpus.py): every
  *                                message's verdict equals the Python decoder's in expected.txt,
@@ -190,8 +193,20 @@ static void check_hello(const struct vasa_message *m, json_t *exp)
 	for (uint32_t i = 0; i < m->u.hello.stream_count && i < json_array_size(streams); i++)
 		CHECK(bytes_eq(vasa_hello_stream(m, i), json_string_value(json_array_get(streams, i))),
 		      "hello stream %u", i);
-	CHECK(m->u.hello.capability_count == json_array_size(json_object_get(exp, "capabilities")),
-	      "capability count");
+	json_t *caps = json_object_get(exp, "capabilities");
+	CHECK(m->u.hello.capability_count == json_array_size(caps), "capability count");
+	char text[256] = "", *o = text;
+	for (uint32_t i = 0; i < m->u.hello.capability_count && i < json_array_size(caps); i++) {
+		const char *want = json_string_value(json_array_get(caps, i));
+		CHECK(bytes_eq(vasa_hello_capability(m, i), want), "hello capability %u", i);
+		CHECK(vasa_hello_has_capability(m, want), "hello does not report capability '%s'", want);
+		o += snprintf(o, sizeof(text) - (size_t)(o - text), "%s%s", i ? ", " : "", want);
+	}
+	char got[256];
+	CHECK(strcmp(vasa_hello_capabilities_text(m, got, sizeof(got)), text) == 0,
+	      "capabilities text '%s': expected '%s'", got, text);
+	CHECK(!vasa_hello_has_capability(m, "fram") && !vasa_hello_has_capability(m, "frames"),
+	      "a capability matched by prefix");
 	CHECK(bytes_eq(m->u.hello.publisher, jstr(exp, "publisher")), "publisher");
 }
 
@@ -476,6 +491,89 @@ static int run_corpus(const char *dir)
 	return failures ? 1 : 0;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Hellos built here: what a publisher without pictures (serve --no-frames, replay) announces. */
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str(pk, strlen(s));
+	msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* Decode a hello listing `caps` (n of them) from a header packed into `sb`, which the message
+ * borrows (the caller destroys it after vasa_message_free); true when it decoded. */
+static bool decode_hello_with(const char *const *caps, size_t n, msgpack_sbuffer *sb,
+			      struct vasa_message *m)
+{
+	msgpack_sbuffer_init(sb);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 8);
+	pack_str(&pk, "v");
+	msgpack_pack_int(&pk, VASA_PROTOCOL_VERSION);
+	pack_str(&pk, "seq");
+	msgpack_pack_int(&pk, 0);
+	pack_str(&pk, "stream");
+	pack_str(&pk, "");
+	pack_str(&pk, "pts");
+	msgpack_pack_int(&pk, 0);
+	pack_str(&pk, "sent");
+	msgpack_pack_int(&pk, 0);
+	pack_str(&pk, "streams");
+	msgpack_pack_array(&pk, 1);
+	pack_str(&pk, "default");
+	pack_str(&pk, "capabilities");
+	msgpack_pack_array(&pk, n);
+	for (size_t i = 0; i < n; i++)
+		pack_str(&pk, caps[i]);
+	pack_str(&pk, "publisher");
+	pack_str(&pk, "vasa-bridge replay");
+	const void *parts[3] = {"hello//", sb->data, ""};
+	size_t sizes[3] = {7, sb->size, 0};
+	struct vasa_error err;
+	enum vasa_status s = vasa_decode(parts, sizes, 3, 0, m, &err);
+	CHECK(s == VASA_OK, "built hello refused: %s", err.text);
+	return s == VASA_OK;
+}
+
+static int run_hello_capabilities(void)
+{
+	static const char *const no_pictures[] = {"motion", "audio"};
+	static const char *const escaped[] = {"fr\xc3\xa4me", "frame\x01"};
+	struct vasa_message m;
+	msgpack_sbuffer sb;
+	char text[256];
+	if (decode_hello_with(no_pictures, 2, &sb, &m)) {
+		CHECK(m.u.hello.capability_count == 2, "%u capabilities", m.u.hello.capability_count);
+		CHECK(!vasa_hello_has_capability(&m, "frame"), "'frame' reported for motion, audio");
+		CHECK(vasa_hello_has_capability(&m, "audio"), "'audio' not reported");
+		CHECK(strcmp(vasa_hello_capabilities_text(&m, text, sizeof(text)), "motion, audio") == 0,
+		      "text '%s'", text);
+		/* cut to the buffer, always terminated */
+		CHECK(strcmp(vasa_hello_capabilities_text(&m, text, 9), "motion, ") == 0,
+		      "cut text '%s'", text);
+		vasa_message_free(&m);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	if (decode_hello_with(NULL, 0, &sb, &m)) {
+		CHECK(!vasa_hello_has_capability(&m, "frame"), "'frame' reported for no capabilities");
+		CHECK(strcmp(vasa_hello_capabilities_text(&m, text, sizeof(text)), "none") == 0,
+		      "text '%s'", text);
+		vasa_message_free(&m);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	/* names from the wire go to a log: anything but printable ASCII is escaped */
+	if (decode_hello_with(escaped, 2, &sb, &m)) {
+		CHECK(!vasa_hello_has_capability(&m, "frame"), "'frame' matched a longer name");
+		CHECK(strcmp(vasa_hello_capabilities_text(&m, text, sizeof(text)),
+			     "fr\\xc3\\xa4me, frame\\x01") == 0, "text '%s'", text);
+		vasa_message_free(&m);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	printf("hello capabilities: %d failures\n", failures);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -491,7 +589,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int rc;
-	if (strcmp(argv[2], "--corpus") == 0 && argc > 3) {
+	if (strcmp(argv[2], "--hello-capabilities") == 0) {
+		rc = run_hello_capabilities();
+	} else if (strcmp(argv[2], "--corpus") == 0 && argc > 3) {
 		rc = run_corpus(argv[3]);
 	} else if (strcmp(argv[2], "--mutate") == 0) {
 		rc = run_mutate(argv[1], expected);

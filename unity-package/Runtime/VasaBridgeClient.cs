@@ -128,6 +128,7 @@ namespace VasaBridge
             if (acquired) { SocketFactories.Release(); acquired = false; }
             if (player != null) player.Reset();
             HasMotion = false;
+            LastHello = null;  // the next connection's hello says which streams exist
             Status = "disabled";
         }
 
@@ -137,7 +138,7 @@ namespace VasaBridge
             Message m;
             for (int i = 0; i < maxMessagesPerUpdate && receiver.TryDequeue(out m); i++) Handle(m);
             if (!receiver.Running && receiver.LastError != null) Status = receiver.LastError;
-            else Status = Connected ? "receiving" : "waiting for " + Settings.dataEndpoint + " (stream " + Stream + ")";
+            else Status = ClientStatus.Describe(Settings.dataEndpoint, Stream, Connected, LastHello);
             PlayOut();
         }
 

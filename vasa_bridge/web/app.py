@@ -27,6 +27,7 @@ import re
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -89,6 +90,11 @@ class WebApp:
         self._cmd_client: ControlClient | None = None
         self._cmd_lock = threading.Lock()
         self._poll_lock = threading.Lock()
+        # Commands and the status poll each on threads of their own, not the loop's shared pool:
+        # commands waiting on a slow runtime (or on each other) must not hold up the status.
+        self._cmd_pool = ThreadPoolExecutor(8, thread_name_prefix="vasa-web-command")
+        self._poll_pool = ThreadPoolExecutor(1, thread_name_prefix="vasa-web-status")
+        self._stopping = False
         self.started = time.monotonic()
         self.refused: collections.Counter = collections.Counter()  # reason -> requests
 
@@ -111,6 +117,7 @@ class WebApp:
         self._tasks.append(loop.create_task(self._check_watermark()))
 
     async def stop(self, app: web.Application) -> None:
+        self._stopping = True
         for t in self._tasks:
             t.cancel()
         await self.hub.close()
@@ -127,6 +134,8 @@ class WebApp:
                     lock.release()
         await loop.run_in_executor(None, close, self._poll_client, self._poll_lock)
         await loop.run_in_executor(None, close, self._cmd_client, self._cmd_lock)
+        self._poll_pool.shutdown(wait=False, cancel_futures=True)
+        self._cmd_pool.shutdown(wait=False, cancel_futures=True)
 
     # -- data from the bridge ----------------------------------------------------------------
 
@@ -156,6 +165,9 @@ class WebApp:
         if self._cmd_client is None:
             return 503, {"ok": False, "error": "this web server has no control endpoint "
                                                "(started with --control none)", "code": "off"}
+        if self._stopping:  # its command threads are shut down
+            return 503, {"ok": False, "error": "the web server is stopping: nothing was sent",
+                         "code": "closed"}
 
         # Commands go one at a time. One that cannot start within the control timeout of its
         # arrival is refused unsent: while the runtime is gone, requests (a microphone's clips)
@@ -164,7 +176,8 @@ class WebApp:
         deadline = time.monotonic() + self.config.control_timeout_ms / 1000
 
         def call():
-            if not self._cmd_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            left = deadline - time.monotonic()  # it may have waited for a pool thread too
+            if left <= 0 or not self._cmd_lock.acquire(timeout=left):
                 raise ControlError(
                     f"{cmd} was not sent: earlier commands kept the control channel busy for "
                     f"{self.config.control_timeout_ms} ms (is the runtime at "
@@ -174,7 +187,7 @@ class WebApp:
             finally:
                 self._cmd_lock.release()
         try:
-            reply = await asyncio.get_running_loop().run_in_executor(None, call)
+            reply = await asyncio.get_running_loop().run_in_executor(self._cmd_pool, call)
         except ControlError as e:
             return 503, {"ok": False, "error": str(e), "code": "unreachable"}
         except zmq.ZMQError as e:  # the web server is shutting down under this request
@@ -192,7 +205,7 @@ class WebApp:
         while True:
             t0 = time.monotonic()
             try:
-                reply = await loop.run_in_executor(None, call)
+                reply = await loop.run_in_executor(self._poll_pool, call)
                 if reply.get("ok"):
                     self.status, self.status_error = reply["result"], None
                 else:

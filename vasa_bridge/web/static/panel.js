@@ -52,11 +52,17 @@ function onJson(m) {
   }
 }
 
+// The list is the runtime's streams now (a runtime restarted with fewer NPCs lists fewer). The
+// stream being watched stays, marked, until another is chosen: the face never switches by itself.
 function onHello(h) {
   mainStream = h.streams[0] || mainStream; // the publisher lists the main face first
-  const sel = $("stream");
-  const have = [...sel.options].map((o) => o.value);
-  for (const s of h.streams) if (!have.includes(s)) sel.add(new Option(s, s));
+  const sel = $("stream"), watched = player.stream;
+  const want = h.streams.map((s) => [s, s]);
+  if (!h.streams.includes(watched)) want.push([watched, watched + " (not published)"]);
+  const have = [...sel.options].map((o) => [o.value, o.textContent]);
+  if (JSON.stringify(want) === JSON.stringify(have)) return; // an open list stays open
+  sel.replaceChildren(...want.map(([value, text]) => new Option(text, value)));
+  sel.value = watched;
 }
 $("stream").onchange = (e) => {
   player.setStream(e.target.value);
