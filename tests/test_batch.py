@@ -380,6 +380,30 @@ def test_ctrl_c_twice_stops_a_pool_batch_at_once_and_leaves_no_workers(tmp_path)
             pass
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_warnings_print_as_the_commands_own_on_lines_clear_of_the_progress_bar(tmp_path,
+                                                                               workers):
+    """A pool's workers printed their warnings bare ("audio file ... is silent ..."), and with
+    one worker or two a warning ran on from the progress bar on the same line."""
+    import subprocess
+    import sys
+    folder = tmp_path / "quiet"
+    folder.mkdir()
+    for i in range(2):
+        sf.write(str(folder / f"q{i}.wav"), np.zeros(16000, np.float32), 16000)
+    r = subprocess.run([sys.executable, "-m", "vasa_bridge.cli", "bake", "--manifest",
+                        str(folder), "-o", str(tmp_path / "out"), "--workers", str(workers)],
+                       capture_output=True, timeout=120, cwd=ROOT,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    err = r.stderr.decode()
+    assert r.returncode == 0, err
+    shown = [line.split("\r")[-1] for line in err.split("\n")]  # a terminal's lines: \r returns
+    silent = sorted(line for line in shown if "is silent" in line)
+    assert [line.split(" is silent")[0] for line in silent] == [
+        f"warning: audio file {str(folder / name)!r}" for name in ("q0.wav", "q1.wav")], err
+
+
 @pytest.fixture
 def local_ray():
     ray = pytest.importorskip("ray")

@@ -131,6 +131,22 @@ def test_replay_says_when_no_subscriber_came_in_time(endpoint, caplog):
         f"0 of 1 subscriptions after 0.2 s on {endpoint}: replaying anyway"]
 
 
+def test_log_lines_read_as_the_level_and_the_message_and_verbose_names_the_logger():
+    """Lines read "WARNING vasa_bridge.audio.io: ...": the logger's name, for developers. A user
+    sees "warning: ..." and info as plain text; -v keeps the names, for debugging."""
+    code = ("import logging, sys; from vasa_bridge import cli; "
+            "cli.configure_logging(sys.argv[1:] == ['-v']); "
+            "log = logging.getLogger('vasa_bridge.audio.io'); "
+            "log.info('a note'); log.warning('a doubt'); log.error('a fault')")
+    for argv, expected in (([], ["a note", "warning: a doubt", "error: a fault"]),
+                           (["-v"], ["INFO vasa_bridge.audio.io: a note",
+                                     "WARNING vasa_bridge.audio.io: a doubt",
+                                     "ERROR vasa_bridge.audio.io: a fault"])):
+        r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                           timeout=60, env=ENV, cwd=ROOT)
+        assert r.returncode == 0 and r.stderr.splitlines() == expected, r.stderr
+
+
 def test_frame_schedule_is_pure_and_monotonic():
     due, pts = zip(*(frame_schedule(i, 25.0, 1.0) for i in range(500)))
     assert np.all(np.diff(pts) == 40_000_000) and pts[0] == 1_000_000_000

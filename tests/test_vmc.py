@@ -294,6 +294,19 @@ def test_malformed_vmc_addresses_are_refused_with_the_ipv6_form(text):
         parse_host_port(text)
 
 
+@pytest.mark.parametrize("size", ["100", "70000", "big"])
+def test_a_vmc_datagram_size_out_of_range_is_refused_naming_the_option(size, capsys):
+    """`--vmc-max-datagram 100` was refused as "VMC max_datagram is 100": a name the user never
+    typed (and only once replay had started)."""
+    from vasa_bridge.cli import build_parser
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(["replay", "t.npz", "--vmc", "--vmc-max-datagram", size])
+    shown = repr(size) if size == "big" else size
+    assert refused.value.code == 2 and capsys.readouterr().err == (
+        f"vasa-bridge replay: error: argument --vmc-max-datagram: {shown} is not a size in "
+        f"[512, {UDP_MAX_PAYLOAD}] bytes (`vasa-bridge replay --help` lists the options)\n")
+
+
 def test_vmc_over_ipv6_loopback_reaches_the_receiver():
     import socket
     try:

@@ -329,6 +329,23 @@ def test_urls_vts_cannot_be_at_are_refused_at_once(url):
         VtsConfig(url=url)
 
 
+@pytest.mark.parametrize("url", ["ws://localhost", "ws://127.0.0.1:99999", "ws://:8001",
+                                 "http://127.0.0.1:8001"])
+def test_the_cli_refuses_a_vts_url_naming_the_option(url):
+    """`--vts ws://localhost` was refused as "VTube Studio url is ...": a name the user never
+    typed. The library's own message (above) still names VtsConfig's field."""
+    import argparse
+    from vasa_bridge.cli import options
+    parser = argparse.ArgumentParser()
+    options.add_output_options(parser)
+    with pytest.raises(ConfigError) as refused:
+        options.output_configs(parser.parse_args([f"--vts={url}"]))
+    hint = "" if url.startswith("ws://") else \
+        " (write --vts=URL when a positional argument follows)"
+    assert str(refused.value) == (f"--vts is {url!r}: expected a WebSocket URL ws://HOST:PORT "
+                                  f"such as ws://localhost:8001, with a port in [1, 65535]{hint}")
+
+
 def test_urls_vts_can_be_at_are_accepted():
     from vasa_bridge.outputs.vts import url_port
     assert url_port("ws://localhost:8001") == 8001

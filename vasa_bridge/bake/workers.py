@@ -5,12 +5,15 @@ The driver sends chunks of `Job`s (the audio file's bytes and the line's setting
 Each worker process loads the model once (`_denoiser` keeps it) and bakes every job it is sent.
 All three backends yield the outcomes of one chunk at a time, as chunks finish, with at most
 `inflight` chunks submitted and not yet gathered (memory stays bounded on any batch size).
+A pool's workers send their log records to the driver, which prints them as its own (`_relay`).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -85,11 +88,18 @@ def _aligner(text: str | None, language: str):
     return _ALIGNER
 
 
-def warm(model: str | None, threads: int) -> None:
+def warm(model: str | None, threads: int, logs=None, levels: tuple = ()) -> None:
     """Load the model now (a pool initializer), so the first chunk does not pay for it. Ctrl-C
-    reaches the whole process group: the batch (`pool`) decides what stops, not each worker."""
+    reaches the whole process group: the batch (`pool`) decides what stops, not each worker.
+    `logs`: a queue for this process's log records at the driver's `levels` ((name, level)),
+    so they print in the driver's format and clear of its progress bar."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if logs is not None:
+        from logging.handlers import QueueHandler
+        logging.getLogger().handlers = [QueueHandler(logs)]
+        for name, level in levels:
+            logging.getLogger(name).setLevel(level)
     _denoiser(model, threads)
 
 
@@ -137,7 +147,14 @@ def pool(chunks: Iterable[list], workers: int, model: str | None, threads: int,
          inflight: int) -> Iterator[list]:
     """A process pool of `workers` (spawned: the same on Linux, macOS and Windows)."""
     ctx = multiprocessing.get_context("spawn")
-    ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=warm, initargs=(model, threads))
+    logs, relayed = ctx.Queue(), threading.Event()
+    levels = tuple((name, logging.getLogger(name).getEffectiveLevel())
+                   for name in ("", "vasa_bridge"))
+    ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=warm,
+                             initargs=(model, threads, logs, levels))
+    relay = threading.Thread(target=_relay, args=(logs, relayed), name="bake-worker-logs",
+                             daemon=True)
+    relay.start()
     finished = False
     try:
         it = iter(chunks)
@@ -160,6 +177,23 @@ def pool(chunks: Iterable[list], workers: int, model: str | None, threads: int,
             ex.shutdown(wait=True)
         else:
             _stop_now(ex)
+        relayed.set()  # the workers are gone: what they logged is in the queue
+        relay.join(5)  # a worker killed mid-record must not hang the batch's exit
+
+
+def _relay(logs, done: threading.Event) -> None:
+    """Handle the workers' log records here, as this process's own (its handlers, its format),
+    until `done` and the queue is empty."""
+    while True:
+        try:
+            record = logs.get(timeout=0.1)
+        except queue.Empty:
+            if done.is_set():
+                return
+            continue
+        except (EOFError, OSError):
+            return
+        logging.getLogger(record.name).handle(record)
 
 
 def _stop_now(ex: ProcessPoolExecutor) -> None:

@@ -13,7 +13,7 @@ import time
 
 from .. import __version__
 from ..errors import VasaError
-from .common import EXIT_ERROR
+from .common import EXIT_ERROR, VERBOSE_FORMAT, ConsoleHandler, UserFormatter
 
 STARTED = time.monotonic()  # when the command began (serve's ready line counts from here)
 
@@ -53,11 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configure_logging(verbose: bool) -> None:
     """Our own messages at INFO (DEBUG with --verbose); other libraries' only from WARNING up
-    (matplotlib's font-cache note and the like) unless --verbose. Native chatter: native_log."""
+    (matplotlib's font-cache note and the like) unless --verbose. Lines read "warning: ...",
+    with the logger's name under --verbose (common.UserFormatter). Native chatter: native_log."""
     from ..native_log import set_verbose
     set_verbose(verbose)
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    console = ConsoleHandler()
+    console.setFormatter(logging.Formatter(VERBOSE_FORMAT) if verbose else UserFormatter())
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[console])
     logging.getLogger("vasa_bridge").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 

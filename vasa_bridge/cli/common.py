@@ -1,11 +1,12 @@
-"""What every command shares: the error exit status, printing a resolved config, and a stop
-event for Ctrl-C and SIGTERM."""
+"""What every command shares: the error exit status, how log lines read, printing a resolved
+config, and a stop event for Ctrl-C and SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import logging
 import math
 import signal
 import sys
@@ -43,6 +44,37 @@ def add_verbose(parser: argparse.ArgumentParser, what: str = "the resolved confi
 
 def is_verbose(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "verbose", False))
+
+
+class UserFormatter(logging.Formatter):
+    """Log lines for a user: info as plain text, the rest after their level in lowercase
+    ("warning: audio file 'a.wav' is silent ..."). --verbose keeps the logger's name instead
+    (`VERBOSE_FORMAT`), for debugging."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno == logging.INFO else f"{record.levelname.lower()}: {text}"
+
+
+VERBOSE_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+class ConsoleHandler(logging.StreamHandler):
+    """stderr, a line per record; a progress bar (tqdm) on the terminal is cleared for the line
+    and drawn again below it, so the two never run together on one line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm = sys.modules.get("tqdm")  # not imported yet: no bar is showing
+        if tqdm is None:
+            super().emit(record)
+            return
+        try:
+            tqdm.tqdm.write(self.format(record), file=self.stream)
+            self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
 
 
 def show(name: str, config) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..outputs.sink import MotionSink
-from ..outputs.vmc import DEFAULT_VMC, parse_host_port
-from ..outputs.vts import DEFAULT_VTS, default_token_path
+from ..outputs.vmc import DEFAULT_VMC, UDP_MAX_PAYLOAD, parse_host_port
+from ..outputs.vts import DEFAULT_VTS, default_token_path, url_port
 from ..transport import ControlConfig
+from .common import bounded
 
 
 def add_control_options(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +56,9 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
                    help="blendshape names: Perfect Sync (arkit), VRM 0.x presets, or both")
     g.add_argument("--vmc-unbundled", action="store_true",
                    help="one UDP datagram per OSC message instead of one bundle per frame")
-    g.add_argument("--vmc-max-datagram", type=int, default=65000, metavar="BYTES",
+    datagram = bounded(int, lambda v: 512 <= v <= UDP_MAX_PAYLOAD,
+                       f"a size in [512, {UDP_MAX_PAYLOAD}] bytes")
+    g.add_argument("--vmc-max-datagram", type=datagram, default=65000, metavar="BYTES",
                    help="split a frame into several bundles above this size (1400 avoids IP "
                         "fragmentation on a network)")
     g.add_argument("--vts", nargs="?", const=DEFAULT_VTS, default=None, metavar="URL",
@@ -81,10 +84,11 @@ def output_configs(args: argparse.Namespace) -> tuple:
                                  max_datagram=args.vmc_max_datagram))
     if getattr(args, "vts", None):
         url = args.vts
-        if not url.startswith(("ws://", "wss://")):
-            raise ConfigError(f"--vts is {url!r}: expected a WebSocket URL such as "
-                              f"{DEFAULT_VTS} (write --vts=URL when a positional argument "
-                              f"follows)")
+        if url_port(url) is None:  # VtsConfig refuses it too, naming its field, not the option
+            swallowed = "" if url.startswith(("ws://", "wss://")) else \
+                " (write --vts=URL when a positional argument follows)"
+            raise ConfigError(f"--vts is {url!r}: expected a WebSocket URL ws://HOST:PORT such "
+                              f"as {DEFAULT_VTS}, with a port in [1, 65535]{swallowed}")
         configs.append(VtsConfig(url=url, token_path=args.vts_token_file or default_token_path(),
                                  custom_parameters=args.vts_custom_params,
                                  mirror=args.vts_mirror))

@@ -97,13 +97,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     if args.list_devices:
-        from ..audio.sources import list_input_devices
-        devices = list_input_devices()
-        for i, name in devices:
-            print(f"{i}: {name}")
-        if not devices:
-            print("no capture devices found", file=sys.stderr)
-        return 0
+        return list_devices()
     from ..session import Session
 
     config = session_config(args)
@@ -116,6 +110,21 @@ def run(args: argparse.Namespace) -> int:
                                         dataclasses.asdict(config.serve).items()),
                   file=sys.stderr)
         session.run(stop_on_signals())
+    return 0
+
+
+def list_devices() -> int:
+    """`--list-devices`: the capture devices, "index: name" a line; none is an error."""
+    from ..audio.sources import AudioDeviceError, list_input_devices
+    devices = list_input_devices()
+    if not devices:
+        raise AudioDeviceError("no audio input device found: expected a microphone that "
+                               "PortAudio lists (install PortAudio: apt-get install "
+                               "libportaudio2 on Debian/Ubuntu; check that PulseAudio or "
+                               "PipeWire runs and has a source: `pactl list sources`; "
+                               "`vasa-bridge doctor` checks both), or use --audio FILE")
+    for i, name in devices:
+        print(f"{i}: {name}")
     return 0
 
 
