@@ -108,7 +108,7 @@ function showConditions(c) {
   for (const id of ["gaze-x", "gaze-y", "head-motion"]) $(id).nextElementSibling.value = $(id).value;
 }
 
-const COLORS = ["#4fa3ff", "#ff9f43", "#5fd38d", "#c38bff", "#ff6b9a"];
+const COLORS = ["#4fa3ff", "#ff9f43", "#5fd38d", "#c38bff", "#ff6b9a", "#e8d44d"];
 function plot(canvas, series, fixedMax) {
   const g = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
   g.clearRect(0, 0, W, H);
@@ -132,7 +132,8 @@ function plot(canvas, series, fixedMax) {
 function drawPlots() {
   const pts = (f) => history.map((e) => [e.t, e.status ? f(e.status) : null]);
   plot($("plot-latency"), [pts((s) => s.latency_ms.p50), pts((s) => s.latency_ms.p95),
-    pts((s) => s.stage_ms.render), pts((s) => s.stage_ms.motion), pts((s) => s.stage_ms.publish)]);
+    pts((s) => s.stage_ms.render), pts((s) => s.stage_ms.motion), pts((s) => s.stage_ms.publish),
+    pts((s) => s.stage_ms.model_ahead)]);
   plot($("plot-fps"), [pts((s) => s.fps)], 30);
   const drops = history.map((e, i) => {
     const prev = history[i - 1];
