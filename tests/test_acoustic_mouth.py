@@ -217,6 +217,54 @@ def test_the_head_learns_from_the_languages_asked(tmp_path):
         _languages("en,xx")
 
 
+def test_clips_left_out_for_their_language_are_counted_in_one_line(tmp_path, caplog):
+    """`dataset video` labels clips 'und' unless given --language, and train-mouth (English
+    phones) left them out without a word; another language's clips are named with the option
+    that takes them."""
+    import logging
+
+    import skimage.data
+
+    from vasa_bridge.data.synth import SynthConfig, synth_dataset
+    from vasa_bridge.data.video import build_video
+    from vasa_bridge.face.portrait import PortraitConfig, analyse_portrait
+    from vasa_bridge.model.acoustic_mouth import training_rows
+    from vasa_bridge.render.video import OutputSpec, write_video
+    face = analyse_portrait(skimage.data.astronaut(), PortraitConfig(size=256)).image
+    video = tmp_path / "talk.mp4"
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(int(1.2 * 16000)) / 16000)
+    write_video([face] * 30, OutputSpec("mp4", video, False), 25.0, (256, 256),
+                tone.astype(np.float32), 16000)
+    videos = tmp_path / "videos"
+    build_video([video], videos, log=lambda line: None)
+    mixed = tmp_path / "mixed"
+    synth_dataset(SynthConfig(out=str(mixed), hours=0.01, languages=("en", "it"), seed=5,
+                              workers=1, validation_fraction=0.3), progress=False)
+    italian = sum(r["split"] == "train" and r["language"] == "it" for r in _rows(mixed))
+    assert italian
+
+    def said(*data):
+        caplog.clear()
+        config = MouthTrainConfig(data=tuple(str(d) for d in data), out=str(tmp_path / "h.npz"),
+                                  workers=1, head=AcousticMouthConfig(hidden=(16, 8)))
+        with caplog.at_level(logging.INFO, logger="vasa_bridge"):
+            try:
+                training_rows(config)
+            except DataError as e:
+                assert "no train clips in en" in str(e)
+        return [(r.levelname, r.getMessage()) for r in caplog.records
+                if r.name == "vasa_bridge.model.acoustic_mouth"]
+
+    assert said(videos) == [("WARNING", (
+        f"dataset {str(videos)!r}: skipped 1 train clip whose language is not in --languages en "
+        f"(1 'und'): 'und' (undetermined) is what `dataset video` writes without --language: "
+        f"extract those videos again, into a new folder, with `dataset video --language en` to "
+        f"take them"))]
+    assert said(mixed) == [("INFO", (
+        f"dataset {str(mixed)!r}: skipped {italian} train clips whose language is not in "
+        f"--languages en ({italian} 'it'): add it to --languages to take them"))]
+
+
 def _rows(data):
     from vasa_bridge.data.dataset import read_manifest
     return read_manifest(data)

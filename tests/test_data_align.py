@@ -335,6 +335,24 @@ def test_dataset_aligned_keeps_each_speaker_in_one_split(tmp_path):
     assert open_dataset(out, "validation").speakers == {"recording:friend"}
 
 
+def test_a_recording_already_in_the_dataset_is_named_with_its_speaker_and_split(tmp_path,
+                                                                               capsys):
+    """A take added again under another speaker and split was skipped as "already in OUT",
+    not saying that it is there as another speaker's, in the other split."""
+    from vasa_bridge.cli import main
+    takes = _alsa_takes_or_skip(tmp_path, ("Front_Center",))
+    wav, text = takes["Front_Center"]
+    out = tmp_path / "takes"
+    assert main(["dataset", "aligned", str(wav), str(text), "--out", str(out),
+                 "--speaker", "me"]) == 0
+    capsys.readouterr()
+    assert main(["dataset", "aligned", str(wav), str(text), "--out", str(out),
+                 "--speaker", "friend", "--split", "validation"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == \
+        f"{wav}: already in {out} (speaker 'me', train split), skipped"
+    assert open_dataset(out, "all").speakers == {"recording:me"}
+
+
 def test_dataset_aligned_refusals_name_the_files(tmp_path):
     # "pocketsphinx could not align ... (check both files)" named neither file, an empty
     # transcript was named by its empty text (''), and a folder given as the transcript was

@@ -128,6 +128,41 @@ def test_frames_without_one_face_are_dropped_and_counted(tmp_path):
     assert [len(c.motion) for c in clips] == [40, 40]
 
 
+def test_a_video_already_in_the_dataset_is_named_with_its_speaker_and_split(tmp_path):
+    """The same video given again under another name was skipped as "already in OUT", not
+    saying under which speaker and split it is there."""
+    face = analyse_portrait(skimage.data.astronaut(), PortraitConfig(size=256)).image
+    path = tmp_path / "take.mp4"
+    write_video([face] * 30, OutputSpec("mp4", path, False), 25.0, (256, 256), _tone(1.2), 16000)
+    out = tmp_path / "ds"
+    build_video([path], out, speaker="me", split="validation", log=lambda line: None)
+    lines = []
+    r = build_video([path], out, speaker="friend", log=lines.append)
+    assert r["skipped"] == 1 and r["clips"] == 0
+    assert lines == [f"{path}: already in {out} (speaker 'me', validation split), skipped"]
+
+
+def test_mediapipe_start_up_chatter_stays_off_the_terminal(tmp_path, python):
+    """`dataset video` let mediapipe's native start-up lines through ("INFO: Created TensorFlow
+    Lite XNNPACK delegate", absl's `W0000 ... inference_feedback_manager.cc:114] ...`), some at
+    the first frame with a face, run into the progress bar. A fresh process: they come once."""
+    import subprocess
+
+    from vasa_bridge.native_log import is_chatter
+    face = analyse_portrait(skimage.data.astronaut(), PortraitConfig(size=256)).image
+    grey = np.full_like(face, 128)
+    path = tmp_path / "late face.mp4"  # the landmark model starts at the first face
+    write_video([grey] * 10 + [face] * 30, OutputSpec("mp4", path, False), 25.0, (256, 256),
+                _tone(1.6), 16000)
+    run = subprocess.run([python, "-m", "vasa_bridge.cli", "dataset", "video", str(path),
+                          "--out", str(tmp_path / "ds")], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "1 clips" in run.stdout
+    lines = run.stderr.replace("\r", "\n").splitlines()
+    assert not [line for line in lines if is_chatter(line) or "W0000" in line], run.stderr
+
+
 def test_bad_files_give_one_clear_line(tmp_path, capsys):
     face = analyse_portrait(skimage.data.astronaut(), PortraitConfig(size=128)).image
     silent = tmp_path / "silent.mp4"

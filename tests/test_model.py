@@ -435,18 +435,39 @@ def test_checkpoint_pickles_never_run_code_and_damage_is_a_model_error(tmp_path)
     marker = tmp_path / "ran.txt"
     evil = tmp_path / "evil.pt"
     torch.save({**ck, "history": _RunsCode(marker)}, evil)
-    with pytest.raises(ModelError, match=r"cannot read '.*evil\.pt' as a checkpoint"):
+    with pytest.raises(ModelError, match=r"'.*evil\.pt' is not a training checkpoint \(torch "
+                                         r"could not read it: UnpicklingError: Unsupported global"):
         load_checkpoint(evil)  # weights_only=False unpickled it: the file was written
     assert not marker.exists()
     cut = tmp_path / "cut.pt"
     cut.write_bytes(good.read_bytes()[:500])
-    with pytest.raises(ModelError, match=r"cannot read '.*cut\.pt' as a checkpoint"):
+    with pytest.raises(ModelError, match=r"'.*cut\.pt' is not a training checkpoint"):
         load_checkpoint(cut)  # was RuntimeError from torch
     other = tmp_path / "other.pt"
     torch.save({**ck, "ema": build(ModelConfig(layers=1, width=32, heads=2, context=2,
                                                max_window=4)).state_dict()}, other)
     with pytest.raises(ModelError, match="does not match its own model_config"):
         load_checkpoint(other)  # was RuntimeError from load_state_dict
+
+
+def test_export_names_a_damaged_checkpoint_in_one_line(tmp_path, capsys):
+    """`export` of a checkpoint cut short printed torch's paragraph of advice cut off at 200
+    characters, mid-word ("... your checkpoint file is): expected ...")."""
+    from vasa_bridge.cli import main
+    from vasa_bridge.model.train import save_checkpoint
+    den = build(ModelConfig(layers=1, width=16, heads=2, context=2, max_window=8))
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, den, den, torch.optim.AdamW(den.parameters()), 1, TrainConfig(), [], {})
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(good.read_bytes()[:500])
+    out = tmp_path / "model.onnx"
+    assert main(["export", str(cut), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        f"vasa-bridge export: error: {str(cut)!r} is not a training checkpoint (torch could not "
+        f"read it: RuntimeError: PytorchStreamReader failed reading zip archive: failed finding "
+        f"central directory): expected a checkpoint.pt written by `vasa-bridge train`")
+    assert "Traceback" not in "\n".join(err) and not out.exists()
 
 
 def test_a_run_without_validation_clips_keeps_its_history_strict_json(corpus, tmp_path):

@@ -1,8 +1,9 @@
 """What a user's speech file does to `vasa-bridge bake` and `render`: a stereo voice stays stereo
 in the video; a silent file bakes with one warning; a file shorter than a motion frame is refused
-in one line; a WAV cut short of its header's promise is read with one warning. Real WAVs, written
-with soundfile, through the real command line."""
+in one line; a WAV or MP3 cut short of its header's promise is read with one warning. Real WAVs,
+written with soundfile, and MP3s written with PyAV, through the real command line."""
 
+import io
 import logging
 from pathlib import Path
 
@@ -168,3 +169,51 @@ def test_every_way_of_reading_a_file_checks_it(tmp_path, caplog, reader):
     assert len(warned) == 2 and "is cut short" in warned[0] and "is silent" in warned[1]
     with pytest.raises(AudioError, match="expected at least one 0.04 s frame"):
         read(click)
+
+
+def mp3_of(audio: np.ndarray, rate: int, **options) -> bytes:
+    """Mono `audio` as an MP3 written by PyAV, whose muxer puts a Xing/Info tag with the frame
+    count first (unless `write_xing="0"`)."""
+    import av
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp3", options=options) as container:
+        stream = container.add_stream("mp3", rate=rate)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray((audio * 32767).astype(np.int16)[None], format="s16",
+                                           layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("reader", ["read_audio", "decode_audio"])
+def test_a_truncated_mp3_is_read_with_one_warning(tmp_path, caplog, reader):
+    """PyAV decoded what was there: an MP3 cut off at 60 % read 1.8 s of a 3 s line and nobody was
+    told; cut 2 bytes into a frame, it was refused with FFmpeg's "Invalid data found". A whole
+    MP3, and one with no frame count (FFmpeg guesses its length from the bitrate: 5.8 s here, for
+    3.1 s of sound and a trailing tag), are read without a warning."""
+    import av
+    rate = 16000
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(3 * rate) / rate)).astype(np.float32)
+    whole = mp3_of(tone, rate)
+    with av.open(io.BytesIO(whole)) as container:
+        starts = [p.pos for p in container.demux(audio=0) if p.size]  # each frame's first byte
+    guessed = mp3_of(tone, rate, write_xing="0") + b"APETAGEX" + bytes(8000)
+    files = {"whole.mp3": whole, "cut.mp3": whole[:len(whole) * 6 // 10],
+             "cut_in_a_frame.mp3": whole[:starts[len(starts) // 2] + 2], "guessed.mp3": guessed}
+    read = {"read_audio": lambda name: read_audio(tmp_path / name),
+            "decode_audio": lambda name: decode_audio(files[name], str(tmp_path / name))}[reader]
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    seconds = {}
+    with caplog.at_level(logging.WARNING, logger="vasa_bridge"):
+        for name in files:
+            audio, got_rate = read(name)
+            seconds[name] = len(audio) / got_rate
+    assert seconds["whole.mp3"] == 3.0 and seconds["guessed.mp3"] < 3.2
+    assert 1.0 < seconds["cut_in_a_frame.mp3"] < seconds["cut.mp3"] < 2.0
+    assert warnings_from_io(caplog) == [
+        f"audio file {str(tmp_path / name)!r} is cut short: read {seconds[name]:.3f} s of the "
+        f"3.000 s its header promises (the rest of the data is missing)"
+        for name in ("cut.mp3", "cut_in_a_frame.mp3")]

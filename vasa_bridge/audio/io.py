@@ -4,8 +4,9 @@
 `decode_audio` does the same for a file's bytes already in memory (batch workers receive bytes, so a
 cluster needs no shared disk); `load_speech` also mixes to mono and resamples for the feature
 extractor. Every file read here (bake, render, batch, serve --audio) passes the same checks: one
-shorter than a motion frame is refused; a silent one, or a WAV cut short of what its header
-promises, is read with one logged warning.
+shorter than a motion frame is refused; a silent one, or one cut short of what its header promises
+(a WAV's "data" size, an MP3's Xing/Info/VBRI frame count, an MP4's index), is read with one
+logged warning.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ MAX_CHUNKS = 64  # RIFF chunks looked at before a WAV's "data" (fmt, fact, LIST,
 # A "data" size of 0, or of 2 GiB and over, is the placeholder of a recorder that streamed the file
 # and never went back to fill the size in: no promise to compare with.
 MAX_DATA_BYTES = 0x7FFFF000
+# Containers whose duration PyAV reports from the file's own count of its samples. Others may get
+# FFmpeg's guess from the file size and first bitrates (raw AAC, Matroska or MP3 without one),
+# which a whole VBR file can miss by seconds: no promise to compare with.
+COUNTED_FORMATS = {"mp3", "mov,mp4,m4a,3gp,3g2,mj2"}  # an MP3 only with its Xing/Info/VBRI tag
+CUT_SLACK_S = 0.25  # s: codecs' delay and padding make decoded and declared lengths differ a little
+MP3_SCAN = 4096  # bytes after an ID3v2 tag searched for the first MP3 frame
 
 
 def read_audio(path) -> tuple[np.ndarray, int]:
@@ -133,14 +140,59 @@ def _warn_if_cut_short(source, label: str, frames: int, rate: int) -> None:
             elif chunk[:4] == b"data":
                 held = end - pos - 8
                 if byte_rate and 0 < size < MAX_DATA_BYTES and held < size:
-                    log.warning("audio file %r is cut short: read %.3f s of the %.3f s its "
-                                "header promises (the rest of the data is missing)", label,
-                                frames / rate, size / byte_rate)
+                    _warn_cut_short(label, frames / rate, size / byte_rate)
                 return
             pos += 8 + size + (size & 1)  # chunks are padded to an even size
     finally:
         if f is not source:
             f.close()
+
+
+def _warn_cut_short(label: str, read_s: float, promised_s: float) -> None:
+    log.warning("audio file %r is cut short: read %.3f s of the %.3f s its header promises "
+                "(the rest of the data is missing)", label, read_s, promised_s)
+
+
+def _mp3_counts_frames(source) -> bool:
+    """Whether an MP3's first frame is a Xing, Info or VBRI tag with a frame count, the one length
+    an MP3 declares (without it, FFmpeg's duration is a guess from the bitrate)."""
+    f = open(source, "rb") if isinstance(source, str) else source
+    try:
+        f.seek(0)
+        head = f.read(10)
+        start = 0
+        if head[:3] == b"ID3" and len(head) == 10:  # ID3v2: a 28-bit size, 7 bits a byte
+            start = 10 + sum((b & 0x7F) << 7 * (3 - i) for i, b in enumerate(head[6:10]))
+            start += 10 if head[5] & 0x10 else 0  # a footer
+        f.seek(start)
+        data = f.read(MP3_SCAN + 64)
+    finally:
+        if f is not source:
+            f.close()
+    for i in range(min(MP3_SCAN, len(data) - 4)):
+        if data[i] == 0xFF and data[i + 1] & 0xE0 == 0xE0:  # the first frame's sync
+            mpeg1, mono = (data[i + 1] >> 3) & 3 == 3, data[i + 3] >> 6 == 3
+            at = i + 4 + ((17 if mono else 32) if mpeg1 else (9 if mono else 17))  # side info
+            if data[at:at + 4] in (b"Xing", b"Info"):  # flags, then frames if flag 1 is set
+                return bool(data[at + 7] & 1) and int.from_bytes(data[at + 8:at + 12], "big") > 0
+            vbri = data[i + 36:i + 54]  # "VBRI", version, delay, quality, bytes, frames
+            return vbri[:4] == b"VBRI" and int.from_bytes(vbri[14:18], "big") > 0
+    return False
+
+
+def _decoded(container, stream):
+    """`stream`'s decoded frames. A last packet that does not decode is dropped: a file cut off
+    mid-frame is read (and warned about), not refused; a bad packet with more after it is
+    refused."""
+    import av
+    bad = None
+    for packet in container.demux(stream):
+        if bad is not None and packet.size:
+            raise bad
+        try:
+            yield from packet.decode()
+        except av.error.InvalidDataError as exc:
+            bad = exc
 
 
 def _read_av(source, label: str) -> tuple[np.ndarray, int]:
@@ -151,8 +203,11 @@ def _read_av(source, label: str) -> tuple[np.ndarray, int]:
                 raise AudioError(f"{label!r} has no audio stream: {EXPECTED}")
             stream = container.streams.audio[0]
             rate = stream.codec_context.sample_rate or stream.rate or 0
+            mp3 = container.format.name == "mp3"
+            declared = (float(stream.duration * stream.time_base)
+                        if stream.duration and container.format.name in COUNTED_FORMATS else 0.0)
             chunks, total = [], 0
-            for frame in container.decode(stream):
+            for frame in _decoded(container, stream):
                 channels = len(frame.layout.channels)
                 if channels < 1:
                     raise AudioError(f"{label!r} has a frame of {channels} channels: expected "
@@ -170,6 +225,9 @@ def _read_av(source, label: str) -> tuple[np.ndarray, int]:
     if np.issubdtype(audio.dtype, np.integer):
         audio = audio.astype(np.float32) / float(np.iinfo(audio.dtype).max + 1)
     audio = audio.astype(np.float32)
+    if rate > 0 and len(audio) / rate < declared - CUT_SLACK_S and (
+            not mp3 or _mp3_counts_frames(source)):
+        _warn_cut_short(label, len(audio) / rate, declared)
     return (audio[:, 0] if audio.shape[1] == 1 else audio), int(rate)
 
 

@@ -110,7 +110,8 @@ def _aligned(args) -> int:
     r = build_aligned(args.audio, args.text, args.out, speaker=args.speaker, split=args.split,
                       seed=args.seed, teacher=teacher, config=config)
     if r["skipped"]:
-        print(f"{args.audio}: already in {args.out}, skipped")
+        print(f"{args.audio}: already in {args.out} (speaker {r['speaker']!r}, {r['split']} "
+              f"split), skipped")
         return 0
     print(f"{args.out}: added {r['clips']} clips, {r['seconds']:.1f} s (alignment score "
           f"{r['fit']:.1f} per frame)")

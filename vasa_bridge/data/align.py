@@ -625,7 +625,9 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
     info, rows = open_for_append(out, "aligned", teacher.fps,
                                  {"teacher": asdict(teacher), "recordings": {}})
     if digest in info.get("recordings", {}):
-        return {"clips": 0, "skipped": True, "seconds": 0.0}
+        there = info["recordings"][digest]
+        return {"clips": 0, "skipped": True, "seconds": 0.0, "speaker": there["speaker"],
+                "split": there["split"]}
     splits = {r["speaker"]: r["split"] for r in info.get("recordings", {}).values()}
     if splits.get(speaker, split) != split:  # validated on their own voice otherwise
         raise DataError(f"speaker {speaker!r} is already in the {splits[speaker]!r} split of "

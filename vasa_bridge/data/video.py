@@ -8,6 +8,7 @@ video already there (same file hash) is skipped. Format and choices: docs/data.m
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from dataclasses import asdict, dataclass, field, fields
@@ -21,6 +22,7 @@ from ..face.mesh import NUM_LANDMARKS
 from ..face.solver import Measurements, Reference, SolverConfig, measure, solve
 from ..motion import MotionTrack
 from ..motion.conversions import euler_to_matrix
+from ..native_log import quiet_native
 from .dataset import SAMPLE_RATE, SPLITS, open_for_append, write_clip, write_json, \
     write_manifest
 from .phonemes import PhonemeTimeline
@@ -171,14 +173,21 @@ def track_faces(path: str | Path, config: VideoConfig = VideoConfig(), audio_sta
     times, marks = [], []
     size = (w, h)
     total = no_face = several = 0
-    mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=2,
-                                           refine_landmarks=True, min_detection_confidence=0.5,
-                                           min_tracking_confidence=0.5)
+    # mediapipe's graph logs from its own threads while it starts (TensorFlow Lite, absl's
+    # `W0000 ...` lines): the face detector at the first frame, the landmark model at the first
+    # face. Held back until then (native_log, as face/detect.py does), and the progress bar
+    # starts then (its lines would be held back with them, and run into them).
+    quiet = contextlib.ExitStack()
+    quiet.enter_context(quiet_native())
+    try:
+        mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=2,
+                                               refine_landmarks=True,
+                                               min_detection_confidence=0.5,
+                                               min_tracking_confidence=0.5)
+    except BaseException:
+        quiet.close()
+        raise
     bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=info.frames or None, unit="frame", desc=path.name, leave=False)
     try:
         with _open(path) as c:
             try:
@@ -190,6 +199,12 @@ def track_faces(path: str | Path, config: VideoConfig = VideoConfig(), audio_sta
                         rgb = np.ascontiguousarray(np.rot90(rgb, turns))
                     size = (rgb.shape[1], rgb.shape[0])
                     faces = _landmarks(mesh.process(rgb), *size)
+                    if faces:
+                        quiet.close()
+                        if progress and bar is None:
+                            from tqdm import tqdm
+                            bar = tqdm(total=info.frames or None, initial=total, unit="frame",
+                                       desc=path.name, leave=False)
                     total += 1
                     if not faces:
                         no_face += 1
@@ -204,6 +219,7 @@ def track_faces(path: str | Path, config: VideoConfig = VideoConfig(), audio_sta
                 raise DataError(f"video {str(path)!r}: frame {total} cannot be decoded ({e}): "
                                 f"expected an undamaged file") from None
     finally:
+        quiet.close()
         mesh.close()
         if bar is not None:
             bar.close()
@@ -408,7 +424,9 @@ def build_video(paths: Sequence[str | Path], out: str | Path, *, speaker: str | 
                             f"speaker")
         digest = file_sha1(p)
         if digest in info["videos"]:
-            log(f"{p}: already in {out}, skipped")
+            there = info["videos"][digest]
+            log(f"{p}: already in {out} (speaker {there['speaker'].removeprefix('video:')!r}, "
+                f"{there['split']} split), skipped")
             summary["skipped"] += 1
             continue
         try:

@@ -20,6 +20,7 @@ their config; inference is numpy.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -31,6 +32,7 @@ from ..errors import DataError
 from .acoustic import HOP, RATE
 
 OUTPUTS = ("jawOpen", "mouthClose")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -197,9 +199,12 @@ def dataset_rows(root, config: MouthTrainConfig, progress: bool = False):
     `config.cache`, kept there under a name that changes with the dataset's manifest, the
     speakers left out, the languages taken, the head's window and the acoustic front end
     (`cache_name`): scoring a dataset takes minutes (the 6 h corpus about 19 on two cores), a
-    cached one is read in seconds, so a head fitted on one more dataset scores only that one."""
+    cached one is read in seconds, so a head fitted on one more dataset scores only that one.
+    Train clips left out for their language are counted in one logged line."""
     from ..data.dataset import read_manifest
-    path = Path(config.cache) / cache_name(root, config) if config.cache else None
+    manifest = read_manifest(root)
+    _say_skipped(root, manifest, config)
+    path = Path(config.cache) / cache_name(root, config, manifest) if config.cache else None
     if path is not None and path.is_file():
         try:
             z = np.load(path, allow_pickle=False)
@@ -208,7 +213,7 @@ def dataset_rows(root, config: MouthTrainConfig, progress: bool = False):
             raise DataError(f"cached rows {str(path)!r} cannot be read ({e}): expected an .npz "
                             f"written by train-mouth --cache (delete it to score again)") \
                 from None
-    jobs = [(str(root), row, config.head) for row in read_manifest(root)
+    jobs = [(str(root), row, config.head) for row in manifest
             if row["split"] == "train" and row.get("language") in config.languages
             and row["speaker"] not in config.exclude_speakers]
     if jobs and config.workers > 1:
@@ -232,16 +237,44 @@ def dataset_rows(root, config: MouthTrainConfig, progress: bool = False):
     return x, y, len(jobs)
 
 
-def cache_name(root, config: MouthTrainConfig) -> str:
+def _say_skipped(root, manifest: list[dict], config: MouthTrainConfig) -> None:
+    """Log how many train clips `dataset_rows` leaves out for their language, and how to take
+    them: a warning where no `--languages` can (a video's "und"), else a note."""
+    from collections import Counter
+
+    from ..data.text import LANGUAGES
+    skipped = Counter(row.get("language") for row in manifest
+                      if row["split"] == "train" and row["speaker"] not in config.exclude_speakers
+                      and row.get("language") not in config.languages)
+    if not skipped:
+        return
+    n = sum(skipped.values())
+    counts = ", ".join(f"{skipped[lang]} {lang!r}" for lang in sorted(skipped, key=str))
+    known = sorted(lang for lang in skipped if lang in LANGUAGES)
+    hints = [f"add {','.join(known)} to --languages to take them"] if known else []
+    if "und" in skipped:
+        hints.append(f"'und' (undetermined) is what `dataset video` writes without --language: "
+                     f"extract those videos again, into a new folder, with `dataset video "
+                     f"--language {config.languages[0]}` to take them")
+    if len(known) + ("und" in skipped) < len(skipped):
+        hints.append(f"--languages takes {','.join(LANGUAGES)}")
+    (log.info if len(known) == len(skipped) else log.warning)(
+        "dataset %r: skipped %d train clip%s whose language is not in --languages %s (%s): %s",
+        str(root), n, "" if n == 1 else "s", ",".join(config.languages), counts,
+        "; ".join(hints))
+
+
+def cache_name(root, config: MouthTrainConfig, manifest: list[dict] | None = None) -> str:
     """The cache file of a dataset's rows: its folder's name and a digest of what the rows
     depend on (the manifest's bytes, the speakers left out, the head's window, the acoustic
-    front end's version and constants)."""
+    front end's version and constants). `manifest`: its rows, if already read."""
     import hashlib
     from ..data.dataset import read_manifest
     from . import acoustic
     h = hashlib.sha1()
     h.update((Path(root) / "manifest.jsonl").read_bytes())
-    present = sorted({row.get("language") for row in read_manifest(root)} &
+    manifest = read_manifest(root) if manifest is None else manifest
+    present = sorted({row.get("language") for row in manifest} &
                      set(config.languages))  # the languages whose clips are taken
     other = {} if present == ["en"] else {"languages": present}  # (the names made before)
     h.update(json.dumps({"exclude": sorted(config.exclude_speakers), **other,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -81,9 +82,8 @@ def load_checkpoint(path, ema: bool = True, device: str = "cpu") -> tuple[Denois
         # and a full unpickler would run whatever code a downloaded one carries.
         ck = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, UnpicklingError, zip, EOF...
-        reason = " ".join(str(e).split())[:200]
-        raise ModelError(f"cannot read {str(path)!r} as a checkpoint ({type(e).__name__}: "
-                         f"{reason}): {expected}") from None
+        raise ModelError(f"{str(path)!r} is not a training checkpoint (torch could not read it: "
+                         f"{_torch_reason(e)}): {expected}") from None
     if not isinstance(ck, dict) or not isinstance(ck.get("model_config"), dict):
         raise ModelError(f"{str(path)!r} has no model_config: {expected}")
     try:
@@ -99,6 +99,14 @@ def load_checkpoint(path, ema: bool = True, device: str = "cpu") -> tuple[Denois
                          f" {reason}): {expected}") from None
     den.eval()
     return den, ck
+
+
+def _torch_reason(e: Exception) -> str:
+    """The first sentence of torch's error, which goes on for a paragraph of advice; for a pickle
+    that `weights_only` refused, the object it refused."""
+    text = " ".join(str(e).split("WeightsUnpickler error:")[-1].split())
+    first = textwrap.shorten(text.split(". ")[0].rstrip("."), 200, placeholder=" ...")
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
 
 
 def save_checkpoint(path: Path, den: Denoiser, ema: Denoiser, opt, step: int,
