@@ -41,3 +41,16 @@ def test_every_cli_input_and_output_has_a_check():
         if line.startswith("[-- ]") or line.startswith("[ERR]"):
             nxt = text.splitlines()[text.splitlines().index(line) + 1]
             assert nxt.strip().startswith("fix: "), line
+
+
+def test_the_speech_engines_are_checked_as_the_corpus_runs_them(monkeypatch):
+    """espeak-ng comes as a library in a wheel (no program: a machine without the espeak-ng
+    package still makes corpora); festival and flite are programs."""
+    import shutil
+    monkeypatch.setattr(shutil, "which", lambda program: None)  # no program anywhere
+    text, _ = doctor.report(doctor.run_checks())
+    espeak = next(line for line in text.splitlines() if "] espeak-ng (speech corpus)" in line)
+    assert espeak.startswith("[ok ]"), espeak
+    for name in ("festival (speech corpus)", "flite (speech corpus"):
+        line = next(line for line in text.splitlines() if f"] {name}" in line)
+        assert line.startswith("[-- ]"), line

@@ -61,6 +61,18 @@ def test_webm_alpha_and_pngs(inputs):
     assert np.array(Image.open(files[0])).shape == (256, 256, 4)
 
 
+def test_a_webm_without_credentials_is_named_as_the_user_named_it(inputs, caplog):
+    """WebM cannot carry C2PA: the one warning names the file asked for, not the temporary
+    file it is written to first."""
+    out = inputs / "said.webm"
+    with caplog.at_level("WARNING"):
+        _run(["render", "--image", str(inputs / "face.png"), "--motion",
+              str(inputs / "track.npz"), "-o", str(out), "--size", "128", "--alpha", "--quiet"])
+    said = [r.getMessage() for r in caplog.records if "cannot be embedded" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("said.webm: ") and "partial" not in said[0]
+    assert out.is_file()
+
+
 def test_alpha_in_mp4_is_refused(inputs):
     with pytest.raises(RenderError, match="no alpha"):
         _run(["render", "--image", str(inputs / "face.png"), "--motion",

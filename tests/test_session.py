@@ -127,3 +127,32 @@ def test_the_ready_line_says_where_the_vtuber_apps_are_fed(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"motion loudness, VMC 127.0.0.1:{vmc}, VMC [::1]:{vmc}, VTube Studio " \
            f"ws://127.0.0.1:{vts}" in err, err
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_a_portraits_warnings_are_said_once_not_again_at_each_smaller_size(tmp_path, caplog,
+                                                                           monkeypatch, cache):
+    """A photo with parted lips warns when it is loaded; the smaller copies the picture governor
+    prepares under CPU load keep the warning in `Portrait.warnings` but do not log it again
+    (`serve` printed it three times: at start and once per smaller size)."""
+    import skimage.data
+    from PIL import Image
+
+    from vasa_bridge.session import PortraitSetup, _portrait
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    photo = tmp_path / "me.png"
+    Image.fromarray(skimage.data.astronaut()).save(photo)
+    config = SessionConfig(serve=ServeConfig(), motion="loudness",
+                           portrait=PortraitSetup(image=str(photo), size=256, cache=cache))
+    with caplog.at_level("WARNING"):
+        _, prepare, prepare_at, state, _ = _portrait(config)
+        said = [r.getMessage() for r in caplog.records if "mouth is open at rest" in r.getMessage()]
+        assert len(said) == 1 and said[0].startswith(f"{photo}: ")
+        smaller = [prepare_at(str(photo), size) for size in (192, 128)]
+        again = [r.getMessage() for r in caplog.records
+                 if "mouth is open at rest" in r.getMessage()]
+        assert again == said  # nothing more said
+        assert all(any("mouth is open" in w for w in s.portrait.warnings) for s in smaller)
+        assert [s.size for s in smaller] == [(192, 192), (128, 128)]
+        prepare(str(photo))  # loaded again (load_portrait): said again
+        assert sum("mouth is open at rest" in r.getMessage() for r in caplog.records) == 2

@@ -131,6 +131,8 @@ def test_token_origin_and_host_are_checked():
         assert http(h.url + "/overlay?token=wrong")[0] == 401
         status, body = http(h.url + "/api/status?token=s3cret")
         assert status == 200 and body["connected"] is False
+        # no control endpoint: its status is never polled, and it says so (not "not polled yet")
+        assert body["runtime"] is None and "--control none" in body["error"], body["error"]
         assert http(h.url + "/api/status", headers={"X-Vasa-Token": "s3cret"})[0] == 200
         assert http(h.url + "/static/player.js", headers={"Cookie": "vasa_token=s3cret"})[0] == 200
         status, text = http(h.url + "/api/stop?token=s3cret", data=b"",

@@ -194,10 +194,14 @@ CHECKS: list[Callable[[], Check]] = [
     _obs_plugin,
     lambda: _program("mono C# compiler (Unity package tests)", "mcs", "apt-get install mono-devel"),
     _browser,
-    lambda: _program("espeak-ng (speech corpus)", "espeak-ng", "apt-get install espeak-ng"),
+    # The corpus speaks through espeak-ng's library from its wheel (data/engines/espeak.py), and
+    # runs the festival and flite programs.
+    lambda: _python("espeak-ng (speech corpus)", "espeakng_loader",
+                    "pip install espeakng-loader (or the package's [data] extra)"),
     lambda: _program("festival (speech corpus)", "festival",
                      "apt-get install festival festvox-kallpc16k festvox-kdlpc16k "
                      "festvox-us-slt-hts festvox-italp16k festvox-itapc16k"),
+    lambda: _program("flite (speech corpus, --engines flite)", "flite", "apt-get install flite"),
 ]
 
 

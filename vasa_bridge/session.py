@@ -402,7 +402,7 @@ def _portrait(c: SessionConfig):
     """(renderer, prepare(image, framing=None) for load_portrait, prepare_at(image, size,
     framing=None) for the smaller pictures under CPU overload, the first portrait's state, its
     image path)."""
-    from .face.portrait import Portrait, PortraitConfig
+    from .face.portrait import Portrait, PortraitConfig, analyse_portrait
     from .render.base import RenderConfig, get_backend
     from .samples import builtin_portrait
     p = c.portrait
@@ -419,14 +419,20 @@ def _portrait(c: SessionConfig):
         return dataclasses.replace(PortraitConfig.framed(framing or p.framing, size=size),
                                    open_mouth_ok=isinstance(image, str) and image == builtin)
 
-    def prepare_at(image, size, framing=None):
+    def prepared(image, size, framing, quiet):
         pc = portrait_config(image, framing, size)
-        if cache is not None and not isinstance(image, Portrait):
-            image = cache.analyse(image, pc)
+        if not isinstance(image, Portrait):
+            image = (cache.analyse if cache is not None else analyse_portrait)(image, pc,
+                                                                                quiet=quiet)
         return renderer.prepare(image, pc)
 
+    def prepare_at(image, size, framing=None):
+        """A smaller copy of a portrait already prepared (the picture governor's sizes): its
+        warnings were said when it was loaded."""
+        return prepared(image, size, framing, quiet=True)
+
     def prepare(image, framing=None):
-        return prepare_at(image, p.size, framing)
+        return prepared(image, p.size, framing, quiet=False)
 
     image = p.image or builtin
     return renderer, prepare, prepare_at, prepare(image), image

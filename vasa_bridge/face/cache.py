@@ -130,7 +130,8 @@ class PortraitCache:
                         "the photo again", self.folder, e)
 
     def analyse(self, image: str | Path | np.ndarray | LoadedImage,
-                config: PortraitConfig = PortraitConfig()) -> Portrait:
+                config: PortraitConfig = PortraitConfig(), quiet: bool = False) -> Portrait:
+        """`quiet`: the warnings in `Portrait.warnings` only, as `analyse_portrait`'s."""
         if isinstance(image, LoadedImage):
             loaded = image
         elif isinstance(image, np.ndarray):
@@ -141,10 +142,10 @@ class PortraitCache:
         portrait = self.load(key)
         if portrait is not None:
             self.hits += 1
-            for msg in portrait.warnings:  # the same warnings as a fresh analysis
+            for msg in () if quiet else portrait.warnings:  # as a fresh analysis says them
                 log.warning("%s: %s", loaded.source, msg)
             return portrait
         self.misses += 1
-        portrait = analyse_portrait(loaded, config)
+        portrait = analyse_portrait(loaded, config, quiet=quiet)
         self.save(key, portrait)
         return portrait

@@ -107,12 +107,13 @@ def _rest_lip_gap(rest: Measurements, source_landmarks: np.ndarray,
 
 
 def analyse_portrait(image: str | Path | np.ndarray | LoadedImage,
-                     config: PortraitConfig = PortraitConfig()) -> Portrait:
+                     config: PortraitConfig = PortraitConfig(), quiet: bool = False) -> Portrait:
     """Everything the renderer needs to know about one photo.
 
     Raises ImageReadError (unreadable), FaceNotFoundError (no face, or `face_index` missing),
     FaceTooSmallError (face narrower than `min_face_px`). Warns (log + `warnings`) when several
-    faces are present, the eyes are closed or the mouth is open at rest (unless `open_mouth_ok`).
+    faces are present, the eyes are closed or the mouth is open at rest (unless `open_mouth_ok`);
+    `quiet`: in `warnings` only (a photo already analysed and warned about, at another size).
     """
     if isinstance(image, LoadedImage):
         loaded = image
@@ -129,7 +130,11 @@ def analyse_portrait(image: str | Path | np.ndarray | LoadedImage,
         raise FaceTooSmallError(f"{loaded.source}: image is {w}x{h}: expected at least "
                                 f"{config.min_face_px} pixels across the face")
     with quiet_native():  # mediapipe's graphs log from their own threads while they start
-        return _analyse(loaded, config)
+        portrait = _analyse(loaded, config)
+    if not quiet:
+        for msg in portrait.warnings:
+            log.warning("%s: %s", loaded.source, msg)
+    return portrait
 
 
 def _analyse(loaded: LoadedImage, config: PortraitConfig) -> Portrait:
@@ -188,8 +193,6 @@ def _analyse(loaded: LoadedImage, config: PortraitConfig) -> Portrait:
         warnings.append(f"mouth is open at rest (lip gap {lip_gap:.2f} of the mouth width: "
                         f"expected < {config.open_mouth_gap}): the rest pose keeps it open; "
                         f"jawOpen opens it further")
-    for msg in warnings:
-        log.warning("%s: %s", loaded.source, msg)
     return Portrait(image=work, person_alpha=alpha.astype(np.float32), landmarks=landmarks,
                     rest=rest, crop_box=tuple(int(v) for v in box), num_faces=len(faces),
                     eyes_closed=eyes_closed, mouth_open=mouth_open, warnings=tuple(warnings),

@@ -84,9 +84,9 @@ class Stamp:
         path = Path(path)
         if not self.config.credentials:
             return False
-        if path.suffix.lower() not in MIME_TYPES:
+        if path.suffix.lower() not in MIME_TYPES:  # (named as the user knows it: `title`)
             log.warning("%s: content credentials cannot be embedded in %s files; the frames still "
-                        "carry the watermark", path, path.suffix)
+                        "carry the watermark", title or path, path.suffix)
             return False
         fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
         os.close(fd)

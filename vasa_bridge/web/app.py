@@ -80,7 +80,8 @@ class WebApp:
         n = max(2, int(config.history_s / config.status_poll_s))
         self.history: collections.deque = collections.deque(maxlen=n)
         self.status: dict | None = None
-        self.status_error: str | None = "not polled yet"
+        self.status_error: str | None = "not polled yet" if config.control_endpoint else \
+            "no control endpoint (started with --control none): frames only, no runtime status"
         self.hello: dict | None = None
         self.watermark: dict | None = None
         self._latest_raw: dict[str, Any] = {}
