@@ -200,6 +200,14 @@ def _stop_now(ex: ProcessPoolExecutor) -> None:
     """Stopped early (Ctrl-C, an error): queued chunks are dropped and the workers ended at
     once; the chunks they held were not recorded, so a resumed batch bakes them (the workers
     write nothing themselves). Waiting for them made a second Ctrl-C hang the batch."""
+    manager = getattr(ex, "_executor_manager_thread", None)
+    # CPython's exit hook (`concurrent.futures.process._python_exit`) writes to each pool's
+    # wake-up pipe without the pool's lock; when a second Ctrl-C cut this function short, the
+    # manager thread was still closing that pipe at exit ("Bad file descriptor", a traceback
+    # after the stop, twice in CI). This pool is woken and ended here: off the hook's list first.
+    from concurrent.futures import process
+    if manager is not None:
+        getattr(process, "_threads_wakeups", {}).pop(manager, None)
     procs = list((getattr(ex, "_processes", None) or {}).values())
     ex.shutdown(wait=False, cancel_futures=True)
     for p in procs:
@@ -210,11 +218,7 @@ def _stop_now(ex: ProcessPoolExecutor) -> None:
         if p.is_alive():
             p.kill()
             p.join(5)
-    # The executor's manager thread sees its workers gone and closes its wake-up pipe; left
-    # running, it raced the interpreter's exit hook writing to that pipe (a traceback, "Bad file
-    # descriptor", after a Ctrl-C in CI).
-    manager = getattr(ex, "_executor_manager_thread", None)
-    if manager is not None:
+    if manager is not None:  # it sees its workers gone, closes its pipe and ends
         manager.join(5)
 
 
