@@ -49,9 +49,10 @@ def test_holds_while_in_the_band_between_busy_and_room():
     gov = PictureGovernor(PictureConfig(sizes=(384, 256)), full_size=512)
     t, _ = feed(gov, 0.0, 2.0, 0.072)
     assert gov.index == 2
-    # 384² would cost 0.0225 s + other work = 0.61 of the budget: fine where it is (0.3), but
-    # not room enough to go up (0.6): it stays degraded (no flapping)
-    t, seen = feed(gov, t, 5.0, 0.040)
+    # with a 512² render at 0.052 s, 384² would cost 0.029 s + other work = 0.78 of the budget:
+    # fine where it is (256²: 0.36), under busy (0.9) but not room enough to go up (0.75): it
+    # stays degraded (no flapping)
+    t, seen = feed(gov, t, 5.0, 0.052)
     assert set(seen[10:]) == {2}
 
 
@@ -107,3 +108,25 @@ def test_pictures_are_not_cut_to_a_trickle_when_the_rest_of_the_work_fills_the_b
         gov.observe(t, 0.0, render + 0.034, render, width)
         t += 1 / 25
     assert gov.level == Level(256, 1)  # 256², every frame: pictures 12.5 % of the budget
+
+
+def test_goes_back_to_full_size_when_the_rest_of_the_work_is_a_third_of_the_budget():
+    """The live motion (the model and the phone layer) takes about a third of each 40 ms hop and
+    a 512² picture about as much again: after a busy moment the picture must come back to full
+    size (with room 0.6 it never fitted again and stayed at 256² for good)."""
+    gov = PictureGovernor(PictureConfig(sizes=(384, 256), divisors=(2, 3)), full_size=512)
+    t = 0.0
+    for _ in range(int(3 * 25)):  # a busy moment: everything costs twice as much
+        width = gov.level.size or 512
+        render = 0.024 * (width / 512) ** 2
+        gov.observe(t, 0.0, render + 0.028, render, width)
+        t += 1 / 25
+    assert gov.index >= 1
+    seen = []
+    for _ in range(int(3 * 25)):  # quiet again: motion 14 ms, a 512² render 11 ms (0.63)
+        width = gov.level.size or 512
+        render = 0.011 * (width / 512) ** 2
+        gov.observe(t, 0.0, render + 0.014, render, width)
+        seen.append(gov.index)
+        t += 1 / 25
+    assert gov.index == 0 and seen.index(0) <= 2 * 25

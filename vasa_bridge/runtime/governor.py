@@ -35,7 +35,10 @@ class PictureConfig:
     divisors: tuple[int, ...] = (2, 3, 5)  # then render one frame in 2, 3, 5 at the smallest size
     behind_s: float = 0.12  # a hop finished this late counts as "behind"
     busy: float = 0.9  # a frame costing more than this share of its budget is too expensive
-    room: float = 0.6  # step up only to a level whose frames cost at most this share
+    # step up only to a level whose frames cost at most this share. (0.6 until the live motion
+    # grew to a third of the budget: 512² then never fitted again, and after any busy moment
+    # the picture stayed at 256² for the rest of the session; docs/runtime.md)
+    room: float = 0.75
     pictures_matter: float = 0.25  # a step down only while pictures take more than this share
     down_after_s: float = 0.4  # behind or too expensive this long -> one step down
     up_after_s: float = 0.5  # keeping up with room to spare this long -> step up
