@@ -223,6 +223,7 @@ def test_a_bad_line_is_listed_and_the_batch_goes_on(voice, tmp_path, capsys):
     assert "emotion 'furious'" in table["bye"]["error"]
     assert (out / "ask.json").is_file() and not (out / "bye.npz").exists()
     err = capsys.readouterr().err
+    assert f": 5 lines -> {out} (1 worker)" in err  # counted as words are ("1 workers" before)
     failures = [l for l in err.splitlines() if l.startswith("[bake] line ")]
     assert len(failures) == 3 and "line 3 (" in failures[0]
     assert "2 done, 0 skipped, 3 failed" in err

@@ -9,6 +9,7 @@ import dataclasses
 import sys
 
 from ..errors import ConfigError
+from .common import counted
 
 EXIT_LINES_FAILED = 1
 SHOWN_FAILURES = 50  # the rest are in results.csv
@@ -53,8 +54,9 @@ def cmd_batch(args, bake_config, show) -> int:
         show("bake", {"manifest": args.manifest, "lines": len(lines), "out": args.output,
                       **dataclasses.asdict(config)})
     else:
-        print(f"[bake] {args.manifest}: {len(lines)} lines -> {args.output} "
-              f"({config.workers} workers{', on Ray' if config.ray else ''})", file=sys.stderr)
+        print(f"[bake] {args.manifest}: {counted(len(lines), 'line')} -> {args.output} "
+              f"({counted(config.workers, 'worker')}{', on Ray' if config.ray else ''})",
+              file=sys.stderr)
     result = run_batch(lines, args.output, config, progress=not args.no_progress)
     for r in result.failed[:SHOWN_FAILURES]:
         print(f"[bake] line {r.line} ({r.audio or 'no audio'}): {r.error}", file=sys.stderr)

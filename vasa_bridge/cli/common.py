@@ -77,6 +77,11 @@ class ConsoleHandler(logging.StreamHandler):
             self.handleError(record)
 
 
+def counted(n: int, noun: str) -> str:
+    """`n` and `noun`, plural unless one: "1 line", "3 lines" (regular nouns only)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def show(name: str, config) -> None:
     """Print a resolved config (a dataclass or a dict) as `[name] key=value ...` on stderr."""
     fields = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from ..data.engines import DEFAULT_ENGINES, ENGINES
 from ..data.teacher import TeacherConfig
 from ..data.text import LANGUAGES
+from .common import counted
 
 
 def add_cli(subparsers) -> argparse.ArgumentParser:
@@ -113,7 +114,7 @@ def _aligned(args) -> int:
         print(f"{args.audio}: already in {args.out} (speaker {r['speaker']!r}, {r['split']} "
               f"split), skipped")
         return 0
-    print(f"{args.out}: added {r['clips']} clips, {r['seconds']:.1f} s (alignment score "
+    print(f"{args.out}: added {counted(r['clips'], 'clip')}, {r['seconds']:.1f} s (alignment score "
           f"{r['fit']:.1f} per frame)")
     if r["guessed"]:
         print(f"pronounced by espeak-ng's rules (not in the CMU dictionary): "
@@ -136,8 +137,8 @@ def _video(args) -> int:
                                         "language": args.language, "video": asdict(config)}))
     r = build_video(args.clips, args.out, speaker=args.speaker, split=args.split,
                     language=args.language, config=config, progress=not args.no_progress)
-    print(f"{args.out}: added {r['clips']} clips, {r['seconds']:.1f} s from {r['videos']} "
-          f"videos ({r['skipped']} already there)")
+    print(f"{args.out}: added {counted(r['clips'], 'clip')}, {r['seconds']:.1f} s from "
+          f"{counted(r['videos'], 'video')} ({r['skipped']} already there)")
     return 0
 
 
