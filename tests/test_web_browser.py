@@ -429,3 +429,17 @@ def test_panel_stream_list_follows_the_runtimes_streams(browser, opaque_face):
     finally:
         web.close()
         rt.close()
+
+
+def test_panel_watches_the_main_face_whatever_its_name(browser, opaque_face):
+    """`serve --stream face`: the panel watched "default", which nothing published (a blank face,
+    listed as "default (not published)"); until the user picks a stream it watches the main face
+    the hello lists first."""
+    with LiveRuntime(ANY, ANY, opaque_face, stream="face") as rt:
+        web = start_in_thread("127.0.0.1:0", rt.pub.endpoint, rt.control.endpoint)
+        try:
+            browser.goto(web.url + "/")
+            browser.wait_for(f"{STREAM_OPTIONS} === 'face=face'")
+            assert browser.eval("window.vasaPanel.player.stream") == "face"
+        finally:
+            web.close()

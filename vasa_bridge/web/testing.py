@@ -42,11 +42,12 @@ class LiveRuntime:
     """`vasa-bridge serve` without the CLI: motion, frames, audio and control on given ports."""
 
     def __init__(self, pub: str, control: str, prepared_face, *, alpha: bool = False,
-                 stamp=None) -> None:
+                 stamp=None, stream: str = "default") -> None:
         renderer, state, prepare = prepared_face
         self.pub = Publisher(PublisherConfig(endpoint=pub, latest_only_frames=True,
                                              extra_hello=(("fps", 25.0),)))
-        self.runtime = Runtime(ServeConfig(alpha=alpha), self.pub, engine_factory=LoudnessEngine,
+        self.runtime = Runtime(ServeConfig(alpha=alpha, stream=stream), self.pub,
+                               engine_factory=LoudnessEngine,
                                renderer=renderer, portrait=state, prepare=prepare, stamp=stamp)
         self.commands = Commands(self.runtime)
         self.control = ControlServer(self.commands, ControlConfig(endpoint=control))

@@ -54,8 +54,11 @@ function onJson(m) {
 
 // The list is the runtime's streams now (a runtime restarted with fewer NPCs lists fewer). The
 // stream being watched stays, marked, until another is chosen: the face never switches by itself.
+let picked = false; // the user chose a stream: the face then never switches by itself
 function onHello(h) {
   mainStream = h.streams[0] || mainStream; // the publisher lists the main face first
+  // Until then, the main face whatever its name (`serve --stream face` has no "default").
+  if (!picked && h.streams.length && !h.streams.includes(player.stream)) player.setStream(mainStream);
   const sel = $("stream"), watched = player.stream;
   const want = h.streams.map((s) => [s, s]);
   if (!h.streams.includes(watched)) want.push([watched, watched + " (not published)"]);
@@ -65,6 +68,7 @@ function onHello(h) {
   sel.value = watched;
 }
 $("stream").onchange = (e) => {
+  picked = true;
   player.setStream(e.target.value);
   $("overlay-link").href = vasaUrl("/overlay", { stream: e.target.value }).toString();
 };
