@@ -127,6 +127,11 @@ class Session:
         from .transport import ControlServer, Publisher
 
         c = self.config
+        # One BLAS thread while serving: OpenBLAS's idle workers spin between the loop's many
+        # small products, and took a whole core of a 2-core machine for nothing (`serve
+        # --status`: cpu 165 % against 68 % with one, at the same latency; docs/runtime.md).
+        from threadpoolctl import threadpool_limits
+        self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
         frame_sinks = []
         if c.virtualcam is not None:  # before the start-up work: a missing device fails at once
             from .outputs.virtualcam import VirtualCamSink
