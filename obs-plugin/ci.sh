@@ -26,7 +26,8 @@ fail_early() { # the build never got to the tests: one failure
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null \
+        || missing+=("$p")  # (not grep -q: under pipefail its early exit can read as missing)
 done
 if ((${#missing[@]})); then
     echo "== apt: installing ${missing[*]}"

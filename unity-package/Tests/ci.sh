@@ -28,9 +28,11 @@ fail() {
 }
 
 # ---- packages (idempotent: apt only runs when something is missing) ----
+# (grep without -q: under pipefail, -q's early exit SIGPIPEs ldconfig and the library read as
+# missing now and then; CI: "still missing after apt-get install")
 have_deps() {
     command -v mcs >/dev/null && command -v nunit-console >/dev/null && [ -f "$NUNIT_DLL" ] \
-        && ldconfig -p | grep -q 'libzmq\.so\.5 '
+        && ldconfig -p | grep 'libzmq\.so\.5 ' >/dev/null
 }
 if ! have_deps; then
     SUDO=""
