@@ -10,7 +10,7 @@ import math
 import sys
 
 from ..errors import ConfigError, DataError, not_a_file
-from .common import add_verbose, is_verbose, non_negative, seed_value
+from .common import add_verbose, counted, is_verbose, non_negative, seed_value
 from .common import show_json as _show
 
 
@@ -62,7 +62,7 @@ def cmd_train(args) -> int:
     val_clips = [c for d in args.data
                  for c in load_corpus(d, "validation", model, args.limit, progress=True)]
     print(f"[train] {len(train_clips)} training and {len(val_clips)} validation clips from "
-          f"{len(args.data)} folder{'s' if len(args.data) > 1 else ''}", file=sys.stderr)
+          f"{counted(len(args.data), 'folder')}", file=sys.stderr)
     result = train(train_clips, val_clips, model, tc, args.out, resume=not args.restart)
     print(f"[train] done: {result['steps']} steps, checkpoint {result['checkpoint']}",
           file=sys.stderr)

@@ -8,7 +8,7 @@ import sys
 
 from ..protocol import wire
 from ..transport.endpoints import DEFAULT_PUB
-from .common import show, stop_on_signals
+from .common import counted, show, stop_on_signals
 from .options import add_output_options, sinks_from_args
 
 
@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"[replay] publishing on {pub.endpoint}", file=sys.stderr, flush=True)
             if config.wait_subscribers:  # silence here looked like a hang
                 n = config.wait_subscribers
-                print(f"[replay] waiting up to {config.wait_timeout_s:g} s for {n} "
-                      f"subscription{'s' if n != 1 else ''} on {pub.endpoint} before the first "
+                print(f"[replay] waiting up to {config.wait_timeout_s:g} s for "
+                      f"{counted(n, 'subscription')} on {pub.endpoint} before the first "
                       f"frame (connect a subscriber, e.g. `vasa-bridge listen --sub "
                       f"{pub.endpoint}`; Ctrl-C stops)", file=sys.stderr, flush=True)
             result = replay(track, pub, config, sinks=sinks, stop=stop)

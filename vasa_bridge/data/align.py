@@ -21,7 +21,8 @@ import numpy as np
 
 from ..audio.pcm import to_s16
 from ..errors import DataError, not_a_file
-from .dataset import SAMPLE_RATE, open_for_append, write_clip, write_json, write_manifest
+from .dataset import (SAMPLE_RATE, check_one_split, open_for_append, write_clip, write_json,
+                      write_manifest)
 from .engines.base import to_16k
 from .phonemes import SILENCE, PhonemeTimeline, normalise_label
 from .teacher import Speaker, TeacherConfig, teach
@@ -628,10 +629,7 @@ def build_aligned(audio_path: str | Path, text_path: str | Path, out: str | Path
         there = info["recordings"][digest]
         return {"clips": 0, "skipped": True, "seconds": 0.0, "speaker": there["speaker"],
                 "split": there["split"]}
-    splits = {r["speaker"]: r["split"] for r in info.get("recordings", {}).values()}
-    if splits.get(speaker, split) != split:  # validated on their own voice otherwise
-        raise DataError(f"speaker {speaker!r} is already in the {splits[speaker]!r} split of "
-                        f"{str(out)!r}, this run asks {split!r}: expected one split per speaker")
+    check_one_split(info.get("recordings", {}).values(), speaker, speaker, split, out)
     try:
         try:
             timeline, score = Aligner().align(audio, text, config.min_fit)

@@ -169,6 +169,16 @@ def open_for_append(out: Path, kind: str, fps: float, new_info: dict) -> tuple[d
     return info, rows
 
 
+def check_one_split(sources, speaker: str, name: str, split: str, out: Path) -> None:
+    """Refuse adding `speaker` (shown as `name`) to `split` of `out` when `sources` (the
+    dataset's recordings or videos, each with its "speaker" and "split") already hold that
+    speaker in the other split: a voice validated on itself."""
+    splits = {s["speaker"]: s["split"] for s in sources}
+    if splits.get(speaker, split) != split:
+        raise DataError(f"speaker {name!r} is already in the {splits[speaker]!r} split of "
+                        f"{str(out)!r}, this run asks {split!r}: expected one split per speaker")
+
+
 def write_manifest(root: Path, rows: Sequence[dict]) -> None:
     path = Path(root) / "manifest.jsonl"
     tmp = path.with_name(path.name + ".tmp")

@@ -23,8 +23,8 @@ from ..face.solver import Measurements, Reference, SolverConfig, measure, solve
 from ..motion import MotionTrack
 from ..motion.conversions import euler_to_matrix
 from ..native_log import quiet_native
-from .dataset import SAMPLE_RATE, SPLITS, open_for_append, write_clip, write_json, \
-    write_manifest
+from .dataset import SAMPLE_RATE, SPLITS, check_one_split, open_for_append, write_clip, \
+    write_json, write_manifest
 from .phonemes import PhonemeTimeline
 
 _OPEN_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError)
@@ -412,16 +412,12 @@ def build_video(paths: Sequence[str | Path], out: str | Path, *, speaker: str | 
     new = not out.exists()
     info, rows = open_for_append(out, "video", config.fps,
                                  {"video": asdict(config), "videos": {}})
-    splits = {v["speaker"]: v["split"] for v in info["videos"].values()}
     summary = {"videos": 0, "skipped": 0, "clips": 0, "seconds": 0.0, "reports": {}}
     index = max((r["index"] for r in rows), default=-1) + 1
     for p in paths:
         name = speaker or p.stem
         key = f"video:{name}"
-        if splits.get(key, split) != split:
-            raise DataError(f"speaker {name!r} is already in the {splits[key]!r} split of "
-                            f"{str(out)!r}, this run asks {split!r}: expected one split per "
-                            f"speaker")
+        check_one_split(info["videos"].values(), key, name, split, out)
         digest = file_sha1(p)
         if digest in info["videos"]:
             there = info["videos"][digest]
@@ -449,7 +445,6 @@ def build_video(paths: Sequence[str | Path], out: str | Path, *, speaker: str | 
         rows += made
         info["videos"][digest] = {"path": str(p), "speaker": f"video:{name}", "split": split,
                                   "clips": len(made), **report}
-        splits[key] = split
         write_json(out / "dataset.json", info)
         write_manifest(out, rows)
         log(f"{p}: {report['frames']} frames, dropped {report['no_face']} without a face and "
