@@ -97,17 +97,10 @@ def test_verbose_and_no_greeting(tmp_path):
         stop(proc)
 
 
-def test_list_devices_without_any_is_an_error_that_says_what_to_check(monkeypatch, capsys):
-    """With no capture device it printed "no capture devices found" and exited 0, as if the
-    listing had worked."""
+def test_list_devices_prints_index_and_name_a_line(monkeypatch, capsys):
+    """(With none it is an error naming the cause: tests/test_list_devices.py.)"""
     from vasa_bridge import cli
     from vasa_bridge.audio import sources
-    monkeypatch.setattr(sources, "list_input_devices", lambda: [])
-    assert cli.main(["serve", "--list-devices"]) == 2
-    out, err = capsys.readouterr()
-    assert out == "" and err.splitlines() == [err.strip()], err
-    assert err.startswith("vasa-bridge serve: error: no audio input device found: expected ")
-    assert "apt-get install libportaudio2" in err and "PulseAudio" in err
     monkeypatch.setattr(sources, "list_input_devices", lambda: [(0, "pulse"), (3, "USB mic")])
     assert cli.main(["serve", "--list-devices"]) == 0
     assert capsys.readouterr() == ("0: pulse\n3: USB mic\n", "")

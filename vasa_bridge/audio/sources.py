@@ -7,6 +7,10 @@
 - `ClipQueue`: clips that arrive over the network for one stream (NPC speech), silence between;
 - `LinearResampler`: a stateful resampler for devices that will not open at 16 kHz.
 
+When no capture device is found, or a listed one will not open, `capture_facts` gathers what
+PortAudio reports and what the Linux sound stack shows (a sound server's socket, its sources,
+/dev/snd), and `why_no_input` / `why_not_open` turn that into the cause and the next step.
+
 Samples are checked where they enter: `check_clip` for whole clips (control `speak`, the web API,
 `--audio-in`: refused when non-finite or absurdly loud, clipped to [-1, 1]), `clean_samples` for
 a microphone's live blocks (which cannot be refused: bad samples become silence, counted).
@@ -20,8 +24,14 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -259,8 +269,7 @@ class MicSource:
                                           dtype="float32", blocksize=0, callback=self._callback)
         except sd.PortAudioError as e:  # listed, but it will not open (e.g. no source behind it)
             raise AudioDeviceError(f"input device {self.device_name!r} cannot be opened ({e}): "
-                                   f"check that a microphone is connected and not in use, or "
-                                   f"pick another with --mic (see --list-devices)") from None
+                                   f"{why_not_open(capture_facts())}") from None
         self.status_flags = 0
 
     def _device_info(self, device):
@@ -270,7 +279,8 @@ class MicSource:
             devices = list_input_devices()
             listing = "; ".join(f"{i}: {n}" for i, n in devices)
             found = f"input devices are {listing}" if listing else \
-                "no input device was found (plug in a microphone, or check `vasa-bridge doctor`)"
+                "no input device was found (plug in a microphone; `vasa-bridge serve " \
+                "--list-devices` says why none is found)"
             name = "the default input device" if device is None else f"input device {device!r}"
             raise AudioDeviceError(f"{name} is not available ({e}): {found}") from None
         return info
@@ -328,6 +338,141 @@ def list_input_devices() -> list[tuple[int, str]]:
                 if d["max_input_channels"] > 0]
     except Exception:
         return []
+
+
+SOUND_CARDS = Path("/dev/snd")  # ALSA's device nodes: missing in a container started without them
+SYSTEM_PULSE = Path("/run/pulse/native")  # a system-wide PulseAudio's socket
+PACTL_TIMEOUT_S = 2.0  # s: a hung sound server cannot hang the diagnosis
+NULL_SINK = "pactl load-module module-null-sink sink_name=vasa"  # its monitor is a capture device
+
+
+@dataclass(frozen=True)
+class CaptureFacts:
+    """What this machine shows about capture, to say why no input device is found: what
+    sounddevice and PortAudio report, and cheap facts about the Linux sound stack."""
+    load_error: Exception | None = None  # sounddevice's import or query failed with this
+    host_apis: tuple[str, ...] = ()  # PortAudio's host APIs: ("ALSA", "OSS") on Linux
+    devices: int = 0  # every device PortAudio lists, inputs or not
+    inputs: int = 0  # those with an input channel
+    linux: bool = True
+    sound_cards: bool = False  # /dev/snd exists
+    runtime_dir: bool = True  # $XDG_RUNTIME_DIR is set (where a user's sound server listens)
+    server: str | None = None  # a PulseAudio/PipeWire server: its socket, or $PULSE_SERVER
+    answers: bool = True  # False: pactl is here but the server did not answer it
+    sources: int | None = None  # the server's sources, monitors included (pactl); None: not asked
+    installed: tuple[str, ...] = ()  # sound server programs found: "pulseaudio", "pipewire"
+
+
+def capture_facts(environ=os.environ, platform: str | None = None) -> CaptureFacts:
+    """Gather `CaptureFacts` (`platform`: sys.platform's). No network; pactl only where a
+    PulseAudio socket exists, under a timeout."""
+    platform = platform or sys.platform
+    load_error, apis, devices = None, (), []
+    try:
+        import sounddevice as sd
+        apis = tuple(api["name"] for api in sd.query_hostapis())
+        devices = list(sd.query_devices())
+    except Exception as e:  # OSError: no PortAudio; ImportError: no sounddevice
+        load_error = e
+    server, pulse = _sound_server(environ)
+    answers, sources = True, None
+    path = environ.get("PATH")
+    pactl = shutil.which("pactl", path=path)
+    if pulse and pactl:
+        try:
+            r = subprocess.run([pactl, "list", "short", "sources"], capture_output=True,
+                               text=True, timeout=PACTL_TIMEOUT_S, env=dict(environ))
+            answers = r.returncode == 0
+            sources = len(r.stdout.splitlines()) if answers else None
+        except (OSError, subprocess.TimeoutExpired):
+            answers = False
+    return CaptureFacts(
+        load_error=load_error, host_apis=apis, devices=len(devices),
+        inputs=sum(d["max_input_channels"] > 0 for d in devices),
+        linux=platform.startswith("linux"), sound_cards=SOUND_CARDS.exists(),
+        runtime_dir=bool(environ.get("XDG_RUNTIME_DIR")), server=server, answers=answers,
+        sources=sources,
+        installed=tuple(p for p in ("pulseaudio", "pipewire") if shutil.which(p, path=path)))
+
+
+def _sound_server(environ) -> tuple[str | None, bool]:
+    """(the PulseAudio/PipeWire server a client here would reach, whether pactl speaks to it):
+    $PULSE_SERVER, else a socket in $XDG_RUNTIME_DIR, else the system-wide one."""
+    if environ.get("PULSE_SERVER"):
+        return environ["PULSE_SERVER"], True
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    for path, pulse in ([(f"{runtime}/pulse/native", True), (f"{runtime}/pipewire-0", False)]
+                        if runtime else []) + [(str(SYSTEM_PULSE), True)]:
+        if os.path.exists(path):
+            return path, pulse
+    return None, False
+
+
+def why_no_input(facts: CaptureFacts) -> str:
+    """Why PortAudio offers no capture device, then the next step: "cause; step", one line."""
+    e = facts.load_error
+    if isinstance(e, OSError):
+        return (f"PortAudio did not load ({type(e).__name__}: {e}); install it: `apt-get install "
+                f"libportaudio2` (Debian/Ubuntu) or `brew install portaudio` (macOS)")
+    if isinstance(e, ImportError):
+        return (f"sounddevice did not load ({type(e).__name__}: {e}); install it: `pip install "
+                f"sounddevice`")
+    if e is not None:
+        return (f"PortAudio failed ({type(e).__name__}: {e}); reinstall it: `apt-get install "
+                f"--reinstall libportaudio2` (Debian/Ubuntu)")
+    apis = ", ".join(facts.host_apis) or "none"
+    outputs = facts.devices - facts.inputs
+    seen = (f"PortAudio lists no device at all (host APIs: {apis})" if not facts.devices else
+            f"PortAudio lists {outputs} output-only device{'s' * (outputs > 1)} and no input "
+            f"(host APIs: {apis})")
+    if not facts.linux:
+        return (f"{seen}; plug in a microphone and allow this program to use it (macOS, "
+                f"Windows: the Microphone page of the privacy settings)")
+    if facts.server and not facts.answers:
+        return (f"{seen}: a PulseAudio socket exists ({facts.server}) but the server does not "
+                f"answer `pactl`; restart it: `pulseaudio -k; pulseaudio --start` (PipeWire: "
+                f"`systemctl --user restart pipewire-pulse`)")
+    if facts.server and facts.sources == 0:
+        return (f"{seen}: the sound server at {facts.server} runs but has no source; load a "
+                f"null sink, whose monitor is a capture device: `{NULL_SINK}`, or plug in a "
+                f"microphone")
+    if facts.server and "ALSA" not in facts.host_apis:
+        return (f"{seen} although a sound server runs at {facts.server}: this PortAudio was "
+                f"built without ALSA; install one with it: `apt-get install libportaudio2` "
+                f"(Debian/Ubuntu)")
+    if facts.server:
+        return (f"{seen} although a sound server runs at {facts.server}: ALSA's plugin for it "
+                f"is missing; install it: `apt-get install libasound2-plugins` (PulseAudio) or "
+                f"`apt-get install pipewire-alsa` (PipeWire)")
+    none = "no PulseAudio/PipeWire server socket was found" + \
+        ("" if facts.runtime_dir else " ($XDG_RUNTIME_DIR is unset)")
+    if not facts.devices and facts.sound_cards:
+        return (f"{seen} although /dev/snd exists, and {none}: this user may not open "
+                f"/dev/snd; check `ls -l /dev/snd` (the audio group), or {_start(facts)}")
+    if not facts.devices:
+        return (f"{seen}: {none} and /dev/snd is missing (a container started without "
+                f"--device /dev/snd?); {_start(facts)}, or give the container /dev/snd")
+    return (f"{seen}: no sound card here can capture, and {none}; plug in or enable a "
+            f"microphone, or {_start(facts)} and load a null sink, whose monitor is a capture "
+            f"device: `{NULL_SINK}`")
+
+
+def why_not_open(facts: CaptureFacts) -> str:
+    """The next step when a listed input device will not open (`MicSource`)."""
+    if facts.server and facts.sources == 0:  # ALSA's "pulse" device is listed all the same
+        return (f"the sound server at {facts.server} has no source; load a null sink, whose "
+                f"monitor is a capture device: `{NULL_SINK}`, or plug in a microphone")
+    return ("check that a microphone is connected and not in use, or pick another with --mic "
+            "(see --list-devices)")
+
+
+def _start(facts: CaptureFacts) -> str:
+    """How to start a sound server here (install one first where none is)."""
+    if "pulseaudio" in facts.installed:
+        return "start one: `pulseaudio --start`"
+    if "pipewire" in facts.installed:
+        return "start one: `systemctl --user start pipewire pipewire-pulse`"
+    return "install and start one: `apt-get install pulseaudio`, then `pulseaudio --start`"
 
 
 class ClipQueue:

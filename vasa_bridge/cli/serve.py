@@ -114,15 +114,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def list_devices() -> int:
-    """`--list-devices`: the capture devices, "index: name" a line; none is an error."""
-    from ..audio.sources import AudioDeviceError, list_input_devices
+    """`--list-devices`: the capture devices, "index: name" a line; none is an error that says
+    why (what PortAudio and the sound stack show) and what to do next."""
+    from ..audio.sources import AudioDeviceError, capture_facts, list_input_devices, why_no_input
     devices = list_input_devices()
     if not devices:
-        raise AudioDeviceError("no audio input device found: expected a microphone that "
-                               "PortAudio lists (install PortAudio: apt-get install "
-                               "libportaudio2 on Debian/Ubuntu; check that PulseAudio or "
-                               "PipeWire runs and has a source: `pactl list sources`; "
-                               "`vasa-bridge doctor` checks both), or use --audio FILE")
+        raise AudioDeviceError(f"no audio input device found: {why_no_input(capture_facts())}, "
+                               f"or use --audio FILE")
     for i, name in devices:
         print(f"{i}: {name}")
     return 0
