@@ -10,9 +10,14 @@ worker >= 20x real time; Ray's overhead against the pool with the same number of
 <= 10 %. The Ray cluster's start-up (`ray.init`) is timed apart: on a real cluster it is already
 running. Every mode must write the same tracks.
 
+Mode `pool-blas` is the pool with each worker's BLAS left at OpenBLAS's default thread count, as
+before the workers held it to one thread: the baseline of `pool`, reported as their ratio. Run it
+without OMP_NUM_THREADS or OPENBLAS_NUM_THREADS, which set that default (to one with =1).
+
     OMP_NUM_THREADS=1 python bench/bench_batch.py [--lines 200] [--workers 2]
     OMP_NUM_THREADS=1 python bench/bench_batch.py --lines 300 --repeat 3
     OMP_NUM_THREADS=1 python bench/bench_batch.py --lines 1000 --json bench_batch.json
+    python bench/bench_batch.py --modes pool-blas,pool --lines 60 --repeat 5
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import resource
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 SENTENCES = (
     "Halt! Nobody passes the gate after dark, traveller.",
@@ -75,6 +81,25 @@ def start_ray(workers: int) -> float:
     return time.perf_counter() - t
 
 
+def blas_threads() -> int:
+    """This process's BLAS threads (numpy's OpenBLAS): a new worker's default, as the same
+    environment and CPUs decide both."""
+    import numpy  # noqa: F401  (loads it)
+    from threadpoolctl import threadpool_info
+    return max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), default=0)
+
+
+def warm_blas_default(*args) -> None:
+    """The pool's initializer, with this worker's BLAS threads put back to their default after
+    it (mode pool-blas). A spawned worker finds it here: the bench script is its __main__."""
+    from threadpoolctl import threadpool_limits
+
+    from vasa_bridge.bake import workers
+    default = blas_threads()
+    workers.warm(*args)
+    threadpool_limits(limits=default, user_api="blas")
+
+
 def cpu_seconds(children: bool = True) -> float:
     """CPU time of this process and its finished children (a pool's workers, once shut down)."""
     own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
@@ -122,7 +147,9 @@ def measure(mode: str, lines: list, out: Path, audio_s: float, args, run_batch,
     bake_workers._DENOISERS.clear()  # one worker loads its model in each run, as the others do
     cpu0, driver0 = cpu_seconds(), cpu_seconds(children=False)
     ray0 = tree_cpu_seconds(os.getpid()) if mode == "ray" else 0.0
-    result = run_batch(lines, out, config, progress=False)
+    with mock.patch.object(bake_workers, "warm",
+                           warm_blas_default if mode == "pool-blas" else bake_workers.warm):
+        result = run_batch(lines, out, config, progress=False)
     cpu, driver = cpu_seconds() - cpu0, cpu_seconds(children=False) - driver0
     if mode == "ray":
         import ray
@@ -144,7 +171,9 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=200, help="voice lines (default 200)")
     ap.add_argument("--seconds", type=float, default=3.0, help="length of a line (default 3)")
     ap.add_argument("--workers", type=int, default=2, help="pool size and Ray CPUs (default 2)")
-    ap.add_argument("--modes", default="1,pool,ray", help="any of 1, pool, ray")
+    ap.add_argument("--modes", default="1,pool,ray",
+                    help="any of 1, pool, ray, pool-blas (the pool with OpenBLAS's default "
+                         "threads in each worker: the baseline of pool)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds over the modes; the fastest of each mode is reported "
                          "(a shared machine's load comes and goes)")
@@ -155,14 +184,17 @@ def main() -> None:
 
     modes = [m.strip() for m in args.modes.split(",")]
     report = {"lines": args.lines, "workers": args.workers, "cpus": os.cpu_count(),
-              "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "modes": {}}
+              "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+              "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+              "blas_threads_default": blas_threads(), "modes": {}}
     with tempfile.TemporaryDirectory(prefix="bench_batch_") as tmp:
         tmp = Path(tmp)
         manifest, audio_s = make_lines(tmp, args.lines, args.seconds)
         lines = read_manifest(manifest)
         report["audio_s"] = round(audio_s, 1)
         print(f"{args.lines} lines, {audio_s / args.lines:.2f} s each on average, "
-              f"{audio_s / 60:.1f} min of speech; {os.cpu_count()} CPUs")
+              f"{audio_s / 60:.1f} min of speech; {os.cpu_count()} CPUs; BLAS threads by "
+              f"default {report['blas_threads_default']}")
         reference = None
         for round_ in range(args.repeat):  # interleaved, so a busy spell hits every mode
             for mode in modes:
@@ -203,6 +235,12 @@ def main() -> None:
         print(f"Ray vs pool ({args.workers} workers each): {overhead * 100:+.1f} % wall time, "
               f"{cpu_overhead * 100:+.1f} % CPU time (target <= +10 %: "
               f"{'met' if max(overhead, cpu_overhead) <= 0.10 else 'MISSED'})")
+    if "pool" in m and "pool-blas" in m:
+        wall = m["pool"]["wall_s"] / m["pool-blas"]["wall_s"]
+        cpu = m["pool"]["cpu_s_per_line"] / m["pool-blas"]["cpu_s_per_line"]
+        report["pool_vs_pool_blas"] = {"wall": round(wall, 3), "cpu": round(cpu, 3)}
+        print(f"one BLAS thread per worker vs {report['blas_threads_default']} (pool / pool-blas, "
+              f"{args.workers} workers, best of {args.repeat}): wall x{wall:.3f}, CPU x{cpu:.3f}")
     if "1" in m:
         per_line = m["1"]["cpu_s_per_line"]
         print(f"100,000 lines at {per_line * 1000:.0f} CPU-ms each (1 worker's CPU time): "

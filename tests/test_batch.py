@@ -3,6 +3,7 @@ formats, and the same tracks from one process, a process pool and Ray."""
 
 import csv
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -69,13 +70,13 @@ def mtimes(out):
 
 def test_csv_manifest_fields_line_numbers_and_outputs(voice):
     lines = read_manifest(voice / "lines.csv")
-    assert [l.number for l in lines] == [2, 3, 5, 6]  # file lines: the blank line 4 is skipped
+    assert [x.number for x in lines] == [2, 3, 5, 6]  # file lines: the blank line 4 is skipped
     greet, warn, bye, ask = lines
     assert greet.audio == str(voice / "greet.wav") and greet.output == "guard/greet_01"
     assert (greet.emotion, greet.intensity, greet.gaze, greet.seed) == ("happy", 1.5, (0.2, 0.1), 3)
     assert warn.output == "guard/warn" and warn.character == "guard" and warn.seed is None
     assert bye.output == "merchant/farewell" and ask.output == "ask" and ask.seed == 7
-    assert all(l.error is None for l in lines)
+    assert all(x.error is None for x in lines)
 
 
 def test_jsonl_and_folder_manifests(voice):
@@ -97,8 +98,8 @@ def test_jsonl_and_folder_manifests(voice):
     sub.mkdir()
     (voice / "warn.flac").rename(sub / "warn.flac")
     folder = read_manifest(voice)
-    assert [l.output for l in folder] == ["ask", "bye", "greet", "guard/warn"]
-    assert all(l.error is None for l in folder)
+    assert [line.output for line in folder] == ["ask", "bye", "greet", "guard/warn"]
+    assert all(line.error is None for line in folder)
 
 
 def test_bad_fields_are_kept_with_a_reason_and_bad_manifests_refused(voice):
@@ -111,7 +112,7 @@ def test_bad_fields_are_kept_with_a_reason_and_bad_manifests_refused(voice):
         "bye.wav,,,,dup\n"
         "ask.ogg,,,,DUP\n"
         "ask.ogg,,,,,extra\n")
-    errors = [l.error for l in read_manifest(voice / "bad.csv")]
+    errors = [line.error for line in read_manifest(voice / "bad.csv")]
     assert "intensity 'loud'" in errors[0] and "gaze '0.3'" in errors[1]
     assert "seed '-1'" in errors[2] and "'../escape'" in errors[3]
     assert errors[4] is None and "already written by line 6" in errors[5]
@@ -224,7 +225,7 @@ def test_a_bad_line_is_listed_and_the_batch_goes_on(voice, tmp_path, capsys):
     assert (out / "ask.json").is_file() and not (out / "bye.npz").exists()
     err = capsys.readouterr().err
     assert f": 5 lines -> {out} (1 worker)" in err  # counted as words are ("1 workers" before)
-    failures = [l for l in err.splitlines() if l.startswith("[bake] line ")]
+    failures = [line for line in err.splitlines() if line.startswith("[bake] line ")]
     assert len(failures) == 3 and "line 3 (" in failures[0]
     assert "2 done, 0 skipped, 3 failed" in err
     # run again: the good lines are skipped, the bad ones still fail, still non-zero
@@ -405,12 +406,82 @@ def test_warnings_print_as_the_commands_own_on_lines_clear_of_the_progress_bar(t
         f"warning: audio file {str(folder / name)!r}" for name in ("q0.wav", "q1.wav")], err
 
 
-@pytest.fixture
+def blas_threads(info) -> list:
+    """The thread counts of the BLAS libraries in a `threadpoolctl.threadpool_info()`, each once
+    (numpy's OpenBLAS; scipy's too once something imported scipy.special or the like)."""
+    return sorted({i["num_threads"] for i in info if i["user_api"] == "blas"})
+
+
+def test_a_task_returns_its_log_records_and_leaves_the_process_as_it_was(caplog):
+    """What a Ray task logs goes back with its result, at the driver's levels, and not to the
+    worker's own handlers (Ray dropped those, or with log_to_driver printed them bare); BLAS
+    runs one thread meanwhile; handlers, levels and BLAS threads are as they were after."""
+    import pickle
+
+    from threadpoolctl import threadpool_info
+    ours = logging.getLogger("vasa_bridge.bake.test")
+
+    def task(x):
+        ours.info("kept: %s", x)
+        ours.debug("below the driver's level")
+        logging.getLogger("otherlib").info("below the driver's level for other libraries")
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            ours.warning("kept with its traceback", exc_info=True)
+        return x, blas_threads(threadpool_info())
+
+    root = logging.getLogger()
+    handlers, levels = root.handlers[:], (root.level, logging.getLogger("vasa_bridge").level)
+    driver = blas_threads(threadpool_info())
+    result, records = workers._task((("", logging.WARNING), ("vasa_bridge", logging.INFO)),
+                                    task, "a")
+    assert result == ("a", [1])
+    assert [(r.name, r.levelname, r.getMessage().splitlines()[0]) for r in records] == [
+        ("vasa_bridge.bake.test", "INFO", "kept: a"),
+        ("vasa_bridge.bake.test", "WARNING", "kept with its traceback")]
+    assert "ZeroDivisionError" in records[1].getMessage()
+    assert pickle.loads(pickle.dumps(records))[1].exc_info is None  # sent as a pool's are
+    assert caplog.records == []  # the process's own handlers saw none of them
+    assert root.handlers == handlers
+    assert (root.level, logging.getLogger("vasa_bridge").level) == levels
+    assert blas_threads(threadpool_info()) == driver
+
+
+@pytest.mark.slow
+def test_pool_workers_run_one_blas_thread_and_the_driver_keeps_its_own(monkeypatch):
+    """OpenBLAS's idle extra threads spun in every worker of a pool, for nothing: each bakes one
+    line at a time (bench/bench_batch.py --modes pool-blas,pool)."""
+    import importlib
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from threadpoolctl import threadpool_info
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # a new process's default, whatever CI says
+    driver = blas_threads(threadpool_info())
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=importlib.import_module,
+                             initargs=("numpy",)) as ex:
+        plain = blas_threads(ex.submit(threadpool_info).result())
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=workers.warm,
+                             initargs=(None, 1)) as ex:  # the pool's initializer
+        held = blas_threads(ex.submit(threadpool_info).result())
+    if plain == [1]:
+        pytest.skip("OpenBLAS runs one thread here anyway (one CPU)")
+    assert plain == [2] and held == [1]
+    assert blas_threads(threadpool_info()) == driver
+
+
+@pytest.fixture(scope="module")
 def local_ray():
+    """A local Ray of 2 CPUs for this module's tests. Its workers run OpenBLAS with two threads
+    unless the bake says otherwise (Ray exports OMP_NUM_THREADS=1 to the worker of a one-CPU
+    task, which hid whether a task holds BLAS to one thread itself)."""
     ray = pytest.importorskip("ray")
     import vasa_bridge
     code = str(Path(vasa_bridge.__file__).resolve().parents[1])  # this checkout, in every worker
-    env = {"PYTHONPATH": os.pathsep.join([code, os.environ.get("PYTHONPATH", "")])}
+    env = {"PYTHONPATH": os.pathsep.join([code, os.environ.get("PYTHONPATH", "")]),
+           "OPENBLAS_NUM_THREADS": "2"}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": env})
     yield ray
@@ -425,6 +496,45 @@ def test_ray_equals_a_single_process(voice, tmp_path, local_ray):
     assert workers.ray_capacity() == 2
     bake_three_ways(voice, tmp_path, ray="auto")
     assert local_ray.is_initialized()  # the batch used the running Ray and left it running
+
+
+@pytest.mark.slow
+def test_ray_tasks_warnings_are_logged_on_the_driver_once_in_order(tmp_path, local_ray, caplog):
+    """A Ray task's log records were dropped (log_to_driver is off): a silent or cut-short line
+    baked on Ray without the warning the same line gets baked here or in a pool."""
+    folder = tmp_path / "flawed"
+    folder.mkdir()
+    sf.write(str(folder / "a_silent.wav"), np.zeros(16000, np.float32), 16000)
+    sf.write(str(folder / "b_short.wav"), speechlike(1.0, 16000, 0), 16000)
+    whole = (folder / "b_short.wav").read_bytes()
+    (folder / "b_short.wav").write_bytes(whole[:-8000])  # the header promises 0.25 s more
+    caplog.set_level(logging.WARNING)
+    result = run_batch(read_manifest(folder), tmp_path / "out",
+                       BatchConfig(formats=("json",), ray="auto", chunk=2), progress=False)
+    assert result.count("done") == 2
+    said = [r.getMessage().split(": ")[0] for r in caplog.records
+            if r.name == "vasa_bridge.audio.io"]
+    assert said == [f"audio file {str(folder / 'a_silent.wav')!r} is silent",
+                    f"audio file {str(folder / 'b_short.wav')!r} is cut short"]
+
+
+@pytest.mark.slow
+def test_ray_tasks_run_one_blas_thread_and_the_driver_keeps_its_own(local_ray, monkeypatch):
+    """A Ray task ran BLAS on as many threads as its worker's environment said (Ray's default
+    OMP_NUM_THREADS=1 only where nothing else was set)."""
+    def blas(jobs=None):  # nested: Ray sends it by value (this module is not on its path)
+        import numpy  # noqa: F401  (numpy's OpenBLAS, loaded in a fresh worker too)
+        from threadpoolctl import threadpool_info
+        return sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+
+    driver = blas()
+    plain = local_ray.get(local_ray.remote(num_cpus=1)(blas).remote())
+    if plain == [1]:
+        pytest.skip("OpenBLAS runs one thread here anyway (one CPU)")
+    assert plain == [2]
+    monkeypatch.setattr(workers, "bake_chunk", blas)  # what each of on_ray's tasks runs
+    assert list(workers.on_ray([[None], [None]], inflight=2)) == [[1], [1]]
+    assert blas() == driver
 
 
 # --- regressions found by tests/test_fuzz_files.py (issue 16) -------------------------------------

@@ -5,7 +5,10 @@ The driver sends chunks of `Job`s (the audio file's bytes and the line's setting
 Each worker process loads the model once (`_denoiser` keeps it) and bakes every job it is sent.
 All three backends yield the outcomes of one chunk at a time, as chunks finish, with at most
 `inflight` chunks submitted and not yet gathered (memory stays bounded on any batch size).
-A pool's workers send their log records to the driver, which prints them as its own (`_relay`).
+Their log records print on the driver as its own: a pool's workers send them as they come
+(`_relay`), a Ray task returns them with its outcomes (`_task`). Workers and tasks hold BLAS to one
+thread (the driver keeps its own setting): each runs one line at a time on its one CPU, and
+OpenBLAS's idle extra threads only spin (`bench/bench_batch.py --modes pool-blas,pool`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from logging.handlers import QueueHandler
 from typing import Iterable, Iterator
 
 from ..errors import ConfigError, VasaError
@@ -92,15 +96,20 @@ def warm(model: str | None, threads: int, logs=None, levels: tuple = ()) -> None
     """Load the model now (a pool initializer), so the first chunk does not pay for it. Ctrl-C
     reaches the whole process group: the batch (`pool`) decides what stops, not each worker.
     `logs`: a queue for this process's log records at the driver's `levels` ((name, level)),
-    so they print in the driver's format and clear of its progress bar."""
+    so they print in the driver's format and clear of its progress bar. BLAS runs one thread
+    from here on: this process is the pool's, and bakes one line at a time."""
     import signal
+
+    from threadpoolctl import threadpool_limits
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if logs is not None:
-        from logging.handlers import QueueHandler
         logging.getLogger().handlers = [QueueHandler(logs)]
         for name, level in levels:
             logging.getLogger(name).setLevel(level)
     _denoiser(model, threads)
+    # After the model, so what its imports loaded is held too (numpy's OpenBLAS). scipy's own
+    # OpenBLAS, loaded later by the first line (scipy.special), does no BLAS work and sleeps.
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def bake_job(job: Job) -> Outcome:
@@ -131,6 +140,45 @@ def bake_chunk(jobs: list) -> list:
     return [bake_job(j) for j in jobs]
 
 
+class _Kept(QueueHandler):
+    """Keeps a task's log records, made ready to send as a pool's are (the message formatted,
+    no arguments or traceback objects)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.records: list = []
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _task(levels: tuple, fn, *args) -> tuple:
+    """`fn(*args)` as a Ray task: with one BLAS thread, and its log records at the driver's
+    `levels` ((name, level)) kept from the worker's own handlers and returned with the result,
+    (result, records), for the driver to print once as its own (Ray would have printed them
+    bare with log_to_driver, or dropped them). The worker is left as it was found."""
+    from threadpoolctl import threadpool_limits
+    root, kept = logging.getLogger(), _Kept()
+    handlers, was = root.handlers, [(name, logging.getLogger(name).level) for name, _ in levels]
+    root.handlers = [kept]
+    try:
+        for name, level in levels:
+            logging.getLogger(name).setLevel(level)
+        with threadpool_limits(limits=1, user_api="blas"):
+            result = fn(*args)
+    finally:
+        root.handlers = handlers
+        for name, level in was:
+            logging.getLogger(name).setLevel(level)
+    return result, kept.records
+
+
+def _driver_levels() -> tuple:
+    """What the driver logs, (name, level): the workers log no more (and no less) than that."""
+    return tuple((name, logging.getLogger(name).getEffectiveLevel())
+                 for name in ("", "vasa_bridge"))
+
+
 def _failed(chunk: list, reason: str) -> list:
     return [Outcome(j.number, error=reason) for j in chunk]
 
@@ -148,10 +196,8 @@ def pool(chunks: Iterable[list], workers: int, model: str | None, threads: int,
     """A process pool of `workers` (spawned: the same on Linux, macOS and Windows)."""
     ctx = multiprocessing.get_context("spawn")
     logs, relayed = ctx.Queue(), threading.Event()
-    levels = tuple((name, logging.getLogger(name).getEffectiveLevel())
-                   for name in ("", "vasa_bridge"))
     ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=warm,
-                             initargs=(model, threads, logs, levels))
+                             initargs=(model, threads, logs, _driver_levels()))
     relay = threading.Thread(target=_relay, args=(logs, relayed), name="bake-worker-logs",
                              daemon=True)
     relay.start()
@@ -252,26 +298,32 @@ def start_ray(address: str, num_cpus: int | None) -> bool:
 
 
 def on_ray(chunks: Iterable[list], inflight: int) -> Iterator[list]:
-    """One Ray task per chunk on the cluster this process is connected to (`start_ray`)."""
+    """One Ray task per chunk on the cluster this process is connected to (`start_ray`); what
+    a task logged is handled here, as this process's own, before its outcomes are yielded."""
     import ray
-    task = ray.remote(num_cpus=1, max_retries=1)(bake_chunk)
+    task = ray.remote(num_cpus=1, max_retries=1)(_task)
+    levels = _driver_levels()
     it = iter(chunks)
     pending: dict = {}
     try:
         while True:
             while len(pending) < inflight and (chunk := next(it, None)) is not None:
-                pending[task.remote(chunk)] = chunk
+                pending[task.remote(levels, bake_chunk, chunk)] = chunk
             if not pending:
                 return
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 chunk = pending.pop(ref)
                 try:
-                    yield ray.get(ref)
+                    outcomes, records = ray.get(ref)
                 except ray.exceptions.RayError as e:
                     text = str(e).strip()
                     first = text.splitlines()[0] if text else type(e).__name__
                     yield _failed(chunk, f"the Ray task failed ({first})")
+                    continue
+                for record in records:  # a retried task's records: those of the try that ended
+                    logging.getLogger(record.name).handle(record)
+                yield outcomes
     finally:  # stopped early (Ctrl-C): the cluster need not finish what nobody will gather
         for ref in pending:
             ray.cancel(ref)
