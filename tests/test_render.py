@@ -802,6 +802,32 @@ def test_the_mouth_is_drawn_as_soft_as_the_photo():
     assert steepest(a) < 0.8 * steepest(b), (steepest(a), steepest(b))
 
 
+def test_a_sharp_photos_opening_has_a_soft_edge():
+    """The opening of a sharp photo (the astronaut: no blur added to the drawn mouth) is cut
+    through the lips' pixels with a soft edge, as a lens draws one: its coverage, read off the
+    layer drawn over white and over black, rises by at most ~0.6 a pixel (a crisp outline:
+    0.78-0.81, a rim with steps at the corners), and is as opaque inside as before (the
+    outline's own anti-aliasing scales it to 0.87-0.93: `MouthLayer.draw`)."""
+    from vasa_bridge.render.mouth import motion_affines
+
+    backend = get_backend("cpu")
+    state = backend.prepare(skimage.data.astronaut())
+    prep = state.cache
+    assert prep.mouth.soften == 0.0
+    frame = MotionFrame.from_named({"jawOpen": 0.4})
+    uv = prep.rig.positions(frame.blendshapes, np.zeros(3), np.zeros(3))[:M.NUM_LANDMARKS]
+    skull, jaw = motion_affines(prep.rig, prep.rest_uv, frame.blendshapes, np.zeros(3),
+                                np.zeros(3))
+    h, w = state.portrait.image.shape[:2]
+    white, black = np.full((h, w, 3), 255.0, np.float32), np.zeros((h, w, 3), np.float32)
+    prep.mouth.draw(white, uv, skull, jaw)
+    prep.mouth.draw(black, uv, skull, jaw)
+    cover = 1.0 - (white - black).mean(-1) / 255.0  # out = roi (1 - cover) + drawn * cover
+    assert cover.max() > 0.85 and (cover > 0.85).sum() > 200  # the opening's inside
+    steep = max(np.abs(np.diff(cover, axis=0)).max(), np.abs(np.diff(cover, axis=1)).max())
+    assert steep < 0.65, steep
+
+
 def _with_and_without(monkeypatch, backend, state, frame, **off):
     """(RGB float32 as rendered, RGB float32 with the render.mouth constants `off` set)."""
     from vasa_bridge.render import mouth

@@ -134,6 +134,9 @@ CREASE_DARK = 0.5
 # the test portraits: astronaut, obama, obama_desk 0.82-0.84, biden 0.65); a soft photo's
 # (enlarged faces: donilon 1.47, brennan, obama_standing, dahlgren ~1.03) gets the difference.
 SHARP_BLUR = 0.9
+# ... and a sharp photo's opening gets a soft edge all the same (Gaussian sigma, pixels): the
+# outline cut crisp through the lips' pixels read as a drawn rim, stepped at the corners.
+EDGE_SOFT = 0.7
 REBLUR = 2.0  # pixels: the re-blur `photo_blur` measures against
 # Pouted lips (mouthPucker) stand out: the lower lip shades the chin just below its middle by
 # up to POUT_SHADOW (1/e at POUT_REACH IOD down), and the lips' fronts catch the light
@@ -585,6 +588,9 @@ class MouthLayer:
             return
         (x0, y0, x1, y1), mask = found
         # A sliver's anti-aliased outline covers more than its area: no brighter than its area.
+        # (So is every opening's, by ~12 %: they are drawn 87-93 % opaque. Drawn whole, each
+        # pixel's share inside the outline, the face mesh read the astronaut's blink and smile
+        # and obama_standing's funnel worse: docs/renderer.md, "A soft edge".)
         mask *= min(1.0, area / max(float(mask.sum()), 1e-6))
         iod = self.iod
         size = (x1 - x0, y1 - y0)
@@ -678,6 +684,8 @@ class MouthLayer:
             # As soft as the photo around it: crisp teeth in a blurred face look pasted in.
             canvas = cv2.GaussianBlur(canvas, (0, 0), self.soften)
             mask = cv2.GaussianBlur(mask, (0, 0), self.soften)
+        else:  # the opening's edge, as soft as a lens draws one
+            mask = cv2.GaussianBlur(mask, (0, 0), EDGE_SOFT)
         roi = out[y0:y1, x0:x1]
         roi += (canvas - roi) * mask[..., None]
 
