@@ -325,6 +325,23 @@ def test_the_drawn_lower_teeth_stand_apart_and_the_tongues_groove_is_faint(portr
     assert groove > 0.85, groove
 
 
+@pytest.mark.parametrize("portrait", ["biden", "obama_standing"])
+def test_the_drawn_lower_row_is_lit_as_teeth_not_a_grey_band(portrait):
+    """Photos that hide their teeth: the drawn lower row, facing up into the mouth behind the
+    upper teeth, is lit at least 0.62 of the upper row (its brightest teeth: 0.67 here). At
+    0.53-0.54 a small opening showed it as a grey band along the lower lip, read as an outline
+    drawn round the cavity."""
+    from bench.portraits import load
+
+    mouth = get_backend("cpu").prepare(load(portrait)).cache.mouth
+    lum = np.array([0.299, 0.587, 0.114], np.float32)
+
+    def lit(sprite):  # its brightest teeth, where it is whole
+        return float(np.percentile((sprite.rgb @ lum)[sprite.alpha > 0.99], 90))
+    assert lit(mouth.lower_teeth) / lit(mouth.upper_teeth) > 0.62, (
+        lit(mouth.lower_teeth), lit(mouth.upper_teeth))
+
+
 def test_open_photo_teeth_ride_the_skull_when_the_head_turns(cpu):
     """The astronaut shows her upper teeth at rest: turned with no expression, the mouth's
     inside stays the photo's (bright teeth, no synthetic cavity opening up), as a rigid turn."""

@@ -50,8 +50,9 @@ _RING_IN_POSED = [POSED_POINTS.index(i) for i in JAW_POSE]
 _INNER_UPPER_IN_POSED = [POSED_POINTS.index(i) for i in M.LIPS_INNER_UPPER]
 _INNER_LOWER_IN_POSED = [POSED_POINTS.index(i) for i in M.LIPS_INNER_LOWER]
 # The lower row faces up into the mouth, behind the upper teeth and lip: lit this share of the
-# upper row (at 0.9 the face mesh read the astronaut's lower teeth as her lower lip).
-LOWER_SHADE = 0.6
+# upper row (at 0.9 the face mesh read the astronaut's lower teeth as her lower lip; at 0.6 a
+# small opening showed the row as a grey band along the lower lip, an outline round the cavity).
+LOWER_SHADE = 0.75
 # ... in the light the mouth's red walls throw back (a neutral shade read as a grey band),
 # darkening from their tips down towards the lower lip by this share.
 LOWER_TINT = np.array([1.12, 0.96, 0.92], np.float32)
