@@ -3,7 +3,8 @@ one line that names the cause found and the next step. sounddevice is the device
 tests give it the view of each machine (a stand-in module, or an import that fails), and the
 rest of the machine through its real channels: $XDG_RUNTIME_DIR's sockets, a `pactl` on $PATH,
 /dev/snd. Two tests run the real thing: the CLI on this machine, and a real PulseAudio with no
-source."""
+source; there, and wherever PortAudio's libraries (ALSA, JACK) write their own lines on stderr,
+our one line is all the terminal shows (native_log.quiet_portaudio)."""
 
 import importlib.abc
 import os
@@ -222,6 +223,29 @@ def test_a_listed_device_that_will_not_open_on_a_server_without_source(machine):
         f"and not in use, or pick another with --mic (see --list-devices)")
 
 
+def test_what_alsa_says_while_a_device_will_not_open_stays_off_the_terminal(machine, capfd):
+    """PortAudio's libraries write their own lines on fd 2 while a stream opens: they stay off
+    the terminal, and ALSA's message, which PortAudio's error text lacks, joins our error."""
+    error = ("Error opening InputStream: Unanticipated host error [PaErrorCode -9999]: "
+             "'Input/output error' [ALSA error -5]")
+    machine.portaudio(devices=[("default", 32, 32)], open_error=error)
+    sd = sys.modules["sounddevice"]
+    opening = sd.InputStream
+
+    def stream(**kw):
+        os.write(2, b"ALSA lib pcm_pulse.c:758:(pulse_prepare) PulseAudio: Unable to create "
+                    b"stream: No such entity\n\n"
+                    b"Expression 'ret' failed in 'src/hostapi/alsa/pa_linux_alsa.c', line: 1812\n")
+        opening(**kw)
+    sd.InputStream = stream
+    with pytest.raises(sources.AudioDeviceError) as e:
+        sources.MicSource(None)
+    assert str(e.value).startswith(
+        f"input device 'default' cannot be opened ({error}; ALSA: PulseAudio: Unable to create "
+        f"stream: No such entity): ")
+    assert capfd.readouterr().err == ""
+
+
 def _cli(*args, env, timeout=60):
     script = Path(sys.executable).with_name("vasa-bridge")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "vasa_bridge.cli"]
@@ -241,6 +265,11 @@ def test_the_real_cli_on_this_machine_names_its_cause(tmp_path):
         pytest.skip(f"this machine has a capture device: {r.stdout!r}")
     assert r.returncode == 2 and r.stdout == "", r
     assert r.stderr.startswith(ERROR) and r.stderr.count("\n") == 1, r.stderr
+    mic = _cli("serve", "--mic", "--no-http", "--no-frames", "--motion", "loudness",
+               "--control", "none", "--pub", "tcp://127.0.0.1:*", env=env)
+    assert mic.returncode == 2 and mic.stdout == "", mic
+    assert mic.stderr.startswith("vasa-bridge serve: error: the default input device is not "
+                                 "available (") and mic.stderr.count("\n") == 1, mic.stderr
     line = r.stderr[len(ERROR):-1]
     assert line.endswith(", or use --audio FILE")
     try:
@@ -268,7 +297,10 @@ def test_the_real_cli_on_this_machine_names_its_cause(tmp_path):
                            "pulseaudio-utils libasound2-plugins)")
 def test_a_real_pulseaudio_without_a_source(tmp_path):
     """A real server with no sink and no source: ALSA's "pulse" device is listed, and opening it
-    says that the server has no source (after PortAudio's own lines on stderr)."""
+    says that the server has no source, in one line: PortAudio's own lines ("ALSA lib
+    pcm_pulse.c:758:(pulse_prepare) PulseAudio: Unable to create stream: No such entity",
+    "Expression 'ret' failed in 'src/hostapi/alsa/pa_linux_alsa.c' ...", six more) go to the
+    debug log, which -v shows."""
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
     (tmp_path / "pa.pa").write_text("load-module module-native-protocol-unix\n")
@@ -289,15 +321,26 @@ def test_a_real_pulseaudio_without_a_source(tmp_path):
         listed = _cli("serve", "--list-devices", env=env)
         if listed.returncode != 0:  # no ALSA plugin: nothing reaches the server
             assert "ALSA's plugin for it is missing" in listed.stderr, listed.stderr
+            assert listed.stderr.count("\n") == 1, listed.stderr
             return
-        r = _cli("serve", "--mic", "--no-http", "--no-frames", "--motion", "loudness",
-                 "--control", "none", "--pub", "tcp://127.0.0.1:*", env=env)
+        assert listed.stderr == "", listed.stderr
+        mic = ("serve", "--mic", "--no-http", "--no-frames", "--motion", "loudness",
+               "--control", "none", "--pub", "tcp://127.0.0.1:*")
+        r = _cli(*mic, env=env)
         assert r.returncode == 2, r
+        assert r.stderr.count("\n") == 1, r.stderr  # ours, and nothing of PortAudio's
         last = r.stderr.splitlines()[-1]
         assert last.startswith("vasa-bridge serve: error: input device "), last
         assert last.endswith(f"): the sound server at {runtime}/pulse/native has no source; "
                              f"load a null sink, whose monitor is a capture device: "
                              f"{NULL_SINK}, or plug in a microphone"), last
+        verbose = _cli(*mic, "-v", env=env)
+        assert verbose.returncode == 2, verbose
+        lines = verbose.stderr.splitlines()
+        assert lines[-1] == last
+        raw = [line for line in lines if line.startswith(("ALSA lib ", "Expression '"))]
+        assert raw == [], verbose.stderr  # in the log, not as they were written
+        assert any(line.startswith("DEBUG vasa_bridge.native_log: ALSA lib ") for line in lines)
     finally:
         server.terminate()
         server.wait(10)

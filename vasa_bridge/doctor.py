@@ -68,22 +68,21 @@ def _onnxruntime() -> Check:
 
 
 def _audio_devices() -> Check:
-    ok, detail, sd = _module("sounddevice")
-    if not ok:
-        fix = ("install PortAudio (Debian/Ubuntu: apt-get install libportaudio2; macOS: brew "
-               "install portaudio) then pip install sounddevice")
-        return Check("audio input devices", False, detail, fix)
+    """`serve --mic`: a capture device. None: the cause and the next step that `serve
+    --list-devices` gives (audio.sources.why_no_input: "cause; step")."""
+    name = "audio input devices"
     try:
-        devices = [d for d in sd.query_devices() if d["max_input_channels"] > 0]
-    except Exception as e:
-        return Check("audio input devices", False, f"{type(e).__name__}: {e}",
-                     "check that a sound server (PulseAudio/PipeWire) is running")
+        from .audio.sources import capture_facts, list_input_devices, why_no_input
+    except Exception as e:  # the core itself is broken (numpy): its own check says how to fix it
+        return Check(name, False, f"{type(e).__name__}: {e}".splitlines()[0][:120],
+                     "install the core first (numpy)")
+    devices = list_input_devices()
     if not devices:
-        return Check("audio input devices", False, "no capture device found (serve --mic)",
-                     "plug in a microphone, or use --audio FILE; on Linux check "
-                     "`pactl list sources`")
-    names = ", ".join(d["name"] for d in devices[:3])
-    return Check("audio input devices", True, f"{len(devices)}: {names}")
+        cause, _, step = why_no_input(capture_facts()).partition("; ")
+        return Check(name, False, f"none found (serve --mic): {cause}",
+                     f"{step}, or use --audio FILE" if step else "use --audio FILE")
+    names = ", ".join(n for _, n in devices[:3])
+    return Check(name, True, f"{len(devices)}: {names}")
 
 
 def _virtual_camera(platform: str = sys.platform, sysfs: Path = Path("/sys")) -> Check:

@@ -10,6 +10,8 @@
 When no capture device is found, or a listed one will not open, `capture_facts` gathers what
 PortAudio reports and what the Linux sound stack shows (a sound server's socket, its sources,
 /dev/snd), and `why_no_input` / `why_not_open` turn that into the cause and the next step.
+Every call into PortAudio (import, query, open) runs in `quiet_portaudio` (native_log): ALSA's and
+JACK's own lines go to the debug log instead of around our one-line error.
 
 Samples are checked where they enter: `check_clip` for whole clips (control `speak`, the web API,
 `--audio-in`: refused when non-finite or absurdly loud, clipped to [-1, 1]), `clean_samples` for
@@ -37,6 +39,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConfigError, VasaError
+from ..native_log import quiet_portaudio, reason
 from .pcm import SAMPLE_RATE
 from .ringbuffer import RingBuffer
 
@@ -248,7 +251,7 @@ class MicSource:
 
     def __init__(self, device: int | str | None = None, *, capacity_s: float = 5.0) -> None:
         try:
-            import sounddevice as sd
+            sd = _sounddevice()
         except OSError as e:  # PortAudio missing
             raise AudioDeviceError(f"sounddevice cannot load PortAudio ({e}): install it "
                                    f"(Debian/Ubuntu: apt-get install libportaudio2)") from None
@@ -258,23 +261,30 @@ class MicSource:
         self.device_name = info["name"]
         rate = RATE
         try:
-            sd.check_input_settings(device=device, samplerate=RATE, channels=1, dtype="float32")
+            with quiet_portaudio():  # opens the device to try the format
+                sd.check_input_settings(device=device, samplerate=RATE, channels=1,
+                                        dtype="float32")
         except Exception:
             rate = int(info["default_samplerate"])  # resampled to RATE by the reader
         self.rate_in = rate
         self.capture = CaptureBuffer(rate, capacity_s, name=f"microphone {self.device_name!r}")
         self.ring = self.capture.ring  # the device's samples, as the callback wrote them
         try:
-            self._stream = sd.InputStream(device=device, samplerate=rate, channels=1,
-                                          dtype="float32", blocksize=0, callback=self._callback)
+            with quiet_portaudio() as native:
+                self._stream = sd.InputStream(device=device, samplerate=rate, channels=1,
+                                              dtype="float32", blocksize=0,
+                                              callback=self._callback)
         except sd.PortAudioError as e:  # listed, but it will not open (e.g. no source behind it)
-            raise AudioDeviceError(f"input device {self.device_name!r} cannot be opened ({e}): "
-                                   f"{why_not_open(capture_facts())}") from None
+            said = reason(native)  # ALSA's or JACK's words for it, unless PortAudio's has them
+            detail = f"{e}; {said}" if said and said.partition(": ")[2] not in str(e) else e
+            raise AudioDeviceError(f"input device {self.device_name!r} cannot be opened "
+                                   f"({detail}): {why_not_open(capture_facts())}") from None
         self.status_flags = 0
 
     def _device_info(self, device):
         try:
-            info = self._sd.query_devices(device, kind="input")
+            with quiet_portaudio():
+                info = self._sd.query_devices(device, kind="input")
         except Exception as e:
             devices = list_input_devices()
             listing = "; ".join(f"{i}: {n}" for i, n in devices)
@@ -300,7 +310,8 @@ class MicSource:
         return self.capture.arrival_time(position)
 
     def start(self) -> None:
-        self._stream.start()
+        with quiet_portaudio():  # ALSA prepares the device here
+            self._stream.start()
         self.capture.start()
 
     def ready(self, end: int) -> bool:
@@ -330,12 +341,21 @@ class MicSource:
         self._stream.close()
 
 
+def _sounddevice():
+    """sounddevice, imported with PortAudio's native lines held back (importing it starts
+    PortAudio, which probes every ALSA device and JACK). OSError: no PortAudio."""
+    with quiet_portaudio():
+        import sounddevice
+    return sounddevice
+
+
 def list_input_devices() -> list[tuple[int, str]]:
     """(index, name) of every capture device; empty when PortAudio finds none."""
     try:
-        import sounddevice as sd
-        return [(i, d["name"]) for i, d in enumerate(sd.query_devices())
-                if d["max_input_channels"] > 0]
+        sd = _sounddevice()
+        with quiet_portaudio():
+            devices = sd.query_devices()
+        return [(i, d["name"]) for i, d in enumerate(devices) if d["max_input_channels"] > 0]
     except Exception:
         return []
 
@@ -369,9 +389,10 @@ def capture_facts(environ=os.environ, platform: str | None = None) -> CaptureFac
     platform = platform or sys.platform
     load_error, apis, devices = None, (), []
     try:
-        import sounddevice as sd
-        apis = tuple(api["name"] for api in sd.query_hostapis())
-        devices = list(sd.query_devices())
+        sd = _sounddevice()
+        with quiet_portaudio():
+            apis = tuple(api["name"] for api in sd.query_hostapis())
+            devices = list(sd.query_devices())
     except Exception as e:  # OSError: no PortAudio; ImportError: no sounddevice
         load_error = e
     server, pulse = _sound_server(environ)
