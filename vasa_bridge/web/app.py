@@ -514,6 +514,9 @@ class WebHandle:
             self._loop.run_until_complete(self._start())
         except BaseException as e:  # surfaced to the constructor's caller
             self._error = e
+            # closed here: left to the garbage collector at exit, after its sockets, it printed
+            # "Exception ignored in: BaseEventLoop.__del__" under serve's one-line error
+            self._loop.close()
             self._ready.set()
             return
         self._ready.set()
