@@ -344,3 +344,33 @@ def test_a_real_pulseaudio_without_a_source(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_a_device_that_opens_but_will_not_start_is_a_one_line_error(machine):
+    """PortAudio can open a stream and then fail to start it (the device taken by another
+    program meanwhile): that was PortAudioError's traceback out of the loop's first hop."""
+    machine.portaudio(devices=[("default", 32, 32)])
+    sd = sys.modules["sounddevice"]
+
+    class Stream:
+        def __init__(self, **kw):
+            pass
+
+        def start(self):
+            raise sd.PortAudioError("Error starting stream: Device unavailable [PaErrorCode "
+                                    "-9985]")
+    sd.InputStream = Stream
+    mic = sources.MicSource(None)
+    with pytest.raises(sources.AudioDeviceError) as e:
+        mic.start()
+    assert str(e.value).startswith(
+        "input device 'default' cannot be started (Error starting stream: Device unavailable "
+        "[PaErrorCode -9985]): ") and "\n" not in str(e.value)
+
+
+def test_sounddevice_missing_is_a_one_line_error_naming_the_install(machine):
+    machine.import_fails(ModuleNotFoundError("No module named 'sounddevice'"))
+    with pytest.raises(sources.AudioDeviceError, match=r"^sounddevice did not load "
+                       r"\(ModuleNotFoundError: No module named 'sounddevice'\): install it: "
+                       r"pip install sounddevice$"):
+        sources.MicSource(None)

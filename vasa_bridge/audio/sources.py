@@ -255,6 +255,9 @@ class MicSource:
         except OSError as e:  # PortAudio missing
             raise AudioDeviceError(f"sounddevice cannot load PortAudio ({e}): install it "
                                    f"(Debian/Ubuntu: apt-get install libportaudio2)") from None
+        except ImportError as e:  # the package itself missing (a trimmed install)
+            raise AudioDeviceError(f"sounddevice did not load ({type(e).__name__}: {e}): "
+                                   f"install it: pip install sounddevice") from None
         self._sd = sd
         self.device = device
         info = self._device_info(device)
@@ -310,8 +313,14 @@ class MicSource:
         return self.capture.arrival_time(position)
 
     def start(self) -> None:
-        with quiet_portaudio():  # ALSA prepares the device here
-            self._stream.start()
+        try:
+            with quiet_portaudio() as native:  # ALSA prepares the device here
+                self._stream.start()
+        except self._sd.PortAudioError as e:  # opened, but it will not run (taken meanwhile)
+            said = reason(native)
+            detail = f"{e}; {said}" if said and said.partition(": ")[2] not in str(e) else e
+            raise AudioDeviceError(f"input device {self.device_name!r} cannot be started "
+                                   f"({detail}): {why_not_open(capture_facts())}") from None
         self.capture.start()
 
     def ready(self, end: int) -> bool:
