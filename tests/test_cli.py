@@ -241,7 +241,7 @@ def test_doctor_reports_every_check():
 @pytest.mark.slow
 def test_doctor_gives_a_fix_for_what_is_missing(monkeypatch):
     from vasa_bridge import doctor
-    monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
+    monkeypatch.setattr(doctor.shutil, "which", lambda name, **kw: None)
     text, code = doctor.report(doctor.run_checks())
     assert code == 0  # programs are optional
     assert "[-- ] OBS Studio: not found" in text and "fix: install OBS Studio" in text
