@@ -66,17 +66,17 @@ def test_the_speech_engines_are_checked_as_the_corpus_runs_them(monkeypatch):
 def test_no_capture_device_names_the_cause_that_serve_list_devices_names(tmp_path):
     """This machine as it is (no microphone, no sound server: CI's), with a private
     $XDG_RUNTIME_DIR: doctor's audio line names the cause `audio.sources.why_no_input` finds
-    ("cause; step": the cause on the line, the step on its fix line), and nothing of
+    (the cause on the line, the step on its fix line), and nothing of
     PortAudio's own reaches stderr."""
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": str(runtime)}
     env.pop("PULSE_SERVER", None)
     why = subprocess.run([sys.executable, "-c", "from vasa_bridge.audio.sources import *; "
-                          "print(list_input_devices(), why_no_input(capture_facts()), sep='|')"],
+                          "print(list_input_devices(), *why_no_input(capture_facts()), sep='|')"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert why.returncode == 0 and why.stderr == "", why
-    devices, why = why.stdout.rstrip("\n").split("|")
+    devices, cause, step = why.stdout.rstrip("\n").split("|")
     if devices != "[]":
         pytest.skip(f"this machine has a capture device: {devices}")
     script = Path(sys.executable).with_name("vasa-bridge")
@@ -86,7 +86,6 @@ def test_no_capture_device_names_the_cause_that_serve_list_devices_names(tmp_pat
     assert r.returncode in (0, 1) and r.stderr == "", r
     lines = r.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if "] audio input devices: " in line)
-    cause, _, step = why.partition("; ")
     assert lines[at] == f"[-- ] audio input devices: none found (serve --mic): {cause}"
     assert lines[at + 1] == f"       fix: {step}, or use --audio FILE"
 

@@ -370,7 +370,7 @@ def test_a_device_that_opens_but_will_not_start_is_a_one_line_error(machine):
 
 def test_sounddevice_missing_is_a_one_line_error_naming_the_install(machine):
     machine.import_fails(ModuleNotFoundError("No module named 'sounddevice'"))
-    with pytest.raises(sources.AudioDeviceError, match=r"^sounddevice did not load "
-                       r"\(ModuleNotFoundError: No module named 'sounddevice'\): install it: "
-                       r"pip install sounddevice$"):
+    with pytest.raises(sources.AudioDeviceError) as e:
         sources.MicSource(None)
+    assert str(e.value) == ("sounddevice did not load (ModuleNotFoundError: No module named "
+                            "'sounddevice'); install it: `pip install sounddevice`")

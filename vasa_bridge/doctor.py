@@ -69,7 +69,7 @@ def _onnxruntime() -> Check:
 
 def _audio_devices() -> Check:
     """`serve --mic`: a capture device. None: the cause and the next step that `serve
-    --list-devices` gives (audio.sources.why_no_input: "cause; step")."""
+    --list-devices` gives (audio.sources.why_no_input)."""
     name = "audio input devices"
     try:
         from .audio.sources import capture_facts, list_input_devices, why_no_input
@@ -78,9 +78,9 @@ def _audio_devices() -> Check:
                      "install the core first (numpy)")
     devices = list_input_devices()
     if not devices:
-        cause, _, step = why_no_input(capture_facts()).partition("; ")
+        cause, step = why_no_input(capture_facts())
         return Check(name, False, f"none found (serve --mic): {cause}",
-                     f"{step}, or use --audio FILE" if step else "use --audio FILE")
+                     f"{step}, or use --audio FILE")
     names = ", ".join(n for _, n in devices[:3])
     return Check(name, True, f"{len(devices)}: {names}")
 

@@ -252,12 +252,8 @@ class MicSource:
     def __init__(self, device: int | str | None = None, *, capacity_s: float = 5.0) -> None:
         try:
             sd = _sounddevice()
-        except OSError as e:  # PortAudio missing
-            raise AudioDeviceError(f"sounddevice cannot load PortAudio ({e}): install it "
-                                   f"(Debian/Ubuntu: apt-get install libportaudio2)") from None
-        except ImportError as e:  # the package itself missing (a trimmed install)
-            raise AudioDeviceError(f"sounddevice did not load ({type(e).__name__}: {e}): "
-                                   f"install it: pip install sounddevice") from None
+        except (OSError, ImportError) as e:  # PortAudio, or the package itself, missing
+            raise AudioDeviceError("; ".join(why_no_input(CaptureFacts(load_error=e)))) from None
         self._sd = sd
         self.device = device
         info = self._device_info(device)
@@ -278,10 +274,9 @@ class MicSource:
                                               dtype="float32", blocksize=0,
                                               callback=self._callback)
         except sd.PortAudioError as e:  # listed, but it will not open (e.g. no source behind it)
-            said = reason(native)  # ALSA's or JACK's words for it, unless PortAudio's has them
-            detail = f"{e}; {said}" if said and said.partition(": ")[2] not in str(e) else e
             raise AudioDeviceError(f"input device {self.device_name!r} cannot be opened "
-                                   f"({detail}): {why_not_open(capture_facts())}") from None
+                                   f"({_with_native(e, native)}): "
+                                   f"{why_not_open(capture_facts())}") from None
         self.status_flags = 0
 
     def _device_info(self, device):
@@ -317,10 +312,9 @@ class MicSource:
             with quiet_portaudio() as native:  # ALSA prepares the device here
                 self._stream.start()
         except self._sd.PortAudioError as e:  # opened, but it will not run (taken meanwhile)
-            said = reason(native)
-            detail = f"{e}; {said}" if said and said.partition(": ")[2] not in str(e) else e
             raise AudioDeviceError(f"input device {self.device_name!r} cannot be started "
-                                   f"({detail}): {why_not_open(capture_facts())}") from None
+                                   f"({_with_native(e, native)}): "
+                                   f"{why_not_open(capture_facts())}") from None
         self.capture.start()
 
     def ready(self, end: int) -> bool:
@@ -348,6 +342,14 @@ class MicSource:
     def close(self) -> None:
         self._stream.stop()
         self._stream.close()
+
+
+def _with_native(error: Exception, native: list[str]) -> str:
+    """PortAudio's error text, and ALSA's or JACK's words for it from their `native` lines
+    (`quiet_portaudio`), unless PortAudio's text already has them."""
+    said = reason(native)
+    return f"{error}; {said}" if said and said.partition(": ")[2] not in str(error) else \
+        str(error)
 
 
 def _sounddevice():
@@ -438,53 +440,54 @@ def _sound_server(environ) -> tuple[str | None, bool]:
     return None, False
 
 
-def why_no_input(facts: CaptureFacts) -> str:
-    """Why PortAudio offers no capture device, then the next step: "cause; step", one line."""
+def why_no_input(facts: CaptureFacts) -> tuple[str, str]:
+    """(why PortAudio offers no capture device, the next step): said as one line, "cause;
+    step", by `serve --list-devices` and `MicSource`, on two by `doctor`."""
     e = facts.load_error
     if isinstance(e, OSError):
-        return (f"PortAudio did not load ({type(e).__name__}: {e}); install it: `apt-get install "
-                f"libportaudio2` (Debian/Ubuntu) or `brew install portaudio` (macOS)")
+        return (f"PortAudio did not load ({type(e).__name__}: {e})", "install it: `apt-get "
+                "install libportaudio2` (Debian/Ubuntu) or `brew install portaudio` (macOS)")
     if isinstance(e, ImportError):
-        return (f"sounddevice did not load ({type(e).__name__}: {e}); install it: `pip install "
-                f"sounddevice`")
+        return (f"sounddevice did not load ({type(e).__name__}: {e})",
+                "install it: `pip install sounddevice`")
     if e is not None:
-        return (f"PortAudio failed ({type(e).__name__}: {e}); reinstall it: `apt-get install "
-                f"--reinstall libportaudio2` (Debian/Ubuntu)")
+        return (f"PortAudio failed ({type(e).__name__}: {e})", "reinstall it: `apt-get install "
+                "--reinstall libportaudio2` (Debian/Ubuntu)")
     apis = ", ".join(facts.host_apis) or "none"
     outputs = facts.devices - facts.inputs
     seen = (f"PortAudio lists no device at all (host APIs: {apis})" if not facts.devices else
             f"PortAudio lists {outputs} output-only device{'s' * (outputs > 1)} and no input "
             f"(host APIs: {apis})")
     if not facts.linux:
-        return (f"{seen}; plug in a microphone and allow this program to use it (macOS, "
-                f"Windows: the Microphone page of the privacy settings)")
+        return (seen, "plug in a microphone and allow this program to use it (macOS, Windows: "
+                "the Microphone page of the privacy settings)")
     if facts.server and not facts.answers:
         return (f"{seen}: a PulseAudio socket exists ({facts.server}) but the server does not "
-                f"answer `pactl`; restart it: `pulseaudio -k; pulseaudio --start` (PipeWire: "
-                f"`systemctl --user restart pipewire-pulse`)")
+                f"answer `pactl`", "restart it: `pulseaudio -k; pulseaudio --start` (PipeWire: "
+                "`systemctl --user restart pipewire-pulse`)")
     if facts.server and facts.sources == 0:
-        return (f"{seen}: the sound server at {facts.server} runs but has no source; load a "
-                f"null sink, whose monitor is a capture device: `{NULL_SINK}`, or plug in a "
-                f"microphone")
+        return (f"{seen}: the sound server at {facts.server} runs but has no source",
+                f"load a null sink, whose monitor is a capture device: `{NULL_SINK}`, or plug in "
+                f"a microphone")
     if facts.server and "ALSA" not in facts.host_apis:
         return (f"{seen} although a sound server runs at {facts.server}: this PortAudio was "
-                f"built without ALSA; install one with it: `apt-get install libportaudio2` "
-                f"(Debian/Ubuntu)")
+                f"built without ALSA", "install one with it: `apt-get install libportaudio2` "
+                "(Debian/Ubuntu)")
     if facts.server:
         return (f"{seen} although a sound server runs at {facts.server}: ALSA's plugin for it "
-                f"is missing; install it: `apt-get install libasound2-plugins` (PulseAudio) or "
-                f"`apt-get install pipewire-alsa` (PipeWire)")
+                f"is missing", "install it: `apt-get install libasound2-plugins` (PulseAudio) "
+                "or `apt-get install pipewire-alsa` (PipeWire)")
     none = "no PulseAudio/PipeWire server socket was found" + \
         ("" if facts.runtime_dir else " ($XDG_RUNTIME_DIR is unset)")
     if not facts.devices and facts.sound_cards:
         return (f"{seen} although /dev/snd exists, and {none}: this user may not open "
-                f"/dev/snd; check `ls -l /dev/snd` (the audio group), or {_start(facts)}")
+                f"/dev/snd", f"check `ls -l /dev/snd` (the audio group), or {_start(facts)}")
     if not facts.devices:
         return (f"{seen}: {none} and /dev/snd is missing (a container started without "
-                f"--device /dev/snd?); {_start(facts)}, or give the container /dev/snd")
-    return (f"{seen}: no sound card here can capture, and {none}; plug in or enable a "
-            f"microphone, or {_start(facts)} and load a null sink, whose monitor is a capture "
-            f"device: `{NULL_SINK}`")
+                f"--device /dev/snd?)", f"{_start(facts)}, or give the container /dev/snd")
+    return (f"{seen}: no sound card here can capture, and {none}",
+            f"plug in or enable a microphone, or {_start(facts)} and load a null sink, whose "
+            f"monitor is a capture device: `{NULL_SINK}`")
 
 
 def why_not_open(facts: CaptureFacts) -> str:

@@ -119,8 +119,8 @@ def list_devices() -> int:
     from ..audio.sources import AudioDeviceError, capture_facts, list_input_devices, why_no_input
     devices = list_input_devices()
     if not devices:
-        raise AudioDeviceError(f"no audio input device found: {why_no_input(capture_facts())}, "
-                               f"or use --audio FILE")
+        raise AudioDeviceError(f"no audio input device found: "
+                               f"{'; '.join(why_no_input(capture_facts()))}, or use --audio FILE")
     for i, name in devices:
         print(f"{i}: {name}")
     return 0
