@@ -824,7 +824,7 @@ def test_a_sharp_photos_opening_has_a_soft_edge():
     through the lips' pixels with a soft edge, as a lens draws one: its coverage, read off the
     layer drawn over white and over black, rises by at most ~0.6 a pixel (a crisp outline:
     0.78-0.81, a rim with steps at the corners), and is as opaque inside as before (the
-    outline's own anti-aliasing scales it to 0.87-0.93: `MouthLayer.draw`)."""
+    outline's own anti-aliasing scales it to 0.87-0.91: `MouthLayer.draw`)."""
     from vasa_bridge.render.mouth import motion_affines
 
     backend = get_backend("cpu")

@@ -589,7 +589,7 @@ class MouthLayer:
             return
         (x0, y0, x1, y1), mask = found
         # A sliver's anti-aliased outline covers more than its area: no brighter than its area.
-        # (So is every opening's, by ~12 %: they are drawn 87-93 % opaque. Drawn whole, each
+        # (So is every opening's, by ~12 %: they are drawn 87-91 % opaque. Drawn whole, each
         # pixel's share inside the outline, the face mesh read the astronaut's blink and smile
         # and obama_standing's funnel worse: docs/renderer.md, "A soft edge".)
         mask *= min(1.0, area / max(float(mask.sum()), 1e-6))
