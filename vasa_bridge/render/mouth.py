@@ -61,7 +61,14 @@ LOWER_NECK_DARK = 0.2
 # flat grey band in an open mouth).
 LOWER_GAP_DARK = 0.4
 GROOVE_DARK = 0.15  # the tongue's median groove, at its deepest
-TONGUE_BACK_DARK = 0.75  # the top of the tongue's back, deepest in the mouth: this share lit
+# The tongue's back lies deeper in the mouth than its front: its top is lit this share of its
+# front, darkening over this share of its half height, and fades into the cavity over this much
+# of 1 - r^2, r its radius on the ellipse (0.75, 0.35 and 0.2: a crisp, lit top edge read as a
+# pink disc pasted in at jawOpen 0.6-0.8; darker still, 0.5 over 0.7, and faded inwards, the
+# face mesh read the astronaut's jaw sweep worse: docs/renderer.md).
+TONGUE_BACK_DARK = 0.65
+TONGUE_BACK_SPAN = 0.6
+TONGUE_TOP_FADE = 0.6
 # The cavity's colour (`cavity_deep`) is lit this much under the upper teeth and on its floor,
 CAVITY_TOP, CAVITY_FLOOR = 0.8, 1.7
 CAVITY_MIDDLE = 0.55  # ... and this much in the middle (the throat) of what it is at the corners
@@ -135,9 +142,6 @@ CREASE_DARK = 0.5
 # the test portraits: astronaut, obama, obama_desk 0.82-0.84, biden 0.65); a soft photo's
 # (enlarged faces: donilon 1.47, brennan, obama_standing, dahlgren ~1.03) gets the difference.
 SHARP_BLUR = 0.9
-# ... and a sharp photo's opening gets a soft edge all the same (Gaussian sigma, pixels): the
-# outline cut crisp through the lips' pixels read as a drawn rim, stepped at the corners.
-EDGE_SOFT = 0.7
 REBLUR = 2.0  # pixels: the re-blur `photo_blur` measures against
 # Pouted lips (mouthPucker) stand out: the lower lip shades the chin just below its middle by
 # up to POUT_SHADOW (1/e at POUT_REACH IOD down), and the lips' fronts catch the light
@@ -328,14 +332,17 @@ def tongue_sprite(box, cx: float, top: float, half_width: float, iod: float,
     groove = 1 - GROOVE_DARK * np.exp(-(nx / 0.05) ** 2) * np.clip((0.3 - ny) / 0.6, 0, 1)
     # Its back lies deeper in the mouth than its front: darker towards the top of the mound,
     # which fades into the cavity (a crisp, lit top edge read as a flat disc pasted in).
-    back = TONGUE_BACK_DARK + (1 - TONGUE_BACK_DARK) * _smooth((ny + 1.0) / 0.35)
+    back = TONGUE_BACK_DARK + (1 - TONGUE_BACK_DARK) * _smooth((ny + 1.0) / TONGUE_BACK_SPAN)
     # A wet surface: a soft highlight where it faces the light, off the middle of the mound.
     gloss = TONGUE_GLOSS * np.exp(-((nx - 0.25 * light_x) / 0.35) ** 2
                                   - ((ny + 0.6) / 0.15) ** 2)
     shade = (0.3 + 0.7 * lambert * groove) * back
     rgb = colour * shade[..., None] + (gloss * float(colour.max()))[..., None]
-    fade = np.where(ny < 0, 0.2, 0.08)
-    alpha = _smooth((1 - r2) / fade).astype(np.float32)
+    # Its top fades into the cavity outwards from where a crisp edge (0.2) was opaque: what the
+    # tongue covers stays as it was (faded inwards, the dark showed more crescent).
+    fade = np.where(ny < 0, TONGUE_TOP_FADE, 0.08)
+    grow = np.where(ny < 0, 0.8 * (TONGUE_TOP_FADE - 0.2), 0.0)
+    alpha = _smooth((1 - r2 + grow) / fade).astype(np.float32)
     return Sprite(np.array([x0, y0], np.float64), rgb.astype(np.float32), alpha)
 
 
@@ -546,7 +553,7 @@ class MouthLayer:
                                 gap_dark=LOWER_GAP_DARK)
         lo_y = float(lower_edge(np.array([mid_x]))[0])
         top = lo_y + TONGUE_BELOW * iod
-        gb = (bx0, int(top) - 2, bx1, int(top + 0.5 * iod) + 2)
+        gb = (bx0, int(top - 0.03 * iod) - 2, bx1, int(top + 0.5 * iod) + 2)
         tongue = tongue_sprite(gb, mid_x, top, 0.85 * half_w, iod, tongue_col, light_x)
         return cls(float(iod), upper_teeth, lower_teeth, tongue,
                    interior_upper, interior_dark, rest_gap, deep, near,
@@ -685,8 +692,9 @@ class MouthLayer:
             # As soft as the photo around it: crisp teeth in a blurred face look pasted in.
             canvas = cv2.GaussianBlur(canvas, (0, 0), self.soften)
             mask = cv2.GaussianBlur(mask, (0, 0), self.soften)
-        else:  # the opening's edge, as soft as a lens draws one
-            mask = cv2.GaussianBlur(mask, (0, 0), EDGE_SOFT)
+        # (A sharp photo's edge blurred all the same, 0.7 px, read less drawn at 5x, but the
+        # face mesh read the astronaut's smiles and obama_desk's funnel worse than f2d8a42's:
+        # docs/renderer.md, "A soft edge".)
         roi = out[y0:y1, x0:x1]
         roi += (canvas - roi) * mask[..., None]
 
