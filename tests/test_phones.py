@@ -85,6 +85,52 @@ def test_words_that_fit_closely_give_the_baked_mouth_whole():
     assert np.abs(heard[:, JAW] - loose[:, JAW]).max() > 0.05
 
 
+def test_a_seal_is_left_to_the_head_unless_it_lies_between_sounds():
+    """Where the blend seals the lips (gap under 0.1) and the acoustic head hears them apart,
+    the seal is kept only on frames between sounds; where the head too hears them sealed, or
+    with no `seal_between`, it is kept everywhere."""
+    shapes = np.zeros((3, 52), np.float32)
+    shapes[:, JAW], shapes[:, INDEX["mouthClose"]] = 0.3, 0.25  # gap 0.05: sealed
+    heard = np.array([[0.4, 0.0], [0.4, 0.0], [0.3, 0.25]], np.float32)  # apart, apart, sealed
+    kept = with_heard_aperture(shapes, heard, 0.67)
+    out = with_heard_aperture(shapes, heard, 0.67, seal_between=np.array([True, False, False]))
+    gap = out[:, JAW] - out[:, INDEX["mouthClose"]]
+    assert np.allclose(kept[:, JAW] - kept[:, INDEX["mouthClose"]], 0.05)
+    assert abs(gap[0] - 0.05) < 1e-6 and abs(gap[2] - 0.05) < 1e-6
+    assert gap[1] > 0.2  # parted: 0.33 x 0.05 + 0.67 x 0.4
+    np.testing.assert_array_equal(out[[0, 2]], kept[[0, 2]])
+
+
+def test_frames_between_sounds_are_told_from_a_voices_onset_and_end():
+    """`LivePhones.between_sounds`: a 10 ms frame loud (within 30 dB of the loudest so far)
+    within 80 ms before the frame and one within 80 ms after it. A quiet room, a burst, a 60 ms
+    gap, a burst, a pause, a burst, a pause: the gap is between sounds; the end of the second
+    burst, the pauses and the third burst's onset are not. Before anything louder has been
+    heard the room's own noise is the loudest so far, so the first onset keeps its seal, as
+    every seal was kept before. A stream that has not heard past the frame says nothing, and
+    with the rule off (None) neither."""
+    rng = np.random.default_rng(0)
+
+    def noise(s, db):
+        return (rng.standard_normal(int(s * 16000)) * 10 ** (db / 20)).astype(np.float32)
+    # 0-0.5 quiet, 0.5-0.8 loud, 0.8-0.86 gap, 0.86-1.16 loud, 1.16-1.66 quiet, 1.66-1.96
+    # loud, 1.96-2.46 quiet
+    audio = np.concatenate([noise(0.5, -70), noise(0.3, -20), noise(0.06, -70),
+                            noise(0.3, -20), noise(0.5, -70), noise(0.3, -20), noise(0.5, -70)])
+    live = LivePhones(FPS, PhoneConfig(acoustic_weight=0.0))
+    assert live.between_sounds(0) is None  # nothing heard yet
+    live.push(audio)
+    assert live.between_sounds(21) is True  # 0.84 s, in the gap
+    assert live.between_sounds(5) is True  # the quiet room before any louder sound
+    for t in (1.16, 1.4, 1.64, 2.2):  # the second burst's end, a pause, an onset, a pause
+        assert live.between_sounds(int(round(t * FPS))) is False, t
+    off = LivePhones(FPS, PhoneConfig(acoustic_weight=0.0, seal_between_db=None))
+    off.push(audio)
+    assert off.between_sounds(21) is None
+    with pytest.raises(DataError, match="seal_between_db is 0.5: expected 1..80 dB"):
+        PhoneConfig(seal_between_db=0.5)
+
+
 def test_offline_phones_follow_the_recognised_words():
     """Offline the recogniser also hears words (pocketsphinx's English language model) and the
     phones are their forced alignment; where they do not align, the phone loop's phones and

@@ -69,7 +69,9 @@ def test_shipped_model_floors_on_real_voices(result):
     assert live["jaw_r"] >= 0.875
     assert off["jaw_r_best"] > loud["jaw_r_best"] + 0.15
     assert off["closure_rate"] >= 0.95 and live["closure_rate"] >= 0.74
-    assert off["false_seal_rate"] <= 0.05 and live["false_seal_rate"] <= 0.16
+    # live false seals 12.7 %: 15.5 % before the blend's seals at a voice's onsets and ends
+    # were left to the head (PhoneConfig.seal_between_db)
+    assert off["false_seal_rate"] <= 0.05 and live["false_seal_rate"] <= 0.14
     # offline the words are recognised: where the recogniser gets them wrong (alsa's "rear
     # center" heard as "we're center") the mouth still follows the true words' reference
     alsa = result["groups"]["model offline: alsa-utils"]
@@ -81,7 +83,7 @@ def test_shipped_model_floors_on_real_voices(result):
     # holds through the pause; with the mean over the pause too, 0.842 (an older head)
     paused = result["rows"]["model live, after a pause"]
     assert paused["jaw_r_best"] >= 0.87 and paused["jaw_r"] >= 0.87
-    assert paused["closure_rate"] >= 0.74 and paused["false_seal_rate"] <= 0.16
+    assert paused["closure_rate"] >= 0.74 and paused["false_seal_rate"] <= 0.14  # 13.1 %
     # a clip spoken to the live face, once its words are heard whole
     clip = result["rows"]["live clip, words heard"]
     assert clip["jaw_r_best"] >= 0.94 and clip["closure_rate"] >= 0.95

@@ -97,7 +97,8 @@ class PhoneConfig:
     acoustic_weight: float = 0.67  # share of the aperture heard frame by frame (jawOpen and
     #   mouthClose from the acoustic head, model/acoustic_mouth.py) in the mouth, live and offline
     #   where the words are not taken whole; the rest the phones' and model's blend (or the
-    #   model's); where that blend seals the lips, the seal is kept. Chosen live on the
+    #   model's); where that blend seals the lips, the seal is kept (live, between sounds:
+    #   `seal_between_db`). Chosen live on the
     #   synthetic validation voice (festival:slt, kept out of the head's training): the share
     #   with the best jawOpen r (docs/model.md). 0: off.
     hold_s: float = 0.04  # live: each of the model's frames is held this long past its own
@@ -105,6 +106,15 @@ class PhoneConfig:
     #   lead the sound by 40 ms) and the phone loop decides a frame later. Sized to the latency
     #   budget (sound -> answering mouth p95 <= 150 ms, bench/bench_latency.py: 103 ms without
     #   it); it adds its 40 ms to that. 0: none (the head then hears fewer frames after).
+    seal_between_db: float | None = 30.0  # live: where the blend seals the lips and the
+    #   acoustic head hears them apart, the seal is kept only between sounds (a stop's or a
+    #   nasal's closure): a 10 ms frame within `seal_between_s` before the frame and one within as
+    #   long after it no more than this many dB under the loudest so far. At a voice's onset and
+    #   end, the blend's thin opening (both its sources a frame late) sealed lips the teacher has
+    #   0.1-0.2 apart, and the head parts them there. Chosen on festival slt: the largest share
+    #   of false seals parted with no /p b m/ lost (docs/model.md, "Where the live false seals
+    #   are"). None: every seal kept.
+    seal_between_s: float = 0.08
     seal_min_fit: float | None = -14.0  # offline: where the words' alignment scores at least
     #   this, the words' mouth is taken whole (jaw and seals too: `transcript.combine`), not
     #   blended. Chosen on the synthetic training corpus: the lowest value at which that costs
@@ -123,6 +133,12 @@ class PhoneConfig:
             raise DataError(f"phones words_min_cover is {self.words_min_cover}: expected 0..1")
         if not 0.0 <= self.hold_s <= 0.2:
             raise DataError(f"phones hold_s is {self.hold_s}: expected 0..0.2 s")
+        if self.seal_between_db is not None and not 1.0 <= self.seal_between_db <= 80.0:
+            raise DataError(f"phones seal_between_db is {self.seal_between_db}: expected "
+                            f"1..80 dB, or None")
+        if not 0.01 <= self.seal_between_s <= 0.12:
+            raise DataError(f"phones seal_between_s is {self.seal_between_s}: expected "
+                            f"0.01..0.12 s (the sound a live frame has after it)")
 
 
 def live_lookahead_s(model_lookahead_s: float, config: PhoneConfig | None) -> float:
@@ -391,11 +407,14 @@ def blend(model_shapes: np.ndarray, phone_shapes: np.ndarray,
 
 
 def with_heard_aperture(shapes: np.ndarray, heard: np.ndarray, weight: float,
-                        known: np.ndarray | None = None) -> np.ndarray:
+                        known: np.ndarray | None = None,
+                        seal_between: np.ndarray | None = None) -> np.ndarray:
     """(T, 52) shapes, (T, 2) the acoustic head's jawOpen and mouthClose -> `weight` of the
     head's in both; where `shapes` seal the lips (aperture under SEAL_APERTURE: the phones' and
     the seal head's /p b m/), the lips are not parted wider than they were. `known` (T,) bool:
-    frames the head has heard (None: all)."""
+    frames the head has heard (None: all). `seal_between` (T,) bool: frames between sounds
+    (`LivePhones.between_sounds`); elsewhere a seal is kept only where the head too hears the
+    lips sealed (None: everywhere)."""
     out = np.array(shapes, dtype=np.float32, copy=True)
     rows = slice(None) if known is None else np.asarray(known, bool)
     jaw, close = out[rows, _JAW], out[rows, _CLOSE]
@@ -403,6 +422,9 @@ def with_heard_aperture(shapes: np.ndarray, heard: np.ndarray, weight: float,
     jaw2 = (1.0 - weight) * jaw + weight * heard[rows, 0]
     close2 = (1.0 - weight) * close + weight * heard[rows, 1]
     sealed = gap < SEAL_APERTURE
+    if seal_between is not None:
+        sealed &= np.asarray(seal_between, bool)[rows] | (
+            heard[rows, 0] - heard[rows, 1] < SEAL_APERTURE)
     close2 = np.where(sealed, np.maximum(close2, jaw2 - gap), close2)
     out[rows, _JAW], out[rows, _CLOSE] = jaw2, np.clip(close2, 0.0, 1.0)
     return out
@@ -510,6 +532,8 @@ class LivePhones:
         self._current: list[tuple[str, float, float]] = []  # the current utterance's, so far
         self._levels = np.zeros(0)  # dBFS per 10 ms frame, from frame `_levels_first` on
         self._levels_first = 0
+        # the same frames: within `seal_between_db` of the loudest kept up to each of them
+        self._loud = np.zeros(0, bool)
         self._tail = np.zeros(0, np.float32)  # samples short of a whole 10 ms frame
         # phrases heard whole before they play (`hear_phrase`): replaced, never changed in
         # place, so the hearing thread that adds them and the loop that reads them need no lock
@@ -551,11 +575,17 @@ class LivePhones:
         joined = np.concatenate([self._tail, audio])
         whole = len(joined) // 160 * 160
         self._tail = joined[whole:]
-        self._levels = np.concatenate([self._levels, _levels(joined[:whole])])
+        new = _levels(joined[:whole])
+        if self.config.seal_between_db is not None and len(new):
+            before = self._levels.max() if len(self._levels) else -np.inf
+            peak = np.maximum.accumulate(np.concatenate([[before], new]))[1:]
+            self._loud = np.concatenate([self._loud, new > peak - self.config.seal_between_db])
+        self._levels = np.concatenate([self._levels, new])
         keep = int((2 * self.config.window_s + self.config.max_utterance_s) / FRAME_S)
         if len(self._levels) > 2 * keep:  # a long stream: forget what no segment can reach
             drop = len(self._levels) - keep
             self._levels = self._levels[drop:]
+            self._loud = self._loud[drop:]
             self._levels_first += drop
 
     def _quiet(self, segs):
@@ -624,6 +654,20 @@ class LivePhones:
         x = inputs(self._scores.posteriors, np.array([k]), self.fps, h, self._scores.first)
         return self._head.predict(x)[0]
 
+    def between_sounds(self, k: int) -> bool | None:
+        """Whether output frame k lies between sounds, as a stop's or a nasal's closure does: a
+        10 ms frame within `seal_between_s` before it and one within as long after it loud
+        (`seal_between_db`); None: the rule is off, or nothing after frame k is heard yet."""
+        c = self.config
+        if c.seal_between_db is None:
+            return None
+        t = int(round(k / self.fps / FRAME_S)) - self._levels_first
+        n = int(round(c.seal_between_s / FRAME_S))
+        after = self._loud[max(t + 1, 0):max(t + n + 1, 0)]
+        if not after.size:
+            return None
+        return bool(self._loud[max(t - n, 0):max(t, 0)].any() and after.any())
+
     def steer(self, shapes: np.ndarray, k: int) -> np.ndarray:
         """(52,) the model's output frame k -> with the mouth heard so far: the phones'
         (`blend`) and the aperture heard frame by frame (`with_heard_aperture`)."""
@@ -632,7 +676,9 @@ class LivePhones:
         if mouth is not None:
             out = blend(out, mouth[None], self.config)
         if heard is not None:
-            out = with_heard_aperture(out, heard[None], self.config.acoustic_weight)
+            between = self.between_sounds(k)
+            out = with_heard_aperture(out, heard[None], self.config.acoustic_weight,
+                                      seal_between=None if between is None else [between])
         return out[0]
 
     def _sounding_after(self, t: float) -> bool:
@@ -654,11 +700,14 @@ class LiveTrack(NamedTuple):
     known: np.ndarray  # (T,) bool: frames with phones (the others keep the model's mouth)
     heard: np.ndarray  # (T, 2) jawOpen, mouthClose heard frame by frame (acoustic head)
     heard_known: np.ndarray  # (T,) bool: frames the head had heard (False: off)
+    between: np.ndarray | None = None  # (T,) bool: frames between sounds
+    #   (`LivePhones.between_sounds`; True where it gave None); None: the rule off
 
     def steer(self, model_shapes: np.ndarray, config: "PhoneConfig") -> np.ndarray:
         """(T, 52) the model's shapes -> the live mouth (`LivePhones.steer`, frame by frame)."""
         return with_heard_aperture(blend(model_shapes, self.mouths, config, self.known),
-                                   self.heard, config.acoustic_weight, self.heard_known)
+                                   self.heard, config.acoustic_weight, self.heard_known,
+                                   self.between)
 
 
 def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
@@ -677,6 +726,7 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
     known = np.zeros(n_frames, bool)
     heard = np.zeros((n_frames, 2), np.float32)
     heard_known = np.zeros(n_frames, bool)
+    between = np.ones(n_frames, bool)
     k, pushed = 0, 0
     audio = np.asarray(audio, np.float32)
     lookahead_s = live_lookahead_s(lookahead_s, config)
@@ -693,9 +743,12 @@ def live_track(audio: np.ndarray, n_frames: int, fps: float, lookahead_s: float,
             a = live.aperture(k)
             if a is not None:
                 heard[k], heard_known[k] = a, True
+                b = live.between_sounds(k)
+                between[k] = True if b is None else b
             k += 1
     live.close()
-    return LiveTrack(out, known, heard, heard_known)
+    return LiveTrack(out, known, heard, heard_known,
+                     between if config.seal_between_db is not None else None)
 
 
 __all__ = ["live_track", "live_lookahead_s", "LiveTrack", "with_heard_aperture", "Heard",
