@@ -69,6 +69,13 @@ GROOVE_DARK = 0.15  # the tongue's median groove, at its deepest
 TONGUE_BACK_DARK = 0.65
 TONGUE_BACK_SPAN = 0.6
 TONGUE_TOP_FADE = 0.6
+TONGUE_HALF_HEIGHT = 0.3  # IOD: the lit half-ellipsoid's vertical half axis
+
+
+def _tongue_top_grow() -> float:
+    """How far (in 1 - r^2) the tongue's top fades out past its ellipse: outwards from where a
+    crisp edge (fade 0.2) was opaque, so what the tongue covers stays as it was."""
+    return 0.8 * (TONGUE_TOP_FADE - 0.2)
 # The cavity's colour (`cavity_deep`) is lit this much under the upper teeth and on its floor,
 CAVITY_TOP, CAVITY_FLOOR = 0.8, 1.7
 CAVITY_MIDDLE = 0.55  # ... and this much in the middle (the throat) of what it is at the corners
@@ -317,7 +324,7 @@ def tongue_sprite(box, cx: float, top: float, half_width: float, iod: float,
                   colour: np.ndarray, light_x: float) -> Sprite:
     """The tongue's back as a lit half-ellipsoid (top at `top`), with a median groove."""
     x0, y0, x1, y1 = box
-    rx, ry = half_width, 0.3 * iod
+    rx, ry = half_width, TONGUE_HALF_HEIGHT * iod
     xs = np.arange(x0, x1, dtype=np.float32)
     ys = np.arange(y0, y1, dtype=np.float32)
     nx = (xs[None, :] - cx) / rx
@@ -338,10 +345,9 @@ def tongue_sprite(box, cx: float, top: float, half_width: float, iod: float,
                                   - ((ny + 0.6) / 0.15) ** 2)
     shade = (0.3 + 0.7 * lambert * groove) * back
     rgb = colour * shade[..., None] + (gloss * float(colour.max()))[..., None]
-    # Its top fades into the cavity outwards from where a crisp edge (0.2) was opaque: what the
-    # tongue covers stays as it was (faded inwards, the dark showed more crescent).
+    # Its top fades into the cavity outwards (faded inwards, the dark showed more crescent).
     fade = np.where(ny < 0, TONGUE_TOP_FADE, 0.08)
-    grow = np.where(ny < 0, 0.8 * (TONGUE_TOP_FADE - 0.2), 0.0)
+    grow = np.where(ny < 0, _tongue_top_grow(), 0.0)
     alpha = _smooth((1 - r2 + grow) / fade).astype(np.float32)
     return Sprite(np.array([x0, y0], np.float64), rgb.astype(np.float32), alpha)
 
@@ -553,7 +559,10 @@ class MouthLayer:
                                 gap_dark=LOWER_GAP_DARK)
         lo_y = float(lower_edge(np.array([mid_x]))[0])
         top = lo_y + TONGUE_BELOW * iod
-        gb = (bx0, int(top - 0.03 * iod) - 2, bx1, int(top + 0.5 * iod) + 2)
+        # up to where its top's fade ends, above `top` (0.045 IOD): the box cut 0.03 IOD above
+        # it, where a large face's fade was still 0.03 opaque
+        above = TONGUE_HALF_HEIGHT * iod * (np.sqrt(1.0 + _tongue_top_grow()) - 1.0)
+        gb = (bx0, int(top - above) - 2, bx1, int(top + 0.5 * iod) + 2)
         tongue = tongue_sprite(gb, mid_x, top, 0.85 * half_w, iod, tongue_col, light_x)
         return cls(float(iod), upper_teeth, lower_teeth, tongue,
                    interior_upper, interior_dark, rest_gap, deep, near,
